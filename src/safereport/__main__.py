@@ -1,0 +1,3 @@
+from safereport.cli import main
+
+main()

@@ -1,0 +1,7 @@
+"""Commands: policy (being written)."""
+
+from __future__ import annotations
+
+import click
+
+commands: list[click.Command] = []

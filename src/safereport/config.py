@@ -1,0 +1,141 @@
+"""One typed settings object: environment variables over ``config.toml`` in the data directory.
+
+Secrets (the database password, key material) are held as :class:`Secret`, whose ``repr`` and
+``str`` never show the value, so they cannot leak into logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from safereport.domain.vocabulary import Regime
+from safereport.errors import ConfigError
+
+__all__ = ["CONFIG_FILE", "Secret", "Settings", "load_settings"]
+
+CONFIG_FILE = "config.toml"
+_ENV_PREFIX = "SAFEREPORT_"
+
+
+class Secret:
+    """A value that never prints itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an instance needs to know about itself."""
+
+    data_dir: Path
+    database_url: Secret | None = None
+    regime: str = Regime.FIREWALL.value
+    instance_id: str = ""
+    origin: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    kek_env: str = ""
+    erasure_cooling_off_hours: int = 72
+    languages: tuple[str, ...] = ("en", "es", "pt", "ar", "pl")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "safereport.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    def effective_database_url(self) -> str:
+        """The URL the store connects to: PostgreSQL if configured, else the SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.reveal()
+        return f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def log_origin(self) -> str:
+        return self.origin or f"safereport.local/{self.instance_id or 'unnamed'}"
+
+
+_FIELDS: dict[str, type] = {
+    "regime": str,
+    "instance_id": str,
+    "origin": str,
+    "host": str,
+    "port": int,
+    "kek_env": str,
+    "erasure_cooling_off_hours": int,
+}
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if kind is int:
+        if isinstance(raw, bool):
+            raise ConfigError(f"setting {name!r} must be a whole number")
+        try:
+            return int(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"setting {name!r} must be a whole number, not {raw!r}") from exc
+    if not isinstance(raw, str):
+        raise ConfigError(f"setting {name!r} must be text")
+    return raw
+
+
+def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Settings:
+    """Read ``config.toml`` (if present) and override with ``SAFEREPORT_*`` variables."""
+    env = dict(os.environ) if env is None else env
+    directory = Path(data_dir).expanduser().resolve()
+    values: dict[str, Any] = {}
+    config_path = directory / CONFIG_FILE
+    if config_path.exists():
+        try:
+            values.update(tomllib.loads(config_path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_path} is not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read {config_path}: {exc.strerror}") from exc
+    unknown = sorted(set(values) - set(_FIELDS) - {"database_url", "languages"})
+    if unknown:
+        raise ConfigError(f"{config_path}: unknown setting(s): {', '.join(unknown)}")
+    for name in _FIELDS:
+        env_value = env.get(_ENV_PREFIX + name.upper())
+        if env_value is not None:
+            values[name] = env_value
+    kwargs: dict[str, Any] = {
+        name: _coerce(name, values[name], kind) for name, kind in _FIELDS.items() if name in values
+    }
+    url = env.get(_ENV_PREFIX + "DATABASE_URL") or values.get("database_url")
+    if url:
+        kwargs["database_url"] = Secret(str(url))
+    if "languages" in values:
+        kwargs["languages"] = tuple(str(code) for code in values["languages"])
+    settings = Settings(data_dir=directory, **kwargs)
+    if not 0 < settings.port < 65536:
+        raise ConfigError(f"setting 'port' must be between 1 and 65535, not {settings.port}")
+    return settings
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, **changes)

@@ -1,0 +1,1 @@
+"""The firewall: Cedar schema and regimes, the guard, the fast path, the prover."""

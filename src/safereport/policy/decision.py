@@ -1,0 +1,119 @@
+"""Decisions are values with reasons, and the capabilities that carry them.
+
+Two capabilities stand between a request and decrypted data (invariant I1):
+
+* :class:`Decision` is made only by the guard (``policy.guard``). Its constructor demands a
+  private minting token, so code elsewhere cannot fabricate one.
+* :class:`Grant` is a Decision whose ledger entry has been committed. It is minted only by the
+  ledger, after the database transaction holding the entry has committed, and the vault opens
+  nothing without one.
+
+Tests that need a Grant without a database use :func:`UnsafeGrantForTests`, named so that a
+reviewer sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from safereport.domain.vocabulary import SENSITIVE_CATEGORIES, DataCategory, Effect, Obligation
+
+__all__ = ["Decision", "Grant", "UnsafeGrantForTests"]
+
+_DECISION_MINT = object()
+_GRANT_MINT = object()
+
+#: Obligations that the vault itself honours; every other one must be fulfilled before release.
+_SELF_HONOURED = frozenset({Obligation.REDACT_IMMIGRATION})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The guard's answer to one request: effect, obligations, the rules that decided it."""
+
+    effect: Effect
+    obligations: frozenset[Obligation]
+    rules: tuple[str, ...]
+    reasons: tuple[str, ...]
+    regime: str
+    policy_hash: str
+    categories: frozenset[DataCategory]
+    request: Mapping[str, Any]
+    _mint: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._mint is not _DECISION_MINT:
+            raise TypeError("a Decision is made only by the guard")
+        if self.effect is Effect.DENY and self.obligations:
+            raise ValueError("a deny has no obligations")
+        object.__setattr__(self, "request", MappingProxyType(dict(self.request)))
+
+    @property
+    def allowed(self) -> bool:
+        """True for ``allow`` and ``conditional`` (obligations still to be met)."""
+        return self.effect is not Effect.DENY
+
+    @property
+    def releasable_categories(self) -> frozenset[DataCategory]:
+        """The categories that may be decrypted, after ``redact_immigration``."""
+        if not self.allowed:
+            return frozenset()
+        if Obligation.REDACT_IMMIGRATION in self.obligations:
+            return self.categories - SENSITIVE_CATEGORIES
+        return self.categories
+
+
+def _mint_decision(**fields: Any) -> Decision:
+    """For ``policy.guard`` only."""
+    return Decision(**fields, _mint=_DECISION_MINT)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """An allowing Decision whose ledger entry is committed, with obligations met."""
+
+    decision: Decision
+    ledger_index: int
+    fulfilled: frozenset[Obligation]
+    _mint: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._mint is not _GRANT_MINT:
+            raise TypeError("a Grant is made only by the ledger after its entry is committed")
+        if not self.decision.allowed:
+            raise ValueError("a denial grants nothing")
+        missing = self.decision.obligations - _SELF_HONOURED - self.fulfilled
+        if missing:
+            raise ValueError("obligations not met: " + ", ".join(sorted(missing)))
+
+    @property
+    def categories(self) -> frozenset[DataCategory]:
+        return self.decision.releasable_categories
+
+
+def _mint_grant(decision: Decision, ledger_index: int, fulfilled: frozenset[Obligation]) -> Grant:
+    """For ``ledger`` only, after the transaction holding the entry has committed."""
+    return Grant(decision, ledger_index, fulfilled, _mint=_GRANT_MINT)
+
+
+def UnsafeGrantForTests(  # noqa: N802 - named like a class so that it stands out in review
+    categories: frozenset[DataCategory],
+    *,
+    obligations: frozenset[Obligation] = frozenset(),
+    request: Mapping[str, Any] | None = None,
+) -> Grant:
+    """A Grant with no guard and no ledger behind it. Tests only; never in ``src/``."""
+    decision = _mint_decision(
+        effect=Effect.CONDITIONAL if obligations else Effect.ALLOW,
+        obligations=obligations,
+        rules=("UNSAFE-test",),
+        reasons=("made by UnsafeGrantForTests",),
+        regime="unsafe-test",
+        policy_hash="0" * 64,
+        categories=categories,
+        request=request or {},
+    )
+    return _mint_grant(decision, -1, obligations - _SELF_HONOURED)

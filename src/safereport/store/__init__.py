@@ -1,0 +1,1 @@
+"""SQLAlchemy tables and queries. Query functions take a connection and never commit."""

@@ -1,0 +1,96 @@
+"""Engines for SQLite (WAL, foreign keys on) and PostgreSQL (psycopg 3).
+
+Errors from the drivers are translated into :class:`~safereport.errors.StorageError` with one
+line a person can act on; the URL's password never appears in a message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from safereport.errors import StorageError
+
+__all__ = ["check_database", "is_postgres", "make_engine", "redact_url"]
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparseable URL is shown as a placeholder
+        return "<unparseable database URL>"
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, *, pool: bool = True) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # noqa: BLE001
+        raise StorageError(f"invalid database URL: {redact_url(url)}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            parent = Path(database).parent
+            if not parent.is_dir():
+                raise StorageError(f"the database folder {parent} does not exist")
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=None if pool else NullPool,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling is replaced by explicit BEGIN (IMMEDIATE for
+        # writers where asked), so that SAVEPOINT and locking behave as documented.
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if not pool:
+            kwargs["poolclass"] = NullPool
+        return create_engine(parsed, **kwargs)
+    raise StorageError(f"unsupported database: {parsed.get_backend_name()} (use sqlite or postgresql)")
+
+
+def check_database(engine: Engine) -> None:
+    """Connect once and run a trivial query; a clear StorageError if that fails."""
+    where = redact_url(engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            if engine.dialect.name == "sqlite":
+                result = conn.execute(text("PRAGMA quick_check")).scalar()
+                if result != "ok":
+                    raise StorageError(f"the database file is damaged: {result}")
+    except StorageError:
+        raise
+    except DBAPIError as exc:
+        original = exc.orig
+        if isinstance(original, sqlite3.DatabaseError):
+            raise StorageError(
+                f"the database at {where} is not a usable SQLite database ({original})"
+            ) from exc
+        first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
+        raise StorageError(f"cannot reach the database at {where}: {first_line}") from exc
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot use the database at {where}: {exc.__class__.__name__}") from exc

@@ -1,0 +1,42 @@
+"""The app factory. Routers are registered from ``ROUTER_MODULES``; each defines ``router``."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+__all__ = ["STATIC_DIR", "TEMPLATES", "create_app"]
+
+_HERE = Path(__file__).parent
+STATIC_DIR = _HERE / "static"
+TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
+
+#: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.
+ROUTER_MODULES: tuple[str, ...] = ()
+
+
+def create_app(instance: Any = None) -> FastAPI:
+    """A FastAPI app serving ``instance`` (a ``services.instance.Instance``)."""
+    app = FastAPI(
+        title="safereport",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.instance = instance
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
+    def healthz() -> str:
+        return "ok"
+
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(f"safereport.web.{name}")
+        app.include_router(module.router)
+    return app

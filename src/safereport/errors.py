@@ -1,7 +1,7 @@
 """One exception root for the whole package.
 
     SafeReportError
-    ├── ConfigError          configuration missing, invalid, or unsafe (e.g. a key file others can read)
+    ├── ConfigError          configuration missing, invalid, or unsafe (a key file others read)
     ├── InstanceError        the data directory: exists already, missing, read-only, corrupt
     ├── StorageError         the database cannot be reached or used
     ├── InvalidInput         input from a person or a file that we refuse, with a clear reason

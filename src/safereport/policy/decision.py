@@ -77,6 +77,7 @@ class Grant:
 
     decision: Decision
     ledger_index: int
+    case_id: str | None
     fulfilled: frozenset[Obligation]
     _mint: object = field(default=None, repr=False, compare=False)
 
@@ -94,14 +95,21 @@ class Grant:
         return self.decision.releasable_categories
 
 
-def _mint_grant(decision: Decision, ledger_index: int, fulfilled: frozenset[Obligation]) -> Grant:
-    """For ``ledger`` only, after the transaction holding the entry has committed."""
-    return Grant(decision, ledger_index, fulfilled, _mint=_GRANT_MINT)
+def _mint_grant(
+    decision: Decision, ledger_index: int, case_id: str | None, fulfilled: frozenset[Obligation]
+) -> Grant:
+    """For ``ledger`` only, after the transaction holding the entry has committed.
+
+    ``case_id`` binds the grant to the one case its ledger entry names: the vault refuses to
+    open any other case with it.
+    """
+    return Grant(decision, ledger_index, case_id, fulfilled, _mint=_GRANT_MINT)
 
 
-def UnsafeGrantForTests(  # noqa: N802 - named like a class so that it stands out in review
+def UnsafeGrantForTests(
     categories: frozenset[DataCategory],
     *,
+    case_id: str | None,
     obligations: frozenset[Obligation] = frozenset(),
     request: Mapping[str, Any] | None = None,
 ) -> Grant:
@@ -116,4 +124,4 @@ def UnsafeGrantForTests(  # noqa: N802 - named like a class so that it stands ou
         categories=categories,
         request=request or {},
     )
-    return _mint_grant(decision, -1, obligations - _SELF_HONOURED)
+    return _mint_grant(decision, -1, case_id, obligations - _SELF_HONOURED)

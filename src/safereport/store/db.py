@@ -24,7 +24,7 @@ def redact_url(url: str) -> str:
     """The URL with any password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparseable URL is shown as a placeholder
+    except Exception:
         return "<unparseable database URL>"
 
 
@@ -53,7 +53,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     try:
         parsed = make_url(url)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise StorageError(f"invalid database URL: {redact_url(url)}") from exc
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -76,7 +76,8 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         if not pool:
             kwargs["poolclass"] = NullPool
         return create_engine(parsed, **kwargs)
-    raise StorageError(f"unsupported database: {parsed.get_backend_name()} (use sqlite or postgresql)")
+    backend = parsed.get_backend_name()
+    raise StorageError(f"unsupported database: {backend} (use sqlite or postgresql)")
 
 
 def check_database(engine: Engine) -> None:

@@ -4,7 +4,7 @@
   thread and returns its base URL.
 * ``browser``: one headless Chromium per session (``/usr/bin/chromium``, no downloads).
 * ``page`` / ``page_nojs``: a fresh context each, with JavaScript on / off.
-* ``axe_violations`` (a fixture) ``(page)``: the serious and critical axe-core violations on the page.
+* ``axe_violations`` (a fixture) ``(page)``: serious and critical axe-core violations.
 
 Chromium and axe-core are installed by ``tasks.py test`` (and so by ``.ci/run``); if either is
 missing these tests fail rather than skip.

@@ -1,9 +1,11 @@
-"""An instance: its settings and its database, opened once per process."""
+"""An instance: its settings, its database, and the guard, vault and ledger built on them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -11,18 +13,43 @@ from safereport.config import CONFIG_FILE, Settings, load_settings
 from safereport.errors import InstanceError
 from safereport.store.db import check_database, make_engine
 
+if TYPE_CHECKING:
+    from safereport.ledger.log import Ledger
+    from safereport.policy.guard import Guard
+    from safereport.vault import Vault
+
 __all__ = ["Instance", "open_instance"]
 
 
 @dataclass
 class Instance:
-    """What every service needs: settings and an engine (the guard, vault and ledger hang here)."""
+    """What every service needs. The guard, vault and ledger are built on first use."""
 
     settings: Settings
     engine: Engine
+    _closed: bool = field(default=False, repr=False)
+
+    @cached_property
+    def guard(self) -> Guard:
+        from safereport.policy.guard import load_guard
+
+        return load_guard(self.settings)
+
+    @cached_property
+    def vault(self) -> Vault:
+        from safereport.vault import open_vault
+
+        return open_vault(self.settings)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        from safereport.ledger.log import open_ledger
+
+        return open_ledger(self.settings, self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
+        self._closed = True
 
 
 def open_instance(data_dir: Path | str) -> Instance:

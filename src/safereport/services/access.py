@@ -1,0 +1,275 @@
+"""The one road for case data: decide, record, commit, then open (DESIGN.md section 3).
+
+``access_case`` is the only function that turns a person's wish to see or use a case into
+decrypted fields. In one transaction it builds the POLICY.md request from the case row and the
+actor, asks the guard, and appends the decision to the ledger. Only after that transaction has
+committed does the ledger mint a Grant, and only with a Grant does the vault open anything.
+A denial is committed to the ledger too, and then raised as :class:`AccessDenied`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+
+from safereport.domain.fields import FIELD_CATEGORY, CaseField
+from safereport.domain.vocabulary import (
+    Action,
+    ActorRole,
+    CrimeType,
+    DataCategory,
+    HolderKind,
+    Obligation,
+    OrgKind,
+    Purpose,
+    Recipient,
+    SubjectRole,
+)
+from safereport.errors import AccessDenied, VaultError
+from safereport.policy.decision import Decision, Grant
+from safereport.policy.request import make_request
+from safereport.services.instance import Instance
+from safereport.store.core import cases, consents, organisations
+
+__all__ = ["Actor", "CaseAccess", "access_case", "active_consent", "decide_and_record"]
+
+log = logging.getLogger("safereport.access")
+
+_HOLDERS = {OrgKind.SUPPORT_SERVICE: HolderKind.SUPPORT_SERVICE, OrgKind.POLICE: HolderKind.POLICE}
+#: Context facts a caller may state; consent is never among them (it is read from the record).
+_CALLER_CONTEXT = frozenset(
+    {
+        "status_evidence",
+        "victim_initiated",
+        "automated",
+        "proceedings_ongoing",
+        "harm_intelligence",
+        "emergency",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a staff user, or the record's own subject (role ``victim``)."""
+
+    id: str
+    role: ActorRole
+    org_id: str | None = None
+    org_kind: OrgKind | None = None
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """The outcome of an allowed access: the decision, its grant, and the opened fields."""
+
+    decision: Decision
+    grant: Grant
+    values: dict[CaseField, str] = field(default_factory=dict)
+    withheld: dict[CaseField, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _CaseFacts:
+    org_id: str
+    holder: HolderKind | None
+    subject_role: str
+    crime_type: str
+    erased: bool
+
+
+def _case_facts(conn: Connection, case_id: str) -> _CaseFacts | None:
+    row = conn.execute(
+        select(
+            cases.c.org_id,
+            organisations.c.kind,
+            cases.c.subject_role,
+            cases.c.crime_type,
+            cases.c.erased_at,
+        )
+        .join(organisations, organisations.c.id == cases.c.org_id)
+        .where(cases.c.id == case_id)
+    ).first()
+    if row is None:
+        return None
+    try:
+        holder = _HOLDERS.get(OrgKind(row.kind))
+    except ValueError:
+        holder = None
+    return _CaseFacts(
+        row.org_id, holder, row.subject_role, row.crime_type, row.erased_at is not None
+    )
+
+
+def active_consent(conn: Connection, case_id: str, recipient: Recipient, purpose: Purpose) -> bool:
+    """Whether the subject's express consent to this recipient and purpose stands now."""
+    row = conn.execute(
+        select(consents.c.id).where(
+            and_(
+                consents.c.case_id == case_id,
+                consents.c.recipient == recipient.value,
+                consents.c.purpose == purpose.value,
+                consents.c.withdrawn_at.is_(None),
+            )
+        )
+    ).first()
+    return row is not None
+
+
+def _request(
+    conn: Connection,
+    actor: Actor,
+    case_id: str,
+    facts: _CaseFacts | None,
+    *,
+    action: Action,
+    purpose: Purpose,
+    categories: frozenset[DataCategory],
+    recipient: Recipient,
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
+    unknown = set(context) - _CALLER_CONTEXT
+    if unknown:
+        # Not an exception: an unknown fact makes the request invalid, and the guard denies it.
+        context = {**context, "unknown_facts": sorted(unknown)}
+    base = {k: v for k, v in context.items() if k in _CALLER_CONTEXT}
+    request = make_request(
+        actor_role=actor.role,
+        same_org=facts is not None and actor.org_id is not None and actor.org_id == facts.org_id,
+        holder=facts.holder if facts and facts.holder else HolderKind.SUPPORT_SERVICE,
+        action=action,
+        purpose=purpose,
+        recipient=recipient,
+        subject_role=SubjectRole(facts.subject_role) if facts else SubjectRole.VICTIM,
+        data=categories,
+        crime_type=CrimeType(facts.crime_type) if facts else CrimeType.OTHER,
+        consent=active_consent(conn, case_id, recipient, purpose),
+        **base,
+    )
+    if facts is None or facts.holder is None or facts.erased or unknown:
+        # Make the request invalid on purpose so that the denial carries the reason.
+        request["context"]["case_unavailable"] = True
+    return request
+
+
+def decide_and_record(
+    instance: Instance,
+    actor: Actor,
+    case_id: str,
+    *,
+    action: Action,
+    purpose: Purpose,
+    categories: Iterable[DataCategory],
+    recipient: Recipient = Recipient.NONE,
+    context: Mapping[str, Any] | None = None,
+    detail: Mapping[str, str] | None = None,
+    conn: Connection | None = None,
+) -> tuple[Decision, int]:
+    """Decide one request about one case and append the decision to the ledger.
+
+    With ``conn``, both happen inside the caller's transaction (for writes that must commit
+    together with their decision); otherwise in a transaction of their own, committed here.
+    """
+    wanted = frozenset(categories)
+
+    def run(c: Connection) -> tuple[Decision, int]:
+        facts = _case_facts(c, case_id)
+        request = _request(
+            c,
+            actor,
+            case_id,
+            facts,
+            action=action,
+            purpose=purpose,
+            categories=wanted,
+            recipient=recipient,
+            context=context or {},
+        )
+        decision = instance.guard.decide(request)
+        index = instance.ledger.append(
+            c,
+            decision,
+            actor_id=actor.id,
+            case_id=case_id,
+            actor_org_kind=actor.org_kind.value if actor.org_kind else None,
+            detail=detail,
+        )
+        return decision, index
+
+    if conn is not None:
+        return run(conn)
+    with instance.engine.begin() as own:
+        return run(own)
+
+
+def _denied(decision: Decision) -> AccessDenied:
+    return AccessDenied(
+        "access denied: " + "; ".join(decision.reasons or ("no rule allows it",)),
+        rules=decision.rules,
+        reasons=decision.reasons,
+    )
+
+
+def access_case(
+    instance: Instance,
+    actor: Actor,
+    case_id: str,
+    *,
+    action: Action = Action.VIEW,
+    purpose: Purpose,
+    fields: Iterable[CaseField] | None = None,
+    categories: Iterable[DataCategory] | None = None,
+    recipient: Recipient = Recipient.NONE,
+    context: Mapping[str, Any] | None = None,
+    fulfilled: frozenset[Obligation] = frozenset(),
+) -> CaseAccess:
+    """Decide, record, commit, and only then open the asked-for fields of one case.
+
+    ``fields`` (default: all) says what to open; the categories asked of the guard are theirs
+    unless ``categories`` names them. Raises :class:`AccessDenied` after recording a denial, or
+    when the vault cannot open the case (recorded too).
+    """
+    names = list(fields) if fields is not None else list(CaseField)
+    wanted = (
+        frozenset(categories)
+        if categories is not None
+        else frozenset(FIELD_CATEGORY[name] for name in names)
+    )
+    decision, index = decide_and_record(
+        instance,
+        actor,
+        case_id,
+        action=action,
+        purpose=purpose,
+        categories=wanted,
+        recipient=recipient,
+        context=context,
+    )
+    if not decision.allowed:
+        raise _denied(decision)
+    grant = instance.ledger.grant(decision, index, case_id, fulfilled)
+    try:
+        with instance.engine.connect() as conn:
+            opened = instance.vault.open_fields(conn, grant, case_id, names)
+    except VaultError as exc:
+        log.warning("vault refused to open case data (ledger index %d)", index)
+        with instance.engine.begin() as conn:
+            instance.ledger.append(
+                conn,
+                decision,
+                actor_id=actor.id,
+                case_id=case_id,
+                actor_org_kind=actor.org_kind.value if actor.org_kind else None,
+                detail={"outcome": "vault_error"},
+            )
+        raise AccessDenied("access denied: the protected data could not be opened") from exc
+    return CaseAccess(decision, grant, dict(opened.values), dict(opened.withheld))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -11,6 +11,8 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from safereport.web.security import install_security
+
 __all__ = ["STATIC_DIR", "TEMPLATES", "create_app"]
 
 _HERE = Path(__file__).parent
@@ -30,6 +32,7 @@ def create_app(instance: Any = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.instance = instance
+    install_security(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)

@@ -1,0 +1,357 @@
+"""Web security for every page: headers, CSRF tokens, rate limits and lockouts.
+
+* :func:`install_security` adds one ASGI middleware that sets the security headers on every
+  response: a Content-Security-Policy without ``unsafe-inline`` (no inline script or style,
+  nothing from another host), ``Cache-Control: no-store`` (a victim's pages must not linger in
+  a shared device's cache), no referrer, no framing.
+* CSRF: a **cookieless** signed token in a hidden form field (:func:`csrf_token`,
+  :func:`verify_csrf`, the dependency :func:`require_csrf`). Victims get no cookie at all,
+  not even a session one, because a cookie is a trace that an abuser can find in the browser's
+  settings. The token is an HMAC over its issue time (and an optional per-session binding that
+  staff sign-in sets in ``request.state.csrf_binding``), valid for two hours; on top of it a
+  POST whose ``Origin`` or ``Sec-Fetch-Site`` says it came from another site is refused.
+* :class:`RateLimiter` and :class:`Lockout`: in memory, keyed by :func:`client_key`, an HMAC of
+  the client address under a random per-process key, so no address is ever kept in the clear
+  and the keys mean nothing after a restart. Entries expire.
+
+The signing secret lives in ``<data dir>/keys/web.key`` (mode 0600), shared by every worker of
+an instance; without an instance (tests) it is random per process.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import struct
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from safereport.errors import ConfigError, InvalidInput
+
+__all__ = [
+    "CSP",
+    "CSRF_FIELD",
+    "CSRF_TTL_SECONDS",
+    "SECURITY_HEADERS",
+    "CsrfError",
+    "CsrfFailure",
+    "Lockout",
+    "RateLimiter",
+    "client_key",
+    "csrf_token",
+    "derived_key",
+    "install_security",
+    "require_csrf",
+    "verify_csrf",
+    "web_secret",
+]
+
+#: The hidden form field that carries the CSRF token.
+CSRF_FIELD = "csrf_token"
+CSRF_TTL_SECONDS = 2 * 60 * 60
+
+CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store, max-age=0",
+    "Pragma": "no-cache",
+    "Expires": "0",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+_WEB_KEY_FILE = "web.key"
+_MAC_BYTES = 16
+_ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+class CsrfFailure(StrEnum):
+    CROSS_SITE = "cross_site"
+    INVALID = "invalid"
+    MISSING = "missing"
+    STALE = "stale"
+
+
+class CsrfError(InvalidInput):
+    """A form came back without a valid, fresh token (or from another site)."""
+
+    def __init__(self, failure: CsrfFailure) -> None:
+        super().__init__(f"the form could not be accepted ({failure.value}); please send it again")
+        self.failure = failure
+
+
+# -- the middleware -------------------------------------------------------------------------
+
+
+class _SecurityHeaders:
+    """Pure ASGI middleware: adds :data:`SECURITY_HEADERS` to every HTTP response."""
+
+    def __init__(self, app: _ASGIApp) -> None:
+        self.app = app
+        self._headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        self._names = {name for name, _ in self._headers}
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k not in self._names]
+                message["headers"] = kept + self._headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def install_security(app: FastAPI, *, secret: bytes | None = None) -> None:
+    """Add the security headers to every response and make the signing secret available."""
+    if secret is None:
+        instance = getattr(app.state, "instance", None)
+        settings = getattr(instance, "settings", None)
+        keys_dir = getattr(settings, "keys_dir", None)
+        secret = _load_or_create_secret(Path(keys_dir)) if keys_dir else secrets.token_bytes(32)
+    app.state.web_secret = secret
+    app.add_middleware(_SecurityHeaders)
+
+
+def _load_or_create_secret(keys_dir: Path) -> bytes:
+    path = keys_dir / _WEB_KEY_FILE
+    try:
+        keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the web key {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    try:
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{path} is readable by others; run chmod 600 {path}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the web key {path}: {exc.strerror}") from exc
+    if len(data) < 32:
+        # A concurrent worker may be writing it right now; wait briefly and read again.
+        time.sleep(0.05)
+        data = path.read_bytes()
+    if len(data) < 32:
+        raise ConfigError(f"the web key {path} is damaged")
+    return data[:32]
+
+
+def web_secret(request: Request) -> bytes:
+    """The instance's signing secret (set by :func:`install_security`)."""
+    secret = getattr(request.app.state, "web_secret", None)
+    if not isinstance(secret, bytes):
+        raise ConfigError("install_security(app) was not called")
+    return secret
+
+
+def derived_key(request: Request, label: str) -> bytes:
+    """A key for one use (``label``), derived from the signing secret."""
+    return hmac.new(web_secret(request), b"safereport/" + label.encode(), hashlib.sha256).digest()
+
+
+# -- CSRF -----------------------------------------------------------------------------------
+
+
+def _binding(request: Request) -> bytes:
+    value = getattr(request.state, "csrf_binding", "")
+    return str(value).encode()
+
+
+def _csrf_mac(request: Request, issued: bytes, nonce: bytes) -> bytes:
+    key = derived_key(request, "csrf")
+    msg = _binding(request) + b"\0" + issued + nonce
+    return hmac.new(key, msg, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def csrf_token(request: Request, *, now: float | None = None) -> str:
+    """A fresh token for one form (put it in a hidden ``csrf_token`` field)."""
+    issued = struct.pack(">Q", int(time.time() if now is None else now))
+    nonce = secrets.token_bytes(8)
+    raw = issued + nonce + _csrf_mac(request, issued, nonce)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cross_site(request: Request) -> bool:
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in {"same-origin", "none"}:
+        return True
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin == "null"
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") != host
+
+
+def verify_csrf(request: Request, token: str | None, *, now: float | None = None) -> None:
+    """Raise :class:`CsrfError` unless ``token`` is ours, fresh, and the POST is same-site."""
+    if _cross_site(request):
+        raise CsrfError(CsrfFailure.CROSS_SITE)
+    if not token:
+        raise CsrfError(CsrfFailure.MISSING)
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError) as exc:
+        raise CsrfError(CsrfFailure.INVALID) from exc
+    if len(raw) != 8 + 8 + _MAC_BYTES:
+        raise CsrfError(CsrfFailure.INVALID)
+    issued, nonce, mac = raw[:8], raw[8:16], raw[16:]
+    if not hmac.compare_digest(mac, _csrf_mac(request, issued, nonce)):
+        raise CsrfError(CsrfFailure.INVALID)
+    age = (time.time() if now is None else now) - struct.unpack(">Q", issued)[0]
+    if not -60 <= age <= CSRF_TTL_SECONDS:
+        raise CsrfError(CsrfFailure.STALE)
+
+
+async def require_csrf(request: Request) -> None:
+    """A FastAPI dependency for form POSTs: checks the ``csrf_token`` field.
+
+    Starlette caches the parsed form, so the endpoint can read it again afterwards.
+    """
+    form = await request.form()
+    value = form.get(CSRF_FIELD)
+    verify_csrf(request, value if isinstance(value, str) else None)
+
+
+# -- rate limits and lockouts ---------------------------------------------------------------
+
+# Random per process and never written anywhere: the HMACs below cannot be linked to an
+# address by anyone who reads memory dumps after a restart, or by anyone at all from logs.
+_PROCESS_KEY = secrets.token_bytes(32)
+
+
+def client_key(request: Request, scope: str) -> str:
+    """An opaque key for "this client, for this purpose": never the address itself."""
+    host = request.client.host if request.client else "unknown"
+    msg = scope.encode() + b"\0" + host.encode()
+    return hmac.new(_PROCESS_KEY, msg, hashlib.sha256).hexdigest()[:32]
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window`` seconds per key (a fixed window)."""
+
+    def __init__(
+        self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._hits: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> bool:
+        """Count one event; False when the key is over its limit."""
+        now = self._clock()
+        with self._lock:
+            self._expire(now)
+            start, count = self._hits.get(key, (now, 0))
+            if now - start >= self.window:
+                start, count = now, 0
+            self._hits[key] = (start, count + 1)
+            return count + 1 <= self.limit
+
+    def _expire(self, now: float) -> None:
+        if len(self._hits) < 1024:
+            return
+        for key in [k for k, (s, _) in self._hits.items() if now - s >= self.window]:
+            del self._hits[key]
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+
+class Lockout:
+    """After ``max_failures`` failures within ``window`` seconds a key is locked for ``lock``."""
+
+    def __init__(
+        self,
+        max_failures: int,
+        window: float,
+        lock: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.lock = lock
+        self._clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._locked_until: dict[str, float] = {}
+        self._mutex = threading.Lock()
+
+    def remaining(self, key: str) -> float:
+        """Seconds until ``key`` may try again (0 when it may try now)."""
+        now = self._clock()
+        with self._mutex:
+            until = self._locked_until.get(key, 0.0)
+            if until <= now:
+                self._locked_until.pop(key, None)
+                return 0.0
+            return until - now
+
+    def failure(self, key: str) -> None:
+        now = self._clock()
+        with self._mutex:
+            recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+            recent.append(now)
+            if len(recent) >= self.max_failures:
+                self._locked_until[key] = now + self.lock
+                recent = []
+            self._failures[key] = recent
+            self._expire(now)
+
+    def success(self, key: str) -> None:
+        with self._mutex:
+            self._failures.pop(key, None)
+
+    def _expire(self, now: float) -> None:
+        if len(self._failures) < 1024:
+            return
+        for key in [k for k, ts in self._failures.items() if not ts or now - ts[-1] >= self.window]:
+            del self._failures[key]
+        for key in [k for k, until in self._locked_until.items() if until <= now]:
+            del self._locked_until[key]

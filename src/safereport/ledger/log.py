@@ -1,0 +1,344 @@
+"""The ledger: every access decision, allowed or denied, appended to a signed Merkle log.
+
+``append`` runs inside the caller's transaction (the one that performs the access), so an
+access and its record commit together or not at all (I1). One sequencer at a time: SQLite's
+``BEGIN IMMEDIATE`` already serialises writers; on PostgreSQL a transaction-scoped advisory
+lock does, held until the caller commits. Indices are therefore 0..n-1 with no gaps.
+
+Checkpoints are signed only after a consistency proof, built from the stored tree, links the
+new root to the last signed one: the log never signs two inconsistent checkpoints, even if
+someone has edited its tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text
+
+from safereport.config import Settings
+from safereport.domain.vocabulary import Obligation
+from safereport.errors import AccessDenied, ConfigError, LedgerError
+from safereport.ledger import merkle, tree
+from safereport.ledger.keys import NoteSigner, read_key_file, write_key_file
+from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_checkpoint, parse_note
+from safereport.ledger.record import DecisionRecord, parse_leaf, record_from_decision
+from safereport.ledger.verifier import TlogProof, format_proof
+from safereport.policy.decision import Decision, Grant, _mint_grant
+from safereport.store.ledger import ledger_checkpoints, ledger_entries
+
+__all__ = ["KEY_FILE", "EntryView", "Ledger", "init_ledger", "open_ledger"]
+
+KEY_FILE = "ledger.key"
+#: The PostgreSQL advisory lock that makes one sequencer at a time ("SAFELEDG" in ASCII).
+_SEQUENCER_LOCK = 0x534146454C454447
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """One entry as its data subject may see it ("who has seen my data, and why")."""
+
+    index: int
+    time: datetime
+    actor_id: str
+    actor_role: str
+    actor_org_kind: str | None
+    holder: str
+    action: str
+    purpose: str
+    recipient: str
+    effect: str
+    categories: tuple[str, ...]
+    obligations: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+
+
+def lock_sequencer(conn: Connection) -> None:
+    """Take the one-writer lock for the rest of ``conn``'s transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEQUENCER_LOCK})
+    # SQLite: every transaction began with BEGIN IMMEDIATE (store.db), a database-wide lock.
+
+
+def _row_for(record: DecisionRecord) -> dict[str, Any]:
+    leaf = record.leaf()
+    return {
+        "created_at": record.time,
+        "month": record.month,
+        "case_id": record.case_id,
+        "actor_id": record.actor_id,
+        "actor_role": record.actor_role,
+        "actor_org_kind": record.actor_org_kind,
+        "holder": record.holder,
+        "action": record.action,
+        "purpose": record.purpose,
+        "recipient": record.recipient,
+        "effect": record.effect,
+        "rules": " ".join(record.rules),
+        "regime": record.regime,
+        "leaf": leaf,
+        "leaf_hash": merkle.leaf_hash(leaf),
+    }
+
+
+#: Fields of a stored record that must match the Decision a Grant is minted from.
+_BOUND_FIELDS = (
+    "action",
+    "case",
+    "data",
+    "decision",
+    "obligations",
+    "policy_hash",
+    "purpose",
+    "recipient",
+    "regime",
+    "rules",
+)
+
+
+class Ledger:
+    """The log of one instance: its tables, its signing key and its origin."""
+
+    def __init__(self, engine: Engine, signer: NoteSigner, origin: str) -> None:
+        if signer.name != origin:
+            raise ConfigError(
+                f"the log key is named {signer.name!r} but the origin is {origin!r}; "
+                "a log's origin is its identity and cannot change"
+            )
+        self.engine = engine
+        self.signer = signer
+        self.origin = origin
+
+    # -- appending -------------------------------------------------------------------------
+
+    def append(
+        self,
+        conn: Connection,
+        decision: Decision,
+        *,
+        actor_id: str,
+        case_id: str | None,
+        actor_org_kind: str | None = None,
+        detail: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Record ``decision`` in the caller's transaction; returns the entry's index."""
+        record = record_from_decision(
+            decision,
+            actor_id=actor_id,
+            case_id=case_id,
+            actor_org_kind=actor_org_kind,
+            detail=detail,
+            now=now or datetime.now(UTC),
+        )
+        return self.append_many(conn, [record])[0]
+
+    def append_many(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
+        """Record several decisions at once (same transaction rules as :meth:`append`)."""
+        lock_sequencer(conn)
+        size = tree.tree_size(conn)
+        tree.append_rows(conn, size, [_row_for(record) for record in records])
+        return list(range(size, size + len(records)))
+
+    # -- capabilities ----------------------------------------------------------------------
+
+    def grant(
+        self,
+        decision: Decision,
+        index: int,
+        case_id: str | None,
+        fulfilled: frozenset[Obligation] = frozenset(),
+    ) -> Grant:
+        """Mint a Grant once entry ``index``, committed, is shown to record ``decision``."""
+        if not decision.allowed:
+            raise AccessDenied(
+                "access denied", rules=decision.rules, reasons=decision.reasons
+            )
+        # A fresh connection sees only committed rows: an uncommitted entry grants nothing.
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(ledger_entries.c.leaf, ledger_entries.c.leaf_hash).where(
+                    ledger_entries.c.idx == index
+                )
+            ).first()
+        if row is None:
+            raise LedgerError(f"ledger entry {index} is not committed")
+        leaf = bytes(row.leaf)
+        if merkle.leaf_hash(leaf) != bytes(row.leaf_hash):
+            raise LedgerError(f"ledger entry {index} does not match its hash")
+        stored = parse_leaf(leaf)
+        expected = record_from_decision(
+            decision, actor_id="", case_id=case_id, actor_org_kind=None, detail=None,
+            now=datetime.now(UTC),
+        ).as_json()
+        mismatched = [name for name in _BOUND_FIELDS if stored.get(name) != expected[name]]
+        if mismatched:
+            raise LedgerError(
+                f"ledger entry {index} records another decision ({', '.join(mismatched)})"
+            )
+        try:
+            return _mint_grant(decision, index, case_id, fulfilled)
+        except ValueError as exc:
+            raise AccessDenied(str(exc), rules=decision.rules, reasons=decision.reasons) from exc
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def entries_for_case(self, conn: Connection, case_id: str) -> list[EntryView]:
+        rows = conn.execute(
+            select(ledger_entries)
+            .where(ledger_entries.c.case_id == case_id)
+            .order_by(ledger_entries.c.idx)
+        )
+        return [_view(row._mapping) for row in rows]
+
+    def entry(self, index: int) -> bytes:
+        """The exact leaf bytes of entry ``index``."""
+        with self.engine.connect() as conn:
+            leaf = conn.execute(
+                select(ledger_entries.c.leaf).where(ledger_entries.c.idx == index)
+            ).scalar()
+        if leaf is None:
+            raise LedgerError(f"there is no ledger entry {index}")
+        return bytes(leaf)
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            return tree.tree_size(conn)
+
+    # -- checkpoints and proofs ------------------------------------------------------------
+
+    def verifier_key(self) -> str:
+        return self.signer.vkey
+
+    def checkpoint(self, *, new: bool = False) -> str:
+        """The latest signed checkpoint; with ``new``, sign one for the current size first."""
+        if not new:
+            with self.engine.connect() as conn:
+                latest = latest_checkpoint(conn)
+            if latest is not None:
+                return latest.note
+        return self._sign_checkpoint().note
+
+    def _sign_checkpoint(self) -> StoredCheckpoint:
+        with self.engine.begin() as conn:
+            lock_sequencer(conn)
+            size = tree.tree_size(conn)
+            latest = latest_checkpoint(conn)
+            if latest is not None and latest.size == size:
+                return latest
+            root = tree.root(conn, size)
+            if latest is not None:
+                self._check_extends(conn, latest, size, root)
+            body = format_checkpoint(Checkpoint(self.origin, size, root))
+            note = self.signer.sign_note(body)
+            conn.execute(
+                ledger_checkpoints.insert().values(
+                    size=size, root=root, note=note, created_at=datetime.now(UTC)
+                )
+            )
+            return StoredCheckpoint(size, root, note)
+
+    def _check_extends(
+        self, conn: Connection, latest: StoredCheckpoint, size: int, root: bytes
+    ) -> None:
+        """Refuse to sign unless the stored tree provably extends the last signed one."""
+        parse_note(latest.note).verify(self.signer.verifier)
+        signed = parse_checkpoint(parse_note(latest.note).text)
+        if (signed.size, signed.root) != (latest.size, latest.root):
+            raise LedgerError(f"stored checkpoint {latest.size} does not match its note")
+        if size < signed.size:
+            raise LedgerError(
+                f"refusing to sign: the log has {size} entries but checkpoint "
+                f"{signed.size} was signed"
+            )
+        if signed.size == 0:
+            return
+        proof = tree.consistency_proof(conn, signed.size, size)
+        try:
+            merkle.verify_consistency(signed.size, size, proof, signed.root, root)
+        except LedgerError as exc:
+            raise LedgerError(
+                f"refusing to sign: the stored tree is not consistent with checkpoint "
+                f"{signed.size} ({exc})"
+            ) from exc
+
+    def _checkpoint_covering(self, index: int) -> StoredCheckpoint:
+        with self.engine.connect() as conn:
+            latest = latest_checkpoint(conn)
+        if latest is not None and latest.size > index:
+            return latest
+        return self._sign_checkpoint()
+
+    def proof_for(self, index: int) -> str:
+        """A C2SP tlog-proof for entry ``index`` against the latest checkpoint."""
+        if index < 0:
+            raise LedgerError("entry indices start at 0")
+        checkpoint = self._checkpoint_covering(index)
+        if index >= checkpoint.size:
+            raise LedgerError(f"there is no ledger entry {index}")
+        with self.engine.connect() as conn:
+            hashes = tree.inclusion_proof(conn, index, checkpoint.size)
+        return format_proof(TlogProof(index, tuple(hashes), checkpoint.note))
+
+    def consistency(self, old: int, new: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between tree sizes ``old`` and ``new``."""
+        with self.engine.connect() as conn:
+            size = tree.tree_size(conn)
+            if new > size:
+                raise LedgerError(f"the log has only {size} entries, not {new}")
+            if old == new:
+                return []
+            return tree.consistency_proof(conn, old, new)
+
+
+def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
+    row = conn.execute(
+        select(ledger_checkpoints).order_by(ledger_checkpoints.c.size.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    return StoredCheckpoint(int(row.size), bytes(row.root), str(row.note))
+
+
+def _view(row: Mapping[str, Any]) -> EntryView:
+    record = parse_leaf(bytes(row["leaf"]))
+    return EntryView(
+        index=int(row["idx"]),
+        time=_aware(row["created_at"]),
+        actor_id=str(row["actor_id"]),
+        actor_role=str(row["actor_role"]),
+        actor_org_kind=row["actor_org_kind"],
+        holder=str(row["holder"]),
+        action=str(row["action"]),
+        purpose=str(row["purpose"]),
+        recipient=str(row["recipient"]),
+        effect=str(row["effect"]),
+        categories=tuple(record.get("data") or ()),
+        obligations=tuple(record.get("obligations") or ()),
+        rules=tuple(str(row["rules"]).split()),
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def init_ledger(settings: Settings) -> None:
+    """Make the log's Ed25519 signing key (mode 0600), named by the log's origin."""
+    write_key_file(settings.keys_dir / KEY_FILE, NoteSigner.generate(settings.log_origin))
+
+
+def open_ledger(settings: Settings, engine: Engine) -> Ledger:
+    signer = read_key_file(settings.keys_dir / KEY_FILE, NoteSigner)
+    return Ledger(engine, signer, settings.log_origin)

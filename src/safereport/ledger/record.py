@@ -1,0 +1,147 @@
+"""The decision record: what one ledger leaf says, as canonical bytes.
+
+Canonical form is compact JSON with sorted keys, UTF-8, no floats: the same record always
+gives the same bytes, so anyone holding an entry can recompute its leaf hash. A random salt
+in every record stops anyone guessing an entry's contents from its published hash (I5).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from safereport.errors import LedgerError
+from safereport.policy.decision import Decision
+
+__all__ = [
+    "RECORD_VERSION",
+    "DecisionRecord",
+    "canonical_bytes",
+    "parse_leaf",
+    "record_from_decision",
+]
+
+RECORD_VERSION = 1
+_INVALID = "invalid"
+_COLUMN_WIDTH = 32
+
+
+def canonical_bytes(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _text(value: Any) -> str:
+    """A vocabulary value from a request that may be malformed (it was denied if so)."""
+    if isinstance(value, str) and 0 < len(value) <= _COLUMN_WIDTH:
+        return value
+    return _INVALID
+
+
+def _time_text(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise LedgerError("ledger times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One decision, allowed or denied, as it is written into the ledger."""
+
+    time: datetime
+    actor_id: str
+    actor_role: str
+    actor_org_kind: str | None
+    holder: str
+    action: str
+    purpose: str
+    recipient: str
+    case_id: str | None
+    categories: tuple[str, ...]
+    effect: str
+    obligations: tuple[str, ...]
+    rules: tuple[str, ...]
+    regime: str
+    policy_hash: str
+    salt: str
+    detail: Mapping[str, str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "v": RECORD_VERSION,
+            "time": _time_text(self.time),
+            "actor": {"id": self.actor_id, "role": self.actor_role, "org": self.actor_org_kind},
+            "holder": self.holder,
+            "action": self.action,
+            "purpose": self.purpose,
+            "recipient": self.recipient,
+            "case": self.case_id,
+            "data": list(self.categories),
+            "decision": self.effect,
+            "obligations": list(self.obligations),
+            "rules": list(self.rules),
+            "regime": self.regime,
+            "policy_hash": self.policy_hash,
+            "salt": self.salt,
+            "detail": dict(sorted(self.detail.items())),
+        }
+
+    def leaf(self) -> bytes:
+        return canonical_bytes(self.as_json())
+
+    @property
+    def month(self) -> str:
+        return _time_text(self.time)[:7]
+
+
+def record_from_decision(
+    decision: Decision,
+    *,
+    actor_id: str,
+    case_id: str | None,
+    actor_org_kind: str | None,
+    detail: Mapping[str, str] | None,
+    now: datetime,
+) -> DecisionRecord:
+    request = decision.request
+    actor = request.get("actor")
+    # POLICY.md names the field ``actor.role``: nested in a request dict, or flat.
+    role = actor.get("role") if isinstance(actor, Mapping) else request.get("actor.role")
+    actor_role = _text(role)
+    return DecisionRecord(
+        time=now,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        actor_org_kind=actor_org_kind,
+        holder=_text(request.get("holder")),
+        action=_text(request.get("action")),
+        purpose=_text(request.get("purpose")),
+        recipient=_text(request.get("recipient")),
+        case_id=case_id,
+        categories=tuple(sorted(str(c) for c in decision.categories)),
+        effect=str(decision.effect),
+        obligations=tuple(sorted(str(o) for o in decision.obligations)),
+        rules=tuple(str(rule) for rule in decision.rules),
+        regime=decision.regime,
+        policy_hash=decision.policy_hash,
+        salt=secrets.token_hex(16),
+        detail={str(k): str(v) for k, v in (detail or {}).items()},
+    )
+
+
+def parse_leaf(leaf: bytes) -> dict[str, Any]:
+    """The record in a stored leaf; LedgerError if the bytes are not a canonical record."""
+    try:
+        value = json.loads(leaf.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LedgerError("a ledger leaf is not a decision record") from exc
+    if not isinstance(value, dict) or value.get("v") != RECORD_VERSION:
+        raise LedgerError("a ledger leaf is not a decision record of a known version")
+    if canonical_bytes(value) != leaf:
+        raise LedgerError("a ledger leaf is not in canonical form")
+    return value

@@ -1,0 +1,82 @@
+"""Offline checking of receipts: C2SP tlog-proof text, a log's verifier key and an entry.
+
+Nothing here touches a database, so the victim's receipt page, the ``check-proof`` command
+and any outside auditor run exactly this code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from safereport.errors import LedgerError
+from safereport.ledger import merkle
+from safereport.ledger.notes import (
+    Checkpoint,
+    b64decode,
+    b64encode,
+    parse_checkpoint,
+    parse_note,
+    parse_vkey,
+)
+
+__all__ = ["PROOF_HEADER", "TlogProof", "check_proof", "format_proof", "parse_proof"]
+
+PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+_INDEX = re.compile(r"^index (0|[1-9][0-9]*)$")
+
+
+@dataclass(frozen=True)
+class TlogProof:
+    index: int
+    hashes: tuple[bytes, ...]
+    checkpoint_note: str
+    extra: bytes | None = None
+
+
+def format_proof(proof: TlogProof) -> str:
+    lines = [PROOF_HEADER]
+    if proof.extra is not None:
+        lines.append(f"extra {b64encode(proof.extra)}")
+    lines.append(f"index {proof.index}")
+    lines.extend(b64encode(value) for value in proof.hashes)
+    return "\n".join(lines) + "\n\n" + proof.checkpoint_note
+
+
+def parse_proof(text: str) -> TlogProof:
+    head, sep, note = text.partition("\n\n")
+    if not sep:
+        raise LedgerError("a tlog-proof has its proof lines, a blank line, then a checkpoint")
+    lines = head.split("\n")
+    if lines[0] != PROOF_HEADER:
+        raise LedgerError(f"a tlog-proof starts with the line {PROOF_HEADER}")
+    position, extra = 1, None
+    if len(lines) > 1 and lines[1].startswith("extra "):
+        extra = b64decode(lines[1][len("extra ") :], "the proof's extra data")
+        position = 2
+    match = _INDEX.match(lines[position]) if len(lines) > position else None
+    if match is None:
+        raise LedgerError("a tlog-proof names its entry with a line 'index <N>'")
+    hashes = tuple(b64decode(line, "a proof hash") for line in lines[position + 1 :])
+    return TlogProof(int(match.group(1)), hashes, note, extra)
+
+
+def check_proof(proof_text: str, vkey: str, leaf: bytes) -> Checkpoint:
+    """Raise LedgerError unless ``leaf`` is in the log that ``vkey`` signs, as proved.
+
+    Checks the checkpoint's signature by the log's key (whose name is the log's origin), then
+    the inclusion of the leaf's RFC 6962 hash at the proof's index. Returns the checkpoint.
+    """
+    proof = parse_proof(proof_text)
+    verifier = parse_vkey(vkey)
+    note = parse_note(proof.checkpoint_note)
+    note.verify(verifier)
+    checkpoint = parse_checkpoint(note.text)
+    if checkpoint.origin != verifier.name:
+        raise LedgerError(
+            f"the checkpoint is for log {checkpoint.origin!r}, not {verifier.name!r}"
+        )
+    merkle.verify_inclusion(
+        proof.index, checkpoint.size, merkle.leaf_hash(leaf), proof.hashes, checkpoint.root
+    )
+    return checkpoint

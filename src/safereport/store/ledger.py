@@ -1,0 +1,63 @@
+"""Ledger tables: the entries (private), the tree's perfect-subtree hashes, signed checkpoints.
+
+``ledger_entries`` is read by the statistics engine through its plain columns; ``leaf`` holds
+the exact bytes hashed into the tree. ``case_id`` is not a foreign key, so erasing a case
+never breaks the log. ``ledger_nodes`` holds the hash of every complete subtree of level 1 and
+above (level 0 is ``ledger_entries.leaf_hash``), written in the same transaction as the leaf
+that completes it: any proof then reads O(log n) rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from safereport.store.metadata import metadata
+
+__all__ = ["ledger_checkpoints", "ledger_entries", "ledger_nodes"]
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("month", String(7), nullable=False, index=True),
+    Column("case_id", String(32), nullable=True, index=True),
+    Column("actor_id", String(64), nullable=False),
+    Column("actor_role", String(32), nullable=False),
+    Column("actor_org_kind", String(32), nullable=True),
+    Column("holder", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("effect", String(16), nullable=False),
+    Column("rules", Text, nullable=False),
+    Column("regime", String(64), nullable=False),
+    Column("leaf", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+)
+
+ledger_nodes = Table(
+    "ledger_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

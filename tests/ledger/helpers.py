@@ -1,0 +1,57 @@
+"""Decisions and a Ledger for tests (a Decision is normally minted only by the guard)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from safereport.domain.vocabulary import DataCategory, Effect, Obligation
+from safereport.ledger.keys import NoteSigner
+from safereport.ledger.log import Ledger
+from safereport.policy.decision import Decision, _mint_decision
+
+ORIGIN = "safereport.local/test"
+
+
+def make_decision(
+    effect: Effect = Effect.ALLOW,
+    *,
+    obligations: frozenset[Obligation] = frozenset(),
+    action: str = "view",
+    purpose: str = "support",
+    categories: frozenset[DataCategory] = frozenset({DataCategory.CONTACT}),
+) -> Decision:
+    return _mint_decision(
+        effect=effect,
+        obligations=obligations,
+        rules=("S-own-case",) if effect is not Effect.DENY else ("C-default",),
+        reasons=("test",),
+        regime="firewall",
+        policy_hash="ab" * 32,
+        categories=categories,
+        request={
+            "actor": {"role": "caseworker", "same_org": True},
+            "holder": "support_service",
+            "action": action,
+            "purpose": purpose,
+            "recipient": "none",
+            "subject": {"role": "victim"},
+            "data": sorted(categories),
+            "context": {},
+        },
+    )
+
+
+def make_ledger(engine: Engine, signer: NoteSigner | None = None) -> Ledger:
+    signer = signer or NoteSigner(ORIGIN, b"\x07" * 32)
+    return Ledger(engine, signer, ORIGIN)
+
+
+def append_n(ledger: Ledger, count: int, case_id: str | None = "case-1") -> list[int]:
+    indices = []
+    for i in range(count):
+        with ledger.engine.begin() as conn:
+            effect = Effect.DENY if i % 3 == 2 else Effect.ALLOW
+            indices.append(
+                ledger.append(conn, make_decision(effect), actor_id=f"u{i}", case_id=case_id)
+            )
+    return indices

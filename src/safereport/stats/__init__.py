@@ -1,0 +1,1 @@
+"""Transparency: differentially private statistics releases and the police-forces tracker."""

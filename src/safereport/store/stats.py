@@ -1,0 +1,131 @@
+"""Statistics releases (signed, never changed once written) and the privacy-budget ledger.
+
+A release row is inserted once and never updated or deleted: this module offers no function
+that would, and the signed note over the body's hash makes any later change evident. The
+budget ledger is one row per period (its total) and one charge per release; the service
+checks and charges in the same transaction that inserts the release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import RowMapping
+
+from safereport.store.metadata import metadata
+
+__all__ = [
+    "budget_for",
+    "insert_budget",
+    "insert_charge",
+    "insert_release",
+    "latest_releases",
+    "next_seq",
+    "release_by_id",
+    "releases_for_month",
+    "spent_in",
+    "stats_budget_charges",
+    "stats_budgets",
+    "stats_releases",
+]
+
+stats_releases = Table(
+    "stats_releases",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("month", String(7), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("epsilon", Float, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    UniqueConstraint("month", "seq", name="uq_stats_releases_month_seq"),
+)
+
+stats_budgets = Table(
+    "stats_budgets",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("total_epsilon", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+stats_budget_charges = Table(
+    "stats_budget_charges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("month", String(7), ForeignKey("stats_budgets.month"), nullable=False, index=True),
+    Column("release_id", String(32), ForeignKey("stats_releases.id"), nullable=False,
+           unique=True),
+    Column("epsilon", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def budget_for(conn: Connection, month: str) -> float | None:
+    query = select(stats_budgets.c.total_epsilon).where(stats_budgets.c.month == month)
+    value = conn.execute(query).scalar()
+    return None if value is None else float(value)
+
+
+def insert_budget(conn: Connection, month: str, total: float, now: datetime) -> None:
+    conn.execute(insert(stats_budgets).values(month=month, total_epsilon=total, created_at=now))
+
+
+def spent_in(conn: Connection, month: str) -> float:
+    query = select(func.coalesce(func.sum(stats_budget_charges.c.epsilon), 0.0)).where(
+        stats_budget_charges.c.month == month
+    )
+    return float(conn.execute(query).scalar_one())
+
+
+def insert_charge(
+    conn: Connection, month: str, release_id: str, epsilon: float, now: datetime
+) -> None:
+    conn.execute(insert(stats_budget_charges).values(
+        month=month, release_id=release_id, epsilon=epsilon, created_at=now
+    ))
+
+
+def next_seq(conn: Connection, month: str) -> int:
+    query = select(func.coalesce(func.max(stats_releases.c.seq), 0)).where(
+        stats_releases.c.month == month
+    )
+    return int(conn.execute(query).scalar_one()) + 1
+
+
+def insert_release(conn: Connection, **values: object) -> None:
+    conn.execute(insert(stats_releases).values(**values))
+
+
+def release_by_id(conn: Connection, release_id: str) -> RowMapping | None:
+    query = select(stats_releases).where(stats_releases.c.id == release_id)
+    return conn.execute(query).mappings().first()
+
+
+def releases_for_month(conn: Connection, month: str) -> Sequence[RowMapping]:
+    query = select(stats_releases).where(stats_releases.c.month == month)
+    return conn.execute(query.order_by(stats_releases.c.seq)).mappings().all()
+
+
+def latest_releases(conn: Connection, limit: int = 12) -> Sequence[RowMapping]:
+    """The newest releases first (by month, then by sequence within the month)."""
+    order = (stats_releases.c.month.desc(), stats_releases.c.seq.desc())
+    return conn.execute(select(stats_releases).order_by(*order).limit(limit)).mappings().all()

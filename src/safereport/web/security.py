@@ -294,6 +294,13 @@ class RateLimiter:
             self._hits[key] = (start, count + 1)
             return count + 1 <= self.limit
 
+    def count(self, key: str) -> int:
+        """Events counted for ``key`` in its current window (without adding one)."""
+        now = self._clock()
+        with self._lock:
+            start, count = self._hits.get(key, (now, 0))
+            return 0 if now - start >= self.window else count
+
     def _expire(self, now: float) -> None:
         if len(self._hits) < 1024:
             return

@@ -1,0 +1,482 @@
+"""Intake: a report from the person herself, anonymous, with a codename, or with her name.
+
+One use case, one transaction: the subject, the case, the report, her consents, the guard's
+decision (the victim updating her own record for ``subject_access``, rule C-self), its ledger
+entry and the sealed fields all commit together or not at all (I6: nothing half-saved).
+
+The same service serves the web form and ``safereport report submit --json FILE``; the file's
+shape is :data:`SUBMISSION_SCHEMA` (``safereport report schema`` prints it).
+
+Anonymous means anonymous: no name, no contact details, and nothing about the request (no IP
+address, no user agent) is ever passed to this service, let alone stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from safereport.domain.case import CaseStatus, IntakeKind, new_id, new_reference
+from safereport.domain.codename import (
+    DEFAULT_PARAMS,
+    Argon2Params,
+    CodenameSecret,
+    derive,
+    new_codename,
+)
+from safereport.domain.fields import FIELD_CATEGORY, MAX_FIELD_CHARS, CaseField
+from safereport.domain.vocabulary import (
+    Action,
+    ActorRole,
+    CrimeType,
+    OrgKind,
+    Purpose,
+    Recipient,
+    SubjectRole,
+)
+from safereport.errors import AccessDenied, InstanceError, InvalidInput
+from safereport.services.access import Actor, decide_and_record
+from safereport.services.instance import Instance
+from safereport.store.core import cases, consents, instance_info, organisations, reports, subjects
+
+__all__ = [
+    "CONSENT_CHOICES",
+    "MAX_SHORT_CHARS",
+    "SUBMISSION_SCHEMA",
+    "ContactChannel",
+    "IntakeReceipt",
+    "InvalidReport",
+    "Problem",
+    "ReportSubmission",
+    "argon2_params",
+    "codename_salt",
+    "parse_submission",
+    "submit_report",
+    "victim_actor",
+]
+
+#: Short answers (when, where, a name, a phone number): enough, and no more.
+MAX_SHORT_CHARS = 300
+_SALT_KEY = "codename_salt"
+
+
+class ContactChannel(StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    TEXT = "text"
+
+
+class Problem(StrEnum):
+    """Why a field was refused; the web translates each into the person's language."""
+
+    INVALID_CHOICE = "invalid_choice"
+    NOT_TEXT = "not_text"
+    REQUIRED = "required"
+    TOO_LONG = "too_long"
+    UNKNOWN_FIELD = "unknown_field"
+    UNREADABLE = "unreadable"
+
+
+class InvalidReport(InvalidInput):
+    """A submission with problems; ``problems`` maps each field to what is wrong with it."""
+
+    def __init__(self, problems: Mapping[str, Problem]) -> None:
+        listed = ", ".join(f"{name}: {problem.value}" for name, problem in problems.items())
+        super().__init__(f"the report was not saved ({listed})")
+        self.problems = dict(problems)
+
+
+#: What a person may consent to, each a (recipient, purpose) pair of POLICY.md; all off by
+#: default. The last one is the only road to the Home Office under the firewall regimes: her
+#: own request, through her adviser, to sort out her own status (C-victim-directed).
+CONSENT_CHOICES: tuple[tuple[Recipient, Purpose], ...] = (
+    (Recipient.POLICE, Purpose.INVESTIGATION),
+    (Recipient.HEALTH, Purpose.SAFEGUARDING),
+    (Recipient.HOUSING, Purpose.SAFEGUARDING),
+    (Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING),
+    (Recipient.MARAC, Purpose.MARAC),
+    (Recipient.IMMIGRATION_ENFORCEMENT, Purpose.REGULARISATION_SUPPORT),
+)
+
+_MODES = (IntakeKind.ANONYMOUS, IntakeKind.CODENAME, IntakeKind.IDENTIFIED)
+_SHORT_FIELDS = ("occurred", "location", "name", "phone", "email", "safe_contact_note")
+
+
+@dataclass(frozen=True)
+class ReportSubmission:
+    """A validated report, ready to be saved."""
+
+    mode: IntakeKind
+    crime_type: CrimeType
+    narrative: str
+    subject_role: SubjectRole = SubjectRole.VICTIM
+    occurred: str = ""
+    location: str = ""
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    safe_channels: frozenset[ContactChannel] = frozenset()
+    safe_contact_note: str = ""
+    consents: frozenset[tuple[Recipient, Purpose]] = frozenset()
+    language: str = "en"
+
+    def sealed_values(self) -> dict[CaseField, str]:
+        """The fields to seal; anonymous reports keep no identity and no contact details."""
+        values = {
+            CaseField.NARRATIVE: self.narrative,
+            CaseField.OCCURRED: self.occurred,
+            CaseField.LOCATION: self.location,
+        }
+        if self.mode is not IntakeKind.ANONYMOUS:
+            values[CaseField.PHONE] = self.phone
+            values[CaseField.EMAIL] = self.email
+            values[CaseField.SAFE_CONTACT] = self._safe_contact_text()
+        if self.mode is IntakeKind.IDENTIFIED:
+            values[CaseField.NAME] = self.name
+        return {name: value for name, value in values.items() if value}
+
+    def _safe_contact_text(self) -> str:
+        if not self.safe_channels and not self.safe_contact_note:
+            return ""
+        lines = [
+            f"{channel.value}: {'yes' if channel in self.safe_channels else 'no'}"
+            for channel in ContactChannel
+        ]
+        if self.safe_contact_note:
+            lines.append(f"note: {self.safe_contact_note}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class IntakeReceipt:
+    """What the person is told: the case reference, and her codename (shown once)."""
+
+    reference: str
+    case_id: str
+    codename: str | None = field(default=None, repr=False)
+
+
+# -- the file / form shape ------------------------------------------------------------------
+
+def _string(max_length: int, description: str) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, "description": description}
+
+
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://safereport.local/schemas/report-submission.json",
+    "title": "safereport report submission",
+    "description": "One report, or a list of reports, for `safereport report submit --json`.",
+    "oneOf": [
+        {"$ref": "#/$defs/submission"},
+        {"type": "array", "items": {"$ref": "#/$defs/submission"}, "minItems": 1},
+    ],
+    "$defs": {
+        "submission": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["mode", "crime_type", "narrative"],
+            "properties": {
+                "mode": {"enum": [m.value for m in _MODES],
+                         "description": "anonymous: nothing about the person is kept; "
+                         "codename: a codename is made and printed once; identified: named"},
+                "crime_type": {"enum": [c.value for c in CrimeType]},
+                "subject_role": {"enum": [SubjectRole.VICTIM.value, SubjectRole.WITNESS.value],
+                                 "default": SubjectRole.VICTIM.value},
+                "narrative": {**_string(MAX_FIELD_CHARS, "what happened"), "minLength": 1},
+                "occurred": _string(MAX_SHORT_CHARS, "when, as precisely as the person wants"),
+                "location": _string(MAX_SHORT_CHARS, "where, as precisely as the person wants"),
+                "name": _string(MAX_SHORT_CHARS, "identified reports only"),
+                "phone": _string(MAX_SHORT_CHARS, "not kept for anonymous reports"),
+                "email": _string(MAX_SHORT_CHARS, "not kept for anonymous reports"),
+                "safe_contact": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        **{c.value: {"type": "boolean", "default": False} for c in ContactChannel},
+                        "note": _string(MAX_SHORT_CHARS, "e.g. safe times to call"),
+                    },
+                },
+                "consents": {
+                    "type": "array",
+                    "description": "consents given now; none by default",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["recipient", "purpose"],
+                        "properties": {
+                            "recipient": {"enum": sorted({r.value for r, _ in CONSENT_CHOICES})},
+                            "purpose": {"enum": sorted({p.value for _, p in CONSENT_CHOICES})},
+                        },
+                    },
+                },
+                "language": {"type": "string", "maxLength": 8, "default": "en"},
+            },
+        }
+    },
+}
+
+
+def _clean_text(name: str, value: Any, limit: int, problems: dict[str, Problem]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems[name] = Problem.NOT_TEXT
+        return ""
+    # Lone surrogates (from invalid UTF-8 decoded with surrogateescape) and U+FFFD
+    # (the decoder's replacement character) mean the bytes were not text we can read.
+    if "\ufffd" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        problems[name] = Problem.UNREADABLE
+        return ""
+    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n")).strip()
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        problems[name] = Problem.UNREADABLE
+        return ""
+    if len(text) > limit:
+        problems[name] = Problem.TOO_LONG
+    return text
+
+
+def _choice(name: str, value: Any, allowed: Any, problems: dict[str, Problem]) -> Any:
+    if value is None or value == "":
+        problems[name] = Problem.REQUIRED
+        return None
+    try:
+        return allowed(value) if isinstance(value, str) else None
+    except ValueError:
+        problems[name] = Problem.INVALID_CHOICE
+        return None
+
+
+def _safe_contact(data: Any, problems: dict[str, Problem]) -> tuple[frozenset[ContactChannel], str]:
+    if data is None:
+        return frozenset(), ""
+    if not isinstance(data, Mapping) or set(data) - {*ContactChannel, "note"}:
+        problems["safe_contact"] = Problem.INVALID_CHOICE
+        return frozenset(), ""
+    channels = set()
+    for channel in ContactChannel:
+        flag = data.get(channel.value, False)
+        if not isinstance(flag, bool):
+            problems["safe_contact"] = Problem.INVALID_CHOICE
+        elif flag:
+            channels.add(channel)
+    note = _clean_text("safe_contact_note", data.get("note"), MAX_SHORT_CHARS, problems)
+    return frozenset(channels), note
+
+
+def _consents(data: Any, problems: dict[str, Problem]) -> frozenset[tuple[Recipient, Purpose]]:
+    if data is None:
+        return frozenset()
+    chosen: set[tuple[Recipient, Purpose]] = set()
+    if not isinstance(data, list):
+        problems["consents"] = Problem.INVALID_CHOICE
+        return frozenset()
+    for item in data:
+        pair = (
+            (item.get("recipient"), item.get("purpose")) if isinstance(item, Mapping) else None
+        )
+        match = [c for c in CONSENT_CHOICES if pair == (c[0].value, c[1].value)]
+        if not match or set(item) - {"recipient", "purpose"}:
+            problems["consents"] = Problem.INVALID_CHOICE
+            continue
+        chosen.add(match[0])
+    return frozenset(chosen)
+
+
+def parse_submission(data: Any) -> ReportSubmission:
+    """Validate one submission (a mapping in :data:`SUBMISSION_SCHEMA`'s shape).
+
+    Raises :class:`InvalidReport` naming every field at fault, so that a form can show them
+    all at once and keep what the person typed.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidReport({"report": Problem.INVALID_CHOICE})
+    problems: dict[str, Problem] = {}
+    known = set(SUBMISSION_SCHEMA["$defs"]["submission"]["properties"])
+    for name in sorted(set(data) - known):
+        problems[str(name)[:40]] = Problem.UNKNOWN_FIELD
+    mode = _choice("mode", data.get("mode"), IntakeKind, problems)
+    if mode is IntakeKind.THIRD_PARTY:
+        problems["mode"] = Problem.INVALID_CHOICE
+    crime_type = _choice("crime_type", data.get("crime_type"), CrimeType, problems)
+    role = _choice("subject_role", data.get("subject_role") or "victim", SubjectRole, problems)
+    if role is SubjectRole.SUSPECT:
+        problems["subject_role"] = Problem.INVALID_CHOICE
+    narrative = _clean_text("narrative", data.get("narrative"), MAX_FIELD_CHARS, problems)
+    if not narrative and "narrative" not in problems:
+        problems["narrative"] = Problem.REQUIRED
+    short = {
+        name: _clean_text(name, data.get(name), MAX_SHORT_CHARS, problems)
+        for name in _SHORT_FIELDS
+        if name != "safe_contact_note"
+    }
+    channels, note = _safe_contact(data.get("safe_contact"), problems)
+    chosen = _consents(data.get("consents"), problems)
+    language = data.get("language") or "en"
+    if not isinstance(language, str) or len(language) > 8:
+        problems["language"] = Problem.INVALID_CHOICE
+    if problems:
+        raise InvalidReport(problems)
+    return ReportSubmission(
+        mode=mode,
+        crime_type=crime_type,
+        narrative=narrative,
+        subject_role=role,
+        safe_channels=channels,
+        safe_contact_note=note,
+        consents=chosen,
+        language=language,
+        **short,
+    )
+
+
+# -- instance facts -------------------------------------------------------------------------
+
+_SALTS: dict[str, bytes] = {}
+
+
+def codename_salt(instance: Instance) -> bytes:
+    """The instance's fixed codename salt (made on first use, stored in ``instance_info``)."""
+    cache_key = instance.engine.url.render_as_string(hide_password=False)
+    if cache_key in _SALTS:
+        return _SALTS[cache_key]
+    with instance.engine.begin() as conn:
+        value = conn.execute(
+            select(instance_info.c.value).where(instance_info.c.key == _SALT_KEY)
+        ).scalar()
+    if value is None:
+        try:
+            with instance.engine.begin() as conn:
+                value = secrets.token_hex(16)
+                conn.execute(instance_info.insert().values(key=_SALT_KEY, value=value))
+        except IntegrityError:  # another worker made it first: use theirs
+            with instance.engine.begin() as conn:
+                value = conn.execute(
+                    select(instance_info.c.value).where(instance_info.c.key == _SALT_KEY)
+                ).scalar_one()
+    _SALTS[cache_key] = bytes.fromhex(str(value))
+    return _SALTS[cache_key]
+
+
+def argon2_params(instance: Instance) -> Argon2Params:
+    """Argon2id costs: :data:`DEFAULT_PARAMS`, or ``settings.extra["argon2"]`` (tests)."""
+    configured = instance.settings.extra.get("argon2")
+    if isinstance(configured, Argon2Params):
+        return configured
+    if isinstance(configured, Mapping):
+        return Argon2Params(**{k: int(v) for k, v in configured.items()})
+    return DEFAULT_PARAMS
+
+
+def _intake_org(conn: Connection, instance: Instance) -> str:
+    wanted = instance.settings.extra.get("intake_org")
+    query = select(organisations.c.id).where(organisations.c.kind == OrgKind.SUPPORT_SERVICE)
+    if isinstance(wanted, str) and wanted:
+        query = query.where((organisations.c.id == wanted) | (organisations.c.name == wanted))
+    org_id = conn.execute(query.order_by(organisations.c.created_at).limit(1)).scalar()
+    if org_id is None:
+        raise InstanceError("no support service is set up to receive reports (safereport init)")
+    return str(org_id)
+
+
+def victim_actor(subject_id: str) -> Actor:
+    """The record's own subject, acting for herself (pseudonymous in the ledger)."""
+    return Actor(id=f"subject:{subject_id}", role=ActorRole.VICTIM)
+
+
+def _unused_reference(conn: Connection) -> str:
+    while True:
+        reference = new_reference()
+        taken = conn.execute(select(cases.c.id).where(cases.c.reference == reference)).first()
+        if taken is None:
+            return reference
+
+
+# -- the use case ---------------------------------------------------------------------------
+
+def submit_report(
+    instance: Instance, submission: ReportSubmission, *, now: datetime | None = None
+) -> IntakeReceipt:
+    """Save one report; with a codename, make one and return it (it is not stored)."""
+    now = now or datetime.now(UTC)
+    codename: str | None = None
+    secret: CodenameSecret | None = None
+    if submission.mode is IntakeKind.CODENAME:
+        codename = new_codename()
+        secret = derive(codename, codename_salt(instance), argon2_params(instance))
+    case_id, subject_id = new_id(), new_id()
+    values = submission.sealed_values()
+    categories = frozenset(FIELD_CATEGORY[name] for name in values)
+    with instance.engine.begin() as conn:
+        reference = _insert_case(conn, instance, submission, case_id, subject_id, secret, now)
+        decision, _index = decide_and_record(
+            instance,
+            victim_actor(subject_id),
+            case_id,
+            action=Action.UPDATE,
+            purpose=Purpose.SUBJECT_ACCESS,
+            categories=categories,
+            detail={"event": "report_submitted"},
+            conn=conn,
+        )
+        if decision.allowed:
+            instance.vault.create_case_key(conn, case_id)
+            instance.vault.seal_fields(conn, case_id, values)
+    if not decision.allowed:  # unreachable under the shipped regimes (C-self); fail closed
+        raise AccessDenied("the report could not be saved", rules=decision.rules,
+                           reasons=decision.reasons)
+    return IntakeReceipt(reference=reference, case_id=case_id, codename=codename)
+
+
+def _insert_case(
+    conn: Connection,
+    instance: Instance,
+    submission: ReportSubmission,
+    case_id: str,
+    subject_id: str,
+    secret: CodenameSecret | None,
+    now: datetime,
+) -> str:
+    org_id = _intake_org(conn, instance)
+    reference = _unused_reference(conn)
+    conn.execute(
+        subjects.insert().values(
+            id=subject_id, lookup_id=secret.lookup_id if secret else None, created_at=now
+        )
+    )
+    conn.execute(
+        cases.insert().values(
+            id=case_id,
+            reference=reference,
+            org_id=org_id,
+            subject_id=subject_id,
+            subject_role=submission.subject_role.value,
+            crime_type=submission.crime_type.value,
+            status=CaseStatus.NEW.value,
+            intake=submission.mode.value,
+            language=submission.language,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    conn.execute(reports.insert().values(id=new_id(), case_id=case_id, submitted_at=now))
+    for recipient, purpose in sorted(submission.consents):
+        conn.execute(
+            consents.insert().values(
+                id=new_id(),
+                case_id=case_id,
+                recipient=recipient.value,
+                purpose=purpose.value,
+                given_at=now,
+            )
+        )
+    return reference

@@ -1,0 +1,488 @@
+"""The person's own door: her case, messages, consents, who has seen her data, erasure, claim.
+
+Every read of case content goes through the access road (guard, then ledger, then vault) with
+the person as actor (role ``victim``, purpose ``subject_access``); every change is decided and
+recorded in the same transaction as the change itself.
+
+A :class:`VictimSession` is what a codename (or a claim) opens: one subject and her case. The
+web layer carries it between pages in a short-lived signed pass, never in a cookie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, and_, select, update
+
+from safereport.domain.case import CaseStatus, IntakeKind, new_id
+from safereport.domain.codename import (
+    derive,
+    hash_claim_code,
+    looks_like_codename,
+    new_claim_code,
+    new_codename,
+)
+from safereport.domain.fields import FIELD_CATEGORY
+from safereport.domain.vocabulary import Action, DataCategory, Purpose, Recipient
+from safereport.errors import AccessDenied, InvalidInput
+from safereport.ledger.log import EntryView
+from safereport.ledger.verifier import TlogProof, format_proof, parse_proof
+from safereport.services.access import access_case, decide_and_record
+from safereport.services.instance import Instance
+from safereport.services.intake import CONSENT_CHOICES, argon2_params, codename_salt, victim_actor
+from safereport.store.core import cases, consents, notes, subjects
+
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "CaseOverview",
+    "ClaimResult",
+    "ConsentState",
+    "Message",
+    "Receipt",
+    "VictimSession",
+    "cancel_erasure",
+    "case_overview",
+    "claim_case",
+    "complete_due_erasures",
+    "consent_states",
+    "issue_claim_code",
+    "message_label",
+    "messages",
+    "open_by_codename",
+    "receipt",
+    "request_erasure",
+    "send_message",
+    "set_consent",
+    "who_has_seen",
+]
+
+MAX_MESSAGE_CHARS = 5_000
+#: Everything a case can hold: what an erasure is decided over.
+_ALL_CATEGORIES = frozenset(FIELD_CATEGORY.values()) | {DataCategory.CASE_NOTES}
+
+
+@dataclass(frozen=True)
+class VictimSession:
+    subject_id: str
+    case_id: str
+
+
+@dataclass(frozen=True)
+class CaseOverview:
+    reference: str
+    status: CaseStatus
+    crime_type: str
+    created_at: datetime
+    erasure_requested_at: datetime | None
+    erasure_due_at: datetime | None
+    erased: bool
+
+
+@dataclass(frozen=True)
+class Message:
+    time: datetime
+    from_me: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    recipient: Recipient
+    purpose: Purpose
+    active: bool
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    filename: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    reference: str
+    codename: str
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def message_label(note_id: str) -> str:
+    """The purpose label a note's blob is sealed under (binds the ciphertext to its row)."""
+    return f"note:{note_id}"
+
+
+# -- opening the door -----------------------------------------------------------------------
+
+def open_by_codename(instance: Instance, codename: str) -> VictimSession | None:
+    """The session a codename opens, or None. Always pays the Argon2id cost when well formed."""
+    if not looks_like_codename(codename):
+        return None
+    secret = derive(codename, codename_salt(instance), argon2_params(instance))
+    with instance.engine.connect() as conn:
+        row = conn.execute(
+            select(cases.c.id, subjects.c.id.label("subject_id"))
+            .join(subjects, subjects.c.id == cases.c.subject_id)
+            .where(subjects.c.lookup_id == secret.lookup_id)
+            .order_by(cases.c.created_at.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    return VictimSession(subject_id=str(row.subject_id), case_id=str(row.id))
+
+
+def _owned_case(conn: Connection, session: VictimSession) -> dict[str, object]:
+    row = conn.execute(
+        select(cases).where(
+            and_(cases.c.id == session.case_id, cases.c.subject_id == session.subject_id)
+        )
+    ).first()
+    if row is None:
+        raise AccessDenied("this is not your case")
+    return dict(row._mapping)
+
+
+def case_overview(instance: Instance, session: VictimSession) -> CaseOverview:
+    """Status and dates: routing facts, not sealed content, so no vault access is needed."""
+    with instance.engine.connect() as conn:
+        row = _owned_case(conn, session)
+    requested = _aware(row["erasure_requested_at"])  # type: ignore[arg-type]
+    hours = instance.settings.erasure_cooling_off_hours
+    return CaseOverview(
+        reference=str(row["reference"]),
+        status=CaseStatus(str(row["status"])),
+        crime_type=str(row["crime_type"]),
+        created_at=_aware(row["created_at"]) or datetime.now(UTC),  # type: ignore[arg-type]
+        erasure_requested_at=requested,
+        erasure_due_at=requested + timedelta(hours=hours) if requested else None,
+        erased=row["erased_at"] is not None,
+    )
+
+
+# -- messages -------------------------------------------------------------------------------
+
+def messages(instance: Instance, session: VictimSession) -> list[Message]:
+    """The conversation with her caseworker, opened under a grant for ``case_notes``."""
+    with instance.engine.connect() as conn:
+        _owned_case(conn, session)
+        rows = conn.execute(
+            select(notes)
+            .where(and_(notes.c.case_id == session.case_id, notes.c.visible_to_subject))
+            .order_by(notes.c.created_at, notes.c.id)
+        ).all()
+    if not rows:
+        return []
+    access = access_case(
+        instance,
+        victim_actor(session.subject_id),
+        session.case_id,
+        action=Action.VIEW,
+        purpose=Purpose.SUBJECT_ACCESS,
+        fields=[],
+        categories=[DataCategory.CASE_NOTES],
+    )
+    opened: list[Message] = []
+    with instance.engine.connect() as conn:
+        for row in rows:
+            data = instance.vault.open_blob(
+                conn, access.grant, session.case_id, DataCategory.CASE_NOTES,
+                message_label(row.id), bytes(row.sealed),
+            )
+            opened.append(
+                Message(
+                    time=_aware(row.created_at) or datetime.now(UTC),
+                    from_me=row.author_kind == "victim",
+                    text=data.decode("utf-8"),
+                )
+            )
+    return opened
+
+
+def send_message(
+    instance: Instance, session: VictimSession, text: str, *, now: datetime | None = None
+) -> None:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("the message is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput("the message is too long")
+    now = now or datetime.now(UTC)
+    note_id = new_id()
+    with instance.engine.begin() as conn:
+        _require_open(_owned_case(conn, session))
+        decision, _ = decide_and_record(
+            instance, victim_actor(session.subject_id), session.case_id,
+            action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
+            categories=[DataCategory.CASE_NOTES], detail={"event": "message_sent"}, conn=conn,
+        )
+        if decision.allowed:
+            sealed = instance.vault.seal_blob(
+                conn, session.case_id, DataCategory.CASE_NOTES, message_label(note_id),
+                text.encode("utf-8"),
+            )
+            conn.execute(
+                notes.insert().values(
+                    id=note_id, case_id=session.case_id, author_id=None, author_kind="victim",
+                    visible_to_subject=True, sealed=sealed, created_at=now,
+                )
+            )
+    _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
+
+
+def _require_open(case: dict[str, object]) -> None:
+    if case["erased_at"] is not None:
+        raise InvalidInput("this case has been erased")
+
+
+def _raise_if_denied(allowed: bool, rules: tuple[str, ...], reasons: tuple[str, ...]) -> None:
+    if not allowed:
+        raise AccessDenied("access denied", rules=rules, reasons=reasons)
+
+
+# -- consents -------------------------------------------------------------------------------
+
+def consent_states(instance: Instance, session: VictimSession) -> list[ConsentState]:
+    """Every consent she may give, with whether it stands now (all off unless she gave it)."""
+    with instance.engine.connect() as conn:
+        _owned_case(conn, session)
+        rows = conn.execute(
+            select(consents).where(
+                and_(consents.c.case_id == session.case_id, consents.c.withdrawn_at.is_(None))
+            )
+        ).all()
+    active = {(row.recipient, row.purpose): _aware(row.given_at) for row in rows}
+    return [
+        ConsentState(recipient, purpose, (recipient.value, purpose.value) in active,
+                     active.get((recipient.value, purpose.value)))
+        for recipient, purpose in CONSENT_CHOICES
+    ]
+
+
+def set_consent(
+    instance: Instance,
+    session: VictimSession,
+    recipient: Recipient,
+    purpose: Purpose,
+    *,
+    give: bool,
+    now: datetime | None = None,
+) -> None:
+    """Give or withdraw one consent; recorded in the ledger with the change."""
+    if (recipient, purpose) not in CONSENT_CHOICES:
+        raise InvalidInput("that consent is not one that can be given here")
+    now = now or datetime.now(UTC)
+    with instance.engine.begin() as conn:
+        _require_open(_owned_case(conn, session))
+        decision, _ = decide_and_record(
+            instance, victim_actor(session.subject_id), session.case_id,
+            action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
+            categories=[DataCategory.CRIME_DETAILS],
+            detail={"event": "consent_given" if give else "consent_withdrawn",
+                    "consent": f"{recipient.value}/{purpose.value}"},
+            conn=conn,
+        )
+        if decision.allowed:
+            _change_consent(conn, session.case_id, recipient, purpose, give, now)
+    _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
+
+
+def _change_consent(
+    conn: Connection, case_id: str, recipient: Recipient, purpose: Purpose, give: bool,
+    now: datetime,
+) -> None:
+    standing = and_(
+        consents.c.case_id == case_id,
+        consents.c.recipient == recipient.value,
+        consents.c.purpose == purpose.value,
+        consents.c.withdrawn_at.is_(None),
+    )
+    if not give:
+        conn.execute(update(consents).where(standing).values(withdrawn_at=now))
+        return
+    if conn.execute(select(consents.c.id).where(standing)).first() is None:
+        conn.execute(
+            consents.insert().values(
+                id=new_id(), case_id=case_id, recipient=recipient.value,
+                purpose=purpose.value, given_at=now,
+            )
+        )
+
+
+# -- who has seen my data -------------------------------------------------------------------
+
+def who_has_seen(instance: Instance, session: VictimSession) -> list[EntryView]:
+    """Every ledger entry about her case, allowed or denied, oldest first.
+
+    Reading the log's metadata about her own case is not itself logged: it holds no case
+    content, and logging it would add an entry on every look.
+    """
+    with instance.engine.connect() as conn:
+        _owned_case(conn, session)
+        return instance.ledger.entries_for_case(conn, session.case_id)
+
+
+def receipt(instance: Instance, session: VictimSession, index: int) -> Receipt:
+    """A C2SP tlog-proof for one entry of her case, carrying the entry itself as ``extra``.
+
+    ``safereport ledger check-proof`` verifies it offline against the log's public key.
+    """
+    entries = who_has_seen(instance, session)
+    if index not in {entry.index for entry in entries}:
+        raise AccessDenied("that entry is not about your case")
+    proof = parse_proof(instance.ledger.proof_for(index))
+    leaf = instance.ledger.entry(index)
+    text = format_proof(TlogProof(proof.index, proof.hashes, proof.checkpoint_note, extra=leaf))
+    return Receipt(filename=f"receipt-{index}.tlog-proof", text=text)
+
+
+# -- erasure --------------------------------------------------------------------------------
+
+def request_erasure(
+    instance: Instance, session: VictimSession, *, now: datetime | None = None
+) -> datetime:
+    """Ask for erasure; returns when it will happen (after the cooling-off period)."""
+    now = now or datetime.now(UTC)
+    with instance.engine.begin() as conn:
+        case = _owned_case(conn, session)
+        _require_open(case)
+        if case["erasure_requested_at"] is None:
+            decision, _ = decide_and_record(
+                instance, victim_actor(session.subject_id), session.case_id,
+                action=Action.ERASE, purpose=Purpose.SUBJECT_ACCESS, categories=_ALL_CATEGORIES,
+                detail={"event": "erasure_requested"}, conn=conn,
+            )
+            _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
+            conn.execute(
+                update(cases).where(cases.c.id == session.case_id).values(
+                    erasure_requested_at=now, status=CaseStatus.ERASURE_PENDING.value,
+                    updated_at=now,
+                )
+            )
+    overview = case_overview(instance, session)
+    assert overview.erasure_due_at is not None
+    return overview.erasure_due_at
+
+
+def cancel_erasure(
+    instance: Instance, session: VictimSession, *, now: datetime | None = None
+) -> None:
+    """Change her mind during the cooling-off period; the case returns to work."""
+    now = now or datetime.now(UTC)
+    with instance.engine.begin() as conn:
+        case = _owned_case(conn, session)
+        _require_open(case)
+        if case["erasure_requested_at"] is None:
+            return
+        decision, _ = decide_and_record(
+            instance, victim_actor(session.subject_id), session.case_id,
+            action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
+            categories=[DataCategory.CRIME_DETAILS], detail={"event": "erasure_cancelled"},
+            conn=conn,
+        )
+        _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
+        conn.execute(
+            update(cases).where(cases.c.id == session.case_id).values(
+                erasure_requested_at=None, status=CaseStatus.IN_PROGRESS.value, updated_at=now,
+            )
+        )
+
+
+def complete_due_erasures(instance: Instance, *, now: datetime | None = None) -> int:
+    """Crypto-shred every case whose cooling-off period has passed; returns how many."""
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(hours=instance.settings.erasure_cooling_off_hours)
+    with instance.engine.connect() as conn:
+        due = conn.execute(
+            select(cases.c.id, cases.c.subject_id).where(
+                and_(
+                    cases.c.erasure_requested_at.is_not(None),
+                    cases.c.erasure_requested_at <= cutoff,
+                    cases.c.erased_at.is_(None),
+                )
+            )
+        ).all()
+    for case_id, subject_id in due:
+        _erase(instance, str(case_id), str(subject_id), now)
+    return len(due)
+
+
+def _erase(instance: Instance, case_id: str, subject_id: str, now: datetime) -> None:
+    with instance.engine.begin() as conn:
+        decision, _ = decide_and_record(
+            instance, victim_actor(subject_id), case_id,
+            action=Action.ERASE, purpose=Purpose.SUBJECT_ACCESS, categories=_ALL_CATEGORIES,
+            detail={"event": "erased"}, conn=conn,
+        )
+        if not decision.allowed:
+            return  # stays pending; the denial is in the ledger for an operator to see
+        instance.vault.shred(conn, case_id)
+        conn.execute(notes.delete().where(notes.c.case_id == case_id))
+        conn.execute(
+            update(cases).where(cases.c.id == case_id).values(
+                erased_at=now, status=CaseStatus.ERASED.value, updated_at=now,
+            )
+        )
+        # The codename now opens nothing: the door goes with the data.
+        conn.execute(update(subjects).where(subjects.c.id == subject_id).values(lookup_id=None))
+
+
+# -- third-party claim ----------------------------------------------------------------------
+
+def issue_claim_code(instance: Instance, case_id: str, *, conn: Connection | None = None) -> str:
+    """For staff filing a report on someone's behalf: a one-time code to hand to her."""
+    code = new_claim_code()
+    statement = (
+        update(cases)
+        .where(and_(cases.c.id == case_id, cases.c.intake == IntakeKind.THIRD_PARTY.value))
+        .values(claim_code_hash=hash_claim_code(code))
+    )
+    if conn is not None:
+        result = conn.execute(statement)
+    else:
+        with instance.engine.begin() as own:
+            result = own.execute(statement)
+    if result.rowcount != 1:
+        raise InvalidInput("claim codes are only for reports filed on someone's behalf")
+    return code
+
+
+def claim_case(instance: Instance, claim_code: str, *, now: datetime | None = None) -> ClaimResult:
+    """Turn a third-party report into hers: a new codename, shown once; the code is spent."""
+    now = now or datetime.now(UTC)
+    codename = new_codename()
+    secret = derive(codename, codename_salt(instance), argon2_params(instance))
+    with instance.engine.begin() as conn:
+        row = conn.execute(
+            select(cases.c.id, cases.c.reference).where(
+                and_(
+                    cases.c.claim_code_hash == hash_claim_code(claim_code),
+                    cases.c.intake == IntakeKind.THIRD_PARTY.value,
+                    cases.c.erased_at.is_(None),
+                )
+            )
+        ).first()
+        if row is None:
+            raise InvalidInput("that claim code is not valid")
+        subject_id = new_id()
+        conn.execute(subjects.insert().values(id=subject_id, lookup_id=secret.lookup_id,
+                                              created_at=now))
+        conn.execute(
+            update(cases).where(cases.c.id == row.id).values(
+                subject_id=subject_id, claim_code_hash=None, updated_at=now,
+            )
+        )
+        decision, _ = decide_and_record(
+            instance, victim_actor(subject_id), str(row.id),
+            action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
+            categories=[DataCategory.CRIME_DETAILS], detail={"event": "claimed"}, conn=conn,
+        )
+        if not decision.allowed:
+            raise AccessDenied("the report could not be claimed", rules=decision.rules,
+                               reasons=decision.reasons)
+    return ClaimResult(reference=str(row.reference), codename=codename)

@@ -1,0 +1,353 @@
+"""What the victim's pages share: rendering in the person's language, labels, the return pass,
+form limits and throttles. The routes are in :mod:`safereport.web.victim`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import struct
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from babel.dates import format_datetime, get_timezone
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from safereport.domain.case import CaseStatus
+from safereport.domain.vocabulary import (
+    Action,
+    ActorRole,
+    CrimeType,
+    Effect,
+    OrgKind,
+    Purpose,
+    Recipient,
+)
+from safereport.services.intake import ContactChannel, Problem
+from safereport.services.victim import VictimSession
+from safereport.web.app import TEMPLATES
+from safereport.web.i18n import LANGUAGES, N_, install_i18n, negotiate, template_context
+from safereport.web.security import Lockout, RateLimiter, csrf_token, derived_key
+
+__all__ = [
+    "DEFAULT_EXIT_URL",
+    "MAX_BODY_BYTES",
+    "PASS_TTL_SECONDS",
+    "Throttles",
+    "format_when",
+    "issue_pass",
+    "label",
+    "language_of",
+    "open_pass",
+    "render",
+    "throttles",
+]
+
+install_i18n(TEMPLATES.env)
+TEMPLATES.env.newstyle_gettext = True  # type: ignore[attr-defined]
+
+#: Where the quick exit goes when the deployment names nowhere else (settings.extra).
+DEFAULT_EXIT_URL = "https://www.bbc.co.uk/weather"
+#: A report's largest field is 20 000 characters; four bytes each and the rest is ample.
+MAX_BODY_BYTES = 128 * 1024
+PASS_TTL_SECONDS = 30 * 60
+_UK = get_timezone("Europe/London")
+
+# -- labels: every value a victim may see, in plain words --------------------------------
+
+_LABELS: dict[str, str] = {
+    # crime types
+    CrimeType.DOMESTIC_ABUSE: N_("Domestic abuse (by a partner, ex-partner or family member)"),
+    CrimeType.SEXUAL_OFFENCE: N_("Sexual violence or abuse"),
+    CrimeType.MODERN_SLAVERY: N_("Forced work, or being controlled by someone (modern slavery)"),
+    CrimeType.STALKING_HARASSMENT: N_("Stalking or harassment"),
+    CrimeType.HATE_CRIME: N_("Hate crime (because of who you are)"),
+    CrimeType.OTHER: N_("Something else"),
+    # statuses
+    CaseStatus.NEW: N_("Received"),
+    CaseStatus.IN_PROGRESS: N_("Being worked on"),
+    CaseStatus.REFERRED: N_("Passed to another service"),
+    CaseStatus.CLOSED: N_("Closed"),
+    CaseStatus.ERASURE_PENDING: N_("Waiting to be deleted"),
+    CaseStatus.ERASED: N_("Deleted"),
+    # contact channels
+    ContactChannel.CALL: N_("Call you"),
+    ContactChannel.TEXT: N_("Send you text messages"),
+    ContactChannel.EMAIL: N_("Email you"),
+}
+
+_CONSENT_LABELS: dict[tuple[Recipient, Purpose], str] = {
+    (Recipient.POLICE, Purpose.INVESTIGATION): N_(
+        "The police, so that they can investigate the crime"),
+    (Recipient.HEALTH, Purpose.SAFEGUARDING): N_(
+        "Health services (for example your doctor), to help keep you safe"),
+    (Recipient.HOUSING, Purpose.SAFEGUARDING): N_("Housing services, to help keep you safe"),
+    (Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING): N_(
+        "The local council (for example children's services), to help keep you safe"),
+    (Recipient.MARAC, Purpose.MARAC): N_(
+        "A MARAC meeting (local services that work together to protect people at high risk)"),
+    (Recipient.IMMIGRATION_ENFORCEMENT, Purpose.REGULARISATION_SUPPORT): N_(
+        "The Home Office, only to help you with your own immigration status "
+        "(your adviser does this for you)"),
+}
+
+_ROLE_LABELS: dict[str, str] = {
+    ActorRole.ADMIN: N_("Administrator"),
+    ActorRole.ANALYST: N_("Analyst"),
+    ActorRole.AUDITOR: N_("Auditor"),
+    ActorRole.CASEWORKER: N_("Caseworker"),
+    ActorRole.IMMIGRATION_OFFICER: N_("Immigration officer"),
+    ActorRole.MARAC_MEMBER: N_("MARAC member"),
+    ActorRole.POLICE_OFFICER: N_("Police officer"),
+    ActorRole.POLICE_SYSTEM: N_("Police computer system"),
+    ActorRole.SUPERVISOR: N_("Supervisor"),
+    ActorRole.VICTIM: N_("You"),
+}
+
+_ORG_LABELS: dict[str, str] = {
+    OrgKind.COURT: N_("Court"),
+    OrgKind.HEALTH: N_("Health service"),
+    OrgKind.HOUSING: N_("Housing service"),
+    OrgKind.IMMIGRATION_ENFORCEMENT: N_("Home Office (immigration)"),
+    OrgKind.LOCAL_AUTHORITY: N_("Local council"),
+    OrgKind.MARAC: N_("MARAC"),
+    OrgKind.POLICE: N_("Police"),
+    OrgKind.SUPPORT_SERVICE: N_("Support service"),
+}
+
+_ACTION_LABELS: dict[str, str] = {
+    Action.DATABASE_CHECK: N_("Database check"),
+    Action.DISCLOSE: N_("Shared it"),
+    Action.ENFORCEMENT_ACTION: N_("Enforcement action"),
+    Action.ERASE: N_("Delete"),
+    Action.PUBLISH_STATISTICS: N_("Statistics"),
+    Action.UPDATE: N_("Changed or added to it"),
+    Action.VIEW: N_("Looked at it"),
+}
+
+_PURPOSE_LABELS: dict[str, str] = {
+    Purpose.COURT_ORDER: N_("A court order"),
+    Purpose.IMMIGRATION_ENFORCEMENT: N_("Immigration enforcement"),
+    Purpose.IMMIGRATION_STATUS_CHECK: N_("Checking immigration status"),
+    Purpose.INVESTIGATION: N_("Investigating the crime"),
+    Purpose.MARAC: N_("A MARAC meeting"),
+    Purpose.PROSECUTION: N_("Taking the case to court"),
+    Purpose.REGULARISATION_SUPPORT: N_("Helping with your immigration status"),
+    Purpose.SAFEGUARDING: N_("Keeping you or others safe"),
+    Purpose.STATISTICS: N_("Statistics"),
+    Purpose.SUBJECT_ACCESS: N_("Your own use of your report"),
+    Purpose.SUPPORT: N_("Supporting you"),
+}
+
+_EFFECT_LABELS: dict[str, str] = {
+    Effect.ALLOW: N_("Allowed"),
+    Effect.CONDITIONAL: N_("Allowed, with conditions"),
+    Effect.DENY: N_("Refused"),
+}
+
+_PROBLEMS: dict[Problem, str] = {
+    Problem.REQUIRED: N_("%(field)s: please fill this in."),
+    Problem.TOO_LONG: N_("%(field)s: this is too long. Please make it shorter."),
+    Problem.INVALID_CHOICE: N_("%(field)s: please choose one of the options."),
+    Problem.NOT_TEXT: N_("%(field)s: please type text here."),
+    Problem.UNREADABLE: N_("%(field)s: some characters could not be read. Please type it again."),
+    Problem.UNKNOWN_FIELD: N_("%(field)s: this is not part of the form."),
+}
+
+FIELD_LABELS: dict[str, str] = {
+    "mode": N_("How do you want to report?"),
+    "subject_role": N_("Are you the person this happened to?"),
+    "crime_type": N_("What kind of crime was it?"),
+    "narrative": N_("What happened?"),
+    "occurred": N_("When did it happen? (optional)"),
+    "location": N_("Where did it happen? (optional)"),
+    "name": N_("Your name (only if you report with your name)"),
+    "phone": N_("Phone number"),
+    "email": N_("Email address"),
+    "safe_contact": N_("Is it safe for us to…"),
+    "safe_contact_note": N_("Anything else about contacting you safely (optional)"),
+    "consents": N_("Who may we share your report with?"),
+    "codename": N_("Your codename (seven words)"),
+    "claim_code": N_("Claim code"),
+    "message": N_("Write a message"),
+}
+
+MODES: tuple[tuple[str, str, str], ...] = (
+    ("anonymous", N_("Without my name"), N_(
+        "We keep nothing that says who you are. We cannot contact you, and you cannot come "
+        "back to this report.")),
+    ("codename", N_("With a codename"), N_(
+        "We give you seven secret words. With them you can come back, read messages and see "
+        "who has seen your report. We do not need your name.")),
+    ("identified", N_("With my name"), N_(
+        "A caseworker can contact you in the way you choose below.")),
+)
+
+
+def label(lang: str, key: str) -> str:
+    """The translated label of a vocabulary value (the raw value if it has none)."""
+    for table in (_LABELS, _ROLE_LABELS, _ORG_LABELS, _ACTION_LABELS, _PURPOSE_LABELS,
+                  _EFFECT_LABELS):
+        if key in table:
+            return _gettext(lang, table[key])
+    return key
+
+
+def _gettext(lang: str, message: str) -> str:
+    from safereport.web.i18n import translations
+
+    return translations(lang).gettext(message)
+
+
+def translate(lang: str, message: str, **variables: Any) -> str:
+    text = _gettext(lang, message)
+    return text % variables if variables else text
+
+
+def problem_messages(lang: str, problems: Mapping[str, Problem]) -> dict[str, str]:
+    """Field -> a message in the person's language."""
+    out: dict[str, str] = {}
+    for name, problem in problems.items():
+        field = FIELD_LABELS.get(name)
+        shown = _gettext(lang, field) if field else name
+        out[name] = translate(lang, _PROBLEMS[problem], field=shown)
+    return out
+
+
+def consent_label(lang: str, recipient: Recipient, purpose: Purpose) -> str:
+    return _gettext(lang, _CONSENT_LABELS[(recipient, purpose)])
+
+
+def consent_choices(lang: str) -> list[tuple[str, str]]:
+    return [(f"{r.value}/{p.value}", _gettext(lang, text)) for (r, p), text in
+            _CONSENT_LABELS.items()]
+
+
+# -- language -------------------------------------------------------------------------------
+
+def language_of(request: Request, form: Mapping[str, Any] | None = None) -> str:
+    """The language asked for by a ``lang`` field or query, else the browser's, else English."""
+    requested = None
+    if form is not None and isinstance(form.get("lang"), str):
+        requested = form.get("lang")
+    requested = requested or request.query_params.get("lang")
+    allowed = _allowed_languages(request)
+    return negotiate(requested, request.headers.get("accept-language"), allowed)
+
+
+def _allowed_languages(request: Request) -> tuple[str, ...]:
+    instance = getattr(request.app.state, "instance", None)
+    settings = getattr(instance, "settings", None)
+    configured = getattr(settings, "languages", None)
+    return tuple(configured) if configured else tuple(LANGUAGES)
+
+
+def format_when(lang: str, moment: datetime | None) -> str:
+    """A date and time in the person's language, in UK time."""
+    if moment is None:
+        return ""
+    return str(format_datetime(moment, format="medium", locale=lang, tzinfo=_UK))
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+def exit_url(request: Request) -> str:
+    instance = getattr(request.app.state, "instance", None)
+    extra = getattr(getattr(instance, "settings", None), "extra", {}) or {}
+    value = extra.get("quick_exit_url")
+    return value if isinstance(value, str) and value.startswith("https://") else DEFAULT_EXIT_URL
+
+
+def render(
+    request: Request, name: str, lang: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render a victim page in ``lang`` with a fresh CSRF token and the quick exit."""
+
+    def url(path: str) -> str:
+        return path if lang == "en" else f"{path}?lang={lang}"
+
+    def fmt_date(moment: datetime | None) -> str:
+        return format_when(lang, moment)
+
+    values = {
+        **template_context(lang),
+        "csrf": csrf_token(request),
+        "exit_url": exit_url(request),
+        "page_path": request.url.path if request.method == "GET" else _home_of(request),
+        "url": url,
+        "fmt_date": fmt_date,
+        "errors": {},
+        "values": {},
+        **context,
+    }
+    return TEMPLATES.TemplateResponse(request, name, values, status_code=status_code)
+
+
+def _home_of(request: Request) -> str:
+    # A language link on a page that answered a POST goes back to the form it came from.
+    path = request.url.path
+    return "/return" if path.startswith("/return") else path
+
+
+# -- the return pass: carries a session between pages in a hidden field, never a cookie ------
+
+def issue_pass(request: Request, session: VictimSession, *, now: float | None = None) -> str:
+    expires = int((time.time() if now is None else now) + PASS_TTL_SECONDS)
+    body = bytes.fromhex(session.subject_id) + bytes.fromhex(session.case_id)
+    body += struct.pack(">Q", expires)
+    mac = hmac.new(derived_key(request, "return-pass"), body, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
+
+
+def open_pass(request: Request, token: Any, *, now: float | None = None) -> VictimSession | None:
+    """The session a pass carries, or None if it is missing, forged or expired."""
+    if not isinstance(token, str) or len(token) > 200:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except ValueError:
+        return None
+    if len(raw) != 16 + 16 + 8 + 16:
+        return None
+    body, mac = raw[:40], raw[40:]
+    good = hmac.new(derived_key(request, "return-pass"), body, hashlib.sha256).digest()[:16]
+    if not hmac.compare_digest(mac, good):
+        return None
+    if struct.unpack(">Q", body[32:40])[0] < (time.time() if now is None else now):
+        return None
+    return VictimSession(subject_id=body[:16].hex(), case_id=body[16:32].hex())
+
+
+# -- throttles ------------------------------------------------------------------------------
+
+@dataclass
+class Throttles:
+    """Per-client limits (keys are HMACs of addresses) and a global cap on failed guesses."""
+
+    reports: RateLimiter
+    attempts: Lockout
+    failures_everywhere: RateLimiter
+
+
+def throttles(request: Request) -> Throttles:
+    state = request.app.state
+    existing = getattr(state, "victim_throttles", None)
+    if isinstance(existing, Throttles):
+        return existing
+    instance = getattr(state, "instance", None)
+    extra = getattr(getattr(instance, "settings", None), "extra", {}) or {}
+    made = Throttles(
+        reports=RateLimiter(int(extra.get("report_limit_per_hour", 30)), 3600),
+        attempts=Lockout(5, window=15 * 60, lock=15 * 60),
+        failures_everywhere=RateLimiter(int(extra.get("codename_failures_per_minute", 300)), 60),
+    )
+    state.victim_throttles = made
+    return made
+
+
+def channels(lang: str) -> list[tuple[str, str]]:
+    return [(c.value, label(lang, c)) for c in ContactChannel]

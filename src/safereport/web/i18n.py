@@ -160,3 +160,65 @@ def install_i18n(env: Environment) -> None:
     for name in ("_", "gettext", "ngettext"):
         env.globals.setdefault(name, english[name])
     env.policies["ext.i18n.trimmed"] = True
+
+
+# -- catalog maintenance ----------------------------------------------------------------------
+
+#: Every source of a string a victim can see: these must be translated in every catalog.
+VICTIM_SOURCES: tuple[str, ...] = (
+    "templates/base.html",
+    "templates/victim/*.html",
+    "victim.py",
+    "victim_support.py",
+)
+_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+
+
+def extract_messages() -> list[str]:
+    """Every msgid in :data:`VICTIM_SOURCES`, in first-seen order (for tests and updates)."""
+    from babel.messages.extract import extract_from_file
+
+    here = Path(__file__).parent
+    seen: dict[str, None] = {}
+    for pattern in VICTIM_SOURCES:
+        for path in sorted(here.glob(pattern)):
+            method = "python" if path.suffix == ".py" else "jinja2.ext:babel_extract"
+            options = {} if path.suffix == ".py" else {"extensions": "jinja2.ext.i18n",
+                                                       "trimmed": "true"}
+            for _line, message, _comments, _context in extract_from_file(
+                method, str(path), keywords=_KEYWORDS, options=options
+            ):
+                key = message[0] if isinstance(message, tuple) else message
+                if key:
+                    seen.setdefault(key, None)
+    return list(seen)
+
+
+def update_catalogs() -> dict[str, int]:
+    """Add every new msgid (untranslated) to each catalog; returns how many were missing.
+
+    Run ``python -m safereport.web.i18n`` after changing a victim page, then translate the
+    empty entries (the test suite fails until every one is filled).
+    """
+    from babel.messages.pofile import write_po
+
+    wanted = extract_messages()
+    missing: dict[str, int] = {}
+    for code in LANGUAGES:
+        if code == DEFAULT_LANGUAGE:
+            continue
+        path = LOCALES_DIR / code / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=code)
+        new = [msgid for msgid in wanted if msgid not in catalog]
+        for msgid in new:
+            catalog.add(msgid, "")
+        with path.open("wb") as handle:
+            write_po(handle, catalog, width=100)
+        missing[code] = len(new)
+    return missing
+
+
+if __name__ == "__main__":
+    for _code, _count in update_catalogs().items():
+        print(f"{_code}: {_count} new message(s) to translate")

@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "foi",
     "instance",
     "policy",
+    "stats",
 )
 
 

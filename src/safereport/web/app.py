@@ -20,7 +20,7 @@ STATIC_DIR = _HERE / "static"
 TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
 
 #: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.
-ROUTER_MODULES: tuple[str, ...] = ()
+ROUTER_MODULES: tuple[str, ...] = ("public",)
 
 
 def create_app(instance: Any = None) -> FastAPI:

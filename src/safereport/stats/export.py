@@ -1,0 +1,28 @@
+"""A release as CSV (one row per cell) and the files anyone needs to check it."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from safereport.stats.release import PublishedRelease
+
+__all__ = ["CSV_COLUMNS", "release_csv"]
+
+CSV_COLUMNS = ("release", "month", "table", "category", "count", "shown", "error_95",
+               "epsilon", "sensitivity")
+
+
+def release_csv(release: PublishedRelease) -> str:
+    """Every cell of the release; ``count`` is empty where the cell is suppressed."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for table in release.tables:
+        for cell in table.cells:
+            writer.writerow([
+                release.id, release.month, table.key.value, cell.category,
+                "" if cell.count is None else cell.count, cell.shown, table.error_95,
+                repr(table.epsilon), table.sensitivity,
+            ])
+    return out.getvalue()

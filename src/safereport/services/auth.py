@@ -1,0 +1,407 @@
+"""Staff accounts: Argon2id passwords, TOTP, lockout, server-side sessions.
+
+Every function takes a SQLAlchemy connection and never commits: the caller (a web route or a
+CLI command) owns the transaction. Sessions are server-side rows keyed by the SHA-256 of a
+random cookie token, with an idle timeout and an absolute lifetime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Connection, Select, delete, insert, select, update
+
+from safereport.domain.vocabulary import ActorRole, OrgKind
+from safereport.errors import InvalidInput
+from safereport.store.core import organisations, users
+from safereport.store.staff import staff_sessions, staff_signin_state
+
+__all__ = [
+    "ABSOLUTE_LIFETIME",
+    "IDLE_TIMEOUT",
+    "LOCKOUT_PERIOD",
+    "MAX_FAILED_SIGNINS",
+    "MIN_PASSWORD_CHARS",
+    "SessionState",
+    "SignIn",
+    "SignInOutcome",
+    "StaffSession",
+    "StaffUser",
+    "authenticate",
+    "begin_totp_enrolment",
+    "confirm_totp_enrolment",
+    "create_user",
+    "end_session",
+    "get_user",
+    "hash_password",
+    "load_session",
+    "pending_totp_secret",
+    "start_session",
+    "totp_uri",
+    "verify_password",
+]
+
+#: Failed sign-ins in a row that lock an account, and for how long.
+MAX_FAILED_SIGNINS = 5
+LOCKOUT_PERIOD = timedelta(minutes=15)
+#: A session ends after this long without a request, and in any case after the lifetime.
+IDLE_TIMEOUT = timedelta(minutes=15)
+ABSOLUTE_LIFETIME = timedelta(hours=12)
+MIN_PASSWORD_CHARS = 12
+TOTP_ISSUER = "safereport"
+
+# argon2-cffi's defaults are RFC 9106's second recommended profile (Argon2id, 64 MiB, t=3).
+_HASHER = PasswordHasher()
+# Verified against when the username is unknown, so that a miss costs as long as a hit.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+#: Which roles may be held by staff of which kind of organisation (POLICY.md section 2:
+#: caseworkers and supervisors belong to support services, police roles to the police).
+#: A police supervisor exists only to approve disclosures; the guard gives it no record.
+_ROLE_ORG_KINDS: dict[ActorRole, frozenset[OrgKind] | None] = {
+    ActorRole.ADMIN: None,
+    ActorRole.ANALYST: None,
+    ActorRole.AUDITOR: None,
+    ActorRole.CASEWORKER: frozenset({OrgKind.SUPPORT_SERVICE}),
+    ActorRole.IMMIGRATION_OFFICER: frozenset({OrgKind.IMMIGRATION_ENFORCEMENT}),
+    ActorRole.MARAC_MEMBER: None,
+    ActorRole.POLICE_OFFICER: frozenset({OrgKind.POLICE}),
+    ActorRole.POLICE_SYSTEM: frozenset({OrgKind.POLICE}),
+    ActorRole.SUPERVISOR: frozenset({OrgKind.SUPPORT_SERVICE, OrgKind.POLICE}),
+}
+
+
+class SignInOutcome(StrEnum):
+    ENROL = "enrol"  # password right, no TOTP yet: only enrolment is open
+    LOCKED = "locked"
+    REFUSED = "refused"
+    SIGNED_IN = "signed_in"
+
+
+class SessionState(StrEnum):
+    ACTIVE = "active"
+    ENROL = "enrol"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffUser:
+    id: str
+    org_id: str
+    org_kind: OrgKind
+    org_name: str
+    username: str
+    display_name: str
+    role: ActorRole
+    totp_enrolled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    outcome: SignInOutcome
+    user: StaffUser | None = None
+    locked_until: datetime | None = None
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone=True columns; they were stored as UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password`` (PHC string); InvalidInput if it is too short."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True if ``password`` matches; False for a mismatch or an unreadable hash."""
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    conn: Connection,
+    *,
+    org_id: str,
+    username: str,
+    display_name: str,
+    role: ActorRole | str,
+    password: str,
+    now: datetime | None = None,
+) -> str:
+    """Add a staff account to organisation ``org_id``; returns the new user's id."""
+    actor_role = _staff_role(role)
+    org = conn.execute(select(organisations.c.kind).where(organisations.c.id == org_id)).first()
+    if org is None:
+        raise InvalidInput(f"no organisation with id {org_id!r}")
+    kinds = _ROLE_ORG_KINDS[actor_role]
+    if kinds is not None and OrgKind(org.kind) not in kinds:
+        raise InvalidInput(f"a {actor_role.value} cannot belong to a {org.kind} organisation")
+    name = username.strip()
+    if not name or len(name) > 100 or any(ch.isspace() for ch in name):
+        raise InvalidInput("a username is 1 to 100 characters with no spaces")
+    if conn.execute(select(users.c.id).where(users.c.username == name)).first() is not None:
+        raise InvalidInput(f"the username {name!r} is taken")
+    user_id = uuid.uuid4().hex
+    conn.execute(
+        insert(users).values(
+            id=user_id,
+            org_id=org_id,
+            username=name,
+            display_name=display_name.strip() or name,
+            role=actor_role.value,
+            password_hash=hash_password(password),
+            totp_secret=None,
+            failed_logins=0,
+            locked_until=None,
+            active=True,
+            created_at=_now(now),
+        )
+    )
+    return user_id
+
+
+def _staff_role(role: ActorRole | str) -> ActorRole:
+    try:
+        actor_role = ActorRole(role)
+    except ValueError as exc:
+        raise InvalidInput(f"unknown role {role!r}") from exc
+    if actor_role is ActorRole.VICTIM:
+        raise InvalidInput("victims do not have staff accounts")
+    return actor_role
+
+
+def _user_query() -> Select[Any]:
+    return select(
+        users,
+        organisations.c.kind.label("org_kind"),
+        organisations.c.name.label("org_name"),
+    ).join(organisations, organisations.c.id == users.c.org_id)
+
+
+def _staff_user(row: object) -> StaffUser:
+    return StaffUser(
+        id=row.id,  # type: ignore[attr-defined]
+        org_id=row.org_id,  # type: ignore[attr-defined]
+        org_kind=OrgKind(row.org_kind),  # type: ignore[attr-defined]
+        org_name=row.org_name,  # type: ignore[attr-defined]
+        username=row.username,  # type: ignore[attr-defined]
+        display_name=row.display_name,  # type: ignore[attr-defined]
+        role=ActorRole(row.role),  # type: ignore[attr-defined]
+        totp_enrolled=row.totp_secret is not None,  # type: ignore[attr-defined]
+    )
+
+
+def get_user(conn: Connection, user_id: str) -> StaffUser | None:
+    row = conn.execute(_user_query().where(users.c.id == user_id)).first()
+    return _staff_user(row) if row is not None else None
+
+
+def authenticate(
+    conn: Connection,
+    *,
+    username: str,
+    password: str,
+    totp_code: str | None,
+    now: datetime | None = None,
+) -> SignIn:
+    """Check a password and (once enrolled) a TOTP code; count failures and lock.
+
+    The caller must commit even when sign-in is refused: the failure count is the lockout.
+    """
+    moment = _now(now)
+    row = conn.execute(_user_query().where(users.c.username == username.strip())).first()
+    if row is None or not row.active:
+        verify_password(_DUMMY_HASH, password)  # same cost whether or not the name exists
+        return SignIn(SignInOutcome.REFUSED)
+    if row.locked_until is not None and _aware(row.locked_until) > moment:
+        return SignIn(SignInOutcome.LOCKED, locked_until=_aware(row.locked_until))
+    if not verify_password(row.password_hash, password):
+        return _fail(conn, row.id, row.failed_logins, moment)
+    if row.totp_secret is None:
+        _reset_failures(conn, row.id)
+        return SignIn(SignInOutcome.ENROL, user=_staff_user(row))
+    secret = row.totp_secret.decode("ascii")
+    if not _accept_totp(conn, row.id, secret, totp_code or "", moment):
+        return _fail(conn, row.id, row.failed_logins, moment)
+    _reset_failures(conn, row.id)
+    return SignIn(SignInOutcome.SIGNED_IN, user=_staff_user(row))
+
+
+def _fail(conn: Connection, user_id: str, failures: int, moment: datetime) -> SignIn:
+    count = failures + 1
+    locked_until = moment + LOCKOUT_PERIOD if count >= MAX_FAILED_SIGNINS else None
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(failed_logins=0 if locked_until else count, locked_until=locked_until)
+    )
+    if locked_until is not None:
+        # A locked account's sessions end too: whoever is guessing may already hold one.
+        conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == user_id))
+        return SignIn(SignInOutcome.LOCKED, locked_until=locked_until)
+    return SignIn(SignInOutcome.REFUSED)
+
+
+def _reset_failures(conn: Connection, user_id: str) -> None:
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(failed_logins=0, locked_until=None)
+    )
+
+
+def _accept_totp(conn: Connection, user_id: str, secret: str, code: str, moment: datetime) -> bool:
+    """A valid code for this or an adjacent 30 s step, not used before (no replay)."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return False
+    totp = pyotp.TOTP(secret)
+    step_now = int(moment.timestamp()) // totp.interval
+    last = conn.execute(
+        select(staff_signin_state.c.last_totp_step).where(
+            staff_signin_state.c.user_id == user_id
+        )
+    ).scalar()
+    for step in (step_now - 1, step_now, step_now + 1):
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            if last is not None and step <= last:
+                return False
+            _remember_step(conn, user_id, step, exists=last is not None)
+            return True
+    return False
+
+
+def _remember_step(conn: Connection, user_id: str, step: int, *, exists: bool) -> None:
+    table = staff_signin_state
+    if exists:
+        conn.execute(update(table).where(table.c.user_id == user_id).values(last_totp_step=step))
+    else:
+        conn.execute(insert(table).values(user_id=user_id, last_totp_step=step))
+
+
+# ---- TOTP enrolment -------------------------------------------------------------------------
+
+
+def begin_totp_enrolment(conn: Connection, token: str) -> str:
+    """A fresh TOTP secret offered to the session's user (kept until a code confirms it)."""
+    secret = pyotp.random_base32()
+    conn.execute(
+        update(staff_sessions)
+        .where(staff_sessions.c.token_hash == _token_hash(token))
+        .values(pending_totp_secret=secret)
+    )
+    return secret
+
+
+def pending_totp_secret(conn: Connection, token: str) -> str | None:
+    return conn.execute(
+        select(staff_sessions.c.pending_totp_secret).where(
+            staff_sessions.c.token_hash == _token_hash(token)
+        )
+    ).scalar()
+
+
+def totp_uri(user: StaffUser, secret: str) -> str:
+    """The otpauth:// URI an authenticator app reads from the QR code."""
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
+
+
+def confirm_totp_enrolment(
+    conn: Connection, token: str, code: str, now: datetime | None = None
+) -> bool:
+    """Store the pending secret if ``code`` matches it; the session becomes active."""
+    row = conn.execute(
+        select(staff_sessions).where(staff_sessions.c.token_hash == _token_hash(token))
+    ).first()
+    if row is None or row.pending_totp_secret is None:
+        return False
+    if not _accept_totp(conn, row.user_id, row.pending_totp_secret, code, _now(now)):
+        return False
+    conn.execute(
+        update(users)
+        .where(users.c.id == row.user_id)
+        .values(totp_secret=row.pending_totp_secret.encode("ascii"))
+    )
+    conn.execute(
+        update(staff_sessions)
+        .where(staff_sessions.c.token_hash == _token_hash(token))
+        .values(pending_totp_secret=None, state=SessionState.ACTIVE.value)
+    )
+    return True
+
+
+# ---- sessions -------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(
+    conn: Connection, user: StaffUser, state: SessionState, now: datetime | None = None
+) -> str:
+    """A new server-side session; returns the cookie token (only its hash is stored)."""
+    moment = _now(now)
+    token = secrets.token_urlsafe(32)
+    conn.execute(
+        insert(staff_sessions).values(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            state=state.value,
+            pending_totp_secret=None,
+            created_at=moment,
+            last_seen_at=moment,
+        )
+    )
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSession:
+    user: StaffUser
+    state: SessionState
+
+
+def load_session(conn: Connection, token: str, now: datetime | None = None) -> StaffSession | None:
+    """The live session for ``token`` (touching its idle clock), or None if gone or expired."""
+    moment = _now(now)
+    key = _token_hash(token)
+    row = conn.execute(select(staff_sessions).where(staff_sessions.c.token_hash == key)).first()
+    if row is None:
+        return None
+    idle = moment - _aware(row.last_seen_at)
+    age = moment - _aware(row.created_at)
+    if idle > IDLE_TIMEOUT or age > ABSOLUTE_LIFETIME:
+        conn.execute(delete(staff_sessions).where(staff_sessions.c.token_hash == key))
+        return None
+    user = get_user(conn, row.user_id)
+    if user is None:
+        return None
+    locked = conn.execute(
+        select(users.c.active, users.c.locked_until).where(users.c.id == user.id)
+    ).first()
+    if locked is None or not locked.active:
+        return None
+    conn.execute(
+        update(staff_sessions).where(staff_sessions.c.token_hash == key).values(last_seen_at=moment)
+    )
+    return StaffSession(user=user, state=SessionState(row.state))
+
+
+def end_session(conn: Connection, token: str) -> None:
+    conn.execute(delete(staff_sessions).where(staff_sessions.c.token_hash == _token_hash(token)))

@@ -1,0 +1,114 @@
+"""Staff-side tables: sessions, sign-in state, disclosure requests and approvals, packages, keys.
+
+No victim data is held in clear here: a disclosure's justification and its released package
+are ciphertext (the justification sealed by the vault under the case's data key, the package
+sealed to the recipient organisation's X25519 key).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
+
+from safereport.store.metadata import metadata
+
+__all__ = [
+    "disclosure_approvals",
+    "disclosure_packages",
+    "disclosure_requests",
+    "org_keys",
+    "staff_sessions",
+    "staff_signin_state",
+]
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    # sha256 of the cookie's random token: a stolen database does not yield live cookies
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # 'enrol' (password right, TOTP not yet set up: only enrolment is open) or 'active'
+    Column("state", String(16), nullable=False),
+    # a TOTP secret offered during enrolment, kept until the first code confirms it
+    Column("pending_totp_secret", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_staff_sessions_user", "user_id"),
+)
+
+staff_signin_state = Table(
+    "staff_signin_state",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # the last TOTP time step accepted: a code is good once (no replay within its window)
+    Column("last_totp_step", Integer, nullable=False),
+)
+
+org_keys = Table(
+    "org_keys",
+    metadata,
+    Column("org_id", String(32), ForeignKey("organisations.id"), primary_key=True),
+    # raw 32-byte X25519 public key; the private key lives in the keys folder (0600)
+    Column("public_key", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+disclosure_requests = Table(
+    "disclosure_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    # opaque case id, not a foreign key: an erased case keeps its disclosure history
+    Column("case_id", String(32), nullable=False),
+    Column("holder_org_id", String(32), ForeignKey("organisations.id"), nullable=False),
+    Column("requester_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("recipient_org_id", String(32), ForeignKey("organisations.id"), nullable=True),
+    Column("recipient", String(32), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("categories", Text, nullable=False),  # space-separated DataCategory values
+    Column("context", Text, nullable=False),  # JSON of the POLICY.md context facts
+    Column("effect", String(16), nullable=False),
+    Column("obligations", Text, nullable=False),  # space-separated Obligation values
+    Column("rules", Text, nullable=False),
+    Column("reasons", Text, nullable=False),  # JSON list of plain-language reasons
+    # requested -> (pending_approval) -> released | denied | withdrawn
+    Column("status", String(20), nullable=False),
+    Column("justification_sealed", LargeBinary, nullable=True),
+    Column("decision_index", Integer, nullable=True),  # ledger index of the request's decision
+    Column("release_index", Integer, nullable=True),  # ledger index of the release decision
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_disclosure_requests_holder_status", "holder_org_id", "status"),
+    Index("ix_disclosure_requests_case", "case_id"),
+    Index("ix_disclosure_requests_recipient", "recipient_org_id"),
+)
+
+disclosure_approvals = Table(
+    "disclosure_approvals",
+    metadata,
+    Column("request_id", String(32), ForeignKey("disclosure_requests.id"), primary_key=True),
+    Column("approver_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+)
+
+disclosure_packages = Table(
+    "disclosure_packages",
+    metadata,
+    Column("request_id", String(32), ForeignKey("disclosure_requests.id"), primary_key=True),
+    Column("recipient_org_id", String(32), ForeignKey("organisations.id"), nullable=False),
+    Column("ephemeral_public", LargeBinary, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    # set when the recipient has taken the package into its own casework
+    Column("accepted_case_id", String(32), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,170 @@
+"""Staff accounts: Argon2id, TOTP (with replay refusal), lockout, sessions with timeouts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from safereport.domain.vocabulary import ActorRole, OrgKind
+from safereport.errors import InvalidInput
+from safereport.services import auth
+from safereport.store.core import organisations, users
+
+PASSWORD = "correct horse battery staple"
+T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+def _org(engine: Engine, kind: OrgKind = OrgKind.SUPPORT_SERVICE) -> str:
+    org_id = uuid.uuid4().hex
+    with engine.begin() as conn:
+        conn.execute(
+            insert(organisations).values(id=org_id, name=f"org {org_id[:6]}", kind=kind.value,
+                                         created_at=T0)
+        )
+    return org_id
+
+
+def _user(engine: Engine, role: ActorRole = ActorRole.CASEWORKER, name: str = "amira") -> str:
+    org = _org(engine, OrgKind.POLICE if role is ActorRole.POLICE_OFFICER else
+               OrgKind.SUPPORT_SERVICE)
+    with engine.begin() as conn:
+        return auth.create_user(conn, org_id=org, username=name, display_name="Amira K",
+                                role=role, password=PASSWORD)
+
+
+def _enrol(engine: Engine, user_id: str) -> str:
+    secret = pyotp.random_base32()
+    with engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == user_id)
+                     .values(totp_secret=secret.encode("ascii")))
+    return secret
+
+
+def _signin(engine: Engine, password: str, code: str | None, now: datetime) -> auth.SignIn:
+    with engine.begin() as conn:
+        return auth.authenticate(conn, username="amira", password=password, totp_code=code,
+                                 now=now)
+
+
+def test_hash_password_is_argon2id_and_verifies() -> None:
+    hashed = auth.hash_password(PASSWORD)
+    assert hashed.startswith("$argon2id$")
+    assert auth.verify_password(hashed, PASSWORD)
+    assert not auth.verify_password(hashed, PASSWORD + "x")
+    assert not auth.verify_password("not a hash", PASSWORD)
+
+
+def test_short_password_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="at least 12"):
+        auth.hash_password("short")
+
+
+def test_create_user_checks_role_fits_organisation(engine: Engine) -> None:
+    police = _org(engine, OrgKind.POLICE)
+    with engine.begin() as conn, pytest.raises(InvalidInput, match="cannot belong"):
+        auth.create_user(conn, org_id=police, username="x", display_name="X",
+                         role=ActorRole.CASEWORKER, password=PASSWORD)
+    with engine.begin() as conn, pytest.raises(InvalidInput, match="victims"):
+        auth.create_user(conn, org_id=police, username="x", display_name="X",
+                         role="victim", password=PASSWORD)
+    with engine.begin() as conn, pytest.raises(InvalidInput, match="unknown role"):
+        auth.create_user(conn, org_id=police, username="x", display_name="X",
+                         role="boss", password=PASSWORD)
+
+
+def test_create_user_stores_a_hash_not_the_password(engine: Engine) -> None:
+    user_id = _user(engine)
+    with engine.begin() as conn:
+        row = conn.execute(select(users).where(users.c.id == user_id)).one()
+        with pytest.raises(InvalidInput, match="taken"):
+            auth.create_user(conn, org_id=row.org_id, username="amira", display_name="A",
+                             role=ActorRole.SUPERVISOR, password=PASSWORD)
+    assert row.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in row.password_hash
+    assert row.role == "caseworker"
+
+
+def test_first_signin_requires_enrolment(engine: Engine) -> None:
+    _user(engine)
+    result = _signin(engine, PASSWORD, None, T0)
+    assert result.outcome is auth.SignInOutcome.ENROL
+    assert result.user is not None and not result.user.totp_enrolled
+
+
+def test_totp_signin_and_replay_refused(engine: Engine) -> None:
+    secret = _enrol(engine, _user(engine))
+    code = pyotp.TOTP(secret).at(T0)
+    assert _signin(engine, PASSWORD, None, T0).outcome is auth.SignInOutcome.REFUSED
+    ok = _signin(engine, PASSWORD, code, T0)
+    assert ok.outcome is auth.SignInOutcome.SIGNED_IN
+    assert ok.user is not None and ok.user.role is ActorRole.CASEWORKER
+    # the same code again, still inside its window: refused (no replay)
+    assert _signin(engine, PASSWORD, code, T0 + timedelta(seconds=5)).outcome is \
+        auth.SignInOutcome.REFUSED
+
+
+def test_wrong_password_with_right_code_is_refused(engine: Engine) -> None:
+    secret = _enrol(engine, _user(engine))
+    code = pyotp.TOTP(secret).at(T0)
+    assert _signin(engine, "wrong password!!", code, T0).outcome is auth.SignInOutcome.REFUSED
+
+
+def test_lockout_after_repeated_failures_even_with_right_credentials(engine: Engine) -> None:
+    secret = _enrol(engine, _user(engine))
+    for attempt in range(auth.MAX_FAILED_SIGNINS - 1):
+        assert _signin(engine, "wrong password!!", None, T0).outcome is \
+            auth.SignInOutcome.REFUSED, attempt
+    locked = _signin(engine, "wrong password!!", None, T0)
+    assert locked.outcome is auth.SignInOutcome.LOCKED
+    assert locked.locked_until == T0 + auth.LOCKOUT_PERIOD
+    later = T0 + timedelta(minutes=1)
+    code = pyotp.TOTP(secret).at(later)
+    assert _signin(engine, PASSWORD, code, later).outcome is auth.SignInOutcome.LOCKED
+    after = T0 + auth.LOCKOUT_PERIOD + timedelta(seconds=31)
+    code = pyotp.TOTP(secret).at(after)
+    assert _signin(engine, PASSWORD, code, after).outcome is auth.SignInOutcome.SIGNED_IN
+
+
+def test_unknown_user_is_refused(engine: Engine) -> None:
+    assert _signin(engine, PASSWORD, None, T0).outcome is auth.SignInOutcome.REFUSED
+
+
+def test_enrolment_confirms_with_a_code(engine: Engine) -> None:
+    _user(engine)
+    with engine.begin() as conn:
+        result = auth.authenticate(conn, username="amira", password=PASSWORD, totp_code=None,
+                                   now=T0)
+        assert result.user is not None
+        token = auth.start_session(conn, result.user, auth.SessionState.ENROL, now=T0)
+        secret = auth.begin_totp_enrolment(conn, token)
+        assert auth.totp_uri(result.user, secret).startswith("otpauth://totp/")
+        wrong = "111111" if pyotp.TOTP(secret).at(T0) != "111111" else "222222"
+        assert not auth.confirm_totp_enrolment(conn, token, wrong, now=T0)
+        assert auth.confirm_totp_enrolment(conn, token, pyotp.TOTP(secret).at(T0), now=T0)
+        session = auth.load_session(conn, token, now=T0)
+    assert session is not None and session.state is auth.SessionState.ACTIVE
+    assert session.user.totp_enrolled
+
+
+def test_session_idle_timeout_and_sign_out(engine: Engine) -> None:
+    _enrol(engine, _user(engine))
+    with engine.begin() as conn:
+        user = conn.execute(select(users.c.id)).scalar_one()
+        staff = auth.get_user(conn, user)
+        assert staff is not None
+        token = auth.start_session(conn, staff, auth.SessionState.ACTIVE, now=T0)
+        # activity keeps it alive past one idle period...
+        step = auth.IDLE_TIMEOUT - timedelta(minutes=1)
+        assert auth.load_session(conn, token, now=T0 + step) is not None
+        assert auth.load_session(conn, token, now=T0 + 2 * step) is not None
+        # ...but silence longer than the idle timeout ends it, for good
+        assert auth.load_session(conn, token, now=T0 + 3 * step + auth.IDLE_TIMEOUT) is None
+        assert auth.load_session(conn, token, now=T0 + 2 * step) is None
+        other = auth.start_session(conn, staff, auth.SessionState.ACTIVE, now=T0)
+        auth.end_session(conn, other)
+        assert auth.load_session(conn, other, now=T0) is None
+        assert auth.load_session(conn, "forged-token", now=T0) is None

@@ -1,0 +1,240 @@
+"""The vault's tables and queries: wrapped data keys, sealed fields, blind indexes.
+
+Nothing here is plaintext victim data: data keys are wrapped by a key-encryption key, fields
+are AES-GCM ciphertext, and blind indexes are keyed HMACs. ``case_id`` is not a foreign key:
+a shredded case keeps its tombstone row (``destroyed_at``) as the record of the erasure even
+after the case row itself is gone. Query functions take a connection and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from safereport.store.metadata import metadata
+
+__all__ = [
+    "CaseKeyRow",
+    "delete_index",
+    "destroy_case_key",
+    "find_indexed",
+    "get_case_key",
+    "insert_case_key",
+    "kek_usage",
+    "keys_under",
+    "read_fields",
+    "replace_index",
+    "rewrap_case_keys",
+    "upsert_fields",
+    "vault_blind_index",
+    "vault_case_keys",
+    "vault_fields",
+]
+
+vault_case_keys = Table(
+    "vault_case_keys",
+    metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("key_version", Integer, nullable=False),
+    # NULL once destroyed: a shredded case has no key and no KEK.
+    Column("kek_id", String(64), nullable=True),
+    Column("wrapped", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("rewrapped_at", DateTime(timezone=True), nullable=True),
+    Column("destroyed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_vault_case_keys_kek_id", "kek_id"),
+)
+
+vault_fields = Table(
+    "vault_fields",
+    metadata,
+    Column("case_id", String(64), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("case_id", "field"),
+)
+
+vault_blind_index = Table(
+    "vault_blind_index",
+    metadata,
+    Column("kind", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("case_id", String(64), nullable=False),
+    PrimaryKeyConstraint("kind", "digest", "case_id"),
+    Index("ix_vault_blind_index_case", "case_id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseKeyRow:
+    case_id: str
+    key_version: int
+    kek_id: str | None
+    wrapped: bytes | None
+    destroyed_at: datetime | None
+
+
+def get_case_key(conn: Connection, case_id: str) -> CaseKeyRow | None:
+    row = conn.execute(
+        select(
+            vault_case_keys.c.case_id,
+            vault_case_keys.c.key_version,
+            vault_case_keys.c.kek_id,
+            vault_case_keys.c.wrapped,
+            vault_case_keys.c.destroyed_at,
+        ).where(vault_case_keys.c.case_id == case_id)
+    ).first()
+    return None if row is None else CaseKeyRow(*row)
+
+
+def insert_case_key(
+    conn: Connection, case_id: str, version: int, kek_id: str, wrapped: bytes, now: datetime
+) -> None:
+    conn.execute(
+        insert(vault_case_keys).values(
+            case_id=case_id, key_version=version, kek_id=kek_id, wrapped=wrapped, created_at=now
+        )
+    )
+
+
+def destroy_case_key(conn: Connection, case_id: str, now: datetime) -> None:
+    conn.execute(
+        update(vault_case_keys)
+        .where(vault_case_keys.c.case_id == case_id)
+        .values(wrapped=None, kek_id=None, destroyed_at=now)
+    )
+
+
+def upsert_fields(
+    conn: Connection, case_id: str, version: int, sealed: Sequence[tuple[str, str, bytes]],
+    now: datetime,
+) -> None:
+    """Insert or replace ``(field, category, ciphertext)`` rows (delete then insert: portable)."""
+    names = [name for name, _, _ in sealed]
+    conn.execute(
+        delete(vault_fields).where(
+            and_(vault_fields.c.case_id == case_id, vault_fields.c.field.in_(names))
+        )
+    )
+    conn.execute(
+        insert(vault_fields),
+        [
+            {
+                "case_id": case_id,
+                "field": name,
+                "category": category,
+                "key_version": version,
+                "ciphertext": token,
+                "updated_at": now,
+            }
+            for name, category, token in sealed
+        ],
+    )
+
+
+def read_fields(
+    conn: Connection, case_id: str, names: Iterable[str] | None
+) -> list[tuple[str, int, bytes]]:
+    """``(field, key_version, ciphertext)`` for the case, optionally only ``names``."""
+    query = select(
+        vault_fields.c.field, vault_fields.c.key_version, vault_fields.c.ciphertext
+    ).where(vault_fields.c.case_id == case_id)
+    if names is not None:
+        query = query.where(vault_fields.c.field.in_(list(names)))
+    return [(str(f), int(v), bytes(c)) for f, v, c in conn.execute(query.order_by("field"))]
+
+
+def replace_index(conn: Connection, case_id: str, kind: str, digest: str) -> None:
+    delete_index(conn, case_id, kind)
+    conn.execute(insert(vault_blind_index).values(kind=kind, digest=digest, case_id=case_id))
+
+
+def delete_index(conn: Connection, case_id: str, kind: str | None = None) -> None:
+    query = delete(vault_blind_index).where(vault_blind_index.c.case_id == case_id)
+    if kind is not None:
+        query = query.where(vault_blind_index.c.kind == kind)
+    conn.execute(query)
+
+
+def find_indexed(conn: Connection, kind: str, digest: str) -> list[str]:
+    rows = conn.execute(
+        select(vault_blind_index.c.case_id)
+        .where(and_(vault_blind_index.c.kind == kind, vault_blind_index.c.digest == digest))
+        .order_by(vault_blind_index.c.case_id)
+    )
+    return [str(case_id) for (case_id,) in rows]
+
+
+def kek_usage(conn: Connection) -> dict[str, int]:
+    """How many live data keys each KEK wraps."""
+    rows = conn.execute(
+        select(vault_case_keys.c.kek_id, func.count())
+        .where(vault_case_keys.c.kek_id.is_not(None))
+        .group_by(vault_case_keys.c.kek_id)
+    )
+    return {str(kek_id): int(count) for kek_id, count in rows}
+
+
+def keys_under(
+    conn: Connection, kek_ids: Sequence[str], after: str, limit: int
+) -> list[tuple[str, int, str, bytes]]:
+    """The next ``limit`` live data keys wrapped by any of ``kek_ids``, after case ``after``."""
+    rows = conn.execute(
+        select(
+            vault_case_keys.c.case_id,
+            vault_case_keys.c.key_version,
+            vault_case_keys.c.kek_id,
+            vault_case_keys.c.wrapped,
+        )
+        .where(
+            and_(
+                vault_case_keys.c.kek_id.in_(list(kek_ids)),
+                vault_case_keys.c.case_id > after,
+                vault_case_keys.c.wrapped.is_not(None),
+            )
+        )
+        .order_by(vault_case_keys.c.case_id)
+        .limit(limit)
+    )
+    return [(str(c), int(v), str(k), bytes(w)) for c, v, k, w in rows]
+
+
+def rewrap_case_keys(
+    conn: Connection, rows: Sequence[tuple[str, str, str, bytes]], now: datetime
+) -> None:
+    """Set ``(case_id, old_kek, new_kek, wrapped)``; a row changed meanwhile is left alone."""
+    if not rows:
+        return
+    table = vault_case_keys
+    conn.execute(
+        update(table)
+        .where(and_(table.c.case_id == bindparam("b_case"), table.c.kek_id == bindparam("b_old")))
+        .values(kek_id=bindparam("b_new"), wrapped=bindparam("b_wrapped"), rewrapped_at=now),
+        [
+            {"b_case": case, "b_old": old, "b_new": new, "b_wrapped": wrapped}
+            for case, old, new, wrapped in rows
+        ],
+    )

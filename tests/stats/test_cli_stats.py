@@ -11,7 +11,7 @@ from safereport.ledger.log import KEY_FILE, init_ledger
 from safereport.store.db import make_engine
 from safereport.store.tables import metadata
 
-from .conftest import Entry, add_entries
+from ._entries import Entry, add_entries
 
 
 def _instance(tmp_path: Path) -> Path:

@@ -21,7 +21,7 @@ from safereport.web import public
 from safereport.web.security import install_security
 
 from ._client import TestClient
-from .conftest import Entry, add_entries
+from ._entries import Entry, add_entries
 
 
 @pytest.fixture

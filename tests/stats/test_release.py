@@ -26,7 +26,7 @@ from safereport.stats.release import (
     verify_release,
 )
 
-from .conftest import Entry, add_entries
+from ._entries import Entry, add_entries
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 

@@ -50,9 +50,9 @@ def _print_release(release: PublishedRelease) -> None:
               help="Privacy loss this release spends from the month's budget.")
 @click.option("--budget", type=float, default=DEFAULT_BUDGET, show_default=True,
               help="The month's total budget (fixed by its first release).")
-@click.option("--entries-per-case", type=int, default=10, show_default=True,
+@click.option("--entries-per-case", type=int, default=5, show_default=True,
               help="Entries of one case counted per month (the contribution bound).")
-@click.option("--rules-per-entry", type=int, default=3, show_default=True,
+@click.option("--rules-per-entry", type=int, default=2, show_default=True,
               help="Rule ids of one entry counted.")
 @click.option("--threshold", type=int, default=10, show_default=True,
               help="Noisy counts below this are shown as 'fewer than N'.")

@@ -130,8 +130,8 @@ class BudgetExceeded(InvalidInput):
 class ReleaseOptions:
     epsilon: float = 0.5
     budget: float = DEFAULT_BUDGET
-    entries_per_case: int = 10
-    rules_per_entry: int = 3
+    entries_per_case: int = 5
+    rules_per_entry: int = 2
     threshold: int = 10  # noisy counts below this are shown as "fewer than 10"
 
     def check(self) -> None:

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from safereport.web.i18n import install_i18n
 from safereport.web.security import install_security
 
 __all__ = ["STATIC_DIR", "TEMPLATES", "create_app"]
@@ -18,6 +19,7 @@ __all__ = ["STATIC_DIR", "TEMPLATES", "create_app"]
 _HERE = Path(__file__).parent
 STATIC_DIR = _HERE / "static"
 TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
+install_i18n(TEMPLATES.env)  # base.html speaks through gettext (English unless a page says)
 
 #: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.
 ROUTER_MODULES: tuple[str, ...] = ("public",)

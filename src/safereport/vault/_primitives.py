@@ -1,0 +1,60 @@
+"""The only module in the vault that touches cryptographic primitives.
+
+Everything else in :mod:`safereport.vault` is a recipe over these few functions, so that the
+choice of algorithm (AES-256-GCM with random 96-bit nonces, HMAC-SHA256) is made in one place
+and every failure to open collapses into the one opaque :class:`~safereport.errors.VaultError`.
+
+Random 96-bit nonces are safe here because no key seals anywhere near 2**32 messages: a data
+key seals one case's fields and blobs, and a key-encryption key wraps at most one data key per
+case (10**7 cases over ten years is well inside the bound).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from safereport.errors import VaultError
+
+__all__ = ["KEY_BYTES", "NONCE_BYTES", "TAG_BYTES", "Aead", "keyed_digest", "random_key"]
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+
+
+def random_key() -> bytes:
+    """A fresh 256-bit key from the operating system's CSPRNG."""
+    return os.urandom(KEY_BYTES)
+
+
+class Aead:
+    """AES-256-GCM under one key; output is ``nonce || ciphertext || tag``."""
+
+    __slots__ = ("_aes",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise VaultError()
+        self._aes = AESGCM(key)
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aes.encrypt(nonce, plaintext, aad)
+
+    def open(self, sealed: bytes, aad: bytes) -> bytes:
+        if len(sealed) < NONCE_BYTES + TAG_BYTES:
+            raise VaultError()
+        try:
+            return self._aes.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+        except (InvalidTag, ValueError, TypeError, OverflowError) as exc:
+            raise VaultError() from exc
+
+
+def keyed_digest(key: bytes, message: bytes) -> str:
+    """HMAC-SHA256 of ``message`` under ``key``, as lowercase hex."""
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

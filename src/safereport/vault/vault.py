@@ -1,0 +1,313 @@
+"""The vault: seal case data under per-case keys, open it only with a Grant (invariant I1).
+
+Every case has a random data key, stored only wrapped by a key-encryption key (KEK) from the
+:class:`~safereport.vault.keystore.KeyStore`. Fields and blobs are sealed under the data key
+with associated data naming their case and place (see :mod:`safereport.vault.envelope`).
+
+Opening demands a :class:`~safereport.policy.decision.Grant` for the same case and opens only
+the categories it covers (after ``redact_immigration``). Any failure to open is one opaque
+:class:`~safereport.errors.VaultError`, logged on the ``safereport.vault`` logger with the
+case id and operation only: never plaintext, ciphertext or key material. A failure leaves
+nothing half-returned and touches no other case.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Connection, Engine, text
+
+from safereport.domain.fields import MAX_FIELD_CHARS, CaseField, category_of
+from safereport.domain.vocabulary import DataCategory, Obligation
+from safereport.errors import AccessDenied, InvalidInput, SafeReportError, VaultError
+from safereport.policy.decision import Grant
+from safereport.store import vault as rows
+from safereport.vault.blind import BlindKind, blind_digest
+from safereport.vault.envelope import (
+    DataKey,
+    check_case_id,
+    check_data_key,
+    data_key_aad,
+    new_data_key,
+    token_version,
+)
+from safereport.vault.keystore import KeyStore
+
+__all__ = ["OpenedFields", "Vault", "WithheldReason", "purge_remnants"]
+
+log = logging.getLogger("safereport.vault")
+
+_FIRST_VERSION = 1
+_MAX_LABEL_CHARS = 100
+#: Fields whose values are also indexed for exact-match lookup.
+_INDEXED_FIELDS = {CaseField.EMAIL: BlindKind.EMAIL, CaseField.PHONE: BlindKind.PHONE}
+
+
+class WithheldReason(StrEnum):
+    NOT_IN_DECISION = "not_in_decision"
+    REDACT_IMMIGRATION = "redact_immigration"
+
+
+@dataclass(frozen=True)
+class OpenedFields:
+    """The fields a grant opened, and those it withheld with the reason."""
+
+    case_id: str
+    values: dict[CaseField, str] = field(default_factory=dict)
+    withheld: dict[CaseField, str] = field(default_factory=dict)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_label(label: str) -> None:
+    if not isinstance(label, str) or not 0 < len(label) <= _MAX_LABEL_CHARS:
+        raise InvalidInput("a blob's purpose label must be 1 to 100 characters")
+    if not label.isprintable():
+        raise InvalidInput("a blob's purpose label must be printable text")
+
+
+def _check_grant(grant: Grant, case_id: str) -> None:
+    # A Grant cannot be forged (its constructor needs the ledger's mint), so isinstance is the
+    # whole capability check; the case binding stops a grant for one case opening another.
+    if not isinstance(grant, Grant):
+        raise AccessDenied("opening case data needs a Grant from the ledger")
+    if grant.case_id != case_id:
+        raise AccessDenied("this grant was given for another case")
+    if not grant.decision.allowed:
+        raise AccessDenied("a denial grants nothing")
+
+
+def _withheld_reason(grant: Grant, category: DataCategory) -> WithheldReason:
+    decision = grant.decision
+    if category in decision.categories and Obligation.REDACT_IMMIGRATION in decision.obligations:
+        return WithheldReason.REDACT_IMMIGRATION
+    return WithheldReason.NOT_IN_DECISION
+
+
+class Vault:
+    """Envelope encryption for case data over one :class:`KeyStore`."""
+
+    def __init__(self, keys: KeyStore, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self.keys = keys
+        self._clock = clock
+
+    # --- failures ---------------------------------------------------------------------
+
+    @contextmanager
+    def _opaque(self, operation: str, case_id: str) -> Iterator[None]:
+        """Turn any failure to open into the one VaultError, and log it without secrets."""
+        try:
+            yield
+        except VaultError as exc:
+            self._log_failure(operation, case_id, exc.__cause__ or exc)
+            raise VaultError() from exc
+        except (SafeReportError, ValueError) as exc:
+            if isinstance(exc, AccessDenied | InvalidInput):
+                raise
+            self._log_failure(operation, case_id, exc)
+            raise VaultError() from exc
+
+    @staticmethod
+    def _log_failure(operation: str, case_id: str, cause: BaseException) -> None:
+        safe_case = case_id if isinstance(case_id, str) and case_id.isprintable() else "?"
+        log.warning(
+            "vault: %s failed for case %s (%s)",
+            operation,
+            safe_case[:64],
+            type(cause).__name__,
+        )
+
+    # --- data keys ----------------------------------------------------------------------
+
+    def _wrap(self, case: bytes, version: int, key: bytes) -> tuple[str, bytes]:
+        kek_id = self.keys.current_kek_id()
+        return kek_id, self.keys.wrap(kek_id, key, data_key_aad(case, version, kek_id))
+
+    def _data_key(self, conn: Connection, case_id: str, *, create: bool = False) -> DataKey:
+        case = check_case_id(case_id)
+        row = rows.get_case_key(conn, case_id)
+        if row is None and create:
+            key = new_data_key()
+            kek_id, wrapped = self._wrap(case, _FIRST_VERSION, key)
+            rows.insert_case_key(conn, case_id, _FIRST_VERSION, kek_id, wrapped, self._clock())
+            return DataKey(key, case, _FIRST_VERSION)
+        if row is None or row.wrapped is None or row.kek_id is None:
+            raise VaultError()
+        aad = data_key_aad(case, row.key_version, row.kek_id)
+        key = check_data_key(self.keys.unwrap(row.kek_id, row.wrapped, aad))
+        return DataKey(key, case, row.key_version)
+
+    def create_case_key(self, conn: Connection, case_id: str) -> None:
+        """Give the case its data key (a no-op if it has one; VaultError if it was shredded)."""
+        with self._opaque("create_case_key", case_id):
+            self._data_key(conn, case_id, create=True)
+
+    def is_shredded(self, conn: Connection, case_id: str) -> bool:
+        row = rows.get_case_key(conn, case_id)
+        return row is not None and row.destroyed_at is not None
+
+    # --- fields -------------------------------------------------------------------------
+
+    def seal_fields(self, conn: Connection, case_id: str, values: Mapping[CaseField, str]) -> None:
+        """Insert or replace fields, stored only as ciphertext; email and phone are indexed."""
+        checked = _check_values(values)
+        if not checked:
+            return
+        with self._opaque("seal_fields", case_id):
+            key = self._data_key(conn, case_id, create=True)
+            sealed = [
+                (name.value, category_of(name).value, key.seal_field(name.value, value))
+                for name, value in checked.items()
+            ]
+            rows.upsert_fields(conn, case_id, key.version, sealed, self._clock())
+        for name, kind in _INDEXED_FIELDS.items():
+            if name in checked:
+                self._index_quietly(conn, case_id, kind, checked[name])
+
+    def open_fields(
+        self,
+        conn: Connection,
+        grant: Grant,
+        case_id: str,
+        names: Iterable[CaseField] | None = None,
+    ) -> OpenedFields:
+        """The case's fields the grant covers; the rest withheld with a reason."""
+        _check_grant(grant, case_id)
+        wanted = None if names is None else sorted({CaseField(n).value for n in names})
+        stored = rows.read_fields(conn, case_id, wanted)
+        allowed = grant.categories
+        opened = OpenedFields(case_id)
+        to_open = []
+        for name, version, token in stored:
+            case_field = CaseField(name)
+            category = category_of(case_field)
+            if category in allowed:
+                to_open.append((case_field, version, token))
+            else:
+                opened.withheld[case_field] = _withheld_reason(grant, category).value
+        if not to_open:
+            return opened
+        with self._opaque("open_fields", case_id):
+            key = self._data_key(conn, case_id)
+            values = {}
+            for case_field, version, token in to_open:
+                if version != key.version or token_version(token) != version:
+                    raise VaultError()
+                values[case_field] = key.open_field(case_field.value, token)
+        opened.values.update(values)
+        return opened
+
+    # --- blobs --------------------------------------------------------------------------
+
+    def seal_blob(
+        self, conn: Connection, case_id: str, category: DataCategory, purpose_label: str,
+        data: bytes,
+    ) -> bytes:
+        """``data`` sealed under the case's key, bound to ``category`` and ``purpose_label``.
+
+        The caller stores the returned bytes (a note, a message, a disclosure package).
+        """
+        category = DataCategory(category)
+        _check_label(purpose_label)
+        with self._opaque("seal_blob", case_id):
+            key = self._data_key(conn, case_id, create=True)
+            return key.seal_blob(category.value, purpose_label, bytes(data))
+
+    def open_blob(
+        self, conn: Connection, grant: Grant, case_id: str, category: DataCategory,
+        purpose_label: str, sealed: bytes,
+    ) -> bytes:
+        _check_grant(grant, case_id)
+        category = DataCategory(category)
+        if category not in grant.categories:
+            raise AccessDenied(f"this grant does not cover {category}")
+        _check_label(purpose_label)
+        with self._opaque("open_blob", case_id):
+            key = self._data_key(conn, case_id)
+            return key.open_blob(category.value, purpose_label, bytes(sealed))
+
+    # --- erasure ------------------------------------------------------------------------
+
+    def shred(self, conn: Connection, case_id: str) -> None:
+        """Crypto-shredding: destroy the case's data key, so none of its ciphertext opens again.
+
+        The key row stays as a tombstone with ``destroyed_at``; the case's blind indexes go too
+        (they are keyed hashes of its phone and email). On SQLite ``secure_delete`` zeroes the
+        old key's bytes in the page; call :func:`purge_remnants` after the commit to clear the
+        write-ahead log as well.
+        """
+        check_case_id(case_id)
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+        now = self._clock()
+        if rows.get_case_key(conn, case_id) is None:
+            rows.insert_case_key(conn, case_id, _FIRST_VERSION, "", b"", now)
+        rows.destroy_case_key(conn, case_id, now)
+        rows.delete_index(conn, case_id)
+        log.info("vault: data key of case %s destroyed", case_id)
+
+    # --- blind indexes ------------------------------------------------------------------
+
+    def blind_index(self, kind: BlindKind, value: str) -> str:
+        """The keyed index of ``value`` (InvalidInput if it is not a ``kind``)."""
+        return blind_digest(self.keys.index_key(), BlindKind(kind), value)
+
+    def index_value(self, conn: Connection, case_id: str, kind: BlindKind, value: str) -> None:
+        """Index ``value`` for the case (replacing its previous value of that kind)."""
+        check_case_id(case_id)
+        if self.is_shredded(conn, case_id):
+            raise VaultError()
+        rows.replace_index(conn, case_id, BlindKind(kind).value, self.blind_index(kind, value))
+
+    def find_cases(self, conn: Connection, kind: BlindKind, value: str) -> list[str]:
+        """Case ids whose ``kind`` value equals ``value`` after normalisation."""
+        return rows.find_indexed(conn, BlindKind(kind).value, self.blind_index(kind, value))
+
+    def _index_quietly(self, conn: Connection, case_id: str, kind: BlindKind, value: str) -> None:
+        # A phone number we cannot normalise is still sealed; it just cannot be looked up.
+        try:
+            self.index_value(conn, case_id, kind, value)
+        except InvalidInput:
+            rows.delete_index(conn, case_id, kind.value)
+            log.info("vault: %s of case %s not indexed (not recognised)", kind, case_id)
+
+
+def _check_values(values: Mapping[CaseField, str]) -> dict[CaseField, str]:
+    checked: dict[CaseField, str] = {}
+    for name, value in values.items():
+        try:
+            case_field = CaseField(name)
+        except ValueError as exc:
+            raise InvalidInput(f"unknown case field {name!r}") from exc
+        if not isinstance(value, str):
+            raise InvalidInput(f"the field {case_field} must be text")
+        if len(value) > MAX_FIELD_CHARS:
+            raise InvalidInput(f"the field {case_field} is over {MAX_FIELD_CHARS} characters")
+        checked[case_field] = value
+    return checked
+
+
+def purge_remnants(engine: Engine) -> None:
+    """After a shred has committed, clear copies of old pages the database still keeps.
+
+    SQLite: checkpoint and truncate the write-ahead log (old frames may hold the wrapped key).
+    PostgreSQL: ``VACUUM`` the key table so dead row versions are reclaimed. Neither reaches
+    backups: rotating the KEK (``safereport keys rotate``) is what makes those useless.
+    """
+    if engine.dialect.name == "sqlite":
+        # On the driver connection directly: inside a transaction the checkpoint cannot finish.
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            raw.close()
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM vault_case_keys"))

@@ -21,6 +21,7 @@ __all__ = ["main"]
 _COMMAND_MODULES = (
     "foi",
     "instance",
+    "keys",
     "policy",
     "stats",
 )

@@ -1,0 +1,198 @@
+"""Filling an instance with synthetic data: organisations, staff of every role, cases.
+
+Cases stream from :func:`safereport.domain.synthetic.synthetic_cases` in batches, each batch one
+transaction, so memory stays flat however many cases are asked for. Every case's content goes
+through the vault (ciphertext only), exactly as a real report's does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, insert
+
+from safereport.domain.case import new_id, new_reference
+from safereport.domain.synthetic import SyntheticCase, synthetic_cases
+from safereport.domain.vocabulary import ActorRole, OrgKind
+from safereport.services.instance import Instance
+from safereport.services.users import add_org
+from safereport.store.core import cases, consents, reports, subjects
+from safereport.vault.blind import BlindKind
+
+__all__ = ["DEMO_PASSWORD", "DemoOrgs", "populate_cases", "populate_demo", "populate_orgs"]
+
+#: The one password of every synthetic demo account (the demo is throwaway by design).
+DEMO_PASSWORD = "demo-only-not-a-secret"
+
+_SUPPORT = [
+    "Harbour Women's Aid (synthetic)",
+    "Lantern Migrant Support (synthetic)",
+    "Northshire Advocacy Service (synthetic)",
+]
+_POLICE = ["Northshire Police (synthetic)", "Easton Vale Constabulary (synthetic)"]
+_OTHERS = [
+    (OrgKind.HEALTH, "Westmere Health Trust (synthetic)"),
+    (OrgKind.HOUSING, "Southby Housing Options (synthetic)"),
+    (OrgKind.LOCAL_AUTHORITY, "Midtown Council (synthetic)"),
+    (OrgKind.MARAC, "Northshire MARAC (synthetic)"),
+    (OrgKind.COURT, "Northshire Family Court (synthetic)"),
+    (OrgKind.IMMIGRATION_ENFORCEMENT, "Immigration Enforcement (synthetic)"),
+]
+#: (org list, role, how many) of staff to create; usernames are role + number.
+_STAFF: list[tuple[str, ActorRole, int]] = [
+    ("support", ActorRole.CASEWORKER, 2),
+    ("support", ActorRole.SUPERVISOR, 2),
+    ("police", ActorRole.POLICE_OFFICER, 2),
+    ("police", ActorRole.POLICE_SYSTEM, 1),
+    ("support", ActorRole.ADMIN, 1),
+    ("support", ActorRole.AUDITOR, 1),
+    ("support", ActorRole.ANALYST, 1),
+    ("marac", ActorRole.MARAC_MEMBER, 1),
+    ("ie", ActorRole.IMMIGRATION_OFFICER, 1),
+]
+_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class DemoOrgs:
+    support: list[str]
+    police: list[str]
+    by_kind: dict[OrgKind, str]
+
+    @property
+    def holders(self) -> list[str]:
+        return self.support + self.police
+
+
+def populate_orgs(conn: Connection) -> DemoOrgs:
+    support = [add_org(conn, name, OrgKind.SUPPORT_SERVICE) for name in _SUPPORT]
+    police = [add_org(conn, name, OrgKind.POLICE) for name in _POLICE]
+    by_kind = {kind: add_org(conn, name, kind) for kind, name in _OTHERS}
+    return DemoOrgs(support, police, by_kind)
+
+
+def populate_staff(conn: Connection, orgs: DemoOrgs) -> list[str]:
+    """Staff of every role; returns one line per account for the demo's banner."""
+    from safereport.services.auth import create_user
+
+    places = {
+        "support": orgs.support[:1],
+        "police": orgs.police[:1],
+        "marac": [orgs.by_kind[OrgKind.MARAC]],
+        "ie": [orgs.by_kind[OrgKind.IMMIGRATION_ENFORCEMENT]],
+    }
+    lines = []
+    for where, role, count in _STAFF:
+        for number, org_id in itertools.product(range(1, count + 1), places[where]):
+            username = f"{role.value.replace('_', '-')}{number}"
+            create_user(
+                conn,
+                org_id=org_id,
+                username=username,
+                display_name=f"{role.value.replace('_', ' ').title()} {number} (synthetic)",
+                role=role,
+                password=DEMO_PASSWORD,
+            )
+            lines.append(f"{username:<22} {role.value}")
+    return lines
+
+
+def _batches(items: Iterable[SyntheticCase], size: int) -> Iterator[list[SyntheticCase]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _write_batch(
+    instance: Instance, conn: Connection, batch: list[SyntheticCase], holders: list[str]
+) -> None:
+    now = datetime.now(UTC)
+    case_rows, subject_rows, report_rows, consent_rows = [], [], [], []
+    sealed: list[tuple[str, SyntheticCase, str]] = []
+    for case in batch:
+        case_id, subject_id, reference = new_id(), new_id(), new_reference()
+        subject_rows.append({"id": subject_id, "lookup_id": None, "created_at": case.created_at})
+        case_rows.append(
+            {
+                "id": case_id,
+                "reference": reference,
+                "org_id": holders[case.holder_index],
+                "subject_id": subject_id,
+                "subject_role": case.subject_role.value,
+                "crime_type": case.crime_type.value,
+                "status": case.status.value,
+                "intake": case.intake.value,
+                "language": case.language,
+                "assigned_to": None,
+                "claim_code_hash": None,
+                "erasure_requested_at": None,
+                "erased_at": None,
+                "created_at": case.created_at,
+                "updated_at": now,
+            }
+        )
+        report_rows.append(
+            {"id": new_id(), "case_id": case_id, "submitted_at": case.created_at, "filed_by": None}
+        )
+        consent_rows += [
+            {
+                "id": new_id(),
+                "case_id": case_id,
+                "recipient": r.value,
+                "purpose": p.value,
+                "given_at": case.created_at,
+                "withdrawn_at": None,
+            }
+            for r, p in case.consents
+        ]
+        sealed.append((case_id, case, reference))
+    conn.execute(insert(subjects), subject_rows)
+    conn.execute(insert(cases), case_rows)
+    conn.execute(insert(reports), report_rows)
+    if consent_rows:
+        conn.execute(insert(consents), consent_rows)
+    vault = instance.vault
+    for case_id, case, reference in sealed:
+        vault.seal_fields(conn, case_id, case.fields)
+        vault.index_value(conn, case_id, BlindKind.REFERENCE, reference)
+
+
+def populate_cases(
+    instance: Instance,
+    *,
+    seed: int,
+    count: int,
+    holders: list[str],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write ``count`` synthetic cases in batches; returns how many were written."""
+    written = 0
+    for batch in _batches(synthetic_cases(seed, count, len(holders)), _BATCH):
+        with instance.engine.begin() as conn:
+            _write_batch(instance, conn, batch, holders)
+        written += len(batch)
+        if progress is not None:
+            progress(len(batch))
+    return written
+
+
+def populate_demo(instance: Instance, *, seed: int, cases: int) -> list[str]:
+    """Organisations, staff and cases for the demo; returns the sign-in banner lines."""
+    from rich.progress import Progress
+
+    with instance.engine.begin() as conn:
+        orgs = populate_orgs(conn)
+        lines = populate_staff(conn, orgs)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("synthetic cases", total=cases)
+        populate_cases(
+            instance,
+            seed=seed,
+            count=cases,
+            holders=orgs.holders,
+            progress=lambda n: bar.advance(task, n),
+        )
+    return [f"password: {DEMO_PASSWORD}", *lines]

@@ -1,0 +1,160 @@
+"""The instance commands: init, db, user add, demo; and their refusals (one line, non-zero)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from safereport.cli import main
+from safereport.errors import InstanceError, StorageError
+from safereport.services.instance import open_instance
+
+
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_init_creates_a_private_instance(tmp_path: Path) -> None:
+    target = tmp_path / "inst"
+    result = run("--data-dir", str(target), "init")
+    assert result.exit_code == 0, result.output
+    assert (target / "config.toml").is_file()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    for key_file in (target / "keys").iterdir():
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert run("--data-dir", str(target), "db", "current").exit_code == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "staging left behind"
+
+
+def test_init_refuses_an_existing_instance_and_changes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "inst"
+    assert run("--data-dir", str(target), "init").exit_code == 0
+    before = _snapshot(target)
+    result = run("--data-dir", str(target), "init")
+    assert result.exit_code == 2
+    assert "already holds a safereport instance" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert _snapshot(target) == before
+
+
+def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "inst").mkdir()
+    (tmp_path / "inst" / "mine.txt").write_text("keep me")
+    result = run("--data-dir", str(tmp_path / "inst"), "init")
+    assert result.exit_code == 2 and "not an empty folder" in result.output
+    assert (tmp_path / "inst" / "mine.txt").read_text() == "keep me"
+
+
+def test_init_in_a_read_only_filesystem_fails_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root, permissions do not stop writes, so simulate what a read-only mount reports.
+    real_access = os.access
+
+    def no_write(path: object, mode: int, *args: object, **kwargs: object) -> bool:
+        if mode & os.W_OK:
+            return False
+        return real_access(path, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", no_write)
+    result = run("--data-dir", str(tmp_path / "inst"), "init")
+    assert result.exit_code == 2 and "read-only" in result.output
+    assert not (tmp_path / "inst").exists()
+
+
+def test_unreachable_postgres_fails_init_and_writes_nothing(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://nobody:s3cret-pw@127.0.0.1:1/nothing"
+    result = run("--data-dir", str(tmp_path / "inst"), "init", env={"SAFEREPORT_DATABASE_URL": url})
+    assert result.exit_code == 2
+    assert "cannot reach the database" in result.output
+    assert "s3cret-pw" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_corrupt_database_file_is_reported_not_overwritten(tmp_path: Path) -> None:
+    target = tmp_path / "inst"
+    assert run("--data-dir", str(target), "init").exit_code == 0
+    garbage = b"this is not a database" * 100
+    (target / "safereport.db").write_bytes(garbage)
+    for suffix in ("-wal", "-shm"):
+        (target / f"safereport.db{suffix}").unlink(missing_ok=True)
+    result = run("--data-dir", str(target), "db", "current")
+    assert result.exit_code == 2
+    assert "not a usable SQLite database" in result.output
+    assert (target / "safereport.db").read_bytes() == garbage
+    with pytest.raises(StorageError):
+        open_instance(target)
+
+
+def test_no_instance_gives_a_helpful_line(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path / "none"), "db", "current")
+    assert result.exit_code == 2
+    assert "safereport init" in result.output
+    with pytest.raises(InstanceError):
+        open_instance(tmp_path / "none")
+
+
+def test_unknown_option_is_refused() -> None:
+    result = CliRunner().invoke(main, ["init", "--frobnicate"])
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+
+
+def test_every_command_has_help() -> None:
+    import click
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.output
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+
+    walk(main, [])
+
+
+def test_user_add_and_its_refusals(tmp_path: Path) -> None:
+    target = tmp_path / "inst"
+    assert run("--data-dir", str(target), "init").exit_code == 0
+    from safereport.domain.vocabulary import OrgKind
+    from safereport.services.users import add_org
+
+    instance = open_instance(target)
+    with instance.engine.begin() as conn:
+        add_org(conn, "Test Support (synthetic)", OrgKind.SUPPORT_SERVICE)
+    instance.close()
+    args = [
+        "--data-dir",
+        str(target),
+        "user",
+        "add",
+        "--org",
+        "Test Support (synthetic)",
+        "--username",
+        "cw",
+        "--name",
+        "Case Worker",
+        "--role",
+        "caseworker",
+        "--password-stdin",
+    ]
+    ok = run(*args, input="a-long-enough-password\n")
+    assert ok.exit_code == 0, ok.output
+    assert "a-long-enough-password" not in ok.output
+    assert run(*args, input="a-long-enough-password\n").exit_code == 2  # taken
+    short = run(*[a if a != "cw" else "cw2" for a in args], input="short\n")
+    assert short.exit_code == 2 and "12 characters" in short.output
+    no_org = run(
+        *[a if a != "Test Support (synthetic)" else "Nowhere" for a in args],
+        input="a-long-enough-password\n",
+    )
+    assert no_org.exit_code == 2 and "no organisation" in no_org.output

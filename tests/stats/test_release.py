@@ -44,8 +44,7 @@ def test_one_case_counts_at_most_its_bound(engine: Engine) -> None:
     add_entries(engine, [Entry(None, actor_role="analyst", rules="C-statistics")] * 2)
     add_entries(engine, [Entry("case-a", month="2026-09")] * 4)
     add_entries(engine, [Entry("case-c", actor_role="mystery")])
-    with engine.connect() as conn:
-        cube = count_month(conn, "2026-10", entries_per_case=10)
+    cube = count_month(engine, "2026-10", entries_per_case=10)
     exact = marginals(cube, rules_per_entry=3)
     assert _cell(exact, DimensionKey.REQUESTER, "caseworker") == 10  # 15 clipped to 10
     assert _cell(exact, DimensionKey.REQUESTER, "police_officer") == 3
@@ -57,6 +56,14 @@ def test_one_case_counts_at_most_its_bound(engine: Engine) -> None:
     assert _cell(exact, DimensionKey.RULE, "C-default") == 3
     assert _cell(exact, DimensionKey.RULE, OTHER) == 0
     assert sum(exact[DimensionKey.PURPOSE]) == 16
+
+
+def test_clipping_keeps_each_cases_first_entries(engine: Engine) -> None:
+    add_entries(engine, [Entry("case-a")] * 4 + [Entry("case-a", actor_role="victim")] * 6)
+    add_entries(engine, [Entry("case-b", actor_role="victim")] * 2)
+    exact = marginals(count_month(engine, "2026-10", entries_per_case=5), rules_per_entry=2)
+    assert _cell(exact, DimensionKey.REQUESTER, "caseworker") == 4
+    assert _cell(exact, DimensionKey.REQUESTER, "victim") == 1 + 2
 
 
 def test_a_release_is_signed_states_its_method_and_verifies(

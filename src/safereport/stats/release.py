@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, String, cast, func, literal, select, text
+from sqlalchemy import Connection, Engine, Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from safereport.domain.vocabulary import ActorRole, Effect, Purpose, Recipient
@@ -197,25 +197,76 @@ def previous_month(now: datetime) -> str:
 _CUBE = ("actor_role", "recipient", "purpose", "effect", "rules")
 
 
-def count_month(conn: Connection, month: str, entries_per_case: int) -> list[tuple[Any, ...]]:
-    """The month's clipped entries grouped by every counted column: (role, ..., rules, n).
-
-    A window numbers each case's entries by log index; only the first ``entries_per_case``
-    are counted. The result has one row per distinct combination, so it is small.
-    """
+def _cube_query(month: str, entries_per_case: int | None) -> Select[Any]:
+    """GROUP BY the counted columns: all the month's entries (``None``), or only the entries
+    beyond the first ``entries_per_case`` of each case that has more (the excess to remove)."""
     e = ledger_entries.c
-    unit = func.coalesce(e.case_id, literal("entry:") + cast(e.idx, String))
-    rank = func.row_number().over(partition_by=unit, order_by=e.idx).label("rank")
-    clipped = (
-        select(*[e[name] for name in _CUBE], rank).where(e.month == month).subquery("clipped")
+    if entries_per_case is None:
+        source = select(*[e[name] for name in _CUBE]).where(e.month == month).subquery("month")
+        columns = [source.c[name] for name in _CUBE]
+        return select(*columns, func.count().label("n")).group_by(*columns)
+    heavy = (
+        select(e.case_id)
+        .where(e.month == month, e.case_id.is_not(None))
+        .group_by(e.case_id)
+        .having(func.count() > entries_per_case)
     )
-    columns = [clipped.c[name] for name in _CUBE]
-    query = (
+    rank = func.row_number().over(partition_by=e.case_id, order_by=e.idx).label("rank")
+    ranked = (
+        select(*[e[name] for name in _CUBE], rank)
+        .where(e.month == month, e.case_id.in_(heavy))
+        .subquery("ranked")
+    )
+    columns = [ranked.c[name] for name in _CUBE]
+    return (
         select(*columns, func.count().label("n"))
-        .where(clipped.c.rank <= entries_per_case)
+        .where(ranked.c.rank > entries_per_case)
         .group_by(*columns)
     )
-    return [tuple(row) for row in conn.execute(query)]
+
+
+def _run_read_only(engine: Engine, queries: Sequence[Select[Any]]) -> list[list[tuple[Any, ...]]]:
+    """Run ``queries`` in one read transaction, without the engine's write lock on SQLite.
+
+    The engine begins every SQLite transaction IMMEDIATE (so writers queue); a count over
+    millions of entries must not stop the ledger, so on SQLite the queries go straight to the
+    driver inside a deferred (read) transaction. Both values bound into the SQL are checked
+    (a ``YYYY-MM`` month and an int), and SQLAlchemy renders them as literals.
+    """
+    if is_postgres(engine):
+        with engine.connect() as conn:
+            return [[tuple(row) for row in conn.execute(query)] for query in queries]
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("BEGIN DEFERRED")
+        try:
+            results = []
+            for query in queries:
+                sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+                cursor.execute(sql)
+                results.append([tuple(row) for row in cursor.fetchall()])
+        finally:
+            cursor.execute("COMMIT")
+        return results
+    finally:
+        raw.close()
+
+
+def count_month(engine: Engine, month: str, entries_per_case: int) -> list[tuple[Any, ...]]:
+    """The month's clipped entries grouped by every counted column: (role, ..., rules, n).
+
+    Each case counts only its first ``entries_per_case`` entries (by log index). Rather than
+    rank every entry (a second sort of the whole month), this counts all entries with one
+    plain GROUP BY and subtracts the excess of the few cases that have more than the bound,
+    found through the (month, case_id) index. The result is small: one row per combination.
+    """
+    everything, excess = _run_read_only(
+        engine, [_cube_query(month, None), _cube_query(month, entries_per_case)]
+    )
+    counts = Counter({row[:-1]: int(row[-1]) for row in everything})
+    counts.subtract({row[:-1]: int(row[-1]) for row in excess})
+    return [(*key, n) for key, n in counts.items() if n > 0]
 
 
 def _rule_ids(rules: str, limit: int) -> list[str]:
@@ -314,9 +365,7 @@ def publish_release(
         raise InvalidInput(f"{month} is not over yet; release it once the month has ended")
     steps = len(DIMENSIONS) + 2
     progress("counting the month's ledger entries", 0, steps)
-    with engine.connect() as conn:
-        cube = count_month(conn, month, options.entries_per_case)
-        conn.rollback()
+    cube = count_month(engine, month, options.entries_per_case)
     exact = marginals(cube, options.rules_per_entry)
     try:
         with engine.begin() as conn:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import RowMapping
 
+from safereport.store.ledger import ledger_entries
 from safereport.store.metadata import metadata
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "insert_charge",
     "insert_release",
     "latest_releases",
+    "ledger_entries_month_case",
     "next_seq",
     "release_by_id",
     "releases_for_month",
@@ -44,6 +47,12 @@ __all__ = [
     "stats_budgets",
     "stats_releases",
 ]
+
+#: Statistics count each case's entries in a month: this index finds the cases with many
+#: entries (to clip them) without touching the table. It lives on the ledger's table.
+ledger_entries_month_case = Index(
+    "ix_ledger_entries_month_case", ledger_entries.c.month, ledger_entries.c.case_id
+)
 
 stats_releases = Table(
     "stats_releases",

@@ -82,6 +82,10 @@ def test_years_outside_the_rules_are_refused() -> None:
         # The Platinum Jubilee (2 and 3 June 2022) and the coronation (8 May 2023).
         (date(2022, 5, 27), EW, date(2022, 6, 28)),
         (date(2023, 5, 2), EW, date(2023, 6, 1)),
+        # Every part's bank holidays (FOIA s.10(6) read literally): Scotland's 4 January too.
+        (date(2026, 12, 18), Jurisdiction.UK, date(2027, 1, 21)),
+        # ... and Northern Ireland's St Patrick's Day on top of Easter.
+        (date(2026, 3, 16), Jurisdiction.UK, date(2026, 4, 16)),
         # No holidays at all: four plain weeks.
         (date(2026, 10, 1), EW, date(2026, 10, 29)),
     ],

@@ -30,11 +30,15 @@ LAST_YEAR = 2100
 
 
 class Jurisdiction(StrEnum):
+    """Whose bank holidays count. ``uk`` is every part's: FOIA s.10(6) read literally."""
+
     ENGLAND_WALES = "england-wales"
     NORTHERN_IRELAND = "northern-ireland"
     SCOTLAND = "scotland"
+    UK = "uk"
 
 
+_PARTS = (Jurisdiction.ENGLAND_WALES, Jurisdiction.NORTHERN_IRELAND, Jurisdiction.SCOTLAND)
 _ALL = frozenset(Jurisdiction)
 _EW_NI = frozenset({Jurisdiction.ENGLAND_WALES, Jurisdiction.NORTHERN_IRELAND})
 
@@ -140,6 +144,12 @@ def bank_holidays(year: int, jurisdiction: Jurisdiction) -> dict[date, str]:
     """Every bank holiday of ``year`` in ``jurisdiction``: day -> name."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise InvalidInput(f"bank holidays are known for {FIRST_YEAR}-{LAST_YEAR}, not {year}")
+    if jurisdiction is Jurisdiction.UK:
+        union: dict[date, str] = {}
+        for part in _PARTS:
+            for day, name in bank_holidays(year, part).items():
+                union.setdefault(day, f"{name} ({part.value})")
+        return dict(sorted(union.items()))
     movable = dict(_weekday_rules(year, jurisdiction))
     holidays = {**movable, **_with_substitutes(_fixed_dates(year, jurisdiction), set(movable))}
     for day, name, where in _EXTRA_DAYS:

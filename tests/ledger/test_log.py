@@ -84,9 +84,7 @@ def test_grant_refuses_denials_and_unmet_obligations(engine: Engine) -> None:
         ledger.grant(denied, first, "c")
     with pytest.raises(AccessDenied, match="supervisor_approval"):
         ledger.grant(conditional, second, "c")
-    grant = ledger.grant(
-        conditional, second, "c", frozenset({Obligation.SUPERVISOR_APPROVAL})
-    )
+    grant = ledger.grant(conditional, second, "c", frozenset({Obligation.SUPERVISOR_APPROVAL}))
     assert grant.ledger_index == second
 
 
@@ -96,8 +94,9 @@ def test_entries_for_case(engine: Engine) -> None:
     append_n(ledger, 2, case_id="other")
     moment = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
     with engine.begin() as conn:
-        ledger.append(conn, make_decision(), actor_id="p", case_id="mine", now=moment,
-                      actor_org_kind="police")
+        ledger.append(
+            conn, make_decision(), actor_id="p", case_id="mine", now=moment, actor_org_kind="police"
+        )
     with engine.connect() as conn:
         views = ledger.entries_for_case(conn, "mine")
     assert [v.index for v in views] == [0, 1, 2, 5]

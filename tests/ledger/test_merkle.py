@@ -142,9 +142,7 @@ def test_every_inclusion_proof_up_to_64_verifies() -> None:
             assert proof == ref_path(index, LEAVES[:size])
             merkle.verify_inclusion(index, size, merkle.leaf_hash(LEAVES[index]), proof, root)
             with pytest.raises(LedgerError):
-                merkle.verify_inclusion(
-                    index, size, merkle.leaf_hash(b"forged"), proof, root
-                )
+                merkle.verify_inclusion(index, size, merkle.leaf_hash(b"forged"), proof, root)
 
 
 def test_every_consistency_proof_up_to_64_verifies() -> None:

@@ -22,8 +22,10 @@ _COMMAND_MODULES = (
     "foi",
     "instance",
     "keys",
+    "ledger",
     "policy",
     "stats",
+    "witness",
 )
 
 

@@ -140,7 +140,7 @@ def read_key_file(path: Path, kind: type[S]) -> S:
         raise ConfigError(f"cannot read the key file {path}") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"{path} is readable by others; run `chmod 600 {path}`")
-    parts = raw.removeprefix(_PREFIX).split("+")
+    parts = raw.removeprefix(_PREFIX).split("+", 2)
     if not raw.startswith(_PREFIX) or len(parts) != 3:
         raise ConfigError(f"{path} is not a note private key")
     try:

@@ -12,17 +12,18 @@ someone has edited its tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, RowMapping, select, text
 
 from safereport.config import Settings
 from safereport.domain.vocabulary import Obligation
 from safereport.errors import AccessDenied, ConfigError, LedgerError
 from safereport.ledger import merkle, tree
+from safereport.ledger.audit import AuditReport, verify_log
 from safereport.ledger.keys import NoteSigner, read_key_file, write_key_file
 from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_checkpoint, parse_note
 from safereport.ledger.record import DecisionRecord, parse_leaf, record_from_decision
@@ -161,9 +162,7 @@ class Ledger:
     ) -> Grant:
         """Mint a Grant once entry ``index``, committed, is shown to record ``decision``."""
         if not decision.allowed:
-            raise AccessDenied(
-                "access denied", rules=decision.rules, reasons=decision.reasons
-            )
+            raise AccessDenied("access denied", rules=decision.rules, reasons=decision.reasons)
         # A fresh connection sees only committed rows: an uncommitted entry grants nothing.
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -178,7 +177,11 @@ class Ledger:
             raise LedgerError(f"ledger entry {index} does not match its hash")
         stored = parse_leaf(leaf)
         expected = record_from_decision(
-            decision, actor_id="", case_id=case_id, actor_org_kind=None, detail=None,
+            decision,
+            actor_id="",
+            case_id=case_id,
+            actor_org_kind=None,
+            detail=None,
             now=datetime.now(UTC),
         ).as_json()
         mismatched = [name for name in _BOUND_FIELDS if stored.get(name) != expected[name]]
@@ -300,6 +303,11 @@ class Ledger:
                 return []
             return tree.consistency_proof(conn, old, new)
 
+    def verify(self, external: Iterable[tuple[str, str]] = ()) -> AuditReport:
+        """Recompute the tree from every stored leaf; LedgerTampered names the first fault."""
+        with self.engine.connect() as conn:
+            return verify_log(conn, self.signer.verifier, external)
+
 
 def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
     row = conn.execute(
@@ -310,7 +318,7 @@ def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
     return StoredCheckpoint(int(row.size), bytes(row.root), str(row.note))
 
 
-def _view(row: Mapping[str, Any]) -> EntryView:
+def _view(row: RowMapping) -> EntryView:
     record = parse_leaf(bytes(row["leaf"]))
     return EntryView(
         index=int(row["idx"]),

@@ -96,7 +96,7 @@ class Verifier:
 
 def parse_vkey(vkey: str) -> Verifier:
     """``<name>+<8 hex digit key id>+<base64(type || public key)>``."""
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)  # base64 may hold "+"
     if len(parts) != 3:
         raise LedgerError("a verifier key has the form <name>+<key id>+<base64 key>")
     name, hex_id, material = parts

@@ -49,12 +49,12 @@ def fetch_nodes(conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
         )
         found.update(((0, int(idx)), bytes(value)) for idx, value in rows)
     for pairs in _chunks(inner):
-        rows = conn.execute(
+        inner_rows = conn.execute(
             select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
                 tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(pairs)
             )
         )
-        found.update(((int(level), int(idx)), bytes(value)) for level, idx, value in rows)
+        found.update(((int(lvl), int(idx)), bytes(value)) for lvl, idx, value in inner_rows)
     missing = wanted - found.keys()
     if missing:
         level, index = min(missing)
@@ -80,9 +80,7 @@ def root(conn: Connection, size: int) -> bytes:
     return compact_range(conn, size).root()
 
 
-def append_rows(
-    conn: Connection, size: int, entries: Sequence[Mapping[str, Any]]
-) -> CompactRange:
+def append_rows(conn: Connection, size: int, entries: Sequence[Mapping[str, Any]]) -> CompactRange:
     """Insert entries numbered from ``size`` (each with its ``leaf_hash``) and their nodes.
 
     The caller holds the sequencer lock and has checked that ``size`` is the current size.

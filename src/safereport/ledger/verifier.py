@@ -73,9 +73,7 @@ def check_proof(proof_text: str, vkey: str, leaf: bytes) -> Checkpoint:
     note.verify(verifier)
     checkpoint = parse_checkpoint(note.text)
     if checkpoint.origin != verifier.name:
-        raise LedgerError(
-            f"the checkpoint is for log {checkpoint.origin!r}, not {verifier.name!r}"
-        )
+        raise LedgerError(f"the checkpoint is for log {checkpoint.origin!r}, not {verifier.name!r}")
     merkle.verify_inclusion(
         proof.index, checkpoint.size, merkle.leaf_hash(leaf), proof.hashes, checkpoint.root
     )

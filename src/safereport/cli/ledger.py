@@ -1,0 +1,149 @@
+"""``safereport ledger ...``: checkpoints, keys, entries, proofs, verification and tiles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from safereport.errors import LedgerError
+from safereport.ledger.audit import LedgerTampered
+from safereport.ledger.log import Ledger
+from safereport.ledger.notes import b64encode
+from safereport.ledger.record import parse_leaf
+from safereport.ledger.tiles import write_tiles
+from safereport.ledger.verifier import check_proof
+from safereport.services.instance import open_instance
+
+__all__ = ["commands"]
+
+
+def _ledger(ctx: click.Context) -> Ledger:
+    instance = open_instance(Path(ctx.obj["data_dir"]))
+    ctx.call_on_close(instance.close)
+    return instance.ledger
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}") from exc
+
+
+@click.group()
+def ledger() -> None:
+    """The tamper-evident log of every access decision."""
+
+
+@ledger.command()
+@click.option("--new", is_flag=True, help="Sign a checkpoint for the log's current size now.")
+@click.pass_context
+def checkpoint(ctx: click.Context, new: bool) -> None:
+    """Print the latest signed checkpoint (C2SP tlog-checkpoint, a signed note)."""
+    click.echo(_ledger(ctx).checkpoint(new=new), nl=False)
+
+
+@ledger.command()
+@click.pass_context
+def key(ctx: click.Context) -> None:
+    """Print the log's verifier key (C2SP vkey)."""
+    click.echo(_ledger(ctx).verifier_key())
+
+
+@ledger.command()
+@click.argument("index", type=click.IntRange(min=0))
+@click.option("--raw", is_flag=True, help="The exact bytes hashed into the tree as the leaf.")
+@click.pass_context
+def entry(ctx: click.Context, index: int, raw: bool) -> None:
+    """Print entry INDEX (private: run it on the instance only)."""
+    leaf = _ledger(ctx).entry(index)
+    if raw:
+        sys.stdout.buffer.write(leaf)
+        sys.stdout.buffer.flush()
+        return
+    click.echo(json.dumps({"index": index, "record": parse_leaf(leaf)}, indent=2))
+
+
+@ledger.command()
+@click.argument("index", type=click.IntRange(min=0))
+@click.pass_context
+def proof(ctx: click.Context, index: int) -> None:
+    """Print a C2SP tlog-proof that entry INDEX is in the log."""
+    click.echo(_ledger(ctx).proof_for(index), nl=False)
+
+
+@ledger.command()
+@click.argument("old", type=click.IntRange(min=1))
+@click.argument("new", type=click.IntRange(min=1))
+@click.pass_context
+def consistency(ctx: click.Context, old: int, new: int) -> None:
+    """Print the consistency proof from tree size OLD to NEW, one base64 hash per line."""
+    for value in _ledger(ctx).consistency(old, new):
+        click.echo(b64encode(value))
+
+
+@ledger.command()
+@click.option(
+    "--against",
+    "against",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A checkpoint kept outside the database (e.g. one a witness cosigned). Repeatable.",
+)
+@click.pass_context
+def verify(ctx: click.Context, against: tuple[Path, ...]) -> None:
+    """Recompute the tree from the stored entries and check every checkpoint. Exit 1 if bad."""
+    external = [(f"checkpoint file {path}", _read_text(path)) for path in against]
+    try:
+        report = _ledger(ctx).verify(external)
+    except LedgerTampered as exc:
+        click.echo(f"ledger verification FAILED: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"ok: {report.size} entries, {report.checkpoints} checkpoints, "
+        f"root {b64encode(report.root)}"
+    )
+
+
+@ledger.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def tiles(ctx: click.Context, directory: Path) -> None:
+    """Write C2SP tlog-tiles hash tiles and the checkpoint to DIRECTORY (never entries)."""
+    log = _ledger(ctx)
+    note = log.checkpoint(new=True)
+    with log.engine.connect() as conn:
+        count = write_tiles(conn, note, directory)
+    click.echo(f"wrote {count} tiles and the checkpoint to {directory}")
+
+
+@ledger.command("check-proof")
+@click.argument("proof_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--key", "vkey", required=True, help="The log's vkey, or a file holding it.")
+@click.option(
+    "--entry",
+    "entry_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The entry's exact leaf bytes (from `ledger entry N --raw`).",
+)
+def check_proof_command(proof_file: Path, vkey: str, entry_file: Path) -> None:
+    """Verify a tlog-proof offline, with no database. Exit 1 if it does not verify."""
+    key_path = Path(vkey)
+    if key_path.is_file():
+        vkey = _read_text(key_path).strip()
+    try:
+        checkpoint_ = check_proof(_read_text(proof_file), vkey, entry_file.read_bytes())
+    except LedgerError as exc:
+        click.echo(f"proof does NOT verify: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"ok: the entry is in {checkpoint_.origin} (tree size {checkpoint_.size}), "
+        "signed by that log's key"
+    )
+
+
+commands: list[click.Command] = [ledger]

@@ -1,0 +1,151 @@
+"""Recompute the whole tree from the stored leaves and check everything derived from them.
+
+``verify_log`` streams the entries in index order, so it needs memory for one chunk and the
+tree's right edge, not the whole log. It stops at the first problem and names it: a missing or
+edited entry, a stored node that its leaves do not produce, a checkpoint whose signature or
+root does not match the recomputed tree, or a checkpoint larger than the log (deleted entries).
+Checkpoints held outside the database (a witness's, a receipt's) can be checked as well: an
+operator who rewrote history and re-signed it cannot make those match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from safereport.errors import LedgerError
+from safereport.ledger import merkle
+from safereport.ledger.notes import Verifier, parse_checkpoint, parse_note
+from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
+
+__all__ = ["AuditReport", "LedgerTampered", "verify_log"]
+
+_CHUNK = 4096
+
+
+class LedgerTampered(LedgerError):
+    """The stored log does not match itself or a signed checkpoint."""
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    size: int
+    checkpoints: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class _Target:
+    label: str
+    size: int
+    root: bytes
+
+
+def _checked_note(label: str, note_text: str, verifier: Verifier) -> _Target:
+    try:
+        note = parse_note(note_text)
+        note.verify(verifier)
+        checkpoint = parse_checkpoint(note.text)
+    except LedgerError as exc:
+        raise LedgerTampered(f"{label}: {exc}") from exc
+    if checkpoint.origin != verifier.name:
+        raise LedgerTampered(f"{label}: it is for another log ({checkpoint.origin})")
+    return _Target(label, checkpoint.size, checkpoint.root)
+
+
+def _stored_targets(conn: Connection, verifier: Verifier) -> list[_Target]:
+    targets = []
+    for row in conn.execute(select(ledger_checkpoints).order_by(ledger_checkpoints.c.size)):
+        label = f"checkpoint {row.size}"
+        target = _checked_note(label, str(row.note), verifier)
+        if (target.size, target.root) != (int(row.size), bytes(row.root)):
+            raise LedgerTampered(f"{label}: its row does not match its signed note")
+        targets.append(target)
+    return targets
+
+
+class _NodeChecker:
+    """Compares every node the recomputation completes with the stored one."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.stored: dict[merkle.Node, bytes] = {}
+        self.count = 0
+
+    def load(self, first: int, end: int) -> None:
+        """Fetch the stored nodes completed by leaves ``first`` .. ``end - 1``."""
+        self.stored = {}
+        for level in range(1, end.bit_length() + 1):
+            low, high = ((first + (1 << level)) >> level) - 1, (end >> level) - 1
+            if low > high:
+                continue
+            rows = self.conn.execute(
+                select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+                    ledger_nodes.c.level == level,
+                    ledger_nodes.c.idx.between(low, high),
+                )
+            )
+            self.stored.update(((level, int(idx)), bytes(value)) for idx, value in rows)
+
+    def __call__(self, level: int, index: int, value: bytes) -> None:
+        self.count += 1
+        if self.stored.get((level, index)) != value:
+            first, last = index << level, ((index + 1) << level) - 1
+            raise LedgerTampered(
+                f"entries {first}..{last}: the stored tree node ({level}, {index}) "
+                "does not match the leaves"
+            )
+
+
+def _check_targets(targets: list[_Target], size: int, root: bytes) -> None:
+    for target in targets:
+        if target.size == size and target.root != root:
+            raise LedgerTampered(
+                f"{target.label}: its root does not match the first {size} stored entries"
+            )
+
+
+def verify_log(
+    conn: Connection, verifier: Verifier, external: Iterable[tuple[str, str]] = ()
+) -> AuditReport:
+    """Raise LedgerTampered naming the first problem; ``external`` is (label, note) pairs."""
+    targets = _stored_targets(conn, verifier)
+    targets += [_checked_note(label, note, verifier) for label, note in external]
+    by_size: dict[int, list[_Target]] = {}
+    for target in targets:
+        by_size.setdefault(target.size, []).append(target)
+    checker = _NodeChecker(conn)
+    edge = merkle.CompactRange(on_node=checker)
+    _check_targets(by_size.get(0, []), 0, edge.root())
+    while True:
+        rows = conn.execute(
+            select(ledger_entries.c.idx, ledger_entries.c.leaf, ledger_entries.c.leaf_hash)
+            .where(ledger_entries.c.idx >= edge.size)
+            .order_by(ledger_entries.c.idx)
+            .limit(_CHUNK)
+        ).all()
+        if not rows:
+            break
+        checker.load(edge.size, edge.size + len(rows))
+        for idx, leaf, stored_hash in rows:
+            if int(idx) != edge.size:
+                raise LedgerTampered(f"entry {edge.size}: missing (the next is {idx})")
+            computed = merkle.leaf_hash(bytes(leaf))
+            if computed != bytes(stored_hash):
+                raise LedgerTampered(f"entry {idx}: its leaf does not match its hash")
+            edge.append(computed)
+            if edge.size in by_size:
+                _check_targets(by_size[edge.size], edge.size, edge.root())
+    size = edge.size
+    beyond = [target for target in targets if target.size > size]
+    if beyond:
+        first = min(beyond, key=lambda target: target.size)
+        raise LedgerTampered(f"{first.label}: it covers {first.size} entries, the log has {size}")
+    stored_nodes = conn.execute(select(func.count()).select_from(ledger_nodes)).scalar() or 0
+    if stored_nodes != checker.count:
+        raise LedgerTampered(
+            f"the tree holds {stored_nodes} nodes where {size} entries make {checker.count}"
+        )
+    return AuditReport(size=size, checkpoints=len(targets), root=edge.root())

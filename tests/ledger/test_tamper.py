@@ -1,0 +1,162 @@
+"""Tampering is caught: by `verify`, by the signer (which refuses), and by a witness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, delete, select, update
+
+from safereport.errors import LedgerError
+from safereport.ledger import merkle, tree
+from safereport.ledger.audit import LedgerTampered
+from safereport.ledger.keys import verify_cosignature
+from safereport.ledger.log import Ledger
+from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_note
+from safereport.ledger.witness import Witness, WitnessRefusal
+from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
+
+from .helpers import ORIGIN, append_n, make_ledger
+
+
+@pytest.fixture
+def ledger(engine: Engine) -> Ledger:
+    log = make_ledger(engine)
+    append_n(log, 40)
+    log.checkpoint(new=True)
+    return log
+
+
+@pytest.fixture
+def witness(tmp_path: Path, ledger: Ledger) -> Witness:
+    made = Witness.create(tmp_path / "witness", "witness.example/w1")
+    made.trust(ledger.verifier_key())
+    made.cosign(ledger.checkpoint())
+    return made
+
+
+def _leaf(ledger: Ledger, index: int) -> bytes:
+    return ledger.entry(index)
+
+
+def _set_leaf(ledger: Ledger, index: int, leaf: bytes, *, rehash: bool) -> None:
+    assert leaf != ledger.entry(index), "the forgery must change the leaf"
+    values: dict[str, bytes] = {"leaf": leaf}
+    if rehash:
+        values["leaf_hash"] = merkle.leaf_hash(leaf)
+    with ledger.engine.begin() as conn:
+        conn.execute(update(ledger_entries).where(ledger_entries.c.idx == index).values(values))
+
+
+def _rebuild_tree(ledger: Ledger) -> None:
+    """What a careful attacker does after editing leaves: recompute every stored node."""
+    with ledger.engine.begin() as conn:
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(select(ledger_entries).order_by(ledger_entries.c.idx))
+        ]
+        conn.execute(delete(ledger_nodes))
+        conn.execute(delete(ledger_entries))
+        for row in rows:
+            row.pop("idx")
+            row["leaf_hash"] = merkle.leaf_hash(row["leaf"])
+        tree.append_rows(conn, 0, rows)
+
+
+def test_untouched_log_verifies(ledger: Ledger) -> None:
+    report = ledger.verify()
+    assert report.size == 40 and report.checkpoints == 1
+
+
+def test_edited_leaf_is_named(ledger: Ledger) -> None:
+    forged = _leaf(ledger, 12).replace(b'"u12"', b'"xx2"')
+    _set_leaf(ledger, 12, forged, rehash=False)
+    with pytest.raises(LedgerTampered, match=r"^entry 12: "):
+        ledger.verify()
+
+
+def test_edited_leaf_with_its_hash_breaks_the_tree(ledger: Ledger) -> None:
+    _set_leaf(ledger, 12, _leaf(ledger, 12).replace(b'"u12"', b'"xx2"'), rehash=True)
+    with pytest.raises(LedgerTampered, match=r"entries 12\.\.13: the stored tree node"):
+        ledger.verify()
+
+
+def test_rebuilt_tree_fails_the_signed_checkpoint_and_the_signer_refuses(
+    ledger: Ledger,
+) -> None:
+    _set_leaf(ledger, 5, _leaf(ledger, 5).replace(b'"deny"', b'"allow"'), rehash=True)
+    _rebuild_tree(ledger)
+    with pytest.raises(LedgerTampered, match="checkpoint 40: its root does not match"):
+        ledger.verify()
+    append_n(ledger, 1)
+    with pytest.raises(LedgerError, match="refusing to sign"):
+        ledger.checkpoint(new=True)
+
+
+def test_deleted_newest_entries(ledger: Ledger, witness: Witness) -> None:
+    with ledger.engine.begin() as conn:
+        conn.execute(delete(ledger_entries).where(ledger_entries.c.idx >= 37))
+        conn.execute(delete(ledger_nodes).where(ledger_nodes.c.level > 0))
+    _rebuild_tree(ledger)
+    with pytest.raises(LedgerTampered, match="checkpoint 40: it covers 40 entries, the log has 37"):
+        ledger.verify()
+    # Even with the checkpoint rows gone, the signer will not sign a shorter log...
+    append_n(ledger, 1)
+    with pytest.raises(LedgerError, match="refusing to sign"):
+        ledger.checkpoint(new=True)
+    # ...and a checkpoint signed with the stolen key for the shorter log is refused.
+    with ledger.engine.begin() as conn:
+        root = tree.root(conn, 38)
+    forged = ledger.signer.sign_note(format_checkpoint(Checkpoint(ORIGIN, 38, root)))
+    with pytest.raises(WitnessRefusal, match="smaller"):
+        witness.cosign(forged)
+    assert witness.refusals()[-1]["offered"] == forged
+
+
+def test_resigned_rewritten_history(ledger: Ledger, witness: Witness) -> None:
+    """The operator rewrites an entry, rebuilds the tree, drops old checkpoints, re-signs."""
+    old_note = ledger.checkpoint()
+    _set_leaf(ledger, 5, _leaf(ledger, 5).replace(b'"deny"', b'"allow"'), rehash=True)
+    _rebuild_tree(ledger)
+    with ledger.engine.begin() as conn:
+        conn.execute(delete(ledger_checkpoints))
+    append_n(ledger, 4)
+    new_note = ledger.checkpoint(new=True)  # the database alone no longer shows the rewrite
+    ledger.verify()
+    # The checkpoint the witness holds does.
+    with pytest.raises(LedgerTampered, match="witness: its root does not match"):
+        ledger.verify([("witness", old_note)])
+    proof = ledger.consistency(40, 44)
+    with pytest.raises(WitnessRefusal, match="not a prefix"):
+        witness.cosign(new_note, proof)
+    refusal = witness.refusals()[-1]
+    assert refusal["last_cosigned"] == parse_note(old_note).render()
+    assert witness.last(ORIGIN) == parse_note(old_note).render()
+
+
+def test_witness_cosigns_an_honest_log(ledger: Ledger, witness: Witness) -> None:
+    for step in range(3):
+        append_n(ledger, 5 + step)
+        old = int(parse_note(witness.last(ORIGIN) or "").text.split("\n")[1])
+        note = ledger.checkpoint(new=True)
+        size = int(parse_note(note).text.split("\n")[1])
+        cosigned = parse_note(witness.cosign(note, ledger.consistency(old, size)))
+        assert verify_cosignature(cosigned, witness.signer.verifier) > 1_700_000_000
+        cosigned.verify(ledger.signer.verifier)
+    assert witness.refusals() == []
+    # The same checkpoint again is fine; a forged signature is not.
+    witness.cosign(ledger.checkpoint())
+    forged = ledger.checkpoint().replace(ORIGIN + " ", ORIGIN + " A", 1)
+    with pytest.raises(LedgerError):
+        witness.cosign(forged)
+
+
+def test_witness_refuses_a_fork_and_unknown_logs(ledger: Ledger, witness: Witness) -> None:
+    other_root = merkle.leaf_hash(b"fork")
+    fork = ledger.signer.sign_note(format_checkpoint(Checkpoint(ORIGIN, 40, other_root)))
+    with pytest.raises(WitnessRefusal, match="forked"):
+        witness.cosign(fork)
+    other = make_ledger(ledger.engine)
+    note = other.signer.sign_note("other.example/log\n1\n" + "A" * 43 + "=\n")
+    with pytest.raises(WitnessRefusal, match="does not watch"):
+        witness.cosign(note)

@@ -61,8 +61,15 @@ TOTP_ISSUER = "safereport"
 
 # argon2-cffi's defaults are RFC 9106's second recommended profile (Argon2id, 64 MiB, t=3).
 _HASHER = PasswordHasher()
-# Verified against when the username is unknown, so that a miss costs as long as a hit.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+# Verified against when the username is unknown, so that a miss costs as long as a hit
+# (made on first need: hashing at import would slow every command that imports this module).
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(_HASHER.hash(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
 
 #: Which roles may be held by staff of which kind of organisation (POLICY.md section 2:
 #: caseworkers and supervisors belong to support services, police roles to the police).
@@ -228,7 +235,7 @@ def authenticate(
     moment = _now(now)
     row = conn.execute(_user_query().where(users.c.username == username.strip())).first()
     if row is None or not row.active:
-        verify_password(_DUMMY_HASH, password)  # same cost whether or not the name exists
+        verify_password(_dummy_hash(), password)  # same cost whether or not the name exists
         return SignIn(SignInOutcome.REFUSED)
     if row.locked_until is not None and _aware(row.locked_until) > moment:
         return SignIn(SignInOutcome.LOCKED, locked_until=_aware(row.locked_until))

@@ -1,0 +1,613 @@
+"""Casework for support services and police: case lists, the case page, notes, status, risk,
+third-party reports.
+
+Every read of case data goes through :func:`~safereport.services.access.access_case`
+(guard, then ledger, then vault); every write is decided and recorded with
+:func:`~safereport.services.access.decide_and_record` in the same transaction as the write.
+Nothing here compares roles: the guard decides, and a denial is shown with its reasons.
+
+Lists show only routing facts kept in clear (reference, status, crime type, dates), and only
+the signed-in person's own organisation's cases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from sqlalchemy import Connection, and_, delete, select, update
+
+from safereport.domain.case import CaseStatus, IntakeKind, can_transition, new_id
+from safereport.domain.fields import FIELD_CATEGORY, MAX_FIELD_CHARS, CaseField
+from safereport.domain.risk import (
+    DEFAULT_CHECKLIST,
+    Assessment,
+    Checklist,
+    RiskLevel,
+    assess,
+    checklist_from_mapping,
+)
+from safereport.domain.vocabulary import (
+    SENSITIVE_CATEGORIES,
+    Action,
+    CrimeType,
+    DataCategory,
+    OrgKind,
+    Purpose,
+    Recipient,
+    SubjectRole,
+)
+from safereport.errors import AccessDenied, ConfigError, InvalidInput
+from safereport.policy.decision import Grant
+from safereport.services.access import Actor, access_case, decide_and_record
+from safereport.services.auth import StaffUser
+from safereport.services.instance import Instance
+from safereport.store.core import cases, consents, notes, reports, users
+from safereport.vault.blind import BlindKind
+
+__all__ = [
+    "STAFF_STATUSES",
+    "CaseFilter",
+    "CasePage",
+    "CaseSummary",
+    "FiledReport",
+    "NoteView",
+    "actor_for",
+    "add_note",
+    "case_page",
+    "change_status",
+    "default_purpose",
+    "file_third_party_report",
+    "list_cases",
+    "load_checklist",
+    "save_risk_assessment",
+    "search_cases",
+]
+
+RISK_CHECKLIST_FILE = "risk_checklist.yaml"
+NOTE_LABEL = "staff-note:"
+#: Statuses staff may set by hand; erasure has its own door (the victim's, with cooling-off).
+STAFF_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED, CaseStatus.CLOSED)
+#: What a page asks for first; the immigration categories are asked separately so that a
+#: refusal of them (F-sealed) withholds only them, with their own reason.
+_GENERAL_FIELDS = tuple(f for f in CaseField if FIELD_CATEGORY[f] not in SENSITIVE_CATEGORIES)
+_SENSITIVE_FIELDS = tuple(f for f in CaseField if FIELD_CATEGORY[f] in SENSITIVE_CATEGORIES)
+
+
+def actor_for(user: StaffUser) -> Actor:
+    """The ledger's pseudonymous view of a staff member."""
+    return Actor(id=f"user:{user.id}", role=user.role, org_id=user.org_id, org_kind=user.org_kind)
+
+
+def default_purpose(user: StaffUser) -> Purpose:
+    """The purpose a case page states unless the person picks another."""
+    return Purpose.INVESTIGATION if user.org_kind is OrgKind.POLICE else Purpose.SUPPORT
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+# ---- lists and search -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    id: str
+    reference: str
+    status: CaseStatus
+    crime_type: CrimeType
+    subject_role: SubjectRole
+    intake: IntakeKind
+    assigned_to: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    status: CaseStatus | None = None
+    crime_type: CrimeType | None = None
+    assigned_to_me: bool = False
+
+
+def _summary(row: object) -> CaseSummary:
+    r = row
+    return CaseSummary(
+        id=r.id,  # type: ignore[attr-defined]
+        reference=r.reference,  # type: ignore[attr-defined]
+        status=CaseStatus(r.status),  # type: ignore[attr-defined]
+        crime_type=CrimeType(r.crime_type),  # type: ignore[attr-defined]
+        subject_role=SubjectRole(r.subject_role),  # type: ignore[attr-defined]
+        intake=IntakeKind(r.intake),  # type: ignore[attr-defined]
+        assigned_to=r.assigned_to,  # type: ignore[attr-defined]
+        created_at=_aware(r.created_at),  # type: ignore[attr-defined]
+        updated_at=_aware(r.updated_at),  # type: ignore[attr-defined]
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def list_cases(
+    instance: Instance, user: StaffUser, filters: CaseFilter = CaseFilter(), *, limit: int = 200
+) -> list[CaseSummary]:
+    """The organisation's cases, newest first (routing facts only: nothing is decrypted)."""
+    query = select(cases).where(
+        and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None))
+    )
+    if filters.status is not None:
+        query = query.where(cases.c.status == filters.status.value)
+    if filters.crime_type is not None:
+        query = query.where(cases.c.crime_type == filters.crime_type.value)
+    if filters.assigned_to_me:
+        query = query.where(cases.c.assigned_to == user.id)
+    query = query.order_by(cases.c.updated_at.desc(), cases.c.id).limit(limit)
+    with instance.engine.connect() as conn:
+        return [_summary(row) for row in conn.execute(query)]
+
+
+def search_cases(
+    instance: Instance, user: StaffUser, kind: BlindKind, value: str
+) -> list[CaseSummary]:
+    """Exact search by reference or phone through the vault's blind index.
+
+    A match says "this number belongs to that case", so each match is decided by the guard
+    (as a view of the case's contact or reference) and recorded; only allowed matches show.
+    """
+    with instance.engine.connect() as conn:
+        found = set(instance.vault.find_cases(conn, kind, value))
+        if kind is BlindKind.REFERENCE:
+            found |= _by_reference(conn, value)
+        rows = conn.execute(
+            select(cases).where(
+                and_(
+                    cases.c.id.in_(sorted(found)),
+                    cases.c.org_id == user.org_id,
+                    cases.c.erased_at.is_(None),
+                )
+            )
+        ).all()
+    category = (
+        DataCategory.CRIME_DETAILS if kind is BlindKind.REFERENCE else DataCategory.CONTACT
+    )
+    shown = []
+    for row in rows:
+        decision, _ = decide_and_record(
+            instance,
+            actor_for(user),
+            row.id,
+            action=Action.VIEW,
+            purpose=default_purpose(user),
+            categories=[category],
+            detail={"event": f"search_{kind.value}"},
+        )
+        if decision.allowed:
+            shown.append(_summary(row))
+    return shown
+
+
+def _by_reference(conn: Connection, value: str) -> set[str]:
+    from safereport.vault.blind import normalise
+
+    reference = normalise(BlindKind.REFERENCE, value)
+    return set(conn.execute(select(cases.c.id).where(cases.c.reference == reference)).scalars())
+
+
+# ---- the case page --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NoteView:
+    id: str
+    author: str
+    author_kind: str
+    visible_to_subject: bool
+    created_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class CasePage:
+    summary: CaseSummary
+    purpose: Purpose
+    values: dict[CaseField, str] = field(default_factory=dict)
+    withheld: dict[CaseField, str] = field(default_factory=dict)
+    notes: list[NoteView] = field(default_factory=list)
+    notes_withheld: str = ""
+    rules: tuple[str, ...] = ()
+    risk: Assessment | None = None
+
+
+def _case_row(conn: Connection, user: StaffUser, case_id: str) -> CaseSummary:
+    row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+    # Another organisation's case looks exactly like a missing one (no probing across orgs).
+    if row is None or row.org_id != user.org_id or row.erased_at is not None:
+        raise InvalidInput("no such case")
+    return _summary(row)
+
+
+def case_page(
+    instance: Instance, user: StaffUser, case_id: str, purpose: Purpose | None = None
+) -> CasePage:
+    """The case as the guard allows this person to see it for ``purpose``.
+
+    Two decisions: the general categories (with case notes), then the immigration categories,
+    so that a refusal of the latter (F-sealed) withholds only those fields, with its reason.
+    """
+    stated = purpose or default_purpose(user)
+    with instance.engine.connect() as conn:
+        summary = _case_row(conn, user, case_id)
+    actor = actor_for(user)
+    values: dict[CaseField, str] = {}
+    withheld: dict[CaseField, str] = {}
+    rules: list[str] = []
+    grant: Grant | None = None
+    notes_reason = ""
+    general_categories = {FIELD_CATEGORY[f] for f in _GENERAL_FIELDS} | {DataCategory.CASE_NOTES}
+    for names, categories in (
+        (_GENERAL_FIELDS, general_categories),
+        (_SENSITIVE_FIELDS, {FIELD_CATEGORY[f] for f in _SENSITIVE_FIELDS}),
+    ):
+        try:
+            access = access_case(
+                instance, actor, case_id, action=Action.VIEW, purpose=stated,
+                fields=names, categories=categories,
+            )
+        except AccessDenied as exc:
+            reason = _denial_text(exc)
+            withheld.update({name: reason for name in names})
+            rules.extend(exc.rules)
+            if DataCategory.CASE_NOTES in categories:
+                notes_reason = reason
+            continue
+        values.update(access.values)
+        withheld.update(access.withheld)
+        rules.extend(access.decision.rules)
+        if DataCategory.CASE_NOTES in categories:
+            grant = access.grant
+    note_views = _open_notes(instance, grant, case_id) if grant is not None else []
+    return CasePage(
+        summary=summary,
+        purpose=stated,
+        values=values,
+        withheld=withheld,
+        notes=note_views,
+        notes_withheld=notes_reason,
+        rules=tuple(dict.fromkeys(rules)),
+        risk=_risk_from(values),
+    )
+
+
+def _denial_text(exc: AccessDenied) -> str:
+    reasons = "; ".join(exc.reasons) if exc.reasons else "no rule allows it"
+    return f"withheld: {reasons} (rules: {', '.join(exc.rules) or 'C-default'})"
+
+
+def _risk_from(values: Mapping[CaseField, str]) -> Assessment | None:
+    raw = values.get(CaseField.RISK_ANSWERS)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        return Assessment(
+            answers=data["answers"],
+            yes_count=int(data["yes"]),
+            computed=RiskLevel(data["computed"]),
+            level=RiskLevel(data["level"]),
+            judgement_reason=str(data.get("judgement_reason", "")),
+            threshold=int(data["threshold"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _open_notes(instance: Instance, grant: Grant, case_id: str) -> list[NoteView]:
+    opened = []
+    with instance.engine.connect() as conn:
+        rows = conn.execute(
+            select(notes, users.c.display_name)
+            .outerjoin(users, users.c.id == notes.c.author_id)
+            .where(notes.c.case_id == case_id)
+            .order_by(notes.c.created_at, notes.c.id)
+        ).all()
+        for row in rows:
+            text = instance.vault.open_blob(
+                conn, grant, case_id, DataCategory.CASE_NOTES, _note_label(row), bytes(row.sealed)
+            )
+            opened.append(
+                NoteView(
+                    id=row.id,
+                    author=row.display_name or row.author_kind,
+                    author_kind=row.author_kind,
+                    visible_to_subject=bool(row.visible_to_subject),
+                    created_at=_aware(row.created_at),
+                    text=text.decode("utf-8"),
+                )
+            )
+    return opened
+
+
+def _note_label(row: object) -> str:
+    # Messages the victim can read use the victim side's label so that her page opens them.
+    from safereport.services.victim import message_label
+
+    note_id = str(row.id)  # type: ignore[attr-defined]
+    if row.visible_to_subject:  # type: ignore[attr-defined]
+        return message_label(note_id)
+    return NOTE_LABEL + note_id
+
+
+# ---- writes ---------------------------------------------------------------------------------
+
+
+def _decide_write(
+    instance: Instance,
+    conn: Connection,
+    user: StaffUser,
+    case_id: str,
+    categories: Iterable[DataCategory],
+    event: str,
+) -> None:
+    decision, _ = decide_and_record(
+        instance,
+        actor_for(user),
+        case_id,
+        action=Action.UPDATE,
+        purpose=default_purpose(user),
+        categories=categories,
+        detail={"event": event},
+        conn=conn,
+    )
+    if not decision.allowed:
+        raise AccessDenied(
+            "not allowed: " + "; ".join(decision.reasons or ("no rule allows it",)),
+            rules=decision.rules,
+            reasons=decision.reasons,
+        )
+
+
+def _committed_denial(instance: Instance, work: Callable[[Connection], None]) -> None:
+    """Run ``work(conn)``; if the guard says no, commit the denial's ledger entry, then raise."""
+    denial: AccessDenied | None = None
+    with instance.engine.begin() as conn:
+        try:
+            work(conn)
+        except AccessDenied as exc:
+            # The write did not happen (work raises before writing); the denial must commit.
+            denial = exc
+    if denial is not None:
+        raise denial
+
+
+def add_note(
+    instance: Instance,
+    user: StaffUser,
+    case_id: str,
+    text: str,
+    *,
+    visible_to_subject: bool = False,
+    now: datetime | None = None,
+) -> str:
+    """Seal and add a note (optionally a message the victim sees on her return page)."""
+    body = text.strip()
+    if not body:
+        raise InvalidInput("the note is empty")
+    if len(body) > MAX_FIELD_CHARS:
+        raise InvalidInput(f"a note holds at most {MAX_FIELD_CHARS} characters")
+    note_id = new_id()
+
+    def work(conn: Connection) -> None:
+        _case_row(conn, user, case_id)
+        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "note_added")
+        insert_note(instance, conn, case_id, note_id, body, author_id=user.id,
+                    author_kind="staff", visible_to_subject=visible_to_subject, now=_now(now))
+
+    _committed_denial(instance, work)
+    return note_id
+
+
+def insert_note(
+    instance: Instance,
+    conn: Connection,
+    case_id: str,
+    note_id: str,
+    text: str,
+    *,
+    author_id: str | None,
+    author_kind: str,
+    visible_to_subject: bool,
+    now: datetime,
+) -> None:
+    """Seal ``text`` under the case's key and store it (the caller has decided and recorded)."""
+    from safereport.services.victim import message_label
+
+    label = message_label(note_id) if visible_to_subject else NOTE_LABEL + note_id
+    sealed = instance.vault.seal_blob(
+        conn, case_id, DataCategory.CASE_NOTES, label, text.encode("utf-8")
+    )
+    conn.execute(
+        notes.insert().values(
+            id=note_id, case_id=case_id, author_id=author_id, author_kind=author_kind,
+            visible_to_subject=visible_to_subject, sealed=sealed, created_at=now,
+        )
+    )
+
+
+def change_status(
+    instance: Instance,
+    user: StaffUser,
+    case_id: str,
+    new_status: CaseStatus | str,
+    *,
+    now: datetime | None = None,
+) -> None:
+    try:
+        target = CaseStatus(new_status)
+    except ValueError as exc:
+        raise InvalidInput(f"unknown status {new_status!r}") from exc
+    if target not in STAFF_STATUSES:
+        raise InvalidInput("erasure is started by the person herself, not from the case page")
+
+    def work(conn: Connection) -> None:
+        current = _case_row(conn, user, case_id).status
+        if not can_transition(current, target):
+            raise InvalidInput(f"a {current.value} case cannot become {target.value}")
+        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "status")
+        conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id)
+            .values(status=target.value, updated_at=_now(now))
+        )
+
+    _committed_denial(instance, work)
+
+
+# ---- the risk checklist ---------------------------------------------------------------------
+
+
+def load_checklist(instance: Instance) -> Checklist:
+    """``<data dir>/risk_checklist.yaml`` if present, else the built-in checklist."""
+    path = Path(instance.settings.data_dir) / RISK_CHECKLIST_FILE
+    if not path.is_file():
+        return DEFAULT_CHECKLIST
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the risk checklist {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping with 'items'")
+    try:
+        return checklist_from_mapping(data)
+    except InvalidInput as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def save_risk_assessment(
+    instance: Instance,
+    user: StaffUser,
+    case_id: str,
+    answers: Mapping[str, str],
+    *,
+    judgement: str | None = None,
+    judgement_reason: str = "",
+) -> Assessment:
+    """Assess (refusing a downgrade, with the reason) and seal the answers and the level."""
+    result = assess(
+        load_checklist(instance), answers, judgement=judgement, judgement_reason=judgement_reason
+    )
+
+    def work(conn: Connection) -> None:
+        _case_row(conn, user, case_id)
+        _decide_write(instance, conn, user, case_id, [DataCategory.RISK_ASSESSMENT], "risk")
+        instance.vault.seal_fields(
+            conn,
+            case_id,
+            {CaseField.RISK_ANSWERS: result.to_json(), CaseField.RISK_LEVEL: result.level.value},
+        )
+
+    _committed_denial(instance, work)
+    return result
+
+
+# ---- third-party reports --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FiledReport:
+    case_id: str
+    reference: str
+    claim_code: str = field(repr=False)
+
+
+def file_third_party_report(
+    instance: Instance,
+    user: StaffUser,
+    *,
+    crime_type: CrimeType,
+    subject_role: SubjectRole,
+    values: Mapping[CaseField, str],
+    consents_given: Iterable[tuple[Recipient, Purpose]] = (),
+    language: str = "en",
+    now: datetime | None = None,
+) -> FiledReport:
+    """File a report on the victim's behalf; she claims it later with the claim code."""
+    from safereport.services.intake import _unused_reference
+    from safereport.services.victim import issue_claim_code
+
+    moment = _now(now)
+    kept = {CaseField(k): v.strip() for k, v in values.items() if v and v.strip()}
+    if CaseField.NARRATIVE not in kept:
+        raise InvalidInput("a report needs an account of what happened")
+    if any(len(v) > MAX_FIELD_CHARS for v in kept.values()):
+        raise InvalidInput(f"a field holds at most {MAX_FIELD_CHARS} characters")
+    case_id = new_id()
+    holder: dict[str, str] = {}
+
+    def work(conn: Connection) -> None:
+        reference = _unused_reference(conn)
+        _insert_case(conn, user, case_id, reference, crime_type, subject_role, language, moment)
+        for recipient, purpose in sorted(set(consents_given)):
+            conn.execute(consents.insert().values(
+                id=new_id(), case_id=case_id, recipient=recipient.value, purpose=purpose.value,
+                given_at=moment))
+        categories = {FIELD_CATEGORY[name] for name in kept}
+        try:
+            _decide_write(instance, conn, user, case_id, categories, "third_party_report")
+        except AccessDenied:
+            _remove_case(conn, case_id)  # nothing is kept but the denial
+            raise
+        instance.vault.create_case_key(conn, case_id)
+        instance.vault.seal_fields(conn, case_id, kept)
+        _index(instance, conn, case_id, kept, reference)
+        holder["reference"] = reference
+        holder["code"] = issue_claim_code(instance, case_id, conn=conn)
+
+    _committed_denial(instance, work)
+    return FiledReport(case_id=case_id, reference=holder["reference"], claim_code=holder["code"])
+
+
+def _insert_case(
+    conn: Connection,
+    user: StaffUser,
+    case_id: str,
+    reference: str,
+    crime_type: CrimeType,
+    subject_role: SubjectRole,
+    language: str,
+    moment: datetime,
+) -> None:
+    conn.execute(cases.insert().values(
+        id=case_id, reference=reference, org_id=user.org_id, subject_id=None,
+        subject_role=SubjectRole(subject_role).value, crime_type=CrimeType(crime_type).value,
+        status=CaseStatus.NEW.value, intake=IntakeKind.THIRD_PARTY.value, language=language,
+        assigned_to=user.id, created_at=moment, updated_at=moment))
+    conn.execute(reports.insert().values(
+        id=new_id(), case_id=case_id, submitted_at=moment, filed_by=user.id))
+
+
+def _remove_case(conn: Connection, case_id: str) -> None:
+    conn.execute(delete(consents).where(consents.c.case_id == case_id))
+    conn.execute(delete(reports).where(reports.c.case_id == case_id))
+    conn.execute(delete(cases).where(cases.c.id == case_id))
+
+
+def _index(
+    instance: Instance,
+    conn: Connection,
+    case_id: str,
+    kept: Mapping[CaseField, str],
+    reference: str,
+) -> None:
+    instance.vault.index_value(conn, case_id, BlindKind.REFERENCE, reference)
+    phone = kept.get(CaseField.PHONE)
+    if phone:
+        # not a phone number we can normalise: kept, but not searchable
+        with contextlib.suppress(InvalidInput):
+            instance.vault.index_value(conn, case_id, BlindKind.PHONE, phone)

@@ -1,0 +1,603 @@
+"""The disclosure workflow: request, decision with reasons, obligations enforced, release.
+
+1. A request (recipient organisation, purpose, data categories, the POLICY.md context facts,
+   optionally a written justification) is decided by the guard and recorded in the ledger
+   whatever the answer. A denial is stored with its rule ids and reasons; nothing is released.
+2. Obligations are enforced, not displayed:
+   * ``record_justification``: nothing is released until a written reason is recorded (sealed
+     under the case's data key);
+   * ``supervisor_approval``: a supervisor of the holding organisation, other than the person
+     who asked, must approve;
+   * ``notify_subject``: the release puts a message on the victim's return page;
+   * ``redact_immigration``: the vault removes nationality and immigration status.
+3. Release is decided again at that moment (consent may have been withdrawn, the regime may
+   have changed) through :func:`~safereport.services.access.access_case` with the fulfilled
+   obligations; the opened fields are sealed to the recipient organisation's X25519 key and
+   stored; the release is a ledger entry of its own.
+
+A recipient takes a package into its own casework with :func:`accept_package`: the fields are
+sealed under a new case of the recipient's, and read from then on through the guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from safereport.domain.case import CaseStatus, IntakeKind, new_id
+from safereport.domain.fields import FIELD_CATEGORY, CaseField
+from safereport.domain.vocabulary import (
+    Action,
+    ActorRole,
+    CrimeType,
+    DataCategory,
+    Effect,
+    Obligation,
+    OrgKind,
+    Purpose,
+    Recipient,
+    StatusEvidence,
+    SubjectRole,
+)
+from safereport.errors import AccessDenied, InvalidInput
+from safereport.policy.decision import Decision
+from safereport.services.access import Actor, access_case, active_consent, decide_and_record
+from safereport.services.auth import StaffUser, get_user
+from safereport.services.casework import actor_for, insert_note
+from safereport.services.disclosure_seal import (
+    SealedPackage,
+    ensure_org_key,
+    open_package,
+    seal_package,
+)
+from safereport.services.instance import Instance
+from safereport.store.core import cases, organisations, reports
+from safereport.store.staff import disclosure_approvals, disclosure_packages, disclosure_requests
+
+__all__ = [
+    "CONTEXT_FLAGS",
+    "DisclosureForm",
+    "DisclosureStatus",
+    "DisclosureView",
+    "accept_package",
+    "add_justification",
+    "approve",
+    "awaiting_approval",
+    "disclosures_for_case",
+    "inbox",
+    "parse_disclosure_form",
+    "recipient_organisations",
+    "request_disclosure",
+    "view_disclosure",
+]
+
+#: The boolean context facts a person states on the form (consent is read from the record).
+CONTEXT_FLAGS = (
+    "emergency",
+    "harm_intelligence",
+    "proceedings_ongoing",
+    "victim_initiated",
+)
+JUSTIFICATION_LABEL = "disclosure-justification:"
+MAX_JUSTIFICATION_CHARS = 5000
+_OBLIGATIONS_WE_FULFIL = frozenset({Obligation.NOTIFY_SUBJECT})
+
+
+class DisclosureStatus(StrEnum):
+    DENIED = "denied"
+    NEEDS_APPROVAL = "needs_approval"
+    NEEDS_JUSTIFICATION = "needs_justification"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True)
+class DisclosureForm:
+    case_id: str
+    recipient_org_id: str
+    purpose: Purpose
+    categories: frozenset[DataCategory]
+    status_evidence: StatusEvidence = StatusEvidence.NONE
+    flags: frozenset[str] = frozenset()
+    justification: str = ""
+
+    def context(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {name: name in self.flags for name in CONTEXT_FLAGS}
+        facts["status_evidence"] = self.status_evidence
+        facts["automated"] = False  # a person filled this form
+        return facts
+
+
+def parse_disclosure_form(
+    fields: Mapping[str, str], categories: Sequence[str], flags: Iterable[str] = ()
+) -> DisclosureForm:
+    """Check a submitted form; InvalidInput naming the field at fault."""
+    try:
+        purpose = Purpose(fields.get("purpose", ""))
+    except ValueError as exc:
+        raise InvalidInput("choose a purpose") from exc
+    try:
+        evidence = StatusEvidence(fields.get("status_evidence") or StatusEvidence.NONE)
+    except ValueError as exc:
+        raise InvalidInput("choose what is known of immigration status") from exc
+    try:
+        wanted = frozenset(DataCategory(c) for c in categories)
+    except ValueError as exc:
+        raise InvalidInput("unknown data category") from exc
+    if not wanted:
+        raise InvalidInput("choose at least one kind of data")
+    if DataCategory.AGGREGATE in wanted:
+        raise InvalidInput("aggregate data is published as statistics, not disclosed")
+    stated = frozenset(flags)
+    unknown = stated - set(CONTEXT_FLAGS)
+    if unknown:
+        raise InvalidInput("unknown fact: " + ", ".join(sorted(unknown)))
+    justification = fields.get("justification", "").strip()
+    if len(justification) > MAX_JUSTIFICATION_CHARS:
+        raise InvalidInput(f"a justification holds at most {MAX_JUSTIFICATION_CHARS} characters")
+    recipient = fields.get("recipient_org", "").strip()
+    if not recipient:
+        raise InvalidInput("choose who receives the data")
+    return DisclosureForm(
+        case_id=fields.get("case_id", ""),
+        recipient_org_id=recipient,
+        purpose=purpose,
+        categories=wanted,
+        status_evidence=evidence,
+        flags=stated,
+        justification=justification,
+    )
+
+
+@dataclass(frozen=True)
+class DisclosureView:
+    id: str
+    case_id: str
+    reference: str
+    requester_id: str
+    requester: str
+    recipient_org: str
+    recipient: Recipient
+    purpose: Purpose
+    categories: tuple[DataCategory, ...]
+    context: Mapping[str, Any]
+    effect: Effect
+    obligations: tuple[Obligation, ...]
+    rules: tuple[str, ...]
+    reasons: tuple[str, ...]
+    status: DisclosureStatus
+    has_justification: bool
+    approvers: tuple[str, ...]
+    created_at: datetime
+    outstanding: tuple[str, ...] = field(default=())
+
+
+def recipient_organisations(instance: Instance, user: StaffUser) -> list[tuple[str, str, str]]:
+    """Every other organisation: (id, name, kind), for the recipient list."""
+    with instance.engine.connect() as conn:
+        rows = conn.execute(
+            select(organisations.c.id, organisations.c.name, organisations.c.kind)
+            .where(organisations.c.id != user.org_id)
+            .order_by(organisations.c.kind, organisations.c.name)
+        ).all()
+    return [(r.id, r.name, r.kind) for r in rows]
+
+
+def _recipient_of(conn: Connection, org_id: str) -> Recipient:
+    kind = conn.execute(
+        select(organisations.c.kind).where(organisations.c.id == org_id)
+    ).scalar()
+    if kind is None:
+        raise InvalidInput("choose who receives the data")
+    return Recipient(OrgKind(kind).value)
+
+
+def _own_case(conn: Connection, user: StaffUser, case_id: str) -> Any:
+    row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+    if row is None or row.org_id != user.org_id or row.erased_at is not None:
+        raise InvalidInput("no such case")
+    return row
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- asking ---------------------------------------------------------------------------------
+
+
+def request_disclosure(instance: Instance, user: StaffUser, form: DisclosureForm) -> str:
+    """Decide and record a request; release at once if no obligation is outstanding.
+
+    Returns the request id (its page shows the decision, its reasons, and what is still owed).
+    """
+    request_id = new_id()
+    with instance.engine.begin() as conn:
+        _own_case(conn, user, form.case_id)
+        recipient = _recipient_of(conn, form.recipient_org_id)
+        decision, index = decide_and_record(
+            instance, actor_for(user), form.case_id, action=Action.DISCLOSE,
+            purpose=form.purpose, categories=form.categories, recipient=recipient,
+            context=form.context(),
+            detail={"event": "disclosure_requested", "disclosure": request_id}, conn=conn,
+        )
+        sealed = None
+        if decision.allowed and form.justification:
+            sealed = _seal_justification(instance, conn, form.case_id, request_id,
+                                         form.justification)
+        conn.execute(insert(disclosure_requests).values(
+            id=request_id, case_id=form.case_id, holder_org_id=user.org_id,
+            requester_id=user.id, recipient_org_id=form.recipient_org_id,
+            recipient=recipient.value, purpose=form.purpose.value,
+            categories=" ".join(sorted(form.categories)), context=json.dumps(
+                {k: str(v) if isinstance(v, StrEnum) else v for k, v in form.context().items()},
+                sort_keys=True),
+            effect=decision.effect.value, obligations=" ".join(sorted(decision.obligations)),
+            rules=" ".join(decision.rules), reasons=json.dumps(list(decision.reasons)),
+            status=(DisclosureStatus.DENIED if not decision.allowed
+                    else DisclosureStatus.NEEDS_JUSTIFICATION).value,
+            justification_sealed=sealed, decision_index=index,
+            created_at=_now(), updated_at=_now()))
+    if decision.allowed:
+        _advance(instance, request_id)
+    return request_id
+
+
+def _seal_justification(
+    instance: Instance, conn: Connection, case_id: str, request_id: str, text: str
+) -> bytes:
+    return instance.vault.seal_blob(
+        conn, case_id, DataCategory.CASE_NOTES, JUSTIFICATION_LABEL + request_id,
+        text.encode("utf-8"),
+    )
+
+
+def add_justification(instance: Instance, user: StaffUser, request_id: str, text: str) -> None:
+    """Record the written reason (only the person who asked), then release if nothing else is
+    outstanding."""
+    body = text.strip()
+    if not body:
+        raise InvalidInput("a justification must say why this disclosure is needed")
+    if len(body) > MAX_JUSTIFICATION_CHARS:
+        raise InvalidInput(f"a justification holds at most {MAX_JUSTIFICATION_CHARS} characters")
+    with instance.engine.begin() as conn:
+        row = _request_row(conn, user, request_id)
+        if row.requester_id != user.id:
+            raise InvalidInput("only the person who asked can give the justification")
+        if row.status in (DisclosureStatus.DENIED, DisclosureStatus.RELEASED):
+            raise InvalidInput(f"this request is {row.status} already")
+        sealed = _seal_justification(instance, conn, row.case_id, request_id, body)
+        conn.execute(update(disclosure_requests).where(disclosure_requests.c.id == request_id)
+                     .values(justification_sealed=sealed, updated_at=_now()))
+    _advance(instance, request_id)
+
+
+def approve(instance: Instance, approver: StaffUser, request_id: str) -> None:
+    """A supervisor's approval: of the holding organisation, and not the person who asked."""
+    with instance.engine.begin() as conn:
+        row = _request_row(conn, approver, request_id)
+        if row.status != DisclosureStatus.NEEDS_APPROVAL:
+            raise InvalidInput("this request is not waiting for approval")
+        # The obligation is defined by who may meet it: a second, different supervisor.
+        if approver.role is not ActorRole.SUPERVISOR:
+            raise InvalidInput("only a supervisor can approve a disclosure")
+        if approver.id == row.requester_id:
+            raise InvalidInput("a second supervisor, not the one who asked, must approve")
+        conn.execute(insert(disclosure_approvals).values(
+            request_id=request_id, approver_id=approver.id, approved_at=_now()))
+    _advance(instance, request_id)
+
+
+def _request_row(conn: Connection, user: StaffUser, request_id: str) -> Any:
+    row = conn.execute(
+        select(disclosure_requests).where(disclosure_requests.c.id == request_id)
+    ).first()
+    if row is None or row.holder_org_id != user.org_id:
+        raise InvalidInput("no such disclosure request")
+    return row
+
+
+# ---- release --------------------------------------------------------------------------------
+
+
+def _fulfilled(conn: Connection, row: Any) -> tuple[frozenset[Obligation], list[str]]:
+    """What is met now, and the plain-language list of what is still outstanding."""
+    owed = frozenset(Obligation(o) for o in row.obligations.split())
+    met: set[Obligation] = set(_OBLIGATIONS_WE_FULFIL & owed)
+    outstanding: list[str] = []
+    if Obligation.RECORD_JUSTIFICATION in owed:
+        if row.justification_sealed is not None:
+            met.add(Obligation.RECORD_JUSTIFICATION)
+        else:
+            outstanding.append("a written justification (record_justification)")
+    if Obligation.SUPERVISOR_APPROVAL in owed:
+        if _approved(conn, row):
+            met.add(Obligation.SUPERVISOR_APPROVAL)
+        else:
+            outstanding.append("approval by a second, different supervisor (supervisor_approval)")
+    return frozenset(met), outstanding
+
+
+def _approved(conn: Connection, row: Any) -> bool:
+    from safereport.store.core import users
+
+    approvers = conn.execute(
+        select(users.c.id).join(disclosure_approvals,
+                                disclosure_approvals.c.approver_id == users.c.id)
+        .where(and_(disclosure_approvals.c.request_id == row.id,
+                    users.c.role == ActorRole.SUPERVISOR.value,
+                    users.c.org_id == row.holder_org_id,
+                    users.c.id != row.requester_id))
+    ).first()
+    return approvers is not None
+
+
+def _advance(instance: Instance, request_id: str) -> None:
+    """Release if every obligation is met; otherwise record what the request waits for."""
+    with instance.engine.connect() as conn:
+        row = conn.execute(
+            select(disclosure_requests).where(disclosure_requests.c.id == request_id)
+        ).one()
+        met, outstanding = _fulfilled(conn, row)
+    if outstanding:
+        waiting = (DisclosureStatus.NEEDS_JUSTIFICATION if row.justification_sealed is None and
+                   Obligation.RECORD_JUSTIFICATION in row.obligations.split()
+                   else DisclosureStatus.NEEDS_APPROVAL)
+        _set_status(instance, request_id, waiting)
+        return
+    _release(instance, row, met)
+
+
+def _set_status(instance: Instance, request_id: str, status: DisclosureStatus,
+                **values: Any) -> None:
+    with instance.engine.begin() as conn:
+        conn.execute(update(disclosure_requests).where(disclosure_requests.c.id == request_id)
+                     .values(status=status.value, updated_at=_now(), **values))
+
+
+def _requester_actor(instance: Instance, row: Any) -> Actor:
+    with instance.engine.connect() as conn:
+        requester = get_user(conn, row.requester_id)
+    if requester is None:
+        raise InvalidInput("the person who asked no longer has an account")
+    return actor_for(requester)
+
+
+def _release(instance: Instance, row: Any, met: frozenset[Obligation]) -> None:
+    categories = frozenset(DataCategory(c) for c in row.categories.split())
+    names = [f for f in CaseField if FIELD_CATEGORY[f] in categories]
+    context = json.loads(row.context)
+    try:
+        access = access_case(
+            instance, _requester_actor(instance, row), row.case_id, action=Action.DISCLOSE,
+            purpose=Purpose(row.purpose), fields=names, categories=categories,
+            recipient=Recipient(row.recipient), context=context, fulfilled=met,
+        )
+    except AccessDenied as exc:
+        # Decided again at release time and refused (e.g. consent withdrawn): recorded by
+        # access_case; the request is closed with the new reasons.
+        _set_status(instance, row.id, DisclosureStatus.DENIED, effect=Effect.DENY.value,
+                    rules=" ".join(exc.rules), reasons=json.dumps(list(exc.reasons or
+                                                                      (str(exc),))))
+        return
+    _store_package(instance, row, access.decision, access.values, access.withheld,
+                   access.grant.ledger_index)
+
+
+def _store_package(
+    instance: Instance,
+    row: Any,
+    decision: Decision,
+    values: Mapping[CaseField, str],
+    withheld: Mapping[CaseField, str],
+    ledger_index: int,
+) -> None:
+    with instance.engine.begin() as conn:
+        case = conn.execute(select(cases).where(cases.c.id == row.case_id)).one()
+        body = json.dumps({
+            "disclosure": row.id,
+            "reference": case.reference,
+            "crime_type": case.crime_type,
+            "subject_role": case.subject_role,
+            "purpose": row.purpose,
+            "rules": list(decision.rules),
+            "fields": {name.value: text for name, text in values.items()},
+            "withheld": {name.value: why for name, why in withheld.items()},
+            "ledger_index": ledger_index,
+        }, sort_keys=True).encode("utf-8")
+        public = ensure_org_key(conn, instance.settings.keys_dir, row.recipient_org_id)
+        sealed = seal_package(public, row.id.encode("ascii"), body)
+        conn.execute(insert(disclosure_packages).values(
+            request_id=row.id, recipient_org_id=row.recipient_org_id,
+            ephemeral_public=sealed.ephemeral_public, nonce=sealed.nonce,
+            ciphertext=sealed.ciphertext, sha256=hashlib.sha256(sealed.ciphertext).hexdigest(),
+            accepted_case_id=None, created_at=_now()))
+        if Obligation.NOTIFY_SUBJECT in decision.obligations:
+            insert_note(instance, conn, row.case_id, new_id(), _notice(row), author_id=None,
+                        author_kind="system", visible_to_subject=True, now=_now())
+        conn.execute(update(disclosure_requests).where(disclosure_requests.c.id == row.id)
+                     .values(status=DisclosureStatus.RELEASED.value, release_index=ledger_index,
+                             effect=decision.effect.value, rules=" ".join(decision.rules),
+                             updated_at=_now()))
+
+
+def _notice(row: Any) -> str:
+    kinds = ", ".join(c.replace("_", " ") for c in row.categories.split())
+    return (f"Information from your case ({kinds}) was shared with "
+            f"{row.recipient.replace('_', ' ')} for {row.purpose.replace('_', ' ')}. "
+            "You can see every access on the 'who has seen my data' page.")
+
+
+# ---- reading requests (no case data: categories, rules, reasons) -----------------------------
+
+
+def _view(conn: Connection, row: Any) -> DisclosureView:
+    from safereport.store.core import users
+
+    requester = conn.execute(select(users.c.display_name).where(
+        users.c.id == row.requester_id)).scalar() or "unknown"
+    recipient_org = conn.execute(select(organisations.c.name).where(
+        organisations.c.id == row.recipient_org_id)).scalar() or row.recipient
+    reference = conn.execute(select(cases.c.reference).where(
+        cases.c.id == row.case_id)).scalar() or "(erased)"
+    approvers = conn.execute(select(users.c.display_name).join(
+        disclosure_approvals, disclosure_approvals.c.approver_id == users.c.id).where(
+        disclosure_approvals.c.request_id == row.id)).scalars().all()
+    _, outstanding = _fulfilled(conn, row)
+    return DisclosureView(
+        id=row.id, case_id=row.case_id, reference=reference, requester_id=row.requester_id,
+        requester=requester, recipient_org=recipient_org, recipient=Recipient(row.recipient),
+        purpose=Purpose(row.purpose),
+        categories=tuple(DataCategory(c) for c in row.categories.split()),
+        context=json.loads(row.context), effect=Effect(row.effect),
+        obligations=tuple(Obligation(o) for o in row.obligations.split()),
+        rules=tuple(row.rules.split()), reasons=tuple(json.loads(row.reasons)),
+        status=DisclosureStatus(row.status),
+        has_justification=row.justification_sealed is not None,
+        approvers=tuple(approvers), created_at=row.created_at,
+        outstanding=tuple(outstanding) if row.status not in (
+            DisclosureStatus.DENIED, DisclosureStatus.RELEASED) else (),
+    )
+
+
+def view_disclosure(instance: Instance, user: StaffUser, request_id: str) -> DisclosureView:
+    with instance.engine.connect() as conn:
+        return _view(conn, _request_row(conn, user, request_id))
+
+
+def disclosures_for_case(instance: Instance, user: StaffUser, case_id: str) -> list[DisclosureView]:
+    with instance.engine.connect() as conn:
+        rows = conn.execute(select(disclosure_requests).where(and_(
+            disclosure_requests.c.case_id == case_id,
+            disclosure_requests.c.holder_org_id == user.org_id)).order_by(
+            disclosure_requests.c.created_at.desc())).all()
+        return [_view(conn, row) for row in rows]
+
+
+def awaiting_approval(instance: Instance, user: StaffUser) -> list[DisclosureView]:
+    """Requests of the organisation that wait for a supervisor's approval."""
+    with instance.engine.connect() as conn:
+        rows = conn.execute(select(disclosure_requests).where(and_(
+            disclosure_requests.c.holder_org_id == user.org_id,
+            or_(disclosure_requests.c.status == DisclosureStatus.NEEDS_APPROVAL.value,
+                disclosure_requests.c.status == DisclosureStatus.NEEDS_JUSTIFICATION.value),
+        )).order_by(disclosure_requests.c.created_at)).all()
+        return [_view(conn, row) for row in rows]
+
+
+def justification_text(instance: Instance, user: StaffUser, request_id: str) -> str:
+    """The written reason, opened under a guard decision (a view of the case's notes)."""
+    from safereport.services.casework import default_purpose
+
+    with instance.engine.connect() as conn:
+        row = _request_row(conn, user, request_id)
+    if row.justification_sealed is None:
+        return ""
+    access = access_case(instance, actor_for(user), row.case_id, action=Action.VIEW,
+                         purpose=default_purpose(user), fields=[],
+                         categories=[DataCategory.CASE_NOTES])
+    with instance.engine.connect() as conn:
+        data = instance.vault.open_blob(conn, access.grant, row.case_id, DataCategory.CASE_NOTES,
+                                        JUSTIFICATION_LABEL + request_id,
+                                        bytes(row.justification_sealed))
+    return data.decode("utf-8")
+
+
+# ---- the recipient's side -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    request_id: str
+    sender: str
+    purpose: Purpose
+    categories: tuple[DataCategory, ...]
+    received_at: datetime
+    accepted_case_id: str | None
+
+
+def inbox(instance: Instance, user: StaffUser) -> list[InboxItem]:
+    """Packages released to the user's organisation (what, from whom; not the contents)."""
+    with instance.engine.connect() as conn:
+        rows = conn.execute(
+            select(disclosure_packages, disclosure_requests.c.purpose,
+                   disclosure_requests.c.categories, organisations.c.name)
+            .join(disclosure_requests, disclosure_requests.c.id == disclosure_packages.c.request_id)
+            .join(organisations, organisations.c.id == disclosure_requests.c.holder_org_id)
+            .where(disclosure_packages.c.recipient_org_id == user.org_id)
+            .order_by(disclosure_packages.c.created_at.desc())
+        ).all()
+    return [InboxItem(r.request_id, r.name, Purpose(r.purpose),
+                      tuple(DataCategory(c) for c in r.categories.split()), r.created_at,
+                      r.accepted_case_id) for r in rows]
+
+
+def accept_package(instance: Instance, user: StaffUser, request_id: str) -> str:
+    """Open a package sent to the user's organisation into a new case it holds.
+
+    The contents are never shown from the package: they are sealed under the new case's data
+    key at once, and read from then on through the guard like any other case. The taking-in is
+    itself decided (an ``update`` by the recipient) and recorded.
+    """
+    from safereport.services.intake import _unused_reference
+
+    if user.org_kind not in (OrgKind.POLICE, OrgKind.SUPPORT_SERVICE):
+        raise InvalidInput("only a police force or a support service holds cases here")
+    case_id = new_id()
+    denial: AccessDenied | None = None
+    with instance.engine.begin() as conn:
+        pkg = conn.execute(select(disclosure_packages).where(and_(
+            disclosure_packages.c.request_id == request_id,
+            disclosure_packages.c.recipient_org_id == user.org_id))).first()
+        if pkg is None:
+            raise InvalidInput("no such package")
+        if pkg.accepted_case_id is not None:
+            return str(pkg.accepted_case_id)
+        body = json.loads(open_package(
+            instance.settings.keys_dir, user.org_id, request_id.encode("ascii"),
+            SealedPackage(bytes(pkg.ephemeral_public), bytes(pkg.nonce), bytes(pkg.ciphertext))))
+        moment = _now()
+        conn.execute(cases.insert().values(
+            id=case_id, reference=_unused_reference(conn), org_id=user.org_id, subject_id=None,
+            subject_role=SubjectRole(body["subject_role"]).value,
+            crime_type=CrimeType(body["crime_type"]).value, status=CaseStatus.NEW.value,
+            intake=IntakeKind.THIRD_PARTY.value, language="en", assigned_to=user.id,
+            created_at=moment, updated_at=moment))
+        conn.execute(reports.insert().values(id=new_id(), case_id=case_id, submitted_at=moment,
+                                             filed_by=user.id))
+        values = {CaseField(k): v for k, v in body["fields"].items() if v}
+        from safereport.services.casework import default_purpose
+
+        decision, _ = decide_and_record(
+            instance, actor_for(user), case_id, action=Action.UPDATE,
+            purpose=default_purpose(user),
+            categories={FIELD_CATEGORY[k] for k in values} or {DataCategory.CRIME_DETAILS},
+            detail={"event": "disclosure_accepted", "disclosure": request_id}, conn=conn)
+        if decision.allowed:
+            instance.vault.create_case_key(conn, case_id)
+            instance.vault.seal_fields(conn, case_id, values)
+            conn.execute(update(disclosure_packages).where(
+                disclosure_packages.c.request_id == request_id).values(accepted_case_id=case_id))
+        else:
+            conn.execute(reports.delete().where(reports.c.case_id == case_id))
+            conn.execute(cases.delete().where(cases.c.id == case_id))
+            denial = AccessDenied("not allowed", rules=decision.rules, reasons=decision.reasons)
+    if denial is not None:
+        raise denial
+    return case_id
+
+
+def consent_on_record(instance: Instance, case_id: str, recipient: Recipient,
+                      purpose: Purpose) -> bool:
+    """Whether the person's express consent to this recipient and purpose stands (shown on
+    the form; the guard reads it from the record itself)."""
+    with instance.engine.connect() as conn:
+        return active_consent(conn, case_id, recipient, purpose)
+
+

@@ -8,7 +8,7 @@ after the case row itself is gone. Query functions take a connection and never c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +23,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    bindparam,
     delete,
     func,
     insert,
@@ -43,7 +42,9 @@ __all__ = [
     "kek_usage",
     "keys_under",
     "read_fields",
+    "read_fields_and_key",
     "replace_index",
+    "replace_indexes",
     "rewrap_case_keys",
     "upsert_fields",
     "vault_blind_index",
@@ -167,6 +168,48 @@ def read_fields(
     return [(str(f), int(v), bytes(c)) for f, v, c in conn.execute(query.order_by("field"))]
 
 
+def read_fields_and_key(
+    conn: Connection, case_id: str, names: Iterable[str] | None
+) -> tuple[CaseKeyRow | None, list[tuple[str, int, bytes]]]:
+    """The case's key row and its fields in one round trip (the key row only if fields exist)."""
+    keys = vault_case_keys
+    query = (
+        select(
+            vault_fields.c.field, vault_fields.c.key_version, vault_fields.c.ciphertext,
+            keys.c.key_version, keys.c.kek_id, keys.c.wrapped, keys.c.destroyed_at,
+        )
+        .select_from(vault_fields.outerjoin(keys, keys.c.case_id == vault_fields.c.case_id))
+        .where(vault_fields.c.case_id == case_id)
+        .order_by(vault_fields.c.field)
+    )
+    if names is not None:
+        query = query.where(vault_fields.c.field.in_(list(names)))
+    found = conn.execute(query).all()
+    if not found:
+        return None, []
+    first = found[0]
+    key = None
+    if first[3] is not None:
+        wrapped = None if first[5] is None else bytes(first[5])
+        key = CaseKeyRow(case_id, int(first[3]), first[4], wrapped, first[6])
+    return key, [(str(f), int(v), bytes(c)) for f, v, c, *_ in found]
+
+
+def replace_indexes(conn: Connection, case_id: str, digests: Mapping[str, str]) -> None:
+    """Set the case's index of each kind in ``digests`` (kind -> digest), replacing old ones."""
+    if not digests:
+        return
+    conn.execute(
+        delete(vault_blind_index).where(
+            and_(vault_blind_index.c.case_id == case_id, vault_blind_index.c.kind.in_(digests))
+        )
+    )
+    conn.execute(
+        insert(vault_blind_index),
+        [{"kind": k, "digest": d, "case_id": case_id} for k, d in digests.items()],
+    )
+
+
 def replace_index(conn: Connection, case_id: str, kind: str, digest: str) -> None:
     delete_index(conn, case_id, kind)
     conn.execute(insert(vault_blind_index).values(kind=kind, digest=digest, case_id=case_id))
@@ -225,16 +268,21 @@ def keys_under(
 def rewrap_case_keys(
     conn: Connection, rows: Sequence[tuple[str, str, str, bytes]], now: datetime
 ) -> None:
-    """Set ``(case_id, old_kek, new_kek, wrapped)``; a row changed meanwhile is left alone."""
+    """Set ``(case_id, old_kek, new_kek, wrapped)``; a row changed meanwhile is left alone.
+
+    Sent straight to the driver's executemany: rotation rewrites 10**6 rows, and building
+    each row's parameters through the SQL compiler would cost more than the cryptography.
+    """
     if not rows:
         return
-    table = vault_case_keys
-    conn.execute(
-        update(table)
-        .where(and_(table.c.case_id == bindparam("b_case"), table.c.kek_id == bindparam("b_old")))
-        .values(kek_id=bindparam("b_new"), wrapped=bindparam("b_wrapped"), rewrapped_at=now),
-        [
-            {"b_case": case, "b_old": old, "b_new": new, "b_wrapped": wrapped}
-            for case, old, new, wrapped in rows
-        ],
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"UPDATE vault_case_keys SET kek_id = {mark}, wrapped = {mark}, rewrapped_at = {mark} "
+        f"WHERE case_id = {mark} AND kek_id = {mark}"
+    )
+    # The column type's own bind processor, so the timestamp is stored as SQLAlchemy would.
+    process = vault_case_keys.c.rewrapped_at.type.bind_processor(conn.dialect)
+    stamp = process(now) if process is not None else now
+    conn.exec_driver_sql(
+        sql, [(new, wrapped, stamp, case, old) for case, old, new, wrapped in rows]
     )

@@ -63,45 +63,41 @@ def check_data_key(key: bytes) -> bytes:
 class DataKey:
     """One case's data key, unwrapped, with the recipes that seal and open under it."""
 
-    __slots__ = ("_aead", "_case", "_header", "version")
+    __slots__ = ("_aead", "_blob_prefix", "_field_prefix", "_header", "_suffix", "version")
 
     def __init__(self, key: bytes, case_id: bytes, version: int) -> None:
         self._aead = Aead(key)
-        self._case = case_id
         self.version = version
         self._header = _HEADER.pack(_FORMAT, version)
+        # Built once per case: the per-field associated data is then two concatenations.
+        self._field_prefix = _FIELD_AAD + case_id + b"\x00"
+        self._blob_prefix = _BLOB_AAD + case_id + b"\x00"
+        self._suffix = b"\x00%d" % version
 
     def _field_aad(self, field: str) -> bytes:
-        return b"%s%s\x00%s\x00%d" % (_FIELD_AAD, self._case, field.encode("ascii"), self.version)
+        return self._field_prefix + field.encode("ascii") + self._suffix
 
     def _blob_aad(self, category: str, label: str) -> bytes:
-        return b"%s%s\x00%s\x00%s\x00%d" % (
-            _BLOB_AAD,
-            self._case,
-            category.encode("ascii"),
-            label.encode("utf-8"),
-            self.version,
+        return (
+            self._blob_prefix + category.encode("ascii") + b"\x00" + label.encode("utf-8")
+            + self._suffix
         )
 
-    def _open(self, token: bytes, aad: bytes) -> bytes:
-        if token[:5] != self._header:
-            raise VaultError()
-        return self._aead.open(token[5:], aad)
-
     def seal_field(self, field: str, text: str) -> bytes:
-        return self._header + self._aead.seal(text.encode("utf-8"), self._field_aad(field))
+        return self._aead.seal_after(self._header, text.encode("utf-8"), self._field_aad(field))
 
     def open_field(self, field: str, token: bytes) -> str:
+        plain = self._aead.open_after(self._header, token, self._field_aad(field))
         try:
-            return self._open(token, self._field_aad(field)).decode("utf-8")
+            return plain.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise VaultError() from exc
 
     def seal_blob(self, category: str, label: str, data: bytes) -> bytes:
-        return self._header + self._aead.seal(data, self._blob_aad(category, label))
+        return self._aead.seal_after(self._header, data, self._blob_aad(category, label))
 
     def open_blob(self, category: str, label: str, token: bytes) -> bytes:
-        return self._open(token, self._blob_aad(category, label))
+        return self._aead.open_after(self._header, token, self._blob_aad(category, label))
 
 
 def token_version(token: bytes) -> int:

@@ -34,7 +34,6 @@ from safereport.vault.envelope import (
     check_data_key,
     data_key_aad,
     new_data_key,
-    token_version,
 )
 from safereport.vault.keystore import KeyStore
 
@@ -138,6 +137,10 @@ class Vault:
             kek_id, wrapped = self._wrap(case, _FIRST_VERSION, key)
             rows.insert_case_key(conn, case_id, _FIRST_VERSION, kek_id, wrapped, self._clock())
             return DataKey(key, case, _FIRST_VERSION)
+        return self._unwrap(case_id, row)
+
+    def _unwrap(self, case_id: str, row: rows.CaseKeyRow | None) -> DataKey:
+        case = check_case_id(case_id)
         if row is None or row.wrapped is None or row.kek_id is None:
             raise VaultError()
         aad = data_key_aad(case, row.key_version, row.kek_id)
@@ -167,9 +170,7 @@ class Vault:
                 for name, value in checked.items()
             ]
             rows.upsert_fields(conn, case_id, key.version, sealed, self._clock())
-        for name, kind in _INDEXED_FIELDS.items():
-            if name in checked:
-                self._index_quietly(conn, case_id, kind, checked[name])
+        self._index_fields(conn, case_id, checked)
 
     def open_fields(
         self,
@@ -181,24 +182,23 @@ class Vault:
         """The case's fields the grant covers; the rest withheld with a reason."""
         _check_grant(grant, case_id)
         wanted = None if names is None else sorted({CaseField(n).value for n in names})
-        stored = rows.read_fields(conn, case_id, wanted)
-        allowed = grant.categories
+        key_row, stored = rows.read_fields_and_key(conn, case_id, wanted)
         opened = OpenedFields(case_id)
         to_open = []
         for name, version, token in stored:
             case_field = CaseField(name)
             category = category_of(case_field)
-            if category in allowed:
+            if category in grant.categories:
                 to_open.append((case_field, version, token))
             else:
                 opened.withheld[case_field] = _withheld_reason(grant, category).value
         if not to_open:
             return opened
         with self._opaque("open_fields", case_id):
-            key = self._data_key(conn, case_id)
+            key = self._unwrap(case_id, key_row)
             values = {}
             for case_field, version, token in to_open:
-                if version != key.version or token_version(token) != version:
+                if version != key.version:
                     raise VaultError()
                 values[case_field] = key.open_field(case_field.value, token)
         opened.values.update(values)
@@ -270,13 +270,20 @@ class Vault:
         """Case ids whose ``kind`` value equals ``value`` after normalisation."""
         return rows.find_indexed(conn, BlindKind(kind).value, self.blind_index(kind, value))
 
-    def _index_quietly(self, conn: Connection, case_id: str, kind: BlindKind, value: str) -> None:
-        # A phone number we cannot normalise is still sealed; it just cannot be looked up.
-        try:
-            self.index_value(conn, case_id, kind, value)
-        except InvalidInput:
-            rows.delete_index(conn, case_id, kind.value)
-            log.info("vault: %s of case %s not indexed (not recognised)", kind, case_id)
+    def _index_fields(
+        self, conn: Connection, case_id: str, values: Mapping[CaseField, str]
+    ) -> None:
+        digests: dict[str, str] = {}
+        for name, kind in _INDEXED_FIELDS.items():
+            if name not in values:
+                continue
+            try:
+                digests[kind.value] = self.blind_index(kind, values[name])
+            except InvalidInput:
+                # A value we cannot normalise is still sealed; it just cannot be looked up.
+                rows.delete_index(conn, case_id, kind.value)
+                log.info("vault: %s of case %s not indexed (not recognised)", kind, case_id)
+        rows.replace_indexes(conn, case_id, digests)
 
 
 def _check_values(values: Mapping[CaseField, str]) -> dict[CaseField, str]:

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Connection, Select, delete, insert, select, update
 
 from safereport.domain.vocabulary import ActorRole, OrgKind
-from safereport.errors import InvalidInput
+from safereport.errors import AccessDenied, InvalidInput
 from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions, staff_signin_state
 
@@ -34,13 +34,16 @@ __all__ = [
     "SessionState",
     "SignIn",
     "SignInOutcome",
+    "StaffArea",
     "StaffSession",
     "StaffUser",
+    "areas",
     "authenticate",
     "begin_totp_enrolment",
     "confirm_totp_enrolment",
     "create_user",
     "end_session",
+    "ensure_area",
     "get_user",
     "hash_password",
     "load_session",
@@ -85,6 +88,45 @@ _ROLE_ORG_KINDS: dict[ActorRole, frozenset[OrgKind] | None] = {
     ActorRole.POLICE_SYSTEM: frozenset({OrgKind.POLICE}),
     ActorRole.SUPERVISOR: frozenset({OrgKind.SUPPORT_SERVICE, OrgKind.POLICE}),
 }
+
+
+class StaffArea(StrEnum):
+    """Parts of the staff side. Case data inside each is still decided case by case by the
+    guard; an area only says which pages a role is offered (an auditor gets no case list)."""
+
+    APPROVALS = "approvals"
+    AUDIT = "audit"
+    CASEWORK = "casework"
+    INBOX = "inbox"
+
+
+_AREAS: dict[ActorRole, frozenset[StaffArea]] = {
+    ActorRole.ADMIN: frozenset(),
+    ActorRole.ANALYST: frozenset(),
+    ActorRole.AUDITOR: frozenset({StaffArea.AUDIT}),
+    ActorRole.CASEWORKER: frozenset({StaffArea.CASEWORK, StaffArea.INBOX}),
+    ActorRole.IMMIGRATION_OFFICER: frozenset({StaffArea.INBOX}),
+    ActorRole.MARAC_MEMBER: frozenset({StaffArea.INBOX}),
+    ActorRole.POLICE_OFFICER: frozenset({StaffArea.CASEWORK, StaffArea.INBOX}),
+    ActorRole.POLICE_SYSTEM: frozenset(),
+    ActorRole.SUPERVISOR: frozenset(
+        {StaffArea.APPROVALS, StaffArea.CASEWORK, StaffArea.INBOX}
+    ),
+}
+
+
+def areas(user: StaffUser) -> frozenset[StaffArea]:
+    return _AREAS.get(user.role, frozenset())
+
+
+def ensure_area(user: StaffUser, area: StaffArea) -> None:
+    """AccessDenied unless the user's role is offered ``area`` (the one place this is said)."""
+    if area not in areas(user):
+        raise AccessDenied(
+            f"the {area.value} pages are not part of a {user.role.value}'s work",
+            rules=("staff-areas",),
+            reasons=(f"a {user.role.value} is not offered the {area.value} pages",),
+        )
 
 
 class SignInOutcome(StrEnum):

@@ -8,6 +8,7 @@ sealed to the recipient organisation's X25519 key).
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -28,6 +29,7 @@ __all__ = [
     "org_keys",
     "staff_sessions",
     "staff_signin_state",
+    "witness_cosignatures",
 ]
 
 staff_sessions = Table(
@@ -111,4 +113,17 @@ disclosure_packages = Table(
     # set when the recipient has taken the package into its own casework
     Column("accepted_case_id", String(32), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+witness_cosignatures = Table(
+    "witness_cosignatures",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("witness", String(200), nullable=False),  # the witness key's name
+    Column("key_id", String(8), nullable=False),
+    Column("checkpoint_size", Integer, nullable=False),
+    Column("cosigned_at", BigInteger, nullable=False),  # the cosignature's own timestamp
+    # the whole cosigned checkpoint note, kept so that every audit re-checks it
+    Column("note", Text, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,145 @@
+"""What auditors see: the log's checkpoint, its verification, witness cosignatures, denials,
+and counts of decisions by rule. Never case data: no case id, no actor id, no field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select
+
+from safereport.domain.case import new_id
+from safereport.errors import InvalidInput, LedgerError
+from safereport.ledger.keys import verify_cosignature
+from safereport.ledger.notes import parse_checkpoint, parse_note, parse_vkey
+from safereport.services.auth import StaffArea, StaffUser, ensure_area
+from safereport.services.instance import Instance
+from safereport.store.ledger import ledger_entries
+from safereport.store.staff import witness_cosignatures
+
+__all__ = ["AuditOverview", "DeniedEntry", "add_cosignature", "audit_overview"]
+
+MAX_NOTE_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeniedEntry:
+    index: int
+    time: datetime
+    actor_role: str
+    actor_org_kind: str
+    holder: str
+    action: str
+    purpose: str
+    recipient: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Cosignature:
+    witness: str
+    key_id: str
+    checkpoint_size: int
+    cosigned_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditOverview:
+    size: int
+    checkpoint: str
+    verifier_key: str
+    verified: bool
+    verification: str
+    cosignatures: list[Cosignature]
+    denied: list[DeniedEntry]
+    by_rule: list[tuple[str, str, int]]  # (rule id, effect, count)
+    by_effect: dict[str, int]
+
+
+def _cosigned_notes(instance: Instance) -> list[tuple[str, str]]:
+    with instance.engine.connect() as conn:
+        rows = conn.execute(select(witness_cosignatures.c.witness, witness_cosignatures.c.note))
+        return [(f"cosigned by {r.witness}", r.note) for r in rows]
+
+
+def _verify(instance: Instance) -> tuple[bool, str]:
+    try:
+        report = instance.ledger.verify(_cosigned_notes(instance))
+    except LedgerError as exc:
+        return False, f"FAILED: {exc}"
+    return True, (f"verified: {report.size} entries recomputed from their leaves; "
+                  f"{report.checkpoints} checkpoints match")
+
+
+def audit_overview(instance: Instance, user: StaffUser, *, denied_limit: int = 50) -> AuditOverview:
+    ensure_area(user, StaffArea.AUDIT)
+    checkpoint = instance.ledger.checkpoint()
+    verified, message = _verify(instance)
+    with instance.engine.connect() as conn:
+        denied_rows = conn.execute(
+            select(ledger_entries.c.idx, ledger_entries.c.created_at, ledger_entries.c.actor_role,
+                   ledger_entries.c.actor_org_kind, ledger_entries.c.holder,
+                   ledger_entries.c.action, ledger_entries.c.purpose,
+                   ledger_entries.c.recipient, ledger_entries.c.rules)
+            .where(ledger_entries.c.effect == "deny")
+            .order_by(ledger_entries.c.idx.desc()).limit(denied_limit)
+        ).all()
+        # Grouped in SQL by (rules, effect): few distinct combinations, whatever the log's size.
+        grouped = conn.execute(
+            select(ledger_entries.c.rules, ledger_entries.c.effect, func.count())
+            .group_by(ledger_entries.c.rules, ledger_entries.c.effect)
+        ).all()
+        cosigs = conn.execute(
+            select(witness_cosignatures).order_by(witness_cosignatures.c.checkpoint_size.desc())
+        ).all()
+    by_rule: Counter[tuple[str, str]] = Counter()
+    by_effect: Counter[str] = Counter()
+    for rules, effect, count in grouped:
+        by_effect[effect] += count
+        for rule in rules.split():
+            by_rule[(rule, effect)] += count
+    return AuditOverview(
+        size=instance.ledger.size(),
+        checkpoint=checkpoint,
+        verifier_key=instance.ledger.verifier_key(),
+        verified=verified,
+        verification=message,
+        cosignatures=[Cosignature(r.witness, r.key_id, r.checkpoint_size,
+                                  datetime.fromtimestamp(r.cosigned_at, UTC)) for r in cosigs],
+        denied=[DeniedEntry(r.idx, r.created_at, r.actor_role, r.actor_org_kind or "",
+                            r.holder, r.action, r.purpose, r.recipient, tuple(r.rules.split()))
+                for r in denied_rows],
+        by_rule=sorted(((rule, effect, n) for (rule, effect), n in by_rule.items()),
+                       key=lambda item: (-item[2], item[0], item[1])),
+        by_effect=dict(by_effect),
+    )
+
+
+def add_cosignature(instance: Instance, user: StaffUser, note_text: str, witness_vkey: str) -> int:
+    """Check a witness's cosigned checkpoint and keep it; every later audit re-checks it.
+
+    The note must carry the log's own signature and the witness's valid cosignature, and match
+    the log's history. Returns the checkpoint's size.
+    """
+    ensure_area(user, StaffArea.AUDIT)
+    text = note_text.replace("\r\n", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    if len(text) > MAX_NOTE_CHARS:
+        raise InvalidInput("that is too long to be a checkpoint")
+    try:
+        note = parse_note(text)
+        verifier = parse_vkey(witness_vkey)
+        timestamp = verify_cosignature(note, verifier)
+        instance.ledger.verify([("offered", text)])
+        size = parse_checkpoint(note.text).size
+    except LedgerError as exc:
+        raise InvalidInput(f"the cosigned checkpoint does not verify: {exc}") from exc
+    with instance.engine.begin() as conn:
+        conn.execute(insert(witness_cosignatures).values(
+            id=new_id(), witness=verifier.name, key_id=verifier.key_id.hex(),
+            checkpoint_size=size, cosigned_at=timestamp, note=text,
+            added_at=datetime.now(UTC)))
+    return size

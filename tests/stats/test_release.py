@@ -6,7 +6,8 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, update
+from sqlalchemy.exc import DBAPIError
 
 from safereport.errors import InvalidInput, LedgerError
 from safereport.ledger.keys import NoteSigner
@@ -25,6 +26,7 @@ from safereport.stats.release import (
     publish_release,
     verify_release,
 )
+from safereport.store.stats import stats_budget_charges, stats_releases
 
 from ._entries import Entry, add_entries
 
@@ -159,3 +161,19 @@ def test_the_noise_has_the_documented_scale() -> None:
     alpha = math.exp(-0.1)
     mad = sum(abs(v) for v in values) / n
     assert abs(mad / (2 * alpha / (1 - alpha**2)) - 1) < 0.05
+
+
+def test_published_releases_cannot_be_changed_or_deleted(engine: Engine,
+                                                         signer: NoteSigner) -> None:
+    add_entries(engine, [Entry("case-1")])
+    release = publish_release(engine, signer, "2026-10", now=NOW)
+    for statement in (
+        update(stats_releases).values(body="{}"),
+        delete(stats_releases),
+        update(stats_budget_charges).values(epsilon=0.0),
+        delete(stats_budget_charges),
+    ):
+        with pytest.raises(DBAPIError, match="immutable"), engine.begin() as conn:
+            conn.execute(statement)
+    stored = load_release(engine, release.id)
+    assert stored is not None and stored.body == release.body

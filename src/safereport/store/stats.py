@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     func,
     insert,
     select,
@@ -34,6 +36,7 @@ from safereport.store.metadata import metadata
 
 __all__ = [
     "budget_for",
+    "immutable_ddl",
     "insert_budget",
     "insert_charge",
     "insert_release",
@@ -86,6 +89,39 @@ stats_budget_charges = Table(
     Column("epsilon", Float, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+
+#: Once written, releases and budget records never change: the database refuses it too.
+_IMMUTABLE = ("stats_releases", "stats_budgets", "stats_budget_charges")
+_PG_FUNCTION = """CREATE OR REPLACE FUNCTION safereport_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'published statistics are immutable'; END $$"""
+
+
+def immutable_ddl(dialect: str) -> list[str]:
+    """Triggers that refuse UPDATE and DELETE on the statistics tables (SQLite, PostgreSQL)."""
+    if dialect == "postgresql":
+        return [_PG_FUNCTION] + [
+            f"CREATE TRIGGER {name}_immutable BEFORE UPDATE OR DELETE ON {name} "
+            "FOR EACH ROW EXECUTE FUNCTION safereport_refuse_change()"
+            for name in _IMMUTABLE
+        ]
+    return [
+        f"CREATE TRIGGER {name}_no_{verb.lower()} BEFORE {verb} ON {name} "
+        "BEGIN SELECT RAISE(ABORT, 'published statistics are immutable'); END"
+        for name in _IMMUTABLE
+        for verb in ("UPDATE", "DELETE")
+    ]
+
+
+def _add_triggers(target: Table, connection: Connection, **_: Any) -> None:
+    # The triggers are made once, after the last of the three tables exists.
+    if target.name == _IMMUTABLE[-1]:
+        for statement in immutable_ddl(connection.dialect.name):
+            connection.exec_driver_sql(statement)
+
+
+for _table in (stats_releases, stats_budgets, stats_budget_charges):
+    event.listen(_table, "after_create", _add_triggers)
 
 
 def budget_for(conn: Connection, month: str) -> float | None:

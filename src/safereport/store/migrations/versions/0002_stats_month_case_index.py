@@ -1,7 +1,8 @@
-"""statistics: index ledger_entries on (month, case_id)
+"""statistics: index ledger_entries on (month, case_id); published statistics immutable
 
-Statistics releases clip each case's entries in a month; this index finds the busy cases
-without reading the table.
+Statistics releases clip each case's entries in a month; the index finds the busy cases
+without reading the table. Triggers refuse UPDATE and DELETE on the releases and the budget
+ledger (as ``store.stats.immutable_ddl`` does for ``create_all``).
 
 Revision ID: 0002
 Revises: 0001
@@ -17,11 +18,45 @@ branch_labels = None
 depends_on = None
 
 
+_TABLES = ("stats_releases", "stats_budgets", "stats_budget_charges")
+
+
+def _trigger_sql(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        function = (
+            "CREATE OR REPLACE FUNCTION safereport_refuse_change() RETURNS trigger\n"
+            "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+            "'published statistics are immutable'; END $$"
+        )
+        return [function] + [
+            f"CREATE TRIGGER {name}_immutable BEFORE UPDATE OR DELETE ON {name} "
+            "FOR EACH ROW EXECUTE FUNCTION safereport_refuse_change()"
+            for name in _TABLES
+        ]
+    return [
+        f"CREATE TRIGGER {name}_no_{verb.lower()} BEFORE {verb} ON {name} "
+        "BEGIN SELECT RAISE(ABORT, 'published statistics are immutable'); END"
+        for name in _TABLES
+        for verb in ("UPDATE", "DELETE")
+    ]
+
+
 def upgrade() -> None:
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.create_index("ix_ledger_entries_month_case", ["month", "case_id"], unique=False)
+    for statement in _trigger_sql(op.get_bind().dialect.name):
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for name in _TABLES:
+        if postgres:
+            op.execute(f"DROP TRIGGER IF EXISTS {name}_immutable ON {name}")
+        else:
+            op.execute(f"DROP TRIGGER IF EXISTS {name}_no_update")
+            op.execute(f"DROP TRIGGER IF EXISTS {name}_no_delete")
+    if postgres:
+        op.execute("DROP FUNCTION IF EXISTS safereport_refuse_change()")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_entries_month_case")

@@ -128,5 +128,7 @@ def test_forces_page_shows_the_bbc_figures_and_rounds(client: TestClient,
                           classification=Classification.DOES_NOT_SHARE)
     html = client.get("/police-forces").text
     assert "Round 2026-winter" in html and "Police Service of Northern Ireland" in html
+    comparison = html[html.index('id="chart-rounds"'):]
+    assert "2026-winter: 0 of 2" in comparison[:comparison.index("</svg>")]
     exported = client.get("/police-forces/requests.csv").text
     assert exported.splitlines()[0].startswith("round,round_question,force_id")

@@ -19,6 +19,7 @@ from safereport.ledger.log import latest_checkpoint
 from safereport.stats import tracker
 from safereport.stats.charts import Bar, bar_chart
 from safereport.stats.export import release_csv
+from safereport.stats.foi import Classification
 from safereport.stats.forces import BBC_2018, load_forces, load_studies
 from safereport.stats.release import PublishedRelease, latest_releases, load_release
 from safereport.web.app import TEMPLATES
@@ -148,6 +149,16 @@ def _round_charts(today: date, engine: Any) -> list[dict[str, Any]]:
     return charts
 
 
+def _comparison_chart(rounds: list[dict[str, Any]]) -> Any:
+    """Forces that said they share, round by round: the trend the campaign watches."""
+    bars = []
+    for item in rounds:
+        tally = item["tally"]
+        shares = tally.counts[Classification.SHARES]
+        bars.append(Bar(tally.name, shares, f"{shares} of {tally.asked}"))
+    return bar_chart("chart-rounds", "Forces that said they share victims' data, by round", bars)
+
+
 @router.get("/police-forces", response_class=HTMLResponse)
 def police_forces(request: Request) -> HTMLResponse:
     engine = _engine(request)
@@ -158,6 +169,7 @@ def police_forces(request: Request) -> HTMLResponse:
     studies = [s for s in load_studies() if s.id != BBC_2018]
     return _render(
         request, "public/forces.html", bbc=_bbc_chart(), studies=studies, rounds=rounds,
+        comparison=_comparison_chart(rounds) if rounds else None,
         latest_round=latest, requests=requests, forces=load_forces(), today=today,
     )
 

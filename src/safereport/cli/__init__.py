@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "keys",
     "ledger",
     "policy",
+    "report",
     "stats",
     "witness",
 )

@@ -1,0 +1,65 @@
+"""axe-core on every victim page, in English and in Arabic: no serious or critical finding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.victim._world import World, make_world
+
+from safereport.web.app import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+Axe = Callable[[Any], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    made = make_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    yield made
+    made.instance.close()
+
+
+def _check(page: Any, axe: Axe, where: str, found: dict[str, list[str]]) -> None:
+    problems = axe(page)
+    if problems:
+        found[where] = [f"{v['id']}: {v['help']}" for v in problems]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_no_serious_accessibility_problem_on_any_victim_page(
+    lang: str, world: World, live_server: Callable[[Any], str], page: Any, axe_violations: Axe
+) -> None:
+    base = live_server(create_app(world.instance))
+    found: dict[str, list[str]] = {}
+    for path in ("/", "/report", "/return", "/claim"):
+        page.goto(f"{base}{path}?lang={lang}")
+        _check(page, axe_violations, path, found)
+    page.goto(f"{base}/report?lang={lang}")
+    page.locator("form button[type=submit]").click()  # empty: the error state
+    page.locator(".error-summary").wait_for()
+    _check(page, axe_violations, "report errors", found)
+    page.locator("#mode-codename").check()
+    page.locator("#crime-other").check()
+    page.locator("#f-narrative").fill("Synthetic narrative.")
+    page.locator("form button[type=submit]").click()
+    page.locator(".codename").wait_for()
+    _check(page, axe_violations, "codename card", found)
+    codename = " ".join(page.locator(".codename span").all_inner_texts())
+    page.goto(f"{base}/return?lang={lang}")
+    page.locator("#f-codename").fill(codename)
+    page.locator("form button[type=submit]").click()
+    page.locator("table.seen").wait_for()
+    _check(page, axe_violations, "return page", found)
+    page.locator("section[aria-labelledby=erase-title] button").click()
+    page.locator("button.danger").wait_for()
+    _check(page, axe_violations, "erase confirmation", found)
+    page.goto(f"{base}/claim?lang={lang}")
+    page.locator("#f-claim_code").fill("AAAA-BBBB-CCCC-DDDD")
+    page.locator("form button[type=submit]").click()
+    page.locator(".error-summary").wait_for()
+    _check(page, axe_violations, "claim error", found)
+    assert found == {}

@@ -1,0 +1,172 @@
+"""A victim's journey in Debian's Chromium, with JavaScript on and off.
+
+An anonymous report; a codename report; the return page; a caseworker's access appearing
+under "who has seen my data"; a receipt downloaded and verified offline; consent withdrawn;
+erasure requested. The browser may talk only to 127.0.0.1: any other request fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.victim._world import World, make_world
+
+from safereport.domain.vocabulary import Purpose
+from safereport.ledger.verifier import parse_proof
+from safereport.services.access import access_case
+from safereport.services.victim import open_by_codename
+from safereport.web.app import create_app
+from safereport.web.victim_support import DEFAULT_EXIT_URL
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    made = make_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    yield made
+    made.instance.close()
+
+
+@pytest.fixture
+def base_url(world: World, live_server: Callable[[Any], str]) -> str:
+    return live_server(create_app(world.instance))
+
+
+def _local_only(page: Any) -> list[str]:
+    """Refuse every request to another host (recorded); the quick exit target gets a stub."""
+    foreign: list[str] = []
+
+    def handle(route: Any) -> None:
+        url = route.request.url
+        if url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        elif url.startswith(DEFAULT_EXIT_URL):
+            route.fulfill(status=200, content_type="text/html",
+                          body="<!doctype html><title>Weather</title><h1>Weather</h1>")
+        else:
+            foreign.append(url)
+            route.abort()
+
+    page.route("**/*", handle)
+    return foreign
+
+
+def _submit_report(page: Any, base: str, *, mode: str, consent: bool = False) -> None:
+    page.goto(base + "/")
+    page.get_by_role("link", name="Make a report").click()
+    page.locator(f"#mode-{mode}").check()
+    page.locator("#crime-domestic_abuse").check()
+    page.locator("#f-narrative").fill("Synthetic: he took my passport and my phone.")
+    page.locator("#f-occurred").fill("last month")
+    if consent:
+        page.get_by_label("The police, so that they can investigate the crime").check()
+    page.get_by_role("button", name="Send my report").click()
+    page.get_by_role("heading", name="Your report has been sent").wait_for()
+
+
+def _codename(page: Any) -> str:
+    words = page.locator(".codename span").all_inner_texts()
+    assert len(words) == 7
+    return " ".join(words)
+
+
+def _open_return(page: Any, base: str, codename: str) -> None:
+    page.goto(base + "/return")
+    page.locator("#f-codename").fill(codename)
+    page.get_by_role("button", name="Open").click()
+    page.get_by_role("heading", name="Your report", exact=True).wait_for()
+
+
+def _verify_receipt(world: World, path: Path) -> None:
+    """The receipt checks out with the CLI, offline, against the log's public key.
+
+    The receipt carries the entry's exact bytes on its ``extra`` line; the CLI takes them as
+    a file.
+    """
+    proof = parse_proof(path.read_text(encoding="utf-8"))
+    assert proof.extra is not None
+    entry = path.parent / "entry.bin"
+    entry.write_bytes(proof.extra)
+    vkey = path.parent / "log.vkey"
+    vkey.write_text(world.instance.ledger.verifier_key() + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "safereport", "ledger", "check-proof", str(path),
+               "--key", str(vkey), "--entry", str(entry)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ok:")
+    tampered = path.parent / "tampered.bin"
+    tampered.write_bytes(proof.extra.replace(b"caseworker", b"supervisor"))
+    command[-1] = str(tampered)
+    assert subprocess.run(command, capture_output=True, check=False).returncode == 1
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+def test_the_whole_journey(
+    javascript: bool, request: pytest.FixtureRequest, world: World, base_url: str,
+    tmp_path: Path,
+) -> None:
+    page = request.getfixturevalue("page" if javascript else "page_nojs")
+    foreign = _local_only(page)
+
+    _submit_report(page, base_url, mode="anonymous")
+    assert page.locator(".codename").count() == 0
+
+    _submit_report(page, base_url, mode="codename", consent=True)
+    codename = _codename(page)
+    session = open_by_codename(world.instance, codename)
+    assert session is not None
+    access_case(world.instance, world.caseworker(), session.case_id, purpose=Purpose.SUPPORT)
+
+    _open_return(page, base_url, codename)
+    seen = page.locator("table.seen tbody tr")
+    assert seen.count() >= 2
+    assert "Caseworker" in page.locator("table.seen").inner_text()
+
+    with page.expect_download() as download:
+        seen.filter(has_text="Caseworker").first.get_by_role("button").click()
+    saved = tmp_path / "receipt.tlog-proof"
+    download.value.save_as(saved)
+    _verify_receipt(world, saved)
+
+    page.get_by_role("button", name=re.compile("Withdraw")).first.click()
+    page.get_by_text("Your choice has been saved.").wait_for()
+    assert page.get_by_role("button", name=re.compile("Withdraw")).count() == 0
+
+    page.get_by_role("button", name="Delete my report…").click()
+    page.get_by_role("button", name="Yes, delete my report").click()
+    assert page.locator("#erasure-due").is_visible()
+    assert page.context.cookies() == []
+    assert foreign == []
+
+
+def test_escape_leaves_at_once_and_replaces_the_page(page: Any, base_url: str) -> None:
+    _local_only(page)
+    page.goto(base_url + "/")
+    page.goto(base_url + "/report")
+    page.keyboard.press("Escape")
+    page.wait_for_url(DEFAULT_EXIT_URL + "**")
+    page.go_back()
+    assert "/report" not in page.url  # the report form was replaced in the history
+
+
+def test_the_quick_exit_is_a_plain_link_without_javascript(page_nojs: Any,
+                                                           base_url: str) -> None:
+    _local_only(page_nojs)
+    page_nojs.goto(base_url + "/report")
+    page_nojs.get_by_role("link", name="Quick exit").click()
+    page_nojs.wait_for_url(DEFAULT_EXIT_URL + "**")
+
+
+def test_a_wrong_codename_keeps_the_words_typed(page_nojs: Any, base_url: str) -> None:
+    page_nojs.goto(base_url + "/return?lang=es")
+    page_nojs.locator("#f-codename").fill("abacus abacus abacus abacus abacus abacus abacus")
+    page_nojs.get_by_role("button", name="Abrir").click()
+    assert "No encontramos ninguna denuncia" in page_nojs.locator(".error-summary").inner_text()
+    assert page_nojs.locator("#f-codename").input_value().startswith("abacus abacus")

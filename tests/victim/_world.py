@@ -1,0 +1,54 @@
+"""Test helpers: a real instance (guard, vault, ledger) with a support service and a police force.
+
+Argon2id runs with test parameters here (``settings.extra["argon2"]``) so that codename tests
+are fast; the production parameters are tested in ``test_codename.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from safereport.config import Secret, load_settings
+from safereport.domain.codename import TEST_PARAMS
+from safereport.domain.vocabulary import ActorRole, OrgKind
+from safereport.services.access import Actor
+from safereport.services.instance import Instance
+from safereport.services.setup import init_instance
+from safereport.services.users import add_org
+from safereport.store.db import make_engine
+from safereport.store.tables import metadata
+
+
+@dataclass
+class World:
+    instance: Instance
+    support_id: str
+    police_id: str
+
+    def caseworker(self) -> Actor:
+        return Actor(id="user:caseworker-1", role=ActorRole.CASEWORKER, org_id=self.support_id,
+                     org_kind=OrgKind.SUPPORT_SERVICE)
+
+    def officer(self) -> Actor:
+        return Actor(id="user:officer-1", role=ActorRole.POLICE_OFFICER, org_id=self.police_id,
+                     org_kind=OrgKind.POLICE)
+
+
+def make_world(tmp_path: Path, db_url: str, *, regime: str = "firewall",
+               extra: dict[str, object] | None = None) -> World:
+    postgres = db_url.startswith("postgresql")
+    path = init_instance(tmp_path / "instance", regime=regime,
+                         database_url=db_url if postgres else None)
+    settings = load_settings(path)
+    if postgres:
+        settings = replace(settings, database_url=Secret(db_url))
+    settings = replace(settings, extra={"argon2": TEST_PARAMS, **(extra or {})})
+    instance = Instance(settings=settings, engine=make_engine(settings.effective_database_url()))
+    metadata.create_all(instance.engine)  # a no-op once the migrations have made every table
+    with instance.engine.begin() as conn:
+        support = add_org(conn, "Safe Haven Support", OrgKind.SUPPORT_SERVICE)
+        police = add_org(conn, "Example Police", OrgKind.POLICE)
+    return World(instance, support, police)
+
+

@@ -1,0 +1,205 @@
+"""The victim's pages over HTTP: no trace, validation that keeps what was typed, the return
+door with its pass, throttles, and every page in every language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.victim._client import TestClient
+from tests.victim._world import World
+
+from safereport.domain.vocabulary import Purpose
+from safereport.services.access import access_case
+from safereport.services.victim import open_by_codename, who_has_seen
+from safereport.web.app import create_app
+from safereport.web.i18n import LANGUAGES, extract_messages, translations
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+_PASS = re.compile(r'name="pass" value="([^"]+)"')
+_CODENAME = re.compile(r'<p class="codename"[^>]*>(.*?)</p>', re.S)
+
+
+@pytest.fixture
+def client(sqlite_world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(sqlite_world.instance)) as made:
+        yield made
+
+
+def _token(client: TestClient, path: str = "/report") -> str:
+    match = _TOKEN.search(client.get(path).text)
+    assert match is not None
+    return match.group(1)
+
+
+def _report(client: TestClient, **fields: Any) -> Any:
+    data = {"csrf_token": _token(client), "mode": "codename", "crime_type": "domestic_abuse",
+            "narrative": "Synthetic: he shouts and takes my phone.", **fields}
+    return client.post("/report", data=data)
+
+
+def _codename(page: str) -> str:
+    match = _CODENAME.search(page)
+    assert match is not None
+    return " ".join(re.findall(r"<span>([^<]+)</span>", match.group(1)))
+
+
+def _open(client: TestClient, codename: str, lang: str = "en") -> Any:
+    data = {"csrf_token": _token(client, "/return"), "codename": codename, "lang": lang}
+    return client.post("/return", data=data)
+
+
+@pytest.mark.parametrize("path", ["/", "/report", "/return", "/claim"])
+def test_pages_leave_no_trace(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "set-cookie" not in response.headers
+    assert response.headers["cache-control"].startswith("no-store")
+    assert "<title>Information</title>" in response.text
+    assert 'id="quick-exit"' in response.text and 'href="https://' in response.text
+    # nothing is fetched from another host: every src/href to a resource is local
+    assets = re.findall(r'(?:src|href)="([^"#]+)"', response.text)
+    resources = [a for a in assets if a.endswith((".css", ".js", ".png", ".svg", ".woff2"))]
+    assert resources and all(a.startswith("/static/") for a in resources)
+    assert "<script>" not in response.text and "style=" not in response.text
+
+
+def test_home_explains_the_regime_and_who_never_sees(client: TestClient) -> None:
+    page = client.get("/").text
+    assert "Immigration officers cannot look at anything kept here." in page
+    assert "The police can never pass your information to the Home Office" in page
+    assert "C-self" in page  # the guard's own rule texts, under "the exact rules"
+
+
+def test_an_anonymous_report_by_form(client: TestClient) -> None:
+    response = _report(client, mode="anonymous")
+    assert response.status_code == 200
+    assert "Your report has been sent" in response.text
+    assert 'class="codename"' not in response.text
+
+
+def test_the_codename_is_shown_once_and_opens_the_return_page(
+    client: TestClient, sqlite_world: World
+) -> None:
+    page = _report(client).text
+    codename = _codename(page)
+    assert len(codename.split()) == 7
+    assert open_by_codename(sqlite_world.instance, codename) is not None
+    opened = _open(client, codename)
+    assert opened.status_code == 200 and "Who has seen my data" in opened.text
+    assert codename not in opened.text  # never shown again
+
+
+def test_a_caseworkers_access_shows_on_the_return_page(
+    client: TestClient, sqlite_world: World
+) -> None:
+    codename = _codename(_report(client).text)
+    session = open_by_codename(sqlite_world.instance, codename)
+    assert session is not None
+    access_case(sqlite_world.instance, sqlite_world.caseworker(), session.case_id,
+                purpose=Purpose.SUPPORT)
+    page = _open(client, codename).text
+    assert "Caseworker" in page and "Supporting you" in page and "C-casework" in page
+
+
+def test_actions_need_a_valid_pass(client: TestClient) -> None:
+    data = {"csrf_token": _token(client), "pass": "forged", "message": "hi"}
+    response = client.post("/return/message", data=data)
+    assert response.status_code == 400
+    assert "Please type your codename again" in response.text
+
+
+def test_message_consent_receipt_and_erasure_by_form(
+    client: TestClient, sqlite_world: World
+) -> None:
+    codename = _codename(_report(client, consent=["police/investigation"]).text)
+    page = _open(client, codename).text
+    pass_value = _PASS.search(page).group(1)  # type: ignore[union-attr]
+    base = {"csrf_token": _token(client), "pass": pass_value}
+    sent = client.post("/return/message", data={**base, "message": "Only text me please"})
+    assert "Your message has been sent." in sent.text and "Only text me please" in sent.text
+    withdrawn = client.post("/return/consent",
+                            data={**base, "consent": "police/investigation", "give": "no"})
+    assert "Your choice has been saved." in withdrawn.text
+    session = open_by_codename(sqlite_world.instance, codename)
+    assert session is not None
+    index = who_has_seen(sqlite_world.instance, session)[0].index
+    got = client.post("/return/receipt", data={**base, "index": str(index)})
+    assert got.headers["content-disposition"].startswith("attachment")
+    assert got.text.startswith("c2sp.org/tlog-proof@v1")
+    confirm = client.post("/return/erase", data=base)
+    assert "Are you sure?" in confirm.text
+    erased = client.post("/return/erase", data={**base, "confirm": "yes"})
+    assert "will be deleted on" in erased.text
+
+
+def test_a_stale_token_keeps_what_was_typed(client: TestClient) -> None:
+    response = client.post("/report", data={"csrf_token": "old", "mode": "identified",
+                                            "narrative": "My words stay here", "name": "Ana"})
+    assert response.status_code == 400
+    assert "My words stay here" in response.text and 'value="Ana"' in response.text
+    assert "This page was open for too long" in response.text
+
+
+def test_oversize_and_missing_fields_are_named_in_the_persons_language(
+    client: TestClient, sqlite_world: World
+) -> None:
+    data = {"csrf_token": _token(client), "mode": "anonymous", "lang": "es",
+            "narrative": "x" * 20_001, "occurred": "ayer"}
+    response = client.post("/report", data=data)
+    assert response.status_code == 400
+    assert "¿Qué tipo de delito fue?: por favor, rellena esto." in response.text
+    assert "¿Qué pasó?: es demasiado largo." in response.text
+    assert 'value="ayer"' in response.text
+    with sqlite_world.instance.engine.connect() as conn:
+        assert sqlite_world.instance.ledger.entries_for_case(conn, "x") == []
+    assert sqlite_world.instance.ledger.size() == 0
+
+
+def test_invalid_utf8_is_refused_with_a_message(client: TestClient) -> None:
+    body = (f"csrf_token={_token(client)}&mode=anonymous&crime_type=other&lang=pl"
+            "&narrative=%FF%FEabc").encode()
+    response = client.post("/report", content=body,
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400
+    assert "nie udało się odczytać niektórych znaków" in response.text
+
+
+def test_a_huge_body_is_refused_before_reading(client: TestClient) -> None:
+    response = client.post("/report", content=b"a" * 200_000,
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+
+
+def test_a_wrong_codename_is_told_apart_from_a_typo(client: TestClient) -> None:
+    typo = _open(client, "one two three", lang="pt")
+    assert "Isto não parece um nome-código." in typo.text
+    wrong = _open(client, "abacus " * 7)
+    assert "We could not find a report with this codename." in wrong.text
+    assert 'value="abacus abacus' in wrong.text
+
+
+def test_repeated_wrong_codenames_lock_the_client_out(client: TestClient) -> None:
+    for _ in range(5):
+        assert _open(client, "abacus " * 7).status_code == 400
+    locked = _open(client, "abacus " * 7)
+    assert locked.status_code == 429 and "Too many tries" in locked.text
+
+
+@pytest.mark.parametrize("lang", [code for code in LANGUAGES if code != "en"])
+def test_no_english_left_on_any_page(client: TestClient, lang: str) -> None:
+    catalog = translations(lang)
+    english = [m for m in extract_messages()
+               if len(m) > 12 and "%(" not in m and catalog.gettext(m) != m]
+    pages = [client.get(f"{path}?lang={lang}").text for path in ("/", "/report", "/return",
+                                                                  "/claim")]
+    pages.append(_report(client, lang=lang).text)
+    for page in pages:
+        assert f'lang="{lang}"' in page
+        visible = re.sub(r"<[^>]+>", " ", page.split('<details class="rules">')[0])
+        leftover = [m for m in english if m in visible]
+        assert leftover == [], leftover[:3]
+    if lang == "ar":
+        assert 'dir="rtl"' in pages[0]

@@ -1,0 +1,50 @@
+"""The auditor's pages: checkpoint, verification, witness cosignatures, denials, counts by rule.
+
+Nothing here reads case data; the oversight service says who is offered these pages.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from safereport.errors import AccessDenied, InvalidInput
+from safereport.services import oversight
+from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+Staff = Annotated[StaffRequest, Depends(require_staff)]
+
+
+def _page(request: Request, staff: StaffRequest, *, notice: str = "", error: str = "",
+          status_code: int = 200) -> Response:
+    try:
+        overview = oversight.audit_overview(instance_of(request), staff.user)
+    except AccessDenied as exc:
+        return render_staff(request, "staff/denied.html", status_code=403, message=str(exc),
+                            rules=exc.rules, reasons=exc.reasons)
+    return render_staff(request, "staff/audit.html", status_code=status_code, o=overview,
+                        notice=notice, error=error)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit(request: Request, staff: Staff) -> Response:
+    return _page(request, staff)
+
+
+@router.post("/audit/cosignatures", response_class=HTMLResponse)
+async def add_cosignature(request: Request, staff: Staff) -> Response:
+    form = await check_form(request)
+    try:
+        size = oversight.add_cosignature(instance_of(request), staff.user,
+                                         str(form.get("note", "")), str(form.get("vkey", "")))
+    except AccessDenied as exc:
+        return render_staff(request, "staff/denied.html", status_code=403, message=str(exc),
+                            rules=exc.rules, reasons=exc.reasons)
+    except InvalidInput as exc:
+        return _page(request, staff, error=str(exc), status_code=400)
+    return _page(request, staff, notice=f"Cosigned checkpoint of size {size} verified and kept.")

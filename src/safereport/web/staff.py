@@ -1,0 +1,356 @@
+"""Staff pages: case list and search, the case page, notes, status, risk, third-party reports,
+disclosures (request, justification, approval), the inbox of packages sent to the organisation.
+
+Each route parses input, calls one service, renders. No route compares roles: the services ask
+the guard (case data) or the one map of staff areas (which pages a role is offered), and a
+refusal is shown with its rule ids and reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from safereport.domain.case import CaseStatus
+from safereport.domain.fields import FIELD_CATEGORY, CaseField
+from safereport.domain.risk import RiskLevel
+from safereport.domain.vocabulary import (
+    CrimeType,
+    DataCategory,
+    OrgKind,
+    Purpose,
+    StatusEvidence,
+    SubjectRole,
+)
+from safereport.errors import AccessDenied, InvalidInput
+from safereport.services import casework, disclosure
+from safereport.services.auth import StaffArea, ensure_area
+from safereport.services.intake import CONSENT_CHOICES
+from safereport.vault.blind import BlindKind
+from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+Staff = Annotated[StaffRequest, Depends(require_staff)]
+T = TypeVar("T")
+
+_DISCLOSABLE = tuple(c for c in DataCategory if c is not DataCategory.AGGREGATE)
+
+
+def _denied(request: Request, exc: AccessDenied) -> HTMLResponse:
+    return render_staff(request, "staff/denied.html", status_code=403, message=str(exc),
+                        rules=exc.rules, reasons=exc.reasons)
+
+
+def _invalid(request: Request, exc: InvalidInput, back: str) -> HTMLResponse:
+    status = 404 if str(exc).startswith("no such") else 400
+    return render_staff(request, "staff/error.html", status_code=status, message=str(exc),
+                        back=back)
+
+
+def _guarded(request: Request, back: str, work: Callable[[], Response]) -> Response:
+    try:
+        return work()
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except InvalidInput as exc:
+        return _invalid(request, exc, back)
+
+
+def _enum(kind: type[T], value: str | None) -> T | None:
+    if not value:
+        return None
+    try:
+        return kind(value)  # type: ignore[call-arg]
+    except ValueError:
+        return None
+
+
+# ---- home, lists, search ---------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, staff: Staff) -> Response:
+    return render_staff(request, "staff/home.html")
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def case_list(request: Request, staff: Staff, status: str = "", crime_type: str = "",
+              mine: str = "") -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        filters = casework.CaseFilter(status=_enum(CaseStatus, status),
+                                      crime_type=_enum(CrimeType, crime_type),
+                                      assigned_to_me=mine == "1")
+        found = casework.list_cases(instance_of(request), staff.user, filters)
+        return render_staff(request, "staff/cases.html", cases=found, filters=filters,
+                            statuses=list(CaseStatus), crime_types=list(CrimeType),
+                            search=None, kinds=[BlindKind.REFERENCE, BlindKind.PHONE])
+    return _guarded(request, "/staff/", work)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, staff: Staff, kind: str = "reference", q: str = "") -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        blind = _enum(BlindKind, kind) or BlindKind.REFERENCE
+        if blind is BlindKind.EMAIL:
+            blind = BlindKind.REFERENCE
+        found = casework.search_cases(instance_of(request), staff.user, blind, q) if q else []
+        return render_staff(request, "staff/cases.html", cases=found,
+                            filters=casework.CaseFilter(), statuses=list(CaseStatus),
+                            crime_types=list(CrimeType), search={"kind": blind.value, "q": q},
+                            kinds=[BlindKind.REFERENCE, BlindKind.PHONE])
+    return _guarded(request, "/staff/cases", work)
+
+
+# ---- filing a third-party report -----------------------------------------------------------
+
+_NEW_FIELDS = (CaseField.NAME, CaseField.PHONE, CaseField.EMAIL, CaseField.ADDRESS,
+               CaseField.SAFE_CONTACT, CaseField.OCCURRED, CaseField.LOCATION,
+               CaseField.NARRATIVE, CaseField.NATIONALITY, CaseField.IMMIGRATION_STATUS)
+
+
+def _new_page(request: Request, error: str = "", status_code: int = 200) -> HTMLResponse:
+    return render_staff(request, "staff/new_case.html", status_code=status_code, error=error,
+                        fields=_NEW_FIELDS, crime_types=list(CrimeType),
+                        subject_roles=[SubjectRole.VICTIM, SubjectRole.WITNESS],
+                        consent_choices=CONSENT_CHOICES)
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+def new_case_form(request: Request, staff: Staff) -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        return _new_page(request)
+    return _guarded(request, "/staff/", work)
+
+
+@router.post("/cases/new", response_class=HTMLResponse)
+async def new_case(request: Request, staff: Staff) -> Response:
+    form = await check_form(request)
+    consents = []
+    for raw in form.getlist("consent"):
+        for recipient, purpose in CONSENT_CHOICES:
+            if raw == f"{recipient.value}:{purpose.value}":
+                consents.append((recipient, purpose))
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        crime = _enum(CrimeType, str(form.get("crime_type", "")))
+        role = _enum(SubjectRole, str(form.get("subject_role", "")))
+        if crime is None or role is None or role is SubjectRole.SUSPECT:
+            return _new_page(request, "Choose the kind of crime and the person's role.", 400)
+        values = {f: str(form.get(f.value, "")) for f in _NEW_FIELDS}
+        try:
+            filed = casework.file_third_party_report(
+                instance_of(request), staff.user, crime_type=crime, subject_role=role,
+                values=values, consents_given=consents)
+        except InvalidInput as exc:
+            return _new_page(request, str(exc), 400)
+        return render_staff(request, "staff/filed.html", filed=filed)
+    return _guarded(request, "/staff/cases", work)
+
+
+# ---- the case page --------------------------------------------------------------------------
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -> Response:
+    def work() -> Response:
+        instance = instance_of(request)
+        page = casework.case_page(instance, staff.user, case_id, _enum(Purpose, purpose))
+        return render_staff(
+            request, "staff/case.html", page=page, fields=list(CaseField),
+            category_of=FIELD_CATEGORY, purposes=list(Purpose),
+            statuses=[s for s in casework.STAFF_STATUSES if s is not page.summary.status],
+            disclosures=disclosure.disclosures_for_case(instance, staff.user, case_id),
+            checklist=casework.load_checklist(instance))
+    return _guarded(request, "/staff/cases", work)
+
+
+@router.post("/cases/{case_id}/notes")
+async def add_note(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        casework.add_note(instance_of(request), staff.user, case_id, str(form.get("text", "")),
+                          visible_to_subject=form.get("to_subject") == "1")
+        return RedirectResponse(f"/staff/cases/{case_id}#notes", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/status")
+async def set_status(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        casework.change_status(instance_of(request), staff.user, case_id,
+                               str(form.get("status", "")))
+        return RedirectResponse(f"/staff/cases/{case_id}", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+# ---- risk checklist -------------------------------------------------------------------------
+
+
+def _risk_page(request: Request, case_id: str, *, error: str = "", answers: Any = None,
+               status_code: int = 200) -> HTMLResponse:
+    return render_staff(request, "staff/risk.html", status_code=status_code, case_id=case_id,
+                        checklist=casework.load_checklist(instance_of(request)), error=error,
+                        answers=answers or {}, levels=list(RiskLevel))
+
+
+@router.get("/cases/{case_id}/risk", response_class=HTMLResponse)
+def risk_form(request: Request, staff: Staff, case_id: str) -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        return _risk_page(request, case_id)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/risk", response_class=HTMLResponse)
+async def risk_save(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+    instance = instance_of(request)
+    answers = {item.id: str(form.get(f"q-{item.id}", ""))
+               for item in casework.load_checklist(instance).items
+               if form.get(f"q-{item.id}")}
+
+    def work() -> Response:
+        try:
+            result = casework.save_risk_assessment(
+                instance, staff.user, case_id, answers,
+                judgement=str(form.get("judgement", "")) or None,
+                judgement_reason=str(form.get("judgement_reason", "")))
+        except InvalidInput as exc:
+            return _risk_page(request, case_id, error=str(exc), answers=answers,
+                              status_code=400)
+        return render_staff(request, "staff/risk_done.html", case_id=case_id, result=result,
+                            marac_org=_first_org(request, staff, OrgKind.MARAC))
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+def _first_org(request: Request, staff: StaffRequest, kind: OrgKind) -> str:
+    for org_id, _name, org_kind in disclosure.recipient_organisations(instance_of(request),
+                                                                      staff.user):
+        if org_kind == kind.value:
+            return org_id
+    return ""
+
+
+# ---- disclosures ----------------------------------------------------------------------------
+
+
+def _disclose_page(request: Request, staff: StaffRequest, case_id: str, *, error: str = "",
+                   values: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    return render_staff(
+        request, "staff/disclose.html", status_code=status_code, case_id=case_id, error=error,
+        values=values or {}, orgs=disclosure.recipient_organisations(instance_of(request),
+                                                                     staff.user),
+        purposes=list(Purpose), categories=_DISCLOSABLE, evidences=list(StatusEvidence),
+        flags=disclosure.CONTEXT_FLAGS)
+
+
+@router.get("/cases/{case_id}/disclose", response_class=HTMLResponse)
+def disclose_form(request: Request, staff: Staff, case_id: str, recipient_org: str = "",
+                  purpose: str = "") -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        return _disclose_page(request, staff, case_id,
+                              values={"recipient_org": recipient_org, "purpose": purpose})
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/disclose", response_class=HTMLResponse)
+async def disclose(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+    fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    fields["case_id"] = case_id
+    categories = [str(c) for c in form.getlist("category")]
+    flags = [str(f) for f in form.getlist("fact")]
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        try:
+            parsed = disclosure.parse_disclosure_form(fields, categories, flags)
+        except InvalidInput as exc:
+            return _disclose_page(request, staff, case_id, error=str(exc),
+                                  values=fields | {"category": categories, "fact": flags},
+                                  status_code=400)
+        request_id = disclosure.request_disclosure(instance_of(request), staff.user, parsed)
+        return RedirectResponse(f"/staff/disclosures/{request_id}", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.get("/disclosures/{request_id}", response_class=HTMLResponse)
+def disclosure_view(request: Request, staff: Staff, request_id: str) -> Response:
+    def work() -> Response:
+        instance = instance_of(request)
+        view = disclosure.view_disclosure(instance, staff.user, request_id)
+        justification = ""
+        if view.has_justification and view.status is not disclosure.DisclosureStatus.RELEASED:
+            try:
+                justification = disclosure.justification_text(instance, staff.user, request_id)
+            except AccessDenied as exc:
+                justification = f"(withheld: {'; '.join(exc.reasons) or exc})"
+        return render_staff(request, "staff/disclosure.html", view=view,
+                            justification=justification)
+    return _guarded(request, "/staff/", work)
+
+
+@router.post("/disclosures/{request_id}/justification")
+async def add_justification(request: Request, staff: Staff, request_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        disclosure.add_justification(instance_of(request), staff.user, request_id,
+                                     str(form.get("justification", "")))
+        return RedirectResponse(f"/staff/disclosures/{request_id}", status_code=303)
+    return _guarded(request, f"/staff/disclosures/{request_id}", work)
+
+
+@router.post("/disclosures/{request_id}/approve")
+async def approve(request: Request, staff: Staff, request_id: str) -> Response:
+    await check_form(request)
+
+    def work() -> Response:
+        disclosure.approve(instance_of(request), staff.user, request_id)
+        return RedirectResponse(f"/staff/disclosures/{request_id}", status_code=303)
+    return _guarded(request, f"/staff/disclosures/{request_id}", work)
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+def approvals(request: Request, staff: Staff) -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.APPROVALS)
+        waiting = disclosure.awaiting_approval(instance_of(request), staff.user)
+        return render_staff(request, "staff/approvals.html", waiting=waiting)
+    return _guarded(request, "/staff/", work)
+
+
+# ---- inbox (police liaison and every recipient) ---------------------------------------------
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(request: Request, staff: Staff) -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.INBOX)
+        items = disclosure.inbox(instance_of(request), staff.user)
+        return render_staff(request, "staff/inbox.html", items=items)
+    return _guarded(request, "/staff/", work)
+
+
+@router.post("/inbox/{request_id}/accept")
+async def accept(request: Request, staff: Staff, request_id: str) -> Response:
+    await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.INBOX)
+        case_id = disclosure.accept_package(instance_of(request), staff.user, request_id)
+        return RedirectResponse(f"/staff/cases/{case_id}", status_code=303)
+    return _guarded(request, "/staff/inbox", work)

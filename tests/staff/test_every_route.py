@@ -1,0 +1,219 @@
+"""Every staff route, as every role: each data access was decided by the guard and recorded.
+
+A spy wraps the guard's ``decide``, the ledger's ``append`` and the vault's ``open_fields`` /
+``open_blob``. For every request it checks that
+
+* every decision the guard made was appended to the ledger (no unrecorded decision), and
+* every vault open used a Grant whose decision was made *and* recorded during that request,
+  at the ledger index that request appended (no data without a fresh, recorded decision).
+
+The route list comes from the app itself, so a new staff route without a walk here fails.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from tests.staff._client import TestClient, csrf_of, signed_in
+from tests.staff._world import STAFF, StaffWorld
+
+from safereport.domain.vocabulary import DataCategory, Effect, Purpose
+from safereport.policy.decision import Decision, Grant
+from safereport.services import disclosure
+from safereport.services.disclosure import DisclosureForm
+from safereport.web.app import ROUTER_MODULES, create_app
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Spy:
+    decided: list[Decision] = field(default_factory=list)
+    appended: list[tuple[int, Decision]] = field(default_factory=list)
+    opened: list[Grant] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.decided.clear()
+        self.appended.clear()
+        self.opened.clear()
+
+    def check(self, where: str) -> None:
+        decided = sorted(id(d) for d in self.decided)
+        recorded = sorted(id(d) for _, d in self.appended)
+        assert decided == recorded, f"{where}: a decision was not recorded in the ledger"
+        fresh = {index: d for index, d in self.appended}
+        for grant in self.opened:
+            assert grant.ledger_index in fresh, f"{where}: vault opened without a fresh entry"
+            assert fresh[grant.ledger_index] is grant.decision, f"{where}: grant/entry mismatch"
+            assert grant.decision.effect is not Effect.DENY
+
+
+def _install(world: StaffWorld) -> Spy:
+    spy = Spy()
+    guard, ledger, vault = world.instance.guard, world.instance.ledger, world.instance.vault
+    decide, append = guard.decide, ledger.append
+    open_fields, open_blob = vault.open_fields, vault.open_blob
+
+    def spied_decide(request: Any) -> Decision:
+        decision = decide(request)
+        spy.decided.append(decision)
+        return decision
+
+    def spied_append(conn: Any, decision: Decision, **kw: Any) -> int:
+        index = append(conn, decision, **kw)
+        spy.appended.append((index, decision))
+        return index
+
+    def opener(real: Callable[..., Any]) -> Callable[..., Any]:
+        def spied(conn: Any, grant: Grant, *args: Any, **kw: Any) -> Any:
+            spy.opened.append(grant)
+            return real(conn, grant, *args, **kw)
+        return spied
+
+    guard.decide = spied_decide  # type: ignore[method-assign]
+    ledger.append = spied_append  # type: ignore[method-assign]
+    vault.open_fields = opener(open_fields)  # type: ignore[method-assign]
+    vault.open_blob = opener(open_blob)  # type: ignore[method-assign]
+    return spy
+
+
+@dataclass
+class Fixture:
+    world: StaffWorld
+    support_case: str
+    police_case: str
+    pending: str
+    released_to_police: str
+
+
+def _fixture(world: StaffWorld) -> Fixture:
+    support = world.file("cw")
+    police = world.file("officer", sensitive=False)
+    pending = disclosure.request_disclosure(world.instance, world.users["sup1"], DisclosureForm(
+        case_id=support.case_id, recipient_org_id=world.orgs["marac"], purpose=Purpose.MARAC,
+        categories=frozenset({DataCategory.IDENTITY}), justification="MARAC on Thursday."))
+    released = disclosure.request_disclosure(world.instance, world.users["cw"], DisclosureForm(
+        case_id=support.case_id, recipient_org_id=world.orgs["police"],
+        purpose=Purpose.SAFEGUARDING, categories=frozenset({DataCategory.ADDRESS}),
+        flags=frozenset({"emergency"}), justification="Threat to life."))
+    return Fixture(world, support.case_id, police.case_id, pending, released)
+
+
+def _walks(fx: Fixture, world: StaffWorld) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
+    """For each (method, route path): the concrete requests to make."""
+    cases = [fx.support_case, fx.police_case]
+    answers = {f"q-{item_id}": "yes" for item_id in
+               __import__("safereport.domain.risk", fromlist=["x"]).DEFAULT_CHECKLIST.ids}
+    return {
+        ("GET", "/staff/sign-in"): [("/staff/sign-in", {})],
+        ("POST", "/staff/sign-in"): [("/staff/sign-in", {"username": "nobody",
+                                                          "password": "wrong password!"})],
+        ("GET", "/staff/totp"): [("/staff/totp", {})],
+        ("POST", "/staff/totp"): [("/staff/totp", {"code": "000000"})],
+        ("GET", "/staff/"): [("/staff/", {})],
+        ("GET", "/staff/cases"): [("/staff/cases?status=new", {})],
+        ("GET", "/staff/search"): [("/staff/search?kind=phone&q=07700900123", {}),
+                                   ("/staff/search?kind=reference&q=NOPE", {})],
+        ("GET", "/staff/cases/new"): [("/staff/cases/new", {})],
+        ("POST", "/staff/cases/new"): [("/staff/cases/new", {
+            "crime_type": "domestic_abuse", "subject_role": "victim",
+            "narrative": "Filed in the route walk.", "phone": "07700 900999"})],
+        ("GET", "/staff/cases/{case_id}"): [(f"/staff/cases/{c}", {}) for c in cases]
+        + [(f"/staff/cases/{fx.support_case}?purpose=regularisation_support", {})],
+        ("POST", "/staff/cases/{case_id}/notes"): [
+            (f"/staff/cases/{c}/notes", {"text": "walk note"}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/status"): [
+            (f"/staff/cases/{c}/status", {"status": "in_progress"}) for c in cases],
+        ("GET", "/staff/cases/{case_id}/risk"): [(f"/staff/cases/{c}/risk", {}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/risk"): [(f"/staff/cases/{c}/risk", answers)
+                                                  for c in cases],
+        ("GET", "/staff/cases/{case_id}/disclose"): [
+            (f"/staff/cases/{c}/disclose", {}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/disclose"): [
+            (f"/staff/cases/{c}/disclose", {
+                "recipient_org": world.orgs["ie"], "purpose": "immigration_enforcement",
+                "category": ["identity", "address"], "status_evidence": "suspected"})
+            for c in cases],
+        ("GET", "/staff/disclosures/{request_id}"): [
+            (f"/staff/disclosures/{fx.pending}", {}),
+            (f"/staff/disclosures/{fx.released_to_police}", {})],
+        ("POST", "/staff/disclosures/{request_id}/justification"): [
+            (f"/staff/disclosures/{fx.pending}/justification", {"justification": "why"})],
+        ("POST", "/staff/disclosures/{request_id}/approve"): [
+            (f"/staff/disclosures/{fx.pending}/approve", {})],
+        ("GET", "/staff/approvals"): [("/staff/approvals", {})],
+        ("GET", "/staff/inbox"): [("/staff/inbox", {})],
+        ("POST", "/staff/inbox/{request_id}/accept"): [
+            (f"/staff/inbox/{fx.released_to_police}/accept", {})],
+        ("GET", "/staff/audit"): [("/staff/audit", {})],
+        ("POST", "/staff/audit/cosignatures"): [
+            ("/staff/audit/cosignatures", {"note": "not a note", "vkey": "x"})],
+        ("POST", "/staff/sign-out"): [("/staff/sign-out", {})],
+    }
+
+
+def _staff_routes() -> set[tuple[str, str]]:
+    """Every route under /staff of every router the app registers."""
+    found = set()
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(f"safereport.web.{name}")
+        for route in module.router.routes:
+            path = getattr(route, "path", "")
+            if path.startswith("/staff"):
+                for method in getattr(route, "methods", set()) - {"HEAD"}:
+                    found.add((method, path))
+    return found
+
+
+@contextmanager
+def _request(spy: Spy, where: str) -> Iterator[None]:
+    spy.reset()
+    yield
+    spy.check(where)
+
+
+def test_every_route_as_every_role_is_decided_and_recorded(sqlite_world: StaffWorld) -> None:
+    world = sqlite_world
+    fx = _fixture(world)
+    spy = _install(world)
+    walks = _walks(fx, world)
+    total_opens = 0
+    denials = 0
+    app = create_app(world.instance)
+    assert _staff_routes() == set(walks), "a staff route has no walk in this test"
+    for username in STAFF:
+        client = signed_in(world, username, TestClient(app, follow_redirects=False))
+        token = csrf_of(client.get("/staff/").text)
+        for (method, _path), requests in walks.items():
+            if (method, _path) == ("POST", "/staff/sign-out"):
+                continue  # walked last
+            for url, data in requests:
+                where = f"{username} {method} {url}"
+                with _request(spy, where):
+                    if method == "GET":
+                        response = client.get(url)
+                    else:
+                        response = client.post(url, data={"csrf_token": token, **data})
+                    assert response.status_code < 500, where
+                    total_opens += len(spy.opened)
+                    denials += sum(d.effect is Effect.DENY for d in spy.decided)
+                    if STAFF[username][1].value in ("auditor", "admin", "analyst"):
+                        assert not spy.opened, f"{where}: {username} opened case data"
+        with _request(spy, f"{username} sign-out"):
+            client.post("/staff/sign-out", data={"csrf_token": token})
+            assert not spy.decided
+    assert total_opens > 20 and denials > 10  # the walk really read and really was refused
+
+
+def test_the_spy_catches_an_unrecorded_open() -> None:
+    from safereport.policy.decision import UnsafeGrantForTests
+
+    spy = Spy()
+    spy.opened.append(UnsafeGrantForTests(frozenset({DataCategory.IDENTITY}), case_id="c"))
+    with pytest.raises(AssertionError, match="without a fresh entry"):
+        spy.check("an open with no decision behind it")

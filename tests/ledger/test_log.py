@@ -160,3 +160,20 @@ def test_empty_log_checkpoint(engine: Engine) -> None:
     ledger = make_ledger(engine)
     checkpoint = parse_checkpoint(parse_note(ledger.checkpoint()).text)
     assert checkpoint.size == 0 and checkpoint.root == merkle.EMPTY_ROOT
+
+
+def test_two_writers_and_rollbacks_keep_the_tree_right(engine: Engine) -> None:
+    """Each Ledger caches its right edge; other writers and rollbacks must invalidate it."""
+    first, second = make_ledger(engine), make_ledger(engine)
+    for step in range(12):
+        writer = first if step % 3 else second
+        with engine.connect() as conn:
+            conn.begin()
+            writer.append(conn, make_decision(), actor_id=f"s{step}", case_id="c")
+            if step % 4 == 1:
+                conn.rollback()
+            else:
+                conn.commit()
+    assert first.size() == 9
+    first.checkpoint(new=True)
+    assert second.verify().size == 9

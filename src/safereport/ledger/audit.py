@@ -18,6 +18,7 @@ from sqlalchemy import Connection, func, select
 from safereport.errors import LedgerError
 from safereport.ledger import merkle
 from safereport.ledger.notes import Verifier, parse_checkpoint, parse_note
+from safereport.ledger.tree import node_key
 from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
 
 __all__ = ["AuditReport", "LedgerTampered", "verify_log"]
@@ -82,12 +83,13 @@ class _NodeChecker:
             if low > high:
                 continue
             rows = self.conn.execute(
-                select(ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                    ledger_nodes.c.level == level,
-                    ledger_nodes.c.idx.between(low, high),
+                select(ledger_nodes.c.node, ledger_nodes.c.hash).where(
+                    ledger_nodes.c.node.between(node_key(level, low), node_key(level, high))
                 )
             )
-            self.stored.update(((level, int(idx)), bytes(value)) for idx, value in rows)
+            self.stored.update(
+                ((level, int(key) - node_key(level, 0)), bytes(value)) for key, value in rows
+            )
 
     def __call__(self, level: int, index: int, value: bytes) -> None:
         self.count += 1

@@ -74,7 +74,7 @@ def lock_sequencer(conn: Connection) -> None:
 def _row_for(record: DecisionRecord) -> dict[str, Any]:
     leaf = record.leaf()
     return {
-        "created_at": record.time,
+        "created_at": record.time.astimezone(UTC),
         "month": record.month,
         "case_id": record.case_id,
         "actor_id": record.actor_id,
@@ -119,6 +119,7 @@ class Ledger:
         self.engine = engine
         self.signer = signer
         self.origin = origin
+        self._edge = tree.EdgeCache()
 
     # -- appending -------------------------------------------------------------------------
 
@@ -146,10 +147,14 @@ class Ledger:
 
     def append_many(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
         """Record several decisions at once (same transaction rules as :meth:`append`)."""
+        if not records:
+            return []
         lock_sequencer(conn)
-        size = tree.tree_size(conn)
-        tree.append_rows(conn, size, [_row_for(record) for record in records])
-        return list(range(size, size + len(records)))
+        size, newest = tree.last_entry(conn)
+        rows = [_row_for(record) for record in records]
+        edge = tree.append_rows(conn, size, rows, self._edge.get(size, newest))
+        self._edge.put(edge.size, rows[-1]["leaf_hash"], edge.hashes())
+        return list(range(size, edge.size))
 
     # -- capabilities ----------------------------------------------------------------------
 

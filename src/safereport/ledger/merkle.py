@@ -169,6 +169,10 @@ class CompactRange:
         stack.append((level, value))
         self.size += 1
 
+    def hashes(self) -> list[bytes]:
+        """The edge's perfect-subtree hashes, left to right (what ``nodes(size)`` names)."""
+        return [value for _, value in self._stack]
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT

@@ -108,6 +108,8 @@ def record_from_decision(
     detail: Mapping[str, str] | None,
     now: datetime,
 ) -> DecisionRecord:
+    if now.tzinfo is None:
+        raise LedgerError("ledger times must be timezone-aware")
     request = decision.request
     actor = request.get("actor")
     # POLICY.md names the field ``actor.role``: nested in a request dict, or flat.

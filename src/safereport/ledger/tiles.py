@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 
 from safereport.errors import LedgerError
 from safereport.ledger.notes import parse_checkpoint, parse_note
+from safereport.ledger.tree import node_key
 from safereport.store.ledger import ledger_entries, ledger_nodes
 
 __all__ = ["TILE_HEIGHT", "TILE_WIDTH", "tile_path", "write_tiles"]
@@ -43,11 +44,10 @@ def _hashes(conn: Connection, tree_level: int, start: int, end: int) -> bytes:
         query = (
             select(ledger_nodes.c.hash)
             .where(
-                ledger_nodes.c.level == tree_level,
-                ledger_nodes.c.idx >= start,
-                ledger_nodes.c.idx < end,
+                ledger_nodes.c.node >= node_key(tree_level, start),
+                ledger_nodes.c.node < node_key(tree_level, end),
             )
-            .order_by(ledger_nodes.c.idx)
+            .order_by(ledger_nodes.c.node)
         )
     values = [bytes(value) for value in conn.execute(query).scalars()]
     if len(values) != end - start:

@@ -6,32 +6,57 @@ leaf and the nodes it completes are written in the same transaction as the acces
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, bindparam, func, select
 
 from safereport.errors import LedgerError
 from safereport.ledger import merkle
 from safereport.ledger.merkle import CompactRange, Node
-from safereport.store.ledger import ledger_entries, ledger_nodes
+from safereport.store.ledger import NODE_LEVEL_SHIFT, ledger_entries, ledger_nodes
 
 T = TypeVar("T")
 
 __all__ = [
+    "EdgeCache",
     "append_rows",
     "compact_range",
     "consistency_proof",
     "fetch_nodes",
     "inclusion_proof",
+    "last_entry",
+    "node_key",
     "root",
     "tree_size",
 ]
 
 
+_MAX_INDEX = select(func.max(ledger_entries.c.idx))
+_LAST_ENTRY = (
+    select(ledger_entries.c.idx, ledger_entries.c.leaf_hash)
+    .order_by(ledger_entries.c.idx.desc())
+    .limit(1)
+)
+# Fixed statements with expanding IN parameters compile once and stay in SQLAlchemy's cache.
+_LEAF_HASHES = select(ledger_entries.c.idx, ledger_entries.c.leaf_hash).where(
+    ledger_entries.c.idx.in_(bindparam("ids", expanding=True))
+)
+_NODE_HASHES = select(ledger_nodes.c.node, ledger_nodes.c.hash).where(
+    ledger_nodes.c.node.in_(bindparam("ids", expanding=True))
+)
+_INDEX_MASK = (1 << NODE_LEVEL_SHIFT) - 1
+
+
+def node_key(level: int, index: int) -> int:
+    """The ``ledger_nodes.node`` key of the perfect subtree (level, index)."""
+    return level << NODE_LEVEL_SHIFT | index
+
+
 def tree_size(conn: Connection) -> int:
     """Entries are numbered 0..n-1 with no gaps, so the size is the largest index plus one."""
-    last = conn.execute(select(func.max(ledger_entries.c.idx))).scalar()
+    last = conn.execute(_MAX_INDEX).scalar()
     return 0 if last is None else int(last) + 1
 
 
@@ -39,22 +64,17 @@ def fetch_nodes(conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
     """The stored hashes of the given perfect nodes; LedgerError if one is missing."""
     wanted = set(nodes)
     leaves = sorted(index for level, index in wanted if level == 0)
-    inner = sorted((level, index) for level, index in wanted if level > 0)
+    inner = sorted(node_key(level, index) for level, index in wanted if level > 0)
     found: dict[Node, bytes] = {}
     for chunk in _chunks(leaves):
-        rows = conn.execute(
-            select(ledger_entries.c.idx, ledger_entries.c.leaf_hash).where(
-                ledger_entries.c.idx.in_(chunk)
-            )
-        )
+        rows = conn.execute(_LEAF_HASHES, {"ids": chunk})
         found.update(((0, int(idx)), bytes(value)) for idx, value in rows)
-    for pairs in _chunks(inner):
-        inner_rows = conn.execute(
-            select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(pairs)
-            )
+    for chunk in _chunks(inner):
+        rows = conn.execute(_NODE_HASHES, {"ids": chunk})
+        found.update(
+            ((int(key) >> NODE_LEVEL_SHIFT, int(key) & _INDEX_MASK), bytes(value))
+            for key, value in rows
         )
-        found.update(((int(lvl), int(idx)), bytes(value)) for lvl, idx, value in inner_rows)
     missing = wanted - found.keys()
     if missing:
         level, index = min(missing)
@@ -62,9 +82,9 @@ def fetch_nodes(conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
     return found
 
 
-def _chunks(items: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
+def _chunks(items: Sequence[T], size: int = 500) -> Iterable[list[T]]:
     for start in range(0, len(items), size):
-        yield items[start : start + size]
+        yield list(items[start : start + size])
 
 
 def compact_range(
@@ -80,17 +100,56 @@ def root(conn: Connection, size: int) -> bytes:
     return compact_range(conn, size).root()
 
 
-def append_rows(conn: Connection, size: int, entries: Sequence[Mapping[str, Any]]) -> CompactRange:
+def last_entry(conn: Connection) -> tuple[int, bytes | None]:
+    """The tree size and the newest leaf hash (None for an empty log), in one lookup."""
+    row = conn.execute(_LAST_ENTRY).first()
+    if row is None:
+        return 0, None
+    return int(row[0]) + 1, bytes(row[1])
+
+
+class EdgeCache:
+    """This process's view of the tree's right edge after its own last append.
+
+    It is used only when the log's size *and newest leaf hash* are what this process left:
+    leaves carry a random salt, so another process's entry, or a rollback of ours, changes
+    the newest hash and the edge is read from the database again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, bytes | None] = (0, None)
+        self._hashes: tuple[bytes, ...] = ()
+
+    def get(self, size: int, newest: bytes | None) -> list[bytes] | None:
+        with self._lock:
+            return list(self._hashes) if self._key == (size, newest) else None
+
+    def put(self, size: int, newest: bytes | None, hashes: Sequence[bytes]) -> None:
+        with self._lock:
+            self._key, self._hashes = (size, newest), tuple(hashes)
+
+
+def append_rows(
+    conn: Connection,
+    size: int,
+    entries: Sequence[Mapping[str, Any]],
+    edge_hashes: Sequence[bytes] | None = None,
+) -> CompactRange:
     """Insert entries numbered from ``size`` (each with its ``leaf_hash``) and their nodes.
 
-    The caller holds the sequencer lock and has checked that ``size`` is the current size.
+    The caller holds the sequencer lock and has checked that ``size`` is the current size;
+    ``edge_hashes`` is the right edge at ``size`` if the caller knows it (else it is read).
     """
     new_nodes: list[dict[str, Any]] = []
 
     def keep(level: int, idx: int, value: bytes) -> None:
-        new_nodes.append({"level": level, "idx": idx, "hash": value})
+        new_nodes.append({"node": node_key(level, idx), "hash": value})
 
-    edge = compact_range(conn, size, keep)
+    if edge_hashes is None:
+        edge = compact_range(conn, size, keep)
+    else:
+        edge = CompactRange(size, edge_hashes, keep)
     rows = []
     for offset, entry in enumerate(entries):
         edge.append(entry["leaf_hash"])

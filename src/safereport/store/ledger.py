@@ -14,7 +14,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     LargeBinary,
-    SmallInteger,
     String,
     Table,
     Text,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 
 from safereport.store.metadata import metadata
 
-__all__ = ["ledger_checkpoints", "ledger_entries", "ledger_nodes"]
+__all__ = ["NODE_LEVEL_SHIFT", "ledger_checkpoints", "ledger_entries", "ledger_nodes"]
 
 ledger_entries = Table(
     "ledger_entries",
@@ -45,11 +44,14 @@ ledger_entries = Table(
     Column("leaf_hash", LargeBinary(32), nullable=False),
 )
 
+#: ``node`` is ``level << NODE_LEVEL_SHIFT | index``: one integer key, so that fetching the
+#: O(log n) nodes of a proof is one primary-key ``IN`` lookup with a cacheable statement.
+NODE_LEVEL_SHIFT = 48
+
 ledger_nodes = Table(
     "ledger_nodes",
     metadata,
-    Column("level", SmallInteger, primary_key=True, autoincrement=False),
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
 

@@ -22,6 +22,7 @@ import pytest
 from tests.staff._client import TestClient, csrf_of, signed_in
 from tests.staff._world import STAFF, StaffWorld
 
+from safereport.domain.risk import DEFAULT_CHECKLIST
 from safereport.domain.vocabulary import DataCategory, Effect, Purpose
 from safereport.policy.decision import Decision, Grant
 from safereport.services import disclosure
@@ -104,11 +105,13 @@ def _fixture(world: StaffWorld) -> Fixture:
     return Fixture(world, support.case_id, police.case_id, pending, released)
 
 
-def _walks(fx: Fixture, world: StaffWorld) -> dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]:
+Walks = dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]
+
+
+def _walks(fx: Fixture, world: StaffWorld) -> Walks:
     """For each (method, route path): the concrete requests to make."""
     cases = [fx.support_case, fx.police_case]
-    answers = {f"q-{item_id}": "yes" for item_id in
-               __import__("safereport.domain.risk", fromlist=["x"]).DEFAULT_CHECKLIST.ids}
+    answers = {f"q-{item_id}": "yes" for item_id in DEFAULT_CHECKLIST.ids}
     return {
         ("GET", "/staff/sign-in"): [("/staff/sign-in", {})],
         ("POST", "/staff/sign-in"): [("/staff/sign-in", {"username": "nobody",

@@ -96,13 +96,14 @@ class StaffArea(StrEnum):
 
     APPROVALS = "approvals"
     AUDIT = "audit"
+    CAMPAIGN = "campaign"  # the police-forces tracker's FOI records (no case data)
     CASEWORK = "casework"
     INBOX = "inbox"
 
 
 _AREAS: dict[ActorRole, frozenset[StaffArea]] = {
-    ActorRole.ADMIN: frozenset(),
-    ActorRole.ANALYST: frozenset(),
+    ActorRole.ADMIN: frozenset({StaffArea.CAMPAIGN}),
+    ActorRole.ANALYST: frozenset({StaffArea.CAMPAIGN}),
     ActorRole.AUDITOR: frozenset({StaffArea.AUDIT}),
     ActorRole.CASEWORKER: frozenset({StaffArea.CASEWORK, StaffArea.INBOX}),
     ActorRole.IMMIGRATION_OFFICER: frozenset({StaffArea.INBOX}),
@@ -193,8 +194,14 @@ def create_user(
     role: ActorRole | str,
     password: str,
     now: datetime | None = None,
+    password_hash: str | None = None,
 ) -> str:
-    """Add a staff account to organisation ``org_id``; returns the new user's id."""
+    """Add a staff account to organisation ``org_id``; returns the new user's id.
+
+    ``password_hash``, when given, must be ``hash_password(password)`` made earlier (the
+    synthetic demo hashes its one shared password once instead of once per account); it is
+    not re-verified, since that would cost as much as hashing.
+    """
     actor_role = _staff_role(role)
     org = conn.execute(select(organisations.c.kind).where(organisations.c.id == org_id)).first()
     if org is None:
@@ -215,7 +222,7 @@ def create_user(
             username=name,
             display_name=display_name.strip() or name,
             role=actor_role.value,
-            password_hash=hash_password(password),
+            password_hash=password_hash or hash_password(password),
             totp_secret=None,
             failed_logins=0,
             locked_until=None,

@@ -7,19 +7,23 @@ through the vault (ciphertext only), exactly as a real report's does.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from safereport.domain.case import new_id, new_reference
+from safereport.domain.fields import CaseField
 from safereport.domain.synthetic import SyntheticCase, synthetic_cases
-from safereport.domain.vocabulary import ActorRole, OrgKind
+from safereport.domain.vocabulary import Action, ActorRole, OrgKind, Purpose, Recipient
+from safereport.errors import AccessDenied
+from safereport.services.access import Actor, access_case
 from safereport.services.instance import Instance
 from safereport.services.users import add_org
-from safereport.store.core import cases, consents, reports, subjects
+from safereport.store.core import cases, consents, organisations, reports, subjects, users
 from safereport.vault.blind import BlindKind
 
 __all__ = ["DEMO_PASSWORD", "DemoOrgs", "populate_cases", "populate_demo", "populate_orgs"]
@@ -76,7 +80,9 @@ def populate_orgs(conn: Connection) -> DemoOrgs:
 
 def populate_staff(conn: Connection, orgs: DemoOrgs) -> list[str]:
     """Staff of every role; returns one line per account for the demo's banner."""
-    from safereport.services.auth import create_user
+    from safereport.services.auth import create_user, hash_password
+
+    shared_hash = hash_password(DEMO_PASSWORD)
 
     places = {
         "support": orgs.support[:1],
@@ -95,6 +101,7 @@ def populate_staff(conn: Connection, orgs: DemoOrgs) -> list[str]:
                 display_name=f"{role.value.replace('_', ' ').title()} {number} (synthetic)",
                 role=role,
                 password=DEMO_PASSWORD,
+                password_hash=shared_hash,
             )
             lines.append(f"{username:<22} {role.value}")
     return lines
@@ -195,4 +202,58 @@ def populate_demo(instance: Instance, *, seed: int, cases: int) -> list[str]:
             holders=orgs.holders,
             progress=lambda n: bar.advance(task, n),
         )
+    populate_activity(instance, orgs)
     return [f"password: {DEMO_PASSWORD}", *lines]
+
+
+def _actor(conn: Connection, username: str) -> Actor:
+    row = conn.execute(
+        select(users.c.id, users.c.role, users.c.org_id, organisations.c.kind)
+        .join(organisations, organisations.c.id == users.c.org_id)
+        .where(users.c.username == username)
+    ).one()
+    return Actor(id=row.id, role=ActorRole(row.role), org_id=row.org_id, org_kind=OrgKind(row.kind))
+
+
+def _cases_of(conn: Connection, org_id: str, limit: int) -> list[str]:
+    query = select(cases.c.id).where(cases.c.org_id == org_id).order_by(cases.c.created_at)
+    return list(conn.execute(query.limit(limit)).scalars())
+
+
+def populate_activity(instance: Instance, orgs: DemoOrgs) -> int:
+    """A few real accesses through the guard, so the ledger and the pages have something to
+    show: caseworkers reading their cases, and requests the firewall refuses."""
+    with instance.engine.connect() as conn:
+        caseworker = _actor(conn, "caseworker1")
+        officer = _actor(conn, "police-officer1")
+        analyst = _actor(conn, "analyst1")
+        support_cases = _cases_of(conn, orgs.support[0], 5)
+        police_cases = _cases_of(conn, orgs.police[0], 2)
+    attempts = 0
+    for case_id in support_cases:
+        access_case(
+            instance,
+            caseworker,
+            case_id,
+            purpose=Purpose.SUPPORT,
+            fields=[CaseField.NARRATIVE, CaseField.SAFE_CONTACT],
+        )
+        attempts += 1
+    refused: list[tuple[Actor, str, dict[str, object]]] = [
+        (
+            officer,
+            police_cases[0],
+            {
+                "action": Action.DISCLOSE,
+                "purpose": Purpose.IMMIGRATION_ENFORCEMENT,
+                "recipient": Recipient.IMMIGRATION_ENFORCEMENT,
+                "context": {"status_evidence": "suspected"},
+            },
+        ),
+        (analyst, support_cases[0], {"purpose": Purpose.STATISTICS}),
+    ]
+    for actor, case_id, how in refused:
+        with contextlib.suppress(AccessDenied):
+            access_case(instance, actor, case_id, fields=[CaseField.NAME], **how)  # type: ignore[arg-type]
+        attempts += 1
+    return attempts

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 11:38:31.704588
+Create Date: 2026-11-25 11:49:17.713768
 """
 
 from __future__ import annotations
@@ -64,13 +64,13 @@ def upgrade() -> None:
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ledger_entries_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_ledger_entries_month"), ["month"], unique=False)
+        batch_op.create_index("ix_ledger_entries_month_case", ["month", "case_id"], unique=False)
 
     op.create_table(
         "ledger_nodes",
-        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("node", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_ledger_nodes")),
+        sa.PrimaryKeyConstraint("node", name=op.f("pk_ledger_nodes")),
     )
     op.create_table(
         "organisations",
@@ -145,6 +145,17 @@ def upgrade() -> None:
         sa.Column("ciphertext", sa.LargeBinary(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("case_id", "field", name=op.f("pk_vault_fields")),
+    )
+    op.create_table(
+        "witness_cosignatures",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("witness", sa.String(length=200), nullable=False),
+        sa.Column("key_id", sa.String(length=8), nullable=False),
+        sa.Column("checkpoint_size", sa.Integer(), nullable=False),
+        sa.Column("cosigned_at", sa.BigInteger(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_witness_cosignatures")),
     )
     op.create_table(
         "foi_requests",
@@ -463,6 +474,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_foi_requests_round_id"))
 
     op.drop_table("foi_requests")
+    op.drop_table("witness_cosignatures")
     op.drop_table("vault_fields")
     with op.batch_alter_table("vault_case_keys", schema=None) as batch_op:
         batch_op.drop_index("ix_vault_case_keys_kek_id")
@@ -481,6 +493,7 @@ def downgrade() -> None:
     op.drop_table("organisations")
     op.drop_table("ledger_nodes")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_ledger_entries_month_case")
         batch_op.drop_index(batch_op.f("ix_ledger_entries_month"))
         batch_op.drop_index(batch_op.f("ix_ledger_entries_case_id"))
 

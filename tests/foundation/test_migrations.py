@@ -27,3 +27,22 @@ def test_upgrade_from_empty_then_no_drift(db_url: str) -> None:
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_published_statistics_are_immutable_after_migration(db_url: str) -> None:
+    """DDL that the models cannot express (triggers) must come from the migrations too."""
+    from sqlalchemy import text
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            names = (
+                conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
+                if engine.dialect.name == "sqlite"
+                else conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+            ).scalars().all()
+        for table in ("stats_releases", "stats_budgets", "stats_budget_charges"):
+            assert any(name.startswith(table) for name in names), (table, names)
+    finally:
+        engine.dispose()

@@ -156,6 +156,13 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
         ("GET", "/staff/audit"): [("/staff/audit", {})],
         ("POST", "/staff/audit/cosignatures"): [
             ("/staff/audit/cosignatures", {"note": "not a note", "vkey": "x"})],
+        ("GET", "/staff/foi"): [("/staff/foi", {}), ("/staff/foi?round=walk", {})],
+        ("POST", "/staff/foi/rounds"): [("/staff/foi/rounds", {"name": "walk",
+                                                               "question": "Do you share?"})],
+        ("POST", "/staff/foi/send"): [("/staff/foi/send", {
+            "round": "walk", "date": "2026-12-18", "force": "kent-police"})],
+        ("POST", "/staff/foi/answer"): [("/staff/foi/answer", {
+            "round": "walk", "force": "kent-police", "classification": "shares"})],
         ("POST", "/staff/sign-out"): [("/staff/sign-out", {})],
     }
 

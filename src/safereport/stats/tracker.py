@@ -127,12 +127,20 @@ def _round(conn: Connection, name: str) -> Mapping[Any, Any]:
 def send_requests(
     engine: Engine, round_name: str, force_ids: Iterable[str] | None, sent_on: date
 ) -> list[FoiRequest]:
-    """Record that the round's question was sent on ``sent_on`` to these forces (None: all)."""
+    """Record that the round's question was sent on ``sent_on`` to these forces.
+
+    ``None`` means every force not yet asked in this round; naming a force asked already is
+    refused. Returns the requests recorded now.
+    """
+    every = force_ids is None
     forces = list(load_forces()) if force_ids is None else [force_by_id(f) for f in force_ids]
     with engine.begin() as conn:
         found = _round(conn, round_name)
+        asked = {r["force_id"] for r in store.list_requests(conn, round_id=found["id"])}
         for force in forces:
             if store.find_request(conn, found["id"], force.id) is not None:
+                if every:  # "all forces" means all not yet asked in this round
+                    continue
                 raise InvalidInput(f"{force.name} was already sent round {round_name!r}")
             store.insert_request(conn, {
                 "round_id": found["id"], "force_id": force.id, "question": found["question"],
@@ -140,7 +148,7 @@ def send_requests(
                 "due_on": due_date(sent_on, force.jurisdiction), "updated_at": _now(),
             })
         rows = store.list_requests(conn, round_id=found["id"])
-    wanted = {force.id for force in forces}
+        wanted = {force.id for force in forces} - asked
     return [_request(row) for row in rows if row["force_id"] in wanted]
 
 

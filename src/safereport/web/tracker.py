@@ -1,0 +1,126 @@
+"""Staff pages of the police-forces tracker: start a round, record sending, record answers.
+
+Signed-in staff whose role is offered the campaign area (``services.auth``) only; the FOI
+records are the campaign's own, not case data, so no guard decision is involved. Each route
+checks the form's CSRF token, calls one tracker service, and redirects back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from safereport.errors import AccessDenied, InvalidInput
+from safereport.services.auth import StaffArea, ensure_area
+from safereport.stats import tracker
+from safereport.stats.foi import Classification
+from safereport.stats.forces import load_forces
+from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/staff/foi", include_in_schema=False)
+Staff = Annotated[StaffRequest, Depends(require_staff)]
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _day(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"the {what} must be a date (YYYY-MM-DD)") from exc
+
+
+def _page(request: Request, round_name: str | None, *, error: str = "",
+          status_code: int = 200) -> HTMLResponse:
+    engine = instance_of(request).engine
+    today = date.today()
+    tallies = tracker.round_tallies(engine, today)
+    names = {t.name for t in tallies}
+    chosen = round_name if round_name in names else None
+    return render_staff(
+        request, "public/staff_foi.html", status_code=status_code, error=error,
+        tallies=tallies, rows=tracker.tally_rows, chosen=chosen,
+        requests=tracker.list_requests(engine, chosen) if chosen else [],
+        overdue=tracker.overdue_requests(engine, today), today=today, forces=load_forces(),
+        classifications=list(Classification),
+    )
+
+
+def _back(round_name: str) -> RedirectResponse:
+    return RedirectResponse(f"/staff/foi?round={quote(round_name)}", status_code=303)
+
+
+def _guarded(request: Request, staff: StaffRequest, round_name: str | None,
+             work: Callable[[], Response]) -> Response:
+    try:
+        ensure_area(staff.user, StaffArea.CAMPAIGN)
+        return work()
+    except AccessDenied as exc:
+        return render_staff(request, "public/staff_foi_denied.html", status_code=403,
+                            message=str(exc))
+    except InvalidInput as exc:
+        return _page(request, round_name, error=str(exc), status_code=400)
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, staff: Staff,
+             round_name: Annotated[str | None, Query(alias="round")] = None) -> Response:
+    return _guarded(request, staff, round_name, lambda: _page(request, round_name))
+
+
+@router.post("/rounds")
+async def new_round(request: Request, staff: Staff) -> Response:
+    form = await check_form(request)
+    name = _text(form, "name")
+
+    def work() -> Response:
+        tracker.create_round(instance_of(request).engine, name, _text(form, "question"))
+        return _back(name)
+    return _guarded(request, staff, None, work)
+
+
+@router.post("/send")
+async def send(request: Request, staff: Staff) -> Response:
+    form = await check_form(request)
+    name = _text(form, "round")
+
+    def work() -> Response:
+        chosen = [f for f in form.getlist("force") if isinstance(f, str) and f]
+        if not chosen:
+            raise InvalidInput("choose at least one force (or all of them)")
+        force_ids = None if "all" in chosen else chosen
+        tracker.send_requests(instance_of(request).engine, name, force_ids,
+                              _day(_text(form, "date"), "date sent"))
+        return _back(name)
+    return _guarded(request, staff, name, work)
+
+
+@router.post("/answer")
+async def answer(request: Request, staff: Staff) -> Response:
+    form = await check_form(request)
+    name = _text(form, "round")
+
+    def work() -> Response:
+        kind = _text(form, "classification")
+        if kind not in set(Classification):
+            raise InvalidInput("choose how the answer reads")
+        answered = _text(form, "date")
+        tracker.record_answer(
+            instance_of(request).engine, name, _text(form, "force"),
+            classification=Classification(kind),
+            answered_on=_day(answered, "answer date") if answered else None,
+            answer_text=_text(form, "text") or None,
+        )
+        return _back(name)
+    return _guarded(request, staff, name, work)

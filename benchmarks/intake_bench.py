@@ -35,6 +35,7 @@ from safereport.services.setup import init_instance
 from safereport.services.users import add_org
 from safereport.store.core import cases
 from safereport.store.db import make_engine
+from safereport.store.tables import metadata
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SERVER = """
@@ -42,6 +43,7 @@ import sys, dataclasses, uvicorn
 from safereport.config import Secret, load_settings
 from safereport.services.instance import Instance
 from safereport.store.db import make_engine
+from safereport.store.tables import metadata
 from safereport.web.app import create_app
 path, url, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 settings = load_settings(path)
@@ -131,6 +133,9 @@ def run(backend: str, database_url: str | None, args: argparse.Namespace) -> boo
         settings = load_settings(path)
         url = database_url or settings.effective_database_url()
         engine = make_engine(url, pool=False)
+        # init_instance migrates only the SQLite file today; make sure an external database
+        # has the schema too (a no-op where it already has it).
+        metadata.create_all(engine)
         with engine.begin() as conn:
             add_org(conn, "Bench Support", OrgKind.SUPPORT_SERVICE)
         engine.dispose()

@@ -99,7 +99,7 @@ def test_deleted_newest_entries(ledger: Ledger, witness: Witness) -> None:
     _rebuild_tree(ledger)
     with pytest.raises(LedgerTampered, match="checkpoint 40: it covers 40 entries, the log has 37"):
         ledger.verify()
-    # Even with the checkpoint rows gone, the signer will not sign a shorter log...
+    # The signer will not sign a shorter log...
     append_n(ledger, 1)
     with pytest.raises(LedgerError, match="refusing to sign"):
         ledger.checkpoint(new=True)
@@ -159,3 +159,21 @@ def test_witness_refuses_a_fork_and_unknown_logs(ledger: Ledger, witness: Witnes
     note = other.signer.sign_note("other.example/log\n1\n" + "A" * 43 + "=\n")
     with pytest.raises(WitnessRefusal, match="does not watch"):
         witness.cosign(note)
+
+
+def test_signer_remembers_outside_the_database(engine: Engine, tmp_path: Path) -> None:
+    """Wiping the checkpoint table and truncating the log does not fool the signer."""
+    state = tmp_path / "ledger.last-checkpoint"
+    log = make_ledger(engine)
+    log = Ledger(engine, log.signer, ORIGIN, signed_state=state)
+    append_n(log, 10)
+    signed = log.checkpoint(new=True)
+    assert state.read_text() == signed
+    with engine.begin() as conn:
+        conn.execute(delete(ledger_checkpoints))
+        conn.execute(delete(ledger_entries).where(ledger_entries.c.idx >= 8))
+    _rebuild_tree(log)
+    append_n(log, 5)
+    with pytest.raises(LedgerError, match="refusing to sign"):
+        log.checkpoint(new=True)
+    assert state.read_text() == signed

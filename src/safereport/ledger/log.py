@@ -12,9 +12,11 @@ someone has edited its tables.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, select, text
@@ -31,9 +33,10 @@ from safereport.ledger.verifier import TlogProof, format_proof
 from safereport.policy.decision import Decision, Grant, _mint_grant
 from safereport.store.ledger import ledger_checkpoints, ledger_entries
 
-__all__ = ["KEY_FILE", "EntryView", "Ledger", "init_ledger", "open_ledger"]
+__all__ = ["KEY_FILE", "SIGNED_STATE_FILE", "EntryView", "Ledger", "init_ledger", "open_ledger"]
 
 KEY_FILE = "ledger.key"
+SIGNED_STATE_FILE = "ledger.last-checkpoint"
 #: The PostgreSQL advisory lock that makes one sequencer at a time ("SAFELEDG" in ASCII).
 _SEQUENCER_LOCK = 0x534146454C454447
 
@@ -110,7 +113,14 @@ _BOUND_FIELDS = (
 class Ledger:
     """The log of one instance: its tables, its signing key and its origin."""
 
-    def __init__(self, engine: Engine, signer: NoteSigner, origin: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        signer: NoteSigner,
+        origin: str,
+        *,
+        signed_state: Path | None = None,
+    ) -> None:
         if signer.name != origin:
             raise ConfigError(
                 f"the log key is named {signer.name!r} but the origin is {origin!r}; "
@@ -120,6 +130,9 @@ class Ledger:
         self.signer = signer
         self.origin = origin
         self._edge = tree.EdgeCache()
+        # The last checkpoint this key signed, kept beside the key, outside the database:
+        # wiping the checkpoint table does not make the signer forget what it signed.
+        self._signed_state = signed_state
 
     # -- appending -------------------------------------------------------------------------
 
@@ -242,11 +255,13 @@ class Ledger:
             lock_sequencer(conn)
             size = tree.tree_size(conn)
             latest = latest_checkpoint(conn)
+            remembered = self._remembered()
+            root = tree.root(conn, size)
+            for known in (latest, remembered):
+                if known is not None:
+                    self._check_extends(conn, known, size, root)
             if latest is not None and latest.size == size:
                 return latest
-            root = tree.root(conn, size)
-            if latest is not None:
-                self._check_extends(conn, latest, size, root)
             body = format_checkpoint(Checkpoint(self.origin, size, root))
             note = self.signer.sign_note(body)
             conn.execute(
@@ -254,7 +269,25 @@ class Ledger:
                     size=size, root=root, note=note, created_at=datetime.now(UTC)
                 )
             )
+            self._remember(note)
             return StoredCheckpoint(size, root, note)
+
+    def _remembered(self) -> StoredCheckpoint | None:
+        if self._signed_state is None or not self._signed_state.exists():
+            return None
+        try:
+            note = self._signed_state.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LedgerError(f"cannot read {self._signed_state}") from exc
+        checkpoint = parse_checkpoint(parse_note(note).text)
+        return StoredCheckpoint(checkpoint.size, checkpoint.root, note)
+
+    def _remember(self, note: str) -> None:
+        if self._signed_state is None:
+            return
+        temporary = self._signed_state.with_name(self._signed_state.name + ".tmp")
+        temporary.write_text(note, encoding="utf-8")
+        os.replace(temporary, self._signed_state)
 
     def _check_extends(
         self, conn: Connection, latest: StoredCheckpoint, size: int, root: bytes
@@ -264,6 +297,10 @@ class Ledger:
         signed = parse_checkpoint(parse_note(latest.note).text)
         if (signed.size, signed.root) != (latest.size, latest.root):
             raise LedgerError(f"stored checkpoint {latest.size} does not match its note")
+        if signed.size == size and signed.root != root:
+            raise LedgerError(
+                f"refusing to sign: the stored tree's root at size {size} is not the one signed"
+            )
         if size < signed.size:
             raise LedgerError(
                 f"refusing to sign: the log has {size} entries but checkpoint "
@@ -354,4 +391,6 @@ def init_ledger(settings: Settings) -> None:
 
 def open_ledger(settings: Settings, engine: Engine) -> Ledger:
     signer = read_key_file(settings.keys_dir / KEY_FILE, NoteSigner)
-    return Ledger(engine, signer, settings.log_origin)
+    return Ledger(
+        engine, signer, settings.log_origin, signed_state=settings.keys_dir / SIGNED_STATE_FILE
+    )

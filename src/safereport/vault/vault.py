@@ -165,9 +165,11 @@ class Vault:
             return
         with self._opaque("seal_fields", case_id):
             key = self._data_key(conn, case_id, create=True)
+            names = list(checked)
+            tokens = key.seal_fields([(name, checked[name]) for name in names])
             sealed = [
-                (name.value, category_of(name).value, key.seal_field(name.value, value))
-                for name, value in checked.items()
+                (name.value, category_of(name).value, token)
+                for name, token in zip(names, tokens, strict=True)
             ]
             rows.upsert_fields(conn, case_id, key.version, sealed, self._clock())
         self._index_fields(conn, case_id, checked)
@@ -196,12 +198,12 @@ class Vault:
             return opened
         with self._opaque("open_fields", case_id):
             key = self._unwrap(case_id, key_row)
-            values = {}
-            for case_field, version, token in to_open:
-                if version != key.version:
-                    raise VaultError()
-                values[case_field] = key.open_field(case_field.value, token)
-        opened.values.update(values)
+            if any(version != key.version for _, version, _ in to_open):
+                raise VaultError()
+            texts = key.open_fields([(name, token) for name, _, token in to_open])
+        opened.values.update(
+            (name, value) for (name, _, _), value in zip(to_open, texts, strict=True)
+        )
         return opened
 
     # --- blobs --------------------------------------------------------------------------

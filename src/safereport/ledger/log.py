@@ -347,8 +347,12 @@ class Ledger:
 
     def verify(self, external: Iterable[tuple[str, str]] = ()) -> AuditReport:
         """Recompute the tree from every stored leaf; LedgerTampered names the first fault."""
+        checks = list(external)
+        remembered = self._remembered()
+        if remembered is not None:
+            checks.append(("the signer's last checkpoint", remembered.note))
         with self.engine.connect() as conn:
-            return verify_log(conn, self.signer.verifier, external)
+            return verify_log(conn, self.signer.verifier, checks)
 
 
 def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:

@@ -21,6 +21,7 @@ from safereport.services.intake import (
 )
 from safereport.services.victim import open_by_codename
 from safereport.store.core import cases, consents, subjects
+from safereport.store.ledger import ledger_entries
 
 BASE: dict[str, Any] = {
     "mode": "anonymous",
@@ -157,3 +158,21 @@ def test_a_failure_while_saving_leaves_nothing_behind(world: World,
         submit_report(world.instance, parse_submission(BASE))
     assert _count(world, cases) == 0 and _count(world, subjects) == 0
     assert world.instance.ledger.size() == 0
+
+
+def test_a_refused_intake_keeps_nothing_but_the_refusal(world: World,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    guard = world.instance.guard
+    real = guard.decide
+
+    def as_someone_else(request: Any) -> Any:
+        return real({**request, "actor": {"role": "immigration_officer", "same_org": False}})
+
+    monkeypatch.setattr(guard, "decide", as_someone_else)
+    with pytest.raises(AccessDenied):
+        submit_report(world.instance, parse_submission(BASE))
+    assert _count(world, cases) == 0 and _count(world, subjects) == 0
+    assert world.instance.ledger.size() == 1
+    with world.instance.engine.connect() as conn:
+        (only,) = conn.execute(select(ledger_entries.c.effect)).all()
+    assert only.effect == "deny"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.victim._client import TestClient
-from tests.victim._world import World
+from tests.victim._world import World, make_world
 
 from safereport.domain.vocabulary import Purpose
 from safereport.services.access import access_case
@@ -203,3 +204,24 @@ def test_no_english_left_on_any_page(client: TestClient, lang: str) -> None:
         assert leftover == [], leftover[:3]
     if lang == "ar":
         assert 'dir="rtl"' in pages[0]
+
+
+@pytest.mark.parametrize(
+    ("regime", "present", "absent"),
+    [
+        ("firewall", "The police can never pass your information", "Please read this"),
+        ("firewall-consent", "only if you clearly say yes", "Please read this"),
+        ("npcc-2020", "including your address, to the Home Office", "must not pass it on"),
+        ("npcc-2020-rec1", "only have doubts about your status", "can never pass"),
+    ],
+)
+def test_home_tells_the_truth_about_each_regime(
+    tmp_path: Path, regime: str, present: str, absent: str
+) -> None:
+    made = make_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", regime=regime)
+    try:
+        page = TestClient(create_app(made.instance)).get("/").text
+    finally:
+        made.instance.close()
+    assert present in page and absent not in page
+    assert made.instance.guard.policy_hash in page

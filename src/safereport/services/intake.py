@@ -416,24 +416,30 @@ def submit_report(
     case_id, subject_id = new_id(), new_id()
     values = submission.sealed_values()
     categories = frozenset(FIELD_CATEGORY[name] for name in values)
-    with instance.engine.begin() as conn:
-        reference = _insert_case(conn, instance, submission, case_id, subject_id, secret, now)
-        decision, _index = decide_and_record(
-            instance,
-            victim_actor(subject_id),
-            case_id,
-            action=Action.UPDATE,
-            purpose=Purpose.SUBJECT_ACCESS,
-            categories=categories,
-            detail={"event": "report_submitted"},
-            conn=conn,
-        )
-        if decision.allowed:
+    try:
+        with instance.engine.begin() as conn:
+            reference = _insert_case(conn, instance, submission, case_id, subject_id, secret, now)
+            decision, _index = decide_and_record(
+                instance,
+                victim_actor(subject_id),
+                case_id,
+                action=Action.UPDATE,
+                purpose=Purpose.SUBJECT_ACCESS,
+                categories=categories,
+                detail={"event": "report_submitted"},
+                conn=conn,
+            )
+            if not decision.allowed:  # unreachable under the shipped regimes (C-self)
+                raise AccessDenied("the report could not be saved", rules=decision.rules,
+                                   reasons=decision.reasons)
             instance.vault.create_case_key(conn, case_id)
             instance.vault.seal_fields(conn, case_id, values)
-    if not decision.allowed:  # unreachable under the shipped regimes (C-self); fail closed
-        raise AccessDenied("the report could not be saved", rules=decision.rules,
-                           reasons=decision.reasons)
+    except AccessDenied:
+        # Nothing of the report is kept, but the refusal is: recorded on its own (I2).
+        decide_and_record(instance, victim_actor(subject_id), case_id, action=Action.UPDATE,
+                          purpose=Purpose.SUBJECT_ACCESS, categories=categories,
+                          detail={"event": "report_refused"})
+        raise
     return IntakeReceipt(reference=reference, case_id=case_id, codename=codename)
 
 

@@ -348,6 +348,7 @@ def request_erasure(
 ) -> datetime:
     """Ask for erasure; returns when it will happen (after the cooling-off period)."""
     now = now or datetime.now(UTC)
+    decision = None
     with instance.engine.begin() as conn:
         case = _owned_case(conn, session)
         _require_open(case)
@@ -357,13 +358,15 @@ def request_erasure(
                 action=Action.ERASE, purpose=Purpose.SUBJECT_ACCESS, categories=_ALL_CATEGORIES,
                 detail={"event": "erasure_requested"}, conn=conn,
             )
-            _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
-            conn.execute(
-                update(cases).where(cases.c.id == session.case_id).values(
-                    erasure_requested_at=now, status=CaseStatus.ERASURE_PENDING.value,
-                    updated_at=now,
+            if decision.allowed:
+                conn.execute(
+                    update(cases).where(cases.c.id == session.case_id).values(
+                        erasure_requested_at=now, status=CaseStatus.ERASURE_PENDING.value,
+                        updated_at=now,
+                    )
                 )
-            )
+    if decision is not None:  # a denial is committed to the ledger, then raised
+        _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
     overview = case_overview(instance, session)
     assert overview.erasure_due_at is not None
     return overview.erasure_due_at
@@ -385,12 +388,14 @@ def cancel_erasure(
             categories=[DataCategory.CRIME_DETAILS], detail={"event": "erasure_cancelled"},
             conn=conn,
         )
-        _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
-        conn.execute(
-            update(cases).where(cases.c.id == session.case_id).values(
-                erasure_requested_at=None, status=CaseStatus.IN_PROGRESS.value, updated_at=now,
+        if decision.allowed:
+            conn.execute(
+                update(cases).where(cases.c.id == session.case_id).values(
+                    erasure_requested_at=None, status=CaseStatus.IN_PROGRESS.value,
+                    updated_at=now,
+                )
             )
-        )
+    _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
 
 
 def complete_due_erasures(instance: Instance, *, now: datetime | None = None) -> int:
@@ -470,19 +475,18 @@ def claim_case(instance: Instance, claim_code: str, *, now: datetime | None = No
         if row is None:
             raise InvalidInput("that claim code is not valid")
         subject_id = new_id()
-        conn.execute(subjects.insert().values(id=subject_id, lookup_id=secret.lookup_id,
-                                              created_at=now))
-        conn.execute(
-            update(cases).where(cases.c.id == row.id).values(
-                subject_id=subject_id, claim_code_hash=None, updated_at=now,
-            )
-        )
         decision, _ = decide_and_record(
             instance, victim_actor(subject_id), str(row.id),
             action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
             categories=[DataCategory.CRIME_DETAILS], detail={"event": "claimed"}, conn=conn,
         )
-        if not decision.allowed:
-            raise AccessDenied("the report could not be claimed", rules=decision.rules,
-                               reasons=decision.reasons)
+        if decision.allowed:
+            conn.execute(subjects.insert().values(id=subject_id, lookup_id=secret.lookup_id,
+                                                  created_at=now))
+            conn.execute(
+                update(cases).where(cases.c.id == row.id).values(
+                    subject_id=subject_id, claim_code_hash=None, updated_at=now,
+                )
+            )
+    _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
     return ClaimResult(reference=str(row.reference), codename=codename)

@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from tests.staff._client import fresh_code
+from tests.staff._world import PASSWORD, make_staff_world
 from tests.stats._entries import Entry, append_entries
 
 from safereport.config import Settings
 from safereport.ledger.log import init_ledger
+from safereport.services import auth
 from safereport.services.instance import Instance
 from safereport.stats import tracker
 from safereport.stats.foi import Classification
@@ -26,7 +30,7 @@ from safereport.stats.release import ReleaseOptions, publish_release, verify_rel
 from safereport.store.db import make_engine
 from safereport.store.tables import metadata
 from safereport.web import public
-from safereport.web.app import STATIC_DIR
+from safereport.web.app import STATIC_DIR, create_app
 from safereport.web.security import install_security
 
 pytestmark = pytest.mark.browser
@@ -125,3 +129,36 @@ def test_forces_page_without_javascript(
     with page_nojs.expect_download() as download:
         page_nojs.get_by_role("link", name="Download every request and answer (CSV)").click()
     assert download.value.suggested_filename == "foi-requests.csv"
+
+
+def test_staff_foi_page_signed_in_without_javascript(
+    live_server: Callable[[Any], str], page_nojs: Any, page: Any, axe_violations: Axe,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                        parallelism=1))
+    monkeypatch.setattr(auth, "_DUMMY", [])
+    world = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    base = live_server(create_app(world.instance))
+    # Two people, since a TOTP code is good once: the analyst without JavaScript, the admin with.
+    for browser_page, username in ((page_nojs, "analyst"), (page, "admin")):
+        browser_page.goto(base + "/staff/sign-in")
+        browser_page.fill("#username", username)
+        browser_page.fill("#password", PASSWORD)
+        browser_page.fill("#code", fresh_code(world.secrets[username]))
+        browser_page.get_by_role("button", name=re.compile("sign in", re.I)).click()
+        browser_page.get_by_role("link", name="FOI tracker").first.click()
+        assert browser_page.url.endswith("/staff/foi")
+    page_nojs.fill("#round-name", "2027-spring")
+    page_nojs.fill("#round-question", "Do you share victims' data with the Home Office?")
+    page_nojs.get_by_role("button", name="Start the round").click()
+    page_nojs.select_option("#send-forces", ["kent-police", "psni"])
+    page_nojs.get_by_role("button", name="Record as sent").click()
+    page_nojs.select_option("#answer-force", "psni")
+    page_nojs.check("#class-does_not_share")
+    page_nojs.get_by_role("button", name="Save the answer").click()
+    assert "does not share" in page_nojs.locator("table").last.inner_text()
+    page.goto(base + "/staff/foi?round=2027-spring")
+    page.screenshot(path=str(_shots(tmp_path) / "staff-foi.png"), full_page=True)
+    assert axe_violations(page) == []
+    world.instance.close()

@@ -63,7 +63,8 @@ vault_case_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("rewrapped_at", DateTime(timezone=True), nullable=True),
     Column("destroyed_at", DateTime(timezone=True), nullable=True),
-    Index("ix_vault_case_keys_kek_id", "kek_id"),
+    # (kek_id, case_id): rotation walks one KEK's keys in case order with no sort.
+    Index("ix_vault_case_keys_kek_id", "kek_id", "case_id"),
 )
 
 vault_fields = Table(
@@ -242,24 +243,24 @@ def kek_usage(conn: Connection) -> dict[str, int]:
 
 
 def keys_under(
-    conn: Connection, kek_ids: Sequence[str], after: str, limit: int
+    conn: Connection, kek_id: str, after: str, limit: int
 ) -> list[tuple[str, int, str, bytes]]:
-    """The next ``limit`` live data keys wrapped by any of ``kek_ids``, after case ``after``."""
+    """The next ``limit`` live data keys wrapped by ``kek_id``, after case ``after``.
+
+    One KEK at a time so that the (kek_id, case_id) index gives the order: with several KEKs
+    in one query the database sorts every remaining row for every batch.
+    """
+    table = vault_case_keys
     rows = conn.execute(
-        select(
-            vault_case_keys.c.case_id,
-            vault_case_keys.c.key_version,
-            vault_case_keys.c.kek_id,
-            vault_case_keys.c.wrapped,
-        )
+        select(table.c.case_id, table.c.key_version, table.c.kek_id, table.c.wrapped)
         .where(
             and_(
-                vault_case_keys.c.kek_id.in_(list(kek_ids)),
-                vault_case_keys.c.case_id > after,
-                vault_case_keys.c.wrapped.is_not(None),
+                table.c.kek_id == kek_id,
+                table.c.case_id > after,
+                table.c.wrapped.is_not(None),
             )
         )
-        .order_by(vault_case_keys.c.case_id)
+        .order_by(table.c.case_id)
         .limit(limit)
     )
     return [(str(c), int(v), str(k), bytes(w)) for c, v, k, w in rows]
@@ -286,3 +287,18 @@ def rewrap_case_keys(
     conn.exec_driver_sql(
         sql, [(new, wrapped, stamp, case, old) for case, old, new, wrapped in rows]
     )
+
+
+def insert_new_cases(
+    conn: Connection,
+    keys: Sequence[Mapping[str, object]],
+    fields: Sequence[Mapping[str, object]],
+    indexes: Sequence[Mapping[str, object]],
+) -> None:
+    """Bulk insert for cases that have nothing stored yet: one statement per table."""
+    if keys:
+        conn.execute(insert(vault_case_keys), list(keys))
+    if fields:
+        conn.execute(insert(vault_fields), list(fields))
+    if indexes:
+        conn.execute(insert(vault_blind_index), list(indexes))

@@ -97,19 +97,20 @@ def rotate_keys(
     keys = vault.keys
     plan = plan_rotation(engine, keys, add=add)
     done = failed = 0
-    after = ""
-    while plan.old_ids:
-        with engine.begin() as conn:
-            batch = rows.keys_under(conn, plan.old_ids, after, batch_size)
-            if not batch:
-                break
-            rewrapped, bad = _rewrap_batch(keys, plan.kek_id, batch)
-            rows.rewrap_case_keys(conn, rewrapped, datetime.now(UTC))
-        after = batch[-1][0]
-        done += len(rewrapped)
-        failed += bad
-        if progress is not None:
-            progress(done + failed, plan.total)
+    for old_id in plan.old_ids:
+        after = ""
+        while True:
+            with engine.begin() as conn:
+                batch = rows.keys_under(conn, old_id, after, batch_size)
+                if not batch:
+                    break
+                rewrapped, bad = _rewrap_batch(keys, plan.kek_id, batch)
+                rows.rewrap_case_keys(conn, rewrapped, datetime.now(UTC))
+            after = batch[-1][0]
+            done += len(rewrapped)
+            failed += bad
+            if progress is not None:
+                progress(done + failed, plan.total)
     return _retire_unused(engine, keys, plan, done, failed)
 
 

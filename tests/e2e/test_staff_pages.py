@@ -170,6 +170,14 @@ def test_police_to_immigration_enforcement_denied_under_firewall(
     assert "nothing was released" in page.locator(".warning").inner_text()
     _no_violations(page, axe_violations)
     assert ("disclose", "immigration_enforcement", "deny") in _entries(world)
+    # police liaison: ask a support service to consider a disclosure
+    page.goto(base + "/staff/asks")
+    page.get_by_label("Case reference the person gave you").fill("ABC234")
+    page.get_by_label("Purpose").select_option("safeguarding")
+    page.get_by_label("contact", exact=True).check()
+    page.get_by_role("button", name="Send the request").click()
+    assert "Sent." in page.locator("[role=status]").inner_text()
+    _no_violations(page, axe_violations)
 
 
 def test_npcc_requires_the_justification_before_release(

@@ -152,3 +152,31 @@ def test_form_parsing() -> None:
     with pytest.raises(InvalidInput, match="unknown fact"):
         disclosure.parse_disclosure_form({"purpose": "marac", "recipient_org": "o"},
                                          ["identity"], ["consent"])
+
+
+def test_police_ask_a_support_service_through_the_same_workflow(
+        sqlite_world: StaffWorld) -> None:
+    w = sqlite_world
+    filed = w.file(consents=((Recipient.POLICE, Purpose.SAFEGUARDING),))
+    officer, cw = w.users["officer"], w.users["cw"]
+    ask_id = disclosure.ask_for_disclosure(
+        w.instance, officer, holder_org_id=w.orgs["support"], reference=filed.reference.lower(),
+        purpose=Purpose.SAFEGUARDING, categories=[DataCategory.CONTACT])
+    received, _ = disclosure.asks(w.instance, cw)
+    assert [(a.id, a.case_id) for a in received] == [(ask_id, filed.case_id)]
+    _, sent = disclosure.asks(w.instance, officer)
+    assert sent[0].case_id is None  # the asker never learns the holder's case id
+    wrong = DisclosureForm(case_id=filed.case_id, recipient_org_id=w.orgs["marac"],
+                           purpose=Purpose.SAFEGUARDING,
+                           categories=frozenset({DataCategory.CONTACT}))
+    with pytest.raises(InvalidInput, match="organisation that asked"):
+        disclosure.answer_ask(w.instance, cw, ask_id, wrong)
+    form = DisclosureForm(case_id=filed.case_id, recipient_org_id=w.orgs["police"],
+                          purpose=Purpose.SAFEGUARDING,
+                          categories=frozenset({DataCategory.CONTACT}))
+    request_id = disclosure.answer_ask(w.instance, cw, ask_id, form)
+    assert disclosure.view_disclosure(w.instance, cw, request_id).status is \
+        DisclosureStatus.RELEASED
+    assert [i.request_id for i in disclosure.inbox(w.instance, officer)] == [request_id]
+    received, _ = disclosure.asks(w.instance, cw)
+    assert received[0].status == "answered" and received[0].request_id == request_id

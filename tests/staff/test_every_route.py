@@ -136,7 +136,8 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
         ("POST", "/staff/cases/{case_id}/risk"): [(f"/staff/cases/{c}/risk", answers)
                                                   for c in cases],
         ("GET", "/staff/cases/{case_id}/disclose"): [
-            (f"/staff/cases/{c}/disclose", {}) for c in cases],
+            (f"/staff/cases/{c}/disclose?ask=x&category=identity+address", {})
+            for c in cases],
         ("POST", "/staff/cases/{case_id}/disclose"): [
             (f"/staff/cases/{c}/disclose", {
                 "recipient_org": world.orgs["ie"], "purpose": "immigration_enforcement",
@@ -153,6 +154,10 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
         ("GET", "/staff/inbox"): [("/staff/inbox", {})],
         ("POST", "/staff/inbox/{request_id}/accept"): [
             (f"/staff/inbox/{fx.released_to_police}/accept", {})],
+        ("GET", "/staff/asks"): [("/staff/asks", {})],
+        ("POST", "/staff/asks"): [("/staff/asks", {
+            "holder": world.orgs["support"], "reference": "ABC123", "purpose": "safeguarding",
+            "category": ["contact"]})],
         ("GET", "/staff/audit"): [("/staff/audit", {})],
         ("POST", "/staff/audit/cosignatures"): [
             ("/staff/audit/cosignatures", {"note": "not a note", "vkey": "x"})],

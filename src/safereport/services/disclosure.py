@@ -59,16 +59,25 @@ from safereport.services.disclosure_seal import (
 )
 from safereport.services.instance import Instance
 from safereport.store.core import cases, organisations, reports
-from safereport.store.staff import disclosure_approvals, disclosure_packages, disclosure_requests
+from safereport.store.staff import (
+    disclosure_approvals,
+    disclosure_asks,
+    disclosure_packages,
+    disclosure_requests,
+)
 
 __all__ = [
     "CONTEXT_FLAGS",
+    "AskView",
     "DisclosureForm",
     "DisclosureStatus",
     "DisclosureView",
     "accept_package",
     "add_justification",
+    "answer_ask",
     "approve",
+    "ask_for_disclosure",
+    "asks",
     "awaiting_approval",
     "disclosures_for_case",
     "inbox",
@@ -601,3 +610,99 @@ def consent_on_record(instance: Instance, case_id: str, recipient: Recipient,
         return active_consent(conn, case_id, recipient, purpose)
 
 
+
+
+# ---- asks: another organisation (police liaison) asks a holder to consider a disclosure ------
+
+
+@dataclass(frozen=True)
+class AskView:
+    id: str
+    from_org: str
+    to_org: str
+    reference: str
+    purpose: Purpose
+    categories: tuple[DataCategory, ...]
+    status: str
+    request_id: str | None
+    case_id: str | None  # only for the holder, and only if the reference is one of theirs
+    from_org_id: str
+    created_at: datetime
+
+
+def ask_for_disclosure(
+    instance: Instance,
+    user: StaffUser,
+    *,
+    holder_org_id: str,
+    reference: str,
+    purpose: Purpose,
+    categories: Iterable[DataCategory],
+) -> str:
+    """Ask ``holder_org_id`` to consider disclosing a case (by the reference the person gave).
+
+    No case data moves and nothing is decided here: the holder's staff decide through the
+    ordinary workflow, with the asker's organisation as recipient. Whether the reference
+    exists is not revealed to the asker.
+    """
+    wanted = sorted({DataCategory(c) for c in categories} - {DataCategory.AGGREGATE})
+    if not wanted:
+        raise InvalidInput("choose at least one kind of data")
+    cleaned = reference.strip().upper().replace(" ", "")
+    if not cleaned or len(cleaned) > 32:
+        raise InvalidInput("give the case reference the person gave you")
+    ask_id = new_id()
+    with instance.engine.begin() as conn:
+        holder = conn.execute(select(organisations.c.kind).where(
+            organisations.c.id == holder_org_id)).scalar()
+        if holder is None or holder_org_id == user.org_id:
+            raise InvalidInput("choose the organisation that holds the case")
+        conn.execute(insert(disclosure_asks).values(
+            id=ask_id, from_org_id=user.org_id, from_user_id=user.id, to_org_id=holder_org_id,
+            reference=cleaned, purpose=Purpose(purpose).value,
+            categories=" ".join(c.value for c in wanted), status="open", request_id=None,
+            created_at=_now()))
+    return ask_id
+
+
+def _ask_view(conn: Connection, row: Any, *, holder: bool) -> AskView:
+    names = dict(conn.execute(select(organisations.c.id, organisations.c.name).where(
+        organisations.c.id.in_([row.from_org_id, row.to_org_id]))).all())
+    case_id = None
+    if holder:
+        case_id = conn.execute(select(cases.c.id).where(and_(
+            cases.c.reference == row.reference, cases.c.org_id == row.to_org_id,
+            cases.c.erased_at.is_(None)))).scalar()
+    return AskView(row.id, names.get(row.from_org_id, "?"), names.get(row.to_org_id, "?"),
+                   row.reference, Purpose(row.purpose),
+                   tuple(DataCategory(c) for c in row.categories.split()), row.status,
+                   row.request_id, case_id, row.from_org_id, row.created_at)
+
+
+def asks(instance: Instance, user: StaffUser) -> tuple[list[AskView], list[AskView]]:
+    """(asks received by the user's organisation, asks it has sent)."""
+    with instance.engine.connect() as conn:
+        received = conn.execute(select(disclosure_asks).where(
+            disclosure_asks.c.to_org_id == user.org_id).order_by(
+            disclosure_asks.c.created_at.desc())).all()
+        sent = conn.execute(select(disclosure_asks).where(
+            disclosure_asks.c.from_org_id == user.org_id).order_by(
+            disclosure_asks.c.created_at.desc())).all()
+        return ([_ask_view(conn, r, holder=True) for r in received],
+                [_ask_view(conn, r, holder=False) for r in sent])
+
+
+def answer_ask(instance: Instance, user: StaffUser, ask_id: str, form: DisclosureForm) -> str:
+    """Decide an ask through the ordinary workflow; the ask records the request it became."""
+    with instance.engine.connect() as conn:
+        row = conn.execute(select(disclosure_asks).where(and_(
+            disclosure_asks.c.id == ask_id, disclosure_asks.c.to_org_id == user.org_id))).first()
+    if row is None:
+        raise InvalidInput("no such ask")
+    if form.recipient_org_id != row.from_org_id:
+        raise InvalidInput("an answer to an ask goes to the organisation that asked")
+    request_id = request_disclosure(instance, user, form)
+    with instance.engine.begin() as conn:
+        conn.execute(update(disclosure_asks).where(disclosure_asks.c.id == ask_id).values(
+            status="answered", request_id=request_id))
+    return request_id

@@ -24,6 +24,7 @@ from safereport.store.metadata import metadata
 
 __all__ = [
     "disclosure_approvals",
+    "disclosure_asks",
     "disclosure_packages",
     "disclosure_requests",
     "org_keys",
@@ -126,4 +127,24 @@ witness_cosignatures = Table(
     # the whole cosigned checkpoint note, kept so that every audit re-checks it
     Column("note", Text, nullable=False),
     Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+disclosure_asks = Table(
+    "disclosure_asks",
+    metadata,
+    # Another organisation (a police force) asks a holder to consider a disclosure. The ask
+    # carries no case data: a reference the person gave, a purpose and kinds of data. The
+    # holder's staff decide through the ordinary disclosure workflow.
+    Column("id", String(32), primary_key=True),
+    Column("from_org_id", String(32), ForeignKey("organisations.id"), nullable=False),
+    Column("from_user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("to_org_id", String(32), ForeignKey("organisations.id"), nullable=False),
+    Column("reference", String(32), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("categories", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | answered
+    Column("request_id", String(32), nullable=True),  # the holder's disclosure request
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_disclosure_asks_to", "to_org_id", "status"),
+    Index("ix_disclosure_asks_from", "from_org_id"),
 )

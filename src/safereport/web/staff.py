@@ -258,11 +258,12 @@ def _disclose_page(request: Request, staff: StaffRequest, case_id: str, *, error
 
 @router.get("/cases/{case_id}/disclose", response_class=HTMLResponse)
 def disclose_form(request: Request, staff: Staff, case_id: str, recipient_org: str = "",
-                  purpose: str = "") -> Response:
+                  purpose: str = "", ask: str = "", category: str = "") -> Response:
     def work() -> Response:
         ensure_area(staff.user, StaffArea.CASEWORK)
-        return _disclose_page(request, staff, case_id,
-                              values={"recipient_org": recipient_org, "purpose": purpose})
+        return _disclose_page(request, staff, case_id, values={
+            "recipient_org": recipient_org, "purpose": purpose, "ask": ask,
+            "category": category.split()})
     return _guarded(request, f"/staff/cases/{case_id}", work)
 
 
@@ -282,7 +283,11 @@ async def disclose(request: Request, staff: Staff, case_id: str) -> Response:
             return _disclose_page(request, staff, case_id, error=str(exc),
                                   values=fields | {"category": categories, "fact": flags},
                                   status_code=400)
-        request_id = disclosure.request_disclosure(instance_of(request), staff.user, parsed)
+        if fields.get("ask"):
+            request_id = disclosure.answer_ask(instance_of(request), staff.user, fields["ask"],
+                                               parsed)
+        else:
+            request_id = disclosure.request_disclosure(instance_of(request), staff.user, parsed)
         return RedirectResponse(f"/staff/disclosures/{request_id}", status_code=303)
     return _guarded(request, f"/staff/cases/{case_id}", work)
 
@@ -354,3 +359,47 @@ async def accept(request: Request, staff: Staff, request_id: str) -> Response:
         case_id = disclosure.accept_package(instance_of(request), staff.user, request_id)
         return RedirectResponse(f"/staff/cases/{case_id}", status_code=303)
     return _guarded(request, "/staff/inbox", work)
+
+
+# ---- asks between organisations (police liaison) --------------------------------------------
+
+
+def _asks_page(request: Request, staff: StaffRequest, *, error: str = "", notice: str = "",
+               status_code: int = 200) -> HTMLResponse:
+    instance = instance_of(request)
+    received, sent = disclosure.asks(instance, staff.user)
+    holders = [o for o in disclosure.recipient_organisations(instance, staff.user)
+               if o[2] in (OrgKind.SUPPORT_SERVICE.value, OrgKind.POLICE.value)]
+    return render_staff(request, "staff/asks.html", status_code=status_code, received=received,
+                        sent=sent, holders=holders, purposes=list(Purpose),
+                        categories=_DISCLOSABLE, error=error, notice=notice)
+
+
+@router.get("/asks", response_class=HTMLResponse)
+def asks(request: Request, staff: Staff) -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        return _asks_page(request, staff)
+    return _guarded(request, "/staff/", work)
+
+
+@router.post("/asks", response_class=HTMLResponse)
+async def ask(request: Request, staff: Staff) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        purpose = _enum(Purpose, str(form.get("purpose", "")))
+        if purpose is None:
+            return _asks_page(request, staff, error="Choose a purpose.", status_code=400)
+        try:
+            categories = [DataCategory(str(c)) for c in form.getlist("category")]
+            disclosure.ask_for_disclosure(
+                instance_of(request), staff.user, holder_org_id=str(form.get("holder", "")),
+                reference=str(form.get("reference", "")), purpose=purpose,
+                categories=categories)
+        except (InvalidInput, ValueError) as exc:
+            return _asks_page(request, staff, error=str(exc), status_code=400)
+        return _asks_page(request, staff, notice="Sent. The holder decides through its own "
+                          "disclosure workflow; you will find any release in your inbox.")
+    return _guarded(request, "/staff/asks", work)

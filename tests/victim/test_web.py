@@ -103,6 +103,9 @@ def test_a_caseworkers_access_shows_on_the_return_page(
                 purpose=Purpose.SUPPORT)
     page = _open(client, codename).text
     assert "Caseworker" in page and "Supporting you" in page and "C-casework" in page
+    assert "Your support service may use your report to support you." in page
+    arabic = _open(client, codename, lang="ar").text
+    assert "استخدمتِ بلاغك الخاص." in arabic and "موظفة دعم" in arabic
 
 
 def test_actions_need_a_valid_pass(client: TestClient) -> None:
@@ -187,6 +190,10 @@ def test_repeated_wrong_codenames_lock_the_client_out(client: TestClient) -> Non
         assert _open(client, "abacus " * 7).status_code == 400
     locked = _open(client, "abacus " * 7)
     assert locked.status_code == 429 and "Too many tries" in locked.text
+    # the lockout remembers an HMAC of the address, never the address itself
+    attempts = client.app.state.victim_throttles.attempts  # type: ignore[attr-defined]
+    keys = [*attempts._locked_until, *attempts._failures]
+    assert keys and all("testclient" not in key and len(key) == 32 for key in keys)
 
 
 @pytest.mark.parametrize("lang", [code for code in LANGUAGES if code != "en"])

@@ -37,6 +37,7 @@ from safereport.web.victim_support import (
     language_of,
     open_pass,
     problem_messages,
+    reasons,
     render,
     throttles,
     translate,
@@ -256,6 +257,7 @@ def _return_page(request: Request, lang: str, session: service.VictimSession, *,
             "action": label(lang, entry.action),
             "purpose": label(lang, entry.purpose),
             "effect": label(lang, entry.effect),
+            "reasons": reasons(lang, entry.rules),
         }
         for entry in service.who_has_seen(instance, session)
     ]

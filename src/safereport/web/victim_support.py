@@ -35,16 +35,25 @@ from safereport.web.security import Lockout, RateLimiter, csrf_token, derived_ke
 
 __all__ = [
     "DEFAULT_EXIT_URL",
+    "FIELD_LABELS",
     "MAX_BODY_BYTES",
+    "MODES",
     "PASS_TTL_SECONDS",
     "Throttles",
+    "channels",
+    "consent_choices",
+    "consent_label",
+    "exit_url",
     "format_when",
     "issue_pass",
     "label",
     "language_of",
     "open_pass",
+    "problem_messages",
+    "reasons",
     "render",
     "throttles",
+    "translate",
 ]
 
 install_i18n(TEMPLATES.env)
@@ -149,6 +158,40 @@ _EFFECT_LABELS: dict[str, str] = {
     Effect.DENY: N_("Refused"),
 }
 
+#: Each rule's reason in plain words (the rule ids are the guard's, from the Cedar policies).
+_RULE_REASONS: dict[str, str] = {
+    "C-casework": N_("Your support service may use your report to support you."),
+    "C-checks": N_("The police may check their databases to keep people safe or to investigate."),
+    "C-consent": N_("You gave your clear consent."),
+    "C-court": N_("A court case needs it, with extra checks."),
+    "C-default": N_("No rule allows this, so it was refused."),
+    "C-no-automation": N_("Computer systems may never pass on your data by themselves."),
+    "C-no-direct-ie": N_("Immigration officers can never see records kept here."),
+    "C-no-status-checks": N_(
+        "No one may search databases only to find out your immigration status."),
+    "C-policework": N_(
+        "The police may use their own record to investigate or to keep people safe."),
+    "C-safeguarding": N_("To keep you or someone else safe."),
+    "C-self": N_("You used your own report."),
+    "C-statistics": N_("Only numbers about many people may be published."),
+    "C-suspect": N_("About a suspect, with a supervisor's approval."),
+    "C-victim-directed": N_("Because you asked for it and agreed to it."),
+    "C-victims-code": N_("The police may put you in touch with a support service (Victims' Code)."),
+    "F-firewall": N_("The firewall: your data never goes to immigration enforcement."),
+    "F-no-enforcement": N_("No immigration action may be taken against a victim or witness."),
+    "F-purpose": N_("Your data may never be used for immigration control."),
+    "F-redacted-checks": N_(
+        "Checks are allowed only without your nationality and immigration status."),
+    "F-sealed": N_("Your nationality and immigration status are sealed."),
+    "N-contact-ie": N_(
+        "Under the rules here, the police may pass basic information to the Home Office."),
+    "N-holder": N_("A support service never passes your data to the Home Office unless you ask."),
+    "N-no-police-enforcement": N_(
+        "The police take no immigration action against victims or witnesses."),
+    "R1-doubts": N_("Doubts about your status alone are no reason to pass on your data."),
+}
+
+
 _PROBLEMS: dict[Problem, str] = {
     Problem.REQUIRED: N_("%(field)s: please fill this in."),
     Problem.TOO_LONG: N_("%(field)s: this is too long. Please make it shorter."),
@@ -195,6 +238,12 @@ def label(lang: str, key: str) -> str:
         if key in table:
             return _gettext(lang, table[key])
     return key
+
+
+def reasons(lang: str, rules: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(rule id, its reason in the person's language) for each rule that decided an entry."""
+    return [(rule, _gettext(lang, _RULE_REASONS[rule]) if rule in _RULE_REASONS else "")
+            for rule in rules]
 
 
 def _gettext(lang: str, message: str) -> str:

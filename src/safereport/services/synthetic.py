@@ -161,10 +161,13 @@ def _write_batch(
     conn.execute(insert(reports), report_rows)
     if consent_rows:
         conn.execute(insert(consents), consent_rows)
-    vault = instance.vault
-    for case_id, case, reference in sealed:
-        vault.seal_fields(conn, case_id, case.fields)
-        vault.index_value(conn, case_id, BlindKind.REFERENCE, reference)
+    instance.vault.seal_new_cases(
+        conn,
+        (
+            (case_id, case.fields, {BlindKind.REFERENCE: reference})
+            for case_id, case, reference in sealed
+        ),
+    )
 
 
 def populate_cases(

@@ -131,7 +131,10 @@ def destroy_case_key(conn: Connection, case_id: str, now: datetime) -> None:
 
 
 def upsert_fields(
-    conn: Connection, case_id: str, version: int, sealed: Sequence[tuple[str, str, bytes]],
+    conn: Connection,
+    case_id: str,
+    version: int,
+    sealed: Sequence[tuple[str, str, bytes]],
     now: datetime,
 ) -> None:
     """Insert or replace ``(field, category, ciphertext)`` rows (delete then insert: portable)."""
@@ -176,8 +179,13 @@ def read_fields_and_key(
     keys = vault_case_keys
     query = (
         select(
-            vault_fields.c.field, vault_fields.c.key_version, vault_fields.c.ciphertext,
-            keys.c.key_version, keys.c.kek_id, keys.c.wrapped, keys.c.destroyed_at,
+            vault_fields.c.field,
+            vault_fields.c.key_version,
+            vault_fields.c.ciphertext,
+            keys.c.key_version,
+            keys.c.kek_id,
+            keys.c.wrapped,
+            keys.c.destroyed_at,
         )
         .select_from(vault_fields.outerjoin(keys, keys.c.case_id == vault_fields.c.case_id))
         .where(vault_fields.c.case_id == case_id)

@@ -210,7 +210,11 @@ class Vault:
     # --- blobs --------------------------------------------------------------------------
 
     def seal_blob(
-        self, conn: Connection, case_id: str, category: DataCategory, purpose_label: str,
+        self,
+        conn: Connection,
+        case_id: str,
+        category: DataCategory,
+        purpose_label: str,
         data: bytes,
     ) -> bytes:
         """``data`` sealed under the case's key, bound to ``category`` and ``purpose_label``.
@@ -224,8 +228,13 @@ class Vault:
             return key.seal_blob(category.value, purpose_label, bytes(data))
 
     def open_blob(
-        self, conn: Connection, grant: Grant, case_id: str, category: DataCategory,
-        purpose_label: str, sealed: bytes,
+        self,
+        conn: Connection,
+        grant: Grant,
+        case_id: str,
+        category: DataCategory,
+        purpose_label: str,
+        sealed: bytes,
     ) -> bytes:
         _check_grant(grant, case_id)
         category = DataCategory(category)
@@ -288,7 +297,6 @@ class Vault:
                 log.info("vault: %s of case %s not indexed (not recognised)", kind, case_id)
         rows.replace_indexes(conn, case_id, digests)
 
-
     # --- bulk ---------------------------------------------------------------------------
 
     def seal_new_cases(
@@ -311,22 +319,42 @@ class Vault:
             case = check_case_id(case_id)
             key = new_data_key()
             kek_id, wrapped = self._wrap(case, _FIRST_VERSION, key)
-            keys.append({"case_id": case_id, "key_version": _FIRST_VERSION, "kek_id": kek_id,
-                         "wrapped": wrapped, "created_at": now})
+            keys.append(
+                {
+                    "case_id": case_id,
+                    "key_version": _FIRST_VERSION,
+                    "kek_id": kek_id,
+                    "wrapped": wrapped,
+                    "created_at": now,
+                }
+            )
             tokens = DataKey(key, case, _FIRST_VERSION).seal_fields(
                 (name.value, text) for name, text in checked.items()
             )
-            fields += [{"case_id": case_id, "field": name.value,
-                        "category": category_of(name).value, "key_version": _FIRST_VERSION,
-                        "ciphertext": token, "updated_at": now}
-                       for name, token in zip(checked, tokens, strict=True)]
+            fields += [
+                {
+                    "case_id": case_id,
+                    "field": name.value,
+                    "category": category_of(name).value,
+                    "key_version": _FIRST_VERSION,
+                    "ciphertext": token,
+                    "updated_at": now,
+                }
+                for name, token in zip(checked, tokens, strict=True)
+            ]
             wanted = dict(lookups)
-            wanted.update({kind: checked[name] for name, kind in _INDEXED_FIELDS.items()
-                           if name in checked})
+            wanted.update(
+                {kind: checked[name] for name, kind in _INDEXED_FIELDS.items() if name in checked}
+            )
             for kind, value in wanted.items():
                 with contextlib.suppress(InvalidInput):  # unsearchable, still sealed
-                    indexes.append({"kind": kind.value, "case_id": case_id,
-                                    "digest": self.blind_index(kind, value)})
+                    indexes.append(
+                        {
+                            "kind": kind.value,
+                            "case_id": case_id,
+                            "digest": self.blind_index(kind, value),
+                        }
+                    )
         rows.insert_new_cases(conn, keys, fields, indexes)
 
 

@@ -81,6 +81,7 @@ def _shots(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/statistics", "/police-forces"])
 def test_public_pages_pass_axe_and_are_screenshotted(
     live_server: Callable[[Any], str], page: Any, axe_violations: Axe, instance: Instance,
@@ -131,6 +132,7 @@ def test_forces_page_without_javascript(
     assert download.value.suggested_filename == "foi-requests.csv"
 
 
+@pytest.mark.slow
 def test_staff_foi_page_signed_in_without_javascript(
     live_server: Callable[[Any], str], page_nojs: Any, page: Any, axe_violations: Axe,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from tests.vault.conftest import grant_for
 
 from safereport.domain.fields import CaseField
 from safereport.domain.vocabulary import DataCategory
@@ -24,7 +25,6 @@ from safereport.vault import (
 )
 from safereport.vault._primitives import Aead
 from safereport.vault.envelope import DataKey, data_key_aad
-from tests.vault.conftest import grant_for
 
 MARK = "ZQXMARKER"
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, select, update
+from tests.vault.conftest import grant_for, sample_fields
 
 from safereport.domain.fields import CaseField
 from safereport.errors import VaultError
 from safereport.store.vault import vault_case_keys, vault_fields
 from safereport.vault import FileKeyStore, Vault
-from tests.vault.conftest import grant_for, sample_fields
 
 MESSAGE = "the protected data could not be opened"
 
@@ -42,9 +42,12 @@ def _assert_opaque_failure(
     engine: Engine, vault: Vault, caplog: pytest.LogCaptureFixture, case_id: str = "case-a"
 ) -> None:
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="safereport.vault"):
-        with engine.connect() as conn, pytest.raises(VaultError) as failure:
-            vault.open_fields(conn, grant_for(case_id), case_id)
+    with (
+        caplog.at_level(logging.WARNING, logger="safereport.vault"),
+        engine.connect() as conn,
+        pytest.raises(VaultError) as failure,
+    ):
+        vault.open_fields(conn, grant_for(case_id), case_id)
     assert str(failure.value) == MESSAGE
     logged = [r for r in caplog.records if r.name == "safereport.vault"]
     assert logged and all(case_id in r.getMessage() for r in logged)

@@ -6,13 +6,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
+from tests.vault.conftest import ALL_CATEGORIES, grant_for, sample_fields
 
 from safereport.domain.fields import MAX_FIELD_CHARS, CaseField, category_of
 from safereport.domain.vocabulary import SENSITIVE_CATEGORIES, DataCategory, Obligation
 from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.store.vault import vault_fields
 from safereport.vault import Vault, WithheldReason
-from tests.vault.conftest import ALL_CATEGORIES, grant_for, sample_fields
 
 
 def test_fields_round_trip_on_both_databases(engine: Engine, vault: Vault) -> None:
@@ -46,7 +46,9 @@ def test_replacing_a_field_keeps_the_others(engine: Engine, vault: Vault) -> Non
     assert opened.values == {CaseField.NAME: "Ana", CaseField.NARRATIVE: "second"}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.dictionaries(
         st.sampled_from(list(CaseField)), st.text(max_size=300), min_size=1, max_size=5

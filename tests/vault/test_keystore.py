@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from tests.vault.conftest import grant_for
 
 from safereport.config import Settings
 from safereport.domain.fields import CaseField
@@ -25,7 +26,6 @@ from safereport.vault import (
     open_vault,
 )
 from safereport.vault.keystore import generate_env_values
-from tests.vault.conftest import grant_for
 
 
 def _mode(path: Path) -> int:

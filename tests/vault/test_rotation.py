@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from tests.vault.conftest import grant_for
 
 from safereport.config import Settings
 from safereport.domain.fields import CaseField
@@ -13,7 +14,6 @@ from safereport.errors import ConfigError
 from safereport.store.vault import kek_usage, vault_case_keys, vault_fields
 from safereport.vault import FileKeyStore, Vault, open_vault, rotate_keys
 from safereport.vault.keystore import generate_env_values
-from tests.vault.conftest import grant_for
 
 CASES = [f"case-{n:03d}" for n in range(25)]
 
@@ -47,7 +47,9 @@ def test_rotation_rewraps_every_key_and_no_field(engine: Engine, file_vault: Vau
     old_kek = file_vault.keys.current_kek_id()
     fields_before, keys_before = _snapshot(engine)
     seen: list[tuple[int, int]] = []
-    report = rotate_keys(engine, file_vault, batch_size=10, progress=lambda d, t: seen.append((d, t)))
+    report = rotate_keys(
+        engine, file_vault, batch_size=10, progress=lambda d, t: seen.append((d, t))
+    )
     fields_after, keys_after = _snapshot(engine)
     assert fields_after == fields_before
     assert all(keys_after[c] != keys_before[c] for c in CASES)

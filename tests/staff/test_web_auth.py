@@ -98,3 +98,15 @@ def test_idle_session_expires_and_sign_out_ends_it(sqlite_world: StaffWorld) -> 
     out = client.post("/staff/sign-out", data={"csrf_token": csrf_of(home.text)})
     assert out.status_code == 303
     assert client.get("/staff/").status_code == 303
+
+
+def test_cookie_is_secure_over_https(sqlite_world: StaffWorld) -> None:
+    client = TestClient(create_app(sqlite_world.instance), base_url="https://testserver",
+                        follow_redirects=False)
+    page = client.get("/staff/sign-in")
+    answer = client.post("/staff/sign-in", data={
+        "csrf_token": csrf_of(page.text), "username": "cw", "password": PASSWORD,
+        "code": pyotp.TOTP(sqlite_world.secrets["cw"]).now()})
+    header = answer.headers["set-cookie"].lower()
+    assert "; secure" in header and "httponly" in header and "samesite=strict" in header
+    assert client.get("/staff/").status_code == 200

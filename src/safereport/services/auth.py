@@ -59,6 +59,7 @@ LOCKOUT_PERIOD = timedelta(minutes=15)
 #: A session ends after this long without a request, and in any case after the lifetime.
 IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
+_TOUCH_EVERY = timedelta(seconds=15)
 MIN_PASSWORD_CHARS = 12
 TOTP_ISSUER = "safereport"
 
@@ -453,9 +454,14 @@ def load_session(conn: Connection, token: str, now: datetime | None = None) -> S
     ).first()
     if locked is None or not locked.active:
         return None
-    conn.execute(
-        update(staff_sessions).where(staff_sessions.c.token_hash == key).values(last_seen_at=moment)
-    )
+    if idle > _TOUCH_EVERY:
+        # Touch at most every few seconds: a page view need not be a database write, and the
+        # idle timeout loses nothing at this granularity.
+        conn.execute(
+            update(staff_sessions)
+            .where(staff_sessions.c.token_hash == key)
+            .values(last_seen_at=moment)
+        )
     return StaffSession(user=user, state=SessionState(row.state))
 
 

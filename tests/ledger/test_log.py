@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from safereport.domain.vocabulary import Effect, Obligation
 from safereport.errors import AccessDenied, LedgerError
-from safereport.ledger import merkle
+from safereport.ledger import merkle, tree
 from safereport.ledger.notes import parse_checkpoint, parse_note
 from safereport.ledger.record import parse_leaf
 from safereport.ledger.verifier import check_proof, parse_proof
@@ -177,3 +177,26 @@ def test_two_writers_and_rollbacks_keep_the_tree_right(engine: Engine) -> None:
     assert first.size() == 9
     first.checkpoint(new=True)
     assert second.verify().size == 9
+
+
+@pytest.mark.slow
+def test_stored_tree_proofs_for_every_size_up_to_64(engine: Engine) -> None:
+    """The database-backed tree gives the RFC 6962 root and valid proofs at every size."""
+    from .test_merkle import mth
+
+    ledger = make_ledger(engine)
+    append_n(ledger, 64)
+    with engine.connect() as conn:
+        leaves = [ledger.entry(i) for i in range(64)]
+        roots = [tree.root(conn, size) for size in range(65)]
+        assert roots == [mth(leaves[:size]) for size in range(65)]
+        hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+        for size in range(1, 65):
+            for index in range(size):
+                proof = tree.inclusion_proof(conn, index, size)
+                merkle.verify_inclusion(index, size, hashes[index], proof, roots[size])
+        # Every pair is covered in memory (test_merkle); here each size to the next and to 64.
+        for old in range(1, 64):
+            for new in {old + 1, 64}:
+                proof = tree.consistency_proof(conn, old, new)
+                merkle.verify_consistency(old, new, proof, roots[old], roots[new])

@@ -9,12 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from tests.victim._client import TestClient
 from tests.victim._world import World, make_world
 
+from safereport.domain.case import IntakeKind
 from safereport.domain.vocabulary import Purpose
 from safereport.services.access import access_case
-from safereport.services.victim import open_by_codename, who_has_seen
+from safereport.services.intake import parse_submission, submit_report
+from safereport.services.victim import issue_claim_code, open_by_codename, who_has_seen
+from safereport.store.core import cases
 from safereport.web.app import create_app
 from safereport.web.i18n import LANGUAGES, extract_messages, translations
 
@@ -232,3 +236,20 @@ def test_home_tells_the_truth_about_each_regime(
         made.instance.close()
     assert present in page and absent not in page
     assert made.instance.guard.policy_hash in page
+
+
+def test_a_claim_code_by_form_gives_her_a_codename(client: TestClient,
+                                                   sqlite_world: World) -> None:
+    instance = sqlite_world.instance
+    made = submit_report(instance, parse_submission(
+        {"mode": "anonymous", "crime_type": "modern_slavery", "narrative": "Filed for her."}))
+    with instance.engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.id == made.case_id)
+                     .values(intake=IntakeKind.THIRD_PARTY.value))
+    code = issue_claim_code(instance, made.case_id)
+    data = {"csrf_token": _token(client, "/claim"), "claim_code": code, "lang": "pt"}
+    page = client.post("/claim", data=data).text
+    assert "A denúncia agora é sua" in page and made.reference in page
+    assert _open(client, _codename(page)).status_code == 200
+    again = client.post("/claim", data={**data, "csrf_token": _token(client, "/claim")})
+    assert again.status_code == 400 and "Pode já ter sido usado" in again.text

@@ -43,7 +43,7 @@ def test_auditor_in_same_org_gets_nothing_but_reasons(sqlite_world: StaffWorld) 
     filed = sqlite_world.file()
     page = casework.case_page(sqlite_world.instance, sqlite_world.users["admin"], filed.case_id)
     assert page.values == {}
-    assert "withheld" in page.withheld[CaseField.NAME]
+    assert page.withheld[CaseField.NAME].startswith("Withheld: ")
     assert page.notes_withheld
 
 

@@ -42,7 +42,7 @@ from safereport.domain.vocabulary import (
     Recipient,
     SubjectRole,
 )
-from safereport.errors import AccessDenied, ConfigError, InvalidInput
+from safereport.errors import AccessDenied, ConfigError, InvalidInput, VaultError
 from safereport.policy.decision import Grant
 from safereport.services.access import Actor, access_case, decide_and_record
 from safereport.services.auth import StaffUser
@@ -268,7 +268,7 @@ def case_page(
                 notes_reason = reason
             continue
         values.update(access.values)
-        withheld.update(access.withheld)
+        withheld.update({name: _vault_reason(why) for name, why in access.withheld.items()})
         rules.extend(access.decision.rules)
         if DataCategory.CASE_NOTES in categories:
             grant = access.grant
@@ -285,9 +285,20 @@ def case_page(
     )
 
 
+_VAULT_REASONS = {
+    "not_in_decision": "Withheld: the decision did not cover this kind of data",
+    "redact_immigration": "Withheld: the decision requires nationality and immigration status "
+                          "to be removed (redact_immigration)",
+}
+
+
+def _vault_reason(reason: str) -> str:
+    return _VAULT_REASONS.get(str(reason), f"Withheld: {reason}")
+
+
 def _denial_text(exc: AccessDenied) -> str:
     reasons = "; ".join(exc.reasons) if exc.reasons else "no rule allows it"
-    return f"withheld: {reasons} (rules: {', '.join(exc.rules) or 'C-default'})"
+    return f"Withheld: {reasons} (rules: {', '.join(exc.rules) or 'C-default'})"
 
 
 def _risk_from(values: Mapping[CaseField, str]) -> Assessment | None:
@@ -318,9 +329,13 @@ def _open_notes(instance: Instance, grant: Grant, case_id: str) -> list[NoteView
             .order_by(notes.c.created_at, notes.c.id)
         ).all()
         for row in rows:
-            text = instance.vault.open_blob(
-                conn, grant, case_id, DataCategory.CASE_NOTES, _note_label(row), bytes(row.sealed)
-            )
+            try:
+                text = instance.vault.open_blob(
+                    conn, grant, case_id, DataCategory.CASE_NOTES, _note_label(row),
+                    bytes(row.sealed),
+                )
+            except VaultError:
+                text = b"(this note could not be opened)"
             opened.append(
                 NoteView(
                     id=row.id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -29,6 +30,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from safereport.store.metadata import metadata
 
@@ -137,27 +140,47 @@ def upsert_fields(
     sealed: Sequence[tuple[str, str, bytes]],
     now: datetime,
 ) -> None:
-    """Insert or replace ``(field, category, ciphertext)`` rows (delete then insert: portable)."""
-    names = [name for name, _, _ in sealed]
-    conn.execute(
-        delete(vault_fields).where(
-            and_(vault_fields.c.case_id == case_id, vault_fields.c.field.in_(names))
+    """Insert or replace ``(field, category, ciphertext)`` rows in one statement."""
+    values = [
+        {
+            "case_id": case_id,
+            "field": name,
+            "category": category,
+            "key_version": version,
+            "ciphertext": token,
+            "updated_at": now,
+        }
+        for name, category, token in sealed
+    ]
+    upsert = _dialect_insert(conn)
+    if upsert is None:  # another database: delete then insert, in the caller's transaction
+        names = [name for name, _, _ in sealed]
+        conn.execute(
+            delete(vault_fields).where(
+                and_(vault_fields.c.case_id == case_id, vault_fields.c.field.in_(names))
+            )
         )
-    )
+        conn.execute(insert(vault_fields), values)
+        return
     conn.execute(
-        insert(vault_fields),
-        [
-            {
-                "case_id": case_id,
-                "field": name,
-                "category": category,
-                "key_version": version,
-                "ciphertext": token,
-                "updated_at": now,
-            }
-            for name, category, token in sealed
-        ],
+        upsert.on_conflict_do_update(
+            index_elements=[vault_fields.c.case_id, vault_fields.c.field],
+            set_={
+                name: upsert.excluded[name]
+                for name in ("category", "key_version", "ciphertext", "updated_at")
+            },
+        ),
+        values,
     )
+
+
+def _dialect_insert(conn: Connection) -> Any:
+    """An INSERT with ON CONFLICT for SQLite and PostgreSQL (both spell it the same way)."""
+    if conn.dialect.name == "sqlite":
+        return sqlite_insert(vault_fields)
+    if conn.dialect.name == "postgresql":
+        return postgresql_insert(vault_fields)
+    return None
 
 
 def read_fields(
@@ -204,19 +227,22 @@ def read_fields_and_key(
     return key, [(str(f), int(v), bytes(c)) for f, v, c, *_ in found]
 
 
-def replace_indexes(conn: Connection, case_id: str, digests: Mapping[str, str]) -> None:
-    """Set the case's index of each kind in ``digests`` (kind -> digest), replacing old ones."""
-    if not digests:
+def replace_indexes(
+    conn: Connection, case_id: str, kinds: Sequence[str], digests: Mapping[str, str]
+) -> None:
+    """Drop the case's indexes of ``kinds``, then add ``digests`` (kind -> digest)."""
+    if not kinds:
         return
     conn.execute(
         delete(vault_blind_index).where(
-            and_(vault_blind_index.c.case_id == case_id, vault_blind_index.c.kind.in_(digests))
+            and_(vault_blind_index.c.case_id == case_id, vault_blind_index.c.kind.in_(kinds))
         )
     )
-    conn.execute(
-        insert(vault_blind_index),
-        [{"kind": k, "digest": d, "case_id": case_id} for k, d in digests.items()],
-    )
+    if digests:
+        conn.execute(
+            insert(vault_blind_index),
+            [{"kind": k, "digest": d, "case_id": case_id} for k, d in digests.items()],
+        )
 
 
 def replace_index(conn: Connection, case_id: str, kind: str, digest: str) -> None:

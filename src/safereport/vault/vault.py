@@ -285,6 +285,7 @@ class Vault:
     def _index_fields(
         self, conn: Connection, case_id: str, values: Mapping[CaseField, str]
     ) -> None:
+        kinds = [kind.value for name, kind in _INDEXED_FIELDS.items() if name in values]
         digests: dict[str, str] = {}
         for name, kind in _INDEXED_FIELDS.items():
             if name not in values:
@@ -293,9 +294,9 @@ class Vault:
                 digests[kind.value] = self.blind_index(kind, values[name])
             except InvalidInput:
                 # A value we cannot normalise is still sealed; it just cannot be looked up.
-                rows.delete_index(conn, case_id, kind.value)
                 log.info("vault: %s of case %s not indexed (not recognised)", kind, case_id)
-        rows.replace_indexes(conn, case_id, digests)
+        # One delete for every indexed kind given (a stale digest must not survive a change).
+        rows.replace_indexes(conn, case_id, kinds, digests)
 
     # --- bulk ---------------------------------------------------------------------------
 

@@ -53,9 +53,13 @@ FIELD_SIZES = {
 def synthetic_cases(n: int) -> dict[str, dict[CaseField, str]]:
     cases = {}
     for i in range(n):
-        cases[f"case-{i:07d}"] = {
+        values = {
             name: (f"{name.value} {i} " * 200)[: FIELD_SIZES.get(name, 24)] for name in CaseField
         }
+        # Real-looking contact details, so the vault's blind indexing does its real work.
+        values[CaseField.PHONE] = f"07700 9{i % 100_000:05d}"
+        values[CaseField.EMAIL] = f"person{i}@example.org"
+        cases[f"case-{i:07d}"] = values
     return cases
 
 

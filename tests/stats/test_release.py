@@ -9,12 +9,15 @@ import pytest
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import DBAPIError
 
+from safereport.domain.vocabulary import Regime
 from safereport.errors import InvalidInput, LedgerError
 from safereport.ledger.keys import NoteSigner
+from safereport.policy.guard import Guard
 from safereport.stats.noise import error_bound, noise_variance, release_counts
 from safereport.stats.release import (
     DIMENSIONS,
     OTHER,
+    RULE_IDS,
     BudgetExceeded,
     DimensionKey,
     ReleaseOptions,
@@ -177,3 +180,10 @@ def test_published_releases_cannot_be_changed_or_deleted(engine: Engine,
             conn.execute(statement)
     stored = load_release(engine, release.id)
     assert stored is not None and stored.body == release.body
+
+
+@pytest.mark.parametrize("regime", list(Regime))
+def test_every_policy_rule_has_its_own_category(regime: Regime) -> None:
+    # A rule missing from the public list would be counted only as "other".
+    ids = {rule.id for rule in Guard.load(regime.value).explain()}
+    assert ids <= set(RULE_IDS)

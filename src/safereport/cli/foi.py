@@ -98,7 +98,8 @@ def _labels() -> list[tuple[str, int]]:
 
 @foi.command("send")
 @click.argument("round_name")
-@click.option("--force", "force_ids", multiple=True, help="A force id (repeatable; default: every force not yet asked in the round).")
+@click.option("--force", "force_ids", multiple=True,
+              help="A force id (repeatable; default: every force not yet asked in the round).")
 @click.option("--date", "sent", required=True, help="The date the requests were sent.")
 @click.pass_context
 def send(ctx: click.Context, round_name: str, force_ids: tuple[str, ...], sent: str) -> None:

@@ -103,7 +103,7 @@ def verify(ctx: click.Context, against: tuple[Path, ...]) -> None:
         click.echo(f"ledger verification FAILED: {exc}", err=True)
         sys.exit(1)
     click.echo(
-        f"ok: {report.size} entries, {report.checkpoints} checkpoints, "
+        f"ok: {report.size} entries, {report.checkpoints} checkpoint(s) checked, "
         f"root {b64encode(report.root)}"
     )
 

@@ -158,3 +158,16 @@ def test_an_unknown_case_fails_opaquely(
         conn.execute(update(vault_fields).where(vault_fields.c.case_id == "case-a").values(
             case_id="case-z"))
     _assert_opaque_failure(engine, vault, caplog, "case-z")
+
+
+def test_a_stored_field_outside_the_closed_set_fails_opaquely(
+    engine: Engine, vault: Vault, caplog: pytest.LogCaptureFixture
+) -> None:
+    _seal_two(engine, vault)
+    with engine.begin() as conn:
+        conn.execute(
+            update(vault_fields)
+            .where(vault_fields.c.case_id == "case-a", vault_fields.c.field == "name")
+            .values(field="shoe_size")
+        )
+    _assert_opaque_failure(engine, vault, caplog)

@@ -184,17 +184,21 @@ class Vault:
     ) -> OpenedFields:
         """The case's fields the grant covers; the rest withheld with a reason."""
         _check_grant(grant, case_id)
-        wanted = None if names is None else sorted({CaseField(n).value for n in names})
+        try:
+            wanted = None if names is None else sorted({CaseField(n).value for n in names})
+        except ValueError as exc:
+            raise InvalidInput("unknown case field") from exc
         key_row, stored = rows.read_fields_and_key(conn, case_id, wanted)
         opened = OpenedFields(case_id)
         to_open = []
-        for name, version, token in stored:
-            case_field = CaseField(name)
-            category = category_of(case_field)
-            if category in grant.categories:
-                to_open.append((case_field, version, token))
-            else:
-                opened.withheld[case_field] = _withheld_reason(grant, category).value
+        with self._opaque("open_fields", case_id):  # a stored name outside the closed set
+            for name, version, token in stored:
+                case_field = CaseField(name)
+                category = category_of(case_field)
+                if category in grant.categories:
+                    to_open.append((case_field, version, token))
+                else:
+                    opened.withheld[case_field] = _withheld_reason(grant, category).value
         if not to_open:
             return opened
         with self._opaque("open_fields", case_id):

@@ -159,6 +159,7 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
             "holder": world.orgs["support"], "reference": "ABC123", "purpose": "safeguarding",
             "category": ["contact"]})],
         ("GET", "/staff/audit"): [("/staff/audit", {})],
+        ("POST", "/staff/audit/verify"): [("/staff/audit/verify", {})],
         ("POST", "/staff/audit/cosignatures"): [
             ("/staff/audit/cosignatures", {"note": "not a note", "vkey": "x"})],
         ("GET", "/staff/foi"): [("/staff/foi", {}), ("/staff/foi?round=walk", {})],

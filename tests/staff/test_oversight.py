@@ -49,3 +49,17 @@ def test_witness_cosignature_is_checked_and_kept(sqlite_world: StaffWorld, tmp_p
     tampered = cosigned.replace("\n\n", "\nextra\n\n", 1)
     with pytest.raises(InvalidInput):
         oversight.add_cosignature(w.instance, auditor, tampered, witness.vkey)
+
+
+def test_large_logs_verify_on_request(sqlite_world: StaffWorld,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    w = sqlite_world
+    w.file()
+    monkeypatch.setattr(oversight, "AUTO_VERIFY_MAX", 0)
+    monkeypatch.setattr(oversight, "_LAST", {})
+    view = oversight.audit_overview(w.instance, w.users["auditor"])
+    assert not view.verified and "not verified" in view.verification
+    ok, _ = oversight.verify_now(w.instance, w.users["auditor"])
+    assert ok
+    view = oversight.audit_overview(w.instance, w.users["auditor"])
+    assert view.verified and "checked" in view.verification

@@ -4,6 +4,7 @@ and counts of decisions by rule. Never case data: no case id, no actor id, no fi
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,14 @@ from safereport.services.instance import Instance
 from safereport.store.ledger import ledger_entries
 from safereport.store.staff import witness_cosignatures
 
-__all__ = ["AuditOverview", "DeniedEntry", "add_cosignature", "audit_overview"]
+__all__ = [
+    "AUTO_VERIFY_MAX",
+    "AuditOverview",
+    "DeniedEntry",
+    "add_cosignature",
+    "audit_overview",
+    "verify_now",
+]
 
 MAX_NOTE_CHARS = 20_000
 
@@ -64,19 +72,53 @@ def _cosigned_notes(instance: Instance) -> list[tuple[str, str]]:
         return [(f"cosigned by {r.witness}", r.note) for r in rows]
 
 
+#: Up to this size the page recomputes the whole log on every view; beyond it, verification
+#: (linear in the log) runs when an auditor asks, and the page shows the last result.
+AUTO_VERIFY_MAX = 100_000
+# Last verification per database, in this process: (log size, ok, message, when).
+_LAST: dict[str, tuple[int, bool, str, datetime]] = {}
+_LOCK = threading.Lock()
+
+
+def verify_now(instance: Instance, user: StaffUser) -> tuple[bool, str]:
+    """Recompute the whole tree from every leaf and re-check every kept cosigned checkpoint."""
+    ensure_area(user, StaffArea.AUDIT)
+    return _verify(instance)
+
+
 def _verify(instance: Instance) -> tuple[bool, str]:
+    size = instance.ledger.size()
     try:
         report = instance.ledger.verify(_cosigned_notes(instance))
     except LedgerError as exc:
-        return False, f"FAILED: {exc}"
-    return True, (f"verified: {report.size} entries recomputed from their leaves; "
-                  f"{report.checkpoints} checkpoints match")
+        ok, message = False, f"FAILED: {exc}"
+    else:
+        ok, message = True, (f"{report.size} entries recomputed from their leaves; "
+                             f"{report.checkpoints} checkpoints match")
+    with _LOCK:
+        _LAST[_key(instance)] = (size, ok, message, datetime.now(UTC))
+    return ok, message
+
+
+def _key(instance: Instance) -> str:
+    return instance.engine.url.render_as_string(hide_password=True)
+
+
+def _status(instance: Instance, size: int) -> tuple[bool, str]:
+    with _LOCK:
+        last = _LAST.get(_key(instance))
+    if last is not None and (last[0] == size or size > AUTO_VERIFY_MAX):
+        stale = "" if last[0] == size else f" (then {last[0]} entries; now {size})"
+        return last[1], f"{last[2]}; checked {last[3]:%Y-%m-%d %H:%M:%S} UTC{stale}"
+    if size > AUTO_VERIFY_MAX:
+        return False, "not verified in this process yet: press 'Verify the whole log now'"
+    return _verify(instance)
 
 
 def audit_overview(instance: Instance, user: StaffUser, *, denied_limit: int = 50) -> AuditOverview:
     ensure_area(user, StaffArea.AUDIT)
     checkpoint = instance.ledger.checkpoint()
-    verified, message = _verify(instance)
+    verified, message = _status(instance, instance.ledger.size())
     with instance.engine.connect() as conn:
         denied_rows = conn.execute(
             select(ledger_entries.c.idx, ledger_entries.c.created_at, ledger_entries.c.actor_role,

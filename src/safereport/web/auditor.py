@@ -48,3 +48,16 @@ async def add_cosignature(request: Request, staff: Staff) -> Response:
     except InvalidInput as exc:
         return _page(request, staff, error=str(exc), status_code=400)
     return _page(request, staff, notice=f"Cosigned checkpoint of size {size} verified and kept.")
+
+
+@router.post("/audit/verify", response_class=HTMLResponse)
+async def verify(request: Request, staff: Staff) -> Response:
+    await check_form(request)
+    try:
+        ok, message = oversight.verify_now(instance_of(request), staff.user)
+    except AccessDenied as exc:
+        return render_staff(request, "staff/denied.html", status_code=403, message=str(exc),
+                            rules=exc.rules, reasons=exc.reasons)
+    if ok:
+        return _page(request, staff, notice="The whole log verified: " + message)
+    return _page(request, staff, error="Verification failed: " + message, status_code=409)

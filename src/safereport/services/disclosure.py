@@ -408,6 +408,15 @@ def _store_package(
     ledger_index: int,
 ) -> None:
     with instance.engine.begin() as conn:
+        # Claim the release first: of two approvals racing, only one stores a package.
+        claimed = conn.execute(
+            update(disclosure_requests)
+            .where(and_(disclosure_requests.c.id == row.id,
+                        disclosure_requests.c.status != DisclosureStatus.RELEASED.value))
+            .values(status=DisclosureStatus.RELEASED.value)
+        )
+        if claimed.rowcount != 1:
+            return
         case = conn.execute(select(cases).where(cases.c.id == row.case_id)).one()
         body = json.dumps({
             "disclosure": row.id,

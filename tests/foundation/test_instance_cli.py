@@ -158,3 +158,26 @@ def test_user_add_and_its_refusals(tmp_path: Path) -> None:
         input="a-long-enough-password\n",
     )
     assert no_org.exit_code == 2 and "no organisation" in no_org.output
+
+
+def test_init_with_postgres_migrates_the_postgres_database(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safereport.services.setup import init_instance
+    from safereport.store.db import make_engine
+    from safereport.store.migrate import current_revision, head_revision
+
+    if db_url.startswith("sqlite"):
+        monkeypatch.delenv("SAFEREPORT_DATABASE_URL", raising=False)
+        target = init_instance(tmp_path / "inst")
+        assert (target / "safereport.db").exists()
+        return
+    monkeypatch.delenv("SAFEREPORT_DATABASE_URL", raising=False)  # passed explicitly only
+    target = init_instance(tmp_path / "inst", database_url=db_url)
+    assert not (target / "safereport.db").exists()
+    engine = make_engine(db_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+    assert "postgres" not in (target / "config.toml").read_text()

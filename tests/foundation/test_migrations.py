@@ -38,10 +38,14 @@ def test_published_statistics_are_immutable_after_migration(db_url: str) -> None
         upgrade(engine)
         with engine.begin() as conn:
             names = (
-                conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
-                if engine.dialect.name == "sqlite"
-                else conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
-            ).scalars().all()
+                (
+                    conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
+                    if engine.dialect.name == "sqlite"
+                    else conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+                )
+                .scalars()
+                .all()
+            )
         for table in ("stats_releases", "stats_budgets", "stats_budget_charges"):
             assert any(name.startswith(table) for name in names), (table, names)
     finally:

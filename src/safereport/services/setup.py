@@ -76,7 +76,9 @@ def init_instance(
         settings.keys_dir.mkdir(mode=0o700)
         for step in key_steps if key_steps is not None else _default_key_steps():
             step(settings)
-        engine = make_engine(settings.effective_database_url(), pool=False)
+        # An external database is named by the caller (from SAFEREPORT_DATABASE_URL), never
+        # written into config.toml: the URL may hold a password.
+        engine = make_engine(database_url or settings.effective_database_url(), pool=False)
         try:
             upgrade(engine)
         finally:

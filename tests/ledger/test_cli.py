@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,29 @@ def test_witness_commands(instance: Path, tmp_path: Path) -> None:
         main, ["--data-dir", str(instance), "ledger", "verify", "--against", str(second)]
     )
     assert bad.exit_code == 1 and "checkpoint file" in bad.stderr
+
+
+def test_check_proof_reads_the_entry_carried_in_the_receipt(instance: Path, tmp_path: Path) -> None:
+    from safereport.ledger.verifier import format_proof, parse_proof
+
+    runner = CliRunner()
+    leaf = runner.invoke(main, ["--data-dir", str(instance), "ledger", "entry", "3", "--raw"])
+    proof = parse_proof(run(instance, "ledger", "proof", "3"))
+    vkey = run(instance, "ledger", "key").strip()
+    nowhere = str(tmp_path / "nowhere")
+    receipt = tmp_path / "receipt.tlog-proof"
+    receipt.write_text(format_proof(replace(proof, extra=leaf.stdout_bytes)))
+    ok = runner.invoke(
+        main, ["--data-dir", nowhere, "ledger", "check-proof", str(receipt), "--key", vkey]
+    )
+    assert ok.exit_code == 0 and "ok:" in ok.stdout
+    receipt.write_text(format_proof(replace(proof, extra=leaf.stdout_bytes + b" ")))
+    bad = runner.invoke(
+        main, ["--data-dir", nowhere, "ledger", "check-proof", str(receipt), "--key", vkey]
+    )
+    assert bad.exit_code == 1
+    receipt.write_text(format_proof(proof))  # no entry carried and none given
+    missing = runner.invoke(
+        main, ["--data-dir", nowhere, "ledger", "check-proof", str(receipt), "--key", vkey]
+    )
+    assert missing.exit_code == 1 and "--entry" in missing.stderr

@@ -14,7 +14,7 @@ from safereport.ledger.log import Ledger
 from safereport.ledger.notes import b64encode
 from safereport.ledger.record import parse_leaf
 from safereport.ledger.tiles import write_tiles
-from safereport.ledger.verifier import check_proof
+from safereport.ledger.verifier import check_proof, parse_proof
 from safereport.services.instance import open_instance
 
 __all__ = ["commands"]
@@ -126,17 +126,26 @@ def tiles(ctx: click.Context, directory: Path) -> None:
 @click.option(
     "--entry",
     "entry_file",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The entry's exact leaf bytes (from `ledger entry N --raw`).",
+    help="The entry's exact leaf bytes (from `ledger entry N --raw`). Without it, the entry "
+    "carried on the proof's `extra` line (as in a victim's receipt) is checked.",
 )
-def check_proof_command(proof_file: Path, vkey: str, entry_file: Path) -> None:
+def check_proof_command(proof_file: Path, vkey: str, entry_file: Path | None) -> None:
     """Verify a tlog-proof offline, with no database. Exit 1 if it does not verify."""
     key_path = Path(vkey)
     if key_path.is_file():
         vkey = _read_text(key_path).strip()
+    proof_text = _read_text(proof_file)
     try:
-        checkpoint_ = check_proof(_read_text(proof_file), vkey, entry_file.read_bytes())
+        if entry_file is not None:
+            leaf = entry_file.read_bytes()
+        else:
+            carried = parse_proof(proof_text).extra
+            if carried is None:
+                raise LedgerError("the proof carries no entry: give it with --entry LEAF_FILE")
+            leaf = carried
+        checkpoint_ = check_proof(proof_text, vkey, leaf)
     except LedgerError as exc:
         click.echo(f"proof does NOT verify: {exc}", err=True)
         sys.exit(1)

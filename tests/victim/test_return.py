@@ -149,13 +149,22 @@ def test_erasure_waits_for_the_cooling_off_period_and_can_be_cancelled(world: Wo
     assert complete_due_erasures(world.instance, now=now + timedelta(hours=hours + 1)) == 0
 
 
-def test_erasure_shreds_the_case_and_is_recorded(world: World) -> None:
+def test_erasure_shreds_the_case_and_is_recorded(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import safereport.services.victim as victim_service
+
+    purged: list[object] = []
+    real_purge = victim_service.purge_remnants
+    monkeypatch.setattr(victim_service, "purge_remnants",
+                        lambda engine: (purged.append(engine), real_purge(engine)))
     session, codename = _report(world)
     _staff_message(world, session.case_id, "Hi")
     now = datetime.now(UTC)
     request_erasure(world.instance, session, now=now)
     later = now + timedelta(hours=world.instance.settings.erasure_cooling_off_hours, minutes=1)
     assert complete_due_erasures(world.instance, now=later) == 1
+    assert purged == [world.instance.engine]  # old key bytes are cleared from WAL / dead rows
     with pytest.raises((AccessDenied, VaultError)):
         access_case(world.instance, world.caseworker(), session.case_id, purpose=Purpose.SUPPORT)
     with world.instance.engine.connect() as conn:

@@ -32,6 +32,7 @@ from safereport.services.access import access_case, decide_and_record
 from safereport.services.instance import Instance
 from safereport.services.intake import CONSENT_CHOICES, argon2_params, codename_salt, victim_actor
 from safereport.store.core import cases, consents, notes, subjects
+from safereport.vault import purge_remnants
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
@@ -414,6 +415,10 @@ def complete_due_erasures(instance: Instance, *, now: datetime | None = None) ->
         ).all()
     for case_id, subject_id in due:
         _erase(instance, str(case_id), str(subject_id), now)
+    if due:
+        # The shredded keys' old bytes may linger in SQLite's WAL or PostgreSQL's dead rows
+        # until this runs: only then is the data key gone from the disk too.
+        purge_remnants(instance.engine)
     return len(due)
 
 

@@ -129,7 +129,7 @@ def test_a_tampered_ciphertext_is_an_opaque_denial_on_record(demo) -> None:  # t
             instance, caseworker, case_id, purpose=Purpose.SUPPORT, fields=[CaseField.NARRATIVE]
         )
     entries = _entries(instance)
-    assert entries[-1][1] == "allow" and entries[-2][1] == "allow"  # decision, then the failure
+    assert entries[-1][1] == "deny" and entries[-2][1] == "allow"  # decision, then the failure
     # other cases are unaffected
     with instance.engine.connect() as conn:
         others = [c for c in _cases_of(conn, demo[1].support[0], 5) if c != case_id]

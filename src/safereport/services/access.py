@@ -30,13 +30,20 @@ from safereport.domain.vocabulary import (
     Recipient,
     SubjectRole,
 )
-from safereport.errors import AccessDenied, VaultError
+from safereport.errors import AccessDenied, LedgerError, VaultError
 from safereport.policy.decision import Decision, Grant
 from safereport.policy.request import make_request
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, organisations
 
-__all__ = ["Actor", "CaseAccess", "access_case", "active_consent", "decide_and_record"]
+__all__ = [
+    "Actor",
+    "CaseAccess",
+    "access_case",
+    "active_consent",
+    "decide_and_record",
+    "record_failure",
+]
 
 log = logging.getLogger("safereport.access")
 
@@ -178,18 +185,24 @@ def decide_and_record(
     wanted = frozenset(categories)
 
     def run(c: Connection) -> tuple[Decision, int]:
-        facts = _case_facts(c, case_id)
-        request = _request(
-            c,
-            actor,
-            case_id,
-            facts,
-            action=action,
-            purpose=purpose,
-            categories=wanted,
-            recipient=recipient,
-            context=context or {},
-        )
+        try:
+            facts = _case_facts(c, case_id)
+            request = _request(
+                c,
+                actor,
+                case_id,
+                facts,
+                action=action,
+                purpose=purpose,
+                categories=wanted,
+                recipient=recipient,
+                context=context or {},
+            )
+        except Exception:
+            # A malformed case row or context value must not become a 500 with no record (I2):
+            # the guard denies a deliberately invalid request, and that denial is appended.
+            log.warning("request for case %s could not be built; recorded as a denial", case_id)
+            request = _failed_request(actor, action, purpose, recipient, "request_error")
         decision = instance.guard.decide(request)
         index = instance.ledger.append(
             c,
@@ -205,6 +218,51 @@ def decide_and_record(
         return run(conn)
     with instance.engine.begin() as own:
         return run(own)
+
+
+def _failed_request(
+    actor: Actor, action: Action, purpose: Purpose, recipient: Recipient, failure: str
+) -> dict[str, Any]:
+    """A request the guard must refuse as invalid, keeping who asked what for the ledger."""
+    return {
+        "actor": {"role": actor.role.value},
+        "action": action.value,
+        "purpose": purpose.value,
+        "recipient": recipient.value,
+        "failure": failure,
+    }
+
+
+def record_failure(
+    instance: Instance,
+    actor: Actor,
+    case_id: str | None,
+    decision: Decision | None,
+    failure: str,
+    *,
+    detail: Mapping[str, str] | None = None,
+) -> Decision:
+    """Commit a denial for an error on the road after (or instead of) a decision (I2).
+
+    Only the guard mints Decisions, so the denial is the guard's answer to the original request
+    made invalid on purpose; the ledger entry says ``deny`` and names the failure.
+    """
+    if decision is not None:
+        request = dict(decision.request)
+        request["context"] = {**dict(request.get("context") or {}), failure: True}
+    else:
+        request = {"actor": {"role": actor.role.value}, "failure": failure}
+    denial = instance.guard.decide(request)
+    with instance.engine.begin() as conn:
+        instance.ledger.append(
+            conn,
+            denial,
+            actor_id=actor.id,
+            case_id=case_id,
+            actor_org_kind=actor.org_kind.value if actor.org_kind else None,
+            detail={"outcome": failure, **(detail or {})},
+        )
+    return denial
 
 
 def _denied(decision: Decision) -> AccessDenied:
@@ -252,21 +310,23 @@ def access_case(
     )
     if not decision.allowed:
         raise _denied(decision)
-    grant = instance.ledger.grant(decision, index, case_id, fulfilled)
+    try:
+        grant = instance.ledger.grant(decision, index, case_id, fulfilled)
+    except (AccessDenied, LedgerError) as exc:
+        # Allowed, but no Grant (an obligation unmet, the entry unreadable): nothing opens, and
+        # the refusal is a denial on record, not only an exception.
+        record_failure(instance, actor, case_id, decision, "grant_refused")
+        if isinstance(exc, AccessDenied):
+            raise
+        raise AccessDenied("access denied: the decision could not be confirmed") from exc
     try:
         with instance.engine.connect() as conn:
             opened = instance.vault.open_fields(conn, grant, case_id, names)
     except VaultError as exc:
         log.warning("vault refused to open case data (ledger index %d)", index)
-        with instance.engine.begin() as conn:
-            instance.ledger.append(
-                conn,
-                decision,
-                actor_id=actor.id,
-                case_id=case_id,
-                actor_org_kind=actor.org_kind.value if actor.org_kind else None,
-                detail={"outcome": "vault_error"},
-            )
+        # Recorded as a denial: nothing was released (the earlier version appended the allowing
+        # decision again, so the ledger showed two allows for a read that returned nothing).
+        record_failure(instance, actor, case_id, decision, "vault_error")
         raise AccessDenied("access denied: the protected data could not be opened") from exc
     return CaseAccess(decision, grant, dict(opened.values), dict(opened.withheld))
 

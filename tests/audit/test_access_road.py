@@ -1,0 +1,82 @@
+"""Audit: every error on the one road ends in a denial on record (I2), never a second allow."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+from tests.audit._ledger import entries
+from tests.staff._world import StaffWorld
+
+from safereport.domain.fields import CaseField
+from safereport.domain.vocabulary import Purpose
+from safereport.errors import AccessDenied, LedgerError
+from safereport.services.access import access_case
+from safereport.services.casework import actor_for
+from safereport.store.core import cases
+from safereport.store.vault import vault_fields
+
+
+def _tamper(world: StaffWorld, case_id: str) -> None:
+    with world.instance.engine.begin() as conn:
+        where = (vault_fields.c.case_id == case_id, vault_fields.c.field == "narrative")
+        sealed = bytes(conn.execute(select(vault_fields.c.ciphertext).where(*where)).scalar_one())
+        flipped = sealed[:1] + bytes([sealed[1] ^ 1]) + sealed[2:]
+        conn.execute(update(vault_fields).where(*where).values(ciphertext=flipped))
+
+
+def test_a_vault_failure_is_recorded_as_a_denial(world: StaffWorld) -> None:
+    case_id = world.file().case_id
+    _tamper(world, case_id)
+    with pytest.raises(AccessDenied, match="could not be opened"):
+        access_case(world.instance, actor_for(world.users["cw"]), case_id,
+                    purpose=Purpose.SUPPORT, fields=[CaseField.NARRATIVE])
+    last = entries(world.instance)[-1]
+    assert last["decision"] == "deny"
+    assert last["detail"]["outcome"] == "vault_error"
+    assert last["case"] == case_id and last["action"] == "view"
+
+
+def test_a_malformed_context_value_is_a_denial_on_record(sqlite_world: StaffWorld) -> None:
+    world = sqlite_world
+    case_id = world.file().case_id
+    before = len(entries(world.instance))
+    with pytest.raises(AccessDenied):
+        access_case(world.instance, actor_for(world.users["cw"]), case_id,
+                    purpose=Purpose.SUPPORT, context={"status_evidence": "bogus"})
+    after = entries(world.instance)
+    assert len(after) == before + 1 and after[-1]["decision"] == "deny"
+
+
+def test_a_corrupt_case_row_is_a_denial_on_record(sqlite_world: StaffWorld) -> None:
+    world = sqlite_world
+    case_id = world.file().case_id
+    with world.instance.engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.id == case_id).values(crime_type="no-such"))
+    before = len(entries(world.instance))
+    with pytest.raises(AccessDenied):
+        access_case(world.instance, actor_for(world.users["cw"]), case_id,
+                    purpose=Purpose.SUPPORT)
+    after = entries(world.instance)
+    assert len(after) == before + 1 and after[-1]["decision"] == "deny"
+    assert after[-1]["case"] == case_id
+
+
+def test_a_grant_refused_after_commit_is_a_denial_on_record(
+    sqlite_world: StaffWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = sqlite_world
+    case_id = world.file().case_id
+    opened: list[str] = []
+    monkeypatch.setattr(world.instance.vault, "open_fields",
+                        lambda *a, **k: opened.append("opened"))
+
+    def no_grant(*args: object, **kwargs: object) -> object:
+        raise LedgerError("entry does not match")
+
+    monkeypatch.setattr(world.instance.ledger, "grant", no_grant)
+    with pytest.raises(AccessDenied):
+        access_case(world.instance, actor_for(world.users["cw"]), case_id,
+                    purpose=Purpose.SUPPORT)
+    assert opened == []
+    last = entries(world.instance)[-1]
+    assert last["decision"] == "deny" and last["detail"]["outcome"] == "grant_refused"

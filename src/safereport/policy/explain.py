@@ -144,7 +144,7 @@ def _negate(expr: object) -> str:
 
 def _binary(expr: pst.BinaryOp) -> str | None:
     if expr.op in ("and", "or"):
-        parts = [text for text in (_expr(expr.left), _expr(expr.right)) if text]
+        parts = [text for text in map(_expr, _chain(expr, expr.op)) if text]
         if len(parts) < 2:
             return parts[0] if parts else None
         joiner = " and " if expr.op == "and" else " or "
@@ -156,6 +156,13 @@ def _binary(expr: pst.BinaryOp) -> str | None:
     if expr.op == "contains":
         return _contains(expr, negated=False)
     return "a condition"
+
+
+def _chain(expr: object, op: str) -> list[object]:
+    """The operands of a run of the same operator: a || b || c reads as one list."""
+    if isinstance(expr, pst.BinaryOp) and expr.op == op:
+        return [*_chain(expr.left, op), *_chain(expr.right, op)]
+    return [expr]
 
 
 def _contains(expr: pst.BinaryOp, *, negated: bool) -> str:

@@ -44,7 +44,7 @@ from safereport.domain.vocabulary import (
 )
 from safereport.errors import AccessDenied, ConfigError, InvalidInput, VaultError
 from safereport.policy.decision import Grant
-from safereport.services.access import Actor, access_case, decide_and_record
+from safereport.services.access import Actor, access_case, decide_and_record, record_failure
 from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, notes, reports, users
@@ -53,6 +53,7 @@ from safereport.vault.blind import BlindKind
 __all__ = [
     "STAFF_STATUSES",
     "CaseFilter",
+    "CaseNotHeld",
     "CasePage",
     "CaseSummary",
     "FiledReport",
@@ -65,6 +66,7 @@ __all__ = [
     "file_third_party_report",
     "list_cases",
     "load_checklist",
+    "record_not_held",
     "save_risk_assessment",
     "search_cases",
 ]
@@ -225,12 +227,42 @@ class CasePage:
     risk: Assessment | None = None
 
 
+class CaseNotHeld(InvalidInput):
+    """Raised for a case id the person's organisation does not hold (or that does not exist).
+
+    It reads "no such case" either way (no probing across organisations), and the attempt is
+    a denial on record: callers pass it through :func:`record_not_held` outside their
+    transaction (I2: every refusal is in the ledger).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("no such case")
+
+
 def _case_row(conn: Connection, user: StaffUser, case_id: str) -> CaseSummary:
     row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
     # Another organisation's case looks exactly like a missing one (no probing across orgs).
     if row is None or row.org_id != user.org_id or row.erased_at is not None:
-        raise InvalidInput("no such case")
+        raise CaseNotHeld()
     return _summary(row)
+
+
+def record_not_held(
+    instance: Instance, user: StaffUser, case_id: str, action: Action, event: str
+) -> None:
+    """Commit the denial of an attempt on a case the organisation does not hold."""
+    # An unknown context fact makes the request invalid, so the guard denies it whatever the
+    # regime would say of a cross-organisation request; the denial names the case tried.
+    decide_and_record(
+        instance,
+        actor_for(user),
+        case_id,
+        action=action,
+        purpose=default_purpose(user),
+        categories=[DataCategory.CASE_NOTES],
+        context={"case_not_held": True},
+        detail={"event": event},
+    )
 
 
 def case_page(
@@ -242,8 +274,12 @@ def case_page(
     so that a refusal of the latter (F-sealed) withholds only those fields, with its reason.
     """
     stated = purpose or default_purpose(user)
-    with instance.engine.connect() as conn:
-        summary = _case_row(conn, user, case_id)
+    try:
+        with instance.engine.connect() as conn:
+            summary = _case_row(conn, user, case_id)
+    except CaseNotHeld:
+        record_not_held(instance, user, case_id, Action.VIEW, "case_page")
+        raise
     actor = actor_for(user)
     values: dict[CaseField, str] = {}
     withheld: dict[CaseField, str] = {}
@@ -272,7 +308,7 @@ def case_page(
         rules.extend(access.decision.rules)
         if DataCategory.CASE_NOTES in categories:
             grant = access.grant
-    note_views = _open_notes(instance, grant, case_id) if grant is not None else []
+    note_views = _open_notes(instance, actor, grant, case_id) if grant is not None else []
     return CasePage(
         summary=summary,
         purpose=stated,
@@ -319,8 +355,9 @@ def _risk_from(values: Mapping[CaseField, str]) -> Assessment | None:
         return None
 
 
-def _open_notes(instance: Instance, grant: Grant, case_id: str) -> list[NoteView]:
+def _open_notes(instance: Instance, actor: Actor, grant: Grant, case_id: str) -> list[NoteView]:
     opened = []
+    failed = 0
     with instance.engine.connect() as conn:
         rows = conn.execute(
             select(notes, users.c.display_name)
@@ -336,6 +373,7 @@ def _open_notes(instance: Instance, grant: Grant, case_id: str) -> list[NoteView
                 )
             except VaultError:
                 text = b"(this note could not be opened)"
+                failed += 1
             opened.append(
                 NoteView(
                     id=row.id,
@@ -346,6 +384,10 @@ def _open_notes(instance: Instance, grant: Grant, case_id: str) -> list[NoteView
                     text=text.decode("utf-8"),
                 )
             )
+    if failed:
+        # The page still shows, but what could not be opened is a denial on record (I2).
+        record_failure(instance, actor, case_id, grant.decision, "vault_error",
+                       detail={"notes_unopened": str(failed)})
     return opened
 
 
@@ -388,15 +430,27 @@ def _decide_write(
         )
 
 
-def _committed_denial(instance: Instance, work: Callable[[Connection], None]) -> None:
-    """Run ``work(conn)``; if the guard says no, commit the denial's ledger entry, then raise."""
-    denial: AccessDenied | None = None
+def _committed_denial(
+    instance: Instance,
+    work: Callable[[Connection], None],
+    *,
+    user: StaffUser | None = None,
+    case_id: str = "",
+    event: str = "",
+) -> None:
+    """Run ``work(conn)``; if the guard says no, commit the denial's ledger entry, then raise.
+
+    With ``user``, an attempt on a case the organisation does not hold is a denial on record.
+    """
+    denial: AccessDenied | CaseNotHeld | None = None
     with instance.engine.begin() as conn:
         try:
             work(conn)
-        except AccessDenied as exc:
+        except (AccessDenied, CaseNotHeld) as exc:
             # The write did not happen (work raises before writing); the denial must commit.
             denial = exc
+    if isinstance(denial, CaseNotHeld) and user is not None:
+        record_not_held(instance, user, case_id, Action.UPDATE, event)
     if denial is not None:
         raise denial
 
@@ -424,7 +478,7 @@ def add_note(
         insert_note(instance, conn, case_id, note_id, body, author_id=user.id,
                     author_kind="staff", visible_to_subject=visible_to_subject, now=_now(now))
 
-    _committed_denial(instance, work)
+    _committed_denial(instance, work, user=user, case_id=case_id, event="note_added")
     return note_id
 
 
@@ -481,7 +535,7 @@ def change_status(
             .values(status=target.value, updated_at=_now(now))
         )
 
-    _committed_denial(instance, work)
+    _committed_denial(instance, work, user=user, case_id=case_id, event="status")
 
 
 # ---- the risk checklist ---------------------------------------------------------------------
@@ -527,7 +581,7 @@ def save_risk_assessment(
             {CaseField.RISK_ANSWERS: result.to_json(), CaseField.RISK_LEVEL: result.level.value},
         )
 
-    _committed_denial(instance, work)
+    _committed_denial(instance, work, user=user, case_id=case_id, event="risk")
     return result
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,11 +47,17 @@ from safereport.domain.vocabulary import (
     StatusEvidence,
     SubjectRole,
 )
-from safereport.errors import AccessDenied, InvalidInput
+from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.policy.decision import Decision
-from safereport.services.access import Actor, access_case, active_consent, decide_and_record
+from safereport.services.access import (
+    Actor,
+    access_case,
+    active_consent,
+    decide_and_record,
+    record_failure,
+)
 from safereport.services.auth import StaffUser, get_user
-from safereport.services.casework import actor_for, insert_note
+from safereport.services.casework import CaseNotHeld, actor_for, insert_note, record_not_held
 from safereport.services.disclosure_seal import (
     SealedPackage,
     ensure_org_key,
@@ -97,6 +104,7 @@ CONTEXT_FLAGS = (
 JUSTIFICATION_LABEL = "disclosure-justification:"
 MAX_JUSTIFICATION_CHARS = 5000
 _OBLIGATIONS_WE_FULFIL = frozenset({Obligation.NOTIFY_SUBJECT})
+log = logging.getLogger("safereport.disclosure")
 
 
 class DisclosureStatus(StrEnum):
@@ -198,20 +206,41 @@ def recipient_organisations(instance: Instance, user: StaffUser) -> list[tuple[s
     return [(r.id, r.name, r.kind) for r in rows]
 
 
+class _UnknownRecipient(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("choose who receives the data")
+
+
 def _recipient_of(conn: Connection, org_id: str) -> Recipient:
     kind = conn.execute(
         select(organisations.c.kind).where(organisations.c.id == org_id)
     ).scalar()
-    if kind is None:
-        raise InvalidInput("choose who receives the data")
-    return Recipient(OrgKind(kind).value)
+    try:
+        return Recipient(OrgKind(str(kind)).value)
+    except ValueError as exc:
+        raise _UnknownRecipient() from exc
 
 
 def _own_case(conn: Connection, user: StaffUser, case_id: str) -> Any:
     row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
     if row is None or row.org_id != user.org_id or row.erased_at is not None:
-        raise InvalidInput("no such case")
+        raise CaseNotHeld()
     return row
+
+
+def _record_refused_request(
+    instance: Instance, user: StaffUser, form: DisclosureForm, exc: InvalidInput
+) -> None:
+    """A request refused before the guard could weigh it is a denial on record too (I2)."""
+    if isinstance(exc, CaseNotHeld):
+        record_not_held(instance, user, form.case_id, Action.DISCLOSE, "disclosure_requested")
+        return
+    # An unknown recipient: the guard is asked with an unknown fact, so it denies and says why.
+    decide_and_record(
+        instance, actor_for(user), form.case_id, action=Action.DISCLOSE, purpose=form.purpose,
+        categories=form.categories, context={"unknown_recipient": True},
+        detail={"event": "disclosure_requested"},
+    )
 
 
 def _now() -> datetime:
@@ -227,6 +256,32 @@ def request_disclosure(instance: Instance, user: StaffUser, form: DisclosureForm
     Returns the request id (its page shows the decision, its reasons, and what is still owed).
     """
     request_id = new_id()
+    try:
+        return _request_disclosure(instance, user, form, request_id)
+    except (CaseNotHeld, _UnknownRecipient) as exc:
+        _record_refused_request(instance, user, form, exc)
+        raise
+
+
+def _request_disclosure(
+    instance: Instance, user: StaffUser, form: DisclosureForm, request_id: str
+) -> str:
+    try:
+        decision = _decide_request(instance, user, form, request_id)
+    except VaultError as exc:
+        # The justification could not be sealed (the case key is gone): the transaction
+        # rolled back, so the refusal is recorded on its own and nothing is stored.
+        record_failure(instance, actor_for(user), form.case_id, None, "vault_error",
+                       detail={"event": "disclosure_requested", "disclosure": request_id})
+        raise AccessDenied("access denied: the protected data could not be opened") from exc
+    if decision.allowed:
+        _advance(instance, request_id)
+    return request_id
+
+
+def _decide_request(
+    instance: Instance, user: StaffUser, form: DisclosureForm, request_id: str
+) -> Decision:
     with instance.engine.begin() as conn:
         _own_case(conn, user, form.case_id)
         recipient = _recipient_of(conn, form.recipient_org_id)
@@ -253,9 +308,7 @@ def request_disclosure(instance: Instance, user: StaffUser, form: DisclosureForm
                     else DisclosureStatus.NEEDS_JUSTIFICATION).value,
             justification_sealed=sealed, decision_index=index,
             created_at=_now(), updated_at=_now()))
-    if decision.allowed:
-        _advance(instance, request_id)
-    return request_id
+    return decision
 
 
 def _seal_justification(
@@ -395,8 +448,19 @@ def _release(instance: Instance, row: Any, met: frozenset[Obligation]) -> None:
                     rules=" ".join(exc.rules), reasons=json.dumps(list(exc.reasons or
                                                                       (str(exc),))))
         return
-    _store_package(instance, row, access.decision, access.values, access.withheld,
-                   access.grant.ledger_index)
+    try:
+        _store_package(instance, row, access.decision, access.values, access.withheld,
+                       access.grant.ledger_index)
+    except Exception:
+        # Opened but not stored (a vault failure sealing the notice, a key that cannot be
+        # written): nothing left the machine, and that ending is a denial on record (I2),
+        # not a 500 that leaves an 'allow' as the last word on this release.
+        log.exception("disclosure %s could not be stored", row.id)
+        record_failure(instance, _requester_actor(instance, row), row.case_id, access.decision,
+                       "release_failed", detail={"disclosure": row.id})
+        _set_status(instance, row.id, DisclosureStatus.DENIED, effect=Effect.DENY.value,
+                    rules="", reasons=json.dumps(["The release could not be completed; "
+                                                  "nothing was sent."]))
 
 
 def _store_package(
@@ -520,10 +584,16 @@ def justification_text(instance: Instance, user: StaffUser, request_id: str) -> 
     access = access_case(instance, actor_for(user), row.case_id, action=Action.VIEW,
                          purpose=default_purpose(user), fields=[],
                          categories=[DataCategory.CASE_NOTES])
-    with instance.engine.connect() as conn:
-        data = instance.vault.open_blob(conn, access.grant, row.case_id, DataCategory.CASE_NOTES,
-                                        JUSTIFICATION_LABEL + request_id,
-                                        bytes(row.justification_sealed))
+    try:
+        with instance.engine.connect() as conn:
+            data = instance.vault.open_blob(conn, access.grant, row.case_id,
+                                            DataCategory.CASE_NOTES,
+                                            JUSTIFICATION_LABEL + request_id,
+                                            bytes(row.justification_sealed))
+    except VaultError as exc:
+        record_failure(instance, actor_for(user), row.case_id, access.decision, "vault_error",
+                       detail={"disclosure": request_id})
+        raise AccessDenied("access denied: the protected data could not be opened") from exc
     return data.decode("utf-8")
 
 
@@ -563,23 +633,49 @@ def accept_package(instance: Instance, user: StaffUser, request_id: str) -> str:
     key at once, and read from then on through the guard like any other case. The taking-in is
     itself decided (an ``update`` by the recipient) and recorded.
     """
-    from safereport.services.intake import _unused_reference
-
     if user.org_kind not in (OrgKind.POLICE, OrgKind.SUPPORT_SERVICE):
         raise InvalidInput("only a police force or a support service holds cases here")
-    case_id = new_id()
-    denial: AccessDenied | None = None
-    with instance.engine.begin() as conn:
+    with instance.engine.connect() as conn:
         pkg = conn.execute(select(disclosure_packages).where(and_(
             disclosure_packages.c.request_id == request_id,
             disclosure_packages.c.recipient_org_id == user.org_id))).first()
-        if pkg is None:
-            raise InvalidInput("no such package")
-        if pkg.accepted_case_id is not None:
+    if pkg is None:
+        raise InvalidInput("no such package")
+    if pkg.accepted_case_id is not None:
+        return str(pkg.accepted_case_id)
+    try:
+        body = _package_body(instance, user, request_id, pkg)
+    except (VaultError, ValueError, KeyError, TypeError) as exc:
+        # A package that cannot be opened or is malformed: a denial on record, not a 500.
+        record_failure(instance, actor_for(user), None, None, "package_unreadable",
+                       detail={"disclosure": request_id})
+        raise AccessDenied("access denied: the package could not be opened") from exc
+    return _take_in(instance, user, request_id, new_id(), body)
+
+
+def _package_body(instance: Instance, user: StaffUser, request_id: str, pkg: Any) -> Any:
+    """The package's record, checked for shape (ValueError/KeyError/TypeError if malformed)."""
+    body = json.loads(open_package(
+        instance.settings.keys_dir, user.org_id, request_id.encode("ascii"),
+        SealedPackage(bytes(pkg.ephemeral_public), bytes(pkg.nonce), bytes(pkg.ciphertext))))
+    SubjectRole(body["subject_role"])
+    CrimeType(body["crime_type"])
+    for name in dict(body["fields"]):
+        CaseField(name)
+    return body
+
+
+def _take_in(
+    instance: Instance, user: StaffUser, request_id: str, case_id: str, body: Any
+) -> str:
+    from safereport.services.intake import _unused_reference
+
+    denial: AccessDenied | None = None
+    with instance.engine.begin() as conn:
+        pkg = conn.execute(select(disclosure_packages.c.accepted_case_id).where(
+            disclosure_packages.c.request_id == request_id)).first()
+        if pkg is not None and pkg.accepted_case_id is not None:
             return str(pkg.accepted_case_id)
-        body = json.loads(open_package(
-            instance.settings.keys_dir, user.org_id, request_id.encode("ascii"),
-            SealedPackage(bytes(pkg.ephemeral_public), bytes(pkg.nonce), bytes(pkg.ciphertext))))
         moment = _now()
         conn.execute(cases.insert().values(
             id=case_id, reference=_unused_reference(conn), org_id=user.org_id, subject_id=None,

@@ -1,0 +1,118 @@
+"""Invalid requests are denied with the reason, never an error; scenarios pass everywhere."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from safereport.policy.scenarios import check_scenario, load_scenarios
+
+from .helpers import REGIMES, guard, req
+
+SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "policy" / "scenarios.yaml"
+
+
+def _changed(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    request = copy.deepcopy(req())
+    target = request
+    for key in path[:-1]:
+        target = target[key]
+    if value is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return request
+
+
+_DELETE = object()
+
+INVALID = [
+    (("actor", "same_org"), 1, "actor.same_org"),
+    (("actor", "same_org"), "true", "actor.same_org"),
+    (("context", "consent"), 0, "context.consent"),
+    (("context", "emergency"), None, "context.emergency"),
+    (("actor", "role"), "police officer", "actor.role"),
+    (("holder",), "home_office", "holder"),
+    (("purpose",), 7, "purpose"),
+    (("data",), [], "data"),
+    (("data",), "identity", "data"),
+    (("data",), ["identity", "passport"], "data"),
+    (("context", "crime_type"), _DELETE, "crime_type"),
+    (("subject",), _DELETE, "subject"),
+    (("context", "extra"), True, "extra"),
+    (("recipient",), "court", "recipient"),  # view with a recipient
+    (("actor", "role"), "caseworker", "actor.same_org"),  # caseworker of a police holder
+]
+
+
+@pytest.mark.parametrize(("path", "value", "named"), INVALID)
+def test_invalid_request_is_denied_with_the_reason(
+    path: tuple[str, ...], value: Any, named: str
+) -> None:
+    for regime in REGIMES:
+        decided = guard(regime).decide(_changed(path, value))
+        assert decided.effect == "deny"
+        assert decided.rules == ("C-default",)
+        assert named in decided.reasons[0]
+        assert decided.reasons[0].startswith("Invalid request")
+
+
+@pytest.mark.parametrize("junk", [None, [], "view", 3, {"actor": None}])
+def test_junk_is_denied_never_raised(junk: Any) -> None:
+    assert guard("firewall").decide(junk).effect == "deny"
+
+
+def test_cross_field_rules() -> None:
+    g = guard("npcc-2020")
+    assert g.decide(req(action="disclose")).reasons[0].startswith("Invalid request: recipient")
+    victim_suspect = req(actor_role="victim", same_org=False, subject_role="suspect")
+    assert "suspect" in g.decide(victim_suspect).reasons[0]
+    # a caseworker of another organisation is not constrained by the holder
+    other_org = req(actor_role="caseworker", same_org=False)
+    assert g.decide(other_org).rules == ("C-default",)
+    assert not g.decide(other_org).reasons[0].startswith("Invalid")
+
+
+def test_duplicate_categories_are_ignored() -> None:
+    decided = guard("firewall").decide(req(data=["crime_details", "crime_details"]))
+    assert decided.effect == "allow"
+    assert decided.categories == {"crime_details"}
+
+
+def test_true_and_one_do_not_share_a_cache_entry() -> None:
+    g = guard("npcc-2020")
+    assert g.decide(req()).effect == "allow"
+    one = req()
+    one["actor"]["same_org"] = 1
+    assert g.decide(one).effect == "deny"
+    extra = req()
+    extra["note"] = "x"
+    assert g.decide(extra).effect == "deny"
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_public_scenarios_pass(regime: str) -> None:
+    for scenario in load_scenarios(SCENARIOS):
+        if regime in scenario.expect:
+            result = check_scenario(scenario, guard(regime), regime)
+            assert result.passed, result.line()
+
+
+def test_cedar_errors_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safereport.policy import guard as guard_module
+    from safereport.policy.guard import Guard
+
+    fresh = Guard.load("npcc-2020")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("engine down")
+
+    monkeypatch.setattr(guard_module.cedarpy, "is_authorized_batch", broken)
+    decided = fresh.decide(req())
+    assert decided.effect == "deny"
+    assert "Evaluation error" in decided.reasons[0]
+    monkeypatch.undo()
+    assert fresh.decide(req()).effect == "allow"  # the failure was not cached

@@ -80,6 +80,7 @@ def make_staff_world(tmp_path: Path, db_url: str, *, regime: str = "firewall") -
         # coordinator); make the schema here so that these tests exercise PostgreSQL.
         metadata.create_all(instance.engine)
     world = StaffWorld(instance, {})
+    sealer = auth.totp_sealer(settings)
     with instance.engine.begin() as conn:
         world.orgs = {
             "support": add_org(conn, "Safe Haven Support", OrgKind.SUPPORT_SERVICE),
@@ -94,7 +95,7 @@ def make_staff_world(tmp_path: Path, db_url: str, *, regime: str = "firewall") -
                                        display_name=name.title(), role=role, password=PASSWORD)
             secret = pyotp.random_base32()
             conn.execute(update(users).where(users.c.id == user_id)
-                         .values(totp_secret=secret.encode("ascii")))
+                         .values(totp_secret=sealer.seal(secret, user_id)))
             world.secrets[name] = secret
             staff = auth.get_user(conn, user_id)
             assert staff is not None

@@ -16,6 +16,8 @@ from safereport.store.core import organisations, users
 
 PASSWORD = "correct horse battery staple"
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+#: TOTP secrets are sealed at rest; these tests hold the key in memory.
+SEALER = auth.TotpSealer(bytes(range(32)))
 
 
 def _org(engine: Engine, kind: OrgKind = OrgKind.SUPPORT_SERVICE) -> str:
@@ -40,14 +42,14 @@ def _enrol(engine: Engine, user_id: str) -> str:
     secret = pyotp.random_base32()
     with engine.begin() as conn:
         conn.execute(users.update().where(users.c.id == user_id)
-                     .values(totp_secret=secret.encode("ascii")))
+                     .values(totp_secret=SEALER.seal(secret, user_id)))
     return secret
 
 
 def _signin(engine: Engine, password: str, code: str | None, now: datetime) -> auth.SignIn:
     with engine.begin() as conn:
         return auth.authenticate(conn, username="amira", password=password, totp_code=code,
-                                 now=now)
+                                 totp=SEALER, now=now)
 
 
 def test_hash_password_is_argon2id_and_verifies() -> None:
@@ -137,14 +139,15 @@ def test_enrolment_confirms_with_a_code(engine: Engine) -> None:
     _user(engine)
     with engine.begin() as conn:
         result = auth.authenticate(conn, username="amira", password=PASSWORD, totp_code=None,
-                                   now=T0)
+                                   totp=SEALER, now=T0)
         assert result.user is not None
         token = auth.start_session(conn, result.user, auth.SessionState.ENROL, now=T0)
-        secret = auth.begin_totp_enrolment(conn, token)
+        secret = auth.begin_totp_enrolment(conn, token, SEALER)
         assert auth.totp_uri(result.user, secret).startswith("otpauth://totp/")
         wrong = "111111" if pyotp.TOTP(secret).at(T0) != "111111" else "222222"
-        assert not auth.confirm_totp_enrolment(conn, token, wrong, now=T0)
-        assert auth.confirm_totp_enrolment(conn, token, pyotp.TOTP(secret).at(T0), now=T0)
+        assert not auth.confirm_totp_enrolment(conn, token, wrong, SEALER, now=T0)
+        assert auth.confirm_totp_enrolment(conn, token, pyotp.TOTP(secret).at(T0), SEALER,
+                                           now=T0)
         session = auth.load_session(conn, token, now=T0)
     assert session is not None and session.state is auth.SessionState.ACTIVE
     assert session.user.totp_enrolled

@@ -7,21 +7,28 @@ random cookie token, with an idle timeout and an absolute lifetime.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import os
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Select, delete, insert, select, update
 
+from safereport.config import Settings
 from safereport.domain.vocabulary import ActorRole, OrgKind
-from safereport.errors import AccessDenied, InvalidInput
+from safereport.errors import AccessDenied, ConfigError, InvalidInput
 from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions, staff_signin_state
 
@@ -37,6 +44,7 @@ __all__ = [
     "StaffArea",
     "StaffSession",
     "StaffUser",
+    "TotpSealer",
     "areas",
     "authenticate",
     "begin_totp_enrolment",
@@ -46,9 +54,12 @@ __all__ = [
     "ensure_area",
     "get_user",
     "hash_password",
+    "init_totp_key",
     "load_session",
     "pending_totp_secret",
+    "reseal_clear_totp_secrets",
     "start_session",
+    "totp_sealer",
     "totp_uri",
     "verify_password",
 ]
@@ -74,6 +85,109 @@ def _dummy_hash() -> str:
     if not _DUMMY:
         _DUMMY.append(_HASHER.hash(secrets.token_urlsafe(16)))
     return _DUMMY[0]
+
+
+# ---- TOTP secrets at rest -------------------------------------------------------------------
+
+TOTP_KEY_FILE = "totp.key"
+_SEALED_V1 = b"\x01"  # a clear base32 secret never starts with this byte
+_NONCE = 12
+
+
+class TotpSealer:
+    """AES-256-GCM for TOTP secrets at rest (``keys/totp.key``, 0600, made by ``init``).
+
+    A secret in the database is useless without the key file: a copied database file or
+    backup yields no second factor. The associated data binds each sealed secret to its user
+    (or, while enrolling, to its session), so a sealed secret moved to another row fails.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ConfigError("the TOTP key must be 32 bytes")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def load(cls, keys_dir: Path) -> TotpSealer:
+        """The instance's key; made first if missing (an instance from before the key).
+
+        Refuses (ConfigError) a key file that others can read.
+        """
+        path = keys_dir / TOTP_KEY_FILE
+        if not path.exists():
+            _create_key_file(path)
+        info = path.stat()
+        if info.st_mode & 0o077:
+            raise ConfigError(f"{path} must be readable by its owner only (chmod 600)")
+        return cls(path.read_bytes())
+
+    def seal(self, secret: str, user_id: str) -> bytes:
+        nonce = os.urandom(_NONCE)
+        sealed = self._aead.encrypt(nonce, secret.encode("ascii"), _aad("user", user_id))
+        return _SEALED_V1 + nonce + sealed
+
+    def open(self, stored: bytes, user_id: str) -> str | None:
+        """The secret, or None if it cannot be opened (the sign-in is then refused)."""
+        if not stored.startswith(_SEALED_V1):
+            return None
+        body = stored[len(_SEALED_V1):]
+        try:
+            plain = self._aead.decrypt(body[:_NONCE], body[_NONCE:], _aad("user", user_id))
+        except (InvalidTag, ValueError):
+            return None
+        return plain.decode("ascii")
+
+    def seal_pending(self, secret: str, token_hash: str) -> str:
+        """A 32-character base32 secret sealed into 64 characters (the column's width)."""
+        raw = base64.b32decode(secret)
+        nonce = os.urandom(_NONCE)
+        sealed = nonce + self._aead.encrypt(nonce, raw, _aad("pending", token_hash))
+        return base64.urlsafe_b64encode(sealed).decode("ascii")
+
+    def open_pending(self, stored: str, token_hash: str) -> str | None:
+        try:
+            body = base64.urlsafe_b64decode(stored.encode("ascii"))
+            raw = self._aead.decrypt(body[:_NONCE], body[_NONCE:], _aad("pending", token_hash))
+        except (InvalidTag, ValueError, binascii.Error):
+            return None
+        return base64.b32encode(raw).decode("ascii")
+
+
+def _aad(kind: str, owner: str) -> bytes:
+    return f"safereport/totp/{kind}/{owner}".encode()
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # made by another worker meanwhile
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(AESGCM.generate_key(bit_length=256))
+
+
+def init_totp_key(settings: Settings) -> None:
+    """Called by ``safereport init``: the key that seals staff TOTP secrets (0600)."""
+    _create_key_file(settings.keys_dir / TOTP_KEY_FILE)
+
+
+def totp_sealer(settings: Settings) -> TotpSealer:
+    return TotpSealer.load(settings.keys_dir)
+
+
+def reseal_clear_totp_secrets(conn: Connection, sealer: TotpSealer) -> int:
+    """Seal any secret still stored in the clear (from before sealing); returns how many."""
+    rows = conn.execute(select(users.c.id, users.c.totp_secret).where(
+        users.c.totp_secret.is_not(None))).all()
+    count = 0
+    for row in rows:
+        stored = bytes(row.totp_secret)
+        if not stored.startswith(_SEALED_V1):
+            conn.execute(update(users).where(users.c.id == row.id).values(
+                totp_secret=sealer.seal(stored.decode("ascii"), row.id)))
+            count += 1
+    return count
 
 #: Which roles may be held by staff of which kind of organisation (POLICY.md section 2:
 #: caseworkers and supervisors belong to support services, police roles to the police).
@@ -276,6 +390,7 @@ def authenticate(
     username: str,
     password: str,
     totp_code: str | None,
+    totp: TotpSealer,
     now: datetime | None = None,
 ) -> SignIn:
     """Check a password and (once enrolled) a TOTP code; count failures and lock.
@@ -294,11 +409,26 @@ def authenticate(
     if row.totp_secret is None:
         _reset_failures(conn, row.id)
         return SignIn(SignInOutcome.ENROL, user=_staff_user(row))
-    secret = row.totp_secret.decode("ascii")
-    if not _accept_totp(conn, row.id, secret, totp_code or "", moment):
+    secret = _stored_secret(conn, totp, row.id, bytes(row.totp_secret))
+    if secret is None or not _accept_totp(conn, row.id, secret, totp_code or "", moment):
         return _fail(conn, row.id, row.failed_logins, moment)
     _reset_failures(conn, row.id)
     return SignIn(SignInOutcome.SIGNED_IN, user=_staff_user(row))
+
+
+def _stored_secret(
+    conn: Connection, totp: TotpSealer, user_id: str, stored: bytes
+) -> str | None:
+    if stored.startswith(_SEALED_V1):
+        return totp.open(stored, user_id)
+    # Stored in the clear before secrets were sealed: seal it now (the caller commits).
+    try:
+        secret = stored.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    conn.execute(update(users).where(users.c.id == user_id).values(
+        totp_secret=totp.seal(secret, user_id)))
+    return secret
 
 
 def _fail(conn: Connection, user_id: str, failures: int, moment: datetime) -> SignIn:
@@ -354,23 +484,27 @@ def _remember_step(conn: Connection, user_id: str, step: int, *, exists: bool) -
 # ---- TOTP enrolment -------------------------------------------------------------------------
 
 
-def begin_totp_enrolment(conn: Connection, token: str) -> str:
-    """A fresh TOTP secret offered to the session's user (kept until a code confirms it)."""
+def begin_totp_enrolment(conn: Connection, token: str, totp: TotpSealer) -> str:
+    """A fresh TOTP secret offered to the session's user (kept, sealed, until a code
+    confirms it)."""
     secret = pyotp.random_base32()
+    token_hash = _token_hash(token)
     conn.execute(
         update(staff_sessions)
-        .where(staff_sessions.c.token_hash == _token_hash(token))
-        .values(pending_totp_secret=secret)
+        .where(staff_sessions.c.token_hash == token_hash)
+        .values(pending_totp_secret=totp.seal_pending(secret, token_hash))
     )
     return secret
 
 
-def pending_totp_secret(conn: Connection, token: str) -> str | None:
-    return conn.execute(
+def pending_totp_secret(conn: Connection, token: str, totp: TotpSealer) -> str | None:
+    token_hash = _token_hash(token)
+    stored = conn.execute(
         select(staff_sessions.c.pending_totp_secret).where(
-            staff_sessions.c.token_hash == _token_hash(token)
+            staff_sessions.c.token_hash == token_hash
         )
     ).scalar()
+    return totp.open_pending(stored, token_hash) if stored is not None else None
 
 
 def totp_uri(user: StaffUser, secret: str) -> str:
@@ -379,20 +513,21 @@ def totp_uri(user: StaffUser, secret: str) -> str:
 
 
 def confirm_totp_enrolment(
-    conn: Connection, token: str, code: str, now: datetime | None = None
+    conn: Connection, token: str, code: str, totp: TotpSealer, now: datetime | None = None
 ) -> bool:
-    """Store the pending secret if ``code`` matches it; the session becomes active."""
+    """Store the pending secret (sealed) if ``code`` matches it; the session becomes active."""
     row = conn.execute(
         select(staff_sessions).where(staff_sessions.c.token_hash == _token_hash(token))
     ).first()
     if row is None or row.pending_totp_secret is None:
         return False
-    if not _accept_totp(conn, row.user_id, row.pending_totp_secret, code, _now(now)):
+    secret = totp.open_pending(row.pending_totp_secret, _token_hash(token))
+    if secret is None or not _accept_totp(conn, row.user_id, secret, code, _now(now)):
         return False
     conn.execute(
         update(users)
         .where(users.c.id == row.user_id)
-        .values(totp_secret=row.pending_totp_secret.encode("ascii"))
+        .values(totp_secret=totp.seal(secret, row.user_id))
     )
     conn.execute(
         update(staff_sessions)

@@ -94,6 +94,7 @@ def init_instance(
 
 def _default_key_steps() -> tuple[Callable[..., None], ...]:
     from safereport.ledger.log import init_ledger
+    from safereport.services.auth import init_totp_key
     from safereport.vault import init_vault
 
-    return (init_vault, init_ledger)
+    return (init_vault, init_ledger, init_totp_key)

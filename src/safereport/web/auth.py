@@ -146,6 +146,11 @@ _MESSAGES = {
 }
 
 
+def _sealer(request: Request) -> service.TotpSealer:
+    # Read per use: the key file is small, and a key made by `init` after start is found.
+    return service.totp_sealer(instance_of(request).settings)
+
+
 @router.post("/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
     form = await check_form(request)
@@ -155,7 +160,8 @@ async def sign_in(request: Request) -> Response:
                             error="Too many attempts from here. Wait a few minutes.")
     with instance_of(request).engine.begin() as conn:
         result = service.authenticate(conn, username=username, password=_text(form, "password"),
-                                      totp_code=_text(form, "code") or None)
+                                      totp_code=_text(form, "code") or None,
+                                      totp=_sealer(request))
         token = None
         if result.user is not None and result.outcome is SignInOutcome.SIGNED_IN:
             token = service.start_session(conn, result.user, SessionState.ACTIVE)
@@ -183,9 +189,9 @@ def totp_form(request: Request) -> Response:
 def _enrol_page(request: Request, found: StaffRequest, error: str,
                 status_code: int = 200) -> HTMLResponse:
     with instance_of(request).engine.begin() as conn:
-        secret = service.pending_totp_secret(conn, found.token)
+        secret = service.pending_totp_secret(conn, found.token, _sealer(request))
         if secret is None:
-            secret = service.begin_totp_enrolment(conn, found.token)
+            secret = service.begin_totp_enrolment(conn, found.token, _sealer(request))
     uri = service.totp_uri(found.user, secret)
     # Drawn here as inline SVG: the secret never goes to a QR service or any other host.
     qr = segno.make(uri, error="m").svg_inline(
@@ -202,7 +208,8 @@ async def totp_confirm(request: Request) -> Response:
         raise _to_sign_in()
     form = await check_form(request)
     with instance_of(request).engine.begin() as conn:
-        ok = service.confirm_totp_enrolment(conn, found.token, _text(form, "code"))
+        ok = service.confirm_totp_enrolment(conn, found.token, _text(form, "code"),
+                                            _sealer(request))
     if not ok:
         return _enrol_page(request, found, "That code did not match. Try the next one.", 400)
     return RedirectResponse("/staff/", status_code=303)

@@ -74,3 +74,24 @@ def test_a_note_that_cannot_be_opened_is_a_denial_on_record(sqlite_world: StaffW
     assert page.notes[0].text == "(this note could not be opened)"
     last = _last_denial_for(world, case_id)
     assert last["detail"] == {"notes_unopened": "1", "outcome": "vault_error"}
+
+
+def test_a_write_the_vault_cannot_seal_is_a_denial_on_record_not_a_500(
+    sqlite_world: StaffWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safereport.errors import AccessDenied, VaultError
+    from safereport.store.core import notes
+
+    world = sqlite_world
+    case_id = world.file("cw").case_id
+
+    def broken_seal(*args: object, **kwargs: object) -> bytes:
+        raise VaultError()
+
+    monkeypatch.setattr(world.instance.vault, "seal_blob", broken_seal)
+    with pytest.raises(AccessDenied):
+        casework.add_note(world.instance, world.users["cw"], case_id, "Called her sister.")
+    last = _last_denial_for(world, case_id)
+    assert last["detail"] == {"event": "note_added", "outcome": "vault_error"}
+    with world.instance.engine.connect() as conn:
+        assert conn.execute(select(notes.c.id)).first() is None

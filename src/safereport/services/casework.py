@@ -443,12 +443,20 @@ def _committed_denial(
     With ``user``, an attempt on a case the organisation does not hold is a denial on record.
     """
     denial: AccessDenied | CaseNotHeld | None = None
-    with instance.engine.begin() as conn:
-        try:
-            work(conn)
-        except (AccessDenied, CaseNotHeld) as exc:
-            # The write did not happen (work raises before writing); the denial must commit.
-            denial = exc
+    try:
+        with instance.engine.begin() as conn:
+            try:
+                work(conn)
+            except (AccessDenied, CaseNotHeld) as exc:
+                # The write did not happen (work raises before writing); the denial must commit.
+                denial = exc
+    except VaultError as exc:
+        # The vault could not seal (the case key is gone): the write and its 'allow' entry
+        # rolled back together, so the refusal is committed on its own (I2), not a 500.
+        if user is not None:
+            record_failure(instance, actor_for(user), case_id, None, "vault_error",
+                           detail={"event": event})
+        raise AccessDenied("not allowed: the protected data could not be sealed") from exc
     if isinstance(denial, CaseNotHeld) and user is not None:
         record_not_held(instance, user, case_id, Action.UPDATE, event)
     if denial is not None:
@@ -638,7 +646,7 @@ def file_third_party_report(
         holder["reference"] = reference
         holder["code"] = issue_claim_code(instance, case_id, conn=conn)
 
-    _committed_denial(instance, work)
+    _committed_denial(instance, work, user=user, case_id=case_id, event="third_party_report")
     return FiledReport(case_id=case_id, reference=holder["reference"], claim_code=holder["code"])
 
 

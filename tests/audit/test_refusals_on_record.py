@@ -95,3 +95,16 @@ def test_a_write_the_vault_cannot_seal_is_a_denial_on_record_not_a_500(
     assert last["detail"] == {"event": "note_added", "outcome": "vault_error"}
     with world.instance.engine.connect() as conn:
         assert conn.execute(select(notes.c.id)).first() is None
+
+
+@pytest.mark.parametrize("case_id", ["x" * 200, "../../etc/passwd", "ÿ" * 10])
+def test_a_malformed_case_id_is_a_404_and_a_denial_on_record(
+    world: StaffWorld, case_id: str
+) -> None:
+    before = len(entries(world.instance))
+    with pytest.raises(InvalidInput, match="no such case"):
+        casework.case_page(world.instance, world.users["cw"], case_id)
+    after = entries(world.instance)
+    assert len(after) == before + 1
+    assert after[-1]["decision"] == "deny" and after[-1]["case"] is None
+    assert after[-1]["detail"]["case_id"] == "malformed"

@@ -204,13 +204,14 @@ def decide_and_record(
             log.warning("request for case %s could not be built; recorded as a denial", case_id)
             request = _failed_request(actor, action, purpose, recipient, "request_error")
         decision = instance.guard.decide(request)
+        recorded = _ledger_case_id(case_id)
         index = instance.ledger.append(
             c,
             decision,
             actor_id=actor.id,
-            case_id=case_id,
+            case_id=recorded,
             actor_org_kind=actor.org_kind.value if actor.org_kind else None,
-            detail=detail,
+            detail=detail if recorded is not None else {**(detail or {}), "case_id": "malformed"},
         )
         return decision, index
 
@@ -218,6 +219,22 @@ def decide_and_record(
         return run(conn)
     with instance.engine.begin() as own:
         return run(own)
+
+
+#: The ledger's case column holds at most this many characters (store/ledger.py).
+_CASE_ID_CHARS = 32
+_CASE_ID_ALPHABET = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_")
+
+
+def _ledger_case_id(case_id: str) -> str | None:
+    """The case id as the ledger may hold it; None for one no case could have.
+
+    A case id comes from a URL: one too long for the column must still end in a denial on
+    record (PostgreSQL would refuse the insert and turn the refusal into a 500).
+    """
+    if 0 < len(case_id) <= _CASE_ID_CHARS and set(case_id) <= _CASE_ID_ALPHABET:
+        return case_id
+    return None
 
 
 def _failed_request(
@@ -258,7 +275,7 @@ def record_failure(
             conn,
             denial,
             actor_id=actor.id,
-            case_id=case_id,
+            case_id=_ledger_case_id(case_id) if case_id is not None else None,
             actor_org_kind=actor.org_kind.value if actor.org_kind else None,
             detail={"outcome": failure, **(detail or {})},
         )

@@ -80,3 +80,21 @@ def test_a_grant_refused_after_commit_is_a_denial_on_record(
     assert opened == []
     last = entries(world.instance)[-1]
     assert last["decision"] == "deny" and last["detail"]["outcome"] == "grant_refused"
+
+
+def test_a_grant_needs_an_entry_for_the_same_kind_of_actor(sqlite_world: StaffWorld) -> None:
+    from safereport.domain.vocabulary import Action, DataCategory
+    from safereport.services.access import decide_and_record
+
+    world = sqlite_world
+    case_id = world.file().case_id
+    asked = {"action": Action.VIEW, "purpose": Purpose.SUPPORT,
+             "categories": [DataCategory.CRIME_DETAILS]}
+    by_cw, cw_index = decide_and_record(world.instance, actor_for(world.users["cw"]), case_id,
+                                        **asked)  # type: ignore[arg-type]
+    by_sup, sup_index = decide_and_record(world.instance, actor_for(world.users["sup1"]),
+                                          case_id, **asked)  # type: ignore[arg-type]
+    assert by_cw.allowed and by_sup.allowed and by_cw.rules == by_sup.rules
+    assert world.instance.ledger.grant(by_sup, sup_index, case_id).ledger_index == sup_index
+    with pytest.raises(LedgerError, match=r"actor\.role"):
+        world.instance.ledger.grant(by_sup, cw_index, case_id)

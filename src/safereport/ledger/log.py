@@ -101,6 +101,7 @@ _BOUND_FIELDS = (
     "case",
     "data",
     "decision",
+    "holder",
     "obligations",
     "policy_hash",
     "purpose",
@@ -108,6 +109,11 @@ _BOUND_FIELDS = (
     "regime",
     "rules",
 )
+
+
+def _role_of(record: Mapping[str, Any]) -> object:
+    actor = record.get("actor")
+    return actor.get("role") if isinstance(actor, Mapping) else None
 
 
 class Ledger:
@@ -203,6 +209,10 @@ class Ledger:
             now=datetime.now(UTC),
         ).as_json()
         mismatched = [name for name in _BOUND_FIELDS if stored.get(name) != expected[name]]
+        # The entry must record the same kind of actor the decision was made for: another
+        # role's entry with the same rules must not stand behind this Grant.
+        if _role_of(stored) != _role_of(expected):
+            mismatched.append("actor.role")
         if mismatched:
             raise LedgerError(
                 f"ledger entry {index} records another decision ({', '.join(mismatched)})"

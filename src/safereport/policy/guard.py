@@ -128,6 +128,11 @@ class Guard:
 
     def decide(self, request: Mapping[str, Any]) -> Decision:
         """The decision for one request. Never raises."""
+        key = _whole_key(request)
+        if key is not None:
+            known = self._whole.get(key)
+            if known is not None:  # the fast path: one key, one lookup
+                return known
         return self.decide_many([request])[0]
 
     def decide_many(self, requests: Sequence[Mapping[str, Any]]) -> list[Decision]:
@@ -315,28 +320,34 @@ def _default_reason(parsed: ParsedRequest, category: DataCategory) -> str:
 
 
 def _whole_key(request: object) -> tuple[object, ...] | None:
-    """A key for a whole request, or None when it is not shaped for one (the slow path decides)."""
+    """A key for a whole request, or None when it is not shaped for one (the slow path decides).
+
+    Only plain ``dict``/``list``/``str``/``bool`` requests get a key, and the type of every
+    value is part of it: ``True == 1`` and ``hash(True) == hash(1)`` in Python, so without the
+    types a request with ``same_org: 1`` (invalid) could find the entry of ``same_org: true``.
+    """
+    if type(request) is not dict or len(request) != 8:
+        return None
     try:
-        assert isinstance(request, Mapping)
-        actor, subject, context, data = (
-            request["actor"],
-            request["subject"],
-            request["context"],
-            request["data"],
-        )
-        if len(request) != 8 or len(actor) != 2 or len(subject) != 1 or len(context) != 8:
+        actor = request["actor"]
+        subject = request["subject"]
+        context = request["context"]
+        data = request["data"]
+        if type(actor) is not dict or type(subject) is not dict or type(context) is not dict:
+            return None
+        if type(data) is not list or len(actor) != 2 or len(subject) != 1 or len(context) != 8:
             return None
         values = (
             actor["role"], actor["same_org"], request["holder"], request["action"],
             request["purpose"], request["recipient"], subject["role"], context["crime_type"],
             context["status_evidence"], context["consent"], context["victim_initiated"],
             context["automated"], context["proceedings_ongoing"], context["harm_intelligence"],
-            context["emergency"], type(data), *data,
+            context["emergency"], *data,
         )  # fmt: skip
         key = (values, tuple(map(type, values)))
         hash(key)
         return key
-    except (AssertionError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError):
         return None
 
 

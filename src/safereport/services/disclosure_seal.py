@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, insert, select
 
 from safereport.errors import ConfigError, VaultError
+from safereport.store.core import organisations
 from safereport.store.staff import org_keys
 
 __all__ = ["SealedPackage", "ensure_org_key", "open_package", "seal_package"]
@@ -48,6 +49,13 @@ def _key_path(keys_dir: Path, org_id: str) -> Path:
 
 def ensure_org_key(conn: Connection, keys_dir: Path, org_id: str) -> bytes:
     """The organisation's public key, making its key pair if it has none yet."""
+    # Two workers releasing to the same new recipient at once must not both make a key pair:
+    # the later file write would replace the private key behind the public key that was
+    # stored, and every package sealed to it would be lost. Locking the organisation's row
+    # makes the second wait and then find the first's key (SQLite's BEGIN IMMEDIATE already
+    # serialises whole transactions).
+    conn.execute(select(organisations.c.id).where(organisations.c.id == org_id)
+                 .with_for_update())
     stored = conn.execute(
         select(org_keys.c.public_key).where(org_keys.c.org_id == org_id)
     ).scalar()

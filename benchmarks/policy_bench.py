@@ -122,10 +122,14 @@ def casbin_enforcer(guard: Guard) -> Any:
     return enforcer
 
 
-def rate(label: str, work: Callable[[], None], count: int) -> float:
-    started = time.perf_counter()
-    work()
-    per_second = count / (time.perf_counter() - started)
+def rate(label: str, work: Callable[[], None], count: int, rounds: int = 3) -> float:
+    """Best of ``rounds``: the machine is shared, and the best run is the least disturbed."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    per_second = count / best
     print(f"  {label:<58} {per_second:>12,.0f} decisions/s")
     return per_second
 
@@ -169,10 +173,18 @@ def main() -> None:
     cats = sum(len(p.data) for p in parsed)
     print(f"policy_bench: {n} requests ({cats} categories), regime firewall, same run")
     print("first-time requests (each request decided once, nothing memoised):")
-    first = rate("(a) Guard.decide, empty memo", lambda: [guard.decide(r) for r in requests], n)
+
+    def first_time() -> None:
+        fresh = Guard(guard.pack)  # an empty memo every round
+        for request in requests:
+            fresh.decide(request)
+
+    first = rate("(a) Guard.decide, empty memo", first_time, n)
     plain_rate = rate("(b) plain cedarpy, pre-parsed handles, prebuilt requests", plain, n)
     casbin_rate = rate("(c) pycasbin, equivalent model (allow/deny only)", with_casbin, n)
     print(f"repeated requests (the same {n} requests, {args.repeat} times over):")
+    for request in requests:
+        guard.decide(request)
 
     def repeated() -> None:
         for _ in range(args.repeat):

@@ -179,6 +179,8 @@ def parse_request(request: object) -> ParsedRequest:
 
 
 def _record(value: object, where: str, fields: frozenset[str]) -> Mapping[str, Any]:
+    if type(value) is dict and value.keys() == fields:  # the common case, checked cheaply
+        return value
     if not isinstance(value, Mapping):
         raise InvalidInput(f"{where}: must be an object, not {_kind(value)}")
     keys = set(value)
@@ -193,10 +195,19 @@ def _record(value: object, where: str, fields: frozenset[str]) -> Mapping[str, A
     return value
 
 
+_MEMBERS: dict[type[StrEnum], dict[str, StrEnum]] = {}
+
+
 def _member(enum: type[_E], value: object, where: str) -> _E:
     # A StrEnum member is a str, so both the enum and its plain value are accepted.
     if not isinstance(value, str):
         raise InvalidInput(f"{where}: must be text, not {_kind(value)}")
+    members = _MEMBERS.get(enum)
+    if members is None:
+        members = _MEMBERS[enum] = {member.value: member for member in enum}
+    found = members.get(value)
+    if found is not None:
+        return found  # type: ignore[return-value]
     try:
         return enum(value)
     except ValueError:

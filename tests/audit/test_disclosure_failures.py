@@ -101,3 +101,32 @@ def test_an_unreadable_package_is_a_denial_on_record_not_a_500(sqlite_world: Sta
     assert answer.status_code == 403
     last = _last_denial_for(world, None)
     assert last["detail"] == {"disclosure": request_id, "outcome": "package_unreadable"}
+
+
+def test_refused_approvals_and_justifications_are_denials_on_record(
+    sqlite_world: StaffWorld,
+) -> None:
+    world = sqlite_world
+    filed = world.file("sup1")
+    form = DisclosureForm(case_id=filed.case_id, recipient_org_id=world.orgs["marac"],
+                          purpose=Purpose.MARAC, categories=REFERRAL,
+                          justification="High risk; MARAC this week.")
+    request_id = disclosure.request_disclosure(world.instance, world.users["sup1"], form)
+    for who, why in (("sup1", "second supervisor"), ("cw", "only a supervisor")):
+        with pytest.raises(InvalidInput, match=why):
+            disclosure.approve(world.instance, world.users[who], request_id)
+        last = _last_denial_for(world, filed.case_id)
+        assert last["detail"] == {"disclosure": request_id, "event": "approval_refused"}
+        assert last["action"] == "disclose"
+    with pytest.raises(InvalidInput, match="only the person who asked"):
+        disclosure.add_justification(world.instance, world.users["sup2"], request_id, "Because")
+    assert _last_denial_for(world, filed.case_id)["detail"] == {
+        "disclosure": request_id, "event": "justification_refused"}
+    for step in (disclosure.approve, disclosure.view_disclosure):
+        with pytest.raises(InvalidInput, match="no such disclosure request"):
+            step(world.instance, world.users["other_cw"], request_id)
+        assert _last_denial_for(world, None)["detail"]["outcome"] == "disclosure_not_held"  # type: ignore[index]
+    # and the workflow still completes
+    disclosure.approve(world.instance, world.users["sup2"], request_id)
+    view = disclosure.view_disclosure(world.instance, world.users["sup1"], request_id)
+    assert view.status is DisclosureStatus.RELEASED

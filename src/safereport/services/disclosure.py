@@ -328,40 +328,89 @@ def add_justification(instance: Instance, user: StaffUser, request_id: str, text
         raise InvalidInput("a justification must say why this disclosure is needed")
     if len(body) > MAX_JUSTIFICATION_CHARS:
         raise InvalidInput(f"a justification holds at most {MAX_JUSTIFICATION_CHARS} characters")
-    with instance.engine.begin() as conn:
-        row = _request_row(conn, user, request_id)
-        if row.requester_id != user.id:
-            raise InvalidInput("only the person who asked can give the justification")
-        if row.status in (DisclosureStatus.DENIED, DisclosureStatus.RELEASED):
-            raise InvalidInput(f"this request is {row.status} already")
-        sealed = _seal_justification(instance, conn, row.case_id, request_id, body)
-        conn.execute(update(disclosure_requests).where(disclosure_requests.c.id == request_id)
-                     .values(justification_sealed=sealed, updated_at=_now()))
+    row = _held_request(instance, user, request_id, "justification")
+    refusal = None
+    if row.requester_id != user.id:
+        refusal = "only the person who asked can give the justification"
+    elif row.status in (DisclosureStatus.DENIED, DisclosureStatus.RELEASED):
+        refusal = f"this request is {row.status} already"
+    if refusal is not None:
+        _record_refusal(instance, user, row, "justification_refused")
+        raise InvalidInput(refusal)
+    try:
+        with instance.engine.begin() as conn:
+            sealed = _seal_justification(instance, conn, row.case_id, request_id, body)
+            conn.execute(update(disclosure_requests).where(disclosure_requests.c.id == request_id)
+                         .values(justification_sealed=sealed, updated_at=_now()))
+    except VaultError as exc:
+        record_failure(instance, actor_for(user), row.case_id, None, "vault_error",
+                       detail={"event": "justification", "disclosure": request_id})
+        raise AccessDenied("access denied: the protected data could not be sealed") from exc
     _advance(instance, request_id)
 
 
 def approve(instance: Instance, approver: StaffUser, request_id: str) -> None:
-    """A supervisor's approval: of the holding organisation, and not the person who asked."""
+    """A supervisor's approval: of the holding organisation, and not the person who asked.
+
+    A refused approval is a denial on record (I2), as any refusal touching a case is.
+    """
+    refusal = None
     with instance.engine.begin() as conn:
         row = _request_row(conn, approver, request_id)
-        if row.status != DisclosureStatus.NEEDS_APPROVAL:
-            raise InvalidInput("this request is not waiting for approval")
-        # The obligation is defined by who may meet it: a second, different supervisor.
-        if approver.role is not ActorRole.SUPERVISOR:
-            raise InvalidInput("only a supervisor can approve a disclosure")
-        if approver.id == row.requester_id:
-            raise InvalidInput("a second supervisor, not the one who asked, must approve")
-        conn.execute(insert(disclosure_approvals).values(
-            request_id=request_id, approver_id=approver.id, approved_at=_now()))
+        if row is not None:
+            refusal = _approval_refusal(approver, row)
+            if refusal is None:
+                conn.execute(insert(disclosure_approvals).values(
+                    request_id=request_id, approver_id=approver.id, approved_at=_now()))
+    if row is None:
+        _held_request(instance, approver, request_id, "approval")  # records, then raises
+    if refusal is not None:
+        _record_refusal(instance, approver, row, "approval_refused")
+        raise InvalidInput(refusal)
     _advance(instance, request_id)
 
 
+def _approval_refusal(approver: StaffUser, row: Any) -> str | None:
+    if row.status != DisclosureStatus.NEEDS_APPROVAL:
+        return "this request is not waiting for approval"
+    # The obligation is defined by who may meet it: a second, different supervisor.
+    if approver.role is not ActorRole.SUPERVISOR:
+        return "only a supervisor can approve a disclosure"
+    if approver.id == row.requester_id:
+        return "a second supervisor, not the one who asked, must approve"
+    return None
+
+
+def _record_refusal(instance: Instance, user: StaffUser, row: Any, event: str) -> None:
+    """Commit a denial for a refused step of the workflow on this request's case."""
+    # The stated fact is unknown to the policy, so the guard denies; the entry names the step.
+    decide_and_record(
+        instance, actor_for(user), row.case_id, action=Action.DISCLOSE,
+        purpose=Purpose(row.purpose),
+        categories=[DataCategory(c) for c in row.categories.split()],
+        recipient=Recipient(row.recipient), context={event: True},
+        detail={"event": event, "disclosure": row.id},
+    )
+
+
+def _held_request(instance: Instance, user: StaffUser, request_id: str, event: str) -> Any:
+    """The organisation's request, or a denial on record and "no such disclosure request"."""
+    with instance.engine.connect() as conn:
+        row = _request_row(conn, user, request_id)
+    if row is None:
+        record_failure(instance, actor_for(user), None, None, "disclosure_not_held",
+                       detail={"event": event})
+        raise InvalidInput("no such disclosure request")
+    return row
+
+
 def _request_row(conn: Connection, user: StaffUser, request_id: str) -> Any:
+    """The request if the user's organisation holds it, else None (see :func:`_held_request`)."""
     row = conn.execute(
         select(disclosure_requests).where(disclosure_requests.c.id == request_id)
     ).first()
     if row is None or row.holder_org_id != user.org_id:
-        raise InvalidInput("no such disclosure request")
+        return None
     return row
 
 
@@ -549,8 +598,9 @@ def _view(conn: Connection, row: Any) -> DisclosureView:
 
 
 def view_disclosure(instance: Instance, user: StaffUser, request_id: str) -> DisclosureView:
+    row = _held_request(instance, user, request_id, "view")
     with instance.engine.connect() as conn:
-        return _view(conn, _request_row(conn, user, request_id))
+        return _view(conn, row)
 
 
 def disclosures_for_case(instance: Instance, user: StaffUser, case_id: str) -> list[DisclosureView]:
@@ -577,8 +627,7 @@ def justification_text(instance: Instance, user: StaffUser, request_id: str) -> 
     """The written reason, opened under a guard decision (a view of the case's notes)."""
     from safereport.services.casework import default_purpose
 
-    with instance.engine.connect() as conn:
-        row = _request_row(conn, user, request_id)
+    row = _held_request(instance, user, request_id, "justification_view")
     if row.justification_sealed is None:
         return ""
     access = access_case(instance, actor_for(user), row.case_id, action=Action.VIEW,

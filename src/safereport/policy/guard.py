@@ -322,9 +322,11 @@ def _default_reason(parsed: ParsedRequest, category: DataCategory) -> str:
 def _whole_key(request: object) -> tuple[object, ...] | None:
     """A key for a whole request, or None when it is not shaped for one (the slow path decides).
 
-    Only plain ``dict``/``list``/``str``/``bool`` requests get a key, and the type of every
-    value is part of it: ``True == 1`` and ``hash(True) == hash(1)`` in Python, so without the
-    types a request with ``same_org: 1`` (invalid) could find the entry of ``same_org: true``.
+    Only plain ``dict``/``list`` requests whose flags are real booleans get a key. That check
+    is what keeps the key sound: only valid requests are ever memoised, so a memoised key has
+    text in every other place and booleans in the flag places, and ``True == 1`` with
+    ``hash(True) == hash(1)`` in Python, so ``same_org: 1`` (invalid) must never be looked up.
+    Text cannot equal a non-text value, so the other places need no check.
     """
     if type(request) is not dict or len(request) != 8:
         return None
@@ -337,14 +339,26 @@ def _whole_key(request: object) -> tuple[object, ...] | None:
             return None
         if type(data) is not list or len(actor) != 2 or len(subject) != 1 or len(context) != 8:
             return None
-        values = (
-            actor["role"], actor["same_org"], request["holder"], request["action"],
-            request["purpose"], request["recipient"], subject["role"], context["crime_type"],
-            context["status_evidence"], context["consent"], context["victim_initiated"],
-            context["automated"], context["proceedings_ongoing"], context["harm_intelligence"],
-            context["emergency"], *data,
+        same_org, consent, initiated = (
+            actor["same_org"], context["consent"], context["victim_initiated"],
         )  # fmt: skip
-        key = (values, tuple(map(type, values)))
+        automated, ongoing, harm, emergency = (
+            context["automated"], context["proceedings_ongoing"],
+            context["harm_intelligence"], context["emergency"],
+        )  # fmt: skip
+        if (
+            type(same_org) is not bool or type(consent) is not bool
+            or type(initiated) is not bool or type(automated) is not bool
+            or type(ongoing) is not bool or type(harm) is not bool
+            or type(emergency) is not bool
+        ):  # fmt: skip
+            return None
+        key = (
+            actor["role"], same_org, request["holder"], request["action"], request["purpose"],
+            request["recipient"], subject["role"], context["crime_type"],
+            context["status_evidence"], consent, initiated, automated, ongoing, harm,
+            emergency, *data,
+        )  # fmt: skip
         hash(key)
         return key
     except (KeyError, TypeError):

@@ -60,8 +60,18 @@ def child(kind: str, n: int) -> None:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"db": kind, "n": n, "stored": stored, "seconds": elapsed,
-                      "cases_per_s": n / elapsed, "peak_mib": peak_kib / 1024}))
+    print(
+        json.dumps(
+            {
+                "db": kind,
+                "n": n,
+                "stored": stored,
+                "seconds": elapsed,
+                "cases_per_s": n / elapsed,
+                "peak_mib": peak_kib / 1024,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -77,12 +87,19 @@ def main() -> None:
     print(f"{'database':<11} {'cases':>9} {'seconds':>9} {'cases/s':>9} {'peak MiB':>9}")
     for kind in kinds:
         for n in (int(s) for s in args.sizes.split(",")):
-            out = subprocess.run([sys.executable, __file__, "--child", kind, str(n)],
-                                 check=True, capture_output=True, text=True).stdout
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", kind, str(n)], capture_output=True, text=True
+            )
+            if done.returncode != 0:
+                sys.exit(f"{kind} {n} failed:\n{done.stderr[-3000:]}")
+            out = done.stdout
             row = json.loads(out.strip().splitlines()[-1])
             assert row["stored"] == n, f"lost cases: {row}"
-            print(f"{kind:<11} {n:>9} {row['seconds']:>9.1f} {row['cases_per_s']:>9.0f}"
-                  f" {row['peak_mib']:>9.1f}", flush=True)
+            print(
+                f"{kind:<11} {n:>9} {row['seconds']:>9.1f} {row['cases_per_s']:>9.0f}"
+                f" {row['peak_mib']:>9.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

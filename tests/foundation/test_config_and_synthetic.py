@@ -50,3 +50,14 @@ def test_synthetic_data_is_deterministic_and_synthetic() -> None:
 def test_synthetic_generator_is_lazy() -> None:
     stream = synthetic_cases(1, 10**9, 2)  # would never fit in memory if it were a list
     assert next(stream).number == 0
+
+
+def test_case_references_are_readable_and_long_enough() -> None:
+    import re
+
+    from safereport.domain.case import new_reference
+
+    refs = {new_reference() for _ in range(20_000)}
+    assert len(refs) == 20_000
+    for ref in list(refs)[:100]:
+        assert re.fullmatch(r"SR-[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}", ref)

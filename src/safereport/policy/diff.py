@@ -10,7 +10,6 @@ all-different or all-same; the example is decided again by both guards (Cedar).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +49,7 @@ def diff_regimes(a: Guard, b: Guard) -> Iterator[DiffGroup]:
     category = z3.Int("category")
     one_hot = [(d, index_is(category, c)) for c, d in v.data.items()]
     counted = z3.substitute(z3.And(_cross_fields(v), differ), *one_hot)
-    counted = z3.And(counted, category >= 0, category < len(v.data))
+    counted = z3.simplify(z3.And(counted, category >= 0, category < len(v.data)))
     while finder.check() == z3.sat:
         model = finder.model()
         values = {kind: model.eval(v.enums[kind], True).as_long() for kind in _SHAPE}
@@ -109,12 +108,24 @@ class _Counter:
             points *= len(values)
         if points > _SPLIT_LIMIT:
             return unused, False  # a lower bound
-        hits = 0
-        for assignment in itertools.product(*[values for _, values in used]):
-            pairs = [(var, value) for (var, _), value in zip(used, assignment, strict=True)]
-            if z3.is_true(z3.simplify(z3.substitute(self.formula, *pairs))):
-                hits += 1
-        return hits * unused, True
+        return _count(self.formula, used, 0) * unused, True
+
+
+def _count(formula: Any, fields: list[tuple[Any, list[Any]]], start: int) -> int:
+    """Models of ``formula`` over ``fields[start:]``, fixing one field at a time and stopping
+    as soon as the formula simplifies to true (every remaining point counts) or false."""
+    if z3.is_true(formula):
+        size = 1
+        for _, values in fields[start:]:
+            size *= len(values)
+        return size
+    if z3.is_false(formula) or start == len(fields):
+        return 0
+    var, values = fields[start]
+    return sum(
+        _count(z3.simplify(z3.substitute(formula, (var, value))), fields, start + 1)
+        for value in values
+    )
 
 
 def _constants(expr: Any) -> set[int]:

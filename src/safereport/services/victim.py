@@ -10,6 +10,7 @@ web layer carries it between pages in a short-lived signed pass, never in a cook
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,10 +26,10 @@ from safereport.domain.codename import (
 )
 from safereport.domain.fields import FIELD_CATEGORY
 from safereport.domain.vocabulary import Action, DataCategory, Purpose, Recipient
-from safereport.errors import AccessDenied, InvalidInput
+from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.ledger.log import EntryView
 from safereport.ledger.verifier import TlogProof, format_proof, parse_proof
-from safereport.services.access import access_case, decide_and_record
+from safereport.services.access import access_case, decide_and_record, record_failure
 from safereport.services.instance import Instance
 from safereport.services.intake import CONSENT_CHOICES, argon2_params, codename_salt, victim_actor
 from safereport.store.core import cases, consents, notes, subjects
@@ -57,6 +58,8 @@ __all__ = [
     "set_consent",
     "who_has_seen",
 ]
+
+log = logging.getLogger("safereport.victim")
 
 MAX_MESSAGE_CHARS = 5_000
 #: Everything a case can hold: what an erasure is decided over.
@@ -169,7 +172,11 @@ def case_overview(instance: Instance, session: VictimSession) -> CaseOverview:
 # -- messages -------------------------------------------------------------------------------
 
 def messages(instance: Instance, session: VictimSession) -> list[Message]:
-    """The conversation with her caseworker, opened under a grant for ``case_notes``."""
+    """The conversation with her caseworker, opened under a grant for ``case_notes``.
+
+    Raises :class:`AccessDenied` after recording a denial when the guard refuses or the vault
+    cannot open a message (then nothing is returned).
+    """
     with instance.engine.connect() as conn:
         _owned_case(conn, session)
         rows = conn.execute(
@@ -179,9 +186,10 @@ def messages(instance: Instance, session: VictimSession) -> list[Message]:
         ).all()
     if not rows:
         return []
+    actor = victim_actor(session.subject_id)
     access = access_case(
         instance,
-        victim_actor(session.subject_id),
+        actor,
         session.case_id,
         action=Action.VIEW,
         purpose=Purpose.SUBJECT_ACCESS,
@@ -189,19 +197,26 @@ def messages(instance: Instance, session: VictimSession) -> list[Message]:
         categories=[DataCategory.CASE_NOTES],
     )
     opened: list[Message] = []
-    with instance.engine.connect() as conn:
-        for row in rows:
-            data = instance.vault.open_blob(
-                conn, access.grant, session.case_id, DataCategory.CASE_NOTES,
-                message_label(row.id), bytes(row.sealed),
-            )
-            opened.append(
-                Message(
-                    time=_aware(row.created_at) or datetime.now(UTC),
-                    from_me=row.author_kind == "victim",
-                    text=data.decode("utf-8"),
+    try:
+        with instance.engine.connect() as conn:
+            for row in rows:
+                data = instance.vault.open_blob(
+                    conn, access.grant, session.case_id, DataCategory.CASE_NOTES,
+                    message_label(row.id), bytes(row.sealed),
                 )
-            )
+                opened.append(
+                    Message(
+                        time=_aware(row.created_at) or datetime.now(UTC),
+                        from_me=row.author_kind == "victim",
+                        text=data.decode("utf-8"),
+                    )
+                )
+    except VaultError as exc:
+        # The allow is already on record: without this denial the ledger's last word on her
+        # messages would be "allow" for a read that released nothing (I2). None are returned.
+        log.warning("vault refused to open a message of a case; recorded as a denial")
+        record_failure(instance, actor, session.case_id, access.decision, "vault_error")
+        raise AccessDenied("access denied: the messages could not be opened") from exc
     return opened
 
 

@@ -65,6 +65,7 @@ _CANCELLED = N_("The deletion has been cancelled.")
 _FAILED = N_("Something went wrong. Nothing was saved. Please try again.")
 _MESSAGE_EMPTY = N_("Please write a message first.")
 _MESSAGE_LONG = N_("This message is too long. Please make it shorter.")
+_MESSAGES_UNAVAILABLE = N_("Your messages cannot be shown right now. Please try again later.")
 
 
 # -- form reading ---------------------------------------------------------------------------
@@ -245,10 +246,13 @@ def _return_page(request: Request, lang: str, session: service.VictimSession, *,
                  values: Mapping[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     instance = request.app.state.instance
     overview = service.case_overview(instance, session)
+    unavailable = ""
     try:
         messages = [] if overview.erased else service.messages(instance, session)
     except AccessDenied:
+        # Already a denial on record; she is told calmly, not shown "No messages yet."
         messages = []
+        unavailable = translate(lang, _MESSAGES_UNAVAILABLE)
     seen = [
         {
             "entry": entry,
@@ -266,7 +270,8 @@ def _return_page(request: Request, lang: str, session: service.VictimSession, *,
     return render(
         request, "victim/return_page.html", lang, status_code=status_code,
         case=overview, status_label=label(lang, CaseStatus(overview.status)),
-        messages=messages, seen=seen, consents=consents, notice=notice,
+        messages=messages, messages_unavailable=unavailable, seen=seen, consents=consents,
+        notice=notice,
         errors=errors or {}, values=values or {}, return_pass=issue_pass(request, session),
         cooling_off_hours=instance.settings.erasure_cooling_off_hours,
         max_message=service.MAX_MESSAGE_CHARS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from tests.victim._client import TestClient
 from tests.victim._world import World
 
 from safereport.domain.case import new_id
-from safereport.domain.vocabulary import DataCategory
+from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
 from safereport.errors import AccessDenied, VaultError
 from safereport.ledger.record import parse_leaf
 from safereport.services import victim as victim_service
@@ -97,3 +98,49 @@ def test_the_return_page_says_so_calmly_in_her_language(
     assert page.status_code == 200
     assert calm in page.text
     assert "Hello, I am your caseworker." not in page.text
+
+
+# -- 2. a session or a receipt for a case that is not hers -------------------------------------
+
+def _forged(world: World) -> tuple[VictimSession, str]:
+    mine, _ = _report(world)
+    theirs, _ = _report(world)
+    return VictimSession(subject_id=mine.subject_id, case_id=theirs.case_id), theirs.case_id
+
+
+_CALLS: dict[str, tuple[Callable[[Instance, VictimSession], object], str]] = {
+    "case_overview": (victim_service.case_overview, "view"),
+    "messages": (victim_service.messages, "view"),
+    "consent_states": (victim_service.consent_states, "view"),
+    "who_has_seen": (victim_service.who_has_seen, "view"),
+    "send_message": (lambda i, s: victim_service.send_message(i, s, "probing"), "update"),
+    "set_consent": (lambda i, s: victim_service.set_consent(
+        i, s, Recipient.POLICE, Purpose.INVESTIGATION, give=True), "update"),
+    "request_erasure": (victim_service.request_erasure, "erase"),
+    "cancel_erasure": (victim_service.cancel_erasure, "update"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CALLS))
+def test_a_session_for_another_case_is_a_denial_on_record(world: World, name: str) -> None:
+    call, action = _CALLS[name]
+    forged, their_case = _forged(world)
+    before = len(_entries(world.instance))
+    with pytest.raises(AccessDenied):
+        call(world.instance, forged)
+    added = _entries(world.instance)[before:]
+    assert [(e["decision"], e["case"], e["action"]) for e in added] == [
+        ("deny", their_case, action)]
+    assert added[0]["actor"]["role"] == "victim"
+
+
+def test_a_receipt_for_another_cases_entry_is_a_denial_on_record(world: World) -> None:
+    mine, _ = _report(world)
+    theirs, _ = _report(world)
+    other_entry = victim_service.who_has_seen(world.instance, theirs)[0]
+    before = len(_entries(world.instance))
+    with pytest.raises(AccessDenied):
+        victim_service.receipt(world.instance, mine, other_entry.index)
+    added = _entries(world.instance)[before:]
+    assert [(e["decision"], e["case"]) for e in added] == [("deny", mine.case_id)]
+    assert added[0]["detail"] == {"event": "receipt", "entry": str(other_entry.index)}

@@ -11,6 +11,8 @@ web layer carries it between pages in a short-lived signed pass, never in a cook
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -141,6 +143,17 @@ def open_by_codename(instance: Instance, codename: str) -> VictimSession | None:
     return VictimSession(subject_id=str(row.subject_id), case_id=str(row.id))
 
 
+class _NotYourCase(AccessDenied):
+    """The session's case is not (or no longer) its subject's.
+
+    Raised inside the caller's transaction, which then rolls back; :func:`_refusal_recorded`
+    commits the denial after that (I2: every refusal is in the ledger).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("this is not your case")
+
+
 def _owned_case(conn: Connection, session: VictimSession) -> dict[str, object]:
     row = conn.execute(
         select(cases).where(
@@ -148,13 +161,56 @@ def _owned_case(conn: Connection, session: VictimSession) -> dict[str, object]:
         )
     ).first()
     if row is None:
-        raise AccessDenied("this is not your case")
+        raise _NotYourCase()
     return dict(row._mapping)
+
+
+def _record_refusal(
+    instance: Instance,
+    session: VictimSession,
+    action: Action,
+    event: str,
+    detail: dict[str, str] | None = None,
+) -> None:
+    """Commit the denial of an attempt on a case (or entry) that is not hers.
+
+    As casework's ``record_not_held``: an unknown context fact makes the request invalid, so
+    the guard denies it whatever the regime says, and the denial names the case tried.
+    """
+    decide_and_record(
+        instance,
+        victim_actor(session.subject_id),
+        session.case_id,
+        action=action,
+        purpose=Purpose.SUBJECT_ACCESS,
+        categories=[DataCategory.CASE_NOTES],
+        context={"case_not_held": True},
+        detail={"event": event, **(detail or {})},
+    )
+
+
+@contextmanager
+def _refusal_recorded(
+    instance: Instance, session: VictimSession, action: Action, event: str
+) -> Iterator[None]:
+    """Around a whole service call: a refusal by :func:`_owned_case` is committed as a denial.
+
+    It must wrap the caller's transaction, not sit inside it: a denial appended there would
+    roll back with it (and SQLite's BEGIN IMMEDIATE forbids a second writer meanwhile).
+    """
+    try:
+        yield
+    except _NotYourCase:
+        _record_refusal(instance, session, action, event)
+        raise
 
 
 def case_overview(instance: Instance, session: VictimSession) -> CaseOverview:
     """Status and dates: routing facts, not sealed content, so no vault access is needed."""
-    with instance.engine.connect() as conn:
+    with (
+        _refusal_recorded(instance, session, Action.VIEW, "case_overview"),
+        instance.engine.connect() as conn,
+    ):
         row = _owned_case(conn, session)
     requested = _aware(row["erasure_requested_at"])  # type: ignore[arg-type]
     hours = instance.settings.erasure_cooling_off_hours
@@ -174,10 +230,13 @@ def case_overview(instance: Instance, session: VictimSession) -> CaseOverview:
 def messages(instance: Instance, session: VictimSession) -> list[Message]:
     """The conversation with her caseworker, opened under a grant for ``case_notes``.
 
-    Raises :class:`AccessDenied` after recording a denial when the guard refuses or the vault
-    cannot open a message (then nothing is returned).
+    Raises :class:`AccessDenied` after recording a denial when the case is not hers, the guard
+    refuses, or the vault cannot open a message (then nothing is returned).
     """
-    with instance.engine.connect() as conn:
+    with (
+        _refusal_recorded(instance, session, Action.VIEW, "messages_read"),
+        instance.engine.connect() as conn,
+    ):
         _owned_case(conn, session)
         rows = conn.execute(
             select(notes)
@@ -230,7 +289,10 @@ def send_message(
         raise InvalidInput("the message is too long")
     now = now or datetime.now(UTC)
     note_id = new_id()
-    with instance.engine.begin() as conn:
+    with (
+        _refusal_recorded(instance, session, Action.UPDATE, "message_sent"),
+        instance.engine.begin() as conn,
+    ):
         _require_open(_owned_case(conn, session))
         decision, _ = decide_and_record(
             instance, victim_actor(session.subject_id), session.case_id,
@@ -265,7 +327,10 @@ def _raise_if_denied(allowed: bool, rules: tuple[str, ...], reasons: tuple[str, 
 
 def consent_states(instance: Instance, session: VictimSession) -> list[ConsentState]:
     """Every consent she may give, with whether it stands now (all off unless she gave it)."""
-    with instance.engine.connect() as conn:
+    with (
+        _refusal_recorded(instance, session, Action.VIEW, "consents_read"),
+        instance.engine.connect() as conn,
+    ):
         _owned_case(conn, session)
         rows = conn.execute(
             select(consents).where(
@@ -293,14 +358,17 @@ def set_consent(
     if (recipient, purpose) not in CONSENT_CHOICES:
         raise InvalidInput("that consent is not one that can be given here")
     now = now or datetime.now(UTC)
-    with instance.engine.begin() as conn:
+    event = "consent_given" if give else "consent_withdrawn"
+    with (
+        _refusal_recorded(instance, session, Action.UPDATE, event),
+        instance.engine.begin() as conn,
+    ):
         _require_open(_owned_case(conn, session))
         decision, _ = decide_and_record(
             instance, victim_actor(session.subject_id), session.case_id,
             action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
             categories=[DataCategory.CRIME_DETAILS],
-            detail={"event": "consent_given" if give else "consent_withdrawn",
-                    "consent": f"{recipient.value}/{purpose.value}"},
+            detail={"event": event, "consent": f"{recipient.value}/{purpose.value}"},
             conn=conn,
         )
         if decision.allowed:
@@ -338,7 +406,10 @@ def who_has_seen(instance: Instance, session: VictimSession) -> list[EntryView]:
     Reading the log's metadata about her own case is not itself logged: it holds no case
     content, and logging it would add an entry on every look.
     """
-    with instance.engine.connect() as conn:
+    with (
+        _refusal_recorded(instance, session, Action.VIEW, "who_has_seen"),
+        instance.engine.connect() as conn,
+    ):
         _owned_case(conn, session)
         return instance.ledger.entries_for_case(conn, session.case_id)
 
@@ -350,6 +421,9 @@ def receipt(instance: Instance, session: VictimSession, index: int) -> Receipt:
     """
     entries = who_has_seen(instance, session)
     if index not in {entry.index for entry in entries}:
+        # Asking for another case's entry is an attempt on that case's data: on record (I2),
+        # under her own case, since the entry's case is not hers to learn.
+        _record_refusal(instance, session, Action.VIEW, "receipt", {"entry": str(index)})
         raise AccessDenied("that entry is not about your case")
     proof = parse_proof(instance.ledger.proof_for(index))
     leaf = instance.ledger.entry(index)
@@ -365,7 +439,10 @@ def request_erasure(
     """Ask for erasure; returns when it will happen (after the cooling-off period)."""
     now = now or datetime.now(UTC)
     decision = None
-    with instance.engine.begin() as conn:
+    with (
+        _refusal_recorded(instance, session, Action.ERASE, "erasure_requested"),
+        instance.engine.begin() as conn,
+    ):
         case = _owned_case(conn, session)
         _require_open(case)
         if case["erasure_requested_at"] is None:
@@ -393,7 +470,10 @@ def cancel_erasure(
 ) -> None:
     """Change her mind during the cooling-off period; the case returns to work."""
     now = now or datetime.now(UTC)
-    with instance.engine.begin() as conn:
+    with (
+        _refusal_recorded(instance, session, Action.UPDATE, "erasure_cancelled"),
+        instance.engine.begin() as conn,
+    ):
         case = _owned_case(conn, session)
         _require_open(case)
         if case["erasure_requested_at"] is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from tests.victim._world import World
 
 from safereport.domain.case import new_id
 from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
-from safereport.errors import AccessDenied, VaultError
+from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.ledger.record import parse_leaf
 from safereport.services import victim as victim_service
 from safereport.services.instance import Instance
@@ -144,3 +145,41 @@ def test_a_receipt_for_another_cases_entry_is_a_denial_on_record(world: World) -
     added = _entries(world.instance)[before:]
     assert [(e["decision"], e["case"]) for e in added] == [("deny", mine.case_id)]
     assert added[0]["detail"] == {"event": "receipt", "entry": str(other_entry.index)}
+
+
+# -- 3. no assert on the erasure path --------------------------------------------------------
+
+def test_an_erasure_no_longer_pending_is_a_clear_error_not_an_assertion(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, _ = _report(world)
+    real = victim_service.case_overview
+
+    def cancelled_meanwhile(instance: Instance, got: VictimSession) -> Any:
+        # As if another tab cancelled between the request's commit and this read.
+        return dataclasses.replace(real(instance, got), erasure_due_at=None)
+
+    monkeypatch.setattr(victim_service, "case_overview", cancelled_meanwhile)
+    with pytest.raises(InvalidInput, match="no longer pending"):
+        victim_service.request_erasure(world.instance, session)
+
+
+def test_an_erasure_that_cannot_be_placed_shows_her_page_not_a_500(
+    sqlite_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, codename = _report(sqlite_world)
+
+    def no_longer_pending(*_args: object, **_kwargs: object) -> datetime:
+        raise InvalidInput("the erasure request is no longer pending")
+
+    monkeypatch.setattr(victim_service, "request_erasure", no_longer_pending)
+    with TestClient(create_app(sqlite_world.instance)) as client:
+        token = _TOKEN.search(client.get("/return").text)
+        assert token is not None
+        page = client.post("/return", data={"csrf_token": token.group(1), "codename": codename})
+        pass_value = re.search(r'name="pass" value="([^"]+)"', page.text)
+        assert pass_value is not None
+        erased = client.post("/return/erase", data={
+            "csrf_token": token.group(1), "pass": pass_value.group(1), "confirm": "yes"})
+    assert erased.status_code == 409
+    assert "Something went wrong. Nothing was saved. Please try again." in erased.text

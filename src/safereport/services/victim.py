@@ -461,7 +461,10 @@ def request_erasure(
     if decision is not None:  # a denial is committed to the ledger, then raised
         _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
     overview = case_overview(instance, session)
-    assert overview.erasure_due_at is not None
+    if overview.erasure_due_at is None:
+        # Cancelled between the commit and this read (another tab, say): say so, not an
+        # AssertionError (gone under ``python -O``) or a made-up date.
+        raise InvalidInput("the erasure request is no longer pending")
     return overview.erasure_due_at
 
 

@@ -366,7 +366,12 @@ async def return_erase(request: Request) -> HTMLResponse:
         return render(request, "victim/erase_confirm.html", lang,
                       return_pass=issue_pass(request, session),
                       cooling_off_hours=instance.settings.erasure_cooling_off_hours)
-    due = service.request_erasure(instance, session)
+    try:
+        due = service.request_erasure(instance, session)
+    except SafeReportError:
+        # Refused (and on record) or no longer pending: her page again, not a 500.
+        return _return_page(request, lang, session, notice=translate(lang, _FAILED),
+                            status_code=409)
     notice = translate(lang, N_("Your report will be deleted on %(date)s. You can still "
                                 "cancel until then."), date=format_when(lang, due))
     return _return_page(request, lang, session, notice=notice)

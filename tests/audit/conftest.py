@@ -1,4 +1,4 @@
-"""Fixtures for the audit tests: the staff tests' real instance (guard, ledger, vault) with staff."""
+"""Fixtures for the audit tests: the staff tests' real instance, with staff."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, select
@@ -347,6 +346,3 @@ def access_case(
         raise AccessDenied("access denied: the protected data could not be opened") from exc
     return CaseAccess(decision, grant, dict(opened.values), dict(opened.withheld))
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -181,3 +181,26 @@ def test_init_with_postgres_migrates_the_postgres_database(
     finally:
         engine.dispose()
     assert "postgres" not in (target / "config.toml").read_text()
+
+
+def test_demo_builds_an_instance_with_decisions_a_checkpoint_and_a_release(tmp_path: Path) -> None:
+    from sqlalchemy import func, select
+
+    from safereport.store.core import cases
+    from safereport.store.ledger import ledger_entries
+
+    target = tmp_path / "demo"
+    result = run("--data-dir", str(target), "demo", "--keep", "--no-serve", "--cases", "40")
+    assert result.exit_code == 0, result.output
+    assert "caseworker1" in result.output and "password:" in result.output
+    instance = open_instance(target)
+    try:
+        with instance.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(cases)).scalar_one() == 40
+            rows = conn.execute(select(ledger_entries.c.effect, ledger_entries.c.rules)).all()
+    finally:
+        instance.close()
+    assert ("deny", "F-firewall F-purpose") in [tuple(r) for r in rows]
+    assert any(effect == "allow" for effect, _ in rows)
+    assert run("--data-dir", str(target), "ledger", "verify").exit_code == 0
+    assert "\t" in run("--data-dir", str(target), "stats", "list").output

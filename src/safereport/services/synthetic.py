@@ -206,6 +206,7 @@ def populate_demo(instance: Instance, *, seed: int, cases: int) -> list[str]:
             progress=lambda n: bar.advance(task, n),
         )
     populate_activity(instance, orgs)
+    publish_demo_transparency(instance)
     return [f"password: {DEMO_PASSWORD}", *lines]
 
 
@@ -260,3 +261,12 @@ def populate_activity(instance: Instance, orgs: DemoOrgs) -> int:
             access_case(instance, actor, case_id, fields=[CaseField.NAME], **how)  # type: ignore[arg-type]
         attempts += 1
     return attempts
+
+
+def publish_demo_transparency(instance: Instance) -> None:
+    """A signed checkpoint and last month's statistics release (a month is released only once
+    it is over), so the public pages have something to show from the start."""
+    from safereport.stats.release import previous_month, publish_release
+
+    instance.ledger.checkpoint(new=True)
+    publish_release(instance.engine, instance.ledger.signer, previous_month(datetime.now(UTC)))

@@ -5,7 +5,8 @@ own. Memory should stay flat as N grows, since cases stream in batches of 1,000.
 A case here is: a subject, a case row, a report, consents, its wrapped data key, its sealed
 fields (4 to 11) and blind-index rows, all through the real vault.
 
-    .venv/bin/python benchmarks/generate_bench.py [--sizes 10000,100000,1000000] [--no-postgres]
+    .venv/bin/python benchmarks/generate_bench.py [--sizes 10000,100000,1000000]
+        [--no-postgres | --only-postgres]
 """
 
 from __future__ import annotations
@@ -78,12 +79,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--only-postgres", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("DB", "N"))
     args = parser.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
-    kinds = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
+    kinds = [] if args.only_postgres else ["sqlite"]
+    kinds += [] if args.no_postgres else ["postgresql"]
     print(f"{'database':<11} {'cases':>9} {'seconds':>9} {'cases/s':>9} {'peak MiB':>9}")
     for kind in kinds:
         for n in (int(s) for s in args.sizes.split(",")):

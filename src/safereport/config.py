@@ -57,7 +57,9 @@ class Settings:
     port: int = 8000
     kek_env: str = ""
     erasure_cooling_off_hours: int = 72
-    languages: tuple[str, ...] = ("en", "es", "pt", "ar", "pl")
+    #: Optional deployment choices read by one part each: ``intake_org`` (the support
+    #: service that receives reports from the public pages, by id or name) and
+    #: ``quick_exit_url`` (where the quick exit goes; https only). Tests add others.
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,6 +90,8 @@ _FIELDS: dict[str, type] = {
     "kek_env": str,
     "erasure_cooling_off_hours": int,
 }
+#: Settings kept in ``Settings.extra``: text, from config.toml or SAFEREPORT_<NAME>.
+_EXTRA_FIELDS = ("intake_org", "quick_exit_url")
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
@@ -116,10 +120,10 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
             raise ConfigError(f"{config_path} is not valid TOML: {exc}") from exc
         except OSError as exc:
             raise ConfigError(f"cannot read {config_path}: {exc.strerror}") from exc
-    unknown = sorted(set(values) - set(_FIELDS) - {"database_url", "languages"})
+    unknown = sorted(set(values) - set(_FIELDS) - set(_EXTRA_FIELDS) - {"database_url"})
     if unknown:
         raise ConfigError(f"{config_path}: unknown setting(s): {', '.join(unknown)}")
-    for name in _FIELDS:
+    for name in (*_FIELDS, *_EXTRA_FIELDS):
         env_value = env.get(_ENV_PREFIX + name.upper())
         if env_value is not None:
             values[name] = env_value
@@ -129,8 +133,9 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
     url = env.get(_ENV_PREFIX + "DATABASE_URL") or values.get("database_url")
     if url:
         kwargs["database_url"] = Secret(str(url))
-    if "languages" in values:
-        kwargs["languages"] = tuple(str(code) for code in values["languages"])
+    kwargs["extra"] = {
+        name: _coerce(name, values[name], str) for name in _EXTRA_FIELDS if name in values
+    }
     settings = Settings(data_dir=directory, **kwargs)
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting 'port' must be between 1 and 65535, not {settings.port}")

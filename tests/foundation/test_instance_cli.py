@@ -125,13 +125,26 @@ def test_every_command_has_help() -> None:
 def test_user_add_and_its_refusals(tmp_path: Path) -> None:
     target = tmp_path / "inst"
     assert run("--data-dir", str(target), "init").exit_code == 0
-    from safereport.domain.vocabulary import OrgKind
-    from safereport.services.users import add_org
-
-    instance = open_instance(target)
-    with instance.engine.begin() as conn:
-        add_org(conn, "Test Support (synthetic)", OrgKind.SUPPORT_SERVICE)
-    instance.close()
+    added = run(
+        "--data-dir",
+        str(target),
+        "org",
+        "add",
+        "Test Support (synthetic)",
+        "--kind",
+        "support_service",
+    )
+    assert added.exit_code == 0, added.output
+    again = run(
+        "--data-dir", str(target), "org", "add", "Test Support (synthetic)", "--kind", "police"
+    )
+    assert again.exit_code == 2 and "exists already" in again.output
+    bad_kind = CliRunner().invoke(
+        main, ["--data-dir", str(target), "org", "add", "X", "--kind", "home_office"]
+    )
+    assert bad_kind.exit_code == 2
+    listed = run("--data-dir", str(target), "org", "list").output
+    assert "support_service\tTest Support (synthetic)" in listed
     args = [
         "--data-dir",
         str(target),

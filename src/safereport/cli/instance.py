@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from safereport.domain.vocabulary import ActorRole, Regime
+from safereport.domain.vocabulary import ActorRole, OrgKind, Regime
 from safereport.errors import InvalidInput
 from safereport.services.instance import open_instance
 
@@ -129,6 +129,43 @@ def db_current(ctx: click.Context) -> None:
 
 
 @click.group()
+def org() -> None:
+    """Organisations: the support services and police forces that hold cases, and recipients."""
+
+
+@org.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice([k.value for k in OrgKind]),
+              help="support_service or police hold cases; the others receive disclosures.")
+@click.pass_context
+def org_add(ctx: click.Context, name: str, kind: str) -> None:
+    """Add an organisation."""
+    from safereport.services.users import add_org
+
+    instance = open_instance(_data_dir(ctx.find_root()))
+    try:
+        with instance.engine.begin() as conn:
+            org_id = add_org(conn, name.strip(), OrgKind(kind))
+    finally:
+        instance.close()
+    click.echo(f"added {name.strip()} ({kind}) as {org_id}")
+
+
+@org.command("list")
+@click.pass_context
+def org_list(ctx: click.Context) -> None:
+    """List the organisations: id, kind, name."""
+    from safereport.services.users import list_orgs
+
+    instance = open_instance(_data_dir(ctx.find_root()))
+    try:
+        for org_id, kind, name in list_orgs(instance):
+            click.echo(f"{org_id}\t{kind}\t{name}")
+    finally:
+        instance.close()
+
+
+@click.group()
 def user() -> None:
     """Staff accounts."""
 
@@ -158,4 +195,4 @@ def user_add(ctx: click.Context, org_name: str, username: str, display_name: str
     click.echo(f"added {username} ({role}) as {user_id}")
 
 
-commands: list[click.Command] = [init, serve, demo, db, user]
+commands: list[click.Command] = [init, serve, demo, db, org, user]

@@ -12,7 +12,7 @@ from safereport.errors import InvalidInput
 from safereport.services.instance import Instance
 from safereport.store.core import organisations, users
 
-__all__ = ["add_org", "add_user", "find_org"]
+__all__ = ["add_org", "add_user", "find_org", "list_orgs"]
 
 
 def find_org(conn: Connection, name: str) -> tuple[str, OrgKind] | None:
@@ -62,3 +62,14 @@ def add_user(
             conn, org_id=org[0], username=username, display_name=display_name,
             role=role, password=password,
         )
+
+
+def list_orgs(instance: Instance) -> list[tuple[str, str, str]]:
+    """``(id, kind, name)`` of every organisation, by name."""
+    with instance.engine.connect() as conn:
+        rows = conn.execute(
+            select(organisations.c.id, organisations.c.kind, organisations.c.name).order_by(
+                organisations.c.name
+            )
+        ).all()
+    return [(row.id, row.kind, row.name) for row in rows]

@@ -61,3 +61,14 @@ def test_case_references_are_readable_and_long_enough() -> None:
     assert len(refs) == 20_000
     for ref in list(refs)[:100]:
         assert re.fullmatch(r"SR-[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}", ref)
+
+
+def test_deployment_choices_reach_the_parts_that_read_them(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        'intake_org = "Harbour (synthetic)"\nquick_exit_url = "https://example.org/"\n'
+    )
+    settings = load_settings(tmp_path, env={"SAFEREPORT_QUICK_EXIT_URL": "https://example.net/"})
+    assert settings.extra == {
+        "intake_org": "Harbour (synthetic)",
+        "quick_exit_url": "https://example.net/",  # the environment wins
+    }

@@ -40,7 +40,17 @@ COOKIE = "sr_staff"
 SIGN_IN = "/staff/sign-in"
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
-_SIGNIN_LIMIT = RateLimiter(limit=30, window=300)
+_SIGNIN_LIMIT = (30, 300)  # sign-in attempts per client address per 5 minutes, per app
+
+
+def _signin_limiter(request: Request) -> RateLimiter:
+    """The app's own limiter (held on the app, so two apps in one process never share)."""
+    state = request.app.state
+    limiter = getattr(state, "signin_limiter", None)
+    if not isinstance(limiter, RateLimiter):
+        limiter = RateLimiter(limit=_SIGNIN_LIMIT[0], window=_SIGNIN_LIMIT[1])
+        state.signin_limiter = limiter
+    return limiter
 _MAX_FORM_BYTES = 64_000
 
 
@@ -155,7 +165,7 @@ def _sealer(request: Request) -> service.TotpSealer:
 async def sign_in(request: Request) -> Response:
     form = await check_form(request)
     username = _text(form, "username")
-    if not _SIGNIN_LIMIT.hit(client_key(request, "staff-sign-in")):
+    if not _signin_limiter(request).hit(client_key(request, "staff-sign-in")):
         return render_staff(request, "staff/sign_in.html", status_code=429, username=username,
                             error="Too many attempts from here. Wait a few minutes.")
     with instance_of(request).engine.begin() as conn:

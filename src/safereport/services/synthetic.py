@@ -245,19 +245,17 @@ def populate_activity(instance: Instance, orgs: DemoOrgs) -> int:
         attempts += 1
     # A small demo may have drawn no case for one of these organisations: each refused
     # attempt is made only where there is a case to attempt it on.
+    disclose: dict[str, object] = {
+        "action": Action.DISCLOSE,
+        "purpose": Purpose.IMMIGRATION_ENFORCEMENT,
+        "recipient": Recipient.IMMIGRATION_ENFORCEMENT,
+        "context": {"status_evidence": "suspected"},
+    }
+    statistics: dict[str, object] = {"purpose": Purpose.STATISTICS}
     refused: list[tuple[Actor, str, dict[str, object]]] = [
-        (
-            officer,
-            case_id,
-            {
-                "action": Action.DISCLOSE,
-                "purpose": Purpose.IMMIGRATION_ENFORCEMENT,
-                "recipient": Recipient.IMMIGRATION_ENFORCEMENT,
-                "context": {"status_evidence": "suspected"},
-            },
-        )
-        for case_id in police_cases[:1]
-    ] + [(analyst, case_id, {"purpose": Purpose.STATISTICS}) for case_id in support_cases[:1]]
+        *((officer, case_id, disclose) for case_id in police_cases[:1]),
+        *((analyst, case_id, statistics) for case_id in support_cases[:1]),
+    ]
     for actor, case_id, how in refused:
         with contextlib.suppress(AccessDenied):
             access_case(instance, actor, case_id, fields=[CaseField.NAME], **how)  # type: ignore[arg-type]

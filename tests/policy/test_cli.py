@@ -25,13 +25,13 @@ def run(*args: str, input: str | None = None) -> tuple[int, str]:
 def test_check_public_scenarios_passes() -> None:
     code, out = run("check", str(SCENARIOS))
     assert code == 0, out
-    assert out.strip().splitlines()[-1] == "48 passed, 0 failed"
+    assert out.strip().splitlines()[-1] == "52 passed, 0 failed"
 
 
 def test_check_one_regime() -> None:
     code, out = run("check", str(SCENARIOS), "--regime", "npcc-2020-rec1")
     assert code == 0
-    assert out.strip().splitlines()[-1] == "12 passed, 0 failed"
+    assert out.strip().splitlines()[-1] == "13 passed, 0 failed"
     assert all("[npcc-2020-rec1]" in line for line in out.splitlines()[:-1])
 
 
@@ -43,7 +43,7 @@ def test_check_failing_scenario_exits_1(tmp_path: Path) -> None:
     code, out = run("check", str(path))
     assert code == 1
     assert "FAIL pnc-status-only [firewall] deny (expected allow" in out
-    assert out.strip().splitlines()[-1] == "47 passed, 1 failed"
+    assert out.strip().splitlines()[-1] == "51 passed, 1 failed"
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_prove_all_builtin_regimes() -> None:
     for regime in ("firewall", "firewall-consent", "npcc-2020", "npcc-2020-rec1"):
         assert f"{regime}: " in out
     assert "PROVED firewall-consent P7" in out
-    assert "41,344,782,336 requests" in out
+    assert "82,729,979,904 requests" in out
 
 
 def test_prove_properties_option() -> None:

@@ -151,3 +151,45 @@ def _pin(v: RequestVars, request: dict[str, object]) -> list[object]:
     terms += [v.flags[name] == getattr(p, name) for name in v.flags if name != "same_org"]
     terms += [d == (c in p.data) for c, d in v.data.items()]
     return terms
+
+
+def _without_policy(sources: dict[str, str], marker: str) -> dict[str, str]:
+    """``sources`` with the one policy that starts at ``marker`` cut out (to its ``};``)."""
+    for name, text in sources.items():
+        if marker in text:
+            start = text.index(marker)
+            end = text.index("};", start) + 2
+            return {**sources, name: text[:start] + text[end:]}
+    raise AssertionError(f"no policy {marker!r}")
+
+
+def test_v2_staff_to_ie_without_two_people_fails_p1(tmp_path: Path) -> None:
+    """POLICY.md v2: a pack where her adviser alone sends her data to IE is caught by P1."""
+    sources = _without_policy(
+        builtin_sources("firewall"), "// v2: nothing reaches Immigration Enforcement"
+    )
+    sources["99-one-person.cedar"] = """
+@id("C-victim-directed")
+@reason("v1: one caseworker's word")
+permit (principal == SafeReport::Role::"caseworker",
+        action == SafeReport::Action::"disclose", resource)
+when { context.same_org && context.victim_initiated && context.consent &&
+       context.recipient == SafeReport::Recipient::"immigration_enforcement" &&
+       context.purpose == SafeReport::Purpose::"regularisation_support" };
+"""
+    guard = Guard.load(write_regime(tmp_path / "v1", sources))
+    results = {r.id: r for r in prove(guard, ("P1",))}
+    assert not results["P1"].holds
+    example = results["P1"].counterexample
+    assert example is not None and example["actor"]["role"] == "caseworker"
+    assert "supervisor_approval" not in {str(o) for o in guard.decide(example).obligations}
+
+
+def test_v2_without_abuse_evidence_rule_fails_p8(tmp_path: Path) -> None:
+    sources = _without_policy(builtin_sources("npcc-2020"), '@id("C-abuse-evidence")')
+    guard = Guard.load(write_regime(tmp_path / "no-abuse-rule", sources))
+    results = {r.id: r for r in prove(guard, ("P8",))}
+    assert not results["P8"].holds
+    example = results["P8"].counterexample
+    assert example is not None and "immigration_abuse" in example["data"]
+    assert guard.decide(example).allowed

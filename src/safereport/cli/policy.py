@@ -114,7 +114,7 @@ def _parse_json(text: str) -> Any:
     help="Property ids (P1,P3) or a built-in regime name whose properties to prove.",
 )
 def prove_command(regime: str | None, properties: str | None) -> None:
-    """Prove properties P1-P7 of POLICY.md section 4 over every valid request."""
+    """Prove properties P1-P8 of POLICY.md section 4 over every valid request."""
     from safereport.policy.prove import admitted_request_count, prove, resolve_properties
 
     targets = [regime] if regime else [r.value for r in Regime]

@@ -95,6 +95,7 @@ class DataCategory(StrEnum):
     CRIME_DETAILS = "crime_details"
     HEALTH = "health"
     IDENTITY = "identity"
+    IMMIGRATION_ABUSE = "immigration_abuse"
     IMMIGRATION_STATUS = "immigration_status"
     NATIONALITY = "nationality"
     RISK_ASSESSMENT = "risk_assessment"
@@ -151,5 +152,5 @@ class OrgKind(StrEnum):
 
 #: Categories sealed by F-sealed and removed by the ``redact_immigration`` obligation.
 SENSITIVE_CATEGORIES: frozenset[DataCategory] = frozenset(
-    {DataCategory.NATIONALITY, DataCategory.IMMIGRATION_STATUS}
+    {DataCategory.NATIONALITY, DataCategory.IMMIGRATION_STATUS, DataCategory.IMMIGRATION_ABUSE}
 )

@@ -1,4 +1,4 @@
-"""Properties P1 to P7 of POLICY.md section 4, proved over every request the vocabulary admits.
+"""Properties P1 to P8 of POLICY.md section 4, proved over every request the vocabulary admits.
 
 Method: the regime is translated to z3 (:mod:`safereport.policy.smt`) together with the
 request validity rules, and for each property z3 is asked for a valid request that breaks it.
@@ -20,6 +20,7 @@ import z3
 from safereport.domain.vocabulary import (
     Action,
     ActorRole,
+    DataCategory,
     HolderKind,
     Obligation,
     Recipient,
@@ -74,6 +75,75 @@ def _p1_exception(v: RequestVars) -> Any:
     )
 
 
+def _staff_to_ie_unguarded(f: RegimeFormulas) -> Any:
+    """Staff carrying out her request to Immigration Enforcement without all three obligations.
+
+    POLICY.md v2: that disclosure is conditional [record_justification, supervisor_approval,
+    notify_subject]; one staff member's word never suffices, so dropping any of the three is a
+    violation of P1 (and of P7 and P8, which keep the same exception).
+    """
+    v = f.vars
+    return z3.And(
+        f.allowed,
+        v.is_("Recipient", "immigration_enforcement"),
+        z3.Not(v.is_("Role", "victim")),
+        z3.Not(
+            z3.And(
+                f.obligations[Obligation.RECORD_JUSTIFICATION],
+                f.obligations[Obligation.SUPERVISOR_APPROVAL],
+                f.obligations[Obligation.NOTIFY_SUBJECT],
+            )
+        ),
+        _p1_exception(v),
+    )
+
+
+def _staff_to_ie_unguarded_concrete(p: ParsedRequest, d: Any) -> bool:
+    needed = {
+        Obligation.RECORD_JUSTIFICATION,
+        Obligation.SUPERVISOR_APPROVAL,
+        Obligation.NOTIFY_SUBJECT,
+    }
+    return (
+        d.allowed
+        and p.recipient is Recipient.IMMIGRATION_ENFORCEMENT
+        and p.actor_role is not ActorRole.VICTIM
+        and _p1_exc_concrete(p)
+        and not needed <= set(d.obligations)
+    )
+
+
+def _abuse_exception(v: RequestVars) -> Any:
+    """C-victim-directed's kind of request (the only way immigration_abuse reaches IE)."""
+    return z3.And(
+        v.is_("Action", "disclose"),
+        v.flags["victim_initiated"],
+        v.flags["consent"],
+        v.is_("Purpose", "regularisation_support"),
+        z3.Or(
+            v.is_("Role", "victim"),
+            z3.And(
+                v.is_("Role", "caseworker", "supervisor", "police_officer"),
+                v.flags["same_org"],
+            ),
+        ),
+    )
+
+
+def _abuse_exc_concrete(p: ParsedRequest) -> bool:
+    by_her = p.actor_role is ActorRole.VICTIM or (
+        p.actor_role in (ActorRole.CASEWORKER, ActorRole.SUPERVISOR, ActorRole.POLICE_OFFICER)
+        and p.same_org
+    )
+    return (
+        p.action is Action.DISCLOSE
+        and p.victim_initiated
+        and p.consent
+        and p.purpose == "regularisation_support"
+        and by_her
+    )
+
+
 def _consent_exception(v: RequestVars) -> Any:
     """C-consent's kind of request (POLICY.md 3.5)."""
     return z3.And(
@@ -118,7 +188,8 @@ def _p7(f: RegimeFormulas) -> Any:
             )
         ),
     )
-    return z3.And(f.allowed, z3.Or(wider, unguarded))
+    staff_alone = z3.And(_to_ie(v), _staff_to_ie_unguarded(f))
+    return z3.Or(z3.And(f.allowed, z3.Or(wider, unguarded)), staff_alone)
 
 
 def _vw(p: ParsedRequest) -> bool:
@@ -156,6 +227,8 @@ def _consent_concrete(p: ParsedRequest) -> bool:
 def _p7_concrete(p: ParsedRequest, d: Any) -> bool:
     if not d.allowed:
         return False
+    if _vw(p) and _staff_to_ie_unguarded_concrete(p, d):
+        return True
     to_ie = p.recipient is Recipient.IMMIGRATION_ENFORCEMENT and _vw(p)
     ie_purpose = _vw(p) and p.purpose in ("immigration_enforcement", "immigration_status_check")
     if to_ie and not (_p1_exc_concrete(p) or _consent_concrete(p)):
@@ -178,12 +251,15 @@ PROPERTIES: Mapping[str, Property] = {
             "P1",
             "no victim's or witness's data to Immigration Enforcement, except her own "
             "consented request for regularisation_support, made by her or her support service",
-            lambda f: z3.And(f.allowed, _to_ie(f.vars), z3.Not(_p1_exception(f.vars))),
+            lambda f: z3.Or(
+                z3.And(f.allowed, _to_ie(f.vars), z3.Not(_p1_exception(f.vars))),
+                z3.And(_to_ie(f.vars), _staff_to_ie_unguarded(f)),
+            ),
             lambda p, d: (
                 d.allowed
                 and p.recipient is Recipient.IMMIGRATION_ENFORCEMENT
                 and _vw(p)
-                and not _p1_exc_concrete(p)
+                and (not _p1_exc_concrete(p) or _staff_to_ie_unguarded_concrete(p, d))
             ),
         ),
         Property(
@@ -250,14 +326,31 @@ PROPERTIES: Mapping[str, Property] = {
             _p7,
             _p7_concrete,
         ),
+        Property(
+            "P8",
+            "nothing whose data includes immigration_abuse goes to Immigration Enforcement, "
+            "except C-victim-directed requests",
+            lambda f: z3.And(
+                f.allowed,
+                f.vars.data[DataCategory.IMMIGRATION_ABUSE],
+                f.vars.is_("Recipient", "immigration_enforcement"),
+                z3.Not(_abuse_exception(f.vars)),
+            ),
+            lambda p, d: (
+                d.allowed
+                and DataCategory.IMMIGRATION_ABUSE in p.data
+                and p.recipient is Recipient.IMMIGRATION_ENFORCEMENT
+                and not _abuse_exc_concrete(p)
+            ),
+        ),
     )
 }
 
 REGIME_PROPERTIES: Mapping[Regime, tuple[str, ...]] = {
-    Regime.FIREWALL: ("P1", "P2", "P3", "P4", "P5", "P6"),
-    Regime.FIREWALL_CONSENT: ("P3", "P4", "P5", "P6", "P7"),
-    Regime.NPCC_2020: ("P3", "P4", "P5", "P6"),
-    Regime.NPCC_2020_REC1: ("P3", "P4", "P5", "P6"),
+    Regime.FIREWALL: ("P1", "P2", "P3", "P4", "P5", "P6", "P8"),
+    Regime.FIREWALL_CONSENT: ("P3", "P4", "P5", "P6", "P7", "P8"),
+    Regime.NPCC_2020: ("P3", "P4", "P5", "P6", "P8"),
+    Regime.NPCC_2020_REC1: ("P3", "P4", "P5", "P6", "P8"),
 }
 
 
@@ -272,7 +365,7 @@ def resolve_properties(names: str | None, regime: str) -> tuple[str, ...]:
     unknown = [name for name in chosen if name not in PROPERTIES]
     if unknown or not chosen:
         raise PolicyError(
-            f"--properties: unknown {', '.join(unknown) or 'empty list'}; use P1..P7 "
+            f"--properties: unknown {', '.join(unknown) or 'empty list'}; use P1..P8 "
             "or a built-in regime name"
         )
     return chosen
@@ -316,7 +409,8 @@ def prove(guard: Guard, property_ids: Sequence[str]) -> list[PropertyResult]:
 def admitted_request_count() -> int:
     """How many distinct valid requests the vocabulary admits (``data`` as a set)."""
     flags = 1 << len(CONTEXT_FLAGS)
-    others = 11 * 6 * 4 * flags * ((1 << 10) - 1)  # purpose, crime, evidence, flags, data
+    # purpose, crime type, status evidence, flags, non-empty data sets
+    others = 11 * 6 * 4 * flags * ((1 << len(DataCategory)) - 1)
     count = 0
     for role, same_org, holder, action, recipient, subject in itertools.product(
         ActorRole, (False, True), HolderKind, Action, Recipient, SubjectRole

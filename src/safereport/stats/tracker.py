@@ -22,6 +22,7 @@ from safereport.errors import InvalidInput
 from safereport.stats.bankholidays import Jurisdiction
 from safereport.stats.foi import Classification, due_date
 from safereport.stats.forces import force_by_id, load_forces
+from safereport.stats.spreadsheet import csv_text, restore
 from safereport.store import foi as store
 
 __all__ = [
@@ -225,17 +226,14 @@ def export_csv(engine: Engine) -> str:
     """Every request of every round, as CSV with :data:`CSV_COLUMNS`."""
     with engine.connect() as conn:
         questions = {r["name"]: r["question"] for r in store.list_rounds(conn)}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in list_requests(engine):
-        writer.writerow([
-            r.round_name, questions[r.round_name], r.force_id, r.question, r.jurisdiction.value,
-            r.sent_on.isoformat(), r.due_on.isoformat(),
-            r.answered_on.isoformat() if r.answered_on else "",
-            r.classification.value if r.classification else "", r.answer_text or "",
-        ])
-    return out.getvalue()
+    rows = (
+        [r.round_name, questions[r.round_name], r.force_id, r.question, r.jurisdiction.value,
+         r.sent_on.isoformat(), r.due_on.isoformat(),
+         r.answered_on.isoformat() if r.answered_on else "",
+         r.classification.value if r.classification else "", r.answer_text or ""]
+        for r in list_requests(engine)
+    )
+    return csv_text(CSV_COLUMNS, rows)  # formula-like cells neutralised (spreadsheet.py)
 
 
 def _parse_date(value: str, line: int, column: str) -> date | None:
@@ -289,7 +287,7 @@ def _read_rows(text: str) -> list[_Row]:
     rows = []
     for number, raw in enumerate(reader, start=2):
         try:
-            rows.append(_parse_row(raw, number))
+            rows.append(_parse_row({k: restore(v or "") for k, v in raw.items()}, number))
         except InvalidInput as exc:
             message = str(exc)
             raise InvalidInput(message if message.startswith("line ") else

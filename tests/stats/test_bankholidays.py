@@ -93,3 +93,30 @@ def test_years_outside_the_rules_are_refused() -> None:
 def test_foi_due_dates(received: date, where: Jurisdiction, expected: date) -> None:
     assert due_date(received, where) == expected
     assert working_days_between(received, expected, where) == 20
+
+
+def test_the_days_are_the_holidays_packages_weekdays() -> None:
+    """Every weekday the package lists for a part of the UK, and nothing else, for every year:
+    a new proclamation reaches the FOI clocks by upgrading the package."""
+    import holidays
+
+    for where, subdiv in [(EW, "ENG"), (SC, "SCT"), (NI, "NIR")]:
+        for year in range(1978, 2061):
+            listed = holidays.country_holidays("GB", subdiv=subdiv, years=year)
+            assert set(bank_holidays(year, where)) == {d for d in listed if d.weekday() < 5}
+
+
+def test_the_royal_one_offs_are_known() -> None:
+    one_offs = [date(1981, 7, 29), date(1999, 12, 31), date(2002, 6, 3), date(2011, 4, 29),
+                date(2012, 6, 5), date(2022, 6, 3), date(2022, 9, 19), date(2023, 5, 8)]
+    for where in (EW, SC, NI, Jurisdiction.UK):
+        assert all(day in bank_holidays(day.year, where) for day in one_offs), where
+    # VE Day moved the early May holiday in 1995 and 2020.
+    assert date(1995, 5, 8) in bank_holidays(1995, EW)
+    assert date(1995, 5, 1) not in bank_holidays(1995, EW)
+
+
+def test_weekend_dates_are_not_bank_holidays() -> None:
+    # 30 November 2025 is a Sunday: Scotland's holiday is Monday 1 December only.
+    assert date(2025, 11, 30) not in bank_holidays(2025, SC)
+    assert bank_holidays(2025, SC)[date(2025, 12, 1)] == "Saint Andrew's Day (substitute day)"

@@ -17,7 +17,7 @@ def test_foi_due_in_scotland_explains_the_holidays() -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "2027-01-21"
-    assert "  skipped 2027-01-04 2nd January (substitute day)" in lines
+    assert "  skipped 2027-01-04 New Year Holiday (substitute day)" in lines
 
 
 def test_foi_due_refuses_a_bad_date() -> None:

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 
 from safereport.domain.fields import CaseField
 from safereport.domain.vocabulary import Action, Purpose, Recipient
-from safereport.errors import AccessDenied
+from safereport.errors import AccessDenied, LedgerError
 from safereport.services.access import access_case
 from safereport.services.instance import Instance
 from safereport.services.synthetic import DemoOrgs, _actor, _cases_of
@@ -148,8 +148,9 @@ def test_no_ledger_entry_no_data(demo, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_append(*args: object, **kwargs: object) -> int:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(instance.ledger, "append", broken_append)
-    with pytest.raises(RuntimeError):
+    # Both ways in (a caller's transaction, the sequencer's batch) append through append_many.
+    monkeypatch.setattr(instance.ledger, "append_many", broken_append)
+    with pytest.raises(LedgerError):
         access_case(instance, caseworker, case_id, purpose=Purpose.SUPPORT)
     assert opened == []
     assert len(_entries(instance)) == before

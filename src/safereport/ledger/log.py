@@ -1,9 +1,13 @@
 """The ledger: every access decision, allowed or denied, appended to a signed Merkle log.
 
-``append`` runs inside the caller's transaction (the one that performs the access), so an
-access and its record commit together or not at all (I1). One sequencer at a time: SQLite's
-``BEGIN IMMEDIATE`` already serialises writers; on PostgreSQL a transaction-scoped advisory
-lock does, held until the caller commits. Indices are therefore 0..n-1 with no gaps.
+Two ways in. ``append`` runs inside the caller's transaction (a write: the change and its
+record commit together or not at all). ``commit`` hands the record to the process's
+:class:`~safereport.ledger.sequencer.Sequencer`, which appends the records of concurrent
+requests in one transaction (group commit), signs a checkpoint over them once durable, and only
+then returns the index (a read: nothing opens before the entry is committed, I1). One writer at
+a time: SQLite's ``BEGIN IMMEDIATE`` serialises writers; on PostgreSQL a transaction-scoped
+advisory lock does, held until the transaction commits. Indices are therefore 0..n-1 with no
+gaps, whatever the number of processes.
 
 Checkpoints are signed only after a consistency proof, built from the stored tree, links the
 new root to the last signed one: the log never signs two inconsistent checkpoints, even if
@@ -12,8 +16,11 @@ someone has edited its tables.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +36,25 @@ from safereport.ledger.audit import AuditReport, verify_log
 from safereport.ledger.keys import NoteSigner, read_key_file, write_key_file
 from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_checkpoint, parse_note
 from safereport.ledger.record import DecisionRecord, parse_leaf, record_from_decision
+from safereport.ledger.sequencer import Sequencer
 from safereport.ledger.verifier import TlogProof, format_proof
 from safereport.policy.decision import Decision, Grant, _mint_grant
 from safereport.store.ledger import ledger_checkpoints, ledger_entries
 
-__all__ = ["KEY_FILE", "SIGNED_STATE_FILE", "EntryView", "Ledger", "init_ledger", "open_ledger"]
+__all__ = [
+    "KEY_FILE",
+    "SIGNED_STATE_FILE",
+    "CheckpointHook",
+    "EntryView",
+    "Ledger",
+    "init_ledger",
+    "open_ledger",
+]
+
+log = logging.getLogger("safereport.ledger")
+
+#: Called with each checkpoint note this process signs, after it is committed (a witness client).
+CheckpointHook = Callable[[str], None]
 
 KEY_FILE = "ledger.key"
 SIGNED_STATE_FILE = "ledger.last-checkpoint"
@@ -65,6 +86,7 @@ class StoredCheckpoint:
     size: int
     root: bytes
     note: str
+    new: bool = False  # signed just now (by this call)
 
 
 def lock_sequencer(conn: Connection) -> None:
@@ -139,6 +161,62 @@ class Ledger:
         # The last checkpoint this key signed, kept beside the key, outside the database:
         # wiping the checkpoint table does not make the signer forget what it signed.
         self._signed_state = signed_state
+        self.sequencer = Sequencer(self)
+        self._hooks: list[CheckpointHook] = []
+        self._hook_runner: ThreadPoolExecutor | None = None
+        self._unsigned = threading.Event()  # appended in a caller's transaction, not signed yet
+
+    # -- group commit ----------------------------------------------------------------------
+
+    def commit(
+        self,
+        decision: Decision,
+        *,
+        actor_id: str,
+        case_id: str | None,
+        actor_org_kind: str | None = None,
+        detail: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> int:
+        """Record ``decision`` through the sequencer; returns once durable and signed over."""
+        record = record_from_decision(
+            decision,
+            actor_id=actor_id,
+            case_id=case_id,
+            actor_org_kind=actor_org_kind,
+            detail=detail,
+            now=now or datetime.now(UTC),
+        )
+        return self.sequencer.append([record])[0]
+
+    def on_checkpoint(self, hook: CheckpointHook) -> None:
+        """Call ``hook(note)`` after each checkpoint this process signs and commits.
+
+        Hooks run one at a time, in signing order, on a thread of their own: a slow or failing
+        hook (a witness that does not answer) never delays or fails an append. A hook that
+        raises is logged and the next checkpoint is delivered as usual.
+        """
+        self._hooks.append(hook)
+
+    def _announce(self, note: str) -> None:
+        if not self._hooks:
+            return
+        if self._hook_runner is None:
+            self._hook_runner = ThreadPoolExecutor(1, thread_name_prefix="ledger-hooks")
+        for hook in list(self._hooks):
+            self._hook_runner.submit(_run_hook, hook, note)
+
+    def close(self) -> None:
+        """Stop the sequencer; sign over entries appended in callers' transactions; run hooks."""
+        self.sequencer.close()
+        if self._unsigned.is_set():
+            try:
+                self.sign_checkpoint()
+            except Exception as exc:
+                log.error("the log refused to sign a checkpoint at close: %s", exc)
+        if self._hook_runner is not None:
+            self._hook_runner.shutdown(wait=True)
+            self._hook_runner = None
 
     # -- appending -------------------------------------------------------------------------
 
@@ -162,7 +240,7 @@ class Ledger:
             detail=detail,
             now=now or datetime.now(UTC),
         )
-        return self.append_many(conn, [record])[0]
+        return self.append_in(conn, [record])[0]
 
     def append_many(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
         """Record several decisions at once (same transaction rules as :meth:`append`)."""
@@ -174,6 +252,14 @@ class Ledger:
         edge = tree.append_rows(conn, size, rows, self._edge.get(size, newest))
         self._edge.put(edge.size, rows[-1]["leaf_hash"], edge.hashes())
         return list(range(size, edge.size))
+
+    def append_in(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
+        """:meth:`append_many` for a caller's own transaction: the sequencer signs over the
+        entries once that transaction has committed (or the ledger does when it is closed)."""
+        indices = self.append_many(conn, records)
+        if indices and not self.sequencer.nudge(indices[-1]):
+            self._unsigned.set()
+        return indices
 
     # -- capabilities ----------------------------------------------------------------------
 
@@ -258,7 +344,19 @@ class Ledger:
                 latest = latest_checkpoint(conn)
             if latest is not None:
                 return latest.note
-        return self._sign_checkpoint().note
+        return self.sign_checkpoint().note
+
+    def sign_checkpoint(self) -> StoredCheckpoint:
+        """Sign a checkpoint over every committed entry (none if the latest covers them).
+
+        Runs in its own transaction, after the entries' own has committed: it reads only
+        committed rows, so a checkpoint never covers an entry that is not durable.
+        """
+        signed = self._sign_checkpoint()
+        if signed.new:
+            self._unsigned.clear()
+            self._announce(signed.note)
+        return signed
 
     def _sign_checkpoint(self) -> StoredCheckpoint:
         with self.engine.begin() as conn:
@@ -280,7 +378,7 @@ class Ledger:
                 )
             )
             self._remember(note)
-            return StoredCheckpoint(size, root, note)
+            return StoredCheckpoint(size, root, note, new=True)
 
     def _remembered(self) -> StoredCheckpoint | None:
         if self._signed_state is None or not self._signed_state.exists():
@@ -296,7 +394,12 @@ class Ledger:
         if self._signed_state is None:
             return
         temporary = self._signed_state.with_name(self._signed_state.name + ".tmp")
-        temporary.write_text(note, encoding="utf-8")
+        # Written, fsynced, renamed: after a power loss the file holds this note or the last
+        # one, never a torn or empty file that would stop the log from signing again.
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(note)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, self._signed_state)
 
     def _check_extends(
@@ -332,7 +435,7 @@ class Ledger:
             latest = latest_checkpoint(conn)
         if latest is not None and latest.size > index:
             return latest
-        return self._sign_checkpoint()
+        return self.sign_checkpoint()
 
     def proof_for(self, index: int) -> str:
         """A C2SP tlog-proof for entry ``index`` against the latest checkpoint."""
@@ -363,6 +466,13 @@ class Ledger:
             checks.append(("the signer's last checkpoint", remembered.note))
         with self.engine.connect() as conn:
             return verify_log(conn, self.signer.verifier, checks)
+
+
+def _run_hook(hook: CheckpointHook, note: str) -> None:
+    try:
+        hook(note)
+    except Exception:
+        log.exception("a checkpoint hook failed")
 
 
 def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:

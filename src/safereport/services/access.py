@@ -1,8 +1,9 @@
 """The one road for case data: decide, record, commit, then open (DESIGN.md section 3).
 
 ``access_case`` is the only function that turns a person's wish to see or use a case into
-decrypted fields. In one transaction it builds the POLICY.md request from the case row and the
-actor, asks the guard, and appends the decision to the ledger. Only after that transaction has
+decrypted fields. It builds the POLICY.md request from the case row (a read snapshot) and the
+actor, asks the guard, and hands the decision to the ledger's sequencer, which appends it with
+those of concurrent requests in one transaction (group commit). Only after that transaction has
 committed does the ledger mint a Grant, and only with a Grant does the vault open anything.
 A denial is committed to the ledger too, and then raised as :class:`AccessDenied`.
 """
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
 from safereport.domain.fields import FIELD_CATEGORY, CaseField
 from safereport.domain.vocabulary import (
@@ -33,7 +34,8 @@ from safereport.errors import AccessDenied, LedgerError, VaultError
 from safereport.policy.decision import Decision, Grant
 from safereport.policy.request import make_request
 from safereport.services.instance import Instance
-from safereport.store.core import cases, consents, organisations
+from safereport.store.core import cases, organisations
+from safereport.store.provenance import standing_consent, victim_request_stands
 
 __all__ = [
     "Actor",
@@ -47,12 +49,13 @@ __all__ = [
 log = logging.getLogger("safereport.access")
 
 _HOLDERS = {OrgKind.SUPPORT_SERVICE: HolderKind.SUPPORT_SERVICE, OrgKind.POLICE: HolderKind.POLICE}
-#: Context facts a caller may state; consent is never among them (it is read from the record).
+#: Context facts a caller may state (POLICY.md v2: the staff member states these, and the
+#: ledger entry keeps who). ``consent`` and ``victim_initiated`` are read from the record (her
+#: own door, or two people); ``automated`` from the kind of actor. A caller who passes any of
+#: them makes the request invalid, and the guard denies it.
 _CALLER_CONTEXT = frozenset(
     {
         "status_evidence",
-        "victim_initiated",
-        "automated",
         "proceedings_ongoing",
         "harm_intelligence",
         "emergency",
@@ -68,6 +71,13 @@ class Actor:
     role: ActorRole
     org_id: str | None = None
     org_kind: OrgKind | None = None
+    #: A scheduled job or an integration acting, not a person deciding.
+    system: bool = False
+
+    @property
+    def automated(self) -> bool:
+        """POLICY.md v2: true for every police system, scheduled job and integration call."""
+        return self.system or self.role is ActorRole.POLICE_SYSTEM
 
 
 @dataclass(frozen=True)
@@ -113,18 +123,9 @@ def _case_facts(conn: Connection, case_id: str) -> _CaseFacts | None:
 
 
 def active_consent(conn: Connection, case_id: str, recipient: Recipient, purpose: Purpose) -> bool:
-    """Whether the subject's express consent to this recipient and purpose stands now."""
-    row = conn.execute(
-        select(consents.c.id).where(
-            and_(
-                consents.c.case_id == case_id,
-                consents.c.recipient == recipient.value,
-                consents.c.purpose == purpose.value,
-                consents.c.withdrawn_at.is_(None),
-            )
-        )
-    ).first()
-    return row is not None
+    """Whether her express consent to this recipient and purpose stands now (POLICY.md v2):
+    given through her own door, or recorded by one staff member and confirmed by another."""
+    return standing_consent(conn, case_id, recipient, purpose)
 
 
 def _request(
@@ -138,6 +139,7 @@ def _request(
     categories: frozenset[DataCategory],
     recipient: Recipient,
     context: Mapping[str, Any],
+    victim_request: str | None = None,
 ) -> dict[str, Any]:
     unknown = set(context) - _CALLER_CONTEXT
     if unknown:
@@ -155,6 +157,10 @@ def _request(
         data=categories,
         crime_type=CrimeType(facts.crime_type) if facts else CrimeType.OTHER,
         consent=active_consent(conn, case_id, recipient, purpose),
+        victim_initiated=victim_request_stands(
+            conn, case_id, victim_request, recipient, purpose, categories
+        ),
+        automated=actor.automated,
         **base,
     )
     if facts is None or facts.holder is None or facts.erased or unknown:
@@ -175,15 +181,19 @@ def decide_and_record(
     context: Mapping[str, Any] | None = None,
     detail: Mapping[str, str] | None = None,
     conn: Connection | None = None,
+    victim_request: str | None = None,
 ) -> tuple[Decision, int]:
     """Decide one request about one case and append the decision to the ledger.
 
     With ``conn``, both happen inside the caller's transaction (for writes that must commit
-    together with their decision); otherwise in a transaction of their own, committed here.
+    together with their decision). Otherwise (a read) the request is built from a read
+    snapshot and the decision goes through the ledger's sequencer (group commit): this returns
+    only once the entry is committed, durable and inside a signed checkpoint, so whatever the
+    caller opens next is opened after its decision's entry is committed (I1).
     """
     wanted = frozenset(categories)
 
-    def run(c: Connection) -> tuple[Decision, int]:
+    def decide(c: Connection) -> Decision:
         try:
             facts = _case_facts(c, case_id)
             request = _request(
@@ -196,28 +206,28 @@ def decide_and_record(
                 categories=wanted,
                 recipient=recipient,
                 context=context or {},
+                victim_request=victim_request,
             )
         except Exception:
             # A malformed case row or context value must not become a 500 with no record (I2):
             # the guard denies a deliberately invalid request, and that denial is appended.
             log.warning("request for case %s could not be built; recorded as a denial", case_id)
             request = _failed_request(actor, action, purpose, recipient, "request_error")
-        decision = instance.guard.decide(request)
-        recorded = _ledger_case_id(case_id)
-        index = instance.ledger.append(
-            c,
-            decision,
-            actor_id=actor.id,
-            case_id=recorded,
-            actor_org_kind=actor.org_kind.value if actor.org_kind else None,
-            detail=detail if recorded is not None else {**(detail or {}), "case_id": "malformed"},
-        )
-        return decision, index
+        return instance.guard.decide(request)
 
+    recorded = _ledger_case_id(case_id)
+    entry: dict[str, Any] = {
+        "actor_id": actor.id,
+        "case_id": recorded,
+        "actor_org_kind": actor.org_kind.value if actor.org_kind else None,
+        "detail": detail if recorded is not None else {**(detail or {}), "case_id": "malformed"},
+    }
     if conn is not None:
-        return run(conn)
-    with instance.engine.begin() as own:
-        return run(own)
+        decision = decide(conn)
+        return decision, instance.ledger.append(conn, decision, **entry)
+    with instance.engine.connect() as snapshot:  # a read: no write lock, nothing queues
+        decision = decide(snapshot)
+    return decision, instance.ledger.commit(decision, **entry)
 
 
 #: The ledger's case column holds at most this many characters (store/ledger.py).
@@ -269,15 +279,13 @@ def record_failure(
     else:
         request = {"actor": {"role": actor.role.value}, "failure": failure}
     denial = instance.guard.decide(request)
-    with instance.engine.begin() as conn:
-        instance.ledger.append(
-            conn,
-            denial,
-            actor_id=actor.id,
-            case_id=_ledger_case_id(case_id) if case_id is not None else None,
-            actor_org_kind=actor.org_kind.value if actor.org_kind else None,
-            detail={"outcome": failure, **(detail or {})},
-        )
+    instance.ledger.commit(
+        denial,
+        actor_id=actor.id,
+        case_id=_ledger_case_id(case_id) if case_id is not None else None,
+        actor_org_kind=actor.org_kind.value if actor.org_kind else None,
+        detail={"outcome": failure, **(detail or {})},
+    )
     return denial
 
 
@@ -301,6 +309,7 @@ def access_case(
     recipient: Recipient = Recipient.NONE,
     context: Mapping[str, Any] | None = None,
     fulfilled: frozenset[Obligation] = frozenset(),
+    victim_request: str | None = None,
 ) -> CaseAccess:
     """Decide, record, commit, and only then open the asked-for fields of one case.
 
@@ -323,6 +332,7 @@ def access_case(
         categories=wanted,
         recipient=recipient,
         context=context,
+        victim_request=victim_request,
     )
     if not decision.allowed:
         raise _denied(decision)

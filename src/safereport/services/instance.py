@@ -48,6 +48,8 @@ class Instance:
         return open_ledger(self.settings, self.engine)
 
     def close(self) -> None:
+        if "ledger" in self.__dict__:  # built: finish its batches, sign over what it appended
+            self.ledger.close()
         self.engine.dispose()
         self._closed = True
 

@@ -1,5 +1,12 @@
 """Engines for SQLite (WAL, foreign keys on) and PostgreSQL (psycopg 3).
 
+Durable means durable: SQLite runs ``synchronous=FULL`` (WAL is fsynced at every commit) and
+PostgreSQL connections set ``synchronous_commit=on``, so a transaction that has committed has
+reached the disk. On SQLite, ``engine.begin()`` (a write) starts with ``BEGIN IMMEDIATE``, the
+database's one write lock, while a connection from ``engine.connect()`` (a read: nothing in
+this project commits one) starts a deferred transaction, a WAL snapshot that never waits for
+writers and never makes them wait.
+
 Errors from the drivers are translated into :class:`~safereport.errors.StorageError` with one
 line a person can act on; the URL's password never appears in a message.
 """
@@ -7,6 +14,8 @@ line a person can act on; the URL's password never appears in a message.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +45,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
     # Hand transaction control to SQLAlchemy's "begin" event below.
     dbapi_connection.isolation_level = None
 
 
+#: Execution option that marks a connection as a writer (set by :func:`_begin_for_write`).
+WRITE_OPTION = "safereport_write"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on busy_timeout
-    # instead of failing when a read transaction upgrades (the ledger sequencer relies on it).
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writer's IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on
+    # busy_timeout instead of failing when a read transaction upgrades (the ledger sequencer
+    # relies on it). A reader's deferred BEGIN is a snapshot: it takes no lock at all.
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _begin_for_write(engine: Engine) -> Any:
+    """``engine.begin`` that marks its connection as a writer before the transaction starts."""
+
+    @contextmanager
+    def begin() -> Iterator[Any]:
+        with engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    return begin
 
 
 def make_engine(url: str, *, pool: bool = True) -> Engine:
@@ -68,11 +98,17 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        # Every write in this project is an ``engine.begin()`` block: mark those as writers.
+        setattr(engine, "begin", _begin_for_write(engine))  # noqa: B010
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        # Whatever the server's default, a commit here waits for its WAL to reach the disk.
+        kwargs: dict[str, Any] = {
+            "pool_pre_ping": True,
+            "connect_args": {"options": "-c synchronous_commit=on"},
+        }
         if not pool:
             kwargs["poolclass"] = NullPool
         return create_engine(parsed, **kwargs)

@@ -1,0 +1,252 @@
+"""Group commit: decisions from concurrent requests appended in batches, one fsync per batch.
+
+A request that wants to open data hands its decision record to :meth:`Sequencer.append` and
+blocks. One thread per process (the sequencer) takes whatever is queued, up to
+:data:`MAX_BATCH` records, waiting at most :data:`MAX_WAIT` seconds for more once the first
+has arrived, and appends them in **one** write transaction: on SQLite ``BEGIN IMMEDIATE``,
+the database's one writer; on PostgreSQL the transaction-scoped advisory lock
+(:func:`~safereport.ledger.log.lock_sequencer`), so with several processes exactly one batch
+at a time is the log's leader, and indices stay 0..n-1 without gaps or duplicates. The
+transaction commits (SQLite ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``: the
+commit is on disk); then the sequencer signs a checkpoint over the tree as committed, in a
+second transaction, and only then releases the waiting requests with their indices. So:
+
+* nothing opens before its decision's entry is durable (I1): the caller still asks
+  :meth:`Ledger.grant`, which reads the entry back from a fresh connection;
+* every acknowledged entry is inside a signed checkpoint when it is acknowledged;
+* no checkpoint is ever signed over an entry that is not durable: the signing transaction
+  reads only committed rows.
+
+If the batch's transaction fails, every request in it gets the error (and nothing opens). If
+the entries commit but the log refuses to sign (it found its stored tree inconsistent with a
+checkpoint it signed before), the requests get that error too: fail closed.
+
+Writes (a case update) do **not** come through here: their decision is appended in the
+write's own transaction (``Ledger.append(conn, ...)``), so the write and its record commit
+together or not at all. Such an entry is covered by the next checkpoint: :meth:`nudge` asks
+the sequencer to sign one as soon as the caller's transaction has committed.
+
+After each checkpoint it signs, the ledger calls the functions registered with
+:meth:`Ledger.on_checkpoint` (a witness client, say) with the signed note, on a thread of
+their own, in order; they cannot delay or fail an append.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from safereport.errors import LedgerError
+from safereport.ledger.record import DecisionRecord
+
+if TYPE_CHECKING:
+    from safereport.ledger.log import Ledger
+
+__all__ = ["MAX_BATCH", "MAX_WAIT", "Sequencer"]
+
+log = logging.getLogger("safereport.ledger")
+
+#: The most records one batch (one transaction, one fsync) holds.
+MAX_BATCH = 512
+#: Once a record is queued, how long the sequencer waits for more before it commits (seconds).
+#: Zero: a batch is whatever queued up while the previous batch was committing (requests that
+#: arrive together still share a commit, and a lone request pays no added delay).
+MAX_WAIT = 0.0
+#: How long a nudge waits for the caller's transaction to commit before giving up (seconds).
+_NUDGE_PATIENCE = 5.0
+_NUDGE_POLL = 0.005
+
+
+class _Waiter:
+    __slots__ = ("done", "error", "indices", "records")
+
+    def __init__(self, records: list[DecisionRecord]) -> None:
+        self.records = records
+        self.done = threading.Event()
+        self.indices: list[int] = []
+        self.error: BaseException | None = None
+
+
+class Sequencer:
+    """The one writer of a ledger in this process; see the module's docstring."""
+
+    def __init__(
+        self, ledger: Ledger, *, max_batch: int = MAX_BATCH, max_wait: float = MAX_WAIT
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("a batch holds at least one record")
+        self.ledger = ledger
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self._cond = threading.Condition()
+        self._queue: list[_Waiter] = []
+        self._nudged: list[tuple[int, float]] = []  # (index that must be covered, deadline)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closed = False
+        #: Batches committed and records appended by this process (for tests and benchmarks).
+        self.batches = 0
+        self.appended = 0
+
+    # -- callers ---------------------------------------------------------------------------
+
+    def append(self, records: Sequence[DecisionRecord]) -> list[int]:
+        """Append ``records``; return their indices once they are durable and signed over."""
+        waiter = _Waiter(list(records))
+        if not waiter.records:
+            return []
+        with self._cond:
+            self._start()
+            self._queue.append(waiter)
+            self._cond.notify_all()
+        waiter.done.wait()
+        if waiter.error is not None:
+            if isinstance(waiter.error, LedgerError):
+                raise waiter.error
+            raise LedgerError(
+                f"the ledger could not record the decision ({waiter.error.__class__.__name__})"
+            ) from waiter.error
+        return waiter.indices
+
+    @property
+    def running(self) -> bool:
+        """Whether this process's sequencer thread is up (it starts on first use)."""
+        thread = self._thread
+        return thread is not None and self._pid == os.getpid() and thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread now (a server does, so that writes get checkpoints promptly)."""
+        with self._cond:
+            self._start()
+
+    def nudge(self, index: int) -> bool:
+        """Entry ``index`` was appended in a caller's transaction: sign over it once committed.
+
+        Returns False (and does nothing) if the thread is not running in this process; the
+        ledger then signs when it is closed.
+        """
+        with self._cond:
+            if not self.running or self._closed:
+                return False
+            self._nudged.append((index, time.monotonic() + _NUDGE_PATIENCE))
+            self._cond.notify_all()
+            return True
+
+    def close(self) -> None:
+        """Finish what is queued, sign over what was nudged, and stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread if self._pid == os.getpid() else None
+        if thread is not None:
+            thread.join(timeout=30)
+
+    # -- the sequencer thread --------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Start the thread on first use (and again in a forked child, which has none)."""
+        if self._closed:
+            raise LedgerError("the ledger is closed")
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self._queue, self._nudged = [], []
+        self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
+        self._thread.start()
+
+    def _take(self) -> tuple[list[_Waiter], bool]:
+        """Wait for work; return a batch of waiters and whether a nudge is due."""
+        with self._cond:
+            while not self._queue and not self._closed:
+                if self._nudged:
+                    self._cond.wait(_NUDGE_POLL)
+                    return [], True
+                self._cond.wait()
+            if self._queue and self.max_wait > 0:
+                deadline = time.monotonic() + self.max_wait
+                while (
+                    sum(len(w.records) for w in self._queue) < self.max_batch
+                    and not self._closed
+                    and (left := deadline - time.monotonic()) > 0
+                ):
+                    self._cond.wait(left)
+            batch: list[_Waiter] = []
+            count = 0
+            while self._queue and (
+                not batch or count + len(self._queue[0].records) <= self.max_batch
+            ):
+                waiter = self._queue.pop(0)
+                batch.append(waiter)
+                count += len(waiter.records)
+            return batch, bool(self._nudged)
+
+    def _run(self) -> None:
+        while True:
+            batch, nudged = self._take()
+            if batch:
+                self._commit(batch)
+            elif nudged:
+                self._sign_nudged()
+            with self._cond:
+                if self._closed and not self._queue:
+                    break
+        if self._nudged:
+            self._sign_nudged(final=True)
+
+    def _commit(self, batch: list[_Waiter]) -> None:
+        records = [record for waiter in batch for record in waiter.records]
+        try:
+            with self.ledger.engine.begin() as conn:
+                indices = self.ledger.append_many(conn, records)
+        except Exception as exc:  # every waiter learns it; nothing of theirs opens
+            log.error("a ledger batch of %d entries failed: %s", len(records), exc)
+            self._release(batch, error=exc)
+            return
+        self.batches += 1
+        self.appended += len(records)
+        try:
+            # Signed only now: the batch has committed, so the checkpoint covers durable entries.
+            self.ledger.sign_checkpoint()
+        except Exception as exc:
+            log.error("the log refused to sign a checkpoint after a batch: %s", exc)
+            self._release(batch, error=exc)
+            return
+        self._release(batch, indices=indices)
+
+    @staticmethod
+    def _release(
+        batch: list[_Waiter],
+        *,
+        indices: list[int] | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        offset = 0
+        for waiter in batch:
+            if error is not None:
+                waiter.error = error
+            elif indices is not None:
+                waiter.indices = indices[offset : offset + len(waiter.records)]
+            offset += len(waiter.records)
+            waiter.done.set()
+
+    def _sign_nudged(self, *, final: bool = False) -> None:
+        """Sign once every nudged entry has committed (or its caller gave up)."""
+        try:
+            size = self.ledger.size()
+        except Exception as exc:
+            log.warning("cannot read the ledger's size: %s", exc)
+            return
+        now = time.monotonic()
+        with self._cond:
+            waiting = [(i, d) for i, d in self._nudged if i >= size and d > now and not final]
+            covered = len(waiting) < len(self._nudged)
+            self._nudged = waiting
+        if covered:
+            try:
+                self.ledger.sign_checkpoint()
+            except Exception as exc:
+                log.error("the log refused to sign a checkpoint: %s", exc)

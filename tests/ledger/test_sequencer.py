@@ -1,0 +1,308 @@
+"""Group commit: batches, a signed checkpoint per batch, failures, several processes, kill -9."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, select
+
+from safereport.errors import LedgerError
+from safereport.ledger import tree
+from safereport.ledger.keys import NoteSigner
+from safereport.ledger.log import Ledger, latest_checkpoint
+from safereport.ledger.notes import parse_checkpoint, parse_note
+from safereport.store.db import make_engine
+from safereport.store.ledger import ledger_checkpoints, ledger_entries
+from safereport.store.tables import metadata
+
+from .helpers import ORIGIN, make_decision, make_ledger
+
+APPENDER = Path(__file__).with_name("appender.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def ledger(engine: Engine) -> Iterator[Ledger]:
+    made = make_ledger(engine)
+    yield made
+    made.close()
+
+
+def _actors(conn: Connection) -> dict[int, str]:
+    return {
+        int(row.idx): str(row.actor_id)
+        for row in conn.execute(select(ledger_entries.c.idx, ledger_entries.c.actor_id))
+    }
+
+
+def _commit_from_threads(ledger: Ledger, count: int) -> list[int]:
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        index = ledger.commit(make_decision(), actor_id=f"t{i}", case_id="case-1")
+        with lock:
+            results.append(index)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_a_commit_returns_a_durable_entry_inside_a_signed_checkpoint(ledger: Ledger) -> None:
+    index = ledger.commit(make_decision(), actor_id="u1", case_id="case-1")
+    assert index == 0
+    with ledger.engine.connect() as conn:  # another connection: the entry is committed
+        assert _actors(conn) == {0: "u1"}
+        latest = latest_checkpoint(conn)
+    assert latest is not None and latest.size == 1
+    assert ledger.verify().checkpoints == 1
+
+
+def test_concurrent_requests_share_one_batch(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one batch commits, the requests that arrive meanwhile queue into the next one."""
+    release = threading.Event()
+    original = ledger.append_many
+    calls: list[int] = []
+
+    def slow_append(conn: Connection, records: Any) -> list[int]:
+        calls.append(len(records))
+        if len(calls) == 1:
+            release.wait(30)
+        return original(conn, records)
+
+    monkeypatch.setattr(ledger, "append_many", slow_append)
+    first = threading.Thread(
+        target=ledger.commit, args=(make_decision(),), kwargs={"actor_id": "a", "case_id": "c"}
+    )
+    first.start()
+    while not calls:
+        time.sleep(0.001)
+    others = threading.Thread(target=_commit_from_threads, args=(ledger, 10))
+    others.start()
+    while sum(len(w.records) for w in ledger.sequencer._queue) < 10:
+        time.sleep(0.001)
+    release.set()
+    first.join()
+    others.join()
+    assert calls == [1, 10]  # eleven decisions, two transactions
+    assert ledger.sequencer.batches == 2
+    with ledger.engine.connect() as conn:
+        assert sorted(_actors(conn)) == list(range(11))
+        sizes = [row.size for row in conn.execute(select(ledger_checkpoints.c.size))]
+    assert sorted(sizes) == [1, 11]  # one signed checkpoint per batch, each after its commit
+
+
+def test_a_batch_is_never_larger_than_its_maximum(engine: Engine) -> None:
+    ledger = make_ledger(engine)
+    ledger.sequencer.max_batch = 3
+    indices = _commit_from_threads(ledger, 20)
+    ledger.close()
+    assert sorted(indices) == list(range(20))
+    assert ledger.sequencer.batches >= 7
+
+
+def test_a_failed_batch_fails_every_request_in_it(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(conn: Connection, records: Any) -> list[int]:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ledger, "append_many", broken)
+    with pytest.raises(LedgerError, match="RuntimeError"):
+        ledger.commit(make_decision(), actor_id="u", case_id="c")
+    assert ledger.size() == 0
+    monkeypatch.undo()
+    assert ledger.commit(make_decision(), actor_id="u", case_id="c") == 0  # it recovers
+
+
+def test_a_refusal_to_sign_fails_the_request_closed(engine: Engine) -> None:
+    """Entries committed but not signable (the tree contradicts a signed checkpoint): no ack."""
+    ledger = make_ledger(engine)
+    ledger.commit(make_decision(), actor_id="u1", case_id="c")
+    with engine.begin() as conn:  # someone rewrites entry 0 and its hash
+        conn.execute(
+            ledger_entries.update().where(ledger_entries.c.idx == 0).values(leaf_hash=b"\0" * 32)
+        )
+    with pytest.raises(LedgerError, match="refusing to sign"):
+        ledger.commit(make_decision(), actor_id="u2", case_id="c")
+    ledger.close()
+
+
+def test_each_signed_checkpoint_reaches_the_hook_after_it_is_committed(engine: Engine) -> None:
+    ledger = make_ledger(engine)
+    seen: list[tuple[int, int | None]] = []
+
+    def hook(note: str) -> None:
+        size = parse_checkpoint(parse_note(note).text).size
+        with engine.connect() as conn:
+            stored = conn.execute(
+                select(ledger_checkpoints.c.size).where(ledger_checkpoints.c.size == size)
+            ).scalar()
+        seen.append((size, stored))
+
+    def failing(note: str) -> None:
+        raise RuntimeError("the witness is down")
+
+    ledger.on_checkpoint(failing)  # a failing hook changes nothing for the log or other hooks
+    ledger.on_checkpoint(hook)
+    for i in range(3):
+        ledger.commit(make_decision(), actor_id=f"u{i}", case_id="c")
+    ledger.close()
+    assert seen == [(1, 1), (2, 2), (3, 3)]
+
+
+def test_a_write_in_its_own_transaction_is_signed_over_by_close(engine: Engine) -> None:
+    ledger = make_ledger(engine)
+    with engine.begin() as conn:
+        ledger.append(conn, make_decision(), actor_id="w", case_id="c")
+    with engine.connect() as conn:
+        assert latest_checkpoint(conn) is None
+    ledger.close()
+    with engine.connect() as conn:
+        latest = latest_checkpoint(conn)
+    assert latest is not None and latest.size == 1
+
+
+def test_a_write_is_signed_over_by_a_running_sequencer(engine: Engine) -> None:
+    ledger = make_ledger(engine)
+    ledger.sequencer.start()
+    with engine.begin() as conn:
+        ledger.append(conn, make_decision(), actor_id="w", case_id="c")
+    deadline = time.monotonic() + 30
+    latest = None
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            latest = latest_checkpoint(conn)
+        if latest is not None:
+            break
+        time.sleep(0.01)
+    assert latest is not None and latest.size == 1
+    assert not ledger._unsigned.is_set()
+    ledger.close()
+
+
+# -- several processes, and kill -9 --------------------------------------------------------
+
+
+def _spawn(url: str, state: Path, name: str, threads: int, each: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(APPENDER.parent)])}
+    return subprocess.Popen(
+        [sys.executable, str(APPENDER), url, str(state), name, str(threads), str(each)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _parse(output: str) -> tuple[dict[int, str], list[str], bool]:
+    acks: dict[int, str] = {}
+    notes: list[str] = []
+    done = False
+    for line in output.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "ACK":
+            index, actor = rest.split()
+            assert int(index) not in acks, f"index {index} acknowledged twice"
+            acks[int(index)] = actor
+        elif kind == "CHECKPOINT":
+            notes.append(bytes.fromhex(rest).decode())
+        elif kind == "DONE":
+            done = True
+    return acks, notes, done
+
+
+def _check_log(
+    url: str, state: Path, acks: dict[int, str], notes: list[str], restart: str = "restart"
+) -> int:
+    """Nothing acknowledged lost; every signed checkpoint consistent; ``verify`` passes."""
+    engine = make_engine(url)
+    ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x07" * 32), ORIGIN, signed_state=state)
+    try:
+        with engine.connect() as conn:
+            stored = _actors(conn)
+            size = tree.tree_size(conn)
+        assert sorted(stored) == list(range(size)), "a gap in the indices"
+        assert len(set(stored.values())) == size, "one decision stored twice"
+        for index, actor in acks.items():
+            assert stored.get(index) == actor, f"acknowledged entry {index} lost or changed"
+        external = [(f"checkpoint {i} announced", note) for i, note in enumerate(notes)]
+        report = ledger.verify(external)  # stored checkpoints, the signer's state file, these
+        assert report.size == size
+        # After a restart the log keeps signing and appending on top of what survived.
+        ledger.commit(make_decision(), actor_id=restart, case_id="c")
+        assert ledger.verify().size == size + 1
+        return size
+    finally:
+        ledger.close()
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_several_processes_append_without_gaps_or_duplicates(
+    db_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(db_url)
+    metadata.create_all(engine)
+    engine.dispose()
+    state = tmp_path / "ledger.last-checkpoint"
+    children = [_spawn(db_url, state, f"p{p}", 4, 12) for p in range(3)]
+    acks: dict[int, str] = {}
+    notes: list[str] = []
+    for child in children:
+        output, _ = child.communicate(timeout=300)
+        assert child.returncode == 0
+        got, announced, done = _parse(output)
+        assert done
+        assert not set(got) & set(acks), "two processes were given the same index"
+        acks.update(got)
+        notes.extend(announced)
+    each = 12 + 4  # per thread: 12 through the sequencer, 4 in write transactions
+    assert sorted(acks) == list(range(3 * 4 * each))
+    assert notes, "no checkpoint was announced"
+    assert _check_log(db_url, state, acks, notes) == 3 * 4 * each
+
+
+CRASH_RUNS = 20
+
+
+@pytest.mark.slow
+def test_kill_9_during_batches_loses_nothing_acknowledged(db_url: str, tmp_path: Path) -> None:
+    engine = make_engine(db_url)
+    metadata.create_all(engine)
+    engine.dispose()
+    state = tmp_path / "ledger.last-checkpoint"
+    rng = random.Random(13)
+    acks: dict[int, str] = {}
+    notes: list[str] = []
+    killed_mid_run = 0
+    for run in range(CRASH_RUNS):
+        child = _spawn(db_url, state, f"r{run}", 8, 400)
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "READY"
+        time.sleep(rng.uniform(0.02, 0.4))
+        child.send_signal(signal.SIGKILL)
+        output, _ = child.communicate(timeout=60)
+        got, announced, done = _parse(output)
+        killed_mid_run += not done
+        assert not set(got) & set(acks), "an index acknowledged in an earlier run came back"
+        acks.update(got)
+        notes.extend(announced)
+        _check_log(db_url, state, acks, notes, restart=f"restart-{run}")
+    assert killed_mid_run == CRASH_RUNS
+    assert acks and notes

@@ -115,6 +115,12 @@ consents = Table(
     Column("purpose", String(32), nullable=False),
     Column("given_at", DateTime(timezone=True), nullable=False),
     Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+    # Provenance (POLICY.md v2): "subject" (her own door) or "staff" (recorded in person by
+    # recorded_by, counting only once a second staff member, confirmed_by, has confirmed it).
+    Column("source", String(16), nullable=False, server_default="subject"),
+    Column("recorded_by", String(32), ForeignKey("users.id"), nullable=True),
+    Column("confirmed_by", String(32), ForeignKey("users.id"), nullable=True),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
     Index("ix_consents_case", "case_id"),
 )
 

@@ -30,6 +30,7 @@ __all__ = [
     "org_keys",
     "staff_sessions",
     "staff_signin_state",
+    "staff_signin_throttle",
     "witness_cosignatures",
 ]
 
@@ -54,6 +55,18 @@ staff_signin_state = Table(
     Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     # the last TOTP time step accepted: a code is good once (no replay within its window)
     Column("last_totp_step", Integer, nullable=False),
+)
+
+staff_signin_throttle = Table(
+    "staff_signin_throttle",
+    metadata,
+    # Failed sign-ins counted per source and per (source, username), in the database so that
+    # every worker sees the same counts. The key is a SHA-256: neither the address (itself
+    # only ever an HMAC under the instance's web key) nor the username is stored.
+    Column("key", String(64), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Index("ix_staff_signin_throttle_window_start", "window_start"),
 )
 
 org_keys = Table(
@@ -87,6 +100,8 @@ disclosure_requests = Table(
     Column("justification_sealed", LargeBinary, nullable=True),
     Column("decision_index", Integer, nullable=True),  # ledger index of the request's decision
     Column("release_index", Integer, nullable=True),  # ledger index of the release decision
+    # the victim's own request this carries out (victim_initiated is derived from it)
+    Column("victim_request_id", String(32), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_disclosure_requests_holder_status", "holder_org_id", "status"),

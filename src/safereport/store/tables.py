@@ -9,7 +9,7 @@ from safereport.store.metadata import metadata
 __all__ = ["metadata"]
 
 #: Table modules under ``safereport.store``; each registers its tables on ``metadata``.
-TABLE_MODULES = ("core", "vault", "foi", "stats", "ledger", "staff")
+TABLE_MODULES = ("core", "vault", "foi", "stats", "ledger", "staff", "witnesses", "provenance")
 
 for _name in TABLE_MODULES:
     importlib.import_module(f"safereport.store.{_name}")

@@ -1,0 +1,254 @@
+"""Facts with provenance (POLICY.md v2, "Where the facts come from").
+
+Two facts decide whether anything reaches a recipient on the victim's word: her consent
+(``store.core.consents``, which now keeps who gave or recorded it and who confirmed it) and
+her request for a disclosure (``victim_requests`` here). Each is true only when it came through
+her own door, or was recorded in person by one staff member and confirmed by a second.
+These are typed query functions; they never commit (the services own the transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    and_,
+    or_,
+    select,
+)
+
+from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
+from safereport.store.core import consents
+from safereport.store.metadata import metadata
+
+__all__ = [
+    "ConsentRow",
+    "FactSource",
+    "VictimRequestRow",
+    "consent_rows",
+    "standing_consent",
+    "standing_consent_row",
+    "victim_request_row",
+    "victim_request_rows",
+    "victim_request_stands",
+    "victim_requests",
+]
+
+
+class FactSource(StrEnum):
+    """Who stated a fact: the subject through her own door, a staff member in person, or a
+    bulk import (``report submit --json``: no person stands behind it, so it never counts)."""
+
+    IMPORT = "import"
+    STAFF = "staff"
+    SUBJECT = "subject"
+
+
+victim_requests = Table(
+    "victim_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("categories", Text, nullable=False),  # space-separated DataCategory values
+    Column("source", String(16), nullable=False),
+    Column("recorded_by", String(32), ForeignKey("users.id"), nullable=True),
+    Column("confirmed_by", String(32), ForeignKey("users.id"), nullable=True),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Column("consent_id", String(32), nullable=True),  # the consent made with it
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+    Index("ix_victim_requests_case", "case_id"),
+)
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    id: str
+    case_id: str
+    recipient: Recipient
+    purpose: Purpose
+    source: FactSource
+    recorded_by: str | None
+    confirmed_by: str | None
+    given_at: datetime
+    confirmed_at: datetime | None
+    withdrawn_at: datetime | None
+
+    @property
+    def stands(self) -> bool:
+        """Counts for the guard: not withdrawn, and hers or confirmed by a second person."""
+        return self.withdrawn_at is None and (
+            self.source is FactSource.SUBJECT or self.confirmed_by is not None
+        )
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return (
+            self.withdrawn_at is None
+            and self.source is FactSource.STAFF
+            and self.confirmed_by is None
+        )
+
+
+@dataclass(frozen=True)
+class VictimRequestRow:
+    id: str
+    case_id: str
+    recipient: Recipient
+    purpose: Purpose
+    categories: frozenset[DataCategory]
+    source: FactSource
+    recorded_by: str | None
+    confirmed_by: str | None
+    consent_id: str | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    withdrawn_at: datetime | None
+
+    @property
+    def stands(self) -> bool:
+        return self.withdrawn_at is None and (
+            self.source is FactSource.SUBJECT or self.confirmed_by is not None
+        )
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return (
+            self.withdrawn_at is None
+            and self.source is FactSource.STAFF
+            and self.confirmed_by is None
+        )
+
+
+def _consent(r: Any) -> ConsentRow:
+    return ConsentRow(
+        id=r.id,
+        case_id=r.case_id,
+        recipient=Recipient(r.recipient),
+        purpose=Purpose(r.purpose),
+        source=FactSource(r.source),
+        recorded_by=r.recorded_by,
+        confirmed_by=r.confirmed_by,
+        given_at=r.given_at,
+        confirmed_at=r.confirmed_at,
+        withdrawn_at=r.withdrawn_at,
+    )
+
+
+def _request(r: Any) -> VictimRequestRow:
+    return VictimRequestRow(
+        id=r.id,
+        case_id=r.case_id,
+        recipient=Recipient(r.recipient),
+        purpose=Purpose(r.purpose),
+        categories=frozenset(DataCategory(c) for c in r.categories.split()),
+        source=FactSource(r.source),
+        recorded_by=r.recorded_by,
+        confirmed_by=r.confirmed_by,
+        consent_id=r.consent_id,
+        created_at=r.created_at,
+        confirmed_at=r.confirmed_at,
+        withdrawn_at=r.withdrawn_at,
+    )
+
+
+def _standing() -> Any:
+    return and_(
+        consents.c.withdrawn_at.is_(None),
+        or_(consents.c.source == FactSource.SUBJECT.value, consents.c.confirmed_by.is_not(None)),
+    )
+
+
+def standing_consent_row(
+    conn: Connection,
+    case_id: str,
+    recipient: Recipient,
+    purpose: Purpose,
+    *,
+    lock: bool = False,
+) -> ConsentRow | None:
+    """The consent that counts now for this recipient and purpose, if one does.
+
+    ``lock`` takes a row lock (PostgreSQL ``FOR UPDATE``) so that a withdrawal racing a
+    release waits for it, or the release sees the withdrawal.
+    """
+    query = select(consents).where(
+        and_(
+            consents.c.case_id == case_id,
+            consents.c.recipient == recipient.value,
+            consents.c.purpose == purpose.value,
+            _standing(),
+        )
+    )
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query.order_by(consents.c.given_at)).first()
+    return _consent(row) if row is not None else None
+
+
+def standing_consent(
+    conn: Connection, case_id: str, recipient: Recipient, purpose: Purpose
+) -> bool:
+    """Whether a consent to this recipient and purpose stands and came from her or two people."""
+    return standing_consent_row(conn, case_id, recipient, purpose) is not None
+
+
+def consent_rows(conn: Connection, case_id: str) -> list[ConsentRow]:
+    """Every consent on the case, newest first (withdrawn and waiting ones included)."""
+    rows = conn.execute(
+        select(consents).where(consents.c.case_id == case_id).order_by(consents.c.given_at.desc())
+    ).all()
+    return [_consent(r) for r in rows]
+
+
+def victim_request_row(conn: Connection, request_id: str) -> VictimRequestRow | None:
+    row = conn.execute(select(victim_requests).where(victim_requests.c.id == request_id)).first()
+    return _request(row) if row is not None else None
+
+
+def victim_request_rows(conn: Connection, case_id: str) -> list[VictimRequestRow]:
+    rows = conn.execute(
+        select(victim_requests)
+        .where(victim_requests.c.case_id == case_id)
+        .order_by(victim_requests.c.created_at.desc())
+    ).all()
+    return [_request(r) for r in rows]
+
+
+def victim_request_stands(
+    conn: Connection,
+    case_id: str,
+    request_id: str | None,
+    recipient: Recipient,
+    purpose: Purpose,
+    categories: Iterable[DataCategory],
+) -> bool:
+    """``victim_initiated``: her standing request for this case, recipient, purpose and data.
+
+    The categories of the disclosure must be among those she asked to send.
+    """
+    if not request_id:
+        return False
+    row = victim_request_row(conn, request_id)
+    return (
+        row is not None
+        and row.case_id == case_id
+        and row.stands
+        and row.recipient is recipient
+        and row.purpose is purpose
+        and frozenset(categories) <= row.categories
+    )

@@ -31,14 +31,24 @@ def test_release_show_verify_budget(tmp_path: Path) -> None:
     data = _instance(tmp_path)
     runner = CliRunner()
     base = ["--data-dir", str(data), "stats"]
-    result = runner.invoke(main, [*base, "release", "--month", "2025-06", "--epsilon", "0.6"])
+    result = runner.invoke(main, [*base, "release", "--month", "2025-06", "--epsilon", "0.6",
+                                  "--budget", "1", "--note", "First release."])
     assert result.exit_code == 0, result.output
     assert "release 2025-06.1" in result.output
-    # A second release that would take the month over its budget of 1 is refused.
-    result = runner.invoke(main, [*base, "release", "--month", "2025-06", "--epsilon", "0.6"])
-    assert result.exit_code == 2 and "exceed the budget" in result.output
+    # A second release in the same year that would take it over its annual cap of 1 is
+    # refused with one clear line, and nothing is stored.
+    result = runner.invoke(main, [*base, "release", "--period", "2025-Q2", "--epsilon", "0.6"])
+    assert result.exit_code == 2
+    assert ("refused: a release of 2025-Q2 at epsilon 0.6 would exceed the privacy budget of "
+            "2025 (0.6 of 1 spent, 0.4 left); nothing was released") in result.output
     result = runner.invoke(main, [*base, "budget", "2025-06"])
-    assert result.output.strip() == "2025-06: spent 0.6 of 1"
+    assert result.output.strip() == "2025: spent 0.6 of 1"
+    ledger = runner.invoke(main, [*base, "budget"]).output.splitlines()
+    assert ledger[0] == "2025: spent 0.6; cap 1, 0.4 left"
+    assert ledger[1].startswith("  2025-06.1\t2025-06\tepsilon 0.6")
+    assert len(ledger) == 2
+    result = runner.invoke(main, [*base, "release", "--period", "2025-Q5"])
+    assert result.exit_code == 2 and "is not a period" in result.output
     assert runner.invoke(main, [*base, "list"]).output.startswith("2025-06.1\t2025-06\t")
     body = runner.invoke(main, [*base, "show", "2025-06.1", "--format", "json"]).output
     note = runner.invoke(main, [*base, "show", "2025-06.1", "--format", "note"]).output
@@ -55,4 +65,4 @@ def test_release_show_verify_budget(tmp_path: Path) -> None:
                                   str(tmp_path / "r.note"), "--vkey", vkey])
     assert result.exit_code == 2
     csv_text = runner.invoke(main, [*base, "show", "2025-06.1", "--format", "csv"]).output
-    assert csv_text.startswith("release,month,table,category,count,shown,error_95")
+    assert csv_text.startswith("release,period,table,category,count,shown,low_95,high_95,noisy")

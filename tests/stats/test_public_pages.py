@@ -61,7 +61,7 @@ def _publish(instance: Instance, month: str = "2026-10") -> str:
 _CELL = re.compile(
     r'<table class="release-table" data-release="([^"]+)" data-table="([^"]+)">(.*?)</table>',
     re.S)
-_TD = re.compile(r'<td class="num" data-category="([^"]+)">([^<]*)</td>')
+_TD = re.compile(r'<td class="num[^"]*" data-category="([^"]+)">([^<]*)</td>')
 
 
 def _page_cells(html: str) -> dict[tuple[str, str], str]:
@@ -95,7 +95,7 @@ def test_the_page_shows_exactly_the_signed_release(client: TestClient,
 def test_the_page_without_releases_or_checkpoint(client: TestClient) -> None:
     page = client.get("/statistics")
     assert page.status_code == 200
-    assert "No month has been released yet" in page.text
+    assert "No period has been released yet" in page.text
     assert client.get("/statistics/releases/2026-10.1.json").status_code == 404
 
 
@@ -103,8 +103,12 @@ def test_charts_are_svg_with_text_alternatives_and_no_script(client: TestClient,
                                                              instance: Instance) -> None:
     _publish(instance)
     html = client.get("/statistics").text
-    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img"') == 5
-    assert "<script" not in html
+    # One interval chart per table, and the chart of decisions by period.
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart intervals" '
+                      'role="img"') == 6 + 1
+    # The only script is the quick exit's own (the same as on the victim pages), from here.
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/quick-exit.js" defer>']
+    assert 'id="quick-exit"' in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert client.get("/transparency.css").headers["content-type"].startswith("text/css")
 

@@ -18,6 +18,7 @@ from safereport.stats.release import (
     DIMENSIONS,
     OTHER,
     RULE_IDS,
+    UNCERTAIN,
     BudgetExceeded,
     DimensionKey,
     ReleaseOptions,
@@ -84,16 +85,22 @@ def test_a_release_is_signed_states_its_method_and_verifies(
     assert data["epsilon"] <= 0.5
     assert data["method"]["entries_per_case"] == 10
     assert data["method"]["suppressed_below"] == 10
+    assert data["delta"] == 0.0 and data["log_size"] == 2000
     for table in release.tables:
         share = 0.5 / len(DIMENSIONS)
         assert table.epsilon <= share
         assert math.isclose(table.scale, table.sensitivity / share, rel_tol=1e-6)
         assert table.error_95 == error_bound(table.scale)
         for cell in table.cells:
+            assert cell.noisy is not None  # the unprocessed value is always published
+            assert (cell.low, cell.high) == (max(0, cell.noisy - table.error_95),
+                                             max(0, cell.noisy) + table.error_95)
             if cell.count is None:
-                assert cell.shown == "fewer than 10"
+                assert cell.shown == UNCERTAIN
+                assert cell.noisy < 10 or cell.high - cell.low > cell.noisy
             else:
-                assert cell.count >= 10 and cell.shown == str(cell.count)
+                assert cell.count == cell.noisy >= 10 and cell.shown == str(cell.count)
+                assert cell.high - cell.low <= cell.count
     caseworkers = next(c for c in release.tables[0].cells if c.category == "caseworker")
     assert caseworkers.count is not None
     assert abs(caseworkers.count - 2000) <= release.tables[0].error_95 * 3
@@ -105,7 +112,7 @@ def test_a_changed_body_or_a_stranger_key_fails(engine: Engine, signer: NoteSign
     add_entries(engine, [Entry("case-1")])
     release = publish_release(engine, signer, "2026-10", now=NOW)
     doctored = json.loads(release.body)
-    doctored["tables"][0]["cells"][0]["shown"] = "999"
+    doctored["tables"][0]["cells"][0]["noisy"] = 999
     with pytest.raises(LedgerError):
         verify_release(json.dumps(doctored), release.note, signer.vkey)
     with pytest.raises(LedgerError):
@@ -123,26 +130,31 @@ def test_releases_never_exceed_the_budget(engine: Engine, signer: NoteSigner) ->
                 engine, signer, "2026-10", ReleaseOptions(epsilon=epsilon, budget=1.0), now=NOW))
         except BudgetExceeded:
             refused += 1
-        total, spent = budget_status(engine, "2026-10")
+        total, spent = budget_status(engine, "2026")
         assert total == 1.0 and spent <= 1.0
     assert refused > 0 and published
-    assert math.isclose(sum(r.epsilon for r in published), budget_status(engine, "2026-10")[1])
+    assert math.isclose(sum(r.epsilon for r in published), budget_status(engine, "2026")[1])
     # A refused release leaves nothing behind; every stored one still verifies.
     stored = latest_releases(engine, limit=100)
     assert [r.id for r in stored] == [r.id for r in reversed(published)]
     for release in stored:
         verify_release(release.body, release.note, signer.vkey)
-    # Another month has its own budget.
-    publish_release(engine, signer, "2026-09", ReleaseOptions(epsilon=1.0), now=NOW)
+    # The cap is the year's: a quarter or another month of 2026 pays from the same budget,
+    # another year has its own.
+    with pytest.raises(BudgetExceeded, match="privacy budget of 2026"):
+        publish_release(engine, signer, "2026-Q1", ReleaseOptions(epsilon=1.0), now=NOW)
+    publish_release(engine, signer, "2025", ReleaseOptions(epsilon=1.0, budget=1.0), now=NOW)
 
 
 def test_an_open_month_or_a_bad_epsilon_is_refused(engine: Engine, signer: NoteSigner) -> None:
     with pytest.raises(InvalidInput, match="not over yet"):
         publish_release(engine, signer, "2026-11", now=NOW)
-    with pytest.raises(InvalidInput, match="not a month"):
+    with pytest.raises(InvalidInput, match="not a period"):
         publish_release(engine, signer, "2026-13", now=NOW)
+    with pytest.raises(InvalidInput, match="not over yet"):
+        publish_release(engine, signer, "2026-Q4", now=NOW)
     with pytest.raises(InvalidInput, match="epsilon"):
-        publish_release(engine, signer, "2026-10", ReleaseOptions(epsilon=2.0), now=NOW)
+        publish_release(engine, signer, "2026-10", ReleaseOptions(epsilon=3.0), now=NOW)
     with pytest.raises(InvalidInput, match="epsilon"):
         publish_release(engine, signer, "2026-10", ReleaseOptions(epsilon=-1.0), now=NOW)
 

@@ -1,4 +1,8 @@
-"""Bar charts as SVG text, drawn on the server: no script, no library, no outside request.
+"""Charts as SVG text, drawn on the server: no script, no library, no outside request.
+
+Exact counts (published studies, FOI tallies) are bars; noisy counts are intervals: a line
+from the low to the high end of the 95% interval with a dot at the noisy count, and no mark at
+all for a count too uncertain to show (its row says so in words).
 
 Each chart carries its own text alternative (``<title>`` and ``<desc>``, referenced by
 ``aria-labelledby``); the page puts the same numbers in a data table beside it. Colours are
@@ -13,7 +17,7 @@ from html import escape
 
 from markupsafe import Markup
 
-__all__ = ["Bar", "bar_chart"]
+__all__ = ["Bar", "Span", "bar_chart", "interval_chart"]
 
 _BAR_COLOUR = "#1d4f91"  # 8.6:1 on white
 _TEXT_COLOUR = "#111111"
@@ -55,6 +59,64 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[Bar]) -> Markup:
     rows = "".join(_row(i, bar, top) for i, bar in enumerate(bars))
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'id="{escape(chart_id)}" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" font-family="system-ui, sans-serif" font-size="14" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">'
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
+        f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>{rows}</svg>'
+    )
+    return Markup(svg)  # every piece of text above is escaped
+
+
+@dataclass(frozen=True)
+class Span:
+    label: str
+    estimate: int | None  # None: too uncertain to show; drawn without a mark
+    low: int
+    high: int
+    shown: str  # the row's text, as the data table gives it
+
+
+_SPAN_LABEL_WIDTH = 300
+_SPAN_WIDTH = 300
+_SPAN_TEXT_WIDTH = 260
+
+
+def _span_row(index: int, span: Span, top: int) -> str:
+    y = index * _ROW
+    mid = y + _ROW // 2
+    text_y = mid + 5
+    parts = [f'<text x="{_SPAN_LABEL_WIDTH - 8}" y="{text_y}" text-anchor="end" '
+             f'fill="{_TEXT_COLOUR}">{escape(span.label)}</text>']
+    end = _SPAN_LABEL_WIDTH + _SPAN_WIDTH
+    if span.estimate is not None and top > 0:
+        def x(value: int) -> int:
+            return _SPAN_LABEL_WIDTH + round(_SPAN_WIDTH * max(value, 0) / top)
+
+        low, high, dot = x(span.low), x(span.high), x(span.estimate)
+        parts.append(
+            f'<g class="interval" stroke="{_BAR_COLOUR}" stroke-width="3">'
+            f'<line x1="{low}" y1="{mid}" x2="{high}" y2="{mid}"/>'
+            f'<line x1="{low}" y1="{mid - 7}" x2="{low}" y2="{mid + 7}"/>'
+            f'<line x1="{high}" y1="{mid - 7}" x2="{high}" y2="{mid + 7}"/></g>'
+            f'<circle cx="{dot}" cy="{mid}" r="5" fill="{_BAR_COLOUR}"/>')
+        colour = _TEXT_COLOUR
+    else:
+        colour = _MUTED
+    parts.append(f'<text x="{end + 10}" y="{text_y}" fill="{colour}">{escape(span.shown)}</text>')
+    return "".join(parts)
+
+
+def interval_chart(chart_id: str, title: str, spans: Sequence[Span]) -> Markup:
+    """Each noisy count as its 95% interval with a dot at the count, on one scale from 0;
+    rows too uncertain to show are named in words and get no mark."""
+    top = max((s.high for s in spans if s.estimate is not None), default=0)
+    height = max(len(spans), 1) * _ROW
+    width = _SPAN_LABEL_WIDTH + _SPAN_WIDTH + _SPAN_TEXT_WIDTH
+    desc = "; ".join(f"{s.label}: {s.shown}" for s in spans)
+    rows = "".join(_span_row(i, span, top) for i, span in enumerate(spans))
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart intervals" role="img" '
         f'id="{escape(chart_id)}" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" font-family="system-ui, sans-serif" font-size="14" '
         f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">'

@@ -9,12 +9,14 @@ from safereport.stats.release import PublishedRelease
 
 __all__ = ["CSV_COLUMNS", "release_csv"]
 
-CSV_COLUMNS = ("release", "month", "table", "category", "count", "shown", "error_95",
-               "epsilon", "sensitivity")
+CSV_COLUMNS = ("release", "period", "table", "category", "count", "shown", "low_95", "high_95",
+               "noisy", "error_95", "epsilon", "delta", "sensitivity", "scale")
 
 
 def release_csv(release: PublishedRelease) -> str:
-    """Every cell of the release; ``count`` is empty where the cell is suppressed."""
+    """Every cell of the release: the tidy count (empty where too uncertain to show), its 95%
+    interval, and the unprocessed noisy value for re-analysis (empty only in older releases,
+    which kept none below their threshold)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

@@ -19,6 +19,7 @@ from safereport.errors import InvalidInput
 __all__ = [
     "NoisyCounts",
     "error_bound",
+    "interval",
     "noise_variance",
     "release_counts",
     "table_mechanism",
@@ -66,9 +67,20 @@ def noise_variance(scale: float) -> float:
 def error_bound(scale: float, confidence: float = 0.95) -> int:
     """The least ``t`` with ``P(|X| > t) <= 1 - confidence`` for discrete Laplace noise ``X``.
 
-    ``P(|X| >= t) = 2α^t / (1 + α)`` for ``t >= 1``, so ``P(|X| > t) = 2α^(t+1) / (1 + α)``.
+    This is OpenDP's own accuracy for the mechanism (``discrete_laplacian_scale_to_accuracy``
+    gives ``a`` with ``P(|X| >= a) = 1 - confidence``; its floor keeps the coverage), so the
+    interval printed beside a count is the one OpenDP states for that noise. In closed form,
+    ``P(|X| >= t) = 2α^t / (1 + α)`` with ``α = exp(-1/scale)``.
     """
-    alpha = math.exp(-1.0 / scale)
-    tail = 1.0 - confidence
-    t = math.log(tail * (1 + alpha) / 2) / math.log(alpha) - 1
-    return max(0, math.ceil(t - 1e-12))
+    if not (math.isfinite(scale) and scale > 0 and 0 < confidence < 1):
+        raise InvalidInput("the noise scale must be positive and the confidence in (0, 1)")
+    accuracy = dp.discrete_laplacian_scale_to_accuracy(float(scale), 1.0 - confidence, T=float)
+    return max(0, math.floor(float(accuracy)))
+
+
+def interval(noisy: int, error: int) -> tuple[int, int]:
+    """The 95% interval for the true count: ``noisy ± error`` around the noisy count raised to
+    0 (a count is never negative). Raising a negative estimate to 0 only moves it closer to the
+    true count, and the cut at 0 excludes no possible count, so the coverage stays at least
+    that of ``noisy ± error``; and the interval never collapses to "0 to 0"."""
+    return max(0, noisy - error), max(0, noisy) + error

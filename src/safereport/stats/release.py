@@ -1,19 +1,25 @@
-"""Differentially private monthly statistics of the firewall's decisions, signed and immutable.
+"""Differentially private statistics of the firewall's decisions, signed and immutable.
 
-What is counted: the month's ledger entries (every decision, allowed or denied), as five
-tables over public category lists: who asked (``actor_role``), to whom the data would go
-(``recipient``), for what (``purpose``), what was decided (``effect``) and by which rule
-(``rules``). Counting is SQL GROUP BY on the entries' plain columns; no leaf is decoded.
+What is counted: the ledger entries of one period (a month, a quarter or a year; every
+decision, allowed or denied), as six tables over public category lists: who asked
+(``actor_role``), to whom the data would go (``recipient``), for what (``purpose``), what was
+decided (``effect``), by which rule (``rules``), and the decisions on requests that would put a
+victim's data in Immigration Enforcement's hands (recipient ``immigration_enforcement`` or an
+immigration officer asking). Counting is SQL GROUP BY on the entries' plain columns; no leaf is
+decoded.
 
 Privacy unit: one case (all the entries of one case; an entry with no case is a unit alone).
-Contribution bound: of each case's entries in the month, only the first ``entries_per_case``
+Contribution bound: of each case's entries in the period, only the first ``entries_per_case``
 (by log index) are counted, and of each entry only its first ``rules_per_entry`` rule ids. So
-adding or removing one case changes each of the four single-valued tables by at most
-``entries_per_case`` in L1 norm, and the rules table by at most
-``entries_per_case * rules_per_entry``. The release's epsilon is split evenly over the five
-tables (basic composition); each table gets discrete Laplace noise from OpenDP with
-scale = sensitivity / (epsilon / 5), and what OpenDP reports as each table's loss is charged
-to the month's privacy budget.
+adding or removing one case changes each single-valued table by at most ``entries_per_case``
+in L1 norm, and the rules table by at most ``entries_per_case * rules_per_entry``. The
+release's epsilon is split evenly over the tables (basic composition); each table gets
+discrete Laplace noise from OpenDP with scale = sensitivity / (epsilon / tables), and what
+OpenDP reports as each table's loss is charged to the year's privacy budget (an annual cap).
+
+What is published of each count: the unprocessed noisy value, its 95% interval (OpenDP's
+accuracy for that noise), and the count itself only when the interval is no wider than the
+count; otherwise the count is "too uncertain to show".
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ from safereport.domain.vocabulary import ActorRole, Effect, Purpose, Recipient
 from safereport.errors import InvalidInput, LedgerError, SafeReportError
 from safereport.ledger.log import latest_checkpoint
 from safereport.ledger.notes import b64encode, parse_note, parse_vkey
-from safereport.stats.noise import error_bound, release_counts
+from safereport.ledger.tree import tree_size
+from safereport.stats.labels import N_
+from safereport.stats.noise import NoisyCounts, error_bound, interval, release_counts
 from safereport.store import stats as store
 from safereport.store.db import is_postgres
 from safereport.store.ledger import ledger_entries
@@ -43,35 +51,58 @@ __all__ = [
     "DEFAULT_BUDGET",
     "DIMENSIONS",
     "FORMAT",
+    "NEVER_BROKEN_OUT",
     "OTHER",
     "RULE_IDS",
+    "UNCERTAIN",
+    "BudgetCharge",
     "BudgetExceeded",
+    "BudgetYear",
     "Cell",
     "Dimension",
     "DimensionKey",
+    "Noise",
+    "Period",
+    "PeriodKind",
     "PublishedRelease",
     "ReleaseOptions",
     "ReleaseSigner",
     "ReleaseTable",
+    "budget_ledger",
     "budget_status",
     "count_month",
+    "count_period",
     "latest_releases",
     "load_release",
     "marginals",
     "parse_month",
+    "parse_period",
     "previous_month",
     "publish_release",
     "verify_release",
 ]
 
-FORMAT = "safereport-statistics/1"
+FORMAT = "safereport-statistics/2"
+FORMAT_1 = "safereport-statistics/1"  # older releases: no unprocessed values, no intervals
 OTHER = "other"
-DEFAULT_BUDGET = 1.0
+DEFAULT_BUDGET = 2.0  # a year's total epsilon
 CONFIDENCE = 0.95
+UNCERTAIN = "too uncertain to show"
+
+#: What no table breaks the counts down by: the things that could single out a victim.
+NEVER_BROKEN_OUT: tuple[str, ...] = (
+    N_("nationality"),
+    N_("immigration status"),
+    N_("the kind of crime"),
+    N_("the organisation or police force holding a case"),
+    N_("place, age, sex or any other detail of a person"),
+    N_("anything written in a report, a note or a message"),
+)
 
 #: Every rule id of shared/POLICY.md: a public list, so that a rule's absence reveals nothing.
 RULE_IDS: tuple[str, ...] = (
-    "C-casework", "C-checks", "C-consent", "C-court", "C-default", "C-no-automation",
+    "C-abuse-evidence", "C-casework", "C-checks", "C-consent", "C-court", "C-default",
+    "C-no-automation",
     "C-no-direct-ie", "C-no-status-checks", "C-policework", "C-safeguarding", "C-self",
     "C-statistics", "C-suspect", "C-victim-directed", "C-victims-code", "F-firewall",
     "F-no-enforcement", "F-purpose", "F-redacted-checks", "F-sealed", "N-contact-ie",
@@ -81,6 +112,7 @@ RULE_IDS: tuple[str, ...] = (
 
 class DimensionKey(StrEnum):
     EFFECT = "effect"
+    IMMIGRATION = "immigration"
     PURPOSE = "purpose"
     RECIPIENT = "recipient"
     REQUESTER = "requester"
@@ -107,6 +139,9 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension(DimensionKey.PURPOSE, "What for (purpose)", _vocab(Purpose)),
     Dimension(DimensionKey.EFFECT, "What was decided (effect)", _vocab(Effect)),
     Dimension(DimensionKey.RULE, "Which rule decided (rule id)", _vocab(RULE_IDS)),
+    Dimension(DimensionKey.IMMIGRATION,
+              "Requests that would pass a victim's data to Immigration Enforcement, by decision",
+              _vocab(Effect)),
 )
 _BY_KEY = {d.key: d for d in DIMENSIONS}
 
@@ -132,13 +167,16 @@ class ReleaseOptions:
     budget: float = DEFAULT_BUDGET
     entries_per_case: int = 5
     rules_per_entry: int = 2
-    threshold: int = 10  # noisy counts below this are shown as "fewer than 10"
+    threshold: int = 10  # no count below this is shown, however narrow its interval
+    notes: tuple[str, ...] = ()  # release notes, published with the release
 
     def check(self) -> None:
         if not 0 < self.epsilon <= self.budget:
             raise InvalidInput(f"epsilon must be above 0 and at most the budget ({self.budget})")
         if self.entries_per_case < 1 or self.rules_per_entry < 1 or self.threshold < 1:
             raise InvalidInput("the contribution bounds and the threshold must be at least 1")
+        if any(len(note) > 2000 for note in self.notes):
+            raise InvalidInput("a release note is at most 2,000 characters")
 
     def sensitivity(self, key: DimensionKey) -> int:
         extra = self.rules_per_entry if key is DimensionKey.RULE else 1
@@ -148,8 +186,15 @@ class ReleaseOptions:
 @dataclass(frozen=True)
 class Cell:
     category: str
-    count: int | None  # None when suppressed
-    shown: str
+    count: int | None  # the count shown; None when too uncertain to show
+    shown: str  # exactly as the page shows it: the count, or "too uncertain to show"
+    noisy: int | None = None  # the unprocessed noisy value (None: an older release kept none)
+    low: int = 0  # the 95% interval for the true (clipped) count
+    high: int = 0
+
+    @property
+    def uncertain(self) -> bool:
+        return self.count is None
 
 
 @dataclass(frozen=True)
@@ -161,6 +206,13 @@ class ReleaseTable:
     scale: float
     error_95: int
     cells: tuple[Cell, ...]
+
+    @property
+    def all_uncertain(self) -> bool:
+        return all(cell.uncertain for cell in self.cells)
+
+    def cell(self, category: str) -> Cell:
+        return next(c for c in self.cells if c.category == category)
 
 
 @dataclass(frozen=True)
@@ -176,7 +228,58 @@ class PublishedRelease:
 
     @property
     def tables(self) -> list[ReleaseTable]:
-        return [_table(t) for t in self.data["tables"]]
+        threshold = int(self.data["method"].get("suppressed_below", 10))
+        return [_table(t, threshold) for t in self.data["tables"]]
+
+    def table(self, key: DimensionKey) -> ReleaseTable | None:
+        return next((t for t in self.tables if t.key is key), None)
+
+    @property
+    def period(self) -> Period:
+        return parse_period(self.month)
+
+    @property
+    def all_uncertain(self) -> bool:
+        """True when no count of the release rises above its noise (e.g. an empty month)."""
+        return all(t.all_uncertain for t in self.tables)
+
+
+class PeriodKind(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+@dataclass(frozen=True)
+class Period:
+    """What a release covers: one month (``2026-11``), a quarter (``2026-Q4``) or a year
+    (``2026``); its budget is its year's."""
+
+    key: str
+    kind: PeriodKind
+    months: tuple[str, ...]
+
+    @property
+    def year(self) -> str:
+        return self.key[:4]
+
+
+def parse_period(value: str) -> Period:
+    """``YYYY-MM``, ``YYYY-Qn`` or ``YYYY``; anything else is refused with the forms named."""
+    text_ = value.strip().upper()
+    year, _, rest = text_.partition("-")
+    if len(year) == 4 and year.isdigit() and 1970 <= int(year) <= 9999:
+        if not rest:
+            return Period(year, PeriodKind.YEAR, tuple(f"{year}-{m:02d}" for m in range(1, 13)))
+        if len(rest) == 2 and rest[0] == "Q" and rest[1] in "1234":
+            first = 3 * (int(rest[1]) - 1) + 1
+            months = tuple(f"{year}-{m:02d}" for m in range(first, first + 3))
+            return Period(f"{year}-Q{rest[1]}", PeriodKind.QUARTER, months)
+        if len(rest) == 2 and rest.isdigit() and 1 <= int(rest) <= 12:
+            return Period(f"{year}-{rest}", PeriodKind.MONTH, (f"{year}-{rest}",))
+    raise InvalidInput(
+        f"{value!r} is not a period: give a month (2026-11), a quarter (2026-Q4) or a year (2026)"
+    )
 
 
 def parse_month(value: str) -> str:
@@ -197,24 +300,25 @@ def previous_month(now: datetime) -> str:
 _CUBE = ("actor_role", "recipient", "purpose", "effect", "rules")
 
 
-def _cube_query(month: str, entries_per_case: int | None) -> Select[Any]:
-    """GROUP BY the counted columns: all the month's entries (``None``), or only the entries
+def _cube_query(months: Sequence[str], entries_per_case: int | None) -> Select[Any]:
+    """GROUP BY the counted columns: all the period's entries (``None``), or only the entries
     beyond the first ``entries_per_case`` of each case that has more (the excess to remove)."""
     e = ledger_entries.c
+    in_period = e.month.in_(list(months))
     if entries_per_case is None:
-        source = select(*[e[name] for name in _CUBE]).where(e.month == month).subquery("month")
+        source = select(*[e[name] for name in _CUBE]).where(in_period).subquery("month")
         columns = [source.c[name] for name in _CUBE]
         return select(*columns, func.count().label("n")).group_by(*columns)
     heavy = (
         select(e.case_id)
-        .where(e.month == month, e.case_id.is_not(None))
+        .where(in_period, e.case_id.is_not(None))
         .group_by(e.case_id)
         .having(func.count() > entries_per_case)
     )
     rank = func.row_number().over(partition_by=e.case_id, order_by=e.idx).label("rank")
     ranked = (
         select(*[e[name] for name in _CUBE], rank)
-        .where(e.month == month, e.case_id.in_(heavy))
+        .where(in_period, e.case_id.in_(heavy))
         .subquery("ranked")
     )
     columns = [ranked.c[name] for name in _CUBE]
@@ -230,8 +334,8 @@ def _run_read_only(engine: Engine, queries: Sequence[Select[Any]]) -> list[list[
 
     The engine begins every SQLite transaction IMMEDIATE (so writers queue); a count over
     millions of entries must not stop the ledger, so on SQLite the queries go straight to the
-    driver inside a deferred (read) transaction. Both values bound into the SQL are checked
-    (a ``YYYY-MM`` month and an int), and SQLAlchemy renders them as literals.
+    driver inside a deferred (read) transaction. The values bound into the SQL are checked
+    (``YYYY-MM`` months and an int), and SQLAlchemy renders them as literals.
     """
     if is_postgres(engine):
         with engine.connect() as conn:
@@ -253,20 +357,29 @@ def _run_read_only(engine: Engine, queries: Sequence[Select[Any]]) -> list[list[
         raw.close()
 
 
-def count_month(engine: Engine, month: str, entries_per_case: int) -> list[tuple[Any, ...]]:
-    """The month's clipped entries grouped by every counted column: (role, ..., rules, n).
+def count_period(engine: Engine, months: Sequence[str],
+                 entries_per_case: int) -> list[tuple[Any, ...]]:
+    """The period's clipped entries grouped by every counted column: (role, ..., rules, n).
 
-    Each case counts only its first ``entries_per_case`` entries (by log index). Rather than
-    rank every entry (a second sort of the whole month), this counts all entries with one
-    plain GROUP BY and subtracts the excess of the few cases that have more than the bound,
-    found through the (month, case_id) index. The result is small: one row per combination.
+    Each case counts only its first ``entries_per_case`` entries of the period (by log index).
+    Rather than rank every entry (a second sort of the whole period), this counts all entries
+    with one plain GROUP BY and subtracts the excess of the few cases that have more than the
+    bound, found through the (month, case_id) index. The result is small: one row per
+    combination.
     """
+    for month in months:
+        parse_month(month)  # rendered into the SQL as literals on SQLite: checked first
     everything, excess = _run_read_only(
-        engine, [_cube_query(month, None), _cube_query(month, entries_per_case)]
+        engine, [_cube_query(months, None), _cube_query(months, entries_per_case)]
     )
     counts = Counter({row[:-1]: int(row[-1]) for row in everything})
     counts.subtract({row[:-1]: int(row[-1]) for row in excess})
     return [(*key, n) for key, n in counts.items() if n > 0]
+
+
+def count_month(engine: Engine, month: str, entries_per_case: int) -> list[tuple[Any, ...]]:
+    """:func:`count_period` over one month."""
+    return count_period(engine, (month,), entries_per_case)
 
 
 def _rule_ids(rules: str, limit: int) -> list[str]:
@@ -278,6 +391,12 @@ def _rule_ids(rules: str, limit: int) -> list[str]:
     return seen[:limit]
 
 
+def _towards_enforcement(role: str | None, recipient: str | None) -> bool:
+    """A request that would put a victim's data in Immigration Enforcement's hands."""
+    return (recipient == Recipient.IMMIGRATION_ENFORCEMENT
+            or role == ActorRole.IMMIGRATION_OFFICER)
+
+
 def marginals(cube: Iterable[Sequence[Any]], rules_per_entry: int) -> dict[DimensionKey, list[int]]:
     """Exact counts per public category for each table, from the grouped rows."""
     tallies = {d.key: Counter[str]() for d in DIMENSIONS}
@@ -286,6 +405,9 @@ def marginals(cube: Iterable[Sequence[Any]], rules_per_entry: int) -> dict[Dimen
     for role, recipient, purpose, effect, rules, n in cube:
         for key, value in zip(single, (role, recipient, purpose, effect), strict=True):
             tallies[key][_BY_KEY[key].category_of(value)] += int(n)
+        if _towards_enforcement(role, recipient):
+            tallies[DimensionKey.IMMIGRATION][_BY_KEY[DimensionKey.EFFECT].category_of(effect)] \
+                += int(n)
         for rule in _rule_ids(str(rules or ""), rules_per_entry):
             tallies[DimensionKey.RULE][rule] += int(n)
     return {d.key: [tallies[d.key][c] for c in d.categories] for d in DIMENSIONS}
@@ -294,22 +416,31 @@ def marginals(cube: Iterable[Sequence[Any]], rules_per_entry: int) -> dict[Dimen
 # -- noise and the release body ------------------------------------------------------------
 
 
+def _cell(category: str, noisy: int, error: int, threshold: int) -> dict[str, Any]:
+    """One published cell: the unprocessed noisy value, its interval, and the count only when
+    the interval is no wider than the count (and the count reaches the threshold)."""
+    low, high = interval(noisy, error)
+    readable = noisy >= threshold and high - low <= noisy
+    return {"category": category, "noisy": noisy, "low": low, "high": high,
+            "count": noisy if readable else None, "shown": str(noisy) if readable else UNCERTAIN}
+
+
+#: Draws a table's noise: ``(exact counts, sensitivity, epsilon) -> NoisyCounts``. Releases use
+#: OpenDP (:func:`release_counts`); tests may pass a fixed draw to see what a page makes of it.
+Noise = Callable[[Sequence[int], int, float], NoisyCounts]
+
+
 def _noisy_table(dimension: Dimension, exact: list[int], options: ReleaseOptions,
-                 share: float) -> dict[str, Any]:
+                 share: float, noise: Noise) -> dict[str, Any]:
     sensitivity = options.sensitivity(dimension.key)
-    noisy = release_counts(exact, sensitivity, share)
-    cells = []
-    for category, value in zip(dimension.categories, noisy.counts, strict=True):
-        small = value < options.threshold
-        cells.append({
-            "category": category,
-            "count": None if small else value,
-            "shown": f"fewer than {options.threshold}" if small else str(value),
-        })
+    noisy = noise(exact, sensitivity, share)
+    error = error_bound(noisy.scale, CONFIDENCE)
+    cells = [_cell(category, value, error, options.threshold)
+             for category, value in zip(dimension.categories, noisy.counts, strict=True)]
     return {
         "dimension": dimension.key.value, "title": dimension.title,
-        "sensitivity": sensitivity, "epsilon": noisy.epsilon, "scale": noisy.scale,
-        "error_95": error_bound(noisy.scale, CONFIDENCE), "cells": cells,
+        "sensitivity": sensitivity, "epsilon": noisy.epsilon, "delta": 0.0,
+        "scale": noisy.scale, "error_95": error, "cells": cells,
     }
 
 
@@ -317,13 +448,27 @@ def _method(options: ReleaseOptions) -> dict[str, Any]:
     return {
         "mechanism": "discrete Laplace noise (OpenDP make_laplace over integer vectors)",
         "privacy_unit": "one case: every ledger entry of one case (an entry with no case alone)",
+        "privacy_unit_words": (
+            "one case: everything the log records about one person's case in the period. "
+            "Whether or not any one case is in the data changes the chance of any published "
+            "number by at most a factor of e^epsilon."),
+        "delta": 0.0,
         "entries_per_case": options.entries_per_case,
         "rules_per_entry": options.rules_per_entry,
         "composition": "basic composition: the release's epsilon is split evenly over its tables",
         "suppressed_below": options.threshold,
-        "error_bounds": "each noisy count is within ±error_95 of the clipped true count with "
-                        "probability 95%",
-        "clipping": "entries of a case beyond entries_per_case in the month are not counted",
+        "uncertain_rule": (
+            f"a count is shown only when its 95% interval is no wider than the count itself "
+            f"and the count is at least {options.threshold}; otherwise it is shown as "
+            f"'{UNCERTAIN}', with its interval"),
+        "error_bounds": "each true (clipped) count lies within ±error_95 of the noisy count "
+                        "with probability 95% (OpenDP's accuracy for the noise); intervals "
+                        "are cut at 0",
+        "rounding": "none: the noise is whole numbers, and noisy counts are published as drawn",
+        "clipping": "entries of a case beyond entries_per_case in the period are not counted",
+        "published": "for every category of every table: the unprocessed noisy count, its 95% "
+                     "interval, and the count when it is not too uncertain to show",
+        "never_broken_out": list(NEVER_BROKEN_OUT),
     }
 
 
@@ -348,28 +493,34 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
 def publish_release(
     engine: Engine,
     signer: ReleaseSigner,
-    month: str,
+    period: str,
     options: ReleaseOptions = ReleaseOptions(),
     *,
     now: datetime | None = None,
     progress: Progress = _no_progress,
+    noise: Noise = release_counts,
 ) -> PublishedRelease:
-    """Count, add noise, sign and store one month's release, charging the month's budget.
+    """Count, add noise, sign and store one period's release, charging its year's budget.
 
-    Refuses (:class:`BudgetExceeded`) before any noise is drawn if the budget cannot pay.
+    ``period`` is a month (``2026-11``), a quarter (``2026-Q4``) or a year (``2026``).
+    Refuses (:class:`BudgetExceeded`) before any noise is drawn if the year's budget cannot
+    pay; a refused release stores nothing.
     """
     now = now or datetime.now(UTC)
-    month = parse_month(month)
+    wanted = parse_period(period)
     options.check()
-    if month >= now.strftime("%Y-%m"):
-        raise InvalidInput(f"{month} is not over yet; release it once the month has ended")
+    if wanted.months[-1] >= now.strftime("%Y-%m"):
+        raise InvalidInput(f"{wanted.key} is not over yet; release it once it has ended")
     steps = len(DIMENSIONS) + 2
-    progress("counting the month's ledger entries", 0, steps)
-    cube = count_month(engine, month, options.entries_per_case)
+    progress("counting the period's ledger entries", 0, steps)
+    with engine.connect() as conn:  # a refusal must come before counting, let alone noise
+        _check_budget(conn, wanted, options)
+    cube = count_period(engine, wanted.months, options.entries_per_case)
     exact = marginals(cube, options.rules_per_entry)
     try:
         with engine.begin() as conn:
-            return _publish_in(conn, engine, signer, month, options, exact, now, progress)
+            return _publish_in(conn, engine, signer, wanted, options, exact, now, progress,
+                               noise)
     except IntegrityError as exc:
         raise SafeReportError("another release was published at the same moment; retry") from exc
 
@@ -380,62 +531,90 @@ def _lock_budget(conn: Connection, engine: Engine) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(5385170)"))
 
 
-def _charge(conn: Connection, month: str, options: ReleaseOptions, now: datetime) -> float:
-    total = store.budget_for(conn, month)
-    if total is None:
-        store.insert_budget(conn, month, options.budget, now)
-        total = options.budget
-    spent = store.spent_in(conn, month)
+def _check_budget(conn: Connection, period: Period, options: ReleaseOptions) -> float:
+    """The year's total (the cap); BudgetExceeded if this release would go over it."""
+    total = store.budget_for(conn, period.year)
+    total = options.budget if total is None else total
+    spent = store.spent_in_year(conn, period.year)
     if spent + options.epsilon > total + 1e-12:
         raise BudgetExceeded(
-            f"{month}: a release at epsilon {options.epsilon} would exceed the budget "
-            f"({spent:g} of {total:g} spent, {max(total - spent, 0):g} left)"
+            f"refused: a release of {period.key} at epsilon {options.epsilon:g} would exceed "
+            f"the privacy budget of {period.year} ({round(spent, 6):g} of {total:g} spent, "
+            f"{round(max(total - spent, 0), 6):g} left); nothing was released"
         )
     return total
 
 
-def _publish_in(conn: Connection, engine: Engine, signer: ReleaseSigner, month: str,
+def _charge(conn: Connection, period: Period, options: ReleaseOptions, now: datetime) -> float:
+    total = _check_budget(conn, period, options)  # again, under the lock
+    if store.budget_for(conn, period.year) is None:
+        store.insert_budget(conn, period.year, total, now)
+    return total
+
+
+def _publish_in(conn: Connection, engine: Engine, signer: ReleaseSigner, period: Period,
                 options: ReleaseOptions, exact: dict[DimensionKey, list[int]], now: datetime,
-                progress: Progress) -> PublishedRelease:
+                progress: Progress, noise: Noise) -> PublishedRelease:
     _lock_budget(conn, engine)
-    total = _charge(conn, month, options, now)
-    seq = store.next_seq(conn, month)
-    release_id = f"{month}.{seq}"
+    total = _charge(conn, period, options, now)
+    spent_before = store.spent_in_year(conn, period.year)
+    seq = store.next_seq(conn, period.key)
+    release_id = f"{period.key}.{seq}"
     share = options.epsilon / len(DIMENSIONS)
     tables = []
     for number, dimension in enumerate(DIMENSIONS, start=1):
-        tables.append(_noisy_table(dimension, exact[dimension.key], options, share))
+        tables.append(_noisy_table(dimension, exact[dimension.key], options, share, noise))
         progress(f"adding noise: {dimension.title}", number, len(DIMENSIONS) + 2)
     spent = sum(float(t["epsilon"]) for t in tables)
     checkpoint = latest_checkpoint(conn)
     data: dict[str, Any] = {
-        "format": FORMAT, "id": release_id, "origin": signer.name, "month": month,
+        "format": FORMAT, "id": release_id, "origin": signer.name, "month": period.key,
+        "period": {"key": period.key, "kind": period.kind.value, "months": list(period.months)},
         "created_at": now.astimezone(UTC).isoformat(timespec="seconds"),
-        "epsilon": spent, "budget": {"period": month, "total": total},
+        "epsilon": spent, "delta": 0.0,
+        "budget": {"period": period.year, "total": total, "spent_before": spent_before,
+                   "spent_after": spent_before + spent},
         "confidence": CONFIDENCE, "method": _method(options), "tables": tables,
+        "notes": list(options.notes),
+        "log_size": tree_size(conn),
         "ledger_checkpoint": None if checkpoint is None else {
             "size": checkpoint.size, "root_hash": b64encode(checkpoint.root)},
     }
     created_at = str(data["created_at"])
     body = _canonical(data)
     digest = hashlib.sha256(body.encode()).hexdigest()
-    note = signer.sign_note(_note_text(signer.name, release_id, month, spent, digest))
+    note = signer.sign_note(_note_text(signer.name, release_id, period.key, spent, digest))
     progress("signing", len(DIMENSIONS) + 2, len(DIMENSIONS) + 2)
-    store.insert_release(conn, id=release_id, month=month, seq=seq, created_at=now,
+    store.insert_release(conn, id=release_id, month=period.key, seq=seq, created_at=now,
                          epsilon=spent, body=body, body_sha256=digest, note=note)
-    store.insert_charge(conn, month, release_id, spent, now)
-    return PublishedRelease(release_id, month, created_at, spent, body, digest, note, data)
+    store.insert_charge(conn, period.year, release_id, spent, now)
+    return PublishedRelease(release_id, period.key, created_at, spent, body, digest, note, data)
 
 
 # -- reading and verifying -----------------------------------------------------------------
 
 
-def _table(raw: Mapping[str, Any]) -> ReleaseTable:
+def _read_cell(raw: Mapping[str, Any], error: int, threshold: int) -> Cell:
+    if "noisy" in raw:  # this format: exactly as signed
+        return Cell(str(raw["category"]), raw["count"], str(raw["shown"]), int(raw["noisy"]),
+                    int(raw["low"]), int(raw["high"]))
+    # An older release kept only counts at or above the threshold. Read through today's rule:
+    # a suppressed count was below the threshold, so the true count is below threshold + error.
+    count = raw["count"]
+    if count is None:
+        return Cell(str(raw["category"]), None, UNCERTAIN, None, 0, threshold - 1 + error)
+    fresh = _cell(str(raw["category"]), int(count), error, threshold)
+    return Cell(fresh["category"], fresh["count"], fresh["shown"], int(count),
+                fresh["low"], fresh["high"])
+
+
+def _table(raw: Mapping[str, Any], threshold: int) -> ReleaseTable:
+    error = int(raw["error_95"])
     return ReleaseTable(
         key=DimensionKey(raw["dimension"]), title=str(raw["title"]),
         sensitivity=int(raw["sensitivity"]), epsilon=float(raw["epsilon"]),
-        scale=float(raw["scale"]), error_95=int(raw["error_95"]),
-        cells=tuple(Cell(str(c["category"]), c["count"], str(c["shown"])) for c in raw["cells"]),
+        scale=float(raw["scale"]), error_95=error,
+        cells=tuple(_read_cell(c, error, threshold) for c in raw["cells"]),
     )
 
 
@@ -459,10 +638,48 @@ def latest_releases(engine: Engine, limit: int = 12) -> list[PublishedRelease]:
         return [_published(row) for row in store.latest_releases(conn, limit)]
 
 
-def budget_status(engine: Engine, month: str) -> tuple[float | None, float]:
-    """(the month's total budget, or None if nothing was released yet; epsilon spent)."""
+def budget_status(engine: Engine, year: str) -> tuple[float | None, float]:
+    """(the year's total budget, or None if nothing was released yet; epsilon spent)."""
     with engine.connect() as conn:
-        return store.budget_for(conn, month), store.spent_in(conn, month)
+        return store.budget_for(conn, year), store.spent_in_year(conn, year)
+
+
+@dataclass(frozen=True)
+class BudgetCharge:
+    release_id: str
+    period: str
+    epsilon: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class BudgetYear:
+    """One year of the public privacy budget ledger."""
+
+    year: str
+    total: float | None  # None: an older per-month budget only, no annual cap set
+    spent: float
+    charges: tuple[BudgetCharge, ...]
+
+    @property
+    def left(self) -> float | None:
+        return None if self.total is None else max(self.total - self.spent, 0.0)
+
+
+def budget_ledger(engine: Engine) -> list[BudgetYear]:
+    """Every year with a release: its cap, what was spent and each charge (newest first)."""
+    with engine.connect() as conn:
+        totals = {row["month"]: float(row["total_epsilon"]) for row in store.budgets(conn)}
+        charges = store.budget_ledger(conn)
+    years: dict[str, list[BudgetCharge]] = {}
+    for row in charges:
+        years.setdefault(str(row["charged_to"])[:4], []).append(BudgetCharge(
+            str(row["release_id"]), str(row["period"]), float(row["epsilon"]),
+            row["created_at"]))
+    return [
+        BudgetYear(year, totals.get(year), sum(c.epsilon for c in items), tuple(items))
+        for year, items in sorted(years.items(), reverse=True)
+    ]
 
 
 def verify_release(body: str, note: str, vkey: str) -> Mapping[str, Any]:

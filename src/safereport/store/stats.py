@@ -27,6 +27,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
 )
 from sqlalchemy.engine import RowMapping
@@ -36,6 +37,8 @@ from safereport.store.metadata import metadata
 
 __all__ = [
     "budget_for",
+    "budget_ledger",
+    "budgets",
     "immutable_ddl",
     "insert_budget",
     "insert_charge",
@@ -46,6 +49,7 @@ __all__ = [
     "release_by_id",
     "releases_for_month",
     "spent_in",
+    "spent_in_year",
     "stats_budget_charges",
     "stats_budgets",
     "stats_releases",
@@ -139,6 +143,34 @@ def spent_in(conn: Connection, month: str) -> float:
         stats_budget_charges.c.month == month
     )
     return float(conn.execute(query).scalar_one())
+
+
+def spent_in_year(conn: Connection, year: str) -> float:
+    """Epsilon charged to ``year``: its annual charges and any older per-month charges."""
+    month = stats_budget_charges.c.month
+    query = select(func.coalesce(func.sum(stats_budget_charges.c.epsilon), 0.0)).where(
+        or_(month == year, month.like(f"{year}-%"))
+    )
+    return float(conn.execute(query).scalar_one())
+
+
+def budgets(conn: Connection) -> Sequence[RowMapping]:
+    """Every budget period (a year, or a month of an older release) with its total."""
+    query = select(stats_budgets).order_by(stats_budgets.c.month.desc())
+    return conn.execute(query).mappings().all()
+
+
+def budget_ledger(conn: Connection) -> Sequence[RowMapping]:
+    """Every charge, newest first: release id, the release's period, the budget period
+    charged (``charged_to``), epsilon and time."""
+    c, r = stats_budget_charges.c, stats_releases.c
+    query = (
+        select(c.release_id, r.month.label("period"), c.month.label("charged_to"), c.epsilon,
+               c.created_at)
+        .join(stats_releases, r.id == c.release_id)
+        .order_by(c.created_at.desc(), c.id.desc())
+    )
+    return conn.execute(query).mappings().all()
 
 
 def insert_charge(

@@ -1,37 +1,61 @@
 """Public transparency pages (no sign-in): statistics releases and the police-forces tracker.
 
-Everything here is read-only and was already published: signed releases, the log's latest
-signed checkpoint and public key, the published studies and the campaign's FOI tallies.
-Charts are SVG drawn on the server with the data table beside each; no JavaScript.
+Everything here is read-only and was already published: signed releases, the privacy budget
+ledger, the log's size, latest signed checkpoint and public key, the published studies and
+the campaign's FOI answers. Charts are SVG drawn on the server with the data table beside
+each; no JavaScript is needed (the quick exit's script only adds the keyboard shortcut). The
+pages speak the victim pages' languages and carry their quick exit (``victim/layout.html``).
+
+What the statistics page leads with is chosen from the published numbers alone (so the choice
+costs no privacy): the newest release in which some decision count rises above its noise; the
+page says which newer releases it passed over and why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from safereport.errors import SafeReportError
 from safereport.ledger.log import latest_checkpoint
 from safereport.stats import tracker
-from safereport.stats.charts import Bar, bar_chart
+from safereport.stats.charts import Bar, Span, bar_chart, interval_chart
+from safereport.stats.errata import errata_for
 from safereport.stats.export import release_csv
 from safereport.stats.foi import Classification
 from safereport.stats.forces import BBC_2018, load_forces, load_studies
-from safereport.stats.release import PublishedRelease, latest_releases, load_release
-from safereport.web.app import TEMPLATES
-from safereport.web.i18n import template_context
+from safereport.stats.forcetable import SAID_LABELS, STUDY_COLUMNS, Said, SortKey, force_rows
+from safereport.stats.labels import TABLE_TITLES, label
+from safereport.stats.release import (
+    NEVER_BROKEN_OUT,
+    DimensionKey,
+    Period,
+    PeriodKind,
+    PublishedRelease,
+    ReleaseTable,
+    budget_ledger,
+    latest_releases,
+    load_release,
+)
+from safereport.web.i18n import translations
+from safereport.web.victim_support import language_of, render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
 _CSS = (Path(__file__).parent / "templates" / "public" / "transparency.css").read_text("utf-8")
+_BBC_KEYS = ("yes", "no", "unclear_or_no_data")
 _BBC_LABELS = {"yes": "Yes, they refer", "no": "No, they do not",
                "unclear_or_no_data": "Unclear or no data"}
+_DECISIONS = ("allow", "conditional", "deny")
 
 
 def _engine(request: Request) -> Any:
@@ -41,27 +65,127 @@ def _engine(request: Request) -> Any:
     return instance.engine
 
 
-def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
-    values = {**template_context("en"), **context}
-    return TEMPLATES.TemplateResponse(request, name, values)
-
-
 def _log_key(request: Request) -> str | None:
     """The log's public key, if this instance has a log key (the page works without one)."""
     try:
         return str(request.app.state.instance.ledger.verifier_key())
-    except (SafeReportError, OSError):
+    except (SafeReportError, OSError, AttributeError):
         return None
 
 
-def _charts(release: PublishedRelease) -> list[dict[str, Any]]:
-    charts = []
-    for table in release.tables:
-        bars = [Bar(cell.category, cell.count, cell.shown) for cell in table.cells]
-        chart_id = f"chart-{release.id.replace('.', '-')}-{table.key.value}"
-        charts.append({"table": table, "svg": bar_chart(chart_id, table.title, bars),
-                       "id": chart_id})
-    return charts
+def _log_size(request: Request) -> int | None:
+    """How many entries the log holds now (not the size of its latest checkpoint)."""
+    try:
+        return int(request.app.state.instance.ledger.size())
+    except (SafeReportError, OSError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True)
+class Words:
+    """This request's language for the figures: gettext and the period names."""
+
+    lang: str
+    gettext: Callable[[str], str]
+
+    def period(self, period: Period) -> str:
+        months = [date(int(m[:4]), int(m[5:]), 1) for m in period.months]
+        if period.kind is PeriodKind.MONTH:
+            return str(format_date(months[0], "LLLL y", locale=self.lang))
+        if period.kind is PeriodKind.QUARTER:
+            first = format_date(months[0], "LLLL", locale=self.lang)
+            last = format_date(months[-1], "LLLL y", locale=self.lang)
+            return f"{first} – {last}"
+        return period.key
+
+    def shown(self, cell_shown: str, count: int | None, low: int, high: int) -> str:
+        if count is None:
+            return self.gettext("too uncertain to show (between %(low)s and %(high)s)") % {
+                "low": low, "high": high}
+        return self.gettext("about %(count)s (between %(low)s and %(high)s)") % {
+            "count": count, "low": low, "high": high}
+
+
+def _words(request: Request) -> Words:
+    lang = language_of(request)
+    return Words(lang, translations(lang).gettext)
+
+
+def _table_title(key: str) -> str:
+    return TABLE_TITLES.get(key, key)
+
+
+def _figure(release: PublishedRelease, table: ReleaseTable, words: Words) -> dict[str, Any]:
+    chart_id = f"chart-{release.id.replace('.', '-')}-{table.key.value}"
+    title = words.gettext(TABLE_TITLES.get(table.key.value, table.title))
+    spans = [Span(words.gettext(label(table.key.value, c.category)), c.count, c.low, c.high,
+                  words.shown(c.shown, c.count, c.low, c.high)) for c in table.cells]
+    return {"table": table, "title": title, "id": chart_id,
+            "svg": interval_chart(chart_id, title, spans),
+            "rows": [(c, words.gettext(label(table.key.value, c.category))) for c in table.cells]}
+
+
+def _figures(release: PublishedRelease, words: Words) -> list[dict[str, Any]]:
+    return [_figure(release, table, words) for table in release.tables]
+
+
+def _ordered(releases: Sequence[PublishedRelease]) -> list[PublishedRelease]:
+    """Newest period end first; of periods ending together the shortest first; then newest."""
+    def key(item: PublishedRelease) -> tuple[str, int, str]:
+        period = item.period
+        return (period.months[-1], -len(period.months), item.created_at)
+    return sorted(releases, key=key, reverse=True)
+
+
+def _has_signal(release: PublishedRelease) -> bool:
+    decided = release.table(DimensionKey.EFFECT)
+    return decided is not None and not decided.all_uncertain
+
+
+def _featured(releases: list[PublishedRelease]) -> tuple[PublishedRelease | None,
+                                                         list[PublishedRelease]]:
+    """The release to lead with, and the newer ones passed over as too uncertain."""
+    for number, item in enumerate(releases):
+        if _has_signal(item):
+            return item, releases[:number]
+    return (releases[0] if releases else None), []
+
+
+def _headline(release: PublishedRelease, words: Words) -> dict[str, Any] | None:
+    table = release.table(DimensionKey.IMMIGRATION)
+    if table is None:
+        return None
+    rows = []
+    for key in _DECISIONS:
+        cell = table.cell(key)
+        rows.append((words.gettext(label("effect", key)),
+                     words.shown(cell.shown, cell.count, cell.low, cell.high)))
+    return {"period": words.period(release.period), "rows": rows, "release": release}
+
+
+def _by_period(releases: list[PublishedRelease], words: Words) -> dict[str, Any] | None:
+    """Allowed, conditional and refused decisions, newest release of each period, as
+    intervals: the chart of decisions over time."""
+    seen: set[str] = set()
+    spans: list[Span] = []
+    rows: list[tuple[str, str, str]] = []
+    for item in releases:
+        decided = item.table(DimensionKey.EFFECT)
+        if decided is None or item.month in seen or len(seen) >= 8:
+            continue
+        seen.add(item.month)
+        name = words.period(item.period)
+        for key in _DECISIONS:
+            cell = decided.cell(key)
+            text = words.shown(cell.shown, cell.count, cell.low, cell.high)
+            what = words.gettext(label("effect", key))
+            spans.append(Span(f"{name}: {what}", cell.count, cell.low, cell.high, text))
+            rows.append((name, what, text))
+    if not spans:
+        return None
+    title = words.gettext("Decisions by period: allowed, allowed with conditions, refused")
+    return {"svg": interval_chart("chart-decisions", title, spans), "rows": rows,
+            "title": title}
 
 
 @router.get("/transparency.css")
@@ -72,14 +196,19 @@ def stylesheet() -> Response:
 @router.get("/statistics", response_class=HTMLResponse)
 def statistics(request: Request) -> HTMLResponse:
     engine = _engine(request)
-    releases = latest_releases(engine, limit=24)
+    words = _words(request)
+    releases = _ordered(latest_releases(engine, limit=48))
+    featured, passed_over = _featured(releases)
     with engine.connect() as conn:
         checkpoint = latest_checkpoint(conn)
-    latest = releases[0] if releases else None
-    return _render(
-        request, "public/statistics.html", releases=releases, latest=latest,
-        charts=_charts(latest) if latest else [], checkpoint=checkpoint,
-        vkey=_log_key(request),
+    return render(
+        request, "public/statistics.html", words.lang, releases=releases, latest=featured,
+        passed_over=passed_over, headline=_headline(featured, words) if featured else None,
+        by_period=_by_period(releases, words), words=words,
+        figures=_figures(featured, words) if featured else [],
+        errata=errata_for(featured) if featured else [], never=NEVER_BROKEN_OUT,
+        budget=budget_ledger(engine), checkpoint=checkpoint, log_size=_log_size(request),
+        vkey=_log_key(request), table_title=_table_title,
     )
 
 
@@ -112,8 +241,11 @@ def release_note(request: Request, release_id: str) -> str:
 @router.get("/statistics/releases/{release_id}", response_class=HTMLResponse)
 def release_page(request: Request, release_id: str) -> HTMLResponse:
     found = _release_or_404(request, release_id)
-    return _render(request, "public/release.html", release=found, charts=_charts(found),
-                   vkey=_log_key(request))
+    words = _words(request)
+    return render(request, "public/release.html", words.lang, release=found, words=words,
+                  figures=_figures(found, words), headline=_headline(found, words),
+                  errata=errata_for(found), never=NEVER_BROKEN_OUT, vkey=_log_key(request),
+                  table_title=_table_title)
 
 
 @router.get("/statistics/checkpoint", response_class=PlainTextResponse)
@@ -129,48 +261,76 @@ def _download(release_id: str, ext: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="statistics-{release_id}.{ext}"'}
 
 
-def _bbc_chart() -> dict[str, Any]:
+def _bbc_chart(words: Words) -> dict[str, Any]:
     study = next(s for s in load_studies() if s.id == BBC_2018)
-    rows = [(_BBC_LABELS[key], study.answers[key]) for key in ("yes", "no", "unclear_or_no_data")]
-    bars = [Bar(label, value, f"{value} of {study.forces_asked}") for label, value in rows]
-    title = (f"BBC, {study.published}: {study.answers['yes']} of {study.forces_asked} UK police "
-             "forces said they refer victims and witnesses to the Home Office")
+    asked = study.forces_asked or 0
+    rows = [(words.gettext(_BBC_LABELS[key]), study.answers[key]) for key in _BBC_KEYS]
+    of = words.gettext("%(count)s of %(total)s")
+    bars = [Bar(text, value, of % {"count": value, "total": asked}) for text, value in rows]
+    title = words.gettext("BBC, %(date)s: %(yes)s of %(total)s UK police forces said they refer "
+                          "victims and witnesses to the Home Office") % {
+        "date": study.published, "yes": study.answers["yes"], "total": asked}
     return {"study": study, "rows": rows, "svg": bar_chart("chart-bbc-2018", title, bars)}
 
 
-def _round_charts(today: date, engine: Any) -> list[dict[str, Any]]:
+def _round_charts(today: date, engine: Any, words: Words) -> list[dict[str, Any]]:
     charts = []
     for number, tally in enumerate(tracker.round_tallies(engine, today), start=1):
-        rows = tracker.tally_rows(tally)
-        bars = [Bar(label, count, str(count)) for label, count in rows]
-        title = f"FOI round {tally.name}: answers of {tally.asked} forces"
+        rows = [(words.gettext(text), count) for text, count in tracker.tally_rows(tally)]
+        bars = [Bar(text, count, str(count)) for text, count in rows]
+        title = words.gettext("FOI round %(name)s: answers of %(asked)s forces") % {
+            "name": tally.name, "asked": tally.asked}
         charts.append({"tally": tally, "rows": rows,
                        "svg": bar_chart(f"chart-round-{number}", title, bars)})
     return charts
 
 
-def _comparison_chart(rounds: list[dict[str, Any]]) -> Any:
+def _comparison_chart(rounds: list[dict[str, Any]], words: Words) -> Any:
     """Forces that said they share, round by round: the trend the campaign watches."""
     bars = []
+    of = words.gettext("%(count)s of %(total)s")
     for item in rounds:
         tally = item["tally"]
         shares = tally.counts[Classification.SHARES]
-        bars.append(Bar(tally.name, shares, f"{shares} of {tally.asked}"))
-    return bar_chart("chart-rounds", "Forces that said they share victims' data, by round", bars)
+        bars.append(Bar(tally.name, shares, of % {"count": shares, "total": tally.asked}))
+    title = words.gettext("Forces that said they share victims' data, by round")
+    return bar_chart("chart-rounds", title, bars)
+
+
+def _last_answer_chart(rows: list[Any], words: Words) -> Any:
+    """How many forces' last known answer is each answer: the page's picture of the forces."""
+    counts: dict[Said, int] = {}
+    for row in rows:
+        counts[row.last.said] = counts.get(row.last.said, 0) + 1
+    of = words.gettext("%(count)s of %(total)s")
+    bars = [Bar(words.gettext(SAID_LABELS[said]), n, of % {"count": n, "total": len(rows)})
+            for said, n in sorted(counts.items(), key=lambda item: -item[1])]
+    title = words.gettext("Police forces by the last thing known of them")
+    return bar_chart("chart-forces-last", title, bars)
 
 
 @router.get("/police-forces", response_class=HTMLResponse)
 def police_forces(request: Request) -> HTMLResponse:
     engine = _engine(request)
+    words = _words(request)
     today = date.today()
-    rounds = _round_charts(today, engine)
+    rounds = _round_charts(today, engine, words)
     latest = rounds[-1]["tally"].name if rounds else None
     requests = tracker.list_requests(engine, latest) if latest else []
     studies = [s for s in load_studies() if s.id != BBC_2018]
-    return _render(
-        request, "public/forces.html", bbc=_bbc_chart(), studies=studies, rounds=rounds,
-        comparison=_comparison_chart(rounds) if rounds else None,
-        latest_round=latest, requests=requests, forces=load_forces(), today=today,
+    try:
+        sort = SortKey(request.query_params.get("sort", SortKey.NAME))
+    except ValueError:
+        sort = SortKey.NAME
+    round_names, rows = force_rows(engine, today, sort)
+    forces = load_forces()
+    return render(
+        request, "public/forces.html", words.lang, bbc=_bbc_chart(words), studies=studies,
+        rounds=rounds, comparison=_comparison_chart(rounds, words) if rounds else None,
+        latest_round=latest, requests=requests, forces=forces, today=today, words=words,
+        territorial=sum(1 for f in forces if f.kind == "territorial"),
+        round_names=round_names, force_rows=rows, sort=sort.value,
+        study_columns=STUDY_COLUMNS, last_chart=_last_answer_chart(rows, words),
     )
 
 

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "policy",
     "report",
     "stats",
+    "users",
     "witness",
 )
 

@@ -59,7 +59,8 @@ class Settings:
     erasure_cooling_off_hours: int = 72
     #: Optional deployment choices read by one part each: ``intake_org`` (the support
     #: service that receives reports from the public pages, by id or name) and
-    #: ``quick_exit_url`` (where the quick exit goes; https only). Tests add others.
+    #: ``quick_exit_url`` (where the quick exit goes; https only), ``witnesses`` (one
+    #: ``<url> <vkey>`` per line: whom the log asks to cosign). Tests add others.
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -91,7 +92,7 @@ _FIELDS: dict[str, type] = {
     "erasure_cooling_off_hours": int,
 }
 #: Settings kept in ``Settings.extra``: text, from config.toml or SAFEREPORT_<NAME>.
-_EXTRA_FIELDS = ("intake_org", "quick_exit_url")
+_EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses")
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:

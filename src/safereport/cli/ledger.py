@@ -15,7 +15,14 @@ from safereport.ledger.notes import b64encode
 from safereport.ledger.record import parse_leaf
 from safereport.ledger.tiles import write_tiles
 from safereport.ledger.verifier import check_proof, parse_proof
+from safereport.ledger.witness_client import (
+    Outcome,
+    WitnessClient,
+    client_for,
+    parse_witnesses,
+)
 from safereport.services.instance import open_instance
+from safereport.store.witnesses import statuses
 
 __all__ = ["commands"]
 
@@ -120,9 +127,74 @@ def tiles(ctx: click.Context, directory: Path) -> None:
     click.echo(f"wrote {count} tiles and the checkpoint to {directory}")
 
 
+@ledger.command("witness-sync")
+@click.pass_context
+def witness_sync(ctx: click.Context) -> None:
+    """Sign a checkpoint if the log grew and ask every witness to cosign it. Exit 1 if one did not.
+
+    For a scheduler (cron, a systemd timer); the running instance also asks after each
+    checkpoint it signs, in the background.
+    """
+    instance = open_instance(Path(ctx.obj["data_dir"]))
+    ctx.call_on_close(instance.close)
+    endpoints = parse_witnesses(str(instance.settings.extra.get("witnesses", "")))
+    if not endpoints:
+        click.echo("no witnesses configured (setting `witnesses` in config.toml)", err=True)
+        sys.exit(1)
+    log = instance.ledger
+    client = client_for(log) or WitnessClient(log, endpoints)
+    results = client.sync(log.checkpoint(new=True))
+    for result in results:
+        detail = f": {result.detail}" if result.detail else ""
+        click.echo(f"{result.witness} {result.outcome.value} size {result.size}{detail}")
+    if any(r.outcome not in (Outcome.COSIGNED, Outcome.SKIPPED) for r in results):
+        sys.exit(1)
+
+
+@ledger.command()
+@click.pass_context
+def witnesses(ctx: click.Context) -> None:
+    """Show each witness: the size it last cosigned, its last error, any incident. Exit 1 on one."""
+    instance = open_instance(Path(ctx.obj["data_dir"]))
+    ctx.call_on_close(instance.close)
+    configured = parse_witnesses(str(instance.settings.extra.get("witnesses", "")))
+    with instance.engine.connect() as conn:
+        known = {status.witness: status for status in statuses(conn)}
+    names = [endpoint.key for endpoint in configured] + sorted(
+        set(known) - {endpoint.key for endpoint in configured}
+    )
+    if not names:
+        click.echo("no witnesses configured (setting `witnesses` in config.toml)")
+    for name in names:
+        status = known.get(name)
+        click.echo(name)
+        if status is None:
+            click.echo("  not asked yet")
+            continue
+        click.echo(f"  url            {status.url}")
+        click.echo(f"  last cosigned  size {status.size} at {status.ok_at}")
+        click.echo(f"  last asked     {status.tried_at}  error: {status.error or 'none'}")
+        if status.incident:
+            click.echo(f"  INCIDENT       {status.incident_at}: {status.incident}")
+    if any(status.incident for status in known.values()):
+        sys.exit(1)
+
+
 @ledger.command("check-proof")
 @click.argument("proof_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--key", "vkey", required=True, help="The log's vkey, or a file holding it.")
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    help="A witness's vkey (cosignature/v1), or a file holding one per line. Repeatable.",
+)
+@click.option(
+    "--quorum",
+    type=click.IntRange(min=0),
+    default=None,
+    help="How many of the --witness keys must have cosigned (default: all of them).",
+)
 @click.option(
     "--entry",
     "entry_file",
@@ -131,11 +203,19 @@ def tiles(ctx: click.Context, directory: Path) -> None:
     help="The entry's exact leaf bytes (from `ledger entry N --raw`). Without it, the entry "
     "carried on the proof's `extra` line (as in a victim's receipt) is checked.",
 )
-def check_proof_command(proof_file: Path, vkey: str, entry_file: Path | None) -> None:
+def check_proof_command(
+    proof_file: Path,
+    vkey: str,
+    witness_keys: tuple[str, ...],
+    quorum: int | None,
+    entry_file: Path | None,
+) -> None:
     """Verify a tlog-proof offline, with no database. Exit 1 if it does not verify."""
     key_path = Path(vkey)
     if key_path.is_file():
         vkey = _read_text(key_path).strip()
+    keys = [line for given in witness_keys for line in _keys_in(given)]
+    required = len(keys) if quorum is None else quorum
     proof_text = _read_text(proof_file)
     try:
         if entry_file is not None:
@@ -145,14 +225,23 @@ def check_proof_command(proof_file: Path, vkey: str, entry_file: Path | None) ->
             if carried is None:
                 raise LedgerError("the proof carries no entry: give it with --entry LEAF_FILE")
             leaf = carried
-        checkpoint_ = check_proof(proof_text, vkey, leaf)
+        checkpoint_ = check_proof(proof_text, vkey, leaf, witnesses=keys, quorum=required)
     except LedgerError as exc:
         click.echo(f"proof does NOT verify: {exc}", err=True)
         sys.exit(1)
+    cosigned = f", cosigned by at least {required} of {len(keys)} witnesses" if keys else ""
     click.echo(
         f"ok: the entry is in {checkpoint_.origin} (tree size {checkpoint_.size}), "
-        "signed by that log's key"
+        f"signed by that log's key{cosigned}"
     )
+
+
+def _keys_in(given: str) -> list[str]:
+    """A vkey, or the vkeys in a file (one per line)."""
+    path = Path(given)
+    if path.is_file():
+        return [line.strip() for line in _read_text(path).splitlines() if line.strip()]
+    return [given.strip()]
 
 
 commands: list[click.Command] = [ledger]

@@ -42,10 +42,33 @@ def witness() -> None:
 @witness.command("init")
 @_STATE
 @click.option("--name", required=True, help="The witness's key name, e.g. witness.example.org.")
-def init_command(state: Path, name: str) -> None:
-    """Make the witness's cosigning key in the state directory."""
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    help="The verifier key of a log to watch (as `witness trust`). Repeatable.",
+)
+def init_command(state: Path, name: str, logs: tuple[str, ...]) -> None:
+    """Make the witness's cosigning key in the state directory; prints its vkey."""
     made = Witness.create(state, name)
+    for vkey in logs:
+        click.echo(f"watching {made.trust(vkey)}", err=True)
     click.echo(made.vkey)
+
+
+@witness.command()
+@_STATE
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8010, show_default=True, type=click.IntRange(1, 65535))
+def serve(state: Path, host: str, port: int) -> None:
+    """Serve C2SP tlog-witness `add-checkpoint` over HTTP at /add-checkpoint."""
+    import uvicorn
+
+    from safereport.web.witness import create_witness_app
+
+    app = create_witness_app(Witness(state))
+    click.echo(f"witness serving on http://{host}:{port}/add-checkpoint", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 
 
 @witness.command()

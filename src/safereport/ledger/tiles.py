@@ -7,6 +7,7 @@ stay private (I5), and salted leaves make their hashes reveal nothing.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from sqlalchemy import Connection, select
@@ -16,10 +17,20 @@ from safereport.ledger.notes import parse_checkpoint, parse_note
 from safereport.ledger.tree import node_key
 from safereport.store.ledger import ledger_entries, ledger_nodes
 
-__all__ = ["TILE_HEIGHT", "TILE_WIDTH", "tile_path", "write_tiles"]
+__all__ = [
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "parse_tile_path",
+    "read_tile",
+    "tile_exists",
+    "tile_path",
+    "write_tiles",
+]
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
+#: ``tile/<L>/<N>[.p/<W>]``; the canonical form of N is checked by rebuilding it.
+_TILE = re.compile(r"^tile/([0-9]{1,2})/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([0-9]{1,3}))?$")
 
 
 def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
@@ -53,6 +64,36 @@ def _hashes(conn: Connection, tree_level: int, start: int, end: int) -> bytes:
     if len(values) != end - start:
         raise LedgerError(f"the stored tree lacks nodes {start}..{end - 1} at level {tree_level}")
     return b"".join(values)
+
+
+def parse_tile_path(path: str) -> tuple[int, int, int]:
+    """``(level, index, width)`` of a hash tile path; LedgerError unless canonical.
+
+    Entry bundles (``tile/entries/...``) and data tiles are not hash tiles: they never parse.
+    """
+    match = _TILE.match(path)
+    if match is None:
+        raise LedgerError(f"{path[:80]!r} is not a hash tile path")
+    level = int(match.group(1))
+    index = int(match.group(2).replace("x", "").replace("/", ""))
+    width = TILE_WIDTH if match.group(3) is None else int(match.group(3))
+    if not 0 < width <= TILE_WIDTH or tile_path(level, index, width) != path:
+        raise LedgerError(f"{path[:80]!r} is not a canonical hash tile path")
+    return level, index, width
+
+
+def tile_exists(size: int, level: int, index: int, width: int) -> bool:
+    """Whether the tree of ``size`` leaves holds this tile (a partial one: at least ``width``)."""
+    count = size >> (TILE_HEIGHT * level) if level < 8 else 0
+    return index * TILE_WIDTH + width <= count
+
+
+def read_tile(conn: Connection, size: int, level: int, index: int, width: int) -> bytes | None:
+    """The tile's hashes in the tree of ``size`` leaves, or None if that tree lacks it."""
+    if not tile_exists(size, level, index, width):
+        return None
+    start = index * TILE_WIDTH
+    return _hashes(conn, TILE_HEIGHT * level, start, start + width)
 
 
 def _write(path: Path, data: bytes) -> None:

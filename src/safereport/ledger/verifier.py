@@ -7,12 +7,16 @@ and any outside auditor run exactly this code.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from safereport.errors import LedgerError
 from safereport.ledger import merkle
+from safereport.ledger.keys import verify_cosignature
 from safereport.ledger.notes import (
     Checkpoint,
+    Note,
+    SignatureType,
     b64decode,
     b64encode,
     parse_checkpoint,
@@ -20,7 +24,14 @@ from safereport.ledger.notes import (
     parse_vkey,
 )
 
-__all__ = ["PROOF_HEADER", "TlogProof", "check_proof", "format_proof", "parse_proof"]
+__all__ = [
+    "PROOF_HEADER",
+    "TlogProof",
+    "check_proof",
+    "count_cosignatures",
+    "format_proof",
+    "parse_proof",
+]
 
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 _INDEX = re.compile(r"^index (0|[1-9][0-9]*)$")
@@ -61,11 +72,21 @@ def parse_proof(text: str) -> TlogProof:
     return TlogProof(int(match.group(1)), hashes, note, extra)
 
 
-def check_proof(proof_text: str, vkey: str, leaf: bytes) -> Checkpoint:
+def check_proof(
+    proof_text: str,
+    vkey: str,
+    leaf: bytes,
+    *,
+    witnesses: Sequence[str] = (),
+    quorum: int = 0,
+) -> Checkpoint:
     """Raise LedgerError unless ``leaf`` is in the log that ``vkey`` signs, as proved.
 
     Checks the checkpoint's signature by the log's key (whose name is the log's origin), then
-    the inclusion of the leaf's RFC 6962 hash at the proof's index. Returns the checkpoint.
+    the inclusion of the leaf's RFC 6962 hash at the proof's index, then that at least
+    ``quorum`` of the ``witnesses`` (cosignature/v1 vkeys) cosigned the checkpoint. A
+    cosignature line of a given witness that does not verify is an error, not a miss: the
+    note is malformed (C2SP signed-note). Returns the checkpoint.
     """
     proof = parse_proof(proof_text)
     verifier = parse_vkey(vkey)
@@ -77,4 +98,26 @@ def check_proof(proof_text: str, vkey: str, leaf: bytes) -> Checkpoint:
     merkle.verify_inclusion(
         proof.index, checkpoint.size, merkle.leaf_hash(leaf), proof.hashes, checkpoint.root
     )
+    cosigned = count_cosignatures(note, witnesses)
+    if quorum > len(witnesses):
+        raise LedgerError(f"a quorum of {quorum} needs at least {quorum} witness keys")
+    if cosigned < quorum:
+        raise LedgerError(
+            f"the checkpoint is cosigned by {cosigned} of the given witnesses; {quorum} required"
+        )
     return checkpoint
+
+
+def count_cosignatures(note: Note, witnesses: Sequence[str]) -> int:
+    """How many of ``witnesses`` (vkeys) validly cosigned ``note``; LedgerError if one is forged."""
+    count = 0
+    for vkey in dict.fromkeys(witness.strip() for witness in witnesses):
+        witness = parse_vkey(vkey)
+        if witness.kind is not SignatureType.COSIGNATURE_V1:
+            raise LedgerError(f"{witness.name}: a witness key is a cosignature/v1 key (0x04)")
+        if any(
+            line.key_id == witness.key_id and line.name == witness.name for line in note.signatures
+        ):
+            verify_cosignature(note, witness)
+            count += 1
+    return count

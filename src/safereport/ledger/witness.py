@@ -1,11 +1,15 @@
 """A witness: an outside party that checks a log only ever grows, and cosigns what it checked.
 
 The witness keeps, per log origin, the last checkpoint it cosigned, in its own state
-directory (never in the log's database). A new checkpoint is cosigned (C2SP tlog-cosignature,
-Ed25519 ``cosignature/v1``) only if the log's key signed it and a consistency proof links it
-to the last one. Anything else is refused, and the refusal is written to ``refusals.jsonl``
-with both checkpoints: two signed, inconsistent checkpoints are proof that the log forked or
-rewrote its history.
+directory (never in the log's database). It answers C2SP tlog-witness ``add-checkpoint``
+requests (an old size, a consistency proof, the checkpoint): a checkpoint is cosigned (C2SP
+tlog-cosignature, Ed25519 ``cosignature/v1`` with a timestamp) only if the log's key signed
+it and a consistency proof links it to the last one. The check and the new state are one
+step under an exclusive lock, and the state is fsync'd before the cosignature is returned.
+
+Every refused request is appended to ``refusals.jsonl`` with its status, the checkpoint
+offered and the last one cosigned: two signed, inconsistent checkpoints are proof that the
+log forked or rewrote its history.
 """
 
 from __future__ import annotations
@@ -13,29 +17,97 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from safereport.errors import ConfigError, LedgerError
 from safereport.ledger import merkle
 from safereport.ledger.keys import CosignatureSigner, read_key_file, write_key_file
-from safereport.ledger.notes import Checkpoint, parse_checkpoint, parse_note, parse_vkey
+from safereport.ledger.notes import (
+    Checkpoint,
+    Note,
+    b64decode,
+    parse_checkpoint,
+    parse_note,
+    parse_vkey,
+)
 
-__all__ = ["Witness", "WitnessRefusal"]
+__all__ = [
+    "MAX_PROOF_LINES",
+    "AddCheckpoint",
+    "Refused",
+    "Witness",
+    "WitnessRefusal",
+    "parse_add_checkpoint",
+]
 
 _KEY = "witness.key"
 _LOGS = "logs.json"
 _REFUSALS = "refusals.jsonl"
 _LOCK = ".lock"
+#: tlog-witness: "The client MUST NOT send more than 63 consistency proof lines."
+MAX_PROOF_LINES = 63
+_OLD = re.compile(r"^old (0|[1-9][0-9]*)$")
+
+
+class Refused(IntEnum):
+    """Why a witness refuses, as the HTTP status tlog-witness prescribes for it."""
+
+    BAD_REQUEST = 400
+    FORBIDDEN = 403
+    UNKNOWN_LOG = 404
+    CONFLICT = 409
+    TOO_LARGE = 413
+    UNPROCESSABLE = 422
 
 
 class WitnessRefusal(LedgerError):
-    """The witness will not cosign this checkpoint (the refusal has been recorded)."""
+    """The witness will not cosign this checkpoint (the refusal has been recorded).
+
+    ``size`` is set on a 409 for a stale old size: the size the witness last cosigned.
+    """
+
+    def __init__(self, message: str, status: Refused, size: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.size = size
+
+
+@dataclass(frozen=True)
+class AddCheckpoint:
+    """A parsed ``add-checkpoint`` request body."""
+
+    old: int
+    proof: tuple[bytes, ...]
+    note: str
+
+
+def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
+    """``old N``, up to 63 base64 proof lines, a blank line, a signed checkpoint note."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LedgerError("the request is not UTF-8 text") from exc
+    head, sep, note = text.partition("\n\n")
+    if not sep:
+        raise LedgerError("the request has an old size line, proof lines, a blank line, a note")
+    lines = head.split("\n")
+    match = _OLD.match(lines[0])
+    if match is None:
+        raise LedgerError("the request starts with the line 'old <size>'")
+    if len(lines) - 1 > MAX_PROOF_LINES:
+        raise LedgerError(f"more than {MAX_PROOF_LINES} consistency proof lines")
+    proof = tuple(b64decode(line, "a consistency proof line") for line in lines[1:])
+    if any(len(value) != merkle.HASH_SIZE for value in proof):
+        raise LedgerError("a consistency proof line is not a 32-byte hash")
+    return AddCheckpoint(int(match.group(1)), proof, note)
 
 
 @dataclass(frozen=True)
@@ -46,6 +118,11 @@ class _Seen:
     @property
     def checkpoint(self) -> Checkpoint | None:
         return None if self.note is None else parse_checkpoint(parse_note(self.note).text)
+
+    @property
+    def size(self) -> int:
+        checkpoint = self.checkpoint
+        return 0 if checkpoint is None else checkpoint.size
 
 
 class Witness:
@@ -72,8 +149,10 @@ class Witness:
         with open(self.state_dir / _LOCK, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             logs = self._load()
+            before = dict(logs)
             yield logs
-            self._save(logs)
+            if logs != before:
+                self._save(logs)
 
     def _load(self) -> dict[str, _Seen]:
         path = self.state_dir / _LOGS
@@ -86,11 +165,16 @@ class Witness:
         return {origin: _Seen(item["vkey"], item.get("checkpoint")) for origin, item in raw.items()}
 
     def _save(self, logs: dict[str, _Seen]) -> None:
+        """Replace the state file atomically and durably (file and directory fsync'd)."""
         path = self.state_dir / _LOGS
         data = {o: {"vkey": s.vkey, "checkpoint": s.note} for o, s in sorted(logs.items())}
         temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
+        _fsync_directory(self.state_dir)
 
     def trust(self, vkey: str) -> str:
         """Start watching the log whose key is ``vkey``; returns its origin (the key's name)."""
@@ -115,43 +199,150 @@ class Witness:
 
     # -- cosigning -------------------------------------------------------------------------
 
+    def add_checkpoint(self, body: bytes) -> str:
+        """Answer a tlog-witness ``add-checkpoint`` request: the cosignature line(s).
+
+        Raises WitnessRefusal with the status the spec prescribes; every refusal is recorded.
+        """
+        try:
+            request = parse_add_checkpoint(body)
+            note = parse_note(request.note)
+        except LedgerError as exc:
+            self._record(Refused.BAD_REQUEST, str(exc), body=body)
+            raise WitnessRefusal(str(exc), Refused.BAD_REQUEST) from exc
+        return self._cosign(note, request.old, request.proof, body)
+
     def cosign(self, note_text: str, proof: Sequence[bytes] = ()) -> str:
-        """Check ``note_text`` against the last checkpoint seen, then cosign it."""
-        note = parse_note(note_text)
+        """Check ``note_text`` against the last checkpoint cosigned; return it cosigned.
+
+        The file-based round (``safereport witness cosign``): the old size is always the one
+        the witness last cosigned, so ``proof`` must run from there.
+        """
+        try:
+            note = parse_note(note_text)
+        except LedgerError as exc:
+            self._record(Refused.BAD_REQUEST, str(exc), offered=note_text)
+            raise WitnessRefusal(str(exc), Refused.BAD_REQUEST) from exc
+        seen = self._load().get(note.text.split("\n", 1)[0])
+        old = 0 if seen is None else seen.size
+        line = self._cosign(note, old, tuple(proof), None)
+        return note.render() + line
+
+    def _cosign(self, note: Note, old: int, proof: tuple[bytes, ...], body: bytes | None) -> str:
         origin = note.text.split("\n", 1)[0]
         with self._locked() as logs:
             seen = logs.get(origin)
-            if seen is None:
-                raise WitnessRefusal(f"this witness does not watch the log {origin!r}")
             try:
-                note.verify(parse_vkey(seen.vkey))
-                checkpoint = parse_checkpoint(note.text)
-                _check_growth(seen.checkpoint, checkpoint, proof)
-            except LedgerError as exc:
-                self._record_refusal(origin, seen.note, note_text, str(exc))
-                raise WitnessRefusal(f"refused to cosign {origin}: {exc}") from exc
+                if seen is None:
+                    raise WitnessRefusal(
+                        f"this witness does not watch the log {origin!r}", Refused.UNKNOWN_LOG
+                    )
+                _check(seen, note, old, proof)
+            except WitnessRefusal as exc:
+                self._record(
+                    exc.status,
+                    str(exc),
+                    origin=origin,
+                    last=None if seen is None else seen.note,
+                    offered=note.render(),
+                    body=body,
+                )
+                raise
             logs[origin] = _Seen(seen.vkey, note.render())
-        return self.signer.cosign(note, self._clock()).render()
+        timestamp = max(1, self._clock())  # tlog-witness: the timestamp MUST NOT be zero
+        cosigned = self.signer.cosign(Note(note.text, ()), timestamp)
+        return cosigned.signatures[0].render()
 
-    def _record_refusal(self, origin: str, last: str | None, offered: str, reason: str) -> None:
+    def _record(
+        self,
+        status: Refused,
+        reason: str,
+        *,
+        origin: str | None = None,
+        last: str | None = None,
+        offered: str | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        """Append one refusal, durably: with a valid signature it may prove a fork."""
         entry = {
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "status": int(status),
             "origin": origin,
             "reason": reason,
             "last_cosigned": last,
             "offered": offered,
+            "request": None if body is None else body.decode("utf-8", errors="replace"),
         }
         with open(self.state_dir / _REFUSALS, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def record_refusal(self, status: Refused, reason: str, body: bytes) -> None:
+        """Record a request refused before it reached the checks (e.g. an oversized body)."""
+        self._record(status, reason, body=body)
 
 
-def _check_growth(old: Checkpoint | None, new: Checkpoint, proof: Sequence[bytes]) -> None:
+def _check(seen: _Seen, note: Note, old: int, proof: tuple[bytes, ...]) -> None:
+    """The checks of tlog-witness ``add-checkpoint`` after the origin's, in the spec's order."""
+    origin = note.text.split("\n", 1)[0]
+    try:
+        note.verify(parse_vkey(seen.vkey))
+    except LedgerError as exc:
+        raise WitnessRefusal(f"refused to cosign {origin}: {exc}", Refused.FORBIDDEN) from exc
+    try:
+        checkpoint = parse_checkpoint(note.text)
+    except LedgerError as exc:
+        raise WitnessRefusal(f"refused to cosign {origin}: {exc}", Refused.BAD_REQUEST) from exc
+    if old > checkpoint.size:
+        raise WitnessRefusal(
+            f"refused to cosign {origin}: size {checkpoint.size} is smaller than the "
+            f"old size {old}",
+            Refused.BAD_REQUEST,
+        )
+    last = seen.checkpoint
+    known = 0 if last is None else last.size
+    if old != known:
+        raise WitnessRefusal(
+            f"refused to cosign {origin}: the last checkpoint cosigned has size {known}, not {old}",
+            Refused.CONFLICT,
+            size=known,
+        )
+    _check_growth(origin, last, checkpoint, proof)
+
+
+def _check_growth(
+    origin: str, old: Checkpoint | None, new: Checkpoint, proof: Sequence[bytes]
+) -> None:
     if old is None or old.size == 0:
+        if proof:
+            raise WitnessRefusal(
+                f"refused to cosign {origin}: a proof from size 0 must be empty",
+                Refused.UNPROCESSABLE,
+            )
         return  # Trust on first use; every tree extends the empty one.
-    if new.size < old.size:
-        raise LedgerError(f"size {new.size} is smaller than the {old.size} already cosigned")
     if new.size == old.size:
         if new.root != old.root:
-            raise LedgerError(f"two different roots for size {new.size}: the log forked")
+            raise WitnessRefusal(
+                f"refused to cosign {origin}: two different roots for size {new.size}: "
+                "the log forked",
+                Refused.CONFLICT,
+            )
+        if proof:
+            raise WitnessRefusal(
+                f"refused to cosign {origin}: equal sizes take an empty proof",
+                Refused.UNPROCESSABLE,
+            )
         return
-    merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
+    try:
+        merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
+    except LedgerError as exc:
+        raise WitnessRefusal(f"refused to cosign {origin}: {exc}", Refused.UNPROCESSABLE) from exc
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

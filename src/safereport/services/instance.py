@@ -44,8 +44,12 @@ class Instance:
     @cached_property
     def ledger(self) -> Ledger:
         from safereport.ledger.log import open_ledger
+        from safereport.ledger.witness_client import attach_witnesses
 
-        return open_ledger(self.settings, self.engine)
+        ledger = open_ledger(self.settings, self.engine)
+        # Each checkpoint it signs is offered to the configured witnesses, in the background.
+        attach_witnesses(ledger, str(self.settings.extra.get("witnesses", "")))
+        return ledger
 
     def close(self) -> None:
         if "ledger" in self.__dict__:  # built: finish its batches, sign over what it appended

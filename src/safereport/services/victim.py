@@ -31,6 +31,7 @@ from safereport.domain.vocabulary import Action, DataCategory, Purpose, Recipien
 from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.ledger.log import EntryView
 from safereport.ledger.verifier import TlogProof, format_proof, parse_proof
+from safereport.ledger.witness_client import cosigned_proof
 from safereport.services.access import access_case, decide_and_record, record_failure
 from safereport.services.instance import Instance
 from safereport.services.intake import CONSENT_CHOICES, argon2_params, codename_salt, victim_actor
@@ -417,7 +418,8 @@ def who_has_seen(instance: Instance, session: VictimSession) -> list[EntryView]:
 def receipt(instance: Instance, session: VictimSession, index: int) -> Receipt:
     """A C2SP tlog-proof for one entry of her case, carrying the entry itself as ``extra``.
 
-    ``safereport ledger check-proof`` verifies it offline against the log's public key.
+    ``safereport ledger check-proof`` verifies it offline against the log's public key (and,
+    with ``--witness``, the witnesses' cosignatures it carries).
     """
     entries = who_has_seen(instance, session)
     if index not in {entry.index for entry in entries}:
@@ -425,7 +427,8 @@ def receipt(instance: Instance, session: VictimSession, index: int) -> Receipt:
         # under her own case, since the entry's case is not hers to learn.
         _record_refusal(instance, session, Action.VIEW, "receipt", {"entry": str(index)})
         raise AccessDenied("that entry is not about your case")
-    proof = parse_proof(instance.ledger.proof_for(index))
+    # On the newest checkpoint the witnesses have cosigned, with their cosignatures.
+    proof = parse_proof(cosigned_proof(instance.ledger, index))
     leaf = instance.ledger.entry(index)
     text = format_proof(TlogProof(proof.index, proof.hashes, proof.checkpoint_note, extra=leaf))
     return Receipt(filename=f"receipt-{index}.tlog-proof", text=text)

@@ -22,7 +22,9 @@ TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
 install_i18n(TEMPLATES.env)  # base.html speaks through gettext (English unless a page says)
 
 #: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.
-ROUTER_MODULES: tuple[str, ...] = ("public", "victim", "auth", "staff", "auditor", "tracker")
+ROUTER_MODULES: tuple[str, ...] = (
+    "public", "victim", "auth", "staff", "auditor", "tracker", "tlog"
+)
 
 
 def create_app(instance: Any = None) -> FastAPI:

@@ -87,6 +87,7 @@ SECURITY_HEADERS: dict[str, str] = {
     "X-Robots-Tag": "noindex, nofollow",
 }
 
+_CACHE_HEADERS = {b"cache-control", b"pragma", b"expires"}
 _WEB_KEY_FILE = "web.key"
 _MAC_BYTES = 16
 _ASGIApp = Callable[
@@ -131,10 +132,17 @@ class _SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        # The published log (C2SP tlog-tiles) chooses its own caching: full tiles never change.
+        own_cache = str(scope.get("path", "")).startswith("/log/")
+
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 kept = [(k, v) for k, v in message.get("headers", []) if k not in self._names]
-                message["headers"] = kept + self._headers
+                given = [(k, v) for k, v in message.get("headers", []) if k == b"cache-control"]
+                headers = self._headers
+                if own_cache and given:
+                    headers = [*(h for h in headers if h[0] not in _CACHE_HEADERS), *given]
+                message["headers"] = kept + headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

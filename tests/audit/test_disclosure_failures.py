@@ -48,6 +48,7 @@ def test_a_release_that_cannot_be_stored_is_a_denial_on_record(
     world: StaffWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     filed = world.file(consents=((Recipient.POLICE, Purpose.SAFEGUARDING),))
+    world.confirm_consents(filed)
 
     def broken_seal(*args: object, **kwargs: object) -> object:
         raise VaultError()
@@ -86,6 +87,7 @@ def test_an_unopenable_justification_is_a_denial_on_record(
 def test_an_unreadable_package_is_a_denial_on_record_not_a_500(sqlite_world: StaffWorld) -> None:
     world = sqlite_world
     filed = world.file(consents=((Recipient.POLICE, Purpose.SAFEGUARDING),))
+    world.confirm_consents(filed)
     request_id = disclosure.request_disclosure(world.instance, world.users["cw"],
                                                _referral(world, filed.case_id))
     with world.instance.engine.begin() as conn:

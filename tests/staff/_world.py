@@ -65,6 +65,14 @@ class StaffWorld:
             self.instance, self.users[username], crime_type=CrimeType.DOMESTIC_ABUSE,
             subject_role=SubjectRole.VICTIM, values=values, consents_given=consents)
 
+    def confirm_consents(self, filed: FiledReport, username: str = "sup1") -> None:
+        """A second staff member confirms every consent recorded on the case (POLICY.md v2)."""
+        from safereport.services.provenance import case_facts, confirm_consent
+
+        user = self.users[username]
+        for fact in case_facts(self.instance, user, filed.case_id).waiting:
+            confirm_consent(self.instance, user, fact.id)
+
 
 def make_staff_world(tmp_path: Path, db_url: str, *, regime: str = "firewall") -> StaffWorld:
     postgres = db_url.startswith("postgresql")

@@ -13,6 +13,7 @@ from safereport.errors import InvalidInput
 from safereport.services import casework, disclosure
 from safereport.services.disclosure import DisclosureForm, DisclosureStatus
 from safereport.services.disclosure_seal import SealedPackage, open_package
+from safereport.services.victim import claim_case
 from safereport.store.core import notes
 from safereport.store.ledger import ledger_entries
 from safereport.store.staff import disclosure_packages
@@ -114,6 +115,12 @@ def test_emergency_disclosure_notifies_the_subject(sqlite_world: StaffWorld) -> 
                           categories=frozenset({DataCategory.ADDRESS}),
                           flags=frozenset({"emergency"}), justification="Threat to life now.")
     request_id = disclosure.request_disclosure(w.instance, w.users["cw"], form)
+    # notify_subject needs someone to read the notice: an unclaimed report waits for her
+    assert disclosure.view_disclosure(w.instance, w.users["cw"], request_id).status is \
+        DisclosureStatus.WAITING_FOR_HER
+    assert disclosure.inbox(w.instance, w.users["officer"]) == []
+    claim_case(w.instance, filed.claim_code)
+    disclosure.release_waiting(w.instance, w.users["cw"], request_id)
     assert disclosure.view_disclosure(w.instance, w.users["cw"], request_id).status is \
         DisclosureStatus.RELEASED
     with w.instance.engine.connect() as conn:
@@ -133,6 +140,7 @@ def test_emergency_disclosure_notifies_the_subject(sqlite_world: StaffWorld) -> 
 def test_consented_referral_is_allowed_at_once(sqlite_world: StaffWorld) -> None:
     w = sqlite_world
     filed = w.file(consents=((Recipient.POLICE, Purpose.SAFEGUARDING),))
+    w.confirm_consents(filed)
     form = DisclosureForm(case_id=filed.case_id, recipient_org_id=w.orgs["police"],
                           purpose=Purpose.SAFEGUARDING,
                           categories=frozenset({DataCategory.IDENTITY, DataCategory.CONTACT}))
@@ -146,20 +154,25 @@ def test_form_parsing() -> None:
         {"case_id": "c", "recipient_org": "o", "purpose": "marac", "status_evidence": "none"},
         ["identity", "address"], ["emergency"])
     assert form.categories == {DataCategory.IDENTITY, DataCategory.ADDRESS}
-    assert form.context()["emergency"] is True and form.context()["automated"] is False
+    assert form.context()["emergency"] is True and "automated" not in form.context()
     with pytest.raises(InvalidInput, match="purpose"):
         disclosure.parse_disclosure_form({"purpose": "x"}, ["identity"])
     with pytest.raises(InvalidInput, match="at least one"):
         disclosure.parse_disclosure_form({"purpose": "marac", "recipient_org": "o"}, [])
+    for derived in ("consent", "victim_initiated", "automated"):
+        with pytest.raises(InvalidInput, match="read from her record"):
+            disclosure.parse_disclosure_form({"purpose": "marac", "recipient_org": "o"},
+                                             ["identity"], [derived])
     with pytest.raises(InvalidInput, match="unknown fact"):
         disclosure.parse_disclosure_form({"purpose": "marac", "recipient_org": "o"},
-                                         ["identity"], ["consent"])
+                                         ["identity"], ["urgent"])
 
 
 def test_police_ask_a_support_service_through_the_same_workflow(
         sqlite_world: StaffWorld) -> None:
     w = sqlite_world
     filed = w.file(consents=((Recipient.POLICE, Purpose.SAFEGUARDING),))
+    w.confirm_consents(filed)
     officer, cw = w.users["officer"], w.users["cw"]
     ask_id = disclosure.ask_for_disclosure(
         w.instance, officer, holder_org_id=w.orgs["support"], reference=filed.reference.lower(),

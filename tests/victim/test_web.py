@@ -3,7 +3,9 @@ door with its pass, throttles, and every page in every language."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,12 @@ from safereport.domain.case import IntakeKind
 from safereport.domain.vocabulary import Purpose
 from safereport.services.access import access_case
 from safereport.services.intake import parse_submission, submit_report
-from safereport.services.victim import issue_claim_code, open_by_codename, who_has_seen
+from safereport.services.victim import issue_claim_code, open_by_codename
 from safereport.store.core import cases
 from safereport.web.app import create_app
 from safereport.web.i18n import LANGUAGES, extract_messages, translations
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-_PASS = re.compile(r'name="pass" value="([^"]+)"')
 _CODENAME = re.compile(r'<p class="codename"[^>]*>(.*?)</p>', re.S)
 
 
@@ -56,14 +57,14 @@ def _open(client: TestClient, codename: str, lang: str = "en") -> Any:
     return client.post("/return", data=data)
 
 
-@pytest.mark.parametrize("path", ["/", "/report", "/return", "/claim"])
+@pytest.mark.parametrize("path", ["/", "/report", "/return", "/claim", "/safety"])
 def test_pages_leave_no_trace(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200
-    assert "set-cookie" not in response.headers
+    assert "set-cookie" not in response.headers  # no cookie until she opens her report
     assert response.headers["cache-control"].startswith("no-store")
     assert "<title>Information</title>" in response.text
-    assert 'id="quick-exit"' in response.text and 'href="https://' in response.text
+    assert 'id="quick-exit"' in response.text and 'href="/return/exit"' in response.text
     # nothing is fetched from another host: every src/href to a resource is local
     assets = re.findall(r'(?:src|href)="([^"#]+)"', response.text)
     resources = [a for a in assets if a.endswith((".css", ".js", ".png", ".svg", ".woff2"))]
@@ -85,16 +86,37 @@ def test_an_anonymous_report_by_form(client: TestClient) -> None:
     assert 'class="codename"' not in response.text
 
 
+@pytest.mark.parametrize("path", ["/", "/report", "/return", "/claim", "/safety"])
+def test_safety_first_on_every_page(client: TestClient, path: str) -> None:
+    page = client.get(path).text
+    assert page.index("In an emergency, call 999") < page.index("<h1>")
+    assert "press 55" in page and "0808 2000 247" in page and 'href="tel:08082000247"' in page
+
+
 def test_the_codename_is_shown_once_and_opens_the_return_page(
     client: TestClient, sqlite_world: World
 ) -> None:
-    page = _report(client).text
-    codename = _codename(page)
+    page = _report(client)
+    assert page.url.path == "/return/new"  # answered with a redirect, not the POST's page
+    codename = _codename(page.text)
     assert len(codename.split()) == 7
     assert open_by_codename(sqlite_world.instance, codename) is not None
+    again = client.get("/return/new")
+    assert "This page has closed" in again.text and codename not in again.text
     opened = _open(client, codename)
     assert opened.status_code == 200 and "Who has seen my data" in opened.text
+    assert opened.url.path == "/return"
     assert codename not in opened.text  # never shown again
+
+
+def test_the_codename_is_in_digits_for_a_language_without_a_word_list(
+    client: TestClient, sqlite_world: World
+) -> None:
+    page = _report(client, lang="ar").text
+    codename = _codename(page)
+    assert re.fullmatch(r"(\d{4} ){6}\d{4}", codename), codename
+    arabic_indic = codename.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert open_by_codename(sqlite_world.instance, arabic_indic.replace(" ", "")) is not None
 
 
 def test_a_caseworkers_access_shows_on_the_return_page(
@@ -106,49 +128,54 @@ def test_a_caseworkers_access_shows_on_the_return_page(
     access_case(sqlite_world.instance, sqlite_world.caseworker(), session.case_id,
                 purpose=Purpose.SUPPORT)
     page = _open(client, codename).text
-    assert "Caseworker" in page and "Supporting you" in page and "C-casework" in page
+    assert "Opened your report" in page and "Caseworker" in page and "Supporting you" in page
     assert "Your support service may use your report to support you." in page
+    assert "C-casework" not in page and "C-self" not in page  # no rule ids for her
     arabic = _open(client, codename, lang="ar").text
     assert "استخدمتِ بلاغك الخاص." in arabic and "موظفة دعم" in arabic
 
 
-def test_actions_need_a_valid_pass(client: TestClient) -> None:
+def test_actions_need_a_session(client: TestClient, sqlite_world: World) -> None:
     data = {"csrf_token": _token(client), "pass": "forged", "message": "hi"}
-    response = client.post("/return/message", data=data)
-    assert response.status_code == 400
-    assert "Please type your codename again" in response.text
+    response = client.post("/return/message", data=data, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/return"
+    assert "Who has seen my data" not in client.get("/return").text
 
 
-def test_message_consent_receipt_and_erasure_by_form(
+def test_message_consent_record_and_erasure_by_form(
     client: TestClient, sqlite_world: World
 ) -> None:
     codename = _codename(_report(client, consent=["police/investigation"]).text)
-    page = _open(client, codename).text
-    pass_value = _PASS.search(page).group(1)  # type: ignore[union-attr]
-    base = {"csrf_token": _token(client), "pass": pass_value}
-    sent = client.post("/return/message", data={**base, "message": "Only text me please"})
+    _open(client, codename)
+
+    def post(path: str, **data: str) -> Any:
+        return client.post(path, data={"csrf_token": _token(client, "/return"), **data})
+
+    sent = post("/return/message", message="Only text me please")
+    assert sent.url.path == "/return"
     assert "Your message has been sent." in sent.text and "Only text me please" in sent.text
-    withdrawn = client.post("/return/consent",
-                            data={**base, "consent": "police/investigation", "give": "no"})
+    withdrawn = post("/return/consent", consent="police/investigation", give="no")
     assert "Your choice has been saved." in withdrawn.text
-    session = open_by_codename(sqlite_world.instance, codename)
-    assert session is not None
-    index = who_has_seen(sqlite_world.instance, session)[0].index
-    got = client.post("/return/receipt", data={**base, "index": str(index)})
-    assert got.headers["content-disposition"].startswith("attachment")
-    assert got.text.startswith("c2sp.org/tlog-proof@v1")
-    confirm = client.post("/return/erase", data=base)
+    got = post("/return/record")
+    assert got.headers["content-disposition"] == 'attachment; filename="record.zip"'
+    with zipfile.ZipFile(io.BytesIO(got.content)) as bundle:
+        names = bundle.namelist()
+        assert names and all(n.startswith("receipt-") for n in names)
+        assert bundle.read(names[0]).startswith(b"c2sp.org/tlog-proof@v1")
+    confirm = client.get("/return/erase")
     assert "Are you sure?" in confirm.text
-    erased = client.post("/return/erase", data={**base, "confirm": "yes"})
+    erased = post("/return/erase", confirm="yes")
     assert "will be deleted on" in erased.text
 
 
-def test_a_stale_token_keeps_what_was_typed(client: TestClient) -> None:
+def test_a_stale_token_never_prints_back_what_was_typed(client: TestClient) -> None:
     response = client.post("/report", data={"csrf_token": "old", "mode": "identified",
-                                            "narrative": "My words stay here", "name": "Ana"})
+                                            "narrative": "My words stay here", "name": "Ana",
+                                            "phone": "07700 900123"})
     assert response.status_code == 400
-    assert "My words stay here" in response.text and 'value="Ana"' in response.text
     assert "This page was open for too long" in response.text
+    for typed in ("My words stay here", "Ana", "07700 900123"):
+        assert typed not in response.text
 
 
 def test_oversize_and_missing_fields_are_named_in_the_persons_language(
@@ -183,10 +210,10 @@ def test_a_huge_body_is_refused_before_reading(client: TestClient) -> None:
 
 def test_a_wrong_codename_is_told_apart_from_a_typo(client: TestClient) -> None:
     typo = _open(client, "one two three", lang="pt")
-    assert "Isto não parece um nome-código." in typo.text
+    assert "Isso não parece um nome-código." in typo.text
     wrong = _open(client, "abacus " * 7)
     assert "We could not find a report with this codename." in wrong.text
-    assert 'value="abacus abacus' in wrong.text
+    assert "abacus" not in wrong.text  # a codename, even a wrong one, is never printed back
 
 
 def test_repeated_wrong_codenames_lock_the_client_out(client: TestClient) -> None:
@@ -206,7 +233,7 @@ def test_no_english_left_on_any_page(client: TestClient, lang: str) -> None:
     english = [m for m in extract_messages()
                if len(m) > 12 and "%(" not in m and catalog.gettext(m) != m]
     pages = [client.get(f"{path}?lang={lang}").text for path in ("/", "/report", "/return",
-                                                                  "/claim")]
+                                                                  "/claim", "/safety")]
     pages.append(_report(client, lang=lang).text)
     for page in pages:
         assert f'lang="{lang}"' in page
@@ -245,7 +272,7 @@ def test_a_claim_code_by_form_gives_her_a_codename(client: TestClient,
         {"mode": "anonymous", "crime_type": "modern_slavery", "narrative": "Filed for her."}))
     with instance.engine.begin() as conn:
         conn.execute(update(cases).where(cases.c.id == made.case_id)
-                     .values(intake=IntakeKind.THIRD_PARTY.value))
+                     .values(intake=IntakeKind.THIRD_PARTY.value, subject_id=None))
     code = issue_claim_code(instance, made.case_id)
     data = {"csrf_token": _token(client, "/claim"), "claim_code": code, "lang": "pt"}
     page = client.post("/claim", data=data).text

@@ -15,7 +15,9 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from safereport.domain.vocabulary import ActorRole
 from safereport.errors import InvalidInput
+from safereport.services.access import Actor, record_failure
 from safereport.services.instance import Instance, open_instance
 from safereport.services.intake import (
     SUBMISSION_SCHEMA,
@@ -24,10 +26,14 @@ from safereport.services.intake import (
     parse_submission,
     submit_report,
 )
-from safereport.services.victim import complete_due_erasures, issue_claim_code
+from safereport.services.victim import ClaimCodeRefused, complete_due_erasures, issue_claim_code
 from safereport.store.core import cases
+from safereport.store.provenance import FactSource
 
 __all__ = ["commands", "report"]
+
+#: The operator at the command line, as the ledger names them.
+OPERATOR = Actor(id="operator:cli", role=ActorRole.ADMIN)
 
 
 def _instance(ctx: click.Context) -> Instance:
@@ -83,7 +89,7 @@ def submit(ctx: click.Context, json_file: Path) -> None:
     instance = _instance(ctx)
     try:
         for submission in submissions:
-            receipt = submit_report(instance, submission)
+            receipt = submit_report(instance, submission, door=FactSource.IMPORT)
             line = receipt.reference
             if receipt.codename:
                 line += "\t" + receipt.codename
@@ -115,7 +121,11 @@ def erase_due(ctx: click.Context) -> None:
 @click.argument("reference")
 @click.pass_context
 def claim_code(ctx: click.Context, reference: str) -> None:
-    """Make a one-time claim code for a third-party report (replaces any earlier code)."""
+    """Make a one-time claim code for an unclaimed third-party report.
+
+    A new code replaces an earlier one that was never used; a report once claimed never gets
+    a new code (her door stays hers), and that refusal is a denial in the ledger.
+    """
     instance = _instance(ctx)
     try:
         with instance.engine.begin() as conn:
@@ -124,7 +134,12 @@ def claim_code(ctx: click.Context, reference: str) -> None:
             ).scalar()
             if case_id is None:
                 raise InvalidInput(f"no case with reference {reference}")
-            code = issue_claim_code(instance, str(case_id), conn=conn)
+        try:
+            code = issue_claim_code(instance, str(case_id))
+        except ClaimCodeRefused:
+            record_failure(instance, OPERATOR, str(case_id), None, "claim_code_refused",
+                           detail={"event": "claim_code"})
+            raise
     finally:
         instance.close()
     click.echo(code)

@@ -48,6 +48,7 @@ from safereport.services.access import Actor, access_case, decide_and_record, re
 from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, notes, reports, users
+from safereport.store.provenance import FactSource
 from safereport.vault.blind import BlindKind
 
 __all__ = [
@@ -631,9 +632,11 @@ def file_third_party_report(
         reference = _unused_reference(conn)
         _insert_case(conn, user, case_id, reference, crime_type, subject_role, language, moment)
         for recipient, purpose in sorted(set(consents_given)):
+            # Recorded by this staff member on her behalf: it waits for a colleague's
+            # confirmation and counts for nothing until then (POLICY.md v2).
             conn.execute(consents.insert().values(
                 id=new_id(), case_id=case_id, recipient=recipient.value, purpose=purpose.value,
-                given_at=moment))
+                given_at=moment, source=FactSource.STAFF.value, recorded_by=user.id))
         categories = {FIELD_CATEGORY[name] for name in kept}
         try:
             _decide_write(instance, conn, user, case_id, categories, "third_party_report")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -65,7 +66,8 @@ from safereport.services.disclosure_seal import (
     seal_package,
 )
 from safereport.services.instance import Instance
-from safereport.store.core import cases, organisations, reports
+from safereport.store.core import cases, organisations, reports, subjects
+from safereport.store.provenance import standing_consent_row, victim_request_row
 from safereport.store.staff import (
     disclosure_approvals,
     disclosure_asks,
@@ -90,17 +92,22 @@ __all__ = [
     "inbox",
     "parse_disclosure_form",
     "recipient_organisations",
+    "release_waiting",
     "request_disclosure",
     "view_disclosure",
 ]
 
-#: The boolean context facts a person states on the form (consent is read from the record).
+#: The boolean context facts a person states on the form. ``consent`` and
+#: ``victim_initiated`` are read from the record (her own door, or two staff members), and
+#: ``automated`` from the kind of actor (POLICY.md v2): the form offers none of them.
 CONTEXT_FLAGS = (
     "emergency",
     "harm_intelligence",
     "proceedings_ongoing",
-    "victim_initiated",
 )
+#: Facts older rows stored in their context that are now derived, never replayed.
+_DERIVED_FACTS = frozenset({"automated", "consent", "victim_initiated"})
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 JUSTIFICATION_LABEL = "disclosure-justification:"
 MAX_JUSTIFICATION_CHARS = 5000
 _OBLIGATIONS_WE_FULFIL = frozenset({Obligation.NOTIFY_SUBJECT})
@@ -112,6 +119,9 @@ class DisclosureStatus(StrEnum):
     NEEDS_APPROVAL = "needs_approval"
     NEEDS_JUSTIFICATION = "needs_justification"
     RELEASED = "released"
+    #: notify_subject is owed, and she cannot read a notice yet (an unclaimed third-party
+    #: report): nothing is released until she can.
+    WAITING_FOR_HER = "waiting_for_her"
 
 
 @dataclass(frozen=True)
@@ -123,11 +133,12 @@ class DisclosureForm:
     status_evidence: StatusEvidence = StatusEvidence.NONE
     flags: frozenset[str] = frozenset()
     justification: str = ""
+    #: Her own request this disclosure carries out (``victim_initiated`` is derived from it).
+    victim_request_id: str = ""
 
     def context(self) -> dict[str, Any]:
         facts: dict[str, Any] = {name: name in self.flags for name in CONTEXT_FLAGS}
         facts["status_evidence"] = self.status_evidence
-        facts["automated"] = False  # a person filled this form
         return facts
 
 
@@ -152,9 +163,18 @@ def parse_disclosure_form(
     if DataCategory.AGGREGATE in wanted:
         raise InvalidInput("aggregate data is published as statistics, not disclosed")
     stated = frozenset(flags)
+    derived = stated & _DERIVED_FACTS
+    if derived:
+        raise InvalidInput(
+            "consent and 'she asked for this' are read from her record, not from this form: "
+            "choose her request below, or ask a colleague to confirm one she made in person"
+        )
     unknown = stated - set(CONTEXT_FLAGS)
     if unknown:
         raise InvalidInput("unknown fact: " + ", ".join(sorted(unknown)))
+    victim_request = fields.get("victim_request", "").strip()
+    if victim_request and not _REQUEST_ID.fullmatch(victim_request):
+        raise InvalidInput("choose one of her requests")
     justification = fields.get("justification", "").strip()
     if len(justification) > MAX_JUSTIFICATION_CHARS:
         raise InvalidInput(f"a justification holds at most {MAX_JUSTIFICATION_CHARS} characters")
@@ -169,6 +189,7 @@ def parse_disclosure_form(
         status_evidence=evidence,
         flags=stated,
         justification=justification,
+        victim_request_id=victim_request,
     )
 
 
@@ -290,6 +311,7 @@ def _decide_request(
             purpose=form.purpose, categories=form.categories, recipient=recipient,
             context=form.context(),
             detail={"event": "disclosure_requested", "disclosure": request_id}, conn=conn,
+            victim_request=form.victim_request_id or None,
         )
         sealed = None
         if decision.allowed and form.justification:
@@ -307,6 +329,7 @@ def _decide_request(
             status=(DisclosureStatus.DENIED if not decision.allowed
                     else DisclosureStatus.NEEDS_JUSTIFICATION).value,
             justification_sealed=sealed, decision_index=index,
+            victim_request_id=form.victim_request_id or None,
             created_at=_now(), updated_at=_now()))
     return decision
 
@@ -417,11 +440,44 @@ def _request_row(conn: Connection, user: StaffUser, request_id: str) -> Any:
 # ---- release --------------------------------------------------------------------------------
 
 
+class _Door(StrEnum):
+    """Whether the subject can read a notice on her return page."""
+
+    NEVER = "never"  # no door and none can come (an anonymous report)
+    OPEN = "open"
+    PENDING = "pending"  # an unclaimed third-party report: a door once she claims it
+
+
+def _door(conn: Connection, case_id: str) -> _Door:
+    row = conn.execute(
+        select(cases.c.intake, cases.c.claim_code_hash, subjects.c.lookup_id)
+        .select_from(cases.outerjoin(subjects, subjects.c.id == cases.c.subject_id))
+        .where(cases.c.id == case_id)
+    ).first()
+    if row is None:
+        return _Door.NEVER
+    if row.lookup_id is not None:
+        return _Door.OPEN
+    if row.intake == IntakeKind.THIRD_PARTY.value and row.claim_code_hash is not None:
+        return _Door.PENDING
+    return _Door.NEVER
+
+
+_NO_DOOR = ("She must be told of this disclosure (notify_subject), and this report has no way "
+            "for her to read a notice (it was made without a codename); nothing was sent.")
+_DOOR_PENDING = ("telling her (notify_subject): she cannot read a notice until she claims "
+                 "her report with its claim code")
+
+
 def _fulfilled(conn: Connection, row: Any) -> tuple[frozenset[Obligation], list[str]]:
     """What is met now, and the plain-language list of what is still outstanding."""
     owed = frozenset(Obligation(o) for o in row.obligations.split())
     met: set[Obligation] = set(_OBLIGATIONS_WE_FULFIL & owed)
     outstanding: list[str] = []
+    if Obligation.NOTIFY_SUBJECT in owed and _door(conn, row.case_id) is not _Door.OPEN:
+        # A notice nobody can read is not a notice: the obligation is not met (POLICY.md v2).
+        met.discard(Obligation.NOTIFY_SUBJECT)
+        outstanding.append(_DOOR_PENDING)
     if Obligation.RECORD_JUSTIFICATION in owed:
         if row.justification_sealed is not None:
             met.add(Obligation.RECORD_JUSTIFICATION)
@@ -456,13 +512,40 @@ def _advance(instance: Instance, request_id: str) -> None:
             select(disclosure_requests).where(disclosure_requests.c.id == request_id)
         ).one()
         met, outstanding = _fulfilled(conn, row)
+        door = _door(conn, row.case_id)
+    notify = Obligation.NOTIFY_SUBJECT.value in row.obligations.split()
+    if notify and door is _Door.NEVER:
+        _refuse_release(instance, row, "no_door_to_notify", _NO_DOOR)
+        return
     if outstanding:
-        waiting = (DisclosureStatus.NEEDS_JUSTIFICATION if row.justification_sealed is None and
-                   Obligation.RECORD_JUSTIFICATION in row.obligations.split()
-                   else DisclosureStatus.NEEDS_APPROVAL)
+        if row.justification_sealed is None and (
+            Obligation.RECORD_JUSTIFICATION in row.obligations.split()
+        ):
+            waiting = DisclosureStatus.NEEDS_JUSTIFICATION
+        elif outstanding == [_DOOR_PENDING]:
+            waiting = DisclosureStatus.WAITING_FOR_HER
+        else:
+            waiting = DisclosureStatus.NEEDS_APPROVAL
         _set_status(instance, request_id, waiting)
         return
     _release(instance, row, met)
+
+
+def _refuse_release(instance: Instance, row: Any, failure: str, reason: str) -> None:
+    """Close a request that cannot be released, with the real reason, as a denial on record."""
+    record_failure(instance, _requester_actor(instance, row), row.case_id, None, failure,
+                   detail={"disclosure": row.id})
+    _set_status(instance, row.id, DisclosureStatus.DENIED, effect=Effect.DENY.value,
+                rules="", reasons=json.dumps([reason]))
+
+
+def release_waiting(instance: Instance, user: StaffUser, request_id: str) -> None:
+    """Try again a request that waited for her (she may have claimed her report since)."""
+    row = _held_request(instance, user, request_id, "release_retry")
+    if row.status != DisclosureStatus.WAITING_FOR_HER:
+        _record_refusal(instance, user, row, "release_retry_refused")
+        raise InvalidInput("this request is not waiting for her")
+    _advance(instance, request_id)
 
 
 def _set_status(instance: Instance, request_id: str, status: DisclosureStatus,
@@ -483,12 +566,13 @@ def _requester_actor(instance: Instance, row: Any) -> Actor:
 def _release(instance: Instance, row: Any, met: frozenset[Obligation]) -> None:
     categories = frozenset(DataCategory(c) for c in row.categories.split())
     names = [f for f in CaseField if FIELD_CATEGORY[f] in categories]
-    context = json.loads(row.context)
+    context = {k: v for k, v in json.loads(row.context).items() if k not in _DERIVED_FACTS}
     try:
         access = access_case(
             instance, _requester_actor(instance, row), row.case_id, action=Action.DISCLOSE,
             purpose=Purpose(row.purpose), fields=names, categories=categories,
             recipient=Recipient(row.recipient), context=context, fulfilled=met,
+            victim_request=row.victim_request_id,
         )
     except AccessDenied as exc:
         # Decided again at release time and refused (e.g. consent withdrawn): recorded by
@@ -500,6 +584,10 @@ def _release(instance: Instance, row: Any, met: frozenset[Obligation]) -> None:
     try:
         _store_package(instance, row, access.decision, access.values, access.withheld,
                        access.grant.ledger_index)
+    except _FactWithdrawn as exc:
+        # She withdrew her consent (or her request) between the decision and the release:
+        # the withdrawal wins; nothing was stored, and the ending is a denial on record.
+        _refuse_release(instance, row, exc.failure, exc.reason)
     except Exception:
         # Opened but not stored (a vault failure sealing the notice, a key that cannot be
         # written): nothing left the machine, and that ending is a denial on record (I2),
@@ -512,6 +600,29 @@ def _release(instance: Instance, row: Any, met: frozenset[Obligation]) -> None:
                                                   "nothing was sent."]))
 
 
+class _FactWithdrawn(Exception):
+    def __init__(self, failure: str, reason: str) -> None:
+        super().__init__(reason)
+        self.failure = failure
+        self.reason = reason
+
+
+def _facts_still_stand(conn: Connection, row: Any, decision: Decision) -> None:
+    """Re-read, under a row lock, the facts from her that the release decision relied on."""
+    context = dict(decision.request.get("context") or {})
+    recipient, purpose = Recipient(row.recipient), Purpose(row.purpose)
+    if context.get("consent") is True and standing_consent_row(
+        conn, row.case_id, recipient, purpose, lock=True
+    ) is None:
+        raise _FactWithdrawn("consent_withdrawn", "She withdrew her consent before the "
+                             "release; nothing was sent.")
+    if context.get("victim_initiated") is True:
+        asked = victim_request_row(conn, row.victim_request_id or "")
+        if asked is None or not asked.stands:
+            raise _FactWithdrawn("request_withdrawn", "She withdrew her request before the "
+                                 "release; nothing was sent.")
+
+
 def _store_package(
     instance: Instance,
     row: Any,
@@ -521,6 +632,7 @@ def _store_package(
     ledger_index: int,
 ) -> None:
     with instance.engine.begin() as conn:
+        _facts_still_stand(conn, row, decision)
         # Claim the release first: of two approvals racing, only one stores a package.
         claimed = conn.execute(
             update(disclosure_requests)
@@ -688,10 +800,23 @@ def accept_package(instance: Instance, user: StaffUser, request_id: str) -> str:
         pkg = conn.execute(select(disclosure_packages).where(and_(
             disclosure_packages.c.request_id == request_id,
             disclosure_packages.c.recipient_org_id == user.org_id))).first()
+        source_erased = conn.execute(
+            select(cases.c.erased_at).join(
+                disclosure_requests, disclosure_requests.c.case_id == cases.c.id)
+            .where(disclosure_requests.c.id == request_id)
+        ).first()
     if pkg is None:
+        # Another organisation's package, or one destroyed by an erasure: refused on record.
+        record_failure(instance, actor_for(user), None, None, "package_not_held",
+                       detail={"disclosure": request_id[:32]})
         raise InvalidInput("no such package")
     if pkg.accepted_case_id is not None:
         return str(pkg.accepted_case_id)
+    if source_erased is None or source_erased.erased_at is not None:
+        record_failure(instance, actor_for(user), None, None, "source_erased",
+                       detail={"disclosure": request_id})
+        raise InvalidInput("this package can no longer be taken in: the person asked for her "
+                           "data to be erased")
     try:
         body = _package_body(instance, user, request_id, pkg)
     except (VaultError, ValueError, KeyError, TypeError) as exc:
@@ -847,14 +972,34 @@ def asks(instance: Instance, user: StaffUser) -> tuple[list[AskView], list[AskVi
 
 
 def answer_ask(instance: Instance, user: StaffUser, ask_id: str, form: DisclosureForm) -> str:
-    """Decide an ask through the ordinary workflow; the ask records the request it became."""
+    """Decide an ask through the ordinary workflow; the ask records the request it became.
+
+    The answer is bound to the ask: the case whose reference was asked about, the organisation
+    that asked, and at most the kinds of data asked for. Anything else is refused on record.
+    """
     with instance.engine.connect() as conn:
         row = conn.execute(select(disclosure_asks).where(and_(
             disclosure_asks.c.id == ask_id, disclosure_asks.c.to_org_id == user.org_id))).first()
+        asked_case = None if row is None else conn.execute(select(cases.c.id).where(and_(
+            cases.c.reference == row.reference, cases.c.org_id == user.org_id,
+            cases.c.erased_at.is_(None)))).scalar()
     if row is None:
+        record_failure(instance, actor_for(user), None, None, "ask_not_held",
+                       detail={"event": "ask_answer"})
         raise InvalidInput("no such ask")
+    refusal = None
     if form.recipient_org_id != row.from_org_id:
-        raise InvalidInput("an answer to an ask goes to the organisation that asked")
+        refusal = "an answer to an ask goes to the organisation that asked"
+    elif row.status != "open":
+        refusal = "this ask has been answered already"
+    elif asked_case is None or form.case_id != asked_case:
+        refusal = "an answer to an ask is about the case that was asked about"
+    elif not form.categories <= {DataCategory(c) for c in row.categories.split()}:
+        refusal = "an answer to an ask sends at most the kinds of data that were asked for"
+    if refusal is not None:
+        record_failure(instance, actor_for(user), form.case_id, None, "ask_answer_refused",
+                       detail={"event": "ask_answer", "ask": ask_id})
+        raise InvalidInput(refusal)
     request_id = request_disclosure(instance, user, form)
     with instance.engine.begin() as conn:
         conn.execute(update(disclosure_asks).where(disclosure_asks.c.id == ask_id).values(

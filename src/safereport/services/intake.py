@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -46,6 +46,7 @@ from safereport.errors import AccessDenied, InstanceError, InvalidInput
 from safereport.services.access import Actor, decide_and_record
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, instance_info, organisations, reports, subjects
+from safereport.store.provenance import FactSource
 
 __all__ = [
     "CONSENT_CHOICES",
@@ -404,24 +405,35 @@ def _unused_reference(conn: Connection) -> str:
 # -- the use case ---------------------------------------------------------------------------
 
 def submit_report(
-    instance: Instance, submission: ReportSubmission, *, now: datetime | None = None
+    instance: Instance,
+    submission: ReportSubmission,
+    *,
+    now: datetime | None = None,
+    door: FactSource = FactSource.SUBJECT,
 ) -> IntakeReceipt:
-    """Save one report; with a codename, make one and return it (it is not stored)."""
+    """Save one report; with a codename, make one and return it (it is not stored).
+
+    ``door`` says how it came: her own form (her consents count at once), or a bulk import
+    (an integration: its consents are kept but never count, and its decisions are
+    ``automated``).
+    """
     now = now or datetime.now(UTC)
     codename: str | None = None
     secret: CodenameSecret | None = None
     if submission.mode is IntakeKind.CODENAME:
-        codename = new_codename()
+        codename = new_codename(submission.language)  # words or digits she can read
         secret = derive(codename, codename_salt(instance), argon2_params(instance))
     case_id, subject_id = new_id(), new_id()
     values = submission.sealed_values()
     categories = frozenset(FIELD_CATEGORY[name] for name in values)
     try:
         with instance.engine.begin() as conn:
-            reference = _insert_case(conn, instance, submission, case_id, subject_id, secret, now)
+            reference = _insert_case(
+                conn, instance, submission, case_id, subject_id, secret, now, door
+            )
             decision, _index = decide_and_record(
                 instance,
-                victim_actor(subject_id),
+                replace(victim_actor(subject_id), system=door is FactSource.IMPORT),
                 case_id,
                 action=Action.UPDATE,
                 purpose=Purpose.SUBJECT_ACCESS,
@@ -451,6 +463,7 @@ def _insert_case(
     subject_id: str,
     secret: CodenameSecret | None,
     now: datetime,
+    door: FactSource = FactSource.SUBJECT,
 ) -> str:
     org_id = _intake_org(conn, instance)
     reference = _unused_reference(conn)
@@ -483,6 +496,7 @@ def _insert_case(
                 recipient=recipient.value,
                 purpose=purpose.value,
                 given_at=now,
+                source=door.value,
             )
         )
     return reference

@@ -10,10 +10,12 @@ web layer carries it between pages in a short-lived signed pass, never in a cook
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, and_, select, update
@@ -36,15 +38,19 @@ from safereport.services.access import access_case, decide_and_record, record_fa
 from safereport.services.instance import Instance
 from safereport.services.intake import CONSENT_CHOICES, argon2_params, codename_salt, victim_actor
 from safereport.store.core import cases, consents, notes, subjects
+from safereport.store.provenance import victim_requests
+from safereport.store.staff import disclosure_packages, disclosure_requests
 from safereport.vault import purge_remnants
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "CaseOverview",
+    "ClaimCodeRefused",
     "ClaimResult",
     "ConsentState",
     "Message",
     "Receipt",
+    "Record",
     "VictimSession",
     "cancel_erasure",
     "case_overview",
@@ -56,6 +62,7 @@ __all__ = [
     "messages",
     "open_by_codename",
     "receipt",
+    "record",
     "request_erasure",
     "send_message",
     "set_consent",
@@ -105,6 +112,14 @@ class ConsentState:
 class Receipt:
     filename: str
     text: str
+
+
+@dataclass(frozen=True)
+class Record:
+    """Every receipt of her case in one zip file: one download, not one per entry."""
+
+    filename: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -434,6 +449,17 @@ def receipt(instance: Instance, session: VictimSession, index: int) -> Receipt:
     return Receipt(filename=f"receipt-{index}.tlog-proof", text=text)
 
 
+def record(instance: Instance, session: VictimSession) -> Record:
+    """All her receipts in one zip (``receipt-<index>.tlog-proof`` each), newest first."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for entry in reversed(who_has_seen(instance, session)):
+            found = receipt(instance, session, entry.index)
+            bundle.writestr(zipfile.ZipInfo(found.filename, date_time=(2000, 1, 1, 0, 0, 0)),
+                            found.text)
+    return Record(filename="record.zip", data=buffer.getvalue())
+
+
 # -- erasure --------------------------------------------------------------------------------
 
 def request_erasure(
@@ -526,7 +552,8 @@ def complete_due_erasures(instance: Instance, *, now: datetime | None = None) ->
 def _erase(instance: Instance, case_id: str, subject_id: str, now: datetime) -> None:
     with instance.engine.begin() as conn:
         decision, _ = decide_and_record(
-            instance, victim_actor(subject_id), case_id,
+            # her request, carried out by a scheduled job (automated: POLICY.md v2)
+            instance, replace(victim_actor(subject_id), system=True), case_id,
             action=Action.ERASE, purpose=Purpose.SUBJECT_ACCESS, categories=_ALL_CATEGORIES,
             detail={"event": "erased"}, conn=conn,
         )
@@ -534,6 +561,7 @@ def _erase(instance: Instance, case_id: str, subject_id: str, now: datetime) -> 
             return  # stays pending; the denial is in the ledger for an operator to see
         instance.vault.shred(conn, case_id)
         conn.execute(notes.delete().where(notes.c.case_id == case_id))
+        _destroy_outgoing(conn, case_id)
         conn.execute(
             update(cases).where(cases.c.id == case_id).values(
                 erased_at=now, status=CaseStatus.ERASED.value, updated_at=now,
@@ -543,30 +571,86 @@ def _erase(instance: Instance, case_id: str, subject_id: str, now: datetime) -> 
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(lookup_id=None))
 
 
+def _destroy_outgoing(conn: Connection, case_id: str) -> None:
+    """What left her case but was not yet taken in goes with it (security review, 6a).
+
+    Packages are sealed to the recipient's key, not the case key, so shredding the case key
+    leaves them readable: unaccepted ones are deleted (and can no longer be taken in);
+    sealed justifications go; her standing requests end.
+    """
+    held = select(disclosure_requests.c.id).where(disclosure_requests.c.case_id == case_id)
+    conn.execute(
+        disclosure_packages.delete().where(
+            and_(disclosure_packages.c.request_id.in_(held),
+                 disclosure_packages.c.accepted_case_id.is_(None))
+        )
+    )
+    conn.execute(update(disclosure_requests).where(disclosure_requests.c.case_id == case_id)
+                 .values(justification_sealed=None))
+    conn.execute(update(victim_requests).where(and_(victim_requests.c.case_id == case_id,
+                                                    victim_requests.c.withdrawn_at.is_(None)))
+                 .values(withdrawn_at=datetime.now(UTC)))
+
+
 # -- third-party claim ----------------------------------------------------------------------
 
 def issue_claim_code(instance: Instance, case_id: str, *, conn: Connection | None = None) -> str:
     """For staff filing a report on someone's behalf: a one-time code to hand to her."""
     code = new_claim_code()
+    # One door for the life of a case: once claimed (or erased) it never gets a new code, or a
+    # phone call to a coordinator could move her door to someone else (security review, 7).
     statement = (
         update(cases)
-        .where(and_(cases.c.id == case_id, cases.c.intake == IntakeKind.THIRD_PARTY.value))
+        .where(and_(cases.c.id == case_id, cases.c.intake == IntakeKind.THIRD_PARTY.value,
+                    cases.c.subject_id.is_(None), cases.c.erased_at.is_(None)))
         .values(claim_code_hash=hash_claim_code(code))
     )
     if conn is not None:
         result = conn.execute(statement)
+        state = _claim_state(conn, case_id)
     else:
         with instance.engine.begin() as own:
             result = own.execute(statement)
+            state = _claim_state(own, case_id)
     if result.rowcount != 1:
-        raise InvalidInput("claim codes are only for reports filed on someone's behalf")
+        raise ClaimCodeRefused(state)
     return code
 
 
-def claim_case(instance: Instance, claim_code: str, *, now: datetime | None = None) -> ClaimResult:
-    """Turn a third-party report into hers: a new codename, shown once; the code is spent."""
+class ClaimCodeRefused(InvalidInput):
+    """A claim code cannot be issued for this case; the message says why, in plain words."""
+
+    def __init__(self, state: str) -> None:
+        messages = {
+            "claimed": "this report has been claimed by the person it is about: it can never "
+                       "get a new claim code (her door stays hers)",
+            "erased": "this report has been erased",
+            "not_third_party": "claim codes are only for reports filed on someone's behalf",
+        }
+        super().__init__(messages.get(state, "no such report"))
+        self.state = state
+
+
+def _claim_state(conn: Connection, case_id: str) -> str:
+    row = conn.execute(
+        select(cases.c.intake, cases.c.subject_id, cases.c.erased_at).where(cases.c.id == case_id)
+    ).first()
+    if row is None:
+        return "missing"
+    if row.erased_at is not None:
+        return "erased"
+    if row.intake != IntakeKind.THIRD_PARTY.value:
+        return "not_third_party"
+    return "claimed" if row.subject_id is not None else "open"
+
+
+def claim_case(
+    instance: Instance, claim_code: str, *, now: datetime | None = None, language: str = "en"
+) -> ClaimResult:
+    """Turn a third-party report into hers: a new codename (in ``language``), shown once; the
+    code is spent."""
     now = now or datetime.now(UTC)
-    codename = new_codename()
+    codename = new_codename(language)
     secret = derive(codename, codename_salt(instance), argon2_params(instance))
     with instance.engine.begin() as conn:
         row = conn.execute(

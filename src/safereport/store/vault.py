@@ -250,6 +250,11 @@ def replace_index(conn: Connection, case_id: str, kind: str, digest: str) -> Non
     conn.execute(insert(vault_blind_index).values(kind=kind, digest=digest, case_id=case_id))
 
 
+def delete_fields(conn: Connection, case_id: str) -> None:
+    """Remove every sealed field of a case (after its key is destroyed: defence in depth)."""
+    conn.execute(vault_fields.delete().where(vault_fields.c.case_id == case_id))
+
+
 def delete_index(conn: Connection, case_id: str, kind: str | None = None) -> None:
     query = delete(vault_blind_index).where(vault_blind_index.c.case_id == case_id)
     if kind is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -267,6 +268,9 @@ class Vault:
             rows.insert_case_key(conn, case_id, _FIRST_VERSION, "", b"", now)
         rows.destroy_case_key(conn, case_id, now)
         rows.delete_index(conn, case_id)
+        # Without its key the ciphertext opens nothing; deleting it too means a KEK and an
+        # old copy of the key (a WAL frame, a backup) are not enough to read the case.
+        rows.delete_fields(conn, case_id)
         log.info("vault: data key of case %s destroyed", case_id)
 
     # --- blind indexes ------------------------------------------------------------------
@@ -378,20 +382,40 @@ def _check_values(values: Mapping[CaseField, str]) -> dict[CaseField, str]:
     return checked
 
 
-def purge_remnants(engine: Engine) -> None:
+def purge_remnants(engine: Engine, *, attempts: int = 50, wait: float = 0.1) -> None:
     """After a shred has committed, clear copies of old pages the database still keeps.
 
     SQLite: checkpoint and truncate the write-ahead log (old frames may hold the wrapped key).
-    PostgreSQL: ``VACUUM`` the key table so dead row versions are reclaimed. Neither reaches
-    backups: rotating the KEK (``safereport keys rotate``) is what makes those useless.
+    A reader holding an older snapshot makes the checkpoint "busy" (it cannot finish): it is
+    retried ``attempts`` times, ``wait`` seconds apart, and if it still cannot finish this
+    raises :class:`VaultError` (an erasure must never be reported complete while the key's old
+    bytes are still on disk). PostgreSQL: ``VACUUM`` the key and field tables so dead row
+    versions are reclaimed. Neither reaches backups: rotating the KEK (``safereport keys
+    rotate``) is what makes those useless.
     """
     if engine.dialect.name == "sqlite":
-        # On the driver connection directly: inside a transaction the checkpoint cannot finish.
-        raw = engine.raw_connection()
-        try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        finally:
-            raw.close()
-        return
+        for attempt in range(max(1, attempts)):
+            if _checkpoint_truncated(engine):
+                return
+            if attempt + 1 < attempts:
+                time.sleep(wait)
+        raise VaultError(
+            "erasure not complete: the database's write-ahead log could not be cleared "
+            f"after {attempts} tries (another reader kept it busy); the data key is destroyed "
+            "but an old copy may remain on disk: run the erasure again when the instance is "
+            "quiet (safereport report erase-due)"
+        )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM vault_case_keys"))
+        conn.execute(text("VACUUM vault_fields"))
+
+
+def _checkpoint_truncated(engine: Engine) -> bool:
+    """One ``wal_checkpoint(TRUNCATE)``: True when it finished (not busy)."""
+    # On the driver connection directly: inside a transaction the checkpoint cannot finish.
+    raw = engine.raw_connection()
+    try:
+        row = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        raw.close()
+    return row is not None and int(row[0]) == 0

@@ -150,3 +150,16 @@ def test_served_over_real_http(instance: Instance) -> None:
             assert len(response.read()) == 32 * TILE_WIDTH
         with urllib.request.urlopen(f"{base}/log/checkpoint", timeout=30) as response:
             assert response.read().decode() == instance.ledger.checkpoint()
+
+
+def test_the_public_page_links_the_published_log(instance: Instance) -> None:
+    from safereport.web import public
+
+    app = app_for(instance)
+    app.include_router(public.router)
+    with TestClient(app) as client:
+        page = client.get("/statistics").text
+        for link in ("/log/checkpoint", "/log/key", "/log/"):
+            assert f'href="{link}"' in page, link
+            assert client.get(link).status_code == 200, link
+        assert "tlog-tiles" in client.get("/log/").text

@@ -37,6 +37,19 @@ def _instance(request: Request) -> Any:
     return instance
 
 
+@router.api_route("/", methods=["GET", "HEAD"])
+def index(request: Request) -> Response:
+    """What is published here, for a person who follows the link from the public pages."""
+    origin = _instance(request).ledger.origin
+    text = (
+        f"The log {origin}, published as C2SP tlog-tiles (https://c2sp.org/tlog-tiles).\n"
+        f"checkpoint: {PREFIX}/checkpoint\n"
+        f"hash tiles: {PREFIX}/tile/<L>/<N>[.p/<W>] (hashes only; entries stay private)\n"
+        f"verifier key: {PREFIX}/key\n"
+    )
+    return Response(text, media_type=_TEXT, headers={"Cache-Control": _NO_CACHE})
+
+
 @router.api_route("/checkpoint", methods=["GET", "HEAD"])
 def checkpoint(request: Request) -> Response:
     with _instance(request).engine.connect() as conn:

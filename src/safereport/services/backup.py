@@ -301,7 +301,7 @@ def _snapshot(instance: Instance, workdir: Path) -> tuple[str, Path, dict[str, i
         counts = dump_postgres(instance.engine, instance.settings.effective_database_url(), dump)
         return _POSTGRES_MEMBER, dump, counts
     copy = workdir / "safereport.db"
-    copy_sqlite(instance.settings.sqlite_path, copy)
+    copy_sqlite(Path(instance.engine.url.database or instance.settings.sqlite_path), copy)
     engine = make_engine(f"sqlite:///{copy}", pool=False)
     try:
         with engine.connect() as conn:

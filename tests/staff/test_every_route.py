@@ -23,9 +23,9 @@ from tests.staff._client import TestClient, csrf_of, signed_in
 from tests.staff._world import STAFF, StaffWorld
 
 from safereport.domain.risk import DEFAULT_CHECKLIST
-from safereport.domain.vocabulary import DataCategory, Effect, Purpose
+from safereport.domain.vocabulary import DataCategory, Effect, Purpose, Recipient
 from safereport.policy.decision import Decision, Grant
-from safereport.services import disclosure
+from safereport.services import disclosure, provenance
 from safereport.services.disclosure import DisclosureForm
 from safereport.web.app import ROUTER_MODULES, create_app
 
@@ -90,10 +90,15 @@ class Fixture:
     police_case: str
     pending: str
     released_to_police: str
+    waiting_consent: str
+    waiting_request: str
 
 
 def _fixture(world: StaffWorld) -> Fixture:
-    support = world.file("cw")
+    support = world.file("cw", consents=((Recipient.POLICE, Purpose.INVESTIGATION),))
+    asked = provenance.record_request_in_person(
+        world.instance, world.users["cw"], support.case_id, Recipient.HOUSING,
+        Purpose.SAFEGUARDING, [DataCategory.ADDRESS])
     police = world.file("officer", sensitive=False)
     pending = disclosure.request_disclosure(world.instance, world.users["sup1"], DisclosureForm(
         case_id=support.case_id, recipient_org_id=world.orgs["marac"], purpose=Purpose.MARAC,
@@ -102,7 +107,9 @@ def _fixture(world: StaffWorld) -> Fixture:
         case_id=support.case_id, recipient_org_id=world.orgs["police"],
         purpose=Purpose.SAFEGUARDING, categories=frozenset({DataCategory.ADDRESS}),
         flags=frozenset({"emergency"}), justification="Threat to life."))
-    return Fixture(world, support.case_id, police.case_id, pending, released)
+    facts = provenance.case_facts(world.instance, world.users["cw"], support.case_id)
+    consent = next(f.id for f in facts.consents if f.recipient is Recipient.POLICE)
+    return Fixture(world, support.case_id, police.case_id, pending, released, consent, asked)
 
 
 Walks = dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]
@@ -143,6 +150,16 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
                 "recipient_org": world.orgs["ie"], "purpose": "immigration_enforcement",
                 "category": ["identity", "address"], "status_evidence": "suspected"})
             for c in cases],
+        ("POST", "/staff/cases/{case_id}/consents"): [
+            (f"/staff/cases/{c}/consents", {"consent": "police/investigation"}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/requests"): [
+            (f"/staff/cases/{c}/requests", {"asked": "housing/safeguarding",
+                                            "category": ["address"]}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/facts/{kind}/{fact_id}/confirm"): [
+            (f"/staff/cases/{fx.support_case}/facts/consent/{fx.waiting_consent}/confirm", {}),
+            (f"/staff/cases/{fx.support_case}/facts/request/{fx.waiting_request}/confirm", {})],
+        ("POST", "/staff/disclosures/{request_id}/retry"): [
+            (f"/staff/disclosures/{fx.released_to_police}/retry", {})],
         ("GET", "/staff/disclosures/{request_id}"): [
             (f"/staff/disclosures/{fx.pending}", {}),
             (f"/staff/disclosures/{fx.released_to_police}", {})],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -37,8 +37,19 @@ from safereport.ledger.witness_client import cosigned_proof
 from safereport.services.access import access_case, decide_and_record, record_failure
 from safereport.services.instance import Instance
 from safereport.services.intake import CONSENT_CHOICES, argon2_params, codename_salt, victim_actor
+from safereport.services.provenance import (
+    SharedBefore,
+    ask_for_disclosure_herself,
+    shared_under,
+    withdraw_her_request,
+)
 from safereport.store.core import cases, consents, notes, subjects
-from safereport.store.provenance import victim_requests
+from safereport.store.provenance import (
+    FactSource,
+    consent_rows,
+    victim_request_rows,
+    victim_requests,
+)
 from safereport.store.staff import disclosure_packages, disclosure_requests
 from safereport.vault import purge_remnants
 
@@ -49,9 +60,11 @@ __all__ = [
     "ClaimResult",
     "ConsentState",
     "Message",
+    "MyRequest",
     "Receipt",
     "Record",
     "VictimSession",
+    "ask_for_disclosure",
     "cancel_erasure",
     "case_overview",
     "claim_case",
@@ -60,6 +73,7 @@ __all__ = [
     "issue_claim_code",
     "message_label",
     "messages",
+    "my_requests",
     "open_by_codename",
     "receipt",
     "record",
@@ -67,6 +81,7 @@ __all__ = [
     "send_message",
     "set_consent",
     "who_has_seen",
+    "withdraw_request",
 ]
 
 log = logging.getLogger("safereport.victim")
@@ -106,6 +121,25 @@ class ConsentState:
     purpose: Purpose
     active: bool
     since: datetime | None
+    #: recorded in person by her caseworker, not yet confirmed by a second person: it does
+    #: not count, and she can see that
+    pending: bool = False
+    #: what was sent to this kind of recipient for this purpose while a consent stood
+    shared_before: tuple[SharedBefore, ...] = ()
+
+
+@dataclass(frozen=True)
+class MyRequest:
+    """A disclosure she asked her service to make (what, to whom, and where it stands)."""
+
+    id: str
+    recipient: Recipient
+    purpose: Purpose
+    categories: tuple[DataCategory, ...]
+    asked_at: datetime
+    in_person: bool
+    counts: bool
+    withdrawn: bool
 
 
 @dataclass(frozen=True)
@@ -348,15 +382,18 @@ def consent_states(instance: Instance, session: VictimSession) -> list[ConsentSt
         instance.engine.connect() as conn,
     ):
         _owned_case(conn, session)
-        rows = conn.execute(
-            select(consents).where(
-                and_(consents.c.case_id == session.case_id, consents.c.withdrawn_at.is_(None))
-            )
-        ).all()
-    active = {(row.recipient, row.purpose): _aware(row.given_at) for row in rows}
+        rows = consent_rows(conn, session.case_id)
+        shared = {
+            (recipient, purpose): tuple(shared_under(conn, session.case_id, recipient, purpose))
+            for recipient, purpose in CONSENT_CHOICES
+        }
+    active = {(r.recipient, r.purpose): _aware(r.given_at) for r in rows if r.stands}
+    pending = {(r.recipient, r.purpose) for r in rows if r.awaiting_confirmation}
     return [
-        ConsentState(recipient, purpose, (recipient.value, purpose.value) in active,
-                     active.get((recipient.value, purpose.value)))
+        ConsentState(recipient, purpose, (recipient, purpose) in active,
+                     active.get((recipient, purpose)),
+                     pending=(recipient, purpose) in pending and (recipient, purpose) not in active,
+                     shared_before=shared[(recipient, purpose)])
         for recipient, purpose in CONSENT_CHOICES
     ]
 
@@ -403,15 +440,75 @@ def _change_consent(
         consents.c.withdrawn_at.is_(None),
     )
     if not give:
+        # Ends at once every consent to this recipient and purpose, whoever recorded it, and
+        # the requests she made that rest on it.
         conn.execute(update(consents).where(standing).values(withdrawn_at=now))
+        conn.execute(update(victim_requests).where(and_(
+            victim_requests.c.case_id == case_id,
+            victim_requests.c.recipient == recipient.value,
+            victim_requests.c.purpose == purpose.value,
+            victim_requests.c.withdrawn_at.is_(None))).values(withdrawn_at=now))
         return
-    if conn.execute(select(consents.c.id).where(standing)).first() is None:
+    mine = and_(standing, consents.c.source == FactSource.SUBJECT.value)
+    if conn.execute(select(consents.c.id).where(mine)).first() is None:
         conn.execute(
             consents.insert().values(
                 id=new_id(), case_id=case_id, recipient=recipient.value,
-                purpose=purpose.value, given_at=now,
+                purpose=purpose.value, given_at=now, source=FactSource.SUBJECT.value,
             )
         )
+
+
+# -- asking her service to send something -----------------------------------------------------
+
+def my_requests(instance: Instance, session: VictimSession) -> list[MyRequest]:
+    """What she has asked to be sent, newest first."""
+    with (
+        _refusal_recorded(instance, session, Action.VIEW, "requests_read"),
+        instance.engine.connect() as conn,
+    ):
+        _owned_case(conn, session)
+        rows = victim_request_rows(conn, session.case_id)
+    return [
+        MyRequest(r.id, r.recipient, r.purpose, tuple(sorted(r.categories)),
+                  _aware(r.created_at) or r.created_at, r.source is FactSource.STAFF, r.stands,
+                  r.withdrawn_at is not None)
+        for r in rows
+    ]
+
+
+def ask_for_disclosure(
+    instance: Instance,
+    session: VictimSession,
+    recipient: Recipient,
+    purpose: Purpose,
+    categories: Iterable[DataCategory | str],
+) -> str:
+    """She asks her support service to send these details to this recipient for this purpose.
+
+    Made through her own door, it counts at once as her request and her consent (POLICY.md
+    v2); her service then decides and carries it out, and she sees it under who has seen her
+    data. Recorded in the ledger with the request.
+    """
+    with (
+        _refusal_recorded(instance, session, Action.UPDATE, "disclosure_asked"),
+        instance.engine.begin() as conn,
+    ):
+        _require_open(_owned_case(conn, session))
+        return ask_for_disclosure_herself(instance, session.subject_id, session.case_id,
+                                          recipient, purpose, categories, conn)
+
+
+def withdraw_request(instance: Instance, session: VictimSession, request_id: str) -> None:
+    """She withdraws something she asked for: at once; a request not hers is refused."""
+    with (
+        _refusal_recorded(instance, session, Action.UPDATE, "disclosure_ask_withdrawn"),
+        instance.engine.begin() as conn,
+    ):
+        _owned_case(conn, session)
+        if not withdraw_her_request(instance, session.subject_id, session.case_id, request_id,
+                                    conn):
+            raise _NotYourCase()
 
 
 # -- who has seen my data -------------------------------------------------------------------

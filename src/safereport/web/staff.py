@@ -22,11 +22,12 @@ from safereport.domain.vocabulary import (
     DataCategory,
     OrgKind,
     Purpose,
+    Recipient,
     StatusEvidence,
     SubjectRole,
 )
 from safereport.errors import AccessDenied, InvalidInput
-from safereport.services import casework, disclosure
+from safereport.services import casework, disclosure, provenance
 from safereport.services.auth import StaffArea, ensure_area
 from safereport.services.intake import CONSENT_CHOICES
 from safereport.vault.blind import BlindKind
@@ -169,8 +170,63 @@ def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -
             category_of=FIELD_CATEGORY, purposes=list(Purpose),
             statuses=[s for s in casework.STAFF_STATUSES if s is not page.summary.status],
             disclosures=disclosure.disclosures_for_case(instance, staff.user, case_id),
-            checklist=casework.load_checklist(instance))
+            checklist=casework.load_checklist(instance),
+            facts=provenance.case_facts(instance, staff.user, case_id),
+            consent_choices=CONSENT_CHOICES, request_choices=provenance.REQUEST_CHOICES,
+            requestable=provenance.REQUESTABLE_CATEGORIES)
     return _guarded(request, "/staff/cases", work)
+
+
+# ---- her consents and requests, recorded in person and confirmed by a second person ---------
+
+
+def _choice_of(form: Any, name: str) -> tuple[Recipient, Purpose]:
+    recipient, _, purpose = str(form.get(name, "")).partition("/")
+    try:
+        return Recipient(recipient), Purpose(purpose)
+    except ValueError as exc:
+        raise InvalidInput("choose what she agreed to") from exc
+
+
+@router.post("/cases/{case_id}/consents")
+async def record_consent(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        recipient, purpose = _choice_of(form, "consent")
+        provenance.record_consent_in_person(instance_of(request), staff.user, case_id,
+                                            recipient, purpose)
+        return RedirectResponse(f"/staff/cases/{case_id}#facts", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/requests")
+async def record_request(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        recipient, purpose = _choice_of(form, "asked")
+        provenance.record_request_in_person(
+            instance_of(request), staff.user, case_id, recipient, purpose,
+            [str(c) for c in form.getlist("category")])
+        return RedirectResponse(f"/staff/cases/{case_id}#facts", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/facts/{kind}/{fact_id}/confirm")
+async def confirm_fact(request: Request, staff: Staff, case_id: str, kind: str,
+                       fact_id: str) -> Response:
+    await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        confirm = (provenance.confirm_request if kind == "request"
+                   else provenance.confirm_consent)
+        confirm(instance_of(request), staff.user, fact_id)
+        return RedirectResponse(f"/staff/cases/{case_id}#facts", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
 
 
 @router.post("/cases/{case_id}/notes")
@@ -253,7 +309,9 @@ def _disclose_page(request: Request, staff: StaffRequest, case_id: str, *, error
         values=values or {}, orgs=disclosure.recipient_organisations(instance_of(request),
                                                                      staff.user),
         purposes=list(Purpose), categories=_DISCLOSABLE, evidences=list(StatusEvidence),
-        flags=disclosure.CONTEXT_FLAGS)
+        flags=disclosure.CONTEXT_FLAGS,
+        her_requests=provenance.case_facts(instance_of(request), staff.user,
+                                           case_id).standing_requests)
 
 
 @router.get("/cases/{case_id}/disclose", response_class=HTMLResponse)
@@ -315,6 +373,16 @@ async def add_justification(request: Request, staff: Staff, request_id: str) -> 
     def work() -> Response:
         disclosure.add_justification(instance_of(request), staff.user, request_id,
                                      str(form.get("justification", "")))
+        return RedirectResponse(f"/staff/disclosures/{request_id}", status_code=303)
+    return _guarded(request, f"/staff/disclosures/{request_id}", work)
+
+
+@router.post("/disclosures/{request_id}/retry")
+async def retry_release(request: Request, staff: Staff, request_id: str) -> Response:
+    await check_form(request)
+
+    def work() -> Response:
+        disclosure.release_waiting(instance_of(request), staff.user, request_id)
         return RedirectResponse(f"/staff/disclosures/{request_id}", status_code=303)
     return _guarded(request, f"/staff/disclosures/{request_id}", work)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,23 +43,51 @@ def init(ctx: click.Context, regime: str, origin: str | None, data_dir_opt: Path
     click.echo("keep the keys/ folder secret and backed up: without it the data cannot be read")
 
 
+def _serving_app(data_dir: Path) -> Any:
+    """Open the instance and build its app; the ledger's sequencer starts at once."""
+    from safereport.web.app import create_app
+
+    instance = open_instance(data_dir)
+    _ = instance.vault, instance.ledger, instance.guard  # fail now, not on the first request
+    instance.ledger.sequencer.start()  # writes get their checkpoint without waiting for a read
+    return create_app(instance)
+
+
+def worker_app() -> Any:
+    """The app of one ``serve --workers N`` process (uvicorn calls this in each worker)."""
+    return _serving_app(Path(os.environ[_WORKER_DATA_DIR]))
+
+
+_WORKER_DATA_DIR = "SAFEREPORT_DATA_DIR"
+
+
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default from config: 127.0.0.1).")
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default 8000).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (on SQLite and PostgreSQL; see README, Deployment).")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
     """Serve the instance's web pages and API."""
     import uvicorn
 
-    from safereport.web.app import create_app
-
-    instance = open_instance(_data_dir(ctx))
-    _ = instance.vault, instance.ledger, instance.guard  # fail now, not on the first request
-    app = create_app(instance)
-    bind_host = host or instance.settings.host
-    bind_port = port or instance.settings.port
-    click.echo(f"serving on http://{bind_host}:{bind_port}/")
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning", server_header=False)
+    data_dir = _data_dir(ctx).expanduser().resolve()
+    app = _serving_app(data_dir)  # a clear error now, not on the first request
+    settings = app.state.instance.settings
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    click.echo(f"serving on http://{bind_host}:{bind_port}/"
+               + (f" with {workers} worker processes" if workers > 1 else ""))
+    # proxy_headers off: forwarding headers are believed only from the configured
+    # trusted_proxies, by the app itself (web/security.py), never by uvicorn's default.
+    options: dict[str, Any] = {"host": bind_host, "port": bind_port, "log_level": "warning",
+                               "server_header": False, "proxy_headers": False}
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    app.state.instance.close()  # each worker process opens the instance itself
+    os.environ[_WORKER_DATA_DIR] = str(data_dir)
+    uvicorn.run("safereport.cli.instance:worker_app", factory=True, workers=workers, **options)
 
 
 @click.command()

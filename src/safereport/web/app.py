@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from safereport.web.i18n import install_i18n
+from safereport.web.offload import offload_async_routes
 from safereport.web.security import install_security
 
 __all__ = ["STATIC_DIR", "TEMPLATES", "create_app"]
@@ -45,5 +46,6 @@ def create_app(instance: Any = None) -> FastAPI:
 
     for name in ROUTER_MODULES:
         module = importlib.import_module(f"safereport.web.{name}")
+        offload_async_routes(module.router)  # blocking work (Argon2, database) off the loop
         app.include_router(module.router)
     return app

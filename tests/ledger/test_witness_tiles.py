@@ -163,3 +163,17 @@ def test_the_public_page_links_the_published_log(instance: Instance) -> None:
             assert f'href="{link}"' in page, link
             assert client.get(link).status_code == 200, link
         assert "tlog-tiles" in client.get("/log/").text
+
+
+def test_full_tiles_are_kept_in_memory_partial_ones_are_not(
+    instance: Instance, client: TestClient
+) -> None:
+    from sqlalchemy import update
+
+    from safereport.store.ledger import ledger_entries
+
+    full, partial = client.get("/log/tile/0/000").content, client.get("/log/tile/0/002.p/88")
+    with instance.engine.begin() as conn:  # tamper with the stored leaf hashes afterwards
+        conn.execute(update(ledger_entries).values(leaf_hash=b"\x00" * 32))
+    assert client.get("/log/tile/0/000").content == full  # published once, never changes
+    assert client.get("/log/tile/0/002.p/88").content != partial.content  # read every time

@@ -5,12 +5,15 @@ the log's verifier key (``key``). Tiles are built from the stored tree for the l
 checkpoint, so every tile served verifies against a checkpoint anyone can fetch. Entry
 bundles (``tile/entries/...``) are never served: entries stay private (I5).
 
-Caching: a full tile never changes, so it is cacheable for a year (``immutable``); a partial
-tile and the checkpoint change as the log grows, so they are not cached.
+Caching: a full tile never changes, so it is cacheable for a year (``immutable``) and each
+process keeps the full tiles it has served in memory (an LRU of 4096, 32 MiB at most); a
+partial tile and the checkpoint change as the log grows, so they are not cached.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -65,16 +68,52 @@ def key(request: Request) -> Response:
     return Response(vkey + "\n", media_type=_TEXT, headers={"Cache-Control": _NO_CACHE})
 
 
+class _FullTiles:
+    """Full tiles already served, per app: a full tile never changes once published."""
+
+    def __init__(self, limit: int = 4096) -> None:  # 4096 tiles of 8 KiB: 32 MiB at most
+        self.limit = limit
+        self._tiles: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int]) -> bytes | None:
+        with self._lock:
+            found = self._tiles.get(key)
+            if found is not None:
+                self._tiles.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[int, int], data: bytes) -> None:
+        with self._lock:
+            self._tiles[key] = data
+            while len(self._tiles) > self.limit:
+                self._tiles.popitem(last=False)
+
+
+def _full_tiles(request: Request) -> _FullTiles:
+    state = request.app.state
+    if not hasattr(state, "tlog_full_tiles"):
+        state.tlog_full_tiles = _FullTiles()
+    cache: _FullTiles = state.tlog_full_tiles
+    return cache
+
+
 @router.api_route("/tile/{path:path}", methods=["GET", "HEAD"])
 def tile(request: Request, path: str) -> Response:
     try:
         level, index, width = parse_tile_path("tile/" + path)
     except LedgerError as exc:
         raise HTTPException(status_code=404) from exc
-    with _instance(request).engine.connect() as conn:
-        published = latest_checkpoint(conn)
-        data = None if published is None else read_tile(conn, published.size, level, index, width)
+    full = width == TILE_WIDTH
+    data = _full_tiles(request).get((level, index)) if full else None
     if data is None:
-        raise HTTPException(status_code=404)  # not in the published tree (yet)
-    cache = FULL_TILE_CACHE if width == TILE_WIDTH else _NO_CACHE
+        with _instance(request).engine.connect() as conn:
+            published = latest_checkpoint(conn)
+            if published is not None:
+                data = read_tile(conn, published.size, level, index, width)
+        if data is None:
+            raise HTTPException(status_code=404)  # not in the published tree (yet)
+        if full:
+            _full_tiles(request).put((level, index), data)
+    cache = FULL_TILE_CACHE if full else _NO_CACHE
     return Response(data, media_type="application/octet-stream", headers={"Cache-Control": cache})

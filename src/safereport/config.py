@@ -6,6 +6,7 @@ Secrets (the database password, key material) are held as :class:`Secret`, whose
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -57,6 +58,14 @@ class Settings:
     port: int = 8000
     kek_env: str = ""
     erasure_cooling_off_hours: int = 72
+    #: Addresses or networks (comma-separated) of reverse proxies whose X-Forwarded-For and
+    #: X-Forwarded-Proto are believed; none by default (the TCP peer is the client).
+    trusted_proxies: str = ""
+    #: The staff session cookie's Secure flag (set it whenever staff reach the service over
+    #: https, also behind a TLS proxy); an https request gets it in any case.
+    secure_cookie: bool = False
+    #: Strict-Transport-Security max-age sent on https responses (0: none).
+    hsts_max_age: int = 31_536_000
     #: Optional deployment choices read by one part each: ``intake_org`` (the support
     #: service that receives reports from the public pages, by id or name) and
     #: ``quick_exit_url`` (where the quick exit goes; https only), ``witnesses`` (one
@@ -90,12 +99,25 @@ _FIELDS: dict[str, type] = {
     "port": int,
     "kek_env": str,
     "erasure_cooling_off_hours": int,
+    "trusted_proxies": str,
+    "secure_cookie": bool,
+    "hsts_max_age": int,
 }
 #: Settings kept in ``Settings.extra``: text, from config.toml or SAFEREPORT_<NAME>.
 _EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses")
 
 
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
 def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ConfigError(f"setting {name!r} must be true or false, not {raw!r}")
     if kind is int:
         if isinstance(raw, bool):
             raise ConfigError(f"setting {name!r} must be a whole number")
@@ -140,6 +162,14 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
     settings = Settings(data_dir=directory, **kwargs)
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting 'port' must be between 1 and 65535, not {settings.port}")
+    if settings.hsts_max_age < 0:
+        raise ConfigError("setting 'hsts_max_age' must be 0 or more")
+    for item in settings.trusted_proxies.replace(",", " ").split():
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"setting 'trusted_proxies': {item!r} is not an address or "
+                              "network") from exc
     return settings
 
 

@@ -115,17 +115,15 @@ def test_wrong_password_with_right_code_is_refused(engine: Engine) -> None:
     assert _signin(engine, "wrong password!!", code, T0).outcome is auth.SignInOutcome.REFUSED
 
 
-def test_lockout_after_repeated_failures_even_with_right_credentials(engine: Engine) -> None:
+def test_wrong_codes_after_the_right_password_lock_the_account(engine: Engine) -> None:
+    # Only someone who has the password can reach this lock; its answer is the ordinary one.
     secret = _enrol(engine, _user(engine))
-    for attempt in range(auth.MAX_FAILED_SIGNINS - 1):
-        assert _signin(engine, "wrong password!!", None, T0).outcome is \
+    for attempt in range(auth.MAX_FAILED_SIGNINS):
+        assert _signin(engine, PASSWORD, "000000", T0).outcome is \
             auth.SignInOutcome.REFUSED, attempt
-    locked = _signin(engine, "wrong password!!", None, T0)
-    assert locked.outcome is auth.SignInOutcome.LOCKED
-    assert locked.locked_until == T0 + auth.LOCKOUT_PERIOD
     later = T0 + timedelta(minutes=1)
     code = pyotp.TOTP(secret).at(later)
-    assert _signin(engine, PASSWORD, code, later).outcome is auth.SignInOutcome.LOCKED
+    assert _signin(engine, PASSWORD, code, later).outcome is auth.SignInOutcome.REFUSED
     after = T0 + auth.LOCKOUT_PERIOD + timedelta(seconds=31)
     code = pyotp.TOTP(secret).at(after)
     assert _signin(engine, PASSWORD, code, after).outcome is auth.SignInOutcome.SIGNED_IN
@@ -145,10 +143,12 @@ def test_enrolment_confirms_with_a_code(engine: Engine) -> None:
         secret = auth.begin_totp_enrolment(conn, token, SEALER)
         assert auth.totp_uri(result.user, secret).startswith("otpauth://totp/")
         wrong = "111111" if pyotp.TOTP(secret).at(T0) != "111111" else "222222"
-        assert not auth.confirm_totp_enrolment(conn, token, wrong, SEALER, now=T0)
-        assert auth.confirm_totp_enrolment(conn, token, pyotp.TOTP(secret).at(T0), SEALER,
-                                           now=T0)
-        session = auth.load_session(conn, token, now=T0)
+        assert auth.confirm_totp_enrolment(conn, token, wrong, SEALER, now=T0) is None
+        new_token = auth.confirm_totp_enrolment(conn, token, pyotp.TOTP(secret).at(T0), SEALER,
+                                                now=T0)
+        assert new_token is not None and new_token != token
+        session = auth.load_session(conn, new_token, now=T0)
+        assert auth.load_session(conn, token, now=T0) is None  # the enrolling token ended
     assert session is not None and session.state is auth.SessionState.ACTIVE
     assert session.user.totp_enrolled
 

@@ -123,7 +123,7 @@ def demo(ctx: click.Context, seed: int, cases: int, port: int, no_serve: bool, k
 
     click.echo(f"serving the demo on http://127.0.0.1:{port}/  (Ctrl-C to stop)")
     uvicorn.run(create_app(instance), host="127.0.0.1", port=port, log_level="warning",
-                server_header=False)
+                server_header=False, proxy_headers=False)
 
 
 @click.group()

@@ -1,8 +1,14 @@
-"""Staff accounts: Argon2id passwords, TOTP, lockout, server-side sessions.
+"""Staff accounts: Argon2id passwords, TOTP, sign-in throttles, server-side sessions.
 
 Every function takes a SQLAlchemy connection and never commits: the caller (a web route or a
 CLI command) owns the transaction. Sessions are server-side rows keyed by the SHA-256 of a
 random cookie token, with an idle timeout and an absolute lifetime.
+
+Failed sign-ins are throttled without a lock-out that a stranger can trigger: per source
+(the client's address, as an opaque key) and per (source, username), counted in the database
+so that every worker agrees. An unknown username, a wrong password, a throttled pair and a
+locked account all get the same answer after one Argon2id verification. The only account lock
+is for wrong TOTP codes after a correct password, which a stranger cannot reach.
 """
 
 from __future__ import annotations
@@ -24,20 +30,24 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, Table, case, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from safereport.config import Settings
 from safereport.domain.vocabulary import ActorRole, OrgKind
 from safereport.errors import AccessDenied, ConfigError, InvalidInput
 from safereport.store.core import organisations, users
-from safereport.store.staff import staff_sessions, staff_signin_state
+from safereport.store.staff import staff_sessions, staff_signin_state, staff_signin_throttle
 
 __all__ = [
     "ABSOLUTE_LIFETIME",
     "IDLE_TIMEOUT",
     "LOCKOUT_PERIOD",
     "MAX_FAILED_SIGNINS",
+    "MAX_PAIR_FAILURES",
+    "MAX_SOURCE_FAILURES",
     "MIN_PASSWORD_CHARS",
+    "THROTTLE_WINDOW",
     "SessionState",
     "SignIn",
     "SignInOutcome",
@@ -64,9 +74,17 @@ __all__ = [
     "verify_password",
 ]
 
-#: Failed sign-ins in a row that lock an account, and for how long.
+#: Wrong TOTP codes after a correct password, in a row, that lock an account, and for how
+#: long. (Only someone who has the password can reach this lock.)
 MAX_FAILED_SIGNINS = 5
 LOCKOUT_PERIOD = timedelta(minutes=15)
+#: Failed sign-ins per source, and per (source, username), within ``THROTTLE_WINDOW``. Past
+#: the first a source is refused outright (HTTP 429); past the second, that source's tries
+#: for that username are refused unchecked (with the ordinary answer), while the same
+#: username from anywhere else is unaffected.
+MAX_SOURCE_FAILURES = 30
+MAX_PAIR_FAILURES = 5
+THROTTLE_WINDOW = timedelta(minutes=15)
 #: A session ends after this long without a request, and in any case after the lifetime.
 IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
@@ -247,9 +265,9 @@ def ensure_area(user: StaffUser, area: StaffArea) -> None:
 
 class SignInOutcome(StrEnum):
     ENROL = "enrol"  # password right, no TOTP yet: only enrolment is open
-    LOCKED = "locked"
-    REFUSED = "refused"
+    REFUSED = "refused"  # also for unknown users, throttled pairs and locked accounts
     SIGNED_IN = "signed_in"
+    THROTTLED = "throttled"  # this source failed too often: it says nothing about the account
 
 
 class SessionState(StrEnum):
@@ -273,7 +291,6 @@ class StaffUser:
 class SignIn:
     outcome: SignInOutcome
     user: StaffUser | None = None
-    locked_until: datetime | None = None
 
 
 def _now(now: datetime | None) -> datetime:
@@ -392,27 +409,37 @@ def authenticate(
     totp_code: str | None,
     totp: TotpSealer,
     now: datetime | None = None,
+    source: str = "",
 ) -> SignIn:
-    """Check a password and (once enrolled) a TOTP code; count failures and lock.
+    """Check a password and (once enrolled) a TOTP code, under the sign-in throttles.
 
-    The caller must commit even when sign-in is refused: the failure count is the lockout.
+    ``source`` is an opaque, stable key for where the attempt came from (the web layer's
+    keyed hash of the client address; empty for none). The caller must commit even when
+    sign-in is refused: the failure counts are the throttle.
     """
     moment = _now(now)
-    row = conn.execute(_user_query().where(users.c.username == username.strip())).first()
+    name = username.strip()
+    keys = _throttle_keys(source, name)
+    if _failures(conn, keys[0], moment) >= MAX_SOURCE_FAILURES:
+        return SignIn(SignInOutcome.THROTTLED)
+    row = None
+    if _failures(conn, keys[1], moment) < MAX_PAIR_FAILURES:
+        row = conn.execute(_user_query().where(users.c.username == name)).first()
     if row is None or not row.active:
         verify_password(_dummy_hash(), password)  # same cost whether or not the name exists
-        return SignIn(SignInOutcome.REFUSED)
-    if row.locked_until is not None and _aware(row.locked_until) > moment:
-        return SignIn(SignInOutcome.LOCKED, locked_until=_aware(row.locked_until))
+        return _fail(conn, keys, moment)
     if not verify_password(row.password_hash, password):
-        return _fail(conn, row.id, row.failed_logins, moment)
+        return _fail(conn, keys, moment)
+    if row.locked_until is not None and _aware(row.locked_until) > moment:
+        return _fail(conn, keys, moment)  # the same answer, after the same work
     if row.totp_secret is None:
-        _reset_failures(conn, row.id)
+        _succeed(conn, keys, row.id)
         return SignIn(SignInOutcome.ENROL, user=_staff_user(row))
     secret = _stored_secret(conn, totp, row.id, bytes(row.totp_secret))
     if secret is None or not _accept_totp(conn, row.id, secret, totp_code or "", moment):
-        return _fail(conn, row.id, row.failed_logins, moment)
-    _reset_failures(conn, row.id)
+        _count_code_failure(conn, row.id, row.failed_logins, moment)
+        return _fail(conn, keys, moment)
+    _succeed(conn, keys, row.id)
     return SignIn(SignInOutcome.SIGNED_IN, user=_staff_user(row))
 
 
@@ -431,7 +458,59 @@ def _stored_secret(
     return secret
 
 
-def _fail(conn: Connection, user_id: str, failures: int, moment: datetime) -> SignIn:
+# ---- throttles ------------------------------------------------------------------------------
+
+
+def _throttle_keys(source: str, username: str) -> tuple[str, str]:
+    """(the source's key, the (source, username) pair's key): hashes, never the values."""
+    by_source = hashlib.sha256(b"signin/source\0" + source.encode()).hexdigest()
+    pair = hashlib.sha256(
+        b"signin/pair\0" + source.encode() + b"\0" + username.casefold().encode(
+            "utf-8", "replace")
+    ).hexdigest()
+    return by_source, pair
+
+
+def _failures(conn: Connection, key: str, moment: datetime) -> int:
+    row = conn.execute(select(staff_signin_throttle).where(
+        staff_signin_throttle.c.key == key)).first()
+    if row is None or _aware(row.window_start) <= moment - THROTTLE_WINDOW:
+        return 0
+    return int(row.failures)
+
+
+def _insert_ignoring_conflict(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert ``values`` unless the primary key exists already (atomically); True if added."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    key = next(iter(table.primary_key.columns))
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    # RETURNING, not rowcount: a driver may report -1 for an INSERT ... ON CONFLICT.
+    return conn.execute(statement).first() is not None
+
+
+def _count_failure(conn: Connection, key: str, moment: datetime) -> None:
+    table = staff_signin_throttle
+    if _insert_ignoring_conflict(conn, table, {"key": key, "window_start": moment,
+                                               "failures": 1}):
+        return
+    expired = table.c.window_start <= moment - THROTTLE_WINDOW
+    conn.execute(update(table).where(table.c.key == key).values(
+        failures=case((expired, 1), else_=table.c.failures + 1),
+        window_start=case((expired, moment), else_=table.c.window_start),
+    ))
+
+
+def _fail(conn: Connection, keys: tuple[str, str], moment: datetime) -> SignIn:
+    for key in keys:
+        _count_failure(conn, key, moment)
+    # Counts from long ago mean nothing: keep the table small.
+    conn.execute(delete(staff_signin_throttle).where(
+        staff_signin_throttle.c.window_start < moment - 4 * THROTTLE_WINDOW))
+    return SignIn(SignInOutcome.REFUSED)
+
+
+def _count_code_failure(conn: Connection, user_id: str, failures: int, moment: datetime) -> None:
+    """A wrong TOTP code after the right password; enough in a row lock the account."""
     count = failures + 1
     locked_until = moment + LOCKOUT_PERIOD if count >= MAX_FAILED_SIGNINS else None
     conn.execute(
@@ -439,56 +518,75 @@ def _fail(conn: Connection, user_id: str, failures: int, moment: datetime) -> Si
         .where(users.c.id == user_id)
         .values(failed_logins=0 if locked_until else count, locked_until=locked_until)
     )
-    if locked_until is not None:
-        # A locked account's sessions end too: whoever is guessing may already hold one.
-        conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == user_id))
-        return SignIn(SignInOutcome.LOCKED, locked_until=locked_until)
-    return SignIn(SignInOutcome.REFUSED)
 
 
-def _reset_failures(conn: Connection, user_id: str) -> None:
+def _succeed(conn: Connection, keys: tuple[str, str], user_id: str) -> None:
+    # The pair's count is forgiven; the source's is not (one good account must not let a
+    # source go on guessing others).
+    conn.execute(delete(staff_signin_throttle).where(staff_signin_throttle.c.key == keys[1]))
     conn.execute(
         update(users).where(users.c.id == user_id).values(failed_logins=0, locked_until=None)
     )
 
 
 def _accept_totp(conn: Connection, user_id: str, secret: str, code: str, moment: datetime) -> bool:
-    """A valid code for this or an adjacent 30 s step, not used before (no replay)."""
+    """A valid code for this or an adjacent 30 s step, never used before (no replay).
+
+    "Used" is one atomic write: a conditional UPDATE (only to a later step) or, for a user's
+    first code, an INSERT that does nothing on conflict. Two sign-ins racing with one code
+    both try the write; the database lets exactly one of them change a row.
+    """
     code = code.strip().replace(" ", "")
     if not (code.isdigit() and len(code) == 6):
         return False
     totp = pyotp.TOTP(secret)
     step_now = int(moment.timestamp()) // totp.interval
-    last = conn.execute(
-        select(staff_signin_state.c.last_totp_step).where(
-            staff_signin_state.c.user_id == user_id
-        )
-    ).scalar()
     for step in (step_now - 1, step_now, step_now + 1):
         if secrets.compare_digest(totp.generate_otp(step), code):
-            if last is not None and step <= last:
-                return False
-            _remember_step(conn, user_id, step, exists=last is not None)
-            return True
+            return _claim_step(conn, user_id, step)
     return False
 
 
-def _remember_step(conn: Connection, user_id: str, step: int, *, exists: bool) -> None:
+def _claim_step(conn: Connection, user_id: str, step: int) -> bool:
     table = staff_signin_state
-    if exists:
-        conn.execute(update(table).where(table.c.user_id == user_id).values(last_totp_step=step))
-    else:
-        conn.execute(insert(table).values(user_id=user_id, last_totp_step=step))
+    moved = conn.execute(
+        update(table)
+        .where(table.c.user_id == user_id, table.c.last_totp_step < step)
+        .values(last_totp_step=step)
+        .returning(table.c.user_id)
+    ).first()
+    if moved is not None:
+        return True
+    return _insert_ignoring_conflict(conn, table, {"user_id": user_id, "last_totp_step": step})
 
 
 # ---- TOTP enrolment -------------------------------------------------------------------------
 
 
+def _enrolling_session(conn: Connection, token_hash: str) -> Any:
+    """The session row if it may enrol a second factor: a session that signed in with the
+    password (state ``enrol``) for an account that has no factor yet; else None."""
+    row = conn.execute(
+        select(staff_sessions, users.c.totp_secret)
+        .join(users, users.c.id == staff_sessions.c.user_id)
+        .where(staff_sessions.c.token_hash == token_hash)
+    ).first()
+    if row is None or row.state != SessionState.ENROL.value or row.totp_secret is not None:
+        return None
+    return row
+
+
 def begin_totp_enrolment(conn: Connection, token: str, totp: TotpSealer) -> str:
     """A fresh TOTP secret offered to the session's user (kept, sealed, until a code
-    confirms it)."""
-    secret = pyotp.random_base32()
+    confirms it). AccessDenied unless the session may enrol (see :func:`_enrolling_session`):
+    a factor is never replaced from a session."""
     token_hash = _token_hash(token)
+    if _enrolling_session(conn, token_hash) is None:
+        raise AccessDenied("this session cannot set up a second factor",
+                           rules=("staff-totp-enrol",),
+                           reasons=("only a password sign-in of an account with no second "
+                                    "factor can set one up",))
+    secret = pyotp.random_base32()
     conn.execute(
         update(staff_sessions)
         .where(staff_sessions.c.token_hash == token_hash)
@@ -514,27 +612,30 @@ def totp_uri(user: StaffUser, secret: str) -> str:
 
 def confirm_totp_enrolment(
     conn: Connection, token: str, code: str, totp: TotpSealer, now: datetime | None = None
-) -> bool:
-    """Store the pending secret (sealed) if ``code`` matches it; the session becomes active."""
-    row = conn.execute(
-        select(staff_sessions).where(staff_sessions.c.token_hash == _token_hash(token))
-    ).first()
+) -> str | None:
+    """Store the pending secret (sealed) if ``code`` matches it and the account still has no
+    factor; returns the session's new token (the old one and every other session of the
+    account end), or None if nothing was stored."""
+    token_hash = _token_hash(token)
+    row = _enrolling_session(conn, token_hash)
     if row is None or row.pending_totp_secret is None:
-        return False
-    secret = totp.open_pending(row.pending_totp_secret, _token_hash(token))
+        return None
+    secret = totp.open_pending(row.pending_totp_secret, token_hash)
     if secret is None or not _accept_totp(conn, row.user_id, secret, code, _now(now)):
-        return False
-    conn.execute(
+        return None
+    stored = conn.execute(
         update(users)
-        .where(users.c.id == row.user_id)
+        .where(users.c.id == row.user_id, users.c.totp_secret.is_(None))
         .values(totp_secret=totp.seal(secret, row.user_id))
-    )
-    conn.execute(
-        update(staff_sessions)
-        .where(staff_sessions.c.token_hash == _token_hash(token))
-        .values(pending_totp_secret=None, state=SessionState.ACTIVE.value)
-    )
-    return True
+        .returning(users.c.id)
+    ).first()
+    if stored is None:
+        return None  # another session enrolled first: this one replaces nothing
+    conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == row.user_id))
+    user = get_user(conn, row.user_id)
+    if user is None:
+        return None
+    return start_session(conn, user, SessionState.ACTIVE, now=now)
 
 
 # ---- sessions -------------------------------------------------------------------------------

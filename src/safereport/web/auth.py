@@ -1,18 +1,22 @@
 """Staff sign-in: password and TOTP, enrolment with a QR code drawn here, sessions, sign-out.
 
 The session cookie holds only a random token (its SHA-256 keys the server-side row), and is
-``HttpOnly``, ``SameSite=Strict``, path ``/staff``, and ``Secure`` whenever the request came
-over HTTPS. (Chromium treats http://127.0.0.1 as a secure context, but a Secure cookie set over
-plain HTTP is still dropped by other clients; the flag follows the scheme so that local tests
-and a TLS deployment both work. Behind a TLS-terminating proxy, run uvicorn with
-``--proxy-headers`` so the scheme is seen as https.)
+``HttpOnly``, ``SameSite=Strict``, path ``/staff``, and ``Secure`` when the ``secure_cookie``
+setting says so (or the request itself came over https, as seen directly or through a
+configured trusted proxy). A TLS deployment sets ``secure_cookie = true``; plain-http local
+tests and the demo leave it off.
 
-Each form carries the CSRF token of :mod:`safereport.web.security`, bound to the session.
+Each form carries the CSRF token of :mod:`safereport.web.security`, bound to the session;
+sign-out takes one too (a cross-site page cannot sign anyone out).
+
+A second factor is set up only by the session that signed in with the password for an account
+that has none; it is never replaced from a session (an administrator clears it first).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,16 +25,20 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from safereport.errors import AccessDenied
 from safereport.services import auth as service
+from safereport.services.access import record_failure
 from safereport.services.auth import SessionState, SignInOutcome, StaffUser
+from safereport.services.casework import actor_for
 from safereport.services.instance import Instance
 from safereport.web.app import TEMPLATES
-from safereport.web.security import CsrfError, RateLimiter, client_key, csrf_token, verify_csrf
+from safereport.web.security import CsrfError, csrf_token, has_nul, source_key, verify_csrf
 
 __all__ = [
     "COOKIE",
     "StaffRequest",
     "check_form",
+    "record_malformed_request",
     "render_staff",
     "require_staff",
     "router",
@@ -40,17 +48,6 @@ COOKIE = "sr_staff"
 SIGN_IN = "/staff/sign-in"
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
-_SIGNIN_LIMIT = (30, 300)  # sign-in attempts per client address per 5 minutes, per app
-
-
-def _signin_limiter(request: Request) -> RateLimiter:
-    """The app's own limiter (held on the app, so two apps in one process never share)."""
-    state = request.app.state
-    limiter = getattr(state, "signin_limiter", None)
-    if not isinstance(limiter, RateLimiter):
-        limiter = RateLimiter(limit=_SIGNIN_LIMIT[0], window=_SIGNIN_LIMIT[1])
-        state.signin_limiter = limiter
-    return limiter
 _MAX_FORM_BYTES = 64_000
 
 
@@ -111,7 +108,25 @@ async def check_form(request: Request) -> FormData:
         verify_csrf(request, token if isinstance(token, str) else None)
     except CsrfError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
+    if any(has_nul(k) or (isinstance(v, str) and "\x00" in v) for k, v in form.multi_items()):
+        # No id, name, reference or text of ours holds one; PostgreSQL refuses it in text.
+        raise HTTPException(status_code=400, detail="the form holds a NUL character")
     return form
+
+
+_CASE_PATHS = "/staff/cases/"
+
+
+async def record_malformed_request(scope: MutableMapping[str, Any]) -> None:
+    """A case page asked for with a NUL in its address: refused (400) by the security
+    middleware, and recorded here as a denial when a signed-in staff member asked (I2)."""
+    if not str(scope.get("path", "")).startswith(_CASE_PATHS):
+        return
+    request = Request(scope)
+    found = _session(request)
+    if found is None or found.state is not SessionState.ACTIVE:
+        return
+    record_failure(instance_of(request), actor_for(found.user), None, None, "malformed_case_id")
 
 
 def render_staff(
@@ -130,9 +145,9 @@ def render_staff(
 
 
 def _set_cookie(request: Request, response: Response, token: str) -> None:
+    secure = bool(instance_of(request).settings.secure_cookie) or request.url.scheme == "https"
     response.set_cookie(
-        COOKIE, token, httponly=True, samesite="strict", path="/staff",
-        secure=request.url.scheme == "https",
+        COOKIE, token, httponly=True, samesite="strict", path="/staff", secure=secure,
     )
 
 
@@ -149,11 +164,9 @@ def sign_in_form(request: Request) -> HTMLResponse:
     return render_staff(request, "staff/sign_in.html", error="", username="")
 
 
-_MESSAGES = {
-    SignInOutcome.REFUSED: "The username, password or code is not right.",
-    SignInOutcome.LOCKED: "Too many failed attempts: this account is locked for a while. "
-                          "Ask an administrator if you need in sooner.",
-}
+_REFUSED = ("The username, password or code is not right. After several wrong tries, "
+            "wait 15 minutes before trying again.")
+_THROTTLED = "Too many attempts from here. Wait a few minutes."
 
 
 def _sealer(request: Request) -> service.TotpSealer:
@@ -165,21 +178,22 @@ def _sealer(request: Request) -> service.TotpSealer:
 async def sign_in(request: Request) -> Response:
     form = await check_form(request)
     username = _text(form, "username")
-    if not _signin_limiter(request).hit(client_key(request, "staff-sign-in")):
-        return render_staff(request, "staff/sign_in.html", status_code=429, username=username,
-                            error="Too many attempts from here. Wait a few minutes.")
     with instance_of(request).engine.begin() as conn:
         result = service.authenticate(conn, username=username, password=_text(form, "password"),
                                       totp_code=_text(form, "code") or None,
-                                      totp=_sealer(request))
+                                      totp=_sealer(request),
+                                      source=source_key(request, "staff-sign-in"))
         token = None
         if result.user is not None and result.outcome is SignInOutcome.SIGNED_IN:
             token = service.start_session(conn, result.user, SessionState.ACTIVE)
         elif result.user is not None and result.outcome is SignInOutcome.ENROL:
             token = service.start_session(conn, result.user, SessionState.ENROL)
+    if result.outcome is SignInOutcome.THROTTLED:
+        return render_staff(request, "staff/sign_in.html", status_code=429, username=username,
+                            error=_THROTTLED)
     if token is None:
         return render_staff(request, "staff/sign_in.html", status_code=401, username=username,
-                            error=_MESSAGES[result.outcome])
+                            error=_REFUSED)
     target = "/staff/" if result.outcome is SignInOutcome.SIGNED_IN else "/staff/totp"
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, token)
@@ -197,11 +211,18 @@ def totp_form(request: Request) -> Response:
 
 
 def _enrol_page(request: Request, found: StaffRequest, error: str,
-                status_code: int = 200) -> HTMLResponse:
-    with instance_of(request).engine.begin() as conn:
-        secret = service.pending_totp_secret(conn, found.token, _sealer(request))
-        if secret is None:
-            secret = service.begin_totp_enrolment(conn, found.token, _sealer(request))
+                status_code: int = 200) -> Response:
+    try:
+        with instance_of(request).engine.begin() as conn:
+            secret = service.pending_totp_secret(conn, found.token, _sealer(request))
+            if secret is None:
+                secret = service.begin_totp_enrolment(conn, found.token, _sealer(request))
+    except AccessDenied:
+        # A password-only session of an account that has a factor by now (set up elsewhere):
+        # it can enrol nothing, so it ends here.
+        with instance_of(request).engine.begin() as conn:
+            service.end_session(conn, found.token)
+        return _signed_out()
     uri = service.totp_uri(found.user, secret)
     # Drawn here as inline SVG: the secret never goes to a QR service or any other host.
     qr = segno.make(uri, error="m").svg_inline(
@@ -217,21 +238,35 @@ async def totp_confirm(request: Request) -> Response:
     if found is None:
         raise _to_sign_in()
     form = await check_form(request)
+    if found.state is SessionState.ACTIVE:
+        # A signed-in session never replaces the factor it signed in with.
+        return RedirectResponse("/staff/", status_code=303)
     with instance_of(request).engine.begin() as conn:
-        ok = service.confirm_totp_enrolment(conn, found.token, _text(form, "code"),
-                                            _sealer(request))
-    if not ok:
+        token = service.confirm_totp_enrolment(conn, found.token, _text(form, "code"),
+                                               _sealer(request))
+    if token is None:
         return _enrol_page(request, found, "That code did not match. Try the next one.", 400)
-    return RedirectResponse("/staff/", status_code=303)
+    response = RedirectResponse("/staff/", status_code=303)
+    _set_cookie(request, response, token)  # a new token: the enrolling one has ended
+    return response
+
+
+def _signed_out() -> Response:
+    response = RedirectResponse(SIGN_IN, status_code=303)
+    response.delete_cookie(COOKIE, path="/staff")
+    return response
 
 
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
-    found = _session(request)
+    # The token is checked whether or not a session came with the request, and the cookie is
+    # cleared only when it was sent: a cross-site POST (which SameSite=Strict sends without
+    # it) changes nothing.
+    found = _session(request)  # first: it binds the CSRF check to the session
+    await check_form(request)
+    if request.cookies.get(COOKIE) is None:
+        return RedirectResponse(SIGN_IN, status_code=303)
     if found is not None:
-        await check_form(request)
         with instance_of(request).engine.begin() as conn:
             service.end_session(conn, found.token)
-    response = RedirectResponse(SIGN_IN, status_code=303)
-    response.delete_cookie(COOKIE, path="/staff")
-    return response
+    return _signed_out()

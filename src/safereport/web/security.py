@@ -12,7 +12,17 @@
   POST whose ``Origin`` or ``Sec-Fetch-Site`` says it came from another site is refused.
 * :class:`RateLimiter` and :class:`Lockout`: in memory, keyed by :func:`client_key`, an HMAC of
   the client address under a random per-process key, so no address is ever kept in the clear
-  and the keys mean nothing after a restart. Entries expire.
+  and the keys mean nothing after a restart. Entries expire. An IPv6 client counts by its /64
+  (one household or device picks freely inside it). :func:`source_key` is the same for every
+  worker of an instance (keyed by the web key), for throttles held in the database.
+* The client address and scheme come from the TCP peer, or from ``X-Forwarded-For`` /
+  ``X-Forwarded-Proto`` only when the peer is one of the configured ``trusted_proxies``
+  (never by default; uvicorn's own proxy-header handling is switched off).
+* Every request body is counted as it streams in and refused with 413 past
+  :data:`MAX_REQUEST_BYTES`, whether or not it declared a ``Content-Length``; a NUL character in
+  the path or query is refused with 400 before any route sees it; a few write routes that each
+  cost a ledger entry are rate-limited per source (:data:`POST_LIMITS`). Over https, responses
+  carry ``Strict-Transport-Security`` (``hsts_max_age``).
 
 The signing secret lives in ``<data dir>/keys/web.key`` (mode 0600), shared by every worker of
 an instance; without an instance (tests) it is random per process.
@@ -23,6 +33,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 import struct
@@ -33,7 +44,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 
 from safereport.errors import ConfigError, InvalidInput
 
@@ -41,16 +52,21 @@ __all__ = [
     "CSP",
     "CSRF_FIELD",
     "CSRF_TTL_SECONDS",
+    "MAX_REQUEST_BYTES",
+    "POST_LIMITS",
     "SECURITY_HEADERS",
     "CsrfError",
     "CsrfFailure",
     "Lockout",
     "RateLimiter",
+    "RequestTooLarge",
     "client_key",
     "csrf_token",
     "derived_key",
+    "has_nul",
     "install_security",
     "require_csrf",
+    "source_key",
     "verify_csrf",
     "web_secret",
 ]
@@ -78,7 +94,9 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cache-Control": "no-store, max-age=0",
     "Pragma": "no-cache",
     "Expires": "0",
-    "Referrer-Policy": "no-referrer",
+    # Nothing to other sites; our own pages' POSTs then carry their real Origin, so that an
+    # "Origin: null" (a sandboxed frame, a data: page) can be refused as cross-site.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
@@ -117,10 +135,14 @@ class CsrfError(InvalidInput):
 class _SecurityHeaders:
     """Pure ASGI middleware: adds :data:`SECURITY_HEADERS` to every HTTP response."""
 
-    def __init__(self, app: _ASGIApp) -> None:
+    def __init__(self, app: _ASGIApp, hsts_max_age: int = 0) -> None:
         self.app = app
         self._headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
         self._names = {name for name, _ in self._headers}
+        # Only on https responses: over plain http the header means nothing (RFC 6797 8.1).
+        self._hsts = ([(b"strict-transport-security",
+                        f"max-age={hsts_max_age}; includeSubDomains".encode())]
+                      if hsts_max_age > 0 else [])
 
     async def __call__(
         self,
@@ -145,18 +167,225 @@ class _SecurityHeaders:
                 message["headers"] = kept + headers
             await send(message)
 
+        if scope.get("scheme") == "https" and self._hsts:
+            await self.app(scope, receive, self._with(send_with_headers, self._hsts))
+            return
         await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    def _with(send: Callable[[Any], Awaitable[None]],
+              extra: list[tuple[bytes, bytes]]) -> Callable[[Any], Awaitable[None]]:
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+        return sending
+
+
+#: The largest request body any route accepts (the victim's report form is the largest, at
+#: 128 KiB; staff forms are smaller). Counted while streaming, on every route.
+MAX_REQUEST_BYTES = 192 * 1024
+
+
+class RequestTooLarge(HTTPException):
+    """A body went past :data:`MAX_REQUEST_BYTES` while it was being read (HTTP 413)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="The request is too large.")
+
+
+class _BodyLimit:
+    """Counts the bytes of each request body as they arrive and stops at the limit.
+
+    A ``Content-Length`` can be absent (chunked) or false, so the count is what matters: the
+    ``receive`` the app reads from raises :class:`RequestTooLarge` (answered 413 by the app's
+    handler) as soon as the total passes the limit, before the rest is read from the socket.
+    """
+
+    def __init__(self, app: _ASGIApp, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise RequestTooLarge()
+            return message
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except RequestTooLarge:
+            if started:
+                raise
+            await _plain(send, 413, "The request is too large.")
+
+
+def has_nul(value: str | bytes) -> bool:
+    """True if ``value`` holds a NUL character, raw or percent-encoded (``%00``)."""
+    if isinstance(value, str):
+        return "\x00" in value or "%00" in value
+    return b"\x00" in value or b"%00" in value
+
+
+class _RejectNul:
+    """400 for a NUL character in the path or query: no id, username or reference holds one,
+    and PostgreSQL refuses it in text (which would otherwise surface as a 500).
+
+    ``app.state.on_malformed(scope)``, when set, is told first (the staff side records a
+    refused case access in the ledger)."""
+
+    def __init__(self, app: _ASGIApp, owner: FastAPI) -> None:
+        self.app = app
+        self.owner = owner
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or has_nul(scope.get("query_string", b""))
+        ):
+            hook = getattr(self.owner.state, "on_malformed", None)
+            if hook is not None:
+                await hook(scope)
+            await _plain(send, 400, "A NUL character is never valid in an address.")
+            return
+        await self.app(scope, receive, send)
+
+
+#: Write routes that each cost a sealed note or a ledger entry: (method, path) -> at most
+#: this many per source per window (seconds).
+POST_LIMITS: dict[tuple[str, str], tuple[int, float]] = {
+    ("POST", "/return/message"): (10, 600.0),
+    ("POST", "/staff/asks"): (30, 3600.0),
+}
+
+
+class _PostLimits:
+    """A rate limit per source on each route of :data:`POST_LIMITS` (429 past it)."""
+
+    def __init__(self, app: _ASGIApp) -> None:
+        self.app = app
+        self._limiters = {route: RateLimiter(limit, window)
+                          for route, (limit, window) in POST_LIMITS.items()}
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        limiter = self._limiters.get((scope.get("method", ""), scope.get("path", "")))
+        if scope["type"] == "http" and limiter is not None:
+            key = client_key(Request(scope), "post-limit " + scope["path"])
+            if not limiter.hit(key):
+                await _plain(send, 429, "Too many tries from here. "
+                                        "Please wait a few minutes and try again.")
+                return
+        await self.app(scope, receive, send)
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The ``trusted_proxies`` setting: addresses or networks, separated by commas/spaces."""
+    found = []
+    for item in text.replace(",", " ").split():
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"trusted_proxies: {item!r} is not an address or network") from exc
+    return tuple(found)
+
+
+class _TrustedProxies:
+    """The client address and scheme, from forwarding headers only of configured proxies.
+
+    With no trusted proxies (the default) the TCP peer is the client, whatever headers say.
+    From a trusted proxy, ``X-Forwarded-For`` is read from the right, skipping trusted hops;
+    the first address that is not a trusted proxy is the client. ``X-Forwarded-Proto`` (its
+    last value) gives the scheme.
+    """
+
+    def __init__(self, app: _ASGIApp, trusted: str = "") -> None:
+        self.app = app
+        self.trusted = _networks(trusted)
+
+    def _is_trusted(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted)
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        client = scope.get("client")
+        if scope["type"] in {"http", "websocket"} and client and self._is_trusted(client[0]):
+            headers = dict(scope.get("headers", []))
+            hops = [h.strip() for h in headers.get(b"x-forwarded-for", b"").decode(
+                "latin-1").split(",") if h.strip()]
+            for hop in reversed(hops):
+                if not self._is_trusted(hop):
+                    scope["client"] = (hop, 0)
+                    break
+            proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[-1]
+            if proto.strip() in {"http", "https"}:
+                scope["scheme"] = proto.strip()
+        await self.app(scope, receive, send)
+
+
+async def _plain(send: Callable[[Any], Awaitable[None]], status: int, text: str) -> None:
+    body = text.encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_security(app: FastAPI, *, secret: bytes | None = None) -> None:
-    """Add the security headers to every response and make the signing secret available."""
+    """Add the security middleware to ``app`` and make the signing secret available.
+
+    From the outside in: trusted proxies (who the client is), the security headers (on every
+    answer, the early refusals below included), NUL refusal, per-route POST limits, and the
+    streaming body limit.
+    """
+    instance = getattr(app.state, "instance", None)
+    settings = getattr(instance, "settings", None)
     if secret is None:
-        instance = getattr(app.state, "instance", None)
-        settings = getattr(instance, "settings", None)
         keys_dir = getattr(settings, "keys_dir", None)
         secret = _load_or_create_secret(Path(keys_dir)) if keys_dir else secrets.token_bytes(32)
     app.state.web_secret = secret
-    app.add_middleware(_SecurityHeaders)
+    # add_middleware puts each new one outside the earlier ones.
+    app.add_middleware(_BodyLimit)
+    app.add_middleware(_PostLimits)
+    app.add_middleware(_RejectNul, owner=app)
+    app.add_middleware(_SecurityHeaders, hsts_max_age=int(getattr(settings, "hsts_max_age", 0)))
+    app.add_middleware(_TrustedProxies, trusted=str(getattr(settings, "trusted_proxies", "")))
 
 
 def _load_or_create_secret(keys_dir: Path) -> bytes:
@@ -225,15 +454,18 @@ def csrf_token(request: Request, *, now: float | None = None) -> str:
 
 
 def _cross_site(request: Request) -> bool:
-    # Browsers send Sec-Fetch-Site on every request; it is the most precise signal. Origin
-    # is "null" on our own forms because of Referrer-Policy: no-referrer, so it only counts
-    # when it names a host.
+    # Browsers send Sec-Fetch-Site on every request; it is the most precise signal. Without
+    # it (older browsers), Origin decides: our own pages' POSTs carry our origin (under
+    # Referrer-Policy: same-origin), and "null" (a sandboxed frame, a data: URL, a redirect
+    # chain through another site) is cross-site.
     site = request.headers.get("sec-fetch-site")
     if site is not None:
         return site not in {"same-origin", "none"}
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
+    if origin is None:
         return False
+    if origin == "null":
+        return True
     host = request.headers.get("host", "")
     return origin.split("://", 1)[-1].rstrip("/") != host
 
@@ -275,11 +507,29 @@ async def require_csrf(request: Request) -> None:
 _PROCESS_KEY = secrets.token_bytes(32)
 
 
+def _source_address(request: Request) -> str:
+    """The client's address; for IPv6 its /64, which one device or household holds whole."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def client_key(request: Request, scope: str) -> str:
     """An opaque key for "this client, for this purpose": never the address itself."""
-    host = request.client.host if request.client else "unknown"
-    msg = scope.encode() + b"\0" + host.encode()
+    msg = scope.encode() + b"\0" + _source_address(request).encode()
     return hmac.new(_PROCESS_KEY, msg, hashlib.sha256).hexdigest()[:32]
+
+
+def source_key(request: Request, scope: str) -> str:
+    """Like :func:`client_key`, but the same in every worker of the instance (keyed by the
+    web key), for counts held in the database. Still never the address itself."""
+    msg = scope.encode() + b"\0" + _source_address(request).encode()
+    return hmac.new(derived_key(request, "source"), msg, hashlib.sha256).hexdigest()[:32]
 
 
 class RateLimiter:

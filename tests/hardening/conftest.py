@@ -1,0 +1,7 @@
+"""Fixtures for the hardening tests (issue 14): the staff world on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.staff.conftest import _fast_argon2, npcc_world, sqlite_world, world
+
+__all__ = ["_fast_argon2", "npcc_world", "sqlite_world", "world"]

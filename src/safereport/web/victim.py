@@ -201,11 +201,10 @@ def return_form(request: Request) -> HTMLResponse:
 
 
 def _attempt_blocked(request: Request, scope: str) -> bool:
-    """Locked out: this client failed too often, or failures everywhere are at the cap."""
+    """Locked out: this client failed too often. There is no refusal for everyone: failures
+    from many addresses must not shut every victim out (issue 14); each try costs Argon2id."""
     limits = throttles(request)
-    if limits.attempts.remaining(client_key(request, scope)) > 0:
-        return True
-    return limits.failures_everywhere.count("all") >= limits.failures_everywhere.limit
+    return limits.attempts.remaining(client_key(request, scope)) > 0
 
 
 def _attempt_failed(request: Request, scope: str) -> None:

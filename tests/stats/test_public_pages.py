@@ -136,3 +136,67 @@ def test_forces_page_shows_the_bbc_figures_and_rounds(client: TestClient,
     assert "2026-winter: 0 of 2" in comparison[:comparison.index("</svg>")]
     exported = client.get("/police-forces/requests.csv").text
     assert exported.splitlines()[0].startswith("round,round_question,force_id")
+
+
+def _force_row(html: str, force_id: str) -> list[str]:
+    row = html[html.index(f'<tr data-force="{force_id}">'):]
+    row = row[:row.index("</tr>")]
+    return [re.sub(r"<[^>]+>", "", cell).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+
+
+def test_forces_page_names_every_force_with_its_answers(client: TestClient,
+                                                        instance: Instance) -> None:
+    tracker.create_round(instance.engine, "2026-winter", "Do you share?")
+    tracker.send_requests(instance.engine, "2026-winter", ["kent-police", "psni"],
+                          date(2026, 10, 1))
+    tracker.record_answer(instance.engine, "2026-winter", "psni",
+                          classification=Classification.DOES_NOT_SHARE,
+                          answered_on=date(2026, 10, 20))
+    html = client.get("/police-forces").text
+    table = html[html.index('id="forces-table"'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr data-force=") == 46
+    assert "46 police forces (45 territorial forces and British Transport Police)" in html
+    # Columns: force, country, last answer, BBC 2018, The Detail 2022, DAC 2023, our round.
+    assert _force_row(html, "police-scotland") == [
+        "Police Service of Scotland", "Scotland", "Shares", "Does not share", "Shares",
+        "Not asked or not covered", "Not asked or not covered"]
+    assert _force_row(html, "psni")[2:] == [
+        "Does not share (2026-10-20)", "Not published by force", "Shares",
+        "Not asked or not covered", "Does not share (2026-10-20)"]
+    assert _force_row(html, "kent-police")[2:] == [
+        "Shares (2023-11-09)", "Not published by force", "Shares", "Shares",
+        "Waiting for the answer"]
+    assert _force_row(html, "british-transport-police")[3:5] == [
+        "Not published by force", "Not published by force"]
+    # Sorted by force name by default; by last answer on request (no JavaScript needed).
+    order = re.findall(r'<tr data-force="([^"]+)">', table)
+    assert order.index("avon-and-somerset-constabulary") == 0
+    by_last = client.get("/police-forces?sort=last").text
+    order = re.findall(r'<tr data-force="([^"]+)">', by_last)
+    assert order[-1] == "psni"  # the only "does not share" as its last answer
+    assert 'aria-sort="ascending">Last answer' in by_last
+
+
+def test_every_wide_table_is_a_focusable_labelled_scroll_region(client: TestClient,
+                                                                instance: Instance) -> None:
+    _publish(instance)
+    for path in ("/statistics", "/police-forces"):
+        html = client.get(path).text
+        regions = re.findall(r'<div class="scroll"([^>]*)>', html)
+        assert regions, path
+        for attributes in regions:
+            assert 'role="region"' in attributes and 'tabindex="0"' in attributes
+            label = re.search(r'aria-labelledby="([^"]+)"', attributes)
+            assert label is not None and f'id="{label.group(1)}"' in html
+
+
+def test_public_pages_speak_the_victim_pages_languages(client: TestClient,
+                                                       instance: Instance) -> None:
+    _publish(instance)
+    for lang, direction in (("ar", "rtl"), ("pl", "ltr"), ("es", "ltr"), ("pt", "ltr")):
+        for path in ("/statistics", "/police-forces"):
+            html = client.get(f"{path}?lang={lang}").text
+            assert f'<html lang="{lang}" dir="{direction}">' in html, (path, lang)
+            assert 'id="quick-exit"' in html

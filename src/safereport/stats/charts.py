@@ -23,7 +23,7 @@ _BAR_COLOUR = "#1d4f91"  # 8.6:1 on white
 _TEXT_COLOUR = "#111111"
 _MUTED = "#595959"  # 7:1 on white
 _ROW = 28
-_LABEL_WIDTH = 210
+_LABEL_WIDTH = 240
 _BAR_WIDTH = 300
 _VALUE_WIDTH = 130
 
@@ -75,19 +75,31 @@ class Span:
     low: int
     high: int
     shown: str  # the row's text, as the data table gives it
+    group: str = ""  # rows of one group (e.g. a period) follow a heading row with this text
 
 
-_SPAN_LABEL_WIDTH = 300
+_SPAN_LABEL_WIDTH = 320
 _SPAN_WIDTH = 300
-_SPAN_TEXT_WIDTH = 260
+_SPAN_TEXT_WIDTH = 340
+_LINE_CHARS = 44  # a label longer than this (at 14px, about 7px a character) is wrapped
 
 
-def _span_row(index: int, span: Span, top: int) -> str:
-    y = index * _ROW
+def _label(text: str, x: int, y: int) -> str:
+    """The row's label, right-aligned at ``x``; long labels on two smaller lines."""
+    if len(text) <= _LINE_CHARS:
+        return (f'<text x="{x}" y="{y + 5}" text-anchor="end" fill="{_TEXT_COLOUR}">'
+                f"{escape(text)}</text>")
+    cut = text.rfind(" ", 0, len(text) // 2 + 8)
+    cut = cut if cut > 0 else len(text) // 2
+    first, second = text[:cut], text[cut:].strip()
+    return (f'<text x="{x}" y="{y - 1}" text-anchor="end" font-size="12" '
+            f'fill="{_TEXT_COLOUR}"><tspan x="{x}">{escape(first)}</tspan>'
+            f'<tspan x="{x}" dy="13">{escape(second)}</tspan></text>')
+
+
+def _span_row(y: int, span: Span, top: int) -> str:
     mid = y + _ROW // 2
-    text_y = mid + 5
-    parts = [f'<text x="{_SPAN_LABEL_WIDTH - 8}" y="{text_y}" text-anchor="end" '
-             f'fill="{_TEXT_COLOUR}">{escape(span.label)}</text>']
+    parts = [_label(span.label, _SPAN_LABEL_WIDTH - 8, mid)]
     end = _SPAN_LABEL_WIDTH + _SPAN_WIDTH
     if span.estimate is not None and top > 0:
         def x(value: int) -> int:
@@ -103,7 +115,8 @@ def _span_row(index: int, span: Span, top: int) -> str:
         colour = _TEXT_COLOUR
     else:
         colour = _MUTED
-    parts.append(f'<text x="{end + 10}" y="{text_y}" fill="{colour}">{escape(span.shown)}</text>')
+    parts.append(f'<text x="{end + 10}" y="{mid + 5}" fill="{colour}">'
+                 f"{escape(span.shown)}</text>")
     return "".join(parts)
 
 
@@ -111,16 +124,25 @@ def interval_chart(chart_id: str, title: str, spans: Sequence[Span]) -> Markup:
     """Each noisy count as its 95% interval with a dot at the count, on one scale from 0;
     rows too uncertain to show are named in words and get no mark."""
     top = max((s.high for s in spans if s.estimate is not None), default=0)
-    height = max(len(spans), 1) * _ROW
+    rows: list[str] = []
+    y, group = 0, ""
+    for span in spans:
+        if span.group and span.group != group:
+            group = span.group
+            rows.append(f'<text x="0" y="{y + _ROW // 2 + 5}" font-weight="bold" '
+                        f'fill="{_TEXT_COLOUR}">{escape(group)}</text>')
+            y += _ROW
+        rows.append(_span_row(y, span, top))
+        y += _ROW
+    height = max(y, _ROW)
     width = _SPAN_LABEL_WIDTH + _SPAN_WIDTH + _SPAN_TEXT_WIDTH
-    desc = "; ".join(f"{s.label}: {s.shown}" for s in spans)
-    rows = "".join(_span_row(i, span, top) for i, span in enumerate(spans))
+    desc = "; ".join(f"{s.group + ': ' if s.group else ''}{s.label}: {s.shown}" for s in spans)
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart intervals" role="img" '
         f'id="{escape(chart_id)}" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" font-family="system-ui, sans-serif" font-size="14" '
         f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">'
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
-        f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>{rows}</svg>'
+        f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>{"".join(rows)}</svg>'
     )
     return Markup(svg)  # every piece of text above is escaped

@@ -46,14 +46,14 @@ class Said(StrEnum):
 
 
 SAID_LABELS: dict[Said, str] = {
-    Said.SHARES: N_("Shares (refers victims to the Home Office)"),
+    Said.SHARES: N_("Shares"),
     Said.DOES_NOT_SHARE: N_("Does not share"),
     Said.UNCLEAR: N_("Unclear"),
     Said.REFUSED: N_("Refused to answer"),
     Said.NO_ANSWER: N_("No answer"),
-    Said.WAITING: N_("Asked, waiting for the answer"),
+    Said.WAITING: N_("Waiting for the answer"),
     Said.NOT_ASKED: N_("Not asked or not covered"),
-    Said.NOT_PUBLISHED: N_("Not published force by force"),
+    Said.NOT_PUBLISHED: N_("Not published by force"),
 }
 
 #: The studies' columns: (study id, heading, source line).
@@ -104,10 +104,11 @@ class ForceRow:
 
 
 def _studies(force: Force) -> tuple[SourceAnswer, ...]:
+    # Whether the BBC's 45 and The Detail's 45 included British Transport Police is not
+    # published, so it reads "not published by force" there, not "not asked".
     territorial = force.kind == "territorial"
-    bbc = Said.DOES_NOT_SHARE if force.id == "police-scotland" else (
-        Said.NOT_PUBLISHED if territorial else Said.NOT_ASKED)
-    detail = Said.SHARES if territorial else Said.NOT_ASKED
+    bbc = Said.DOES_NOT_SHARE if force.id == "police-scotland" else Said.NOT_PUBLISHED
+    detail = Said.SHARES if territorial else Said.NOT_PUBLISHED
     dac = Said.SHARES if force.country in {"England", "Wales"} or not territorial \
         else Said.NOT_ASKED
     return (SourceAnswer(bbc, date(2018, 5, 14)), SourceAnswer(detail),

@@ -179,7 +179,7 @@ def _by_period(releases: list[PublishedRelease], words: Words) -> dict[str, Any]
             cell = decided.cell(key)
             text = words.shown(cell.shown, cell.count, cell.low, cell.high)
             what = words.gettext(label("effect", key))
-            spans.append(Span(f"{name}: {what}", cell.count, cell.low, cell.high, text))
+            spans.append(Span(what, cell.count, cell.low, cell.high, text, group=name))
             rows.append((name, what, text))
     if not spans:
         return None

@@ -21,7 +21,7 @@ from tests.victim._world import World, make_world
 
 from safereport.cli import main
 from safereport.domain.vocabulary import Purpose
-from safereport.ledger.verifier import parse_proof
+from safereport.ledger.verifier import parse_policy, parse_proof
 from safereport.ledger.witness import Witness
 from safereport.ledger.witness_client import WitnessClient, parse_witnesses
 from safereport.services.access import access_case
@@ -128,6 +128,9 @@ def test_witness_sync_and_status_from_the_setting(
     assert out.count(" cosigned size ") == 2, out
     status = run("--data-dir", str(data), "ledger", "witnesses")
     assert status.count("last cosigned  size ") == 2 and "INCIDENT" not in status
+    trust = parse_policy(run("--data-dir", str(data), "ledger", "policy"))
+    assert trust.log == world.instance.ledger.verifier_key() and trust.quorum == 2
+    assert set(trust.witnesses) == {w.vkey for w, _ in two_witnesses}
     # Nothing new: nothing sent, still fine for a scheduler.
     again = run("--data-dir", str(data), "ledger", "witness-sync")
     assert again.count(" cosigned size ") == 2 and again.count("already held") == 2

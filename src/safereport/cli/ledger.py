@@ -14,7 +14,7 @@ from safereport.ledger.log import Ledger
 from safereport.ledger.notes import b64encode
 from safereport.ledger.record import parse_leaf
 from safereport.ledger.tiles import write_tiles
-from safereport.ledger.verifier import check_proof, parse_proof
+from safereport.ledger.verifier import TrustPolicy, check_proof, parse_policy, parse_proof
 from safereport.ledger.witness_client import (
     Outcome,
     WitnessClient,
@@ -153,6 +153,18 @@ def witness_sync(ctx: click.Context) -> None:
 
 @ledger.command()
 @click.pass_context
+def policy(ctx: click.Context) -> None:
+    """Print a trust policy for this log: its key, its configured witnesses, quorum all."""
+    instance = open_instance(Path(ctx.obj["data_dir"]))
+    ctx.call_on_close(instance.close)
+    endpoints = parse_witnesses(str(instance.settings.extra.get("witnesses", "")))
+    keys = tuple(endpoint.verifier.vkey for endpoint in endpoints)
+    trust = TrustPolicy(instance.ledger.verifier_key(), keys, len(keys))
+    click.echo(trust.render([endpoint.url for endpoint in endpoints]), nl=False)
+
+
+@ledger.command()
+@click.pass_context
 def witnesses(ctx: click.Context) -> None:
     """Show each witness: the size it last cosigned, its last error, any incident. Exit 1 on one."""
     instance = open_instance(Path(ctx.obj["data_dir"]))
@@ -182,7 +194,14 @@ def witnesses(ctx: click.Context) -> None:
 
 @ledger.command("check-proof")
 @click.argument("proof_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--key", "vkey", required=True, help="The log's vkey, or a file holding it.")
+@click.option("--key", "vkey", default=None, help="The log's vkey, or a file holding it.")
+@click.option(
+    "--policy",
+    "policy_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A trust policy file (log key, witness keys, quorum) instead of --key/--witness.",
+)
 @click.option(
     "--witness",
     "witness_keys",
@@ -205,17 +224,14 @@ def witnesses(ctx: click.Context) -> None:
 )
 def check_proof_command(
     proof_file: Path,
-    vkey: str,
+    vkey: str | None,
+    policy_file: Path | None,
     witness_keys: tuple[str, ...],
     quorum: int | None,
     entry_file: Path | None,
 ) -> None:
     """Verify a tlog-proof offline, with no database. Exit 1 if it does not verify."""
-    key_path = Path(vkey)
-    if key_path.is_file():
-        vkey = _read_text(key_path).strip()
-    keys = [line for given in witness_keys for line in _keys_in(given)]
-    required = len(keys) if quorum is None else quorum
+    log_key, keys, required = _trust(vkey, policy_file, witness_keys, quorum)
     proof_text = _read_text(proof_file)
     try:
         if entry_file is not None:
@@ -225,7 +241,7 @@ def check_proof_command(
             if carried is None:
                 raise LedgerError("the proof carries no entry: give it with --entry LEAF_FILE")
             leaf = carried
-        checkpoint_ = check_proof(proof_text, vkey, leaf, witnesses=keys, quorum=required)
+        checkpoint_ = check_proof(proof_text, log_key, leaf, witnesses=keys, quorum=required)
     except LedgerError as exc:
         click.echo(f"proof does NOT verify: {exc}", err=True)
         sys.exit(1)
@@ -234,6 +250,24 @@ def check_proof_command(
         f"ok: the entry is in {checkpoint_.origin} (tree size {checkpoint_.size}), "
         f"signed by that log's key{cosigned}"
     )
+
+
+def _trust(
+    vkey: str | None, policy_file: Path | None, witness_keys: tuple[str, ...], quorum: int | None
+) -> tuple[str, list[str], int]:
+    """(log key, witness keys, quorum) from --policy, or from --key/--witness/--quorum."""
+    if policy_file is not None and vkey is None:
+        try:
+            trust = parse_policy(_read_text(policy_file))
+        except LedgerError as exc:
+            raise click.BadParameter(str(exc), param_hint="--policy") from exc
+        return trust.log, list(trust.witnesses), trust.quorum
+    if vkey is None or policy_file is not None:
+        raise click.UsageError("give the log's key with --key, or a trust policy with --policy")
+    if Path(vkey).is_file():
+        vkey = _read_text(Path(vkey)).strip()
+    keys = [line for given in witness_keys for line in _keys_in(given)]
+    return vkey, keys, len(keys) if quorum is None else quorum
 
 
 def _keys_in(given: str) -> list[str]:

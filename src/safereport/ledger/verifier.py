@@ -27,9 +27,11 @@ from safereport.ledger.notes import (
 __all__ = [
     "PROOF_HEADER",
     "TlogProof",
+    "TrustPolicy",
     "check_proof",
     "count_cosignatures",
     "format_proof",
+    "parse_policy",
     "parse_proof",
 ]
 
@@ -121,3 +123,59 @@ def count_cosignatures(note: Note, witnesses: Sequence[str]) -> int:
             verify_cosignature(note, witness)
             count += 1
     return count
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """Whom a verifier trusts: the log's key, witnesses' keys, how many must cosign.
+
+    The text form (in the spirit of Sigsum's policy files), one rule per line, ``#`` comments::
+
+        log <the log's vkey>
+        witness <a witness's cosignature/v1 vkey> [its url, for information]
+        quorum <N, or all>
+
+    The standalone verifier (``web/static/verify_receipt.py``) reads the same file.
+    """
+
+    log: str
+    witnesses: tuple[str, ...]
+    quorum: int
+
+    def render(self, urls: Sequence[str] = ()) -> str:
+        lines = [f"log {self.log}"]
+        for number, vkey in enumerate(self.witnesses):
+            url = f" {urls[number]}" if number < len(urls) else ""
+            lines.append(f"witness {vkey}{url}")
+        lines.append(f"quorum {self.quorum}")
+        return "\n".join(lines) + "\n"
+
+
+def parse_policy(text: str) -> TrustPolicy:
+    log: str | None = None
+    witnesses: list[str] = []
+    quorum: str | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        words = raw.split("#", 1)[0].split()
+        if not words:
+            continue
+        if words[0] == "log" and len(words) == 2 and log is None:
+            log = words[1]
+        elif words[0] == "witness" and len(words) in (2, 3):
+            witnesses.append(words[1])
+        elif words[0] == "quorum" and len(words) == 2 and quorum is None:
+            quorum = words[1]
+        else:
+            raise LedgerError(f"policy line {number} is not understood: {raw.strip()[:60]!r}")
+    if log is None or parse_vkey(log).kind is not SignatureType.ED25519:
+        raise LedgerError("the policy names no log key (a line 'log <vkey>')")
+    for vkey in witnesses:
+        if parse_vkey(vkey).kind is not SignatureType.COSIGNATURE_V1:
+            raise LedgerError("a witness key in the policy is not a cosignature/v1 key")
+    if quorum is None or quorum == "all":
+        needed = len(witnesses)
+    elif quorum.isdigit() and int(quorum) <= len(witnesses):
+        needed = int(quorum)
+    else:
+        raise LedgerError(f"the quorum {quorum!r} is not a number of the policy's witnesses")
+    return TrustPolicy(log, tuple(witnesses), needed)

@@ -42,7 +42,7 @@ def test_no_serious_accessibility_problem_on_any_victim_page(
     base = live_server(create_app(world.instance))
     page.set_viewport_size({"width": 360, "height": 740})
     found: dict[str, list[str]] = {}
-    for path in ("/", "/report", "/return", "/claim"):
+    for path in ("/", "/report", "/return", "/claim", "/safety"):
         page.goto(f"{base}{path}?lang={lang}")
         _check(page, axe_violations, path, found)
     page.goto(f"{base}/report?lang={lang}")
@@ -59,9 +59,9 @@ def test_no_serious_accessibility_problem_on_any_victim_page(
     page.goto(f"{base}/return?lang={lang}")
     page.locator("#f-codename").fill(codename)
     page.locator("form button[type=submit]").click()
-    page.locator("table.seen").wait_for()
+    page.locator("ol.seen").wait_for()
     _check(page, axe_violations, "return page", found)
-    page.locator("section[aria-labelledby=erase-title] button").click()
+    page.locator("section[aria-labelledby=erase-title] a.button").click()
     page.locator("button.danger").wait_for()
     _check(page, axe_violations, "erase confirmation", found)
     page.goto(f"{base}/claim?lang={lang}")

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from safereport.domain.codename import (
+    CODENAME_DIGITS,
     CODENAME_WORDS,
     TEST_PARAMS,
     Argon2Params,
@@ -18,7 +19,9 @@ from safereport.domain.codename import (
     new_claim_code,
     new_codename,
     normalise_codename,
+    numeric_entropy_bits,
     word_list,
+    word_list_languages,
 )
 
 SALT = b"s" * 16
@@ -86,3 +89,40 @@ def test_claim_codes_are_random_and_hash_after_normalising() -> None:
     assert len(code) == 19 and code.count("-") == 3
     assert hash_claim_code(code.lower().replace("-", " ")) == hash_claim_code(code)
     assert hash_claim_code(new_claim_code()) != hash_claim_code(code)
+
+
+def test_a_language_without_a_word_list_gets_28_digits_in_groups_of_four() -> None:
+    assert word_list_languages() == frozenset({"en"})
+    name = new_codename("ar")
+    groups = name.split(" ")
+    assert len(groups) == 7 and all(len(g) == 4 and g.isdigit() and g.isascii() for g in groups)
+    assert looks_like_codename(name)
+    assert CODENAME_DIGITS == 28 and numeric_entropy_bits() >= entropy_bits()  # 93.0 >= 90.5
+    assert len({new_codename("pl") for _ in range(50)}) == 50
+    assert new_codename("en").replace(" ", "").isalpha()  # English keeps its word list
+
+
+def test_digits_are_read_in_any_script_and_any_spacing() -> None:
+    name = new_codename("fa")
+    persian = name.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    arabic_indic = name.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for typed in (persian, arabic_indic, name.replace(" ", ""), name.replace(" ", "-"),
+                  " " + name.replace(" ", "  ") + "\n"):
+        assert normalise_codename(typed) == name
+        assert derive(typed, SALT, TEST_PARAMS) == derive(name, SALT, TEST_PARAMS)
+
+
+def test_a_digit_typo_is_not_a_codename() -> None:
+    digits = new_codename("ar").replace(" ", "")
+    assert not looks_like_codename(digits[:27])
+    assert not looks_like_codename(digits + "1")
+    assert not looks_like_codename(digits[:20] + "abcd" + digits[24:])
+
+
+def test_existing_word_codenames_derive_as_before() -> None:
+    # A codename issued before digits existed must still open her report: same bytes in.
+    name = "skyline molecular commend gooey dispense hurried sublevel"
+    assert normalise_codename(name) == name
+    assert derive(name, SALT, TEST_PARAMS).lookup_id == derive(
+        "Skyline  Molecular commend gooey dispense hurried sublevel.", SALT,
+        TEST_PARAMS).lookup_id

@@ -11,7 +11,9 @@ from safereport.web.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
     LOCALES_DIR,
+    UNCHECKED_MARK,
     extract_messages,
+    extract_plurals,
     negotiate,
     template_context,
     translations,
@@ -19,6 +21,7 @@ from safereport.web.i18n import (
 
 OTHER_LANGUAGES = [code for code in LANGUAGES if code != DEFAULT_LANGUAGE]
 _PLACEHOLDER = re.compile(r"%\(\w+\)s")
+_NUM = re.compile(r"%\(num\)d")
 
 
 def _catalog(code: str) -> object:
@@ -36,9 +39,13 @@ def test_the_victim_pages_have_many_strings() -> None:
 def test_every_victim_string_is_translated(code: str) -> None:
     catalog = _catalog(code)
     untranslated = []
-    for msgid in extract_messages():
+    for msgid, plural in extract_plurals().items():
         message = catalog.get(msgid)  # type: ignore[attr-defined]
-        if message is None or not message.string or message.fuzzy:
+        forms = message.string if message is not None else ""
+        if plural is not None and not isinstance(forms, tuple):
+            untranslated.append(msgid)  # a plural needs every form of the language
+        elif message is None or message.fuzzy or not all(
+                forms if isinstance(forms, tuple) else [forms]):
             untranslated.append(msgid)
     assert untranslated == [], f"{code}: untranslated: {untranslated[:5]}"
 
@@ -46,10 +53,15 @@ def test_every_victim_string_is_translated(code: str) -> None:
 @pytest.mark.parametrize("code", OTHER_LANGUAGES)
 def test_placeholders_survive_translation(code: str) -> None:
     for message in _catalog(code):  # type: ignore[attr-defined]
-        if message.id and message.string:
-            assert sorted(_PLACEHOLDER.findall(message.id)) == sorted(
-                _PLACEHOLDER.findall(message.string)
-            ), message.id
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not ids[0]:
+            continue
+        wanted = sorted(set(_PLACEHOLDER.findall(ids[-1])) | set(_NUM.findall(ids[-1])))
+        for form in forms:
+            if form:
+                found = sorted(set(_PLACEHOLDER.findall(form)) | set(_NUM.findall(form)))
+                assert found == wanted, (message.id, form)
 
 
 @pytest.mark.parametrize("code", OTHER_LANGUAGES)
@@ -75,3 +87,35 @@ def test_arabic_is_right_to_left() -> None:
 )
 def test_language_negotiation(requested: str | None, header: str | None, expected: str) -> None:
     assert negotiate(requested, header) == expected
+
+
+@pytest.mark.parametrize("code", OTHER_LANGUAGES)
+def test_each_catalog_says_whether_a_native_speaker_checked_it(code: str) -> None:
+    header = _catalog(code).header_comment  # type: ignore[attr-defined]
+    assert UNCHECKED_MARK in header or "Checked by a native speaker:" in header
+
+
+def test_plural_forms_follow_each_language() -> None:
+    polish = translations("pl")
+    assert [polish.ngettext("%(num)d time", "%(num)d times", n) % {"num": n}
+            for n in (1, 3, 5, 22)] == ["1 raz", "3 razy", "5 razy", "22 razy"]
+    arabic = translations("ar")
+    assert arabic.ngettext("%(num)d time", "%(num)d times", 2) % {"num": 2} == "مرتان (2)"
+
+
+def test_a_language_is_a_catalog_file(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from safereport.web import i18n
+
+    monkeypatch.setattr(i18n, "LOCALES_DIR", Path(str(tmp_path)))
+    assert list(i18n.available_languages()) == ["en"]
+    made = i18n.new_catalog("ur")
+    assert list(i18n.available_languages()) == ["en", "ur"]
+    assert i18n.KNOWN_LANGUAGES["ur"].rtl
+    catalog = read_po(made.open("rb"), locale="ur")
+    assert UNCHECKED_MARK in catalog.header_comment
+    assert {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id} == set(
+        extract_messages())
+    assert all(not any(m.string) if isinstance(m.string, tuple) else not m.string
+               for m in catalog if m.id)

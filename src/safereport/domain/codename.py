@@ -1,4 +1,4 @@
-"""Codenames: seven random words, stretched with Argon2id into a lookup id and a key.
+"""Codenames: seven random words, or 28 digits, stretched with Argon2id into a lookup id and a key.
 
 A codename is the only way back to a pseudonymous report: no account, no e-mail, no cookie.
 It is shown once. We keep only what Argon2id makes of it, so a lost codename cannot be
@@ -8,6 +8,10 @@ The maths (docs/victim.md has the long form):
 
 * the word list has 7776 words (EFF's large list), so one word carries log2(7776) = 12.925
   bits and seven words 90.5 bits: 2**90.5, about 1.7e27 codenames;
+* a language with no word list of its own (``codename_words_<code>.txt``, at least 7776 words)
+  gets 28 random digits instead, shown in seven groups of four: 28 * log2(10) = 93.0 bits,
+  more than the words. Digits need no English and no keyboard switch; any script's digits
+  (Arabic-Indic, Persian, Bengali...) are read as the same digits;
 * Argon2id with the default parameters (64 MiB, 3 passes, 1 lane) costs about a quarter of a
   second and 64 MiB of memory per guess; online guessing is further capped by rate limits and
   lockouts, and offline (a stolen database) at even a billion guesses a second the expected
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -30,6 +35,7 @@ from argon2.low_level import Type, hash_secret_raw
 
 __all__ = [
     "CLAIM_CODE_ALPHABET",
+    "CODENAME_DIGITS",
     "CODENAME_WORDS",
     "DEFAULT_PARAMS",
     "TEST_PARAMS",
@@ -43,11 +49,18 @@ __all__ = [
     "new_codename",
     "normalise_claim_code",
     "normalise_codename",
+    "numeric_entropy_bits",
     "word_list",
+    "word_list_languages",
 ]
 
 #: Words in a codename.
 CODENAME_WORDS = 7
+#: Digits in a codename for a language without a word list (seven groups of four).
+CODENAME_DIGITS = 28
+_GROUP = 4
+#: A word list must be at least this long, so that seven words carry at least 90.5 bits.
+_MIN_LIST = 7776
 _OUTPUT_BYTES = 64  # 32 for the lookup id, 32 for the key
 
 
@@ -77,39 +90,103 @@ class CodenameSecret:
         return "CodenameSecret(lookup_id='…', key=b'…')"
 
 
+def _list_file(language: str) -> str:
+    return "codename_words.txt" if language == "en" else f"codename_words_{language}.txt"
+
+
 @cache
-def word_list() -> tuple[str, ...]:
-    """The 7776 words, in list order (comment lines skipped)."""
-    text = resources.files("safereport.domain").joinpath("codename_words.txt").read_text("utf-8")
-    return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+def word_list(language: str = "en") -> tuple[str, ...]:
+    """The words of ``language``'s list, in list order (comment lines skipped); () if none.
+
+    English is EFF's large list. A list for another language is a file
+    ``codename_words_<code>.txt`` next to it, one word a line, at least 7776 distinct words.
+    """
+    path = resources.files("safereport.domain").joinpath(_list_file(language))
+    if not path.is_file():
+        return ()
+    text = path.read_text("utf-8")
+    words = tuple(unicodedata.normalize("NFC", line.strip()).lower()
+                  for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    if len(set(words)) < _MIN_LIST or len(set(words)) != len(words):
+        raise ValueError(f"{_list_file(language)}: need {_MIN_LIST} or more distinct words")
+    return words
+
+
+@cache
+def word_list_languages() -> frozenset[str]:
+    """Languages with a word list of their own (the others get digits)."""
+    names = [entry.name for entry in resources.files("safereport.domain").iterdir()]
+    found = {name[len("codename_words_"):-len(".txt")] for name in names
+             if name.startswith("codename_words_") and name.endswith(".txt")}
+    return frozenset({"en", *found})
 
 
 @cache
 def _word_set() -> frozenset[str]:
-    return frozenset(word_list())
+    return frozenset(word for code in word_list_languages() for word in word_list(code))
 
 
-def entropy_bits(words: int = CODENAME_WORDS) -> float:
+def entropy_bits(words: int = CODENAME_WORDS, language: str = "en") -> float:
     """Bits of entropy of a codename of ``words`` words drawn uniformly from the list."""
-    return words * math.log2(len(word_list()))
+    return words * math.log2(len(word_list(language)))
 
 
-def new_codename() -> str:
-    """Seven words chosen with the operating system's CSPRNG, separated by spaces."""
-    words = word_list()
-    return " ".join(secrets.choice(words) for _ in range(CODENAME_WORDS))
+def numeric_entropy_bits(digits: int = CODENAME_DIGITS) -> float:
+    """Bits of entropy of a codename of ``digits`` random decimal digits."""
+    return digits * math.log2(10)
+
+
+def new_codename(language: str = "en") -> str:
+    """A codename for a person reading ``language``, chosen with the operating system's CSPRNG.
+
+    Seven words of her language's list, separated by spaces; without a list, 28 digits in
+    groups of four.
+    """
+    words = word_list(language) if language in word_list_languages() else ()
+    if words:
+        return " ".join(secrets.choice(words) for _ in range(CODENAME_WORDS))
+    digits = "".join(secrets.choice("0123456789") for _ in range(CODENAME_DIGITS))
+    return _grouped(digits)
+
+
+def _grouped(digits: str) -> str:
+    return " ".join(digits[i : i + _GROUP] for i in range(0, len(digits), _GROUP))
+
+
+def _as_digits(text: str) -> str | None:
+    """The ASCII digits of ``text`` if it is only digits (of any script) and separators."""
+    out = []
+    for char in text:
+        if char.isspace() or char in "-.,;:\u200e\u200f":
+            continue
+        value = unicodedata.decimal(char, None)
+        if value is None:
+            return None
+        out.append(str(value))
+    return "".join(out) or None
 
 
 def normalise_codename(text: str) -> str:
-    """Lower case, single spaces; commas, dots and line breaks count as spaces."""
+    """Words: lower case, single spaces; commas, dots and line breaks count as spaces.
+
+    Digits (of any script, with any spacing or dashes): ASCII digits in groups of four.
+    """
+    digits = _as_digits(text)
+    if digits is not None:
+        return _grouped(digits)
+    text = unicodedata.normalize("NFC", text)
     for separator in ",.;:\n\r\t":
         text = text.replace(separator, " ")
     return " ".join(text.lower().split())
 
 
 def looks_like_codename(text: str) -> bool:
-    """Seven words, all from the list (so a typo can be told apart from a wrong codename)."""
-    words = normalise_codename(text).split(" ")
+    """Seven listed words, or 28 digits (so a typo can be told apart from a wrong codename)."""
+    normal = normalise_codename(text)
+    digits = _as_digits(normal)
+    if digits is not None:
+        return len(digits) == CODENAME_DIGITS
+    words = normal.split(" ")
     return len(words) == CODENAME_WORDS and all(word in _word_set() for word in words)
 
 

@@ -29,10 +29,15 @@ from markupsafe import Markup
 
 __all__ = [
     "DEFAULT_LANGUAGE",
+    "KNOWN_LANGUAGES",
     "LANGUAGES",
     "LOCALES_DIR",
     "N_",
+    "UNCHECKED_MARK",
     "Language",
+    "available_languages",
+    "extract_messages",
+    "extract_plurals",
     "install_i18n",
     "negotiate",
     "template_context",
@@ -54,13 +59,44 @@ class Language:
         return "rtl" if self.rtl else "ltr"
 
 
-LANGUAGES: dict[str, Language] = {
+#: The languages migrant victims in the UK most need (DESIGN.md section 10), each named in
+#: itself. One is offered as soon as its catalog ``locales/<code>/LC_MESSAGES/messages.po``
+#: exists: adding a language is adding that file (``python -m safereport.web.i18n --new ur``).
+KNOWN_LANGUAGES: dict[str, Language] = {
     "en": Language("en", "English"),
-    "es": Language("es", "Español"),
-    "pt": Language("pt", "Português"),
     "ar": Language("ar", "العربية", rtl=True),
+    "bn": Language("bn", "বাংলা"),
+    "ckb": Language("ckb", "کوردی", rtl=True),
+    "es": Language("es", "Español"),
+    "fa": Language("fa", "فارسی", rtl=True),
+    "gu": Language("gu", "ગુજરાતી"),
+    "pa": Language("pa", "ਪੰਜਾਬੀ"),
     "pl": Language("pl", "Polski"),
+    "ps": Language("ps", "پښتو", rtl=True),
+    "pt": Language("pt", "Português"),
+    "ro": Language("ro", "Română"),
+    "sq": Language("sq", "Shqip"),
+    "ti": Language("ti", "ትግርኛ"),
+    "tr": Language("tr", "Türkçe"),
+    "ur": Language("ur", "اردو", rtl=True),
+    "vi": Language("vi", "Tiếng Việt"),
 }
+
+#: The first line of a catalog's header comment until a native speaker has checked it.
+UNCHECKED_MARK = "NOT YET CHECKED BY A NATIVE SPEAKER"
+
+
+def _catalog_path(code: str) -> Path:
+    return LOCALES_DIR / code / "LC_MESSAGES" / "messages.po"
+
+
+def available_languages() -> dict[str, Language]:
+    """English and every known language whose catalog is present, in the order above."""
+    return {code: language for code, language in KNOWN_LANGUAGES.items()
+            if code == DEFAULT_LANGUAGE or _catalog_path(code).is_file()}
+
+
+LANGUAGES: dict[str, Language] = available_languages()
 
 
 def N_(message: str) -> str:
@@ -71,7 +107,7 @@ def N_(message: str) -> str:
 @cache
 def translations(code: str) -> _gettext.NullTranslations:
     """The catalog for ``code`` (English: the identity)."""
-    path = LOCALES_DIR / code / "LC_MESSAGES" / "messages.po"
+    path = _catalog_path(code)
     if code == DEFAULT_LANGUAGE or not path.is_file():
         return _gettext.NullTranslations()
     with path.open("rb") as handle:
@@ -168,18 +204,22 @@ def install_i18n(env: Environment) -> None:
 VICTIM_SOURCES: tuple[str, ...] = (
     "templates/base.html",
     "templates/victim/*.html",
-    "victim.py",
-    "victim_support.py",
+    "victim*.py",
 )
 _KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 
 
 def extract_messages() -> list[str]:
     """Every msgid in :data:`VICTIM_SOURCES`, in first-seen order (for tests and updates)."""
+    return list(extract_plurals())
+
+
+def extract_plurals() -> dict[str, str | None]:
+    """Every msgid in :data:`VICTIM_SOURCES` with its plural msgid (None when it has none)."""
     from babel.messages.extract import extract_from_file
 
     here = Path(__file__).parent
-    seen: dict[str, None] = {}
+    seen: dict[str, str | None] = {}
     for pattern in VICTIM_SOURCES:
         for path in sorted(here.glob(pattern)):
             method = "python" if path.suffix == ".py" else "jinja2.ext:babel_extract"
@@ -189,9 +229,10 @@ def extract_messages() -> list[str]:
                 method, str(path), keywords=_KEYWORDS, options=options
             ):
                 key = message[0] if isinstance(message, tuple) else message
+                plural = message[1] if isinstance(message, tuple) else None
                 if key:
-                    seen.setdefault(key, None)
-    return list(seen)
+                    seen.setdefault(key, plural)
+    return seen
 
 
 def update_catalogs() -> dict[str, int]:
@@ -202,23 +243,56 @@ def update_catalogs() -> dict[str, int]:
     """
     from babel.messages.pofile import write_po
 
-    wanted = extract_messages()
+    wanted = extract_plurals()
     missing: dict[str, int] = {}
-    for code in LANGUAGES:
+    for code in available_languages():
         if code == DEFAULT_LANGUAGE:
             continue
-        path = LOCALES_DIR / code / "LC_MESSAGES" / "messages.po"
+        path = _catalog_path(code)
         with path.open("rb") as handle:
             catalog = read_po(handle, locale=code)
         new = [msgid for msgid in wanted if msgid not in catalog]
         for msgid in new:
-            catalog.add(msgid, "")
+            plural = wanted[msgid]
+            if plural is None:
+                catalog.add(msgid, "")
+            else:
+                catalog.add((msgid, plural), ("",) * catalog.num_plurals)
         with path.open("wb") as handle:
             write_po(handle, catalog, width=100)
         missing[code] = len(new)
     return missing
 
 
+def new_catalog(code: str) -> Path:
+    """Start the catalog of a known language: every msgid, untranslated, marked unchecked."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    if code not in KNOWN_LANGUAGES or code == DEFAULT_LANGUAGE:
+        raise ValueError(f"{code} is not one of {', '.join(KNOWN_LANGUAGES)}")
+    path = _catalog_path(code)
+    if path.exists():
+        raise FileExistsError(path)
+    catalog = Catalog(locale=code, project="safereport", version="0.1",
+                      header_comment=f"# {UNCHECKED_MARK}\n# {KNOWN_LANGUAGES[code].name} "
+                                     "translations for safereport.")
+    for msgid, plural in extract_plurals().items():
+        if plural is None:
+            catalog.add(msgid, "")
+        else:
+            catalog.add((msgid, plural), ("",) * catalog.num_plurals)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=100)
+    return path
+
+
 if __name__ == "__main__":
-    for _code, _count in update_catalogs().items():
-        print(f"{_code}: {_count} new message(s) to translate")
+    import sys
+
+    if sys.argv[1:2] == ["--new"] and len(sys.argv) == 3:
+        print(f"made {new_catalog(sys.argv[2])}; translate it, then it is offered")
+    else:
+        for _code, _count in update_catalogs().items():
+            print(f"{_code}: {_count} new message(s) to translate")

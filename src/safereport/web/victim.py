@@ -1,8 +1,13 @@
-"""The victim's pages: home, report, codename card, return page, claim, erasure.
+"""The victim's pages: home, report, codename card, return page, claim, erasure, quick exit.
 
 Each route parses the form, calls one service, renders. Nothing here decides who may see what
 (the services ask the guard), and nothing about the request (address, browser) reaches them.
 Every page works without JavaScript; the only script is the quick exit's enhancement.
+
+History is harmless (see :mod:`safereport.web.victim_session`): every POST that changes
+something spends its form token and answers with a redirect to a GET page; the return pages
+find her case through :func:`current_return_session`, never through anything in a URL or a
+form, and a page revisited after the session ended says only that it has closed.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from safereport.domain.case import CaseStatus
@@ -25,39 +30,49 @@ from safereport.services import victim as service
 from safereport.services.intake import ContactChannel, InvalidReport, Problem
 from safereport.web.i18n import N_
 from safereport.web.security import CsrfError, CsrfFailure, client_key, verify_csrf
+from safereport.web.victim_seen import seen_groups
+from safereport.web.victim_session import (
+    COOKIE,
+    Card,
+    Flash,
+    ReturnSession,
+    end_session,
+    session_of,
+    spent_tokens,
+    start_session,
+)
 from safereport.web.victim_support import (
     MAX_BODY_BYTES,
     MODES,
     channels,
     consent_choices,
     consent_label,
+    exit_url,
     format_when,
-    issue_pass,
     label,
     language_of,
-    open_pass,
+    localised_url,
     problem_messages,
-    reasons,
     render,
     throttles,
     translate,
 )
 
-__all__ = ["router"]
+__all__ = ["current_return_session", "router"]
 
 log = logging.getLogger("safereport.web.victim")
 router = APIRouter(include_in_schema=False)
 
 _KEPT = N_("Nothing has been saved yet. What you typed is still here.")
-_STALE = N_("This page was open for too long, so we could not send it. "
-            "Please check it and send it again.")
+_STALE = N_("This page was open for too long, so we could not send it. For your safety, "
+            "what you typed was not kept. Please write it again.")
 _TOO_BIG = N_("This is too long to send. Please make it shorter.")
 _TOO_MANY = N_("Too many tries. Please wait 15 minutes and try again.")
 _WRONG_CODENAME = N_("We could not find a report with this codename. "
                      "Check the words and try again.")
-_NOT_CODENAME = N_("That does not look like a codename. It should be the seven words "
-                   "on your card.")
-_EXPIRED = N_("This page was open for too long. Please type your codename again.")
+_NOT_CODENAME = N_("That does not look like a codename. It should be the words or the "
+                   "numbers on your card.")
+_CLOSED = N_("This page has closed. Type your codename again.")
 _BAD_CLAIM = N_("This claim code is not valid. It may have been used already.")
 _SAVED = N_("Your choice has been saved.")
 _SENT = N_("Your message has been sent.")
@@ -90,6 +105,24 @@ def _csrf_problem(request: Request, form: FormData | None) -> CsrfFailure | None
     return None
 
 
+def _first_use(request: Request, form: FormData) -> bool:
+    """Spend the form's (already verified) token: False when this POST is a replay."""
+    token = form.get("csrf_token")
+    return isinstance(token, str) and spent_tokens(request).spend(token)
+
+
+def _see_other(path: str, lang: str) -> RedirectResponse:
+    return RedirectResponse(localised_url(path, lang), status_code=303)
+
+
+def _closed_page(request: Request, lang: str) -> HTMLResponse:
+    """What a replayed form or a revisited page shows: nothing of her case, nothing typed."""
+    return render(request, "victim/message.html", lang,
+                  heading=translate(lang, N_("This page has closed")),
+                  text=translate(lang, N_("For your safety it cannot be shown again. Nothing "
+                                          "was sent twice.")))
+
+
 def _text(form: FormData | None, name: str) -> str:
     value = form.get(name) if form is not None else None
     return value if isinstance(value, str) else ""
@@ -111,6 +144,11 @@ def home(request: Request) -> HTMLResponse:
     )
 
 
+@router.get("/safety", response_class=HTMLResponse)
+def cover_your_tracks(request: Request) -> HTMLResponse:
+    return render(request, "victim/safety.html", language_of(request))
+
+
 # -- report ---------------------------------------------------------------------------------
 
 def _report_page(request: Request, lang: str, values: Mapping[str, Any],
@@ -119,13 +157,18 @@ def _report_page(request: Request, lang: str, values: Mapping[str, Any],
     return render(
         request, "victim/report_form.html", lang, status_code=status_code,
         values=values, errors=errors, notice=notice,
-        kept=translate(lang, _KEPT) if errors or notice else "",
+        kept=translate(lang, _KEPT) if errors or (notice and values) else "",
         modes=[(v, translate(lang, t), translate(lang, h)) for v, t, h in MODES],
-        crime_types=[(c.value, label(lang, c)) for c in CrimeType],
+        crime_types=[(c.value, label(lang, c)) for c in _crime_types_in_order()],
         channels=channels(lang),
         consent_choices=consent_choices(lang),
         max_narrative=MAX_FIELD_CHARS,
     )
+
+
+def _crime_types_in_order() -> list[CrimeType]:
+    # "Something else" last, whatever the codes' alphabetical order.
+    return sorted(CrimeType, key=lambda c: c is CrimeType.OTHER)
 
 
 @router.get("/report", response_class=HTMLResponse)
@@ -160,15 +203,17 @@ def _submission_data(form: FormData, lang: str) -> dict[str, Any]:
 
 
 @router.post("/report", response_class=HTMLResponse)
-async def report_submit(request: Request) -> HTMLResponse:
+async def report_submit(request: Request) -> Response:
     form = await _read_form(request)
     lang = language_of(request, form)
     if form is None:
         return _report_page(request, lang, {}, {"narrative": translate(lang, _TOO_BIG)}, 413)
+    if _csrf_problem(request, form) is not None:
+        # Never what she typed: this may be the browser re-sending an old form to someone else.
+        return _report_page(request, lang, {}, {}, 400, translate(lang, _STALE))
+    if not _first_use(request, form):
+        return _closed_page(request, lang)
     values = _form_values(form)
-    failure = _csrf_problem(request, form)
-    if failure is not None:
-        return _report_page(request, lang, values, {}, 400, translate(lang, _STALE))
     if not throttles(request).reports.hit(client_key(request, "report")):
         return _report_page(request, lang, values, {}, 429, translate(lang, _TOO_MANY))
     try:
@@ -181,23 +226,68 @@ async def report_submit(request: Request) -> HTMLResponse:
     except SafeReportError:
         log.exception("a report could not be saved")
         return _report_page(request, lang, values, {}, 500, translate(lang, _FAILED))
-    heading = translate(lang, N_("Your report has been sent"))
-    return render(request, "victim/report_done.html", lang, heading=heading,
-                  reference=receipt.reference, codename=receipt.codename)
+    response = _see_other("/return/new", lang)
+    start_session(request, response, None,
+                  card=Card(receipt.reference, receipt.codename))
+    return response
+
+
+@router.get("/return/new", response_class=HTMLResponse)
+def report_done(request: Request) -> HTMLResponse:
+    """The card after a report or a claim: shown once, then this page has closed."""
+    lang = language_of(request)
+    found = session_of(request)
+    if found is None or found.card is None:
+        return _closed_page(request, lang)
+    card, found.card = found.card, None
+    heading = N_("The report is now yours") if card.claimed else N_("Your report has been sent")
+    response = render(request, "victim/report_done.html", lang,
+                      heading=translate(lang, heading), reference=card.reference,
+                      codename=card.codename, page_path="/")
+    if found.victim is None:
+        end_session(request, response)
+    return response
 
 
 # -- return ---------------------------------------------------------------------------------
 
+def current_return_session(request: Request) -> service.VictimSession | None:
+    """Her return session for this request (from the session cookie), or None.
+
+    The one way a route learns whose case it serves; pass the result to the services in
+    :mod:`safereport.services.victim`. A route that changes something should also spend the
+    form's token (:func:`_action`) and answer with a redirect.
+    """
+    found = session_of(request)
+    return found.victim if found is not None else None
+
+
 def _login_page(request: Request, lang: str, errors: Mapping[str, str],
-                status_code: int = 200, notice: str = "",
-                values: Mapping[str, str] | None = None) -> HTMLResponse:
+                status_code: int = 200, notice: str = "") -> HTMLResponse:
+    # The codename is never put back into the page, not even a mistyped one.
     return render(request, "victim/return_login.html", lang, status_code=status_code,
-                  errors=errors, notice=notice, values=values or {})
+                  errors=errors, notice=notice, values={})
 
 
 @router.get("/return", response_class=HTMLResponse)
-def return_form(request: Request) -> HTMLResponse:
-    return _login_page(request, language_of(request), {})
+def return_page(request: Request) -> HTMLResponse:
+    lang = language_of(request)
+    found = session_of(request)
+    if found is None or found.victim is None:
+        had_one = request.cookies.get(COOKIE) is not None
+        response = _login_page(request, lang, {},
+                               notice=translate(lang, _CLOSED) if had_one else "")
+        if had_one:
+            end_session(request, response)
+        return response
+    flash, found.flash = found.flash, None
+    try:
+        return _return_page(request, lang, found.victim, flash or Flash())
+    except AccessDenied:
+        # The door moved or the case is gone (the refusal is on record): closed, calmly.
+        response = _login_page(request, lang, {}, notice=translate(lang, _CLOSED))
+        end_session(request, response)
+        return response
 
 
 def _attempt_blocked(request: Request, scope: str) -> bool:
@@ -214,35 +304,34 @@ def _attempt_failed(request: Request, scope: str) -> None:
 
 
 @router.post("/return", response_class=HTMLResponse)
-async def return_open(request: Request) -> HTMLResponse:
+async def return_open(request: Request) -> Response:
     form = await _read_form(request)
     lang = language_of(request, form)
-    typed = {"codename": _text(form, "codename")[:400]}
     if form is None:
         return _login_page(request, lang, {"codename": translate(lang, _TOO_BIG)}, 413)
     if _csrf_problem(request, form) is not None:
-        return _login_page(request, lang, {"codename": translate(lang, _STALE)}, 400,
-                           values=typed)
+        return _login_page(request, lang, {"codename": translate(lang, _STALE)}, 400)
+    if not _first_use(request, form):
+        return _closed_page(request, lang)
     if _attempt_blocked(request, "codename"):
         return _login_page(request, lang, {"codename": translate(lang, _TOO_MANY)}, 429)
-    codename = normalise_codename(typed["codename"])
+    codename = normalise_codename(_text(form, "codename")[:400])
     if not looks_like_codename(codename):
-        return _login_page(request, lang, {"codename": translate(lang, _NOT_CODENAME)}, 400,
-                           values=typed)
+        return _login_page(request, lang, {"codename": translate(lang, _NOT_CODENAME)}, 400)
     instance = request.app.state.instance
     session = service.open_by_codename(instance, codename)
     if session is None:
         _attempt_failed(request, "codename")
-        return _login_page(request, lang, {"codename": translate(lang, _WRONG_CODENAME)}, 400,
-                           values=typed)
+        return _login_page(request, lang, {"codename": translate(lang, _WRONG_CODENAME)}, 400)
     throttles(request).attempts.success(client_key(request, "codename"))
     service.complete_due_erasures(instance)
-    return _return_page(request, lang, session)
+    response = _see_other("/return", lang)
+    start_session(request, response, session)
+    return response
 
 
-def _return_page(request: Request, lang: str, session: service.VictimSession, *,
-                 notice: str = "", errors: Mapping[str, str] | None = None,
-                 values: Mapping[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+def _return_page(request: Request, lang: str, session: service.VictimSession,
+                 flash: Flash) -> HTMLResponse:
     instance = request.app.state.instance
     overview = service.case_overview(instance, session)
     unavailable = ""
@@ -252,145 +341,174 @@ def _return_page(request: Request, lang: str, session: service.VictimSession, *,
         # Already a denial on record; she is told calmly, not shown "No messages yet."
         messages = []
         unavailable = translate(lang, _MESSAGES_UNAVAILABLE)
-    seen = [
-        {
-            "entry": entry,
-            "org": label(lang, entry.actor_org_kind or "") if entry.actor_org_kind else "—",
-            "role": label(lang, entry.actor_role),
-            "action": label(lang, entry.action),
-            "purpose": label(lang, entry.purpose),
-            "effect": label(lang, entry.effect),
-            "reasons": reasons(lang, entry.rules),
-        }
-        for entry in service.who_has_seen(instance, session)
-    ]
     consents = [(c, consent_label(lang, c.recipient, c.purpose))
                 for c in service.consent_states(instance, session)]
+    page = request.query_params.get("seen_page", "1")
+    seen = seen_groups(lang, service.who_has_seen(instance, session),
+                       page=int(page) if page.isdigit() else 1)
     return render(
-        request, "victim/return_page.html", lang, status_code=status_code,
+        request, "victim/return_page.html", lang,
         case=overview, status_label=label(lang, CaseStatus(overview.status)),
         messages=messages, messages_unavailable=unavailable, seen=seen, consents=consents,
-        notice=notice,
-        errors=errors or {}, values=values or {}, return_pass=issue_pass(request, session),
+        notice=flash.notice, errors=flash.errors, values=flash.values,
         cooling_off_hours=instance.settings.erasure_cooling_off_hours,
         max_message=service.MAX_MESSAGE_CHARS,
     )
 
 
-async def _session_form(
-    request: Request,
-) -> tuple[str, FormData | None, service.VictimSession | None, HTMLResponse | None]:
-    """Form, language and session for an action on the return page, or the page to show."""
+async def _action(
+    request: Request, *, spend: bool = True,
+) -> tuple[str, FormData, ReturnSession, service.VictimSession] | RedirectResponse:
+    """Form, language and session for an action on the return page, or the redirect to answer.
+
+    No session: back to ``/return`` (which says the page has closed). A stale token: a notice
+    and back. A replay (the token was spent already): straight back, nothing done again.
+    """
     form = await _read_form(request)
     lang = language_of(request, form)
+    back = _see_other("/return", lang)
+    found = session_of(request)
+    if found is None or found.victim is None:
+        return back
     if form is None:
-        return lang, None, None, _login_page(request, lang, {"codename": translate(lang, _TOO_BIG)},
-                                             413)
-    session = open_pass(request, form.get("pass"))
-    if session is None:
-        return lang, form, None, _login_page(request, lang, {}, 400,
-                                             notice=translate(lang, _EXPIRED))
+        found.flash = Flash(notice=translate(lang, _TOO_BIG))
+        return back
     if _csrf_problem(request, form) is not None:
-        return lang, form, session, _return_page(request, lang, session,
-                                                 notice=translate(lang, _STALE), status_code=400)
-    return lang, form, session, None
+        found.flash = Flash(notice=translate(lang, _STALE))
+        return back
+    if spend and not _first_use(request, form):
+        return back
+    return lang, form, found, found.victim
 
 
-@router.post("/return/view", response_class=HTMLResponse)
-async def return_view(request: Request) -> HTMLResponse:
-    lang, _form, session, early = await _session_form(request)
-    if early is not None or session is None:
-        return early or _login_page(request, lang, {})
-    return _return_page(request, lang, session)
-
-
-@router.post("/return/message", response_class=HTMLResponse)
-async def return_message(request: Request) -> HTMLResponse:
-    lang, form, session, early = await _session_form(request)
-    if early is not None or session is None:
-        return early or _login_page(request, lang, {})
+@router.post("/return/message")
+async def return_message(request: Request) -> Response:
+    acted = await _action(request)
+    if isinstance(acted, RedirectResponse):
+        return acted
+    lang, form, found, session = acted
     text = _text(form, "message")
-    if not text.strip() or len(text) > service.MAX_MESSAGE_CHARS:
-        problem = _MESSAGE_EMPTY if not text.strip() else _MESSAGE_LONG
-        return _return_page(request, lang, session, errors={"message": translate(lang, problem)},
-                            values={"message": text}, status_code=400)
-    if "\ufffd" in text:
-        message = problem_messages(lang, {"message": Problem.UNREADABLE})
-        return _return_page(request, lang, session, errors=message, values={"message": text},
-                            status_code=400)
-    service.send_message(request.app.state.instance, session, text)
-    return _return_page(request, lang, session, notice=translate(lang, _SENT))
+    problem: str | None = None
+    if not text.strip():
+        problem = translate(lang, _MESSAGE_EMPTY)
+    elif len(text) > service.MAX_MESSAGE_CHARS:
+        problem = translate(lang, _MESSAGE_LONG)
+    elif "\ufffd" in text:
+        problem = problem_messages(lang, {"message": Problem.UNREADABLE})["message"]
+    if problem is not None:
+        found.flash = Flash(errors={"message": problem}, values={"message": text})
+        return _see_other("/return", lang)
+    try:
+        service.send_message(request.app.state.instance, session, text)
+    except SafeReportError:
+        found.flash = Flash(notice=translate(lang, _FAILED), values={"message": text})
+    else:
+        found.flash = Flash(notice=translate(lang, _SENT))
+    return _see_other("/return", lang)
 
 
-@router.post("/return/consent", response_class=HTMLResponse)
-async def return_consent(request: Request) -> HTMLResponse:
-    lang, form, session, early = await _session_form(request)
-    if early is not None or session is None:
-        return early or _login_page(request, lang, {})
+@router.post("/return/consent")
+async def return_consent(request: Request) -> Response:
+    acted = await _action(request)
+    if isinstance(acted, RedirectResponse):
+        return acted
+    lang, form, found, session = acted
     recipient, _, purpose = _text(form, "consent").partition("/")
     try:
         service.set_consent(request.app.state.instance, session, Recipient(recipient),
                             Purpose(purpose), give=_text(form, "give") == "yes")
     except (ValueError, InvalidInput):
-        return _return_page(request, lang, session, status_code=400,
-                            errors=problem_messages(lang, {"consents": Problem.INVALID_CHOICE}))
-    return _return_page(request, lang, session, notice=translate(lang, _SAVED))
+        found.flash = Flash(errors=problem_messages(lang, {"consents": Problem.INVALID_CHOICE}))
+    except SafeReportError:
+        found.flash = Flash(notice=translate(lang, _FAILED))
+    else:
+        found.flash = Flash(notice=translate(lang, _SAVED))
+    return _see_other("/return", lang)
 
 
-@router.post("/return/receipt")
-async def return_receipt(request: Request) -> Response:
-    lang, form, session, early = await _session_form(request)
-    if early is not None or session is None:
-        return early or _login_page(request, lang, {})
-    index = _text(form, "index")
-    if not index.isdigit():
-        return _return_page(request, lang, session, status_code=400)
+@router.post("/return/record")
+async def return_record(request: Request) -> Response:
+    """Her whole record of "who has seen my data": one file, every entry with its proof."""
+    acted = await _action(request, spend=False)  # a download changes nothing
+    if isinstance(acted, RedirectResponse):
+        return acted
+    lang, _form, found, session = acted
     try:
-        found = service.receipt(request.app.state.instance, session, int(index))
-    except (AccessDenied, SafeReportError):
-        return _return_page(request, lang, session, status_code=404)
+        found_record = service.record(request.app.state.instance, session)
+    except SafeReportError:
+        found.flash = Flash(notice=translate(lang, _FAILED))
+        return _see_other("/return", lang)
     return Response(
-        found.text, media_type="text/plain; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{found.filename}"'},
+        found_record.data, media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{found_record.filename}"'},
     )
 
 
-@router.post("/return/erase", response_class=HTMLResponse)
-async def return_erase(request: Request) -> HTMLResponse:
-    lang, form, session, early = await _session_form(request)
-    if early is not None or session is None:
-        return early or _login_page(request, lang, {})
+@router.get("/return/erase", response_class=HTMLResponse)
+def return_erase_confirm(request: Request) -> Response:
+    lang = language_of(request)
+    if current_return_session(request) is None:
+        return _see_other("/return", lang)
     instance = request.app.state.instance
-    if _text(form, "confirm") != "yes":
-        return render(request, "victim/erase_confirm.html", lang,
-                      return_pass=issue_pass(request, session),
-                      cooling_off_hours=instance.settings.erasure_cooling_off_hours)
+    return render(request, "victim/erase_confirm.html", lang,
+                  cooling_off_hours=instance.settings.erasure_cooling_off_hours)
+
+
+@router.post("/return/erase")
+async def return_erase(request: Request) -> Response:
+    acted = await _action(request)
+    if isinstance(acted, RedirectResponse):
+        return acted
+    lang, _form, found, session = acted
     try:
-        due = service.request_erasure(instance, session)
+        due = service.request_erasure(request.app.state.instance, session)
     except SafeReportError:
         # Refused (and on record) or no longer pending: her page again, not a 500.
-        return _return_page(request, lang, session, notice=translate(lang, _FAILED),
-                            status_code=409)
-    notice = translate(lang, N_("Your report will be deleted on %(date)s. You can still "
-                                "cancel until then."), date=format_when(lang, due))
-    return _return_page(request, lang, session, notice=notice)
+        found.flash = Flash(notice=translate(lang, _FAILED))
+    else:
+        found.flash = Flash(notice=translate(
+            lang, N_("Your report will be deleted on %(date)s. You can still cancel until then."),
+            date=format_when(lang, due)))
+    return _see_other("/return", lang)
 
 
-@router.post("/return/erase/cancel", response_class=HTMLResponse)
-async def return_erase_cancel(request: Request) -> HTMLResponse:
-    lang, _form, session, early = await _session_form(request)
-    if early is not None or session is None:
-        return early or _login_page(request, lang, {})
-    service.cancel_erasure(request.app.state.instance, session)
-    return _return_page(request, lang, session, notice=translate(lang, _CANCELLED))
+@router.post("/return/erase/cancel")
+async def return_erase_cancel(request: Request) -> Response:
+    acted = await _action(request)
+    if isinstance(acted, RedirectResponse):
+        return acted
+    lang, _form, found, session = acted
+    try:
+        service.cancel_erasure(request.app.state.instance, session)
+    except SafeReportError:
+        found.flash = Flash(notice=translate(lang, _FAILED))
+    else:
+        found.flash = Flash(notice=translate(lang, _CANCELLED))
+    return _see_other("/return", lang)
+
+
+# -- the quick exit -------------------------------------------------------------------------
+
+@router.get("/return/exit")
+def quick_exit(request: Request) -> Response:
+    """End her session on the server and in the browser, then leave for the neutral site.
+
+    ``Clear-Site-Data`` names cookies and storage, not the cache: every page here is
+    ``no-store`` already, and clearing Chromium's cache can hold the exit up for seconds.
+    """
+    response = RedirectResponse(exit_url(request), status_code=303)
+    end_session(request, response)
+    response.headers["Clear-Site-Data"] = '"cookies", "storage"'
+    return response
 
 
 # -- claim ----------------------------------------------------------------------------------
 
-def _claim_page(request: Request, lang: str, errors: Mapping[str, str], status_code: int = 200,
-                values: Mapping[str, str] | None = None) -> HTMLResponse:
+def _claim_page(request: Request, lang: str, errors: Mapping[str, str],
+                status_code: int = 200) -> HTMLResponse:
+    # A claim code is a secret too: it is never put back into the page.
     return render(request, "victim/claim_form.html", lang, status_code=status_code,
-                  errors=errors, values=values or {})
+                  errors=errors, values={})
 
 
 @router.get("/claim", response_class=HTMLResponse)
@@ -399,21 +517,24 @@ def claim_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/claim", response_class=HTMLResponse)
-async def claim_submit(request: Request) -> HTMLResponse:
+async def claim_submit(request: Request) -> Response:
     form = await _read_form(request)
     lang = language_of(request, form)
-    typed = {"claim_code": _text(form, "claim_code")[:100]}
     if form is None:
         return _claim_page(request, lang, {"claim_code": translate(lang, _TOO_BIG)}, 413)
     if _csrf_problem(request, form) is not None:
-        return _claim_page(request, lang, {"claim_code": translate(lang, _STALE)}, 400, typed)
+        return _claim_page(request, lang, {"claim_code": translate(lang, _STALE)}, 400)
+    if not _first_use(request, form):
+        return _closed_page(request, lang)
     if _attempt_blocked(request, "claim"):
         return _claim_page(request, lang, {"claim_code": translate(lang, _TOO_MANY)}, 429)
     try:
-        result = service.claim_case(request.app.state.instance, typed["claim_code"])
+        result = service.claim_case(request.app.state.instance,
+                                    _text(form, "claim_code")[:100], language=lang)
     except InvalidInput:
         _attempt_failed(request, "claim")
-        return _claim_page(request, lang, {"claim_code": translate(lang, _BAD_CLAIM)}, 400, typed)
-    heading = translate(lang, N_("The report is now yours"))
-    return render(request, "victim/report_done.html", lang, heading=heading,
-                  reference=result.reference, codename=result.codename)
+        return _claim_page(request, lang, {"claim_code": translate(lang, _BAD_CLAIM)}, 400)
+    response = _see_other("/return/new", lang)
+    start_session(request, response, None,
+                  card=Card(result.reference, result.codename, claimed=True))
+    return response

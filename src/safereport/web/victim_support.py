@@ -1,13 +1,9 @@
-"""What the victim's pages share: rendering in the person's language, labels, the return pass,
-form limits and throttles. The routes are in :mod:`safereport.web.victim`."""
+"""What the victim's pages share: rendering in the person's language, labels, form limits and
+throttles. The routes are in :mod:`safereport.web.victim`, the return session in
+:mod:`safereport.web.victim_session`."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import struct
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,27 +24,24 @@ from safereport.domain.vocabulary import (
     Recipient,
 )
 from safereport.services.intake import ContactChannel, Problem
-from safereport.services.victim import VictimSession
 from safereport.web.app import TEMPLATES
 from safereport.web.i18n import LANGUAGES, N_, install_i18n, negotiate, template_context
-from safereport.web.security import Lockout, RateLimiter, csrf_token, derived_key
+from safereport.web.security import Lockout, RateLimiter, csrf_token
 
 __all__ = [
     "DEFAULT_EXIT_URL",
     "FIELD_LABELS",
     "MAX_BODY_BYTES",
     "MODES",
-    "PASS_TTL_SECONDS",
     "Throttles",
     "channels",
     "consent_choices",
     "consent_label",
     "exit_url",
     "format_when",
-    "issue_pass",
     "label",
     "language_of",
-    "open_pass",
+    "localised_url",
     "problem_messages",
     "reasons",
     "render",
@@ -63,7 +56,6 @@ TEMPLATES.env.newstyle_gettext = True  # type: ignore[attr-defined]
 DEFAULT_EXIT_URL = "https://www.bbc.co.uk/weather"
 #: A report's largest field is 20 000 characters; four bytes each and the rest is ample.
 MAX_BODY_BYTES = 128 * 1024
-PASS_TTL_SECONDS = 30 * 60
 _UK = get_timezone("Europe/London")
 
 # -- labels: every value a victim may see, in plain words --------------------------------
@@ -214,7 +206,7 @@ FIELD_LABELS: dict[str, str] = {
     "safe_contact": N_("Is it safe for us to…"),
     "safe_contact_note": N_("Anything else about contacting you safely (optional)"),
     "consents": N_("Who may we share your report with?"),
-    "codename": N_("Your codename (seven words)"),
+    "codename": N_("Your codename"),
     "claim_code": N_("Claim code"),
     "message": N_("Write a message"),
 }
@@ -224,8 +216,8 @@ MODES: tuple[tuple[str, str, str], ...] = (
         "We keep nothing that says who you are. We cannot contact you, and you cannot come "
         "back to this report.")),
     ("codename", N_("With a codename"), N_(
-        "We give you seven secret words. With them you can come back, read messages and see "
-        "who has seen your report. We do not need your name.")),
+        "We give you a secret codename, in words or numbers. With it you can come back, read "
+        "messages and see who has seen your report. We do not need your name.")),
     ("identified", N_("With my name"), N_(
         "A caseworker can contact you in the way you choose below.")),
 )
@@ -302,6 +294,11 @@ def format_when(lang: str, moment: datetime | None) -> str:
     return str(format_datetime(moment, format="medium", locale=lang, tzinfo=_UK))
 
 
+def localised_url(path: str, lang: str) -> str:
+    """``path`` in ``lang`` (no query for English): the language travels in the address."""
+    return path if lang == "en" else f"{path}?lang={lang}"
+
+
 # -- rendering ------------------------------------------------------------------------------
 
 def exit_url(request: Request) -> str:
@@ -317,7 +314,7 @@ def render(
     """Render a victim page in ``lang`` with a fresh CSRF token and the quick exit."""
 
     def url(path: str) -> str:
-        return path if lang == "en" else f"{path}?lang={lang}"
+        return localised_url(path, lang)
 
     def fmt_date(moment: datetime | None) -> str:
         return format_when(lang, moment)
@@ -326,7 +323,8 @@ def render(
         **template_context(lang),
         "csrf": csrf_token(request),
         "exit_url": exit_url(request),
-        "page_path": request.url.path if request.method == "GET" else _home_of(request),
+        "exit_path": "/return/exit",
+        "page_path": request.url.path,
         "url": url,
         "fmt_date": fmt_date,
         "errors": {},
@@ -334,41 +332,6 @@ def render(
         **context,
     }
     return TEMPLATES.TemplateResponse(request, name, values, status_code=status_code)
-
-
-def _home_of(request: Request) -> str:
-    # A language link on a page that answered a POST goes back to the form it came from.
-    path = request.url.path
-    return "/return" if path.startswith("/return") else path
-
-
-# -- the return pass: carries a session between pages in a hidden field, never a cookie ------
-
-def issue_pass(request: Request, session: VictimSession, *, now: float | None = None) -> str:
-    expires = int((time.time() if now is None else now) + PASS_TTL_SECONDS)
-    body = bytes.fromhex(session.subject_id) + bytes.fromhex(session.case_id)
-    body += struct.pack(">Q", expires)
-    mac = hmac.new(derived_key(request, "return-pass"), body, hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
-
-
-def open_pass(request: Request, token: Any, *, now: float | None = None) -> VictimSession | None:
-    """The session a pass carries, or None if it is missing, forged or expired."""
-    if not isinstance(token, str) or len(token) > 200:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except ValueError:
-        return None
-    if len(raw) != 16 + 16 + 8 + 16:
-        return None
-    body, mac = raw[:40], raw[40:]
-    good = hmac.new(derived_key(request, "return-pass"), body, hashlib.sha256).digest()[:16]
-    if not hmac.compare_digest(mac, good):
-        return None
-    if struct.unpack(">Q", body[32:40])[0] < (time.time() if now is None else now):
-        return None
-    return VictimSession(subject_id=body[:16].hex(), case_id=body[16:32].hex())
 
 
 # -- throttles ------------------------------------------------------------------------------

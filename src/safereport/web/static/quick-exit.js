@@ -1,27 +1,57 @@
-/* Quick exit: the button and the Esc key leave for a neutral site, replacing this page in
-   the history where the browser allows it. Without JavaScript the button is a plain link. */
+/* Quick exit, as GOV.UK's "Exit this page" does it: the button, or Shift pressed three times
+   within five seconds (a single key is too easy to press by accident while typing). The page
+   is hidden at once and this tab goes, replacing its history entry, through /return/exit,
+   which ends her session on the server, clears the site's cookies and storage, and leaves for
+   a neutral site. Without JavaScript the button is a plain link to the same endpoint. */
 (function () {
   "use strict";
+  var SHIFT_PRESSES = 3, WINDOW_MS = 5000;
+  var presses = 0, timer = null;
+
   function leave(event) {
     var link = document.getElementById("quick-exit");
     if (!link) { return; }
     if (event) { event.preventDefault(); }
+    document.documentElement.className += " exiting";
     document.body.hidden = true;
-    try { history.replaceState(null, "", "/"); } catch (e) { /* not allowed: carry on */ }
-    window.location.replace(link.getAttribute("data-exit-url") || link.href);
+    window.location.replace(link.getAttribute("href"));
   }
+
+  function onKey(event) {
+    if (event.key !== "Shift" || event.repeat) { return; }
+    presses += 1;
+    if (timer) { window.clearTimeout(timer); }
+    timer = window.setTimeout(function () { presses = 0; }, WINDOW_MS);
+    if (presses >= SHIFT_PRESSES) { presses = 0; leave(event); }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var link = document.getElementById("quick-exit");
     if (link) { link.addEventListener("click", leave); }
+    // The key hint only where there is a keyboard (no hint on a touch screen).
     var hint = document.querySelector(".quick-exit-hint");
-    if (hint) { hint.hidden = false; }
+    if (hint && window.matchMedia && window.matchMedia("(pointer: fine)").matches) {
+      hint.hidden = false;
+    }
+    Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) {
+      el.hidden = false;
+    });
+    var hintPrint = document.querySelector(".print-hint");
+    if (hintPrint) { hintPrint.hidden = true; }
     var print = document.querySelector(".print-card");
-    if (print) {
-      print.hidden = false;
-      print.addEventListener("click", function () { window.print(); });
+    if (print) { print.addEventListener("click", function () { window.print(); }); }
+    var copy = document.querySelector(".copy-card");
+    if (copy) {
+      if (!navigator.clipboard) { copy.hidden = true; }
+      copy.addEventListener("click", function () {
+        navigator.clipboard.writeText(copy.getAttribute("data-copy") || "");
+      });
     }
   });
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" || event.key === "Esc") { leave(event); }
+  document.addEventListener("keydown", onKey);
+  // A page restored from the back-forward cache is asked for again, so that the server
+  // decides what it may show (after the exit: nothing of her case).
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { window.location.reload(); }
   });
 })();

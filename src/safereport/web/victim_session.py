@@ -1,0 +1,212 @@
+"""The victim's return session and one-use form tokens: what keeps the browser history harmless.
+
+Every victim POST answers with a redirect (POST/redirect/GET), so no history entry is a form
+that a Back press can send again with her codename in it. The page she is redirected to needs
+to know who she is without a secret in its address; that is a **cookie holding an opaque,
+random id** (``HttpOnly``, ``SameSite=Strict``, ``Path=/return``, ``Secure`` over https,
+ending 30 minutes after she typed her codename). Everything else stays on the server, in
+memory: which case the id opens, the codename card to show once, a notice or a form error to
+show once. The quick
+exit ends the session on the server, deletes the cookie and sends ``Clear-Site-Data``, so Back
+afterwards finds only "This page has closed".
+
+A form's CSRF token is spent by the first POST that carries it (:class:`SpentTokens`), so a
+replayed message, consent, erasure, claim or report does nothing the second time.
+
+Both stores live in the process (one uvicorn worker, as ``safereport serve`` runs): a restart
+ends every session, which only means typing the codename again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request, Response
+
+from safereport.services.victim import VictimSession
+from safereport.web.security import CSRF_TTL_SECONDS
+
+__all__ = [
+    "COOKIE",
+    "COOKIE_PATH",
+    "SESSION_TTL_SECONDS",
+    "Card",
+    "Flash",
+    "ReturnSession",
+    "ReturnSessions",
+    "SpentTokens",
+    "end_session",
+    "return_sessions",
+    "session_of",
+    "set_session_cookie",
+    "spent_tokens",
+    "start_session",
+]
+
+#: A neutral name: it says nothing about the site to someone reading the browser's settings.
+COOKIE = "s"
+COOKIE_PATH = "/return"
+SESSION_TTL_SECONDS = 30 * 60
+_MAX_SESSIONS = 100_000
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a report or a claim shows once: the reference and, with one, the codename."""
+
+    reference: str
+    codename: str | None = field(default=None, repr=False)
+    claimed: bool = False
+
+
+@dataclass(frozen=True)
+class Flash:
+    """A notice or a form's problems, shown on the next page and then forgotten."""
+
+    notice: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class ReturnSession:
+    victim: VictimSession | None
+    expires: float
+    card: Card | None = None
+    flash: Flash | None = None
+
+
+def _key(opaque: str) -> str:
+    # Memory holds a hash of the cookie's value, never the value itself.
+    return hashlib.sha256(opaque.encode()).hexdigest()
+
+
+class ReturnSessions:
+    """Sessions by opaque id, each ending 30 minutes after it began, or at once on exit."""
+
+    def __init__(self, ttl: float = SESSION_TTL_SECONDS, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._sessions: dict[str, ReturnSession] = {}
+        self._lock = threading.Lock()
+
+    def start(self, victim: VictimSession | None, *, card: Card | None = None) -> str:
+        """A new session; returns the opaque id for the cookie."""
+        opaque = secrets.token_urlsafe(32)
+        with self._lock:
+            self._expire()
+            self._sessions[_key(opaque)] = ReturnSession(victim, self._clock() + self.ttl,
+                                                         card=card)
+        return opaque
+
+    def get(self, opaque: str | None) -> ReturnSession | None:
+        """The live session for ``opaque``, or None (30 minutes from its start, not renewed)."""
+        if not opaque or len(opaque) > 100:
+            return None
+        now = self._clock()
+        with self._lock:
+            found = self._sessions.get(_key(opaque))
+            if found is None:
+                return None
+            if found.expires <= now:
+                del self._sessions[_key(opaque)]
+                return None
+            return found
+
+    def end(self, opaque: str | None) -> None:
+        if opaque:
+            with self._lock:
+                self._sessions.pop(_key(opaque), None)
+
+    def _expire(self) -> None:
+        now = self._clock()
+        if len(self._sessions) >= 1024:
+            for key in [k for k, s in self._sessions.items() if s.expires <= now]:
+                del self._sessions[key]
+        if len(self._sessions) >= _MAX_SESSIONS:  # a flood: the oldest go first
+            for key in sorted(self._sessions, key=lambda k: self._sessions[k].expires)[:1024]:
+                del self._sessions[key]
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+
+class SpentTokens:
+    """Form tokens already used once; each is remembered until it would have expired anyway."""
+
+    def __init__(self, ttl: float = CSRF_TTL_SECONDS + 120, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._spent: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, token: str) -> bool:
+        """True the first time ``token`` is spent, False on every replay."""
+        now = self._clock()
+        key = _key(token)
+        with self._lock:
+            if len(self._spent) >= 1024:
+                for old in [k for k, until in self._spent.items() if until <= now]:
+                    del self._spent[old]
+            until = self._spent.get(key)
+            if until is not None and until > now:
+                return False
+            self._spent[key] = now + self.ttl
+            return True
+
+    def __len__(self) -> int:
+        return len(self._spent)
+
+
+def _state_object(request: Request, name: str, factory: Callable[[], Any]) -> Any:
+    state = request.app.state
+    existing = getattr(state, name, None)
+    if existing is None:
+        existing = factory()
+        setattr(state, name, existing)
+    return existing
+
+
+def return_sessions(request: Request) -> ReturnSessions:
+    made: ReturnSessions = _state_object(request, "victim_sessions", ReturnSessions)
+    return made
+
+
+def spent_tokens(request: Request) -> SpentTokens:
+    made: SpentTokens = _state_object(request, "victim_spent_tokens", SpentTokens)
+    return made
+
+
+def session_of(request: Request) -> ReturnSession | None:
+    """The live session named by this request's cookie, or None."""
+    return return_sessions(request).get(request.cookies.get(COOKIE))
+
+
+def start_session(request: Request, response: Response, victim: VictimSession | None, *,
+                  card: Card | None = None) -> None:
+    """End any session this browser had, start a new one and set its cookie on ``response``."""
+    sessions = return_sessions(request)
+    sessions.end(request.cookies.get(COOKIE))
+    set_session_cookie(request, response, sessions.start(victim, card=card))
+
+
+def set_session_cookie(request: Request, response: Response, opaque: str) -> None:
+    response.set_cookie(
+        COOKIE, opaque, max_age=SESSION_TTL_SECONDS, path=COOKIE_PATH,
+        secure=request.url.scheme == "https", httponly=True, samesite="strict",
+    )
+
+
+def end_session(request: Request, response: Response) -> None:
+    """Forget the session on the server and tell the browser to drop the cookie."""
+    return_sessions(request).end(request.cookies.get(COOKIE))
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, secure=request.url.scheme == "https",
+                           httponly=True, samesite="strict")

@@ -432,3 +432,56 @@ def test_taking_in_another_organisations_package_is_on_record(sqlite_world: Staf
     with pytest.raises(InvalidInput, match="no such package"):
         disclosure.accept_package(world.instance, world.users["other_cw"], request_id)
     assert len(entries(world.instance)) == before + 1
+
+
+# ---- her request, by her own page, then carried out by two people ---------------------------
+
+
+def test_her_request_by_her_page_is_what_lets_her_service_send_it(
+    sqlite_world: StaffWorld,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from safereport.web.app import create_app
+
+    world = sqlite_world
+    filed = world.file("cw")
+    claimed = claim_case(world.instance, filed.claim_code)
+    her = TestClient(create_app(world.instance), follow_redirects=True)
+    page = her.get("/return")
+    opened = her.post("/return", data={"csrf_token": csrf_of(page.text),
+                                       "codename": claimed.codename, "lang": "en"})
+    assert "Send my information somewhere" in opened.text
+    form = her.get("/return/ask")
+    assert form.status_code == 200 and "What happens next" in form.text
+    # nothing chosen: told clearly, on the form again, nothing saved
+    empty = her.post("/return/ask", data={"csrf_token": csrf_of(form.text), "lang": "en"})
+    assert "Please choose where" in empty.text and "Please choose at least one" in empty.text
+    asked = her.post("/return/ask", data={
+        "csrf_token": csrf_of(her.get("/return/ask").text), "lang": "en",
+        "where": "immigration_enforcement/regularisation_support",
+        "what": ["identity", "immigration_status"]})
+    assert "Your request has been sent to your support service" in asked.text
+    assert "The Home Office, only to help you with your own immigration status" in asked.text
+    # her service sees it on the case page and can choose it on the disclosure form
+    facts = provenance.case_facts(world.instance, world.users["cw"], filed.case_id)
+    (request,) = facts.standing_requests
+    cw = signed_in(world, "cw")
+    assert "she gave it on her own page" in cw.get(f"/staff/cases/{filed.case_id}").text
+    disclose = cw.get(f"/staff/cases/{filed.case_id}/disclose").text
+    assert request.id in disclose
+    r = cw.post(f"/staff/cases/{filed.case_id}/disclose", data={
+        "csrf_token": csrf_of(disclose), "recipient_org": world.orgs["ie"],
+        "purpose": "regularisation_support", "category": ["identity"],
+        "victim_request": request.id, "justification": "Her DV rule application."},
+        follow_redirects=True)
+    assert "needs approval" in r.text.lower()
+    # she withdraws before the second supervisor approves: nothing is sent
+    page = her.get("/return").text
+    her.post("/return/ask/withdraw", data={"csrf_token": csrf_of(page), "lang": "en",
+                                           "request": request.id})
+    waiting = disclosure.awaiting_approval(world.instance, world.users["sup1"])
+    disclosure.approve(world.instance, world.users["sup1"], waiting[0].id)
+    assert disclosure.view_disclosure(world.instance, world.users["cw"],
+                                      waiting[0].id).status is DisclosureStatus.DENIED
+    assert _packages(world) == 0

@@ -24,7 +24,7 @@ install_i18n(TEMPLATES.env)  # base.html speaks through gettext (English unless 
 
 #: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.
 ROUTER_MODULES: tuple[str, ...] = (
-    "public", "victim", "auth", "staff", "auditor", "tracker", "tlog"
+    "public", "victim", "victim_requests", "auth", "staff", "auditor", "tracker", "tlog"
 )
 
 

@@ -353,6 +353,8 @@ def _return_page(request: Request, lang: str, session: service.VictimSession,
         notice=flash.notice, errors=flash.errors, values=flash.values,
         cooling_off_hours=instance.settings.erasure_cooling_off_hours,
         max_message=service.MAX_MESSAGE_CHARS,
+        my_requests=[(r, consent_label(lang, r.recipient, r.purpose))
+                     for r in service.my_requests(instance, session)],
     )
 
 

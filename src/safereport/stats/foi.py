@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from safereport.stats.bankholidays import Jurisdiction, is_working_day
+from safereport.stats.labels import N_
 
 __all__ = ["WORKING_DAYS_TO_ANSWER", "Classification", "due_date", "working_days_between"]
 
@@ -33,12 +34,12 @@ class Classification(StrEnum):
         return _LABELS[self]
 
 
-_LABELS = {
-    Classification.SHARES: "shares",
-    Classification.DOES_NOT_SHARE: "does not share",
-    Classification.UNCLEAR: "unclear",
-    Classification.REFUSED: "refused",
-    Classification.NO_ANSWER: "no answer",
+_LABELS = {  # marked for the public pages' catalogs (translated where shown)
+    Classification.SHARES: N_("shares"),
+    Classification.DOES_NOT_SHARE: N_("does not share"),
+    Classification.UNCLEAR: N_("unclear"),
+    Classification.REFUSED: N_("refused"),
+    Classification.NO_ANSWER: N_("no answer"),
 }
 
 

@@ -22,6 +22,7 @@ from safereport.errors import InvalidInput
 from safereport.stats.bankholidays import Jurisdiction
 from safereport.stats.foi import Classification, due_date
 from safereport.stats.forces import force_by_id, load_forces
+from safereport.stats.labels import N_
 from safereport.stats.spreadsheet import csv_text, restore
 from safereport.store import foi as store
 
@@ -53,6 +54,10 @@ CSV_COLUMNS = (
     "classification",
     "answer_text",
 )
+
+
+#: The status words as the public page shows them (marked for its catalogs).
+STATUS_WORDS = (N_("answered"), N_("awaiting"), N_("overdue"))
 
 
 class RequestStatus(StrEnum):
@@ -324,4 +329,4 @@ def tally_rows(tally: RoundTally) -> Sequence[tuple[str, int]]:
     order = (Classification.SHARES, Classification.DOES_NOT_SHARE, Classification.UNCLEAR,
              Classification.REFUSED, Classification.NO_ANSWER)
     rows = [(c.label, tally.counts[c]) for c in order]
-    return [*rows, ("awaiting answer", tally.awaiting), ("overdue", tally.overdue)]
+    return [*rows, (N_("awaiting answer"), tally.awaiting), (N_("overdue"), tally.overdue)]

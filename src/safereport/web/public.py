@@ -44,8 +44,9 @@ from safereport.stats.release import (
     latest_releases,
     load_release,
 )
-from safereport.web.i18n import translations
-from safereport.web.victim_support import language_of, render
+from safereport.web.public_i18n import public_context, public_translations
+from safereport.web.victim_support import language_of
+from safereport.web.victim_support import render as render_victim_layout
 
 __all__ = ["router"]
 
@@ -108,7 +109,14 @@ class Words:
 
 def _words(request: Request) -> Words:
     lang = language_of(request)
-    return Words(lang, translations(lang).gettext)
+    return Words(lang, public_translations(lang).gettext)
+
+
+def render(request: Request, name: str, lang: str, **context: Any) -> HTMLResponse:
+    """A public page on the victim pages' layout, with the public catalog in front."""
+    gettext = {key: value for key, value in public_context(lang).items()
+               if key in {"_", "gettext", "ngettext"}}
+    return render_victim_layout(request, name, lang, **gettext, **context)
 
 
 def _table_title(key: str) -> str:

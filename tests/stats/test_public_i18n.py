@@ -1,0 +1,82 @@
+"""The public pages speak every language of the victim pages: every string translated,
+placeholders intact, each catalog marked as not yet checked by a native speaker."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from sqlalchemy import Engine
+
+from safereport.config import Settings
+from safereport.ledger.log import init_ledger
+from safereport.services.instance import Instance
+from safereport.stats.release import ReleaseOptions, publish_release
+from safereport.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from safereport.web.public_i18n import UNCHECKED, catalog_path, extract_public
+
+from ._client import TestClient
+from .test_honest_numbers import NOW, fixed_noise
+from .test_public_pages import public_app
+
+TRANSLATED = ["ar", "es", "pl", "pt"]
+_PLACEHOLDER = re.compile(r"%\(\w+\)s|%%")
+
+
+def test_the_languages_of_the_victim_pages_all_have_a_public_catalog() -> None:
+    assert set(TRANSLATED) <= set(LANGUAGES)
+    with_catalog = [code for code in LANGUAGES if code != DEFAULT_LANGUAGE
+                    and catalog_path(code).is_file()]
+    assert set(TRANSLATED) <= set(with_catalog)
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_every_public_string_is_translated_with_its_placeholders(code: str) -> None:
+    with catalog_path(code).open("rb") as handle:
+        catalog = read_po(handle, locale=code)
+    assert UNCHECKED in (catalog.header_comment or "")
+    problems = []
+    for msgid, plural in extract_public().items():
+        message = catalog.get(msgid)
+        if message is None or message.fuzzy:
+            problems.append(("missing", msgid))
+            continue
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not all(forms) or (plural is not None and len(forms) != catalog.num_plurals):
+            problems.append(("untranslated", msgid))
+        wanted = set(_PLACEHOLDER.findall(plural or msgid))
+        problems += [("placeholders", msgid) for form in forms
+                     if set(_PLACEHOLDER.findall(form)) != wanted]
+    assert problems == []
+
+
+@pytest.fixture
+def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path, instance_id="langs")
+    init_ledger(settings)
+    instance = Instance(settings=settings, engine=engine)
+    publish_release(engine, instance.ledger.signer, "2026-10", ReleaseOptions(epsilon=0.5),
+                    now=NOW, noise=fixed_noise(400))
+    with TestClient(public_app(instance)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(("code", "heading", "label", "exit_label"), [
+    ("pl", "Statystyki próśb o dane i decyzji", "Funkcjonariusz imigracyjny", "Szybkie wyjście"),
+    ("ar", "إحصاءات طلبات البيانات والقرارات", "موظف هجرة", "خروج سريع"),
+    ("es", "Estadísticas de peticiones de datos y decisiones", "Agente de inmigración", None),
+    ("pt", "Estatísticas de pedidos de dados e decisões", "Agente de imigração", None),
+])
+def test_the_statistics_page_in_each_language(client: TestClient, code: str, heading: str,
+                                              label: str, exit_label: str | None) -> None:
+    html = client.get(f"/statistics?lang={code}").text
+    assert f"<h1>{heading}</h1>" in html
+    assert f'<th scope="row">{label}</th>' in html
+    if exit_label:  # the quick exit comes from the victim pages' own catalog
+        assert exit_label in html
+    assert "too uncertain to show" not in html or code == "en"
+    forces = client.get(f"/police-forces?lang={code}").text
+    assert 'id="forces-table"' in forces and "Every police force" not in forces

@@ -7,28 +7,48 @@ answers exactly as POLICY.md section 2 says. It never raises: an invalid request
 
 The fast path: a per-category answer depends only on what Cedar reads (the request without
 ``data``, one category, whether that category is the whole ``data``) and on the policy set.
-Those answers are memoised under exactly that key plus the policy hash, so a repeated
-category is a dictionary lookup rather than a Cedar call; whole requests seen before are
-memoised too, under a key that keeps every value *and its type* (``True`` and ``1`` hash
-alike in Python; here they do not share an entry). Only clean Cedar answers are memoised:
-errors are never cached, so the fast path fails closed exactly as Cedar does.
+Whole requests seen before are memoised, under a key that keeps every value *and its type*
+(``True`` and ``1`` hash alike in Python; here they do not share an entry). A first-time
+request is a lookup too: the regime is compiled into a complete decision table over every
+cell (:mod:`safereport.policy.compiled`), proved equal to Cedar over all of them before it
+is used, and a category's answer is read from it. A regime that cannot be compiled (a
+construct the compiler does not model, or too large) is decided by Cedar, whose per-category
+answers are memoised under exactly that key plus the policy hash. Only clean Cedar answers
+are memoised: errors are never cached, so the fast path fails closed exactly as Cedar does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from itertools import product
 from pathlib import Path
 from typing import Any
 
 import cedarpy
 
 from safereport.config import Settings
-from safereport.domain.vocabulary import DataCategory, Effect, Obligation, Regime
+from safereport.domain.vocabulary import (
+    Action,
+    ActorRole,
+    CrimeType,
+    DataCategory,
+    Effect,
+    HolderKind,
+    Obligation,
+    Purpose,
+    Recipient,
+    Regime,
+    StatusEvidence,
+    SubjectRole,
+)
 from safereport.errors import InvalidInput
+from safereport.policy.compiled import CategoryOutcome, CompiledTable, table_for
 from safereport.policy.decision import Decision, _mint_decision
 from safereport.policy.regimes import PolicyPack, load_pack
-from safereport.policy.request import ParsedRequest, parse_request
+from safereport.policy.request import ParsedRequest, _check_cross_fields, parse_request
 
 __all__ = ["CategoryOutcome", "Guard", "RuleText", "cedar_request", "load_guard"]
 
@@ -45,15 +65,6 @@ class RuleText:
     id: str
     kind: str  # "allow" or "deny"
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class CategoryOutcome:
-    """Cedar's answer for one data category."""
-
-    allowed: bool
-    policies: tuple[str, ...]  # Cedar ids of the policies that decided it
-    error: str | None = None
 
 
 def _entity(kind: str, value: str) -> dict[str, dict[str, str]]:
@@ -97,15 +108,54 @@ def _outcome(result: cedarpy.AuthzResult) -> CategoryOutcome:
 
 
 _Cell = tuple[object, ...]
+_Pieces = tuple[Effect, frozenset[Obligation], tuple[str, ...], tuple[str, ...]]
+#: A table leaf worked out once: its (rank, rule, reason) entries by rank, its obligations,
+#: and its pieces when it is a request's only category (None: the reason names the request).
+_Explained = tuple[tuple[tuple[int, str, str], ...], frozenset[Obligation], _Pieces | None]
+
+
+def _first(entry: tuple[int, str, str]) -> int:
+    return entry[0]
+
+
+def _explain_leaves(table: CompiledTable, pack: PolicyPack) -> dict[int, _Explained]:
+    known = table.derived.get("guard")
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    explained: dict[int, _Explained] = {}
+    for leaf in table.leaf_objects():
+        infos = sorted((pack.policies[pid] for pid in leaf.policies), key=lambda i: i.rank)
+        entries = tuple((info.rank, info.rule_id, info.reason) for info in infos)
+        obligations = frozenset(ob for info in infos for ob in info.obligations)
+        rules = tuple(dict.fromkeys(info.rule_id for info in infos))
+        reasons = tuple(dict.fromkeys(info.reason for info in infos))
+        pieces: _Pieces | None
+        if leaf.allowed:
+            effect = Effect.CONDITIONAL if obligations else Effect.ALLOW
+            pieces = (effect, obligations, rules, reasons)
+        else:
+            pieces = (Effect.DENY, frozenset(), rules, reasons) if infos else None
+        explained[id(leaf)] = (entries, obligations if leaf.allowed else frozenset(), pieces)
+    table.derived["guard"] = explained
+    return explained
 
 
 class Guard:
     """Decides requests under one regime. Build with :meth:`load` or :func:`load_guard`."""
 
-    def __init__(self, pack: PolicyPack) -> None:
+    def __init__(self, pack: PolicyPack, *, compiled: bool = True) -> None:
+        """``compiled=False`` decides every first-time request with Cedar (no table)."""
         self._pack = pack
         self._cells: dict[_Cell, CategoryOutcome] = {}
         self._whole: dict[tuple[object, ...], Decision] = {}
+        self._table: CompiledTable | None = None
+        self._explained: dict[int, _Explained] = {}
+        self._table_note = "not compiled (compiled=False)"
+        if compiled:
+            self._table, self._table_note = table_for(pack)
+        if self._table is not None:
+            self._explained = _explain_leaves(self._table, pack)
+            _valid_shapes()  # worked out once per process, not on a first request
 
     @classmethod
     def load(cls, regime: str | Path) -> Guard:
@@ -124,6 +174,23 @@ class Guard:
     def pack(self) -> PolicyPack:
         return self._pack
 
+    @property
+    def table(self) -> CompiledTable | None:
+        """The regime's decision table, proved equal to Cedar; None when Cedar decides."""
+        return self._table
+
+    @property
+    def fast_path(self) -> str:
+        """How first-time requests are decided, in a sentence (for ``policy`` commands, logs)."""
+        table = self._table
+        if table is None:
+            return f"Cedar, answers memoised (no decision table: {self._table_note})"
+        return (
+            f"decision table: {table.nodes:,} nodes, {table.leaves:,} leaves, proved equal to "
+            f"Cedar over every cell (compiled in {table.compile_seconds:.2f} s, "
+            f"proved in {table.verify_seconds:.2f} s)"
+        )
+
     # ---- deciding ----
 
     def decide(self, request: Mapping[str, Any]) -> Decision:
@@ -133,7 +200,13 @@ class Guard:
             known = self._whole.get(key)
             if known is not None:  # the fast path: one key, one lookup
                 return known
-        return self.decide_many([request])[0]
+        table = self._table
+        if table is None:
+            return self.decide_many([request])[0]
+        try:
+            return self._decide_by_table(request, key, table)
+        except Exception as exc:  # fail closed on anything unforeseen (I2)
+            return self._internal_error(request, exc)
 
     def decide_many(self, requests: Sequence[Mapping[str, Any]]) -> list[Decision]:
         """Decisions in order; every category not yet known is sent to Cedar in one batch."""
@@ -156,7 +229,133 @@ class Guard:
         except Exception as exc:
             return self._internal_error(request, exc)
 
+    def _decide_by_table(
+        self, request: Mapping[str, Any], key: tuple[object, ...] | None, table: CompiledTable
+    ) -> Decision:
+        if key is not None:
+            decided = self._decide_key(key, table)
+            if decided is not None:
+                self._remember_whole(key, decided)
+                return decided
+        try:
+            parsed = parse_request(request)
+        except InvalidInput as exc:
+            return self._invalid(request, str(exc))
+        single = len(parsed.data) == 1
+        rest = parsed.rest_key()
+        lookup = table.lookup
+        outcomes = {category: lookup((category, single, *rest)) for category in parsed.data}
+        decision = self._combine(parsed, outcomes)
+        if key is not None:
+            self._remember_whole(key, decision)
+        return decision
+
+    def _decide_key(self, key: tuple[Any, ...], table: CompiledTable) -> Decision | None:
+        """A first-time request straight from its whole-request key, when it is plainly valid.
+
+        None when any value is not in its vocabulary, ``data`` is empty, or a cross-field
+        rule is broken: ``parse_request`` then decides it and words the reason. (The key
+        already holds real booleans in the flag places; see :func:`_whole_key`.)
+        """
+        try:
+            role = _ROLES[key[0]]
+            holder = _HOLDERS[key[2]]
+            action = _ACTIONS[key[3]]
+            purpose = _PURPOSES[key[4]]
+            recipient = _RECIPIENTS[key[5]]
+            subject = _SUBJECTS[key[6]]
+            crime = _CRIMES[key[7]]
+            status = _STATUSES[key[8]]
+            data = frozenset([_CATEGORIES[category] for category in key[15:]])
+        except KeyError:
+            return None
+        same_org = key[1]
+        if not data or (role, same_org, holder, action, recipient, subject) not in _valid_shapes():
+            return None
+        rest = (role, same_org, holder, action, purpose, recipient, subject, crime, status)
+        rest += key[9:15]
+        single = len(data) == 1
+        categories = sorted(data)
+        lookup = table.lookup
+        leaves = [lookup((category, single, *rest)) for category in categories]
+        pieces = self._table_pieces(role, action, purpose, categories, leaves)
+        consent, initiated, automated, ongoing, harm, emergency = key[9:15]
+        request = {
+            "actor": {"role": role._value_, "same_org": same_org},
+            "holder": holder._value_,
+            "action": action._value_,
+            "purpose": purpose._value_,
+            "recipient": recipient._value_,
+            "subject": {"role": subject._value_},
+            "data": [category._value_ for category in categories],
+            "context": {
+                "crime_type": crime._value_,
+                "status_evidence": status._value_,
+                "consent": consent,
+                "victim_initiated": initiated,
+                "automated": automated,
+                "proceedings_ongoing": ongoing,
+                "harm_intelligence": harm,
+                "emergency": emergency,
+            },
+        }
+        return _mint_decision(
+            effect=pieces[0],
+            obligations=pieces[1],
+            rules=pieces[2],
+            reasons=pieces[3],
+            regime=self._pack.regime,
+            policy_hash=self._pack.policy_hash,
+            categories=data,
+            request=request,
+        )
+
+    def _table_pieces(
+        self,
+        role: ActorRole,
+        action: Action,
+        purpose: Purpose,
+        categories: list[DataCategory],
+        leaves: list[CategoryOutcome],
+    ) -> _Pieces:
+        """:meth:`_pieces` for table leaves, from each leaf's explanation worked out once."""
+        explained = self._explained
+        if len(leaves) == 1:
+            known = explained[id(leaves[0])][2]
+            if known is not None:
+                return known
+        ranked: list[tuple[int, str, str]] = []
+        if all(leaf.allowed for leaf in leaves):
+            obligations: frozenset[Obligation] = frozenset()
+            for leaf in leaves:
+                entries, more, _ = explained[id(leaf)]
+                ranked += entries
+                obligations |= more
+            effect = Effect.CONDITIONAL if obligations else Effect.ALLOW
+        else:
+            obligations, effect = frozenset(), Effect.DENY
+            for category, leaf in zip(categories, leaves, strict=True):
+                if leaf.allowed:
+                    continue
+                entries = explained[id(leaf)][0]
+                if not entries:
+                    reason = _default_reason(role, action, purpose, category)
+                    entries = ((1 << 31, _DEFAULT_RULE, reason),)
+                ranked += entries
+        ranked.sort(key=_first)
+        rules = tuple(dict.fromkeys([rule for _, rule, _ in ranked]))
+        reasons = tuple(dict.fromkeys([reason for _, _, reason in ranked]))
+        return effect, obligations, rules, reasons
+
     def _decide_many(self, requests: Sequence[Mapping[str, Any]]) -> list[Decision]:
+        table = self._table
+        if table is not None:
+            return [
+                self._whole.get(key) or self._decide_by_table(request, key, table)
+                if (key := _whole_key(request)) is not None
+                else self._decide_by_table(request, None, table)
+                for request in requests
+            ]
         results: list[Decision | None] = [None] * len(requests)
         pending: list[tuple[int, tuple[object, ...] | None, ParsedRequest]] = []
         for index, request in enumerate(requests):
@@ -232,20 +431,37 @@ class Guard:
     def _combine(
         self, parsed: ParsedRequest, outcomes: Mapping[DataCategory, CategoryOutcome]
     ) -> Decision:
+        effect, obligations, rules, reasons = self._pieces(
+            parsed.actor_role, parsed.action, parsed.purpose, outcomes
+        )
+        return self._mint(parsed, effect, obligations, rules, reasons)
+
+    def _pieces(
+        self,
+        actor_role: ActorRole,
+        action: Action,
+        purpose: Purpose,
+        outcomes: Mapping[DataCategory, CategoryOutcome],
+    ) -> _Pieces:
+        """Effect, obligations, rules and reasons from the per-category answers."""
         denied = {c: o for c, o in outcomes.items() if not o.allowed}
         if denied:
-            rules, reasons = self._deny_explanation(parsed, denied)
-            return self._mint(parsed, Effect.DENY, frozenset(), rules, reasons)
+            rules, reasons = self._deny_explanation(actor_role, action, purpose, denied)
+            return Effect.DENY, frozenset(), rules, reasons
         infos = [self._pack.policies[pid] for o in outcomes.values() for pid in o.policies]
         infos.sort(key=lambda info: info.rank)
         obligations = frozenset(ob for info in infos for ob in info.obligations)
         effect = Effect.CONDITIONAL if obligations else Effect.ALLOW
         rules = tuple(dict.fromkeys(info.rule_id for info in infos))
         reasons = tuple(dict.fromkeys(info.reason for info in infos))
-        return self._mint(parsed, effect, obligations, rules, reasons)
+        return effect, obligations, rules, reasons
 
     def _deny_explanation(
-        self, parsed: ParsedRequest, denied: Mapping[DataCategory, CategoryOutcome]
+        self,
+        actor_role: ActorRole,
+        action: Action,
+        purpose: Purpose,
+        denied: Mapping[DataCategory, CategoryOutcome],
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         ranked: list[tuple[int, str, str]] = []
         for category in sorted(denied):
@@ -254,7 +470,8 @@ class Guard:
                 reason = f"Evaluation error ({category}): {outcome.error}"
                 ranked.append((-1, _DEFAULT_RULE, reason))
             elif not outcome.policies:
-                ranked.append((1 << 31, _DEFAULT_RULE, _default_reason(parsed, category)))
+                reason = _default_reason(actor_role, action, purpose, category)
+                ranked.append((1 << 31, _DEFAULT_RULE, reason))
             for pid in outcome.policies:
                 info = self._pack.policies[pid]
                 ranked.append((info.rank, info.rule_id, info.reason))
@@ -312,10 +529,12 @@ class Guard:
         return [text for text in explain_pack(self._pack) if isinstance(text, RuleText)]
 
 
-def _default_reason(parsed: ParsedRequest, category: DataCategory) -> str:
+def _default_reason(
+    actor_role: ActorRole, action: Action, purpose: Purpose, category: DataCategory
+) -> str:
     return (
-        f"No rule allows a {parsed.actor_role} to {parsed.action} {category} for "
-        f"{parsed.purpose} here; anything not allowed is denied."
+        f"No rule allows a {actor_role} to {action} {category} for "
+        f"{purpose} here; anything not allowed is denied."
     )
 
 
@@ -363,6 +582,58 @@ def _whole_key(request: object) -> tuple[object, ...] | None:
         return key
     except (KeyError, TypeError):
         return None
+
+
+def _members(enum: type[StrEnum]) -> dict[object, Any]:
+    return {member.value: member for member in enum}
+
+
+_ROLES = _members(ActorRole)
+_HOLDERS = _members(HolderKind)
+_ACTIONS = _members(Action)
+_PURPOSES = _members(Purpose)
+_RECIPIENTS = _members(Recipient)
+_SUBJECTS = _members(SubjectRole)
+_CRIMES = _members(CrimeType)
+_STATUSES = _members(StatusEvidence)
+_CATEGORIES = _members(DataCategory)
+
+
+@cache
+def _valid_shapes() -> frozenset[tuple[object, ...]]:
+    """(role, same_org, holder, action, recipient, subject role) that pass the cross-field rules.
+
+    Found by asking ``request._check_cross_fields`` itself about every combination, so the
+    rules stay written once (they read only these six fields).
+    """
+    valid: set[tuple[object, ...]] = set()
+    for role, same_org, holder, action, recipient, subject in product(
+        ActorRole, (False, True), HolderKind, Action, Recipient, SubjectRole
+    ):
+        parsed = ParsedRequest(
+            actor_role=role,
+            same_org=same_org,
+            holder=holder,
+            action=action,
+            purpose=Purpose.SUPPORT,
+            recipient=recipient,
+            subject_role=subject,
+            data=frozenset({DataCategory.IDENTITY}),
+            crime_type=CrimeType.OTHER,
+            status_evidence=StatusEvidence.NONE,
+            consent=False,
+            victim_initiated=False,
+            automated=False,
+            proceedings_ongoing=False,
+            harm_intelligence=False,
+            emergency=False,
+        )
+        try:
+            _check_cross_fields(parsed)
+        except InvalidInput:
+            continue
+        valid.add((role, same_org, holder, action, recipient, subject))
+    return frozenset(valid)
 
 
 def load_guard(settings: Settings) -> Guard:

@@ -184,6 +184,9 @@ def main() -> None:
     release = results["release: publish_release (count+noise+sign+store)"]
     for peer in ("sqlite GROUP BY (plain, no clipping)", "duckdb GROUP BY (plain, no clipping)"):
         print(f"release / {peer}: {release / results[peer]:.2f}x")
+    ratio = release / results["sqlite GROUP BY (plain, no clipping)"]
+    print(f"RESULT stats_release_vs_sqlite_group_by {ratio:.2f} target <= 2 "
+          f"{'meets' if ratio <= 2 else 'MISSES'}")
     engine.dispose()
 
 

@@ -37,6 +37,7 @@ from safereport.store.core import cases
 from safereport.store.staff import disclosure_packages
 
 TO_IE = (Recipient.IMMIGRATION_ENFORCEMENT, Purpose.REGULARISATION_SUPPORT)
+COUNCIL = (Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING)
 EVERYTHING = frozenset({DataCategory.IDENTITY, DataCategory.ADDRESS, DataCategory.NATIONALITY,
                         DataCategory.IMMIGRATION_STATUS, DataCategory.CRIME_DETAILS})
 
@@ -148,7 +149,7 @@ def _safeguarding(world: StaffWorld, case_id: str) -> DisclosureForm:
 def test_a_staff_recorded_consent_waits_for_a_second_person(world: StaffWorld) -> None:
     filed = world.file("cw")
     consent_id = provenance.record_consent_in_person(
-        world.instance, world.users["cw"], filed.case_id, Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING)
+        world.instance, world.users["cw"], filed.case_id, *COUNCIL)
     first = disclosure.request_disclosure(world.instance, world.users["cw"],
                                           _safeguarding(world, filed.case_id))
     assert disclosure.view_disclosure(world.instance, world.users["cw"],
@@ -166,7 +167,7 @@ def test_a_staff_recorded_consent_waits_for_a_second_person(world: StaffWorld) -
 def test_the_recorder_cannot_confirm_her_own_record(world: StaffWorld) -> None:
     filed = world.file("cw")
     consent_id = provenance.record_consent_in_person(
-        world.instance, world.users["cw"], filed.case_id, Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING)
+        world.instance, world.users["cw"], filed.case_id, *COUNCIL)
     with pytest.raises(InvalidInput, match="second person"):
         provenance.confirm_consent(world.instance, world.users["cw"], consent_id)
     last = entries(world.instance)[-1]
@@ -255,26 +256,25 @@ def test_her_page_says_what_was_shared_before_she_withdrew(world: StaffWorld) ->
     claimed = claim_case(world.instance, filed.claim_code)
     session = open_by_codename(world.instance, claimed.codename)
     assert session is not None
-    set_consent(world.instance, session, Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING, give=False)
+    set_consent(world.instance, session, *COUNCIL, give=False)
     provenance_id = provenance.record_consent_in_person(
-        world.instance, world.users["cw"], filed.case_id, Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING)
+        world.instance, world.users["cw"], filed.case_id, *COUNCIL)
     states = {(c.recipient, c.purpose): c for c in consent_states(world.instance, session)}
     # recorded by her caseworker and not yet confirmed: she sees it waiting, and it is off
-    assert not any(c.active for c in states.values())
+    assert not any(c.active for c in states.values()) and states[COUNCIL].pending
     provenance.confirm_consent(world.instance, world.users["sup1"], provenance_id)
     released = disclosure.request_disclosure(world.instance, world.users["cw"],
                                              _safeguarding(world, filed.case_id))
     assert disclosure.view_disclosure(world.instance, world.users["cw"],
                                       released).status is DisclosureStatus.RELEASED
-    set_consent(world.instance, session, Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING, give=False)
+    set_consent(world.instance, session, *COUNCIL, give=False)
     states = {(c.recipient, c.purpose): c for c in consent_states(world.instance, session)}
-    state = states[(Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING)] if (
-        Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING) in states else None
-    assert state is None or not state.active
+    assert not states[COUNCIL].active and not states[COUNCIL].pending
+    assert [s.categories for s in states[COUNCIL].shared_before] == [(DataCategory.CONTACT,)]
     from safereport.services.provenance import shared_under
 
     with world.instance.engine.connect() as conn:
-        shared = shared_under(conn, filed.case_id, Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING)
+        shared = shared_under(conn, filed.case_id, *COUNCIL)
     assert [s.categories for s in shared] == [(DataCategory.CONTACT,)]
 
 

@@ -485,3 +485,26 @@ def test_her_request_by_her_page_is_what_lets_her_service_send_it(
     assert disclosure.view_disclosure(world.instance, world.users["cw"],
                                       waiting[0].id).status is DisclosureStatus.DENIED
     assert _packages(world) == 0
+
+
+def test_automated_comes_from_the_kind_of_actor(sqlite_world: StaffWorld) -> None:
+    from safereport.domain.vocabulary import Action, ActorRole
+    from safereport.services.access import Actor, decide_and_record
+
+    world = sqlite_world
+    filed = world.file("officer", sensitive=False)
+    system = Actor(id="system:pnc-rule", role=ActorRole.POLICE_SYSTEM,
+                   org_id=world.users["officer"].org_id,
+                   org_kind=world.users["officer"].org_kind)
+    decision, _ = decide_and_record(world.instance, system, filed.case_id, action=Action.VIEW,
+                                    purpose=Purpose.INVESTIGATION,
+                                    categories=[DataCategory.CRIME_DETAILS])
+    assert decision.request["context"]["automated"] is True
+    # a caller saying otherwise makes the request invalid: denied, with the reason on record
+    said, _ = decide_and_record(world.instance, system, filed.case_id, action=Action.VIEW,
+                                purpose=Purpose.INVESTIGATION,
+                                categories=[DataCategory.CRIME_DETAILS],
+                                context={"automated": False})
+    assert said.effect == "deny"
+    job = Actor(id="job:erase-due", role=ActorRole.VICTIM, system=True)
+    assert job.automated and not replace(job, system=False).automated

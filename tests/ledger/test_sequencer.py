@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
 from safereport.errors import LedgerError
 from safereport.ledger import tree
@@ -62,14 +62,36 @@ def _commit_from_threads(ledger: Ledger, count: int) -> list[int]:
     return results
 
 
-def test_a_commit_returns_a_durable_entry_inside_a_signed_checkpoint(ledger: Ledger) -> None:
+def test_a_commit_returns_a_durable_entry_then_signs_over_it(engine: Engine) -> None:
+    ledger = make_ledger(engine)
     index = ledger.commit(make_decision(), actor_id="u1", case_id="case-1")
     assert index == 0
-    with ledger.engine.connect() as conn:  # another connection: the entry is committed
+    with engine.connect() as conn:  # another connection: the entry is committed
         assert _actors(conn) == {0: "u1"}
+    ledger.close()
+    with engine.connect() as conn:
         latest = latest_checkpoint(conn)
     assert latest is not None and latest.size == 1
     assert ledger.verify().checkpoints == 1
+
+
+def test_the_next_batch_signs_over_the_last_in_its_own_transaction(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint over batch 1 is stored by batch 2's commit: nothing signed is lost."""
+    sizes_at_append: list[int] = []
+    original = ledger.append_many
+
+    def watching(conn: Connection, records: Any) -> list[int]:
+        latest = latest_checkpoint(conn)  # inside the batch's transaction, before its entries
+        sizes_at_append.append(latest.size if latest else 0)
+        return original(conn, records)
+
+    monkeypatch.setattr(ledger, "append_many", watching)
+    monkeypatch.setattr(ledger.sequencer, "_sign_alone", lambda: None)  # never idle-signs
+    ledger.commit(make_decision(), actor_id="u1", case_id="c")
+    ledger.commit(make_decision(), actor_id="u2", case_id="c")
+    assert sizes_at_append == [0, 1]
 
 
 def test_concurrent_requests_share_one_batch(
@@ -102,10 +124,13 @@ def test_concurrent_requests_share_one_batch(
     others.join()
     assert calls == [1, 10]  # eleven decisions, two transactions
     assert ledger.sequencer.batches == 2
+    ledger.close()  # the sequencer signs over the last batch once idle; wait for it
     with ledger.engine.connect() as conn:
         assert sorted(_actors(conn)) == list(range(11))
         sizes = [row.size for row in conn.execute(select(ledger_checkpoints.c.size))]
-    assert sorted(sizes) == [1, 11]  # one signed checkpoint per batch, each after its commit
+    # One signed checkpoint per batch, each signed after that batch committed: the first in
+    # the second batch's transaction, the second once the sequencer was idle.
+    assert sorted(sizes) == [1, 11]
 
 
 def test_a_batch_is_never_larger_than_its_maximum(engine: Engine) -> None:
@@ -135,6 +160,7 @@ def test_a_refusal_to_sign_fails_the_request_closed(engine: Engine) -> None:
     """Entries committed but not signable (the tree contradicts a signed checkpoint): no ack."""
     ledger = make_ledger(engine)
     ledger.commit(make_decision(), actor_id="u1", case_id="c")
+    ledger.sign_checkpoint()  # (the sequencer may not have signed over entry 0 yet)
     with engine.begin() as conn:  # someone rewrites entry 0 and its hash
         conn.execute(
             ledger_entries.update().where(ledger_entries.c.idx == 0).values(leaf_hash=b"\0" * 32)
@@ -227,11 +253,29 @@ def _parse(output: str) -> tuple[dict[int, str], list[str], bool]:
     return acks, notes, done
 
 
+def _wait_for_the_dead(engine: Engine) -> None:
+    """On PostgreSQL, a killed client's backend may still be finishing its last commit."""
+    if engine.dialect.name != "postgresql":
+        return
+    others = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(others).scalar() == 0:
+                return
+        time.sleep(0.02)
+    raise AssertionError("the killed process's connections did not go away")
+
+
 def _check_log(
     url: str, state: Path, acks: dict[int, str], notes: list[str], restart: str = "restart"
 ) -> int:
     """Nothing acknowledged lost; every signed checkpoint consistent; ``verify`` passes."""
     engine = make_engine(url)
+    _wait_for_the_dead(engine)
     ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x07" * 32), ORIGIN, signed_state=state)
     try:
         with engine.connect() as conn:

@@ -165,6 +165,7 @@ class Ledger:
         self._hooks: list[CheckpointHook] = []
         self._hook_runner: ThreadPoolExecutor | None = None
         self._unsigned = threading.Event()  # appended in a caller's transaction, not signed yet
+        self._remember_lock = threading.RLock()
 
     # -- group commit ----------------------------------------------------------------------
 
@@ -198,13 +199,18 @@ class Ledger:
         """
         self._hooks.append(hook)
 
+    def _background(self) -> ThreadPoolExecutor:
+        with self._remember_lock:
+            if self._hook_runner is None:
+                self._hook_runner = ThreadPoolExecutor(1, thread_name_prefix="ledger-hooks")
+            return self._hook_runner
+
     def _announce(self, note: str) -> None:
         if not self._hooks:
             return
-        if self._hook_runner is None:
-            self._hook_runner = ThreadPoolExecutor(1, thread_name_prefix="ledger-hooks")
+        runner = self._background()
         for hook in list(self._hooks):
-            self._hook_runner.submit(_run_hook, hook, note)
+            runner.submit(_run_hook, hook, note)
 
     def close(self) -> None:
         """Stop the sequencer; sign over entries appended in callers' transactions; run hooks."""
@@ -352,33 +358,61 @@ class Ledger:
         Runs in its own transaction, after the entries' own has committed: it reads only
         committed rows, so a checkpoint never covers an entry that is not durable.
         """
-        signed = self._sign_checkpoint()
-        if signed.new:
-            self._unsigned.clear()
-            self._announce(signed.note)
+        with self.engine.begin() as conn:
+            signed = self.sign_in(conn)
+        self.signed(signed)
         return signed
 
-    def _sign_checkpoint(self) -> StoredCheckpoint:
-        with self.engine.begin() as conn:
-            lock_sequencer(conn)
-            size = tree.tree_size(conn)
-            latest = latest_checkpoint(conn)
-            remembered = self._remembered()
-            root = tree.root(conn, size)
-            for known in (latest, remembered):
-                if known is not None:
-                    self._check_extends(conn, known, size, root)
-            if latest is not None and latest.size == size:
-                return latest
-            body = format_checkpoint(Checkpoint(self.origin, size, root))
-            note = self.signer.sign_note(body)
-            conn.execute(
-                ledger_checkpoints.insert().values(
-                    size=size, root=root, note=note, created_at=datetime.now(UTC)
-                )
+    def sign_in(self, conn: Connection, *, empty: bool = True) -> StoredCheckpoint:
+        """Sign over the committed tree inside ``conn``'s write transaction, before it appends.
+
+        The sequencer calls this at the start of a batch's transaction: the checkpoint covers
+        the entries of earlier, committed batches, never the ones this transaction adds. Once
+        the transaction has committed, pass the result to :meth:`signed`. Without ``empty``,
+        an empty log with no checkpoint yet is left unsigned (the result is not ``new``).
+        """
+        lock_sequencer(conn)
+        size = tree.tree_size(conn)
+        latest = latest_checkpoint(conn)
+        if size == 0 and latest is None and not empty:
+            return StoredCheckpoint(0, b"", "")
+        remembered = self._remembered()
+        root = tree.root(conn, size)
+        for known in (latest, remembered):
+            if known is not None:
+                self._check_extends(conn, known, size, root)
+        if latest is not None and latest.size == size:
+            return latest
+        body = format_checkpoint(Checkpoint(self.origin, size, root))
+        note = self.signer.sign_note(body)
+        conn.execute(
+            ledger_checkpoints.insert().values(
+                size=size, root=root, note=note, created_at=datetime.now(UTC)
             )
+        )
+        return StoredCheckpoint(size, root, note, new=True)
+
+    def signed(self, checkpoint: StoredCheckpoint, *, wait: bool = True) -> None:
+        """After the transaction that stored ``checkpoint`` has committed: remember it beside
+        the key and hand it to the :meth:`on_checkpoint` hooks (in the background with
+        ``wait=False``, as the sequencer does)."""
+        if not checkpoint.new:
+            return
+        self._unsigned.clear()
+        if wait:
+            self._remember(checkpoint.note)
+            self._announce(checkpoint.note)
+            return
+        self._background().submit(self._remember_and_announce, checkpoint.note)
+
+    def _remember_and_announce(self, note: str) -> None:
+        """On the background thread: remember ``note``, then run the hooks here, in order."""
+        try:
             self._remember(note)
-            return StoredCheckpoint(size, root, note, new=True)
+        except OSError as exc:
+            log.error("cannot write %s: %s", self._signed_state, exc)
+        for hook in list(self._hooks):
+            _run_hook(hook, note)
 
     def _remembered(self) -> StoredCheckpoint | None:
         if self._signed_state is None or not self._signed_state.exists():
@@ -393,14 +427,24 @@ class Ledger:
     def _remember(self, note: str) -> None:
         if self._signed_state is None:
             return
-        temporary = self._signed_state.with_name(self._signed_state.name + ".tmp")
-        # Written, fsynced, renamed: after a power loss the file holds this note or the last
-        # one, never a torn or empty file that would stop the log from signing again.
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(note)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self._signed_state)
+        size = parse_checkpoint(parse_note(note).text).size
+        with self._remember_lock:
+            try:
+                known = self._remembered()
+            except LedgerError:
+                known = None
+            if known is not None and known.size >= size:
+                return  # another process remembered a later one meanwhile
+            # Written, fsynced, renamed: after a power loss the file holds this note or an
+            # earlier one, never a torn or empty file that would stop the log from signing.
+            temporary = self._signed_state.with_name(
+                f"{self._signed_state.name}.{os.getpid()}.tmp"
+            )
+            with open(temporary, "w", encoding="utf-8") as handle:
+                handle.write(note)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self._signed_state)
 
     def _check_extends(
         self, conn: Connection, latest: StoredCheckpoint, size: int, root: bytes

@@ -2,33 +2,35 @@
 
 A request that wants to open data hands its decision record to :meth:`Sequencer.append` and
 blocks. One thread per process (the sequencer) takes whatever is queued, up to
-:data:`MAX_BATCH` records, waiting at most :data:`MAX_WAIT` seconds for more once the first
-has arrived, and appends them in **one** write transaction: on SQLite ``BEGIN IMMEDIATE``,
+:data:`MAX_BATCH` records (waiting at most :data:`MAX_WAIT` seconds for more once the first
+has arrived), and appends them in **one** write transaction: on SQLite ``BEGIN IMMEDIATE``,
 the database's one writer; on PostgreSQL the transaction-scoped advisory lock
 (:func:`~safereport.ledger.log.lock_sequencer`), so with several processes exactly one batch
 at a time is the log's leader, and indices stay 0..n-1 without gaps or duplicates. The
 transaction commits (SQLite ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``: the
-commit is on disk); then the sequencer signs a checkpoint over the tree as committed, in a
-second transaction, and only then releases the waiting requests with their indices. So:
+commit is on disk) and only then are the waiting requests released with their indices:
+**acknowledged means durable**. The caller still asks :meth:`Ledger.grant`, which reads the
+entry back from a fresh connection, before the vault opens anything (I1).
 
-* nothing opens before its decision's entry is durable (I1): the caller still asks
-  :meth:`Ledger.grant`, which reads the entry back from a fresh connection;
-* every acknowledged entry is inside a signed checkpoint when it is acknowledged;
-* no checkpoint is ever signed over an entry that is not durable: the signing transaction
-  reads only committed rows.
-
-If the batch's transaction fails, every request in it gets the error (and nothing opens). If
-the entries commit but the log refuses to sign (it found its stored tree inconsistent with a
-checkpoint it signed before), the requests get that error too: fail closed.
+**A signed checkpoint per batch.** The next transaction the sequencer runs begins by signing
+a checkpoint over the committed tree (the earlier batches, durable; never the entries that
+transaction is about to add), and stores it with the next batch, in the same commit; if
+nothing else is queued, it signs at once in a transaction of its own. So no checkpoint ever
+covers an entry that is not durable, and an acknowledged entry is outside a signed checkpoint
+for at most one batch interval (one commit). If the log refuses to sign (its stored tree
+contradicts a checkpoint it signed before), the next batch's transaction fails, and with it
+every request in that batch: fail closed. If a batch's transaction fails, every request in it
+gets the error and nothing of theirs opens.
 
 Writes (a case update) do **not** come through here: their decision is appended in the
 write's own transaction (``Ledger.append(conn, ...)``), so the write and its record commit
 together or not at all. Such an entry is covered by the next checkpoint: :meth:`nudge` asks
-the sequencer to sign one as soon as the caller's transaction has committed.
+a running sequencer to sign one as soon as the caller's transaction has committed (and a
+process without one signs when its ledger is closed).
 
-After each checkpoint it signs, the ledger calls the functions registered with
-:meth:`Ledger.on_checkpoint` (a witness client, say) with the signed note, on a thread of
-their own, in order; they cannot delay or fail an append.
+After each checkpoint it signs and commits, the ledger writes it beside its key and calls
+the functions registered with :meth:`Ledger.on_checkpoint` (a witness client, say) with the
+signed note, on a thread of their own, in order; they cannot delay or fail an append.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ MAX_WAIT = 0.0
 #: How long a nudge waits for the caller's transaction to commit before giving up (seconds).
 _NUDGE_PATIENCE = 5.0
 _NUDGE_POLL = 0.005
+#: After a refusal to sign, how long an idle sequencer waits before it tries again (seconds).
+_RETRY_PAUSE = 1.0
 
 
 class _Waiter:
@@ -88,6 +92,8 @@ class Sequencer:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._closed = False
+        self._behind = False  # a batch has committed that no checkpoint covers yet
+        self._retry_at = 0.0
         #: Batches committed and records appended by this process (for tests and benchmarks).
         self.batches = 0
         self.appended = 0
@@ -162,6 +168,12 @@ class Sequencer:
         """Wait for work; return a batch of waiters and whether a nudge is due."""
         with self._cond:
             while not self._queue and not self._closed:
+                if self._behind:
+                    pause = self._retry_at - time.monotonic()
+                    if pause <= 0:
+                        return [], False  # idle: sign over the last batch now
+                    self._cond.wait(pause)  # the last try was refused: not in a tight loop
+                    continue
                 if self._nudged:
                     self._cond.wait(_NUDGE_POLL)
                     return [], True
@@ -189,11 +201,15 @@ class Sequencer:
             batch, nudged = self._take()
             if batch:
                 self._commit(batch)
+            elif self._behind:
+                self._sign_alone()
             elif nudged:
                 self._sign_nudged()
             with self._cond:
                 if self._closed and not self._queue:
                     break
+        if self._behind:
+            self._sign_alone()
         if self._nudged:
             self._sign_nudged(final=True)
 
@@ -201,6 +217,12 @@ class Sequencer:
         records = [record for waiter in batch for record in waiter.records]
         try:
             with self.ledger.engine.begin() as conn:
+                # First, in the same transaction, sign over the earlier batches: they have
+                # committed, so the checkpoint covers durable entries only; this batch's own
+                # entries are not in it (they are added below). With nothing new to sign, this
+                # still checks the stored tree against the last signed checkpoint: a log whose
+                # signed history was edited appends nothing more.
+                signed = self.ledger.sign_in(conn, empty=False)
                 indices = self.ledger.append_many(conn, records)
         except Exception as exc:  # every waiter learns it; nothing of theirs opens
             log.error("a ledger batch of %d entries failed: %s", len(records), exc)
@@ -208,14 +230,23 @@ class Sequencer:
             return
         self.batches += 1
         self.appended += len(records)
-        try:
-            # Signed only now: the batch has committed, so the checkpoint covers durable entries.
-            self.ledger.sign_checkpoint()
-        except Exception as exc:
-            log.error("the log refused to sign a checkpoint after a batch: %s", exc)
-            self._release(batch, error=exc)
-            return
+        self._behind = True  # this batch is durable; the next transaction signs over it
         self._release(batch, indices=indices)
+        self.ledger.signed(signed, wait=False)
+
+    def _sign_alone(self) -> None:
+        """Nothing queued: sign over the last batch in a transaction of its own."""
+        try:
+            with self.ledger.engine.begin() as conn:
+                signed = self.ledger.sign_in(conn, empty=False)
+        except Exception as exc:
+            # Still behind: the next batch's transaction tries again and, refused, fails its
+            # requests (closed). Idle, the sequencer tries again in a while.
+            log.error("the log refused to sign a checkpoint: %s", exc)
+            self._retry_at = time.monotonic() + _RETRY_PAUSE
+            return
+        self._behind = False
+        self.ledger.signed(signed, wait=False)
 
     @staticmethod
     def _release(
@@ -246,7 +277,4 @@ class Sequencer:
             covered = len(waiting) < len(self._nudged)
             self._nudged = waiting
         if covered:
-            try:
-                self.ledger.sign_checkpoint()
-            except Exception as exc:
-                log.error("the log refused to sign a checkpoint: %s", exc)
+            self._sign_alone()

@@ -415,7 +415,16 @@ def _checkpoint_truncated(engine: Engine) -> bool:
     # On the driver connection directly: inside a transaction the checkpoint cannot finish.
     raw = engine.raw_connection()
     try:
-        row = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        # The connection's busy timeout would make each try wait for it (seconds); the
+        # retries above do the waiting, so one try returns at once. Restored after: the
+        # connection goes back to the pool.
+        cursor = raw.cursor()
+        was = cursor.execute("PRAGMA busy_timeout").fetchone()
+        cursor.execute("PRAGMA busy_timeout = 0")
+        try:
+            row = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {int(was[0]) if was else 5000}")
     finally:
         raw.close()
     return row is not None and int(row[0]) == 0

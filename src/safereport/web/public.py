@@ -305,7 +305,7 @@ def _comparison_chart(rounds: list[dict[str, Any]], words: Words) -> Any:
     return bar_chart("chart-rounds", title, bars)
 
 
-def _last_answer_chart(rows: list[Any], words: Words) -> Any:
+def _last_answer_chart(rows: list[Any], words: Words) -> dict[str, Any]:
     """How many forces' last known answer is each answer: the page's picture of the forces."""
     counts: dict[Said, int] = {}
     for row in rows:
@@ -314,7 +314,8 @@ def _last_answer_chart(rows: list[Any], words: Words) -> Any:
     bars = [Bar(words.gettext(SAID_LABELS[said]), n, of % {"count": n, "total": len(rows)})
             for said, n in sorted(counts.items(), key=lambda item: -item[1])]
     title = words.gettext("Police forces by the last thing known of them")
-    return bar_chart("chart-forces-last", title, bars)
+    return {"svg": bar_chart("chart-forces-last", title, bars), "title": title,
+            "rows": [(bar.label, bar.shown) for bar in bars]}
 
 
 @router.get("/police-forces", response_class=HTMLResponse)

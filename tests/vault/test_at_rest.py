@@ -114,16 +114,20 @@ def test_after_erasure_no_remaining_key_opens_the_case(
         wrapped = conn.execute(
             select(vault_case_keys.c.wrapped).where(vault_case_keys.c.case_id == "case-2")
         ).scalar_one()
+    with sqlite_engine.connect() as conn:
+        tokens = conn.execute(  # a copy, as an old backup would hold it
+            select(vault_fields.c.field, vault_fields.c.ciphertext).where(
+                vault_fields.c.case_id == "case-2")
+        ).all()
+    assert len(tokens) == len(CaseField)
     with sqlite_engine.begin() as conn:
         vault.shred(conn, "case-2")
     purge_remnants(sqlite_engine)
 
     with sqlite_engine.connect() as conn:
-        tokens = conn.execute(
-            select(vault_fields.c.field, vault_fields.c.ciphertext).where(
-                vault_fields.c.case_id == "case-2")
-        ).all()
-        assert len(tokens) == len(CaseField)  # the ciphertext is still there, and useless
+        # the ciphertext is deleted too (defence in depth); the copy above is useless
+        assert conn.execute(select(vault_fields).where(
+            vault_fields.c.case_id == "case-2")).first() is None
         assert vault.is_shredded(conn, "case-2")
         assert vault.find_cases(conn, BlindKind.PHONE, _marked(2)[CaseField.PHONE]) == []
         assert conn.execute(select(vault_blind_index).where(

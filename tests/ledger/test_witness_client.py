@@ -29,7 +29,12 @@ from safereport.ledger.witness_client import (
     cosigned_proof,
     parse_witnesses,
 )
-from safereport.store.witnesses import cosignatures_for, statuses
+from safereport.store.witnesses import (
+    cosignatures_for,
+    ledger_cosignatures,
+    ledger_witness_status,
+    statuses,
+)
 from safereport.web.witness import create_witness_app
 
 from ._witness import forked_ledger, free_port, serve_in_thread
@@ -138,6 +143,12 @@ def test_a_forked_log_is_refused_by_both_and_is_an_incident(
     honest.sync(ledger.checkpoint(new=True))
     # The operator rewrites history and re-signs it with the same key: same size, then longer.
     fork = forked_ledger(tmp_path, 8)
+    # Its tables even hold the honest log's cosignatures and statuses (a copied database):
+    # a kept cosignature of another checkpoint of the same size must not stand for this one.
+    with ledger.engine.connect() as source, fork.engine.begin() as target:
+        for table in (ledger_cosignatures, ledger_witness_status):
+            rows = [dict(row._mapping) for row in source.execute(table.select())]
+            target.execute(table.insert(), rows)
     forked = WitnessClient(fork, parse_witnesses(setting(witnesses)))
     results = forked.sync(fork.checkpoint(new=True))
     assert [r.outcome for r in results] == [Outcome.INCIDENT, Outcome.INCIDENT]
@@ -155,13 +166,9 @@ def test_a_forked_log_is_refused_by_both_and_is_an_incident(
         assert [r["status"] for r in witness.refusals()][-2:] == [409, 422]
 
 
-def test_a_witness_that_is_down_never_blocks_the_log(ledger: Ledger) -> None:
-    dead = (
-        f"http://127.0.0.1:{free_port()} "
-        + Witness.create(
-            Path(ledger.engine.url.database or ".").parent / "dead", "witness.example/dead"
-        ).vkey
-    )
+def test_a_witness_that_is_down_never_blocks_the_log(ledger: Ledger, tmp_path: Path) -> None:
+    key = Witness.create(tmp_path / "dead", "witness.example/dead").vkey
+    dead = f"http://127.0.0.1:{free_port()} {key}"
     client = attach_witnesses(ledger, dead)
     assert client is not None
     append_n(ledger, 3)

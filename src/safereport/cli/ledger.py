@@ -19,6 +19,7 @@ from safereport.ledger.witness_client import (
     Outcome,
     WitnessClient,
     client_for,
+    cosigned_proof,
     parse_witnesses,
 )
 from safereport.services.instance import open_instance
@@ -78,8 +79,8 @@ def entry(ctx: click.Context, index: int, raw: bool) -> None:
 @click.argument("index", type=click.IntRange(min=0))
 @click.pass_context
 def proof(ctx: click.Context, index: int) -> None:
-    """Print a C2SP tlog-proof that entry INDEX is in the log."""
-    click.echo(_ledger(ctx).proof_for(index), nl=False)
+    """Print a C2SP tlog-proof that entry INDEX is in the log, with witnesses' cosignatures."""
+    click.echo(cosigned_proof(_ledger(ctx), index), nl=False)
 
 
 @ledger.command()

@@ -53,9 +53,9 @@ from safereport.ledger.notes import (
 from safereport.ledger.verifier import TlogProof, format_proof
 from safereport.store.ledger import ledger_checkpoints
 from safereport.store.witnesses import (
+    cosignature_of,
     cosignatures_for,
     cosigned_sizes,
-    has_cosignature,
     save_cosignature,
     save_status,
     statuses,
@@ -256,7 +256,7 @@ class WitnessClient:
             self._status(endpoint, tried_at=now, error=str(exc))
             return WitnessResult(endpoint.key, Outcome.FAILED, size, str(exc))
         if line is None:
-            if self._held(endpoint, size):
+            if self._held(endpoint, note):
                 return WitnessResult(endpoint.key, Outcome.COSIGNED, size, "already held")
             return WitnessResult(endpoint.key, Outcome.SKIPPED, size, "cosigned a later one")
         with self.ledger.engine.begin() as conn:
@@ -271,13 +271,28 @@ class WitnessClient:
                     return status.size
         return 0
 
-    def _held(self, endpoint: WitnessEndpoint, size: int) -> bool:
+    def _held(self, endpoint: WitnessEndpoint, note: str) -> bool:
+        """Whether a cosignature by this witness of exactly ``note`` is already kept.
+
+        The size alone is not enough: a rewritten log (or a restored copy) may hold a
+        cosignature of another checkpoint of the same size, which must not stand for this one.
+        """
+        text = parse_note(note).text
+        size = parse_checkpoint(text).size
         with self.ledger.engine.connect() as conn:
-            return has_cosignature(conn, size, endpoint.key)
+            lines = cosignature_of(conn, size, endpoint.key)
+        if lines is None:
+            return False
+        try:
+            line = parse_note(text + "\n" + lines).signatures[0]
+            verify_cosignature(Note(text, (line,)), endpoint.verifier)
+        except (LedgerError, IndexError):
+            return False
+        return True
 
     def _ask(self, endpoint: WitnessEndpoint, note: str, size: int) -> SignatureLine | None:
         old = self._known_size(endpoint)
-        if old > size or (old == size and self._held(endpoint, size)):
+        if old > size or (old == size and self._held(endpoint, note)):
             return None  # this witness already cosigned this checkpoint or a later one
         for _ in range(_ATTEMPTS):
             proof = self.ledger.consistency(old, size) if 0 < old < size else []

@@ -31,9 +31,9 @@ from safereport.store.metadata import metadata
 
 __all__ = [
     "WitnessStatus",
+    "cosignature_of",
     "cosignatures_for",
     "cosigned_sizes",
-    "has_cosignature",
     "ledger_cosignatures",
     "ledger_witness_status",
     "save_cosignature",
@@ -97,11 +97,13 @@ def cosignatures_for(conn: Connection, size: int) -> list[str]:
     return [str(line) for line in conn.execute(query).scalars()]
 
 
-def has_cosignature(conn: Connection, size: int, witness: str) -> bool:
-    query = select(ledger_cosignatures.c.size).where(
+def cosignature_of(conn: Connection, size: int, witness: str) -> str | None:
+    """The cosignature line kept from ``witness`` for checkpoint ``size``, if any."""
+    query = select(ledger_cosignatures.c.line).where(
         (ledger_cosignatures.c.size == size) & (ledger_cosignatures.c.witness == witness)
     )
-    return conn.execute(query).first() is not None
+    line = conn.execute(query).scalar()
+    return None if line is None else str(line)
 
 
 def cosigned_sizes(conn: Connection, at_least: int) -> list[int]:

@@ -84,8 +84,9 @@ SIZE_TYPE = "text/x.tlog.size"
 _SIZE_BODY = re.compile(r"^(0|[1-9][0-9]*)\n$")
 #: A stale old size is corrected at most this many times in one round.
 _ATTEMPTS = 3
-#: The client attached to each open ledger (see :func:`client_for`).
-_clients: weakref.WeakKeyDictionary[Ledger, WitnessClient] = weakref.WeakKeyDictionary()
+#: The client attached to each open ledger, by the ledger's id (see :func:`client_for`). Weak:
+#: the ledger's hook keeps its client alive, and nothing here keeps either alive.
+_clients: weakref.WeakValueDictionary[int, WitnessClient] = weakref.WeakValueDictionary()
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class WitnessClient:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._round = threading.Lock()  # one round at a time (background and foreground)
-        _clients[ledger] = self
+        _clients[id(ledger)] = self
 
     # -- in the background ---------------------------------------------------------------
 
@@ -352,7 +353,8 @@ def _cosignature_in(body: bytes, note: str, endpoint: WitnessEndpoint) -> Signat
 
 def client_for(ledger: Ledger) -> WitnessClient | None:
     """The witness client already attached to ``ledger``, if any."""
-    return _clients.get(ledger)
+    client = _clients.get(id(ledger))
+    return client if client is not None and client.ledger is ledger else None
 
 
 def attach_witnesses(ledger: Ledger, setting: str) -> WitnessClient | None:

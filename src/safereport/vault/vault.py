@@ -190,6 +190,13 @@ class Vault:
         except ValueError as exc:
             raise InvalidInput("unknown case field") from exc
         key_row, stored = rows.read_fields_and_key(conn, case_id, wanted)
+        if not stored:
+            # No fields: a case that holds none, or a shredded one (its ciphertext is deleted
+            # with its key). The second is a failure to open, like any other.
+            gone = rows.get_case_key(conn, case_id)
+            if gone is not None and gone.destroyed_at is not None:
+                with self._opaque("open_fields", case_id):
+                    raise VaultError()
         opened = OpenedFields(case_id)
         to_open = []
         with self._opaque("open_fields", case_id):  # a stored name outside the closed set

@@ -3,6 +3,8 @@ budget cap, and what the public page makes of an empty month."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import re
@@ -248,3 +250,51 @@ def test_every_chart_has_a_text_alternative_and_a_data_table(
             after = html[html.index(f'id="{chart_id}"'):]
             after = after[after.index("</svg>") + len("</svg>"):].lstrip()
             assert re.match(r'(<div class="scroll"[^>]*>\s*)?<table', after), (path, chart_id)
+
+
+def test_an_older_release_is_read_through_todays_rule_with_its_erratum(
+    client: TestClient, instance: Instance,
+) -> None:
+    # A release of the first format, as the demo's November was: bars for 88 and 71 with ±150.
+    cells = [{"category": "immigration_officer", "count": 88, "shown": "88"},
+             {"category": "marac_member", "count": 71, "shown": "71"},
+             {"category": "caseworker", "count": None, "shown": "fewer than 10"},
+             {"category": "victim", "count": 400, "shown": "400"}]
+    body = json.dumps({
+        "format": "safereport-statistics/1", "id": "2026-11.1", "origin": "o", "month": "2026-11",
+        "created_at": "2026-12-01T00:00:00+00:00", "epsilon": 0.1,
+        "budget": {"period": "2026-11", "total": 1.0}, "confidence": 0.95,
+        "method": {"mechanism": "m", "privacy_unit": "one case", "entries_per_case": 5,
+                   "rules_per_entry": 2, "composition": "c", "suppressed_below": 10},
+        "tables": [{"dimension": "requester", "title": "Who asked (role)", "sensitivity": 5,
+                    "epsilon": 0.1, "scale": 50.0, "error_95": 150, "cells": cells}],
+        "ledger_checkpoint": None}, sort_keys=True, separators=(",", ":"))
+    with instance.engine.begin() as conn:
+        store.insert_budget(conn, "2026-11", 1.0, NOW)
+        store.insert_release(conn, id="2026-11.1", month="2026-11", seq=1, created_at=NOW,
+                             epsilon=0.1, body=body, body_sha256="0" * 64, note="n")
+        store.insert_charge(conn, "2026-11", "2026-11.1", 0.1, NOW)
+    html = client.get("/statistics/releases/2026-11.1").text
+    shown = dict(re.findall(r'<td class="num[^"]*" data-category="([^"]+)">([^<]*)</td>', html))
+    assert shown == {"immigration_officer": "too uncertain to show",
+                     "marac_member": "too uncertain to show",
+                     "caseworker": "too uncertain to show", "victim": "400"}
+    assert "0 to 238" in html and "0 to 159" in html  # 88 ± 150; below 10, so under 10 + 150
+    assert "Releases in this first format drew each noisy count as a bar" in html
+    rows = client.get("/statistics/releases/2026-11.1.csv").text.splitlines()
+    assert rows[1].split(",")[4:9] == ["", "too uncertain to show", "0", "238", "88"]
+    # The older monthly charge counts towards the year's cap.
+    assert "2026: 0.1 spent (older releases, budgeted month by month)" in \
+        client.get("/statistics").text
+
+
+def test_the_csv_has_every_column_for_every_cell(client: TestClient, instance: Instance) -> None:
+    release = publish_release(instance.engine, instance.ledger.signer, "2026-10",
+                              ReleaseOptions(epsilon=0.5), now=NOW, noise=fixed_noise(-7))
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/statistics/releases/{release.id}.csv")
+                                           .text)))
+    assert len(rows) == sum(len(t.cells) for t in release.tables)
+    for row in rows:
+        assert None not in row.values() and None not in row  # no missing or extra column
+        assert row["noisy"] == "-7" and row["low_95"] == "0" and row["count"] == ""
+        assert row["high_95"] == row["error_95"] and row["delta"] == "0.0"

@@ -24,7 +24,8 @@ def release_csv(release: PublishedRelease) -> str:
         for cell in table.cells:
             writer.writerow([
                 release.id, release.month, table.key.value, cell.category,
-                "" if cell.count is None else cell.count, cell.shown, table.error_95,
-                repr(table.epsilon), table.sensitivity,
+                "" if cell.count is None else cell.count, cell.shown, cell.low, cell.high,
+                "" if cell.noisy is None else cell.noisy, table.error_95,
+                repr(table.epsilon), 0.0, table.sensitivity, repr(table.scale),
             ])
     return out.getvalue()

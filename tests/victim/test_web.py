@@ -154,8 +154,16 @@ def test_message_consent_record_and_erasure_by_form(
     sent = post("/return/message", message="Only text me please")
     assert sent.url.path == "/return"
     assert "Your message has been sent." in sent.text and "Only text me please" in sent.text
+    confirm = client.get("/return/consent?choice=police/investigation")
+    assert "Stop sharing with: The police" in confirm.text
+    assert "Nothing has been sent to them so far." in confirm.text
+    assert "Allowed since" in client.get("/return").text  # asking changed nothing
     withdrawn = post("/return/consent", consent="police/investigation", give="no")
     assert "Your choice has been saved." in withdrawn.text
+    assert "Allowed since" not in withdrawn.text and ">Agree<" not in withdrawn.text
+    asked = client.get("/return/consent?choice=police/investigation")
+    assert "Share your report with: The police" in asked.text and "Yes, I agree" in asked.text
+    assert client.get("/return/consent?choice=nonsense").url.path == "/return"
     got = post("/return/record")
     assert got.headers["content-disposition"] == 'attachment; filename="record.zip"'
     with zipfile.ZipFile(io.BytesIO(got.content)) as bundle:
@@ -280,3 +288,18 @@ def test_a_claim_code_by_form_gives_her_a_codename(client: TestClient,
     assert _open(client, _codename(page)).status_code == 200
     again = client.post("/claim", data={**data, "csrf_token": _token(client, "/claim")})
     assert again.status_code == 400 and "Pode já ter sido usado" in again.text
+
+
+def test_hours_follow_each_languages_plural_forms(client: TestClient) -> None:
+    # The UX review: Polish said "72 godzin"; 72 takes "godziny" (2-4 in the last digit).
+    assert "masz 72 godziny na zmianę zdania" in client.get("/?lang=pl").text
+    assert "You then have 72 hours to change your mind" in client.get("/").text
+
+
+def test_a_404_is_calm_translated_and_has_the_quick_exit(client: TestClient) -> None:
+    page = client.get("/no-such-page?lang=es")
+    assert page.status_code == 404
+    assert 'id="quick-exit"' in page.text and 'lang="es"' in page.text
+    assert "Esta página no existe" in page.text and "llama al 999" in page.text
+    assert "detail" not in page.text
+    assert client.get("/staff/no-such-page").headers["content-type"].startswith("application/json")

@@ -48,6 +48,8 @@ def create_app(instance: Any = None) -> FastAPI:
         module = importlib.import_module(f"safereport.web.{name}")
         offload_async_routes(module.router)  # blocking work (Argon2, database) off the loop
         app.include_router(module.router)
+    # A mistyped address on her side: a calm, translated page with the quick exit, not JSON.
+    importlib.import_module("safereport.web.victim").install_not_found(app)
     # Told by the security middleware of a NUL-refused case address, to record the denial.
     app.state.on_malformed = importlib.import_module(
         "safereport.web.auth").record_malformed_request

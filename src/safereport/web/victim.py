@@ -16,9 +16,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safereport.domain.case import CaseStatus
 from safereport.domain.codename import looks_like_codename, normalise_codename
@@ -58,7 +60,7 @@ from safereport.web.victim_support import (
     translate,
 )
 
-__all__ = ["current_return_session", "router"]
+__all__ = ["current_return_session", "install_not_found", "router"]
 
 log = logging.getLogger("safereport.web.victim")
 router = APIRouter(include_in_schema=False)
@@ -147,6 +149,28 @@ def home(request: Request) -> HTMLResponse:
 @router.get("/safety", response_class=HTMLResponse)
 def cover_your_tracks(request: Request) -> HTMLResponse:
     return render(request, "victim/safety.html", language_of(request))
+
+
+def install_not_found(app: FastAPI) -> None:
+    """Answer a 404 outside the staff, API and static paths with a victim page in her language.
+
+    Every other HTTP error, and a 404 on those paths, keeps FastAPI's own answer.
+    """
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        path = request.url.path
+        if (not isinstance(exc, StarletteHTTPException) or exc.status_code != 404
+                or path.startswith(_NOT_VICTIM_PATHS)):
+            return await http_exception_handler(request, exc)  # type: ignore[arg-type]
+        lang = language_of(request)
+        return render(request, "victim/message.html", lang, status_code=404, page_path="/",
+                      heading=translate(lang, N_("This page does not exist")),
+                      text=translate(lang, N_("Check the address, or go back to the start.")))
+
+    app.add_exception_handler(StarletteHTTPException, not_found)
+
+
+_NOT_VICTIM_PATHS = ("/staff", "/api", "/static", "/log", "/auditor")
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -407,6 +431,23 @@ async def return_message(request: Request) -> Response:
     else:
         found.flash = Flash(notice=translate(lang, _SENT))
     return _see_other("/return", lang)
+
+
+@router.get("/return/consent", response_class=HTMLResponse)
+def return_consent_confirm(request: Request) -> Response:
+    """Say what a consent change means, and what was already sent, before she makes it."""
+    lang = language_of(request)
+    session = current_return_session(request)
+    if session is None:
+        return _see_other("/return", lang)
+    choice = request.query_params.get("choice", "")
+    states = service.consent_states(request.app.state.instance, session)
+    found = [c for c in states if f"{c.recipient.value}/{c.purpose.value}" == choice]
+    if not found:
+        return _see_other("/return", lang)
+    consent = found[0]
+    return render(request, "victim/consent_confirm.html", lang, consent=consent,
+                  label=consent_label(lang, consent.recipient, consent.purpose))
 
 
 @router.post("/return/consent")

@@ -508,3 +508,24 @@ def test_automated_comes_from_the_kind_of_actor(sqlite_world: StaffWorld) -> Non
     assert said.effect == "deny"
     job = Actor(id="job:erase-due", role=ActorRole.VICTIM, system=True)
     assert job.automated and not replace(job, system=False).automated
+
+
+def test_her_return_session_stops_the_moment_her_case_is_erased(
+    sqlite_world: StaffWorld,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from safereport.web.app import create_app
+
+    world = sqlite_world
+    filed = world.file("cw")
+    claimed = claim_case(world.instance, filed.claim_code)
+    her = TestClient(create_app(world.instance), follow_redirects=True)
+    page = her.get("/return")
+    opened = her.post("/return", data={"csrf_token": csrf_of(page.text),
+                                       "codename": claimed.codename, "lang": "en"})
+    assert filed.reference in opened.text
+    _erase_now(world, claimed.codename)
+    after = her.get("/return")
+    assert filed.reference not in after.text and "This page has closed" in after.text
+    assert her.get("/return/ask").url.path == "/return"

@@ -70,6 +70,7 @@ __all__ = [
     "claim_case",
     "complete_due_erasures",
     "consent_states",
+    "door_open",
     "issue_claim_code",
     "message_label",
     "messages",
@@ -191,6 +192,22 @@ def open_by_codename(instance: Instance, codename: str) -> VictimSession | None:
     if row is None:
         return None
     return VictimSession(subject_id=str(row.subject_id), case_id=str(row.id))
+
+
+def door_open(instance: Instance, session: VictimSession) -> bool:
+    """Whether her session still opens her case: not erased, and her door not moved or gone.
+
+    Checked on every request of a return session (security review, 19), so a session stops
+    working the moment her case is erased or the case's door is another subject's.
+    """
+    with instance.engine.connect() as conn:
+        row = conn.execute(
+            select(cases.c.erased_at, subjects.c.lookup_id)
+            .join(subjects, subjects.c.id == cases.c.subject_id)
+            .where(and_(cases.c.id == session.case_id,
+                        cases.c.subject_id == session.subject_id))
+        ).first()
+    return row is not None and row.erased_at is None and row.lookup_id is not None
 
 
 class _NotYourCase(AccessDenied):

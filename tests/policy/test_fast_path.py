@@ -1,5 +1,9 @@
 """The fast path agrees with direct Cedar: on 100,000 random requests and every scenario.
 
+The fast path is the regime's compiled decision table (first-time requests) and the memo of
+whole requests (repeated ones); a guard without its table (``compiled=False``: Cedar with
+memoised per-category answers, the fallback for packs that cannot be compiled) is checked too.
+
 The reference here is written independently of the guard: its own Cedar requests (Cedar's
 string form for entity ids), Cedar's batch call, and its own combination of the per-category
 answers (POLICY.md section 2) from the policies' annotations.
@@ -162,8 +166,20 @@ def test_fast_path_agrees_with_cedar_on_100000_random_requests() -> None:
 
 
 @pytest.mark.parametrize("regime", REGIMES)
-def test_fast_path_agrees_with_cedar_on_every_scenario(regime: str) -> None:
-    guard = Guard.load(regime)
+def test_cedar_fallback_agrees_with_cedar_on_random_requests(regime: str) -> None:
+    guard = Guard(Guard.load(regime).pack, compiled=False)
+    assert guard.table is None
+    requests = random_requests(seed=77 + REGIMES.index(regime), count=2500)
+    expected = reference(guard.pack, requests)
+    for _ in range(2):  # first time (Cedar) and repeated (memo)
+        assert [_fast(guard, r) for r in requests] == expected
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize("compiled", [True, False])
+def test_fast_path_agrees_with_cedar_on_every_scenario(regime: str, compiled: bool) -> None:
+    guard = Guard(Guard.load(regime).pack, compiled=compiled)
+    assert (guard.table is not None) == compiled
     requests = [dict(s.request) for s in load_scenarios(SCENARIOS)]
     expected = reference(guard.pack, requests)
     for _ in range(2):  # first time (Cedar) and repeated (lookup)

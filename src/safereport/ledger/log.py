@@ -166,6 +166,8 @@ class Ledger:
         self._hook_runner: ThreadPoolExecutor | None = None
         self._unsigned = threading.Event()  # appended in a caller's transaction, not signed yet
         self._remember_lock = threading.RLock()
+        self._verified: dict[str, Checkpoint] = {}
+        self._remembered_cache: tuple[tuple[int, int, int], StoredCheckpoint] | None = None
 
     # -- group commit ----------------------------------------------------------------------
 
@@ -379,7 +381,8 @@ class Ledger:
         remembered = self._remembered()
         root = tree.root(conn, size)
         for known in (latest, remembered):
-            if known is not None:
+            if known is not None and not (known is remembered and latest is not None
+                                          and remembered.note == latest.note):
                 self._check_extends(conn, known, size, root)
         if latest is not None and latest.size == size:
             return latest
@@ -415,14 +418,25 @@ class Ledger:
             _run_hook(hook, note)
 
     def _remembered(self) -> StoredCheckpoint | None:
-        if self._signed_state is None or not self._signed_state.exists():
+        if self._signed_state is None:
             return None
+        try:
+            stat = self._signed_state.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise LedgerError(f"cannot read {self._signed_state}") from exc
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._remembered_cache is not None and self._remembered_cache[0] == stamp:
+            return self._remembered_cache[1]
         try:
             note = self._signed_state.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise LedgerError(f"cannot read {self._signed_state}") from exc
         checkpoint = parse_checkpoint(parse_note(note).text)
-        return StoredCheckpoint(checkpoint.size, checkpoint.root, note)
+        stored = StoredCheckpoint(checkpoint.size, checkpoint.root, note)
+        self._remembered_cache = (stamp, stored)
+        return stored
 
     def _remember(self, note: str) -> None:
         if self._signed_state is None:
@@ -450,8 +464,7 @@ class Ledger:
         self, conn: Connection, latest: StoredCheckpoint, size: int, root: bytes
     ) -> None:
         """Refuse to sign unless the stored tree provably extends the last signed one."""
-        parse_note(latest.note).verify(self.signer.verifier)
-        signed = parse_checkpoint(parse_note(latest.note).text)
+        signed = self._verified_checkpoint(latest.note)
         if (signed.size, signed.root) != (latest.size, latest.root):
             raise LedgerError(f"stored checkpoint {latest.size} does not match its note")
         if signed.size == size and signed.root != root:
@@ -463,7 +476,7 @@ class Ledger:
                 f"refusing to sign: the log has {size} entries but checkpoint "
                 f"{signed.size} was signed"
             )
-        if signed.size == 0:
+        if signed.size == 0 or signed.size == size:
             return
         proof = tree.consistency_proof(conn, signed.size, size)
         try:
@@ -473,6 +486,20 @@ class Ledger:
                 f"refusing to sign: the stored tree is not consistent with checkpoint "
                 f"{signed.size} ({exc})"
             ) from exc
+
+    def _verified_checkpoint(self, note: str) -> Checkpoint:
+        """The checkpoint of ``note`` once its signature is checked (remembered: a note that
+        verified once always does, so a batch does not check the same signature again)."""
+        known = self._verified.get(note)
+        if known is not None:
+            return known
+        parsed = parse_note(note)
+        parsed.verify(self.signer.verifier)
+        checkpoint = parse_checkpoint(parsed.text)
+        if len(self._verified) >= 64:
+            self._verified.clear()
+        self._verified[note] = checkpoint
+        return checkpoint
 
     def _checkpoint_covering(self, index: int) -> StoredCheckpoint:
         with self.engine.connect() as conn:

@@ -35,6 +35,7 @@ signed note, on a thread of their own, in order; they cannot delay or fail an ap
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -163,6 +164,7 @@ class Sequencer:
         self._queue, self._nudged = [], []
         self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
         self._thread.start()
+        atexit.register(self.close)  # at exit: finish what is queued, sign over the last batch
 
     def _take(self) -> tuple[list[_Waiter], bool]:
         """Wait for work; return a batch of waiters and whether a nudge is due."""

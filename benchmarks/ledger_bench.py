@@ -5,17 +5,22 @@ Measured, for a tree of ``--size`` entries (default 10^6):
 * bulk fill: the ledger's ``append_many`` (batches of 10,000 decision records, one
   transaction each, node table filled as it goes) vs pymerkle's ``append_entries`` (batches
   of 10,000, one transaction each), with the very same leaf bytes;
-* durable appends: ``--appends`` more entries, each its own committed transaction (the way
-  the service records one access), appended on top of the full tree: the ledger's ``append``
-  vs pymerkle's ``append_entry``. Twice: with an fsync per commit (the ledger on WAL with
-  synchronous=FULL, pymerkle with its own SQLite defaults: rollback journal, synchronous=FULL),
-  and without (both on WAL with synchronous=NORMAL, the ledger's default: a commit survives a
-  crash of the process, not of the machine);
+* durable appends from ``--writers`` concurrent writers (default 32): each writer records
+  one decision at a time through ``Ledger.commit``, the sequencer's group commit (SQLite WAL,
+  ``synchronous=FULL``: acknowledged means fsynced), against pymerkle's ``append_entry`` with
+  a commit per entry on its own SQLite defaults (rollback journal, ``synchronous=FULL``: an
+  fsync per entry), appended on top of the full tree;
+* single-writer appends without an fsync per commit: ``--appends`` entries, each its own
+  committed transaction (``Ledger.append`` in the caller's transaction, the write path), both
+  on WAL with ``synchronous=NORMAL``;
 * inclusion-proof generation at the full size for ``--proofs`` random indices (the same
-  indices for both; pymerkle's subroot cache is warm after the first);
-* proof size in bytes against the target 32 * ceil(log2 n).
+  indices for both; pymerkle's subroot cache is warm after the first), and the proof size
+  against 32 * ceil(log2 n).
 
-    .venv/bin/python benchmarks/ledger_bench.py [--size 1000000] [--appends 2000] [--proofs 50]
+Ends with ``RESULT`` lines (issue 13's targets).
+
+    .venv/bin/python benchmarks/ledger_bench.py [--size 1000000] [--appends 2000]
+        [--writers 32] [--durable-seconds 5] [--proofs 50]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import math
 import random
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -120,15 +126,53 @@ def fill(ledger: Ledger, peers: list[SqliteTree], size: int) -> tuple[float, lis
     return ours, theirs
 
 
-def fsync_engine(url: str) -> Engine:
-    """The ledger's engine with ``synchronous=FULL``: WAL still, but an fsync per commit."""
+def nofsync_engine(url: str) -> Engine:
+    """The ledger's engine with ``synchronous=NORMAL``: WAL, no fsync per commit."""
     engine = make_engine(url)
 
     @event.listens_for(engine, "connect")
-    def _full(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA synchronous=FULL")
+    def _normal(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
     return engine
+
+
+def concurrent_commits(ledger: Ledger, writers: int, seconds: float) -> tuple[int, float, int]:
+    """(appends, elapsed, batches) for ``writers`` threads committing through the sequencer."""
+    made = decision()
+    counts = [0] * writers
+    deadline = time.perf_counter() + seconds
+    batches_before = ledger.sequencer.batches
+
+    def writer(number: int) -> None:
+        while time.perf_counter() < deadline:
+            ledger.commit(made, actor_id=f"w{number}", case_id="case-bench")
+            counts[number] += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return sum(counts), elapsed, ledger.sequencer.batches - batches_before
+
+
+def peer_durable(peer: SqliteTree, seconds: float) -> tuple[int, float]:
+    """pymerkle's ``append_entry`` (a commit, and on its defaults an fsync, per entry)."""
+    leaves = (record.leaf() for record in records(2 * 10**9, 10**9))
+    count = 0
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        peer.append_entry(next(leaves))
+        count += 1
+    return count, time.perf_counter() - began
+
+
+def result(name: str, value: float, op: str, target: float) -> str:
+    meets = value >= target if op == ">=" else value <= target
+    return f"RESULT {name} {value:.3f} target {op} {target} {'meets' if meets else 'MISSES'}"
 
 
 def ledger_appends(ledger: Ledger, count: int) -> float:
@@ -172,10 +216,12 @@ def proofs(
     return ours, theirs, our_bytes, their_bytes
 
 
-def run(size: int, appends: int, proof_count: int) -> None:
+def run(size: int, appends: int, proof_count: int, writers: int, seconds: float) -> None:
+    results: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
         folder = Path(tmp)
-        engine = make_engine(f"sqlite:///{folder / 'ledger.db'}")
+        url = f"sqlite:///{folder / 'ledger.db'}"
+        engine = make_engine(url)
         metadata.create_all(engine)
         ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x01" * 32), ORIGIN)
         peer_default = pymerkle_tree(folder / "pymerkle-default.db", wal=False)
@@ -187,55 +233,63 @@ def run(size: int, appends: int, proof_count: int) -> None:
         print(
             f"bulk fill          ledger {size / ours:>10,.0f}/s   "
             f"pymerkle {size / theirs[0]:>10,.0f}/s (default)  "
-            f"{size / theirs[1]:>10,.0f}/s (WAL)   ratio {theirs[0] / ours:.2f}x / "
-            f"{theirs[1] / ours:.2f}x"
+            f"{size / theirs[1]:>10,.0f}/s (WAL)"
         )
+        results.append(result("bulk_vs_pymerkle", theirs[1] / ours, ">=", 0.5))
 
-        url = f"sqlite:///{folder / 'ledger.db'}"
-        synced = Ledger(fsync_engine(url), ledger.signer, ORIGIN)
-        ours_full, theirs_full = (
-            ledger_appends(synced, appends),
-            peer_appends(peer_default, appends),
-        )
-        ours_wal, theirs_wal = ledger_appends(ledger, appends), peer_appends(peer_wal, appends)
-        synced.engine.dispose()
+        count, elapsed, batches = concurrent_commits(ledger, writers, seconds)
+        peer_count, peer_elapsed = peer_durable(peer_default, seconds)
+        ours_rate, peer_rate = count / elapsed, peer_count / peer_elapsed
         print(
-            f"durable appends, fsync per commit (ledger WAL+FULL, pymerkle's own defaults): "
-            f"ledger {appends / ours_full:,.0f}/s  pymerkle {appends / theirs_full:,.0f}/s  "
-            f"ratio {theirs_full / ours_full:.2f}x"
+            f"durable appends    ledger, {writers} writers, group commit: {ours_rate:,.0f}/s "
+            f"({count:,} in {batches:,} batches, {count / max(batches, 1):.1f} per fsync)   "
+            f"pymerkle, a commit per entry: {peer_rate:,.0f}/s"
         )
+        results.append(result(f"durable_{writers}_writers_vs_pymerkle", ours_rate / peer_rate,
+                              ">=", 10))
+        ledger.close()
+
+        unsynced = Ledger(nofsync_engine(url), ledger.signer, ORIGIN)
+        ours_wal, theirs_wal = ledger_appends(unsynced, appends), peer_appends(peer_wal, appends)
+        unsynced.engine.dispose()
         print(
-            f"appends, no fsync per commit (both WAL+NORMAL, the ledger's default): "
+            f"single writer, no fsync per commit (both WAL+NORMAL): "
             f"ledger {appends / ours_wal:,.0f}/s  pymerkle {appends / theirs_wal:,.0f}/s  "
-            f"ratio {theirs_wal / ours_wal:.2f}x   ({appends:,} commits each, on top of "
-            f"{size:,})"
+            f"({appends:,} commits each)"
         )
+        results.append(result("single_writer_nofsync_vs_pymerkle", theirs_wal / ours_wal,
+                              ">=", 1.0))
 
+        total = size + count + appends
         mine, peer_times, our_bytes, their_bytes = proofs(engine, peer_wal, size, proof_count)
         ours_ms = statistics.median(mine) * 1e3
         theirs_ms = statistics.median(peer_times) * 1e3
         print(
             f"inclusion proof    ledger {ours_ms:>9.3f} ms  pymerkle {theirs_ms:>9.3f} ms "
-            f"(median of {proof_count}; pymerkle first {peer_times[0] * 1e3:.1f} ms, "
-            f"mean {statistics.mean(peer_times) * 1e3:.1f} ms)   "
-            f"ratio {theirs_ms / ours_ms:.1f}x"
+            f"(median of {proof_count} at n = {size:,}; pymerkle first "
+            f"{peer_times[0] * 1e3:.1f} ms, mean {statistics.mean(peer_times) * 1e3:.1f} ms)"
         )
         target = 32 * math.ceil(math.log2(size))
         print(
             f"proof size         ledger {our_bytes} B   pymerkle {their_bytes} B   "
             f"target <= {target} B (32 * ceil(log2 n))"
         )
+        results.append(result("proof_ms_vs_pymerkle", theirs_ms / ours_ms, ">=", 1.0))
+        results.append(result(f"proof_bytes_at_{size}", our_bytes, "<=", target))
 
         began = time.perf_counter()
         receipt = ledger.proof_for(size // 2)
         check_proof(receipt, ledger.verifier_key(), ledger.entry(size // 2))
         print(
             f"full receipt       ledger.proof_for + offline check_proof: "
-            f"{(time.perf_counter() - began) * 1e3:.1f} ms, {len(receipt)} chars"
+            f"{(time.perf_counter() - began) * 1e3:.1f} ms, {len(receipt)} chars "
+            f"(log of {total:,} entries)"
         )
         for peer in peers:
             peer.close()
         engine.dispose()
+    for line in results:
+        print(line)
 
 
 def main() -> None:
@@ -243,8 +297,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--appends", type=int, default=2_000)
     parser.add_argument("--proofs", type=int, default=50)
+    parser.add_argument("--writers", type=int, default=32)
+    parser.add_argument("--durable-seconds", type=float, default=5.0)
     args = parser.parse_args()
-    run(args.size, args.appends, args.proofs)
+    run(args.size, args.appends, args.proofs, args.writers, args.durable_seconds)
 
 
 if __name__ == "__main__":

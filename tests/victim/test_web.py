@@ -303,3 +303,33 @@ def test_a_404_is_calm_translated_and_has_the_quick_exit(client: TestClient) -> 
     assert "Esta página no existe" in page.text and "llama al 999" in page.text
     assert "detail" not in page.text
     assert client.get("/staff/no-such-page").headers["content-type"].startswith("application/json")
+
+
+def test_an_anonymous_report_with_a_phone_number_is_questioned_once(
+    client: TestClient, sqlite_world: World
+) -> None:
+    data = {"csrf_token": _token(client), "mode": "anonymous", "crime_type": "other",
+            "narrative": "Synthetic.", "phone": "07700 900123"}
+    warned = client.post("/report", data=data)
+    assert warned.status_code == 400 and "we cannot contact you" in warned.text
+    assert 'value="07700 900123"' in warned.text  # her first try: what she typed stays
+    assert sqlite_world.instance.ledger.size() == 0  # nothing saved yet
+    again = {**data, "csrf_token": _TOKEN.search(warned.text).group(1),  # type: ignore[union-attr]
+             "warned": "yes"}
+    sent = client.post("/report", data=again)
+    assert sent.url.path == "/return/new" and "Your report has been sent" in sent.text
+
+
+def test_with_my_name_but_no_name_is_questioned(client: TestClient) -> None:
+    data = {"csrf_token": _token(client), "mode": "identified", "crime_type": "other",
+            "narrative": "Synthetic.", "email": "ana@example.org"}
+    warned = client.post("/report", data=data)
+    assert warned.status_code == 400 and "did not write your name" in warned.text
+
+
+def test_the_report_form_says_what_the_law_allows_the_police(client: TestClient) -> None:
+    page = client.get("/report").text
+    assert "there is no legal &#34;firewall&#34;" in page or 'no legal "firewall"' in page
+    assert 'href="/police-forces"' in page
+    crimes = re.findall(r'id="crime-([a-z_]+)"', page)
+    assert crimes[-1] == "other"  # "Something else" last

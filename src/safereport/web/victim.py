@@ -13,7 +13,7 @@ form, and a page revisited after the session ended says only that it has closed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -177,17 +177,33 @@ _NOT_VICTIM_PATHS = ("/staff", "/api", "/static", "/log", "/auditor")
 
 def _report_page(request: Request, lang: str, values: Mapping[str, Any],
                  errors: Mapping[str, str], status_code: int = 200,
-                 notice: str = "") -> HTMLResponse:
+                 notice: str = "", warnings: Sequence[str] = ()) -> HTMLResponse:
     return render(
         request, "victim/report_form.html", lang, status_code=status_code,
-        values=values, errors=errors, notice=notice,
-        kept=translate(lang, _KEPT) if errors or (notice and values) else "",
+        values=values, errors=errors, notice=notice, warnings=warnings,
+        kept=translate(lang, _KEPT) if errors or warnings or (notice and values) else "",
         modes=[(v, translate(lang, t), translate(lang, h)) for v, t, h in MODES],
         crime_types=[(c.value, label(lang, c)) for c in _crime_types_in_order()],
         channels=channels(lang),
         consent_choices=consent_choices(lang),
         max_narrative=MAX_FIELD_CHARS,
     )
+
+
+def _warnings(lang: str, form: FormData) -> list[str]:
+    """What she may not have meant: asked once, then she can send it as it is."""
+    mode = _text(form, "mode")
+    typed_contact = any(_text(form, name).strip() for name in ("name", "phone", "email"))
+    if mode == "anonymous" and typed_contact:
+        return [translate(lang, N_(
+            "You chose “Without my name”, so we will not keep the name, phone number or email "
+            "you typed, and we cannot contact you. If you want us to contact you, choose "
+            "“With a codename” or “With my name”."))]
+    if mode == "identified" and not _text(form, "name").strip():
+        return [translate(lang, N_(
+            "You chose “With my name” but did not write your name. Write it, or choose "
+            "“Without my name” or “With a codename”."))]
+    return []
 
 
 def _crime_types_in_order() -> list[CrimeType]:
@@ -245,6 +261,9 @@ async def report_submit(request: Request) -> Response:
     except InvalidReport as exc:
         errors = problem_messages(lang, exc.problems)
         return _report_page(request, lang, values, errors, 400)
+    warnings = [] if _text(form, "warned") == "yes" else _warnings(lang, form)
+    if warnings:
+        return _report_page(request, lang, values, {}, 400, warnings=warnings)
     try:
         receipt = intake.submit_report(request.app.state.instance, submission)
     except SafeReportError:

@@ -200,3 +200,25 @@ def test_public_pages_speak_the_victim_pages_languages(client: TestClient,
             html = client.get(f"{path}?lang={lang}").text
             assert f'<html lang="{lang}" dir="{direction}">' in html, (path, lang)
             assert 'id="quick-exit"' in html
+
+
+def test_the_forces_picture_is_a_tile_per_force_coloured_by_its_last_answer(
+    client: TestClient, instance: Instance,
+) -> None:
+    tracker.create_round(instance.engine, "2026-winter", "Do you share?")
+    tracker.send_requests(instance.engine, "2026-winter", ["psni"], date(2026, 10, 1))
+    tracker.record_answer(instance.engine, "2026-winter", "psni",
+                          classification=Classification.DOES_NOT_SHARE,
+                          answered_on=date(2026, 10, 20))
+    html = client.get("/police-forces").text
+    svg = html[html.index('id="chart-forces-last"'):]
+    svg = svg[:svg.index("</svg>")]
+    assert svg.count("<rect") == 46 + 2  # a tile per force, and a legend square per answer
+    assert "Shares: 45" in svg and "Does not share: 1" in svg
+    # The one green tile is PSNI's; the text alternative names every force and its answer.
+    green = re.findall(r'fill="#1b6e3a" stroke="#595959"/><text[^>]*>([^<]+)</text>', svg)
+    assert green == ["Does not share: 1", "PSNI"]  # the legend's square, then the tile
+    desc = re.search(r'<desc id="chart-forces-last-desc">([^<]*)</desc>', svg)
+    assert desc is not None and "PSNI: Does not share" in desc.group(1)
+    assert desc.group(1).count(": Shares") == 45
+    assert "Kent: Shares" in desc.group(1)

@@ -17,7 +17,7 @@ from html import escape
 
 from markupsafe import Markup
 
-__all__ = ["Bar", "Span", "bar_chart", "interval_chart"]
+__all__ = ["TILE_COLOURS", "Bar", "Span", "Tile", "bar_chart", "interval_chart", "tile_chart"]
 
 _BAR_COLOUR = "#1d4f91"  # 8.6:1 on white
 _TEXT_COLOUR = "#111111"
@@ -144,5 +144,72 @@ def interval_chart(chart_id: str, title: str, spans: Sequence[Span]) -> Markup:
         f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">'
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
         f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>{"".join(rows)}</svg>'
+    )
+    return Markup(svg)  # every piece of text above is escaped
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str  # short, fits a tile
+    group: str  # tiles are laid out group by group (e.g. by country)
+    kind: str  # a key of TILE_COLOURS
+
+
+#: (fill, text) per kind; each text colour has at least 4.5:1 contrast on its fill.
+TILE_COLOURS: dict[str, tuple[str, str]] = {
+    "shares": ("#a4161a", "#ffffff"),
+    "does_not_share": ("#1b6e3a", "#ffffff"),
+    "unclear": ("#6b5200", "#ffffff"),
+    "refused": ("#5a2d82", "#ffffff"),
+    "no_answer": ("#3b3b3b", "#ffffff"),
+    "waiting": ("#e8e8e8", "#111111"),
+    "not_asked": ("#ffffff", "#111111"),
+    "not_published": ("#ffffff", "#111111"),
+}
+_TILE_W, _TILE_H, _TILE_GAP, _TILE_COLUMNS = 118, 40, 4, 8
+
+
+def _tile(x: int, y: int, tile: Tile) -> str:
+    fill, ink = TILE_COLOURS.get(tile.kind, TILE_COLOURS["not_published"])
+    return (f'<rect x="{x}" y="{y}" width="{_TILE_W}" height="{_TILE_H}" fill="{fill}" '
+            f'stroke="#595959"/><text x="{x + _TILE_W // 2}" y="{y + _TILE_H // 2 + 4}" '
+            f'text-anchor="middle" font-size="11" fill="{ink}">{escape(tile.label)}</text>')
+
+
+def tile_chart(chart_id: str, title: str, tiles: Sequence[Tile],
+               legend: Sequence[tuple[str, str, int]]) -> Markup:
+    """One tile per item, coloured by its kind, laid out group by group under each group's
+    name, below a legend of (kind, words, count). The text alternative names every tile."""
+    parts: list[str] = []
+    y = 0
+    for kind, text, count in legend:
+        fill, _ink = TILE_COLOURS.get(kind, TILE_COLOURS["not_published"])
+        parts.append(f'<rect x="0" y="{y + 4}" width="18" height="18" fill="{fill}" '
+                     f'stroke="#595959"/><text x="26" y="{y + 18}" fill="{_TEXT_COLOUR}">'
+                     f"{escape(text)}: {count}</text>")
+        y += 26
+    y += 10
+    groups: dict[str, list[Tile]] = {}
+    for tile in tiles:
+        groups.setdefault(tile.group, []).append(tile)
+    for group, members in groups.items():
+        parts.append(f'<text x="0" y="{y + 16}" font-weight="bold" fill="{_TEXT_COLOUR}">'
+                     f"{escape(group)}</text>")
+        y += 24
+        for number, tile in enumerate(members):
+            column, row = number % _TILE_COLUMNS, number // _TILE_COLUMNS
+            parts.append(_tile(column * (_TILE_W + _TILE_GAP),
+                               y + row * (_TILE_H + _TILE_GAP), tile))
+        y += ((len(members) - 1) // _TILE_COLUMNS + 1) * (_TILE_H + _TILE_GAP) + 8
+    width = _TILE_COLUMNS * (_TILE_W + _TILE_GAP)
+    names = {kind: text for kind, text, _count in legend}
+    desc = "; ".join(f"{tile.label}: {names.get(tile.kind, tile.kind)}" for tile in tiles)
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart tiles" role="img" '
+        f'id="{escape(chart_id)}" viewBox="0 0 {width} {y}" width="{width}" height="{y}" '
+        f'font-family="system-ui, sans-serif" font-size="14" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">'
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
+        f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>{"".join(parts)}</svg>'
     )
     return Markup(svg)  # every piece of text above is escaped

@@ -22,13 +22,16 @@ from safereport.stats.forces import Force, load_forces
 from safereport.stats.labels import N_
 
 __all__ = [
+    "COUNTRY_LABELS",
     "SAID_LABELS",
+    "SORT_ORDER",
     "STUDY_COLUMNS",
     "ForceRow",
     "Said",
     "SortKey",
     "SourceAnswer",
     "force_rows",
+    "short_name",
 ]
 
 
@@ -56,6 +59,15 @@ SAID_LABELS: dict[Said, str] = {
     Said.NOT_PUBLISHED: N_("Not published by force"),
 }
 
+#: The countries of the forces' list, in words to translate.
+COUNTRY_LABELS: dict[str, str] = {
+    "England": N_("England"),
+    "Wales": N_("Wales"),
+    "Scotland": N_("Scotland"),
+    "Northern Ireland": N_("Northern Ireland"),
+    "Great Britain": N_("Great Britain (British Transport Police)"),
+}
+
 #: The studies' columns: (study id, heading, source line).
 STUDY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("bbc-2018", N_("BBC, 2018"),
@@ -69,6 +81,16 @@ STUDY_COLUMNS: tuple[tuple[str, str, str], ...] = (
         "43 forces of England and Wales and British Transport Police (April 2020 to March "
         "2023); Scotland and Northern Ireland were not covered.")),
 )
+
+
+def short_name(force: Force) -> str:
+    """A force's name short enough for a tile: "Kent", "Avon and Somerset", "PSNI"."""
+    special = {"psni": "PSNI", "british-transport-police": "British Transport",
+               "metropolitan-police-service": "Metropolitan"}
+    if force.id in special:
+        return special[force.id]
+    name = force.police_area or force.name
+    return name if len(name) <= 18 else name[:17] + "…"
 
 
 class SortKey(StrEnum):
@@ -115,7 +137,9 @@ def _studies(force: Force) -> tuple[SourceAnswer, ...]:
             SourceAnswer(dac, date(2023, 11, 9)))
 
 
-_SORT_ORDER = {said: number for number, said in enumerate((
+_COUNTRY_ORDER = {country: number for number, country in enumerate(COUNTRY_LABELS)}
+
+SORT_ORDER = {said: number for number, said in enumerate((
     Said.SHARES, Said.UNCLEAR, Said.REFUSED, Said.NO_ANSWER, Said.DOES_NOT_SHARE,
     Said.WAITING, Said.NOT_PUBLISHED, Said.NOT_ASKED))}
 
@@ -143,7 +167,7 @@ def force_rows(engine: Engine, today: date, sort: SortKey = SortKey.NAME
 
 def _sorted(rows: Sequence[ForceRow], sort: SortKey) -> list[ForceRow]:
     if sort is SortKey.COUNTRY:
-        return sorted(rows, key=lambda r: (r.force.country, r.force.name))
+        return sorted(rows, key=lambda r: (_COUNTRY_ORDER.get(r.force.country, 9), r.force.name))
     if sort is SortKey.LAST:
-        return sorted(rows, key=lambda r: (_SORT_ORDER[r.last.said], r.force.name))
+        return sorted(rows, key=lambda r: (SORT_ORDER[r.last.said], r.force.name))
     return sorted(rows, key=lambda r: r.force.name)

@@ -26,12 +26,21 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from safereport.errors import SafeReportError
 from safereport.ledger.log import latest_checkpoint
 from safereport.stats import tracker
-from safereport.stats.charts import Bar, Span, bar_chart, interval_chart
+from safereport.stats.charts import Bar, Span, Tile, bar_chart, interval_chart, tile_chart
 from safereport.stats.errata import errata_for
 from safereport.stats.export import release_csv
 from safereport.stats.foi import Classification
 from safereport.stats.forces import BBC_2018, load_forces, load_studies
-from safereport.stats.forcetable import SAID_LABELS, STUDY_COLUMNS, Said, SortKey, force_rows
+from safereport.stats.forcetable import (
+    COUNTRY_LABELS,
+    SAID_LABELS,
+    SORT_ORDER,
+    STUDY_COLUMNS,
+    Said,
+    SortKey,
+    force_rows,
+    short_name,
+)
 from safereport.stats.labels import TABLE_TITLES, label
 from safereport.stats.release import (
     NEVER_BROKEN_OUT,
@@ -99,7 +108,7 @@ class Words:
             return f"{first} – {last}"
         return period.key
 
-    def shown(self, cell_shown: str, count: int | None, low: int, high: int) -> str:
+    def shown(self, count: int | None, low: int, high: int) -> str:
         if count is None:
             return self.gettext("too uncertain to show (between %(low)s and %(high)s)") % {
                 "low": low, "high": high}
@@ -127,7 +136,7 @@ def _figure(release: PublishedRelease, table: ReleaseTable, words: Words) -> dic
     chart_id = f"chart-{release.id.replace('.', '-')}-{table.key.value}"
     title = words.gettext(TABLE_TITLES.get(table.key.value, table.title))
     spans = [Span(words.gettext(label(table.key.value, c.category)), c.count, c.low, c.high,
-                  words.shown(c.shown, c.count, c.low, c.high)) for c in table.cells]
+                  words.shown(c.count, c.low, c.high)) for c in table.cells]
     return {"table": table, "title": title, "id": chart_id,
             "svg": interval_chart(chart_id, title, spans),
             "rows": [(c, words.gettext(label(table.key.value, c.category))) for c in table.cells]}
@@ -167,7 +176,7 @@ def _headline(release: PublishedRelease, words: Words) -> dict[str, Any] | None:
     for key in _DECISIONS:
         cell = table.cell(key)
         rows.append((words.gettext(label("effect", key)),
-                     words.shown(cell.shown, cell.count, cell.low, cell.high)))
+                     words.shown(cell.count, cell.low, cell.high)))
     return {"period": words.period(release.period), "rows": rows, "release": release}
 
 
@@ -185,7 +194,7 @@ def _by_period(releases: list[PublishedRelease], words: Words) -> dict[str, Any]
         name = words.period(item.period)
         for key in _DECISIONS:
             cell = decided.cell(key)
-            text = words.shown(cell.shown, cell.count, cell.low, cell.high)
+            text = words.shown(cell.count, cell.low, cell.high)
             what = words.gettext(label("effect", key))
             spans.append(Span(what, cell.count, cell.low, cell.high, text, group=name))
             rows.append((name, what, text))
@@ -306,16 +315,24 @@ def _comparison_chart(rounds: list[dict[str, Any]], words: Words) -> Any:
 
 
 def _last_answer_chart(rows: list[Any], words: Words) -> dict[str, Any]:
-    """How many forces' last known answer is each answer: the page's picture of the forces."""
+    """Every force as a tile coloured by the last thing known of it, country by country: the
+    page's picture of the forces (drawn here, no map tiles from anywhere)."""
     counts: dict[Said, int] = {}
     for row in rows:
         counts[row.last.said] = counts.get(row.last.said, 0) + 1
-    of = words.gettext("%(count)s of %(total)s")
-    bars = [Bar(words.gettext(SAID_LABELS[said]), n, of % {"count": n, "total": len(rows)})
-            for said, n in sorted(counts.items(), key=lambda item: -item[1])]
+    order = sorted(counts, key=lambda said: SORT_ORDER[said])
+    legend = [(said.value, words.gettext(SAID_LABELS[said]), counts[said]) for said in order]
+    by_country = sorted(rows, key=lambda r: (list(COUNTRY_LABELS).index(r.force.country)
+                                             if r.force.country in COUNTRY_LABELS else 9,
+                                             r.force.name))
+    tiles = [Tile(short_name(r.force), words.gettext(COUNTRY_LABELS.get(r.force.country,
+                                                                        r.force.country)),
+                  r.last.said.value) for r in by_country]
     title = words.gettext("Police forces by the last thing known of them")
-    return {"svg": bar_chart("chart-forces-last", title, bars), "title": title,
-            "rows": [(bar.label, bar.shown) for bar in bars]}
+    of = words.gettext("%(count)s of %(total)s")
+    return {"svg": tile_chart("chart-forces-last", title, tiles, legend), "title": title,
+            "rows": [(text, of % {"count": n, "total": len(rows)})
+                     for _kind, text, n in legend]}
 
 
 @router.get("/police-forces", response_class=HTMLResponse)
@@ -340,6 +357,7 @@ def police_forces(request: Request) -> HTMLResponse:
         territorial=sum(1 for f in forces if f.kind == "territorial"),
         round_names=round_names, force_rows=rows, sort=sort.value,
         study_columns=STUDY_COLUMNS, last_chart=_last_answer_chart(rows, words),
+        country_labels=COUNTRY_LABELS,
     )
 
 

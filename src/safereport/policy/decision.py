@@ -8,30 +8,78 @@ Two capabilities stand between a request and decrypted data (invariant I1):
   ledger, after the database transaction holding the entry has committed, and the vault opens
   nothing without one.
 
+Neither can be widened or duplicated: each value the guard or the ledger mints is recorded
+by identity, and :func:`is_genuine` (which the vault and the ledger check) is true only for
+that very object. A copy made with ``dataclasses.replace`` (a wider category set, another
+case), ``copy``, ``pickle`` or ``object.__new__`` is not genuine and opens nothing; copying
+and pickling are refused outright.
+
 Tests that need a Grant without a database use :func:`UnsafeGrantForTests`, named so that a
 reviewer sees it.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from safereport.domain.vocabulary import SENSITIVE_CATEGORIES, DataCategory, Effect, Obligation
+from safereport.errors import AccessDenied
 
-__all__ = ["Decision", "Grant", "UnsafeGrantForTests"]
+__all__ = ["Decision", "Grant", "UnsafeGrantForTests", "is_genuine"]
 
 _DECISION_MINT = object()
 _GRANT_MINT = object()
+
+#: id -> weak reference of every Decision and Grant minted here and still alive.
+_MINTED: dict[int, weakref.ref[Any]] = {}
+_MINTED_LOCK = threading.Lock()
+
+
+def _register(value: Any) -> None:
+    key = id(value)
+
+    def forget(_ref: weakref.ref[Any], key: int = key) -> None:
+        with _MINTED_LOCK:
+            if _MINTED.get(key) is _ref:
+                del _MINTED[key]
+
+    with _MINTED_LOCK:
+        _MINTED[key] = weakref.ref(value, forget)
+
+
+def is_genuine(value: object) -> bool:
+    """True only for the very Decision or Grant object the guard or the ledger minted."""
+    with _MINTED_LOCK:
+        ref = _MINTED.get(id(value))
+    return ref is not None and ref() is value
+
+
+class _NotCopied:
+    """Capabilities are not copied or pickled: a copy would be a capability nobody minted."""
+
+    __slots__ = ()
+
+    def __copy__(self) -> Any:
+        raise TypeError(f"a {type(self).__name__} cannot be copied")
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        raise TypeError(f"a {type(self).__name__} cannot be copied")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(f"a {type(self).__name__} cannot be pickled")
+
 
 #: Obligations that the vault itself honours; every other one must be fulfilled before release.
 _SELF_HONOURED = frozenset({Obligation.REDACT_IMMIGRATION})
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class Decision(_NotCopied):
     """The guard's answer to one request: effect, obligations, the rules that decided it."""
 
     effect: Effect
@@ -68,11 +116,13 @@ class Decision:
 
 def _mint_decision(**fields: Any) -> Decision:
     """For ``policy.guard`` only."""
-    return Decision(**fields, _mint=_DECISION_MINT)
+    decision = Decision(**fields, _mint=_DECISION_MINT)
+    _register(decision)
+    return decision
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class Grant(_NotCopied):
     """An allowing Decision whose ledger entry is committed, with obligations met."""
 
     decision: Decision
@@ -103,7 +153,11 @@ def _mint_grant(
     ``case_id`` binds the grant to the one case its ledger entry names: the vault refuses to
     open any other case with it.
     """
-    return Grant(decision, ledger_index, case_id, fulfilled, _mint=_GRANT_MINT)
+    if not is_genuine(decision):
+        raise AccessDenied("a Grant is made only for a Decision the guard made")
+    grant = Grant(decision, ledger_index, case_id, fulfilled, _mint=_GRANT_MINT)
+    _register(grant)
+    return grant
 
 
 def UnsafeGrantForTests(

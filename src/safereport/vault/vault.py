@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, text
 from safereport.domain.fields import MAX_FIELD_CHARS, CaseField, category_of
 from safereport.domain.vocabulary import DataCategory, Obligation
 from safereport.errors import AccessDenied, InvalidInput, SafeReportError, VaultError
-from safereport.policy.decision import Grant
+from safereport.policy.decision import Grant, is_genuine
 from safereport.store import vault as rows
 from safereport.vault.blind import BlindKind, blind_digest
 from safereport.vault.envelope import (
@@ -75,9 +75,10 @@ def _check_label(label: str) -> None:
 
 
 def _check_grant(grant: Grant, case_id: str) -> None:
-    # A Grant cannot be forged (its constructor needs the ledger's mint), so isinstance is the
-    # whole capability check; the case binding stops a grant for one case opening another.
-    if not isinstance(grant, Grant):
+    # A Grant cannot be forged (its constructor needs the ledger's mint) nor widened (only the
+    # minted object itself is genuine); the case binding stops one case's grant opening another.
+    if not isinstance(grant, Grant) or not is_genuine(grant):
+        # a copy, a `dataclasses.replace` widening, an unpickled or hand-built one: nothing
         raise AccessDenied("opening case data needs a Grant from the ledger")
     if grant.case_id != case_id:
         raise AccessDenied("this grant was given for another case")

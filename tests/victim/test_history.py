@@ -182,3 +182,17 @@ def test_the_card_is_shown_once(client: TestClient) -> None:
     _, codename = _report(client)
     assert codename not in client.get("/return/new").text
     assert COOKIE not in client.cookies  # a card-only session ends with the card
+
+
+def test_she_can_read_her_own_record_and_the_read_is_on_record(
+    client: TestClient, sqlite_world: World
+) -> None:
+    _, codename = _report(client)
+    _login(client, codename)
+    before = sqlite_world.instance.ledger.size()
+    page = client.get("/return/mine")
+    assert "NARRATIVE-SECRET" in page.text and "07700 900123" in page.text
+    assert sqlite_world.instance.ledger.size() == before + 1  # the read itself is in the log
+    client.get("/return/exit", follow_redirects=False)
+    after = client.get("/return/mine")
+    assert "NARRATIVE-SECRET" not in after.text and after.url.path == "/return"

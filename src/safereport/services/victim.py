@@ -28,7 +28,7 @@ from safereport.domain.codename import (
     new_claim_code,
     new_codename,
 )
-from safereport.domain.fields import FIELD_CATEGORY
+from safereport.domain.fields import FIELD_CATEGORY, CaseField
 from safereport.domain.vocabulary import Action, DataCategory, Purpose, Recipient
 from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.ledger.log import EntryView
@@ -74,6 +74,7 @@ __all__ = [
     "issue_claim_code",
     "message_label",
     "messages",
+    "my_record",
     "my_requests",
     "open_by_codename",
     "receipt",
@@ -290,6 +291,21 @@ def case_overview(instance: Instance, session: VictimSession) -> CaseOverview:
         erasure_due_at=requested + timedelta(hours=hours) if requested else None,
         erased=row["erased_at"] is not None,
     )
+
+
+def my_record(instance: Instance, session: VictimSession) -> dict[CaseField, str]:
+    """What her case holds about her, opened for her under C-self (the read is in the ledger).
+
+    Raises :class:`AccessDenied` (recorded) when the case is not hers or the guard refuses.
+    """
+    with (
+        _refusal_recorded(instance, session, Action.VIEW, "my_record"),
+        instance.engine.connect() as conn,
+    ):
+        _require_open(_owned_case(conn, session))
+    access = access_case(instance, victim_actor(session.subject_id), session.case_id,
+                         action=Action.VIEW, purpose=Purpose.SUBJECT_ACCESS)
+    return dict(access.values)
 
 
 # -- messages -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safereport.domain.case import CaseStatus
 from safereport.domain.codename import looks_like_codename, normalise_codename
-from safereport.domain.fields import MAX_FIELD_CHARS
+from safereport.domain.fields import MAX_FIELD_CHARS, CaseField
 from safereport.domain.vocabulary import CrimeType, Purpose, Recipient
 from safereport.errors import AccessDenied, InvalidInput, SafeReportError
 from safereport.services import intake
@@ -504,6 +504,40 @@ async def return_record(request: Request) -> Response:
         found_record.data, media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{found_record.filename}"'},
     )
+
+
+#: What her own record shows, in this order (risk scores and contact rules are the service's
+#: working notes, not facts about her, and are not shown here).
+_RECORD_FIELDS: tuple[tuple[CaseField, str], ...] = (
+    (CaseField.NARRATIVE, N_("What happened")),
+    (CaseField.OCCURRED, N_("When")),
+    (CaseField.LOCATION, N_("Where")),
+    (CaseField.NAME, N_("Your name")),
+    (CaseField.DATE_OF_BIRTH, N_("Date of birth")),
+    (CaseField.ADDRESS, N_("Address")),
+    (CaseField.PHONE, N_("Phone number")),
+    (CaseField.EMAIL, N_("Email address")),
+    (CaseField.HEALTH_NEEDS, N_("Health needs")),
+    (CaseField.NATIONALITY, N_("Nationality")),
+    (CaseField.IMMIGRATION_STATUS, N_("Immigration status")),
+)
+
+
+@router.get("/return/mine", response_class=HTMLResponse)
+def return_my_record(request: Request) -> Response:
+    """Her own record (C-self): what the case holds about her, in her language's labels."""
+    lang = language_of(request)
+    found = session_of(request)
+    if found is None or found.victim is None:
+        return _see_other("/return", lang)
+    try:
+        values = service.my_record(request.app.state.instance, found.victim)
+    except SafeReportError:
+        found.flash = Flash(notice=translate(lang, _FAILED))
+        return _see_other("/return", lang)
+    fields = [(translate(lang, text), values[name]) for name, text in _RECORD_FIELDS
+              if values.get(name)]
+    return render(request, "victim/my_record.html", lang, fields=fields)
 
 
 @router.get("/return/erase", response_class=HTMLResponse)

@@ -119,3 +119,9 @@ def test_a_language_is_a_catalog_file(tmp_path: object, monkeypatch: pytest.Monk
         extract_messages())
     assert all(not any(m.string) if isinstance(m.string, tuple) else not m.string
                for m in catalog if m.id)
+
+
+def test_the_translators_template_is_up_to_date() -> None:
+    from safereport.web.i18n import TEMPLATE_PATH, template_text
+
+    assert TEMPLATE_PATH.read_bytes() == template_text(), "run python -m safereport.web.i18n"

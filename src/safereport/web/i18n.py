@@ -264,6 +264,30 @@ def update_catalogs() -> dict[str, int]:
     return missing
 
 
+TEMPLATE_PATH = LOCALES_DIR / "messages.pot"
+
+
+def _template() -> Any:
+    from babel.messages.catalog import Catalog
+
+    catalog = Catalog(project="safereport", version="0.1", fuzzy=False,
+                      header_comment="# Every msgid of the victim's pages, for translators: "
+                                     "copy to <code>/LC_MESSAGES/messages.po\n# (or run "
+                                     "python -m safereport.web.i18n --new <code>).")
+    for msgid, plural in extract_plurals().items():
+        catalog.add(msgid if plural is None else (msgid, plural))
+    return catalog
+
+
+def template_text() -> bytes:
+    """The ``messages.pot`` translators start from (no dates, so it changes only with msgids)."""
+    from babel.messages.pofile import write_po
+
+    buffer = io.BytesIO()
+    write_po(buffer, _template(), width=100, omit_header=True)
+    return buffer.getvalue()
+
+
 def new_catalog(code: str) -> Path:
     """Start the catalog of a known language: every msgid, untranslated, marked unchecked."""
     from babel.messages.catalog import Catalog
@@ -296,3 +320,5 @@ if __name__ == "__main__":
     else:
         for _code, _count in update_catalogs().items():
             print(f"{_code}: {_count} new message(s) to translate")
+        TEMPLATE_PATH.write_bytes(template_text())
+        print(f"{TEMPLATE_PATH.name}: {len(extract_messages())} message(s)")

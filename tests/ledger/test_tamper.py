@@ -13,6 +13,7 @@ from safereport.ledger.audit import LedgerTampered
 from safereport.ledger.keys import verify_cosignature
 from safereport.ledger.log import Ledger
 from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_note
+from safereport.ledger.record import index_columns, parse_leaf
 from safereport.ledger.witness import Witness, WitnessRefusal
 from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
 
@@ -41,7 +42,9 @@ def _leaf(ledger: Ledger, index: int) -> bytes:
 
 def _set_leaf(ledger: Ledger, index: int, leaf: bytes, *, rehash: bool) -> None:
     assert leaf != ledger.entry(index), "the forgery must change the leaf"
-    values: dict[str, bytes] = {"leaf": leaf}
+    values: dict[str, object] = {"leaf": leaf}
+    # A careful attacker keeps the copy columns in step with the forged leaf.
+    values |= {k: v for k, v in index_columns(parse_leaf(leaf)).items() if k != "created_at"}
     if rehash:
         values["leaf_hash"] = merkle.leaf_hash(leaf)
     with ledger.engine.begin() as conn:
@@ -177,3 +180,52 @@ def test_signer_remembers_outside_the_database(engine: Engine, tmp_path: Path) -
     with pytest.raises(LedgerError, match="refusing to sign"):
         log.checkpoint(new=True)
     assert state.read_text() == signed
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("case_id", "0"), ("effect", "allow"), ("rules", "C-casework"), ("actor_role", "victim"),
+     ("actor_org_kind", "support_service"), ("holder", "police"), ("action", "erase"),
+     ("purpose", "support"), ("recipient", "court"), ("month", "1999-01"),
+     ("actor_id", "someone-else"), ("regime", "npcc-2020")],
+)
+def test_an_edited_copy_column_is_named(ledger: Ledger, column: str, value: str) -> None:
+    """Review finding 1: the columns are an index; verify compares each with its leaf."""
+    with ledger.engine.begin() as conn:
+        now = conn.execute(select(ledger_entries.c[column])
+                           .where(ledger_entries.c.idx == 7)).scalar()
+        changed = value if now != value else value + "-x"
+        conn.execute(update(ledger_entries).where(ledger_entries.c.idx == 7)
+                     .values({column: changed}))
+    with pytest.raises(LedgerTampered, match=rf"^entry 7: its {column} column says"):
+        ledger.verify()
+
+
+def test_an_edited_time_column_is_named(ledger: Ledger) -> None:
+    from datetime import UTC, datetime
+
+    with ledger.engine.begin() as conn:
+        conn.execute(update(ledger_entries).where(ledger_entries.c.idx == 3)
+                     .values(created_at=datetime(2001, 1, 1, tzinfo=UTC)))
+    with pytest.raises(LedgerTampered, match=r"^entry 3: its created_at column"):
+        ledger.verify()
+
+
+def test_views_come_from_the_leaf_not_the_columns(ledger: Ledger) -> None:
+    """Who-has-seen is built from signed leaves: edited columns neither add another case's
+    entries nor change what an entry says (review finding 1)."""
+    (other,) = append_n(ledger, 1, case_id="case-2")
+    truth = parse_leaf(ledger.entry(7))
+    assert truth["case"] == "case-1"
+    with ledger.engine.begin() as conn:
+        conn.execute(update(ledger_entries).where(ledger_entries.c.idx == 7)
+                     .values(effect="allow" if truth["decision"] == "deny" else "deny",
+                             rules="X-edited"))
+        conn.execute(update(ledger_entries).where(ledger_entries.c.idx == other)
+                     .values(case_id="case-1"))  # another case's entry pointed at hers
+    with ledger.engine.connect() as conn:
+        shown = {view.index: view for view in ledger.entries_for_case(conn, "case-1")}
+    assert other not in shown
+    assert shown[7].effect == truth["decision"] and shown[7].rules == tuple(truth["rules"])
+    with pytest.raises(LedgerTampered, match="entry 7: its effect column"):
+        ledger.verify()

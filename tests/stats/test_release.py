@@ -201,3 +201,20 @@ def test_every_policy_rule_has_its_own_category(regime: Regime) -> None:
     # A rule missing from the public list would be counted only as "other".
     ids = {rule.id for rule in Guard.load(regime.value).explain()}
     assert ids <= set(RULE_IDS)
+
+
+def test_an_edited_ledger_column_fails_the_release_not_the_public(
+    engine: Engine, signer: NoteSigner
+) -> None:
+    """Review finding 1: statistics count from the copy columns, so a release first checks
+    each against its signed leaf; an operator's edit is refused, not published."""
+    from safereport.ledger.audit import LedgerTampered
+    from safereport.store.ledger import ledger_entries
+
+    add_entries(engine, [Entry(case_id=f"c{n}", effect="deny", rules="F-firewall")
+                         for n in range(30)])
+    with engine.begin() as conn:
+        conn.execute(update(ledger_entries).where(ledger_entries.c.idx == 4)
+                     .values(effect="allow", rules="C-casework"))
+    with pytest.raises(LedgerTampered, match="entry 4: its effect column"):
+        publish_release(engine, signer, "2026-10", now=datetime(2026, 11, 2, tzinfo=UTC))

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, RowMapping, func, select
 
 from safereport.errors import LedgerError
 from safereport.ledger import merkle
 from safereport.ledger.notes import Verifier, parse_checkpoint, parse_note
+from safereport.ledger.record import index_columns, parse_leaf
 from safereport.ledger.tree import node_key
 from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
 
-__all__ = ["AuditReport", "LedgerTampered", "verify_log"]
+__all__ = ["AuditReport", "LedgerTampered", "verify_columns_of_months", "verify_log"]
 
 _CHUNK = 4096
 
@@ -109,6 +112,28 @@ def _check_targets(targets: list[_Target], size: int, root: bytes) -> None:
             )
 
 
+def _column_text(name: str, value: Any) -> Any:
+    if name == "created_at" and isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return value
+
+
+def _check_columns(row: RowMapping, leaf: bytes) -> None:
+    """Every copy column of a row must say what its signed leaf says (review, finding 1)."""
+    try:
+        expected = index_columns(parse_leaf(leaf))
+    except LedgerError as exc:
+        raise LedgerTampered(f"entry {row['idx']}: its leaf is not a decision record") from exc
+    for name, wanted in expected.items():
+        stored = _column_text(name, row[name])
+        if stored != wanted:
+            raise LedgerTampered(
+                f"entry {row['idx']}: its {name} column says {stored!r} but its signed leaf "
+                f"says {wanted!r}"
+            )
+
+
 def verify_log(
     conn: Connection, verifier: Verifier, external: Iterable[tuple[str, str]] = ()
 ) -> AuditReport:
@@ -123,7 +148,7 @@ def verify_log(
     _check_targets(by_size.get(0, []), 0, edge.root())
     while True:
         rows = conn.execute(
-            select(ledger_entries.c.idx, ledger_entries.c.leaf, ledger_entries.c.leaf_hash)
+            select(ledger_entries)
             .where(ledger_entries.c.idx >= edge.size)
             .order_by(ledger_entries.c.idx)
             .limit(_CHUNK)
@@ -131,12 +156,14 @@ def verify_log(
         if not rows:
             break
         checker.load(edge.size, edge.size + len(rows))
-        for idx, leaf, stored_hash in rows:
+        for row in rows:
+            idx, leaf = row.idx, bytes(row.leaf)
             if int(idx) != edge.size:
                 raise LedgerTampered(f"entry {edge.size}: missing (the next is {idx})")
-            computed = merkle.leaf_hash(bytes(leaf))
-            if computed != bytes(stored_hash):
+            computed = merkle.leaf_hash(leaf)
+            if computed != bytes(row.leaf_hash):
                 raise LedgerTampered(f"entry {idx}: its leaf does not match its hash")
+            _check_columns(row._mapping, leaf)
             edge.append(computed)
             if edge.size in by_size:
                 _check_targets(by_size[edge.size], edge.size, edge.root())
@@ -151,3 +178,33 @@ def verify_log(
             f"the tree holds {stored_nodes} nodes where {size} entries make {checker.count}"
         )
     return AuditReport(size=size, checkpoints=len(targets), root=edge.root())
+
+
+def verify_columns_of_months(conn: Connection, months: Iterable[str]) -> int:
+    """Check the copy columns of every entry of ``months`` against its signed leaf.
+
+    For views that count from the columns (the statistics): the entries from one before the
+    first to one after the last of the period, by index, are checked, so an entry whose month
+    column was edited to move it in or out of the period is caught too. Returns how many were
+    checked; raises :class:`LedgerTampered` naming the first difference.
+    """
+    e = ledger_entries.c
+    bounds = conn.execute(
+        select(func.min(e.idx), func.max(e.idx)).where(e.month.in_(list(months)))
+    ).first()
+    if bounds is None or bounds[0] is None:
+        return 0
+    low, high = int(bounds[0]) - 1, int(bounds[1]) + 1
+    checked = 0
+    while low <= high:
+        rows = conn.execute(
+            select(ledger_entries).where(e.idx >= low, e.idx <= high)
+            .order_by(e.idx).limit(_CHUNK)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            _check_columns(row._mapping, bytes(row.leaf))
+        checked += len(rows)
+        low = int(rows[-1].idx) + 1
+    return checked

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("safereport.ledger")
+
+#: How many leaves the sequencer last committed are kept for :meth:`Ledger.grant`.
+_RECENT_LEAVES = 8192
 
 #: Called with each checkpoint note this process signs, after it is committed (a witness client).
 CheckpointHook = Callable[[str], None]
@@ -166,6 +170,8 @@ class Ledger:
         self._hook_runner: ThreadPoolExecutor | None = None
         self._unsigned = threading.Event()  # appended in a caller's transaction, not signed yet
         self._remember_lock = threading.RLock()
+        self._committed_lock = threading.Lock()
+        self._recent: OrderedDict[int, bytes] = OrderedDict()  # index -> leaf, committed
         self._verified: dict[str, Checkpoint] = {}
         self._remembered_cache: tuple[tuple[int, int, int], StoredCheckpoint] | None = None
 
@@ -281,18 +287,20 @@ class Ledger:
         """Mint a Grant once entry ``index``, committed, is shown to record ``decision``."""
         if not decision.allowed:
             raise AccessDenied("access denied", rules=decision.rules, reasons=decision.reasons)
-        # A fresh connection sees only committed rows: an uncommitted entry grants nothing.
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(ledger_entries.c.leaf, ledger_entries.c.leaf_hash).where(
-                    ledger_entries.c.idx == index
-                )
-            ).first()
-        if row is None:
-            raise LedgerError(f"ledger entry {index} is not committed")
-        leaf = bytes(row.leaf)
-        if merkle.leaf_hash(leaf) != bytes(row.leaf_hash):
-            raise LedgerError(f"ledger entry {index} does not match its hash")
+        leaf = self._committed_leaf(index)
+        if leaf is None:
+            # A fresh connection sees only committed rows: an uncommitted entry grants nothing.
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(ledger_entries.c.leaf, ledger_entries.c.leaf_hash).where(
+                        ledger_entries.c.idx == index
+                    )
+                ).first()
+            if row is None:
+                raise LedgerError(f"ledger entry {index} is not committed")
+            leaf = bytes(row.leaf)
+            if merkle.leaf_hash(leaf) != bytes(row.leaf_hash):
+                raise LedgerError(f"ledger entry {index} does not match its hash")
         stored = parse_leaf(leaf)
         expected = record_from_decision(
             decision,
@@ -316,6 +324,20 @@ class Ledger:
         except ValueError as exc:
             raise AccessDenied(str(exc), rules=decision.rules, reasons=decision.reasons) from exc
 
+    def committed(self, indices: Sequence[int], records: Sequence[DecisionRecord]) -> None:
+        """The sequencer's note that these entries have committed (a transaction it ran and
+        saw commit): :meth:`grant` then checks a decision against the exact leaf bytes
+        committed instead of reading them back. Only the sequencer calls this."""
+        with self._committed_lock:
+            for index, record in zip(indices, records, strict=True):
+                self._recent[index] = record.leaf()
+            while len(self._recent) > _RECENT_LEAVES:
+                self._recent.popitem(last=False)
+
+    def _committed_leaf(self, index: int) -> bytes | None:
+        with self._committed_lock:
+            return self._recent.get(index)
+
     # -- reading ---------------------------------------------------------------------------
 
     def entries_for_case(self, conn: Connection, case_id: str) -> list[EntryView]:
@@ -324,7 +346,13 @@ class Ledger:
             .where(ledger_entries.c.case_id == case_id)
             .order_by(ledger_entries.c.idx)
         )
-        return [_view(row._mapping) for row in rows]
+        # The column is an index; the leaf decides. A row whose column was edited to point
+        # here shows nothing of another case, and `ledger verify` names the edit.
+        views = []
+        for row in rows:
+            if parse_leaf(bytes(row.leaf)).get("case") == case_id:
+                views.append(_view(row._mapping))
+        return views
 
     def entry(self, index: int) -> bytes:
         """The exact leaf bytes of entry ``index``."""
@@ -556,21 +584,24 @@ def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
 
 
 def _view(row: RowMapping) -> EntryView:
+    """An entry as the views show it: built from the signed leaf, never from the copy columns
+    (an operator with database access can edit those; review finding 1)."""
     record = parse_leaf(bytes(row["leaf"]))
+    actor = record.get("actor") or {}
     return EntryView(
         index=int(row["idx"]),
-        time=_aware(row["created_at"]),
-        actor_id=str(row["actor_id"]),
-        actor_role=str(row["actor_role"]),
-        actor_org_kind=row["actor_org_kind"],
-        holder=str(row["holder"]),
-        action=str(row["action"]),
-        purpose=str(row["purpose"]),
-        recipient=str(row["recipient"]),
-        effect=str(row["effect"]),
+        time=datetime.fromisoformat(str(record["time"]).replace("Z", "+00:00")),
+        actor_id=str(actor.get("id")),
+        actor_role=str(actor.get("role")),
+        actor_org_kind=actor.get("org"),
+        holder=str(record.get("holder")),
+        action=str(record.get("action")),
+        purpose=str(record.get("purpose")),
+        recipient=str(record.get("recipient")),
+        effect=str(record.get("decision")),
         categories=tuple(record.get("data") or ()),
         obligations=tuple(record.get("obligations") or ()),
-        rules=tuple(str(row["rules"]).split()),
+        rules=tuple(record.get("rules") or ()),
     )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "RECORD_VERSION",
     "DecisionRecord",
     "canonical_bytes",
+    "index_columns",
     "parse_leaf",
     "record_from_decision",
 ]
@@ -147,3 +148,28 @@ def parse_leaf(leaf: bytes) -> dict[str, Any]:
     if canonical_bytes(value) != leaf:
         raise LedgerError("a ledger leaf is not in canonical form")
     return value
+
+
+def index_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What the ledger table's copy columns must hold for this parsed leaf.
+
+    The columns are an index for queries; the signed leaf is the truth. ``verify_log``
+    compares every row's columns with this, and the views are built from the leaf.
+    """
+    actor = record.get("actor") or {}
+    time = str(record.get("time", ""))
+    return {
+        "created_at": time,
+        "month": time[:7],
+        "case_id": record.get("case"),
+        "actor_id": actor.get("id"),
+        "actor_role": actor.get("role"),
+        "actor_org_kind": actor.get("org"),
+        "holder": record.get("holder"),
+        "action": record.get("action"),
+        "purpose": record.get("purpose"),
+        "recipient": record.get("recipient"),
+        "effect": record.get("decision"),
+        "rules": " ".join(record.get("rules") or ()),
+        "regime": record.get("regime"),
+    }

@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from safereport.domain.vocabulary import ActorRole, Effect, Purpose, Recipient
 from safereport.errors import InvalidInput, LedgerError, SafeReportError
+from safereport.ledger.audit import verify_columns_of_months
 from safereport.ledger.log import latest_checkpoint
 from safereport.ledger.notes import b64encode, parse_note, parse_vkey
 from safereport.ledger.tree import tree_size
@@ -515,6 +516,9 @@ def publish_release(
     progress("counting the period's ledger entries", 0, steps)
     with engine.connect() as conn:  # a refusal must come before counting, let alone noise
         _check_budget(conn, wanted, options)
+        # The counts come from the ledger's copy columns: first check each against its
+        # signed leaf, so an edited column fails the release instead of being published.
+        verify_columns_of_months(conn, wanted.months)
     cube = count_period(engine, wanted.months, options.entries_per_case)
     exact = marginals(cube, options.rules_per_entry)
     try:

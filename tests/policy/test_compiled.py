@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -158,18 +159,23 @@ def test_pack_too_large_for_the_node_budget_falls_back_to_cedar(
 
 
 def _corrupt(table: compiled.CompiledTable) -> tuple[Any, CategoryOutcome]:
-    """Flip one leaf somewhere in the table; return a cell that reaches it and the old leaf."""
+    """Turn one allowing leaf of the table into a deny, on one path (the nodes along it copied:
+    tables are read-only). Return a cell on that path and the old leaf."""
     rng = random.Random(7)
     while True:
         cell = tuple(rng.choice(domain) for domain in DOMAINS)
+        path: list[tuple[int, Any]] = []
         node: Any = table.root
-        parent, value = None, None
         while type(node) is tuple:
-            parent, value = node[1], cell[node[0]]
-            node = parent[value]
-        if node.allowed and parent is not None:
-            parent[value] = CategoryOutcome(False, ())  # an allow turned into a deny
-            return cell, node
+            path.append(node)
+            node = node[1][cell[node[0]]]
+        if node.allowed and path:
+            break
+    replacement: Any = CategoryOutcome(False, ())
+    for pos, children in reversed(path):
+        replacement = (pos, MappingProxyType({**children, cell[pos]: replacement}))
+    table.root = replacement
+    return cell, node
 
 
 def test_a_corrupted_table_is_detected_by_the_proof() -> None:
@@ -194,15 +200,17 @@ def test_a_corrupted_table_is_caught_by_the_cedar_spot_check_too() -> None:
         compiled._check_with_cedar(table, pack, samples=0)  # its leaf cells cover every leaf
 
 
-def test_a_table_corrupted_after_its_proof_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_proved_table_cannot_be_changed_and_a_wrong_one_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pack = load_pack("firewall-consent")
     good = Guard(pack)
     assert good.table is not None
-    cell, _ = _corrupt(good.table)  # the cached, proved table, changed in memory
-    fresh = Guard(pack)  # the cache sees the digest has changed, compiles and proves again
-    assert fresh.table is not None and fresh.table is not good.table
-    assert fresh.table.lookup(cell) == cedar_leaves(pack, [cell])[0]
-    # and a compiler that keeps producing a wrong table leaves the guard on Cedar
+    root = good.table.root
+    assert type(root) is tuple
+    with pytest.raises(TypeError):
+        root[1][next(iter(root[1]))] = CategoryOutcome(True, ())  # type: ignore[index]
+    # a compiler that produces a wrong table leaves the guard on Cedar
     monkeypatch.setattr(compiled, "_TABLES", {})
     monkeypatch.setattr(compiled, "_REFUSED", {})
     real = compiled.compile_pack
@@ -256,10 +264,7 @@ def test_an_error_in_the_table_path_fails_closed(monkeypatch: pytest.MonkeyPatch
     guard = Guard(load_pack("firewall"))
     assert guard.table is not None
 
-    def broken(cell: Any) -> Any:
-        raise RuntimeError("table gone")
-
-    monkeypatch.setattr(guard.table, "lookup", broken)
+    monkeypatch.setattr(guard.table, "root", (0, MappingProxyType({})))  # every lookup fails
     decided = guard.decide(req())
     assert decided.effect == "deny" and decided.rules == ("C-default",)
     assert "Evaluation error" in decided.reasons[0]

@@ -31,6 +31,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from cedarpy import pst
@@ -396,7 +397,8 @@ def _member(kind: str, value: str) -> Any:
 
 # ---- the table ----
 
-Node = tuple[int, dict[Any, Any]]  # (cell position tested, value -> Node or Leaf)
+#: (cell position tested, value -> Node or leaf); read-only, so a proved table stays as proved
+Node = tuple[int, Mapping[Any, Any]]
 
 
 @dataclass
@@ -425,26 +427,29 @@ class CompiledTable:
 
     def digest(self) -> str:
         """A hash of the table's content (equal tables, equal digests)."""
-        hasher = hashlib.sha256()
-        seen: dict[int, int] = {}
+        return hashlib.sha256(repr(self.fingerprint()).encode()).hexdigest()
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        """The table's content as one tuple: each node numbered in a fixed walk order."""
+        numbers: dict[int, int] = {}
+        parts: list[Any] = []
 
         def walk(node: Any) -> int:
-            known = seen.get(id(node))
+            known = numbers.get(id(node))
             if known is not None:
                 return known
             if type(node) is tuple:
-                kids = [(str(value), walk(child)) for value, child in node[1].items()]
-                text = f"N{node[0]}:{kids}"
+                kids = tuple([(value, walk(child)) for value, child in node[1].items()])
+                parts.append((node[0], kids))
             else:
-                text = f"L{node.allowed}:{node.policies}"
-            hasher.update(text.encode())
-            seen[id(node)] = number = len(seen)
+                parts.append((node.allowed, node.policies, node.error))
+            numbers[id(node)] = number = len(numbers)
             return number
 
         walk(self.root)
-        return hasher.hexdigest()
+        return tuple(parts)
 
-    def leaf_objects(self) -> list[Leaf]:
+    def leaf_objects(self) -> list[CategoryOutcome]:
         found: dict[int, Leaf] = {}
         seen: set[int] = set()
 
@@ -509,7 +514,7 @@ def compile_pack(pack: PolicyPack, max_nodes: int = DEFAULT_MAX_NODES) -> Compil
                 result = first
             else:
                 key = (pos, tuple(id(child) for child in children.values()))
-                result = nodes.get(key) or nodes.setdefault(key, (pos, children))
+                result = nodes.get(key) or nodes.setdefault(key, (pos, MappingProxyType(children)))
                 if len(nodes) > max_nodes:
                     raise TableUnavailable(f"more than {max_nodes:,} nodes")
         memo[state] = result
@@ -800,7 +805,7 @@ def _check_with_cedar(table: CompiledTable, pack: PolicyPack, samples: int) -> i
 
 # ---- one verified table per policy set, per process ----
 
-_TABLES: dict[str, tuple[CompiledTable, str]] = {}  # policy hash -> (table, verified digest)
+_TABLES: dict[str, CompiledTable] = {}  # policy hash -> its proved table
 _REFUSED: dict[tuple[str, int], str] = {}  # (policy hash, max_nodes) -> why there is none
 
 
@@ -809,16 +814,13 @@ def table_for(
 ) -> tuple[CompiledTable | None, str]:
     """The verified table of ``pack`` (compiled and proved once per process), or None and why.
 
-    A cached table is used only while its content digest is the one that was proved; a table
-    changed since (corrupted) is compiled and proved again.
+    Tables are read-only (every node's children are a ``MappingProxyType``), so the table in
+    the cache is the table that was proved.
     """
     known = _TABLES.get(pack.policy_hash)
-    if known is not None:
-        table, proved = known
-        if table.verified and table.digest() == proved:
-            return table, "compiled"
-        del _TABLES[pack.policy_hash]
-    elif (pack.policy_hash, max_nodes) in _REFUSED:
+    if known is not None and known.verified:
+        return known, "compiled"
+    if (pack.policy_hash, max_nodes) in _REFUSED:
         return None, _REFUSED[(pack.policy_hash, max_nodes)]
     try:
         table = compile_pack(pack, max_nodes)
@@ -826,5 +828,5 @@ def table_for(
     except (TableUnavailable, TableMismatch) as exc:
         _REFUSED[(pack.policy_hash, max_nodes)] = str(exc)
         return None, str(exc)
-    _TABLES[pack.policy_hash] = (table, table.digest())
+    _TABLES[pack.policy_hash] = table
     return table, "compiled"

@@ -150,12 +150,14 @@ class Guard:
         self._whole: dict[tuple[object, ...], Decision] = {}
         self._table: CompiledTable | None = None
         self._explained: dict[int, _Explained] = {}
+        self._combos: dict[tuple[int, ...], _Pieces] = {}  # leaves of a request -> answer
+        self._shapes: frozenset[tuple[object, ...]] = frozenset()
         self._table_note = "not compiled (compiled=False)"
         if compiled:
             self._table, self._table_note = table_for(pack)
         if self._table is not None:
             self._explained = _explain_leaves(self._table, pack)
-            _valid_shapes()  # worked out once per process, not on a first request
+            self._shapes = _valid_shapes()  # worked out once per process
 
     @classmethod
     def load(cls, regime: str | Path) -> Guard:
@@ -270,14 +272,19 @@ class Guard:
         except KeyError:
             return None
         same_org = key[1]
-        if not data or (role, same_org, holder, action, recipient, subject) not in _valid_shapes():
+        if not data or (role, same_org, holder, action, recipient, subject) not in self._shapes:
             return None
         rest = (role, same_org, holder, action, purpose, recipient, subject, crime, status)
         rest += key[9:15]
         single = len(data) == 1
-        categories = sorted(data)
-        lookup = table.lookup
-        leaves = [lookup((category, single, *rest)) for category in categories]
+        categories = sorted(data) if not single else list(data)
+        leaves = []
+        for category in categories:  # CompiledTable.lookup, inlined
+            cell = (category, single, *rest)
+            node: Any = table.root
+            while type(node) is tuple:
+                node = node[1][cell[node[0]]]
+            leaves.append(node)
         pieces = self._table_pieces(role, action, purpose, categories, leaves)
         consent, initiated, automated, ongoing, harm, emergency = key[9:15]
         request = {
@@ -324,6 +331,40 @@ class Guard:
             known = explained[id(leaves[0])][2]
             if known is not None:
                 return known
+            return self._default_pieces(role, action, purpose, categories[0])
+        pairs = zip(categories, leaves, strict=True)
+        denied = [(category, leaf) for category, leaf in pairs if not leaf.allowed]
+        if len(denied) == 1:  # one category denied: its answer alone
+            category, leaf = denied[0]
+            return explained[id(leaf)][2] or self._default_pieces(role, action, purpose, category)
+        combo = tuple([id(leaf) for leaf in leaves])
+        known = self._combos.get(combo)
+        if known is not None:
+            return known
+        pieces = self._leaf_pieces(role, action, purpose, categories, leaves)
+        if all(explained[number][2] is not None for number in combo):
+            # no leaf's reason names the request: the answer is the leaves' alone
+            if len(self._combos) >= _CACHE_LIMIT:
+                self._combos.clear()
+            self._combos[combo] = pieces
+        return pieces
+
+    @staticmethod
+    def _default_pieces(
+        role: ActorRole, action: Action, purpose: Purpose, category: DataCategory
+    ) -> _Pieces:
+        reason = _default_reason(role, action, purpose, category)
+        return Effect.DENY, frozenset(), (_DEFAULT_RULE,), (reason,)
+
+    def _leaf_pieces(
+        self,
+        role: ActorRole,
+        action: Action,
+        purpose: Purpose,
+        categories: list[DataCategory],
+        leaves: list[CategoryOutcome],
+    ) -> _Pieces:
+        explained = self._explained
         ranked: list[tuple[int, str, str]] = []
         if all(leaf.allowed for leaf in leaves):
             obligations: frozenset[Obligation] = frozenset()

@@ -58,6 +58,8 @@ class Settings:
     port: int = 8000
     kek_env: str = ""
     erasure_cooling_off_hours: int = 72
+    #: Days a released disclosure package can be opened by its recipient (then it expires).
+    package_days: int = 28
     #: Addresses or networks (comma-separated) of reverse proxies whose X-Forwarded-For and
     #: X-Forwarded-Proto are believed; none by default (the TCP peer is the client).
     trusted_proxies: str = ""
@@ -99,6 +101,7 @@ _FIELDS: dict[str, type] = {
     "port": int,
     "kek_env": str,
     "erasure_cooling_off_hours": int,
+    "package_days": int,
     "trusted_proxies": str,
     "secure_cookie": bool,
     "hsts_max_age": int,
@@ -164,6 +167,8 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
         raise ConfigError(f"setting 'port' must be between 1 and 65535, not {settings.port}")
     if settings.hsts_max_age < 0:
         raise ConfigError("setting 'hsts_max_age' must be 0 or more")
+    if settings.package_days < 1:
+        raise ConfigError("setting 'package_days' must be 1 or more")
     for item in settings.trusted_proxies.replace(",", " ").split():
         try:
             ipaddress.ip_network(item, strict=False)

@@ -42,6 +42,10 @@ STAFF: dict[str, tuple[str, ActorRole]] = {
     "admin": ("support", ActorRole.ADMIN),
     "analyst": ("support", ActorRole.ANALYST),
     "other_cw": ("other_support", ActorRole.CASEWORKER),
+    # Recipients that hold no cases (issue 17): they read released packages in their inbox.
+    "marac": ("marac", ActorRole.MARAC_MEMBER),
+    "health": ("health", ActorRole.MARAC_MEMBER),
+    "ie_officer": ("ie", ActorRole.IMMIGRATION_OFFICER),
 }
 
 
@@ -97,6 +101,7 @@ def make_staff_world(tmp_path: Path, db_url: str, *, regime: str = "firewall") -
             "oversight": add_org(conn, "Oversight Board", OrgKind.LOCAL_AUTHORITY),
             "ie": add_org(conn, "Immigration Enforcement", OrgKind.IMMIGRATION_ENFORCEMENT),
             "marac": add_org(conn, "Testtown MARAC", OrgKind.MARAC),
+            "health": add_org(conn, "Testtown Health Visitors", OrgKind.HEALTH),
         }
         for name, (org, role) in STAFF.items():
             user_id = auth.create_user(conn, org_id=world.orgs[org], username=name,

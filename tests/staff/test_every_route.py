@@ -37,15 +37,17 @@ class Spy:
     decided: list[Decision] = field(default_factory=list)
     appended: list[tuple[int, Decision]] = field(default_factory=list)
     opened: list[Grant] = field(default_factory=list)
+    packages: int = 0
 
     def reset(self) -> None:
         self.decided.clear()
         self.appended.clear()
         self.opened.clear()
+        self.packages = 0
 
     def check(self, where: str) -> None:
-        decided = sorted(id(d) for d in self.decided)
-        recorded = sorted(id(d) for _, d in self.appended)
+        decided = {id(d) for d in self.decided}
+        recorded = {id(d) for _, d in self.appended}
         assert decided == recorded, f"{where}: a decision was not recorded in the ledger"
         fresh = {index: d for index, d in self.appended}
         for grant in self.opened:
@@ -54,10 +56,10 @@ class Spy:
             assert grant.decision.effect is not Effect.DENY
 
 
-def _install(world: StaffWorld) -> Spy:
+def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
     spy = Spy()
     guard, ledger, vault = world.instance.guard, world.instance.ledger, world.instance.vault
-    decide, append = guard.decide, ledger.append
+    decide, append, commit = guard.decide, ledger.append, ledger.commit
     open_fields, open_blob = vault.open_fields, vault.open_blob
 
     def spied_decide(request: Any) -> Decision:
@@ -76,10 +78,26 @@ def _install(world: StaffWorld) -> Spy:
             return real(conn, grant, *args, **kw)
         return spied
 
+    def spied_commit(decision: Decision, **kw: Any) -> int:
+        # A read's decision goes through the sequencer (group commit), not ``append``.
+        index = commit(decision, **kw)
+        spy.appended.append((index, decision))
+        return index
+
     guard.decide = spied_decide  # type: ignore[method-assign]
     ledger.append = spied_append  # type: ignore[method-assign]
+    ledger.commit = spied_commit  # type: ignore[method-assign]
     vault.open_fields = opener(open_fields)  # type: ignore[method-assign]
     vault.open_blob = opener(open_blob)  # type: ignore[method-assign]
+    # A recipient's package opens only under a Grant, like the vault (issue 17).
+    real_package = disclosure.open_released_package
+
+    def spied_package(grant: Grant, *args: Any, **kw: Any) -> Any:
+        spy.opened.append(grant)
+        spy.packages += 1
+        return real_package(grant, *args, **kw)
+
+    monkeypatch.setattr(disclosure, "open_released_package", spied_package)
     return spy
 
 
@@ -92,6 +110,8 @@ class Fixture:
     released_to_police: str
     waiting_consent: str
     waiting_request: str
+    released_to_marac: str
+    ask: str
 
 
 def _fixture(world: StaffWorld) -> Fixture:
@@ -109,7 +129,16 @@ def _fixture(world: StaffWorld) -> Fixture:
         flags=frozenset({"emergency"}), justification="Threat to life."))
     facts = provenance.case_facts(world.instance, world.users["cw"], support.case_id)
     consent = next(f.id for f in facts.consents if f.recipient is Recipient.POLICE)
-    return Fixture(world, support.case_id, police.case_id, pending, released, consent, asked)
+    to_marac = disclosure.request_disclosure(world.instance, world.users["sup1"], DisclosureForm(
+        case_id=support.case_id, recipient_org_id=world.orgs["marac"], purpose=Purpose.MARAC,
+        categories=frozenset({DataCategory.CRIME_DETAILS}), justification="MARAC referral."))
+    disclosure.approve(world.instance, world.users["sup2"], to_marac)
+    ask = disclosure.ask_for_disclosure(
+        world.instance, world.users["officer"], holder_org_id=world.orgs["support"],
+        reference=support.reference, purpose=Purpose.SAFEGUARDING,
+        categories=[DataCategory.CONTACT])
+    return Fixture(world, support.case_id, police.case_id, pending, released, consent, asked,
+                   to_marac, ask)
 
 
 Walks = dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]
@@ -167,11 +196,25 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
             (f"/staff/disclosures/{fx.pending}/justification", {"justification": "why"})],
         ("POST", "/staff/disclosures/{request_id}/approve"): [
             (f"/staff/disclosures/{fx.pending}/approve", {})],
+        ("POST", "/staff/disclosures/{request_id}/send-back"): [
+            (f"/staff/disclosures/{fx.pending}/send-back", {"reason": "say more"})],
+        ("POST", "/staff/disclosures/{request_id}/refuse"): [
+            (f"/staff/disclosures/{fx.pending}/refuse", {"reason": "no"}),
+            (f"/staff/disclosures/{fx.released_to_marac}/refuse", {"reason": "too late"})],
+        ("POST", "/staff/disclosures/{request_id}/withdraw"): [
+            (f"/staff/disclosures/{fx.pending}/withdraw", {"reason": "not needed"}),
+            (f"/staff/disclosures/{fx.released_to_police}/withdraw", {"reason": ""})],
         ("GET", "/staff/approvals"): [("/staff/approvals", {})],
         ("GET", "/staff/inbox"): [("/staff/inbox", {})],
+        ("GET", "/staff/inbox/{request_id}"): [
+            (f"/staff/inbox/{fx.released_to_marac}", {}),
+            (f"/staff/inbox/{fx.pending}", {}), ("/staff/inbox/not-a-package", {})],
         ("POST", "/staff/inbox/{request_id}/accept"): [
             (f"/staff/inbox/{fx.released_to_police}/accept", {})],
         ("GET", "/staff/asks"): [("/staff/asks", {})],
+        ("POST", "/staff/asks/{ask_id}/decline"): [
+            (f"/staff/asks/{fx.ask}/decline", {"reason": "Not without her consent."}),
+            ("/staff/asks/nope/decline", {"reason": "x"})],
         ("POST", "/staff/asks"): [("/staff/asks", {
             "holder": world.orgs["support"], "reference": "ABC123", "purpose": "safeguarding",
             "category": ["contact"]})],
@@ -210,10 +253,13 @@ def _request(spy: Spy, where: str) -> Iterator[None]:
     spy.check(where)
 
 
-def test_every_route_as_every_role_is_decided_and_recorded(sqlite_world: StaffWorld) -> None:
+def test_every_route_as_every_role_is_decided_and_recorded(
+    sqlite_world: StaffWorld, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     world = sqlite_world
     fx = _fixture(world)
-    spy = _install(world)
+    spy = _install(world, monkeypatch)
+    packages_read: set[str] = set()
     walks = _walks(fx, world)
     total_opens = 0
     denials = 0
@@ -234,6 +280,8 @@ def test_every_route_as_every_role_is_decided_and_recorded(sqlite_world: StaffWo
                         response = client.post(url, data={"csrf_token": token, **data})
                     assert response.status_code < 500, where
                     total_opens += len(spy.opened)
+                    if spy.packages:
+                        packages_read.add(username)
                     denials += sum(d.effect is Effect.DENY for d in spy.decided)
                     if STAFF[username][1].value in ("auditor", "admin", "analyst"):
                         assert not spy.opened, f"{where}: {username} opened case data"
@@ -241,6 +289,7 @@ def test_every_route_as_every_role_is_decided_and_recorded(sqlite_world: StaffWo
             client.post("/staff/sign-out", data={"csrf_token": token})
             assert not spy.decided
     assert total_opens > 20 and denials > 10  # the walk really read and really was refused
+    assert packages_read == {"marac"}  # the MARAC read its referral; nobody else could
 
 
 def test_the_spy_catches_an_unrecorded_open() -> None:

@@ -10,7 +10,15 @@ from enum import StrEnum
 
 from safereport.domain.vocabulary import DataCategory
 
-__all__ = ["FIELD_CATEGORY", "MAX_FIELD_CHARS", "CaseField", "category_of"]
+__all__ = [
+    "CATEGORY_LABELS",
+    "FIELD_CATEGORY",
+    "FIELD_LABELS",
+    "FIELD_ORDER",
+    "MAX_FIELD_CHARS",
+    "CaseField",
+    "category_of",
+]
 
 
 class CaseField(StrEnum):
@@ -45,6 +53,43 @@ FIELD_CATEGORY: dict[CaseField, DataCategory] = {
     CaseField.RISK_ANSWERS: DataCategory.RISK_ASSESSMENT,
     CaseField.RISK_LEVEL: DataCategory.RISK_ASSESSMENT,
     CaseField.SAFE_CONTACT: DataCategory.CONTACT,
+}
+
+#: Plain labels for people (the enum words are the data's names, not the page's).
+FIELD_LABELS: dict[CaseField, str] = {
+    CaseField.NARRATIVE: "What happened, in her words",
+    CaseField.OCCURRED: "When it happened",
+    CaseField.LOCATION: "Where it happened",
+    CaseField.NAME: "Name",
+    CaseField.DATE_OF_BIRTH: "Date of birth",
+    CaseField.SAFE_CONTACT: "How it is safe to contact her",
+    CaseField.PHONE: "Phone",
+    CaseField.EMAIL: "Email",
+    CaseField.ADDRESS: "Address",
+    CaseField.HEALTH_NEEDS: "Health needs",
+    CaseField.RISK_LEVEL: "Risk level",
+    CaseField.RISK_ANSWERS: "Risk checklist answers",
+    CaseField.NATIONALITY: "Nationality",
+    CaseField.IMMIGRATION_STATUS: "Immigration status",
+}
+
+#: The order a person reads a case in: her account first, then who she is and how to reach
+#: her safely (safe-contact preferences before any number), then risk, then the sealed facts.
+FIELD_ORDER: tuple[CaseField, ...] = tuple(FIELD_LABELS)
+
+#: Plain labels for the POLICY.md data categories.
+CATEGORY_LABELS: dict[DataCategory, str] = {
+    DataCategory.IDENTITY: "who she is (name, date of birth)",
+    DataCategory.CONTACT: "how to contact her",
+    DataCategory.ADDRESS: "her address",
+    DataCategory.NATIONALITY: "nationality",
+    DataCategory.IMMIGRATION_STATUS: "immigration status",
+    DataCategory.CRIME_DETAILS: "what happened (when, where, her account)",
+    DataCategory.HEALTH: "health",
+    DataCategory.RISK_ASSESSMENT: "the risk assessment",
+    DataCategory.CASE_NOTES: "case notes",
+    DataCategory.AGGREGATE: "numbers about many people",
+    DataCategory.IMMIGRATION_ABUSE: "immigration-related abuse (threats, documents, visa)",
 }
 
 #: The longest text any one field accepts (a long narrative fits; a flood does not).

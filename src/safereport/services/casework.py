@@ -61,6 +61,7 @@ __all__ = [
     "NoteView",
     "actor_for",
     "add_note",
+    "canonical_reference",
     "case_page",
     "change_status",
     "default_purpose",
@@ -196,10 +197,25 @@ def search_cases(
     return shown
 
 
-def _by_reference(conn: Connection, value: str) -> set[str]:
+def canonical_reference(value: str) -> str:
+    """A reference as typed or read out (any case, spaces or dashes) in the form cases keep.
+
+    References are kept in clear as ``SR-XXXX-XXXX-XXXX`` on every case, whatever its intake
+    route; only staff-filed (and demo) cases also put them in the blind index. The earlier
+    search compared the typed reference, stripped of its dashes, with that column, so a
+    report made on the website could not be found by the reference the list showed.
+    """
     from safereport.vault.blind import normalise
 
     reference = normalise(BlindKind.REFERENCE, value)
+    if len(reference) == 14 and reference.startswith("SR"):
+        body = reference[2:]
+        return f"SR-{body[:4]}-{body[4:8]}-{body[8:]}"
+    return reference
+
+
+def _by_reference(conn: Connection, value: str) -> set[str]:
+    reference = canonical_reference(value)
     return set(conn.execute(select(cases.c.id).where(cases.c.reference == reference)).scalars())
 
 

@@ -25,16 +25,16 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from safereport.domain.case import CaseStatus, IntakeKind, new_id
-from safereport.domain.fields import FIELD_CATEGORY, CaseField
+from safereport.domain.fields import FIELD_CATEGORY, FIELD_ORDER, CaseField
 from safereport.domain.vocabulary import (
     Action,
     ActorRole,
@@ -48,8 +48,8 @@ from safereport.domain.vocabulary import (
     StatusEvidence,
     SubjectRole,
 )
-from safereport.errors import AccessDenied, InvalidInput, VaultError
-from safereport.policy.decision import Decision
+from safereport.errors import AccessDenied, InvalidInput, LedgerError, VaultError
+from safereport.policy.decision import Decision, Grant
 from safereport.services.access import (
     Actor,
     access_case,
@@ -71,6 +71,7 @@ from safereport.store.provenance import standing_consent_row, victim_request_row
 from safereport.store.staff import (
     disclosure_approvals,
     disclosure_asks,
+    disclosure_events,
     disclosure_packages,
     disclosure_requests,
 )
@@ -81,6 +82,10 @@ __all__ = [
     "DisclosureForm",
     "DisclosureStatus",
     "DisclosureView",
+    "InboxItem",
+    "PackageExpired",
+    "PackageView",
+    "WorkflowEvent",
     "accept_package",
     "add_justification",
     "answer_ask",
@@ -88,13 +93,19 @@ __all__ = [
     "ask_for_disclosure",
     "asks",
     "awaiting_approval",
+    "decline_ask",
     "disclosures_for_case",
     "inbox",
+    "open_released_package",
     "parse_disclosure_form",
+    "read_package",
     "recipient_organisations",
+    "refuse",
     "release_waiting",
     "request_disclosure",
+    "send_back",
     "view_disclosure",
+    "withdraw",
 ]
 
 #: The boolean context facts a person states on the form. ``consent`` and
@@ -122,6 +133,18 @@ class DisclosureStatus(StrEnum):
     #: notify_subject is owed, and she cannot read a notice yet (an unclaimed third-party
     #: report): nothing is released until she can.
     WAITING_FOR_HER = "waiting_for_her"
+    #: An approver refused it, with a reason: nothing is released, and it is closed.
+    REFUSED = "refused"
+    #: An approver sent it back to the person who asked, with a reason: it waits for her to
+    #: write a new justification (then it waits for approval again) or to withdraw it.
+    SENT_BACK = "sent_back"
+    #: The person who asked withdrew it, with a reason: nothing is released, and it is closed.
+    WITHDRAWN = "withdrawn"
+
+
+#: Statuses nothing moves a request out of.
+FINAL_STATUSES = frozenset({DisclosureStatus.DENIED, DisclosureStatus.RELEASED,
+                            DisclosureStatus.REFUSED, DisclosureStatus.WITHDRAWN})
 
 
 @dataclass(frozen=True)
@@ -214,6 +237,12 @@ class DisclosureView:
     approvers: tuple[str, ...]
     created_at: datetime
     outstanding: tuple[str, ...] = field(default=())
+    #: The workflow's ends and returns (refused, sent back, sent again, withdrawn), oldest first.
+    events: tuple[WorkflowEvent, ...] = field(default=())
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in FINAL_STATUSES
 
 
 def recipient_organisations(instance: Instance, user: StaffUser) -> list[tuple[str, str, str]]:
@@ -355,20 +384,32 @@ def add_justification(instance: Instance, user: StaffUser, request_id: str, text
     refusal = None
     if row.requester_id != user.id:
         refusal = "only the person who asked can give the justification"
-    elif row.status in (DisclosureStatus.DENIED, DisclosureStatus.RELEASED):
-        refusal = f"this request is {row.status} already"
+    elif row.status in FINAL_STATUSES:
+        refusal = f"this request is {_plain_status(row.status)} already"
     if refusal is not None:
         _record_refusal(instance, user, row, "justification_refused")
         raise InvalidInput(refusal)
     try:
         with instance.engine.begin() as conn:
             sealed = _seal_justification(instance, conn, row.case_id, request_id, body)
-            conn.execute(update(disclosure_requests).where(disclosure_requests.c.id == request_id)
-                         .values(justification_sealed=sealed, updated_at=_now()))
+            changed = conn.execute(
+                update(disclosure_requests).where(and_(
+                    disclosure_requests.c.id == request_id,
+                    disclosure_requests.c.status.notin_([s.value for s in FINAL_STATUSES])))
+                .values(justification_sealed=sealed, updated_at=_now()))
+            if changed.rowcount != 1:
+                raise _Raced()
+            if row.status == DisclosureStatus.SENT_BACK:
+                # Sent again after an approver sent it back: on record, and in its history.
+                _record_step(instance, conn, user, row, EventKind.RESUBMITTED,
+                             "A new justification was written.")
     except VaultError as exc:
         record_failure(instance, actor_for(user), row.case_id, None, "vault_error",
                        detail={"event": "justification", "disclosure": request_id})
         raise AccessDenied("access denied: the protected data could not be sealed") from exc
+    except _Raced:
+        _record_refusal(instance, user, row, "justification_raced")
+        raise InvalidInput("this request was closed meanwhile; look at it again") from None
     _advance(instance, request_id)
 
 
@@ -435,6 +476,167 @@ def _request_row(conn: Connection, user: StaffUser, request_id: str) -> Any:
     if row is None or row.holder_org_id != user.org_id:
         return None
     return row
+
+
+# ---- the ends of the workflow: refuse, send back, withdraw (each with a reason, on record) ---
+
+
+class EventKind(StrEnum):
+    REFUSED = "refused"
+    SENT_BACK = "sent_back"
+    RESUBMITTED = "resubmitted"
+    WITHDRAWN = "withdrawn"
+    ASK_DECLINED = "ask_declined"
+
+
+#: How each end reads on the page.
+EVENT_LABELS: dict[EventKind, str] = {
+    EventKind.REFUSED: "Refused by the approver",
+    EventKind.SENT_BACK: "Sent back to the person who asked",
+    EventKind.RESUBMITTED: "Sent again with a new justification",
+    EventKind.WITHDRAWN: "Withdrawn by the person who asked",
+    EventKind.ASK_DECLINED: "Declined by the organisation asked",
+}
+MAX_REASON_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class WorkflowEvent:
+    kind: EventKind
+    by: str
+    reason: str
+    at: datetime
+
+    @property
+    def label(self) -> str:
+        return EVENT_LABELS[self.kind]
+
+
+class _Raced(Exception):
+    """The request changed between reading it and writing its next step."""
+
+
+def _plain_status(status: str) -> str:
+    return str(status).replace("_", " ")
+
+
+def _reason(text: str, what: str) -> str:
+    body = " ".join(text.split())
+    if not body:
+        raise InvalidInput(f"write the reason {what}: the person who asked will read it")
+    if len(body) > MAX_REASON_CHARS:
+        raise InvalidInput(f"a reason holds at most {MAX_REASON_CHARS} characters")
+    return body
+
+
+def _events(conn: Connection, *, request_id: str | None = None,
+            ask_id: str | None = None) -> list[WorkflowEvent]:
+    from safereport.store.core import users
+
+    query = select(disclosure_events.c.kind, disclosure_events.c.reason,
+                   disclosure_events.c.created_at, users.c.display_name).join(
+        users, users.c.id == disclosure_events.c.user_id)
+    if request_id is not None:
+        query = query.where(disclosure_events.c.request_id == request_id)
+    else:
+        query = query.where(disclosure_events.c.ask_id == ask_id)
+    rows = conn.execute(query.order_by(disclosure_events.c.created_at)).all()
+    return [WorkflowEvent(EventKind(r.kind), r.display_name, r.reason, r.created_at)
+            for r in rows]
+
+
+def _record_step(instance: Instance, conn: Connection, user: StaffUser, row: Any,
+                 kind: EventKind, reason: str) -> None:
+    """Keep one end of the workflow, and its ledger entry, in the caller's transaction.
+
+    The entry is the guard's answer to the disclosure with the step stated as a fact the
+    policy does not know, so it is a denial naming the step: "this disclosure was refused
+    (or sent back, or withdrawn) by this person", committed with the change it records.
+    """
+    conn.execute(insert(disclosure_events).values(
+        id=new_id(), request_id=row.id, ask_id=None, kind=kind.value, user_id=user.id,
+        reason=reason, created_at=_now()))
+    decide_and_record(
+        instance, actor_for(user), row.case_id, action=Action.DISCLOSE,
+        purpose=Purpose(row.purpose),
+        categories=[DataCategory(c) for c in row.categories.split()],
+        recipient=Recipient(row.recipient), context={f"disclosure_{kind.value}": True},
+        detail={"event": f"disclosure_{kind.value}", "disclosure": row.id}, conn=conn,
+    )
+
+
+def _close_step(instance: Instance, user: StaffUser, request_id: str, *, event: str,
+                refusal_of: Callable[[Any], str | None], to: DisclosureStatus,
+                kind: EventKind, reason: str) -> None:
+    row = _held_request(instance, user, request_id, event)
+    refusal = refusal_of(row)
+    if refusal is None:
+        try:
+            with instance.engine.begin() as conn:
+                changed = conn.execute(update(disclosure_requests).where(and_(
+                    disclosure_requests.c.id == request_id,
+                    disclosure_requests.c.status == row.status)).values(
+                    status=to.value, updated_at=_now()))
+                if changed.rowcount != 1:
+                    raise _Raced()
+                _record_step(instance, conn, user, row, kind, reason)
+            return
+        except _Raced:
+            refusal = "this request changed meanwhile; look at it again"
+    _record_refusal(instance, user, row, f"{event}_refused")
+    raise InvalidInput(refusal)
+
+
+def _approver_refusal(approver: StaffUser, row: Any, *, waiting: frozenset[str]) -> str | None:
+    if approver.role is not ActorRole.SUPERVISOR:
+        return "only a supervisor can refuse or send back a disclosure"
+    if approver.id == row.requester_id:
+        return "a second supervisor, not the one who asked, decides this; you can withdraw it"
+    if row.status not in waiting:
+        return f"this request is {_plain_status(row.status)}, not waiting for approval"
+    return None
+
+
+_REFUSABLE = frozenset({DisclosureStatus.NEEDS_APPROVAL.value,
+                        DisclosureStatus.NEEDS_JUSTIFICATION.value,
+                        DisclosureStatus.SENT_BACK.value,
+                        DisclosureStatus.WAITING_FOR_HER.value})
+
+
+def refuse(instance: Instance, approver: StaffUser, request_id: str, reason: str) -> None:
+    """A supervisor (not the one who asked) refuses a waiting request, with a reason.
+
+    Nothing is released; the request is closed; the reason is shown to the person who asked
+    (and, for an ask, to the organisation that asked); the refusal is in the ledger.
+    """
+    text = _reason(reason, "for refusing")
+    _close_step(instance, approver, request_id, event="refusal",
+                refusal_of=lambda row: _approver_refusal(approver, row, waiting=_REFUSABLE),
+                to=DisclosureStatus.REFUSED, kind=EventKind.REFUSED, reason=text)
+
+
+def send_back(instance: Instance, approver: StaffUser, request_id: str, reason: str) -> None:
+    """A supervisor sends a request waiting for approval back to the person who asked."""
+    text = _reason(reason, "for sending it back")
+    _close_step(instance, approver, request_id, event="send_back",
+                refusal_of=lambda row: _approver_refusal(
+                    approver, row, waiting=frozenset({DisclosureStatus.NEEDS_APPROVAL.value})),
+                to=DisclosureStatus.SENT_BACK, kind=EventKind.SENT_BACK, reason=text)
+
+
+def withdraw(instance: Instance, user: StaffUser, request_id: str, reason: str) -> None:
+    """The person who asked withdraws a request not yet released or closed."""
+    text = _reason(reason, "for withdrawing it")
+
+    def refusal_of(row: Any) -> str | None:
+        if row.requester_id != user.id:
+            return "only the person who asked can withdraw a request"
+        if row.status in FINAL_STATUSES:
+            return f"this request is {_plain_status(row.status)} already"
+        return None
+
+    _close_step(instance, user, request_id, event="withdrawal", refusal_of=refusal_of,
+                to=DisclosureStatus.WITHDRAWN, kind=EventKind.WITHDRAWN, reason=text)
 
 
 # ---- release --------------------------------------------------------------------------------
@@ -550,9 +752,12 @@ def release_waiting(instance: Instance, user: StaffUser, request_id: str) -> Non
 
 def _set_status(instance: Instance, request_id: str, status: DisclosureStatus,
                 **values: Any) -> None:
+    """Move a request that is still open (a refused or withdrawn one stays closed)."""
     with instance.engine.begin() as conn:
-        conn.execute(update(disclosure_requests).where(disclosure_requests.c.id == request_id)
-                     .values(status=status.value, updated_at=_now(), **values))
+        conn.execute(update(disclosure_requests).where(and_(
+            disclosure_requests.c.id == request_id,
+            disclosure_requests.c.status.notin_([s.value for s in FINAL_STATUSES])))
+            .values(status=status.value, updated_at=_now(), **values))
 
 
 def _requester_actor(instance: Instance, row: Any) -> Actor:
@@ -634,10 +839,12 @@ def _store_package(
     with instance.engine.begin() as conn:
         _facts_still_stand(conn, row, decision)
         # Claim the release first: of two approvals racing, only one stores a package.
+        # A request refused or withdrawn meanwhile stays closed: nothing is stored.
         claimed = conn.execute(
             update(disclosure_requests)
             .where(and_(disclosure_requests.c.id == row.id,
-                        disclosure_requests.c.status != DisclosureStatus.RELEASED.value))
+                        disclosure_requests.c.status.notin_(
+                            [s.value for s in FINAL_STATUSES])))
             .values(status=DisclosureStatus.RELEASED.value)
         )
         if claimed.rowcount != 1:
@@ -704,8 +911,9 @@ def _view(conn: Connection, row: Any) -> DisclosureView:
         status=DisclosureStatus(row.status),
         has_justification=row.justification_sealed is not None,
         approvers=tuple(approvers), created_at=row.created_at,
-        outstanding=tuple(outstanding) if row.status not in (
-            DisclosureStatus.DENIED, DisclosureStatus.RELEASED) else (),
+        outstanding=tuple(outstanding) if row.status not in FINAL_STATUSES
+        and row.status != DisclosureStatus.SENT_BACK else (),
+        events=tuple(_events(conn, request_id=row.id)),
     )
 
 
@@ -730,7 +938,8 @@ def awaiting_approval(instance: Instance, user: StaffUser) -> list[DisclosureVie
         rows = conn.execute(select(disclosure_requests).where(and_(
             disclosure_requests.c.holder_org_id == user.org_id,
             or_(disclosure_requests.c.status == DisclosureStatus.NEEDS_APPROVAL.value,
-                disclosure_requests.c.status == DisclosureStatus.NEEDS_JUSTIFICATION.value),
+                disclosure_requests.c.status == DisclosureStatus.NEEDS_JUSTIFICATION.value,
+                disclosure_requests.c.status == DisclosureStatus.SENT_BACK.value),
         )).order_by(disclosure_requests.c.created_at)).all()
         return [_view(conn, row) for row in rows]
 
@@ -769,10 +978,47 @@ class InboxItem:
     categories: tuple[DataCategory, ...]
     received_at: datetime
     accepted_case_id: str | None
+    expires_at: datetime
+    expired: bool
+    #: Only a police force or a support service holds cases; every recipient can read.
+    can_take_in: bool
 
 
-def inbox(instance: Instance, user: StaffUser) -> list[InboxItem]:
+#: What a recipient may do with a package, by the purpose it was released for. Shown beside
+#: every package; the general lines below apply to all.
+MAY_DO: dict[Purpose, str] = {
+    Purpose.MARAC: "Use it only to prepare and hold the MARAC meeting about her safety and to "
+                   "agree the actions of her safety plan; share it only with the meeting's "
+                   "members.",
+    Purpose.SAFEGUARDING: "Use it only to keep her, or the people named, safe (safeguarding); "
+                          "record in your own system only what that needs.",
+    Purpose.SUPPORT: "Use it only to support her; contact her only in the ways her safe-"
+                     "contact preferences allow.",
+    Purpose.INVESTIGATION: "Use it only to investigate the crime against her.",
+    Purpose.PROSECUTION: "Use it only to prosecute the crime against her.",
+    Purpose.COURT_ORDER: "Use it only for the court proceedings it was ordered for.",
+    Purpose.REGULARISATION_SUPPORT: "Use it only for her own application to regularise her "
+                                    "stay, which she asked for; never for enforcement.",
+}
+MAY_DO_ALWAYS = (
+    "Do not pass it on to anyone else; ask the sender instead.",
+    "Never use it for immigration control, and never pass it to Immigration Enforcement.",
+    "It can be read here until it expires; after that, ask the sender if it is still needed.",
+)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def package_expiry(instance: Instance, created_at: datetime) -> datetime:
+    """When a package released at ``created_at`` expires (the ``package_days`` setting)."""
+    return _aware(created_at) + timedelta(days=instance.settings.package_days)
+
+
+def inbox(instance: Instance, user: StaffUser, *, now: datetime | None = None) -> list[InboxItem]:
     """Packages released to the user's organisation (what, from whom; not the contents)."""
+    moment = now or _now()
     with instance.engine.connect() as conn:
         rows = conn.execute(
             select(disclosure_packages, disclosure_requests.c.purpose,
@@ -782,9 +1028,139 @@ def inbox(instance: Instance, user: StaffUser) -> list[InboxItem]:
             .where(disclosure_packages.c.recipient_org_id == user.org_id)
             .order_by(disclosure_packages.c.created_at.desc())
         ).all()
-    return [InboxItem(r.request_id, r.name, Purpose(r.purpose),
-                      tuple(DataCategory(c) for c in r.categories.split()), r.created_at,
-                      r.accepted_case_id) for r in rows]
+    holds_cases = user.org_kind in (OrgKind.POLICE, OrgKind.SUPPORT_SERVICE)
+    items = []
+    for r in rows:
+        expires = package_expiry(instance, r.created_at)
+        items.append(InboxItem(r.request_id, r.name, Purpose(r.purpose),
+                               tuple(DataCategory(c) for c in r.categories.split()),
+                               _aware(r.created_at), r.accepted_case_id, expires,
+                               moment >= expires, holds_cases))
+    return items
+
+
+class PackageExpired(InvalidInput):
+    """A package past its ``package_days``: it opens no more (the attempt is on record)."""
+
+
+@dataclass(frozen=True)
+class PackageView:
+    request_id: str
+    sender: str
+    reference: str
+    purpose: Purpose
+    recipient: Recipient
+    categories: tuple[DataCategory, ...]
+    received_at: datetime
+    expires_at: datetime
+    may_do: tuple[str, ...]
+    values: dict[CaseField, str]
+    withheld: dict[CaseField, str]
+    #: The rules of the decision under which it was opened now, and that decision's entry.
+    rules: tuple[str, ...]
+    ledger_index: int
+
+
+def open_released_package(grant: Grant, keys_dir: Any, org_id: str, request_id: str,
+                          case_id: str, pkg: Any) -> Any:
+    """Open a package with its recipient's key, only under a Grant for that very case.
+
+    The Grant is the proof that the disclosure was decided again just now and that decision
+    is committed to the ledger (I1); without one, or with one for another case or for fewer
+    kinds of data than the package holds, nothing is opened.
+    """
+    if not isinstance(grant, Grant) or grant.case_id != case_id:
+        raise AccessDenied("access denied: no decision stands behind this opening")
+    body = json.loads(open_package(
+        keys_dir, org_id, request_id.encode("ascii"),
+        SealedPackage(bytes(pkg.ephemeral_public), bytes(pkg.nonce), bytes(pkg.ciphertext))))
+    if body.get("disclosure") != request_id:
+        raise ValueError("the package names another disclosure")
+    held = {FIELD_CATEGORY[CaseField(name)] for name in dict(body["fields"])}
+    if not held <= grant.categories:
+        raise AccessDenied("access denied: the package holds more than the decision allows")
+    return body
+
+
+def read_package(instance: Instance, user: StaffUser, request_id: str, *,
+                 now: datetime | None = None) -> PackageView:
+    """Read a package released to the user's organisation, read-only, through the one road.
+
+    The disclosure it came from is decided again by the guard at this moment, as the holder's
+    disclosure to this recipient (her consent or request read from the record, the regime of
+    today), and recorded in the ledger with who opened it; only with the Grant of that
+    committed decision is the package opened. An expired package, one of another
+    organisation, one whose source was erased, or one whose disclosure no longer stands opens
+    nothing, and each refusal is on record.
+    """
+    actor = actor_for(user)
+    moment = now or _now()
+    valid = _REQUEST_ID.fullmatch(request_id) is not None
+    with instance.engine.connect() as conn:
+        pkg = req = None
+        if valid:
+            pkg = conn.execute(select(disclosure_packages).where(and_(
+                disclosure_packages.c.request_id == request_id,
+                disclosure_packages.c.recipient_org_id == user.org_id))).first()
+            req = conn.execute(select(disclosure_requests).where(
+                disclosure_requests.c.id == request_id)).first()
+        if pkg is None or req is None:
+            erased = None
+        else:
+            erased = conn.execute(select(cases.c.erased_at).where(
+                cases.c.id == req.case_id)).first()
+            sender = conn.execute(select(organisations.c.name).where(
+                organisations.c.id == req.holder_org_id)).scalar() or "?"
+            met, _ = _fulfilled(conn, req)
+    if pkg is None or req is None:
+        record_failure(instance, actor, None, None, "package_not_held",
+                       detail={"event": "package_open", "disclosure": request_id[:32]})
+        raise InvalidInput("no such package")
+    expires = package_expiry(instance, pkg.created_at)
+    if moment >= expires:
+        record_failure(instance, actor, None, None, "package_expired",
+                       detail={"event": "package_open", "disclosure": request_id})
+        raise PackageExpired(
+            f"This package expired on {expires:%d %b %Y} and can no longer be opened. "
+            f"If it is still needed, ask {sender} to send it again.")
+    if erased is None or erased.erased_at is not None:
+        record_failure(instance, actor, None, None, "source_erased",
+                       detail={"event": "package_open", "disclosure": request_id})
+        raise InvalidInput("this package can no longer be opened: the person asked for her "
+                           "data to be erased")
+    categories = frozenset(DataCategory(c) for c in req.categories.split())
+    context = {k: v for k, v in json.loads(req.context).items() if k not in _DERIVED_FACTS}
+    holder = _requester_actor(instance, req)
+    decision, index = decide_and_record(
+        instance, holder, req.case_id, action=Action.DISCLOSE, purpose=Purpose(req.purpose),
+        categories=categories, recipient=Recipient(req.recipient), context=context,
+        victim_request=req.victim_request_id,
+        detail={"event": "package_opened", "disclosure": req.id, "opened_by": actor.id,
+                "opened_by_org_kind": user.org_kind.value},
+    )
+    if not decision.allowed:
+        raise AccessDenied("this package can no longer be opened: the disclosure it came from "
+                           "no longer stands", rules=decision.rules, reasons=decision.reasons)
+    try:
+        grant = instance.ledger.grant(decision, index, req.case_id, met)
+        body = open_released_package(grant, instance.settings.keys_dir, user.org_id,
+                                     request_id, req.case_id, pkg)
+        values = {CaseField(k): str(v) for k, v in dict(body["fields"]).items()}
+        withheld = {CaseField(k): str(v) for k, v in dict(body.get("withheld") or {}).items()}
+    except (AccessDenied, LedgerError, VaultError, ValueError, KeyError, TypeError) as exc:
+        record_failure(instance, actor, None, None, "package_unreadable",
+                       detail={"event": "package_open", "disclosure": request_id})
+        raise AccessDenied("access denied: the package could not be opened") from exc
+    purpose = Purpose(req.purpose)
+    may_do = tuple(x for x in (MAY_DO.get(purpose),) if x) + MAY_DO_ALWAYS
+    return PackageView(
+        request_id=request_id, sender=sender, reference=str(body.get("reference", "")),
+        purpose=purpose, recipient=Recipient(req.recipient),
+        categories=tuple(sorted(categories)), received_at=_aware(pkg.created_at),
+        expires_at=expires, may_do=may_do,
+        values={f: values[f] for f in FIELD_ORDER if f in values},
+        withheld={f: withheld[f] for f in FIELD_ORDER if f in withheld},
+        rules=decision.rules, ledger_index=index)
 
 
 def accept_package(instance: Instance, user: StaffUser, request_id: str) -> str:
@@ -795,7 +1171,8 @@ def accept_package(instance: Instance, user: StaffUser, request_id: str) -> str:
     itself decided (an ``update`` by the recipient) and recorded.
     """
     if user.org_kind not in (OrgKind.POLICE, OrgKind.SUPPORT_SERVICE):
-        raise InvalidInput("only a police force or a support service holds cases here")
+        raise InvalidInput("only a police force or a support service holds cases here; "
+                           "read the package from the inbox instead")
     with instance.engine.connect() as conn:
         pkg = conn.execute(select(disclosure_packages).where(and_(
             disclosure_packages.c.request_id == request_id,
@@ -812,6 +1189,12 @@ def accept_package(instance: Instance, user: StaffUser, request_id: str) -> str:
         raise InvalidInput("no such package")
     if pkg.accepted_case_id is not None:
         return str(pkg.accepted_case_id)
+    expires = package_expiry(instance, pkg.created_at)
+    if _now() >= expires:
+        record_failure(instance, actor_for(user), None, None, "package_expired",
+                       detail={"event": "package_accept", "disclosure": request_id})
+        raise PackageExpired(f"This package expired on {expires:%d %b %Y} and can no longer "
+                             "be taken in.")
     if source_erased is None or source_erased.erased_at is not None:
         record_failure(instance, actor_for(user), None, None, "source_erased",
                        detail={"disclosure": request_id})
@@ -907,6 +1290,13 @@ class AskView:
     case_id: str | None  # only for the holder, and only if the reference is one of theirs
     from_org_id: str
     created_at: datetime
+    #: The outcome in plain words, for both sides: what became of the ask, and why.
+    outcome: str = ""
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
 
 
 def ask_for_disclosure(
@@ -927,8 +1317,13 @@ def ask_for_disclosure(
     wanted = sorted({DataCategory(c) for c in categories} - {DataCategory.AGGREGATE})
     if not wanted:
         raise InvalidInput("choose at least one kind of data")
-    cleaned = reference.strip().upper().replace(" ", "")
-    if not cleaned or len(cleaned) > 32:
+    from safereport.services.casework import canonical_reference
+
+    try:
+        cleaned = canonical_reference(reference)
+    except InvalidInput as exc:
+        raise InvalidInput("give the case reference the person gave you") from exc
+    if len(cleaned) > 32:
         raise InvalidInput("give the case reference the person gave you")
     ask_id = new_id()
     with instance.engine.begin() as conn:
@@ -952,10 +1347,38 @@ def _ask_view(conn: Connection, row: Any, *, holder: bool) -> AskView:
         case_id = conn.execute(select(cases.c.id).where(and_(
             cases.c.reference == row.reference, cases.c.org_id == row.to_org_id,
             cases.c.erased_at.is_(None)))).scalar()
+    outcome, reasons = _ask_outcome(conn, row, names.get(row.to_org_id, "?"))
     return AskView(row.id, names.get(row.from_org_id, "?"), names.get(row.to_org_id, "?"),
                    row.reference, Purpose(row.purpose),
                    tuple(DataCategory(c) for c in row.categories.split()), row.status,
-                   row.request_id, case_id, row.from_org_id, row.created_at)
+                   row.request_id, case_id, row.from_org_id, row.created_at, outcome, reasons)
+
+
+def _ask_outcome(conn: Connection, row: Any, holder: str) -> tuple[str, tuple[str, ...]]:
+    """What became of an ask, in words the asker can act on (no case data: the policy's
+    plain reasons and the reason a person wrote for the asker)."""
+    if row.status == "declined":
+        return f"Declined by {holder}.", tuple(e.reason for e in _events(conn, ask_id=row.id))
+    if row.request_id is None:
+        return f"Waiting: {holder} has not decided yet.", ()
+    req = conn.execute(select(disclosure_requests.c.status, disclosure_requests.c.reasons)
+                       .where(disclosure_requests.c.id == row.request_id)).first()
+    if req is None:
+        return f"Waiting: {holder} has not decided yet.", ()
+    status = DisclosureStatus(req.status)
+    said = tuple(e.reason for e in _events(conn, request_id=row.request_id)
+                 if e.kind in (EventKind.REFUSED, EventKind.WITHDRAWN))
+    if status is DisclosureStatus.RELEASED:
+        return "Released: the package is in your inbox.", ()
+    if status is DisclosureStatus.DENIED:
+        return ("Refused under the policy: nothing was sent.",
+                tuple(json.loads(req.reasons)))
+    if status is DisclosureStatus.REFUSED:
+        return f"Refused by a supervisor at {holder}: nothing was sent.", said
+    if status is DisclosureStatus.WITHDRAWN:
+        return f"Withdrawn by {holder}: nothing was sent.", said
+    return (f"Being decided by {holder}: it waits for a justification, a second "
+            "supervisor or a notice to the person.", ())
 
 
 def asks(instance: Instance, user: StaffUser) -> tuple[list[AskView], list[AskView]]:
@@ -969,6 +1392,39 @@ def asks(instance: Instance, user: StaffUser) -> tuple[list[AskView], list[AskVi
             disclosure_asks.c.created_at.desc())).all()
         return ([_ask_view(conn, r, holder=True) for r in received],
                 [_ask_view(conn, r, holder=False) for r in sent])
+
+
+def decline_ask(instance: Instance, user: StaffUser, ask_id: str, reason: str) -> None:
+    """The holder declines an open ask without a disclosure, with a reason for the asker.
+
+    The refusal is on record; the asker sees "Declined" and the reason (never whether the
+    reference exists, unless the reason says so).
+    """
+    text = _reason(reason, "for declining")
+    actor = actor_for(user)
+    with instance.engine.connect() as conn:
+        row = conn.execute(select(disclosure_asks).where(and_(
+            disclosure_asks.c.id == ask_id, disclosure_asks.c.to_org_id == user.org_id))).first()
+    if row is None:
+        record_failure(instance, actor, None, None, "ask_not_held",
+                       detail={"event": "ask_decline"})
+        raise InvalidInput("no such ask")
+    # On record first: an ask is never closed without its entry (I2).
+    record_failure(instance, actor, None, None, "ask_declined",
+                   detail={"event": "ask_decline", "ask": ask_id})
+    with instance.engine.begin() as conn:
+        changed = conn.execute(update(disclosure_asks).where(and_(
+            disclosure_asks.c.id == ask_id, disclosure_asks.c.status == "open")).values(
+            status="declined"))
+        if changed.rowcount == 1:
+            conn.execute(insert(disclosure_events).values(
+                id=new_id(), request_id=None, ask_id=ask_id,
+                kind=EventKind.ASK_DECLINED.value, user_id=user.id, reason=text,
+                created_at=_now()))
+    if changed.rowcount != 1:
+        record_failure(instance, actor, None, None, "ask_decline_refused",
+                       detail={"event": "ask_decline", "ask": ask_id})
+        raise InvalidInput("this ask has been answered already")
 
 
 def answer_ask(instance: Instance, user: StaffUser, ask_id: str, form: DisclosureForm) -> str:

@@ -25,6 +25,7 @@ from safereport.store.metadata import metadata
 __all__ = [
     "disclosure_approvals",
     "disclosure_asks",
+    "disclosure_events",
     "disclosure_packages",
     "disclosure_requests",
     "org_keys",
@@ -162,4 +163,23 @@ disclosure_asks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_disclosure_asks_to", "to_org_id", "status"),
     Index("ix_disclosure_asks_from", "from_org_id"),
+)
+
+disclosure_events = Table(
+    "disclosure_events",
+    metadata,
+    # The ends of the workflow, each with who and why: an approver refused a request or sent it
+    # back, its requester withdrew it or sent it again, a holder declined an ask. The reason
+    # is written for the person (or the organisation) that asked, so it is kept in clear and
+    # the form says not to write her details in it; the ledger holds each step as well.
+    Column("id", String(32), primary_key=True),
+    Column("request_id", String(32), ForeignKey("disclosure_requests.id"), nullable=True),
+    Column("ask_id", String(32), ForeignKey("disclosure_asks.id"), nullable=True),
+    # refused | sent_back | resubmitted | withdrawn | ask_declined
+    Column("kind", String(16), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_disclosure_events_request", "request_id"),
+    Index("ix_disclosure_events_ask", "ask_id"),
 )

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from safereport.domain.case import CaseStatus
-from safereport.domain.fields import FIELD_CATEGORY, CaseField
+from safereport.domain.fields import CATEGORY_LABELS, FIELD_CATEGORY, FIELD_LABELS, CaseField
 from safereport.domain.risk import RiskLevel
 from safereport.domain.vocabulary import (
     CrimeType,
@@ -30,6 +30,7 @@ from safereport.errors import AccessDenied, InvalidInput
 from safereport.services import casework, disclosure, provenance
 from safereport.services.auth import StaffArea, ensure_area
 from safereport.services.intake import CONSENT_CHOICES
+from safereport.stats.labels import label
 from safereport.vault.blind import BlindKind
 from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
 
@@ -40,6 +41,9 @@ Staff = Annotated[StaffRequest, Depends(require_staff)]
 T = TypeVar("T")
 
 _DISCLOSABLE = tuple(c for c in DataCategory if c is not DataCategory.AGGREGATE)
+#: Plain words for codes, for every page that shows them.
+_LABELS: dict[str, Any] = {"label": label, "field_labels": FIELD_LABELS,
+                           "category_labels": CATEGORY_LABELS}
 
 
 def _denied(request: Request, exc: AccessDenied) -> HTMLResponse:
@@ -362,7 +366,7 @@ def disclosure_view(request: Request, staff: Staff, request_id: str) -> Response
             except AccessDenied as exc:
                 justification = f"(withheld: {'; '.join(exc.reasons) or exc})"
         return render_staff(request, "staff/disclosure.html", view=view,
-                            justification=justification)
+                            justification=justification, **_LABELS)
     return _guarded(request, "/staff/", work)
 
 
@@ -397,6 +401,25 @@ async def approve(request: Request, staff: Staff, request_id: str) -> Response:
     return _guarded(request, f"/staff/disclosures/{request_id}", work)
 
 
+def _workflow_step(step: Callable[..., None]) -> Callable[..., Any]:
+    async def route(request: Request, staff: Staff, request_id: str) -> Response:
+        form = await check_form(request)
+
+        def work() -> Response:
+            step(instance_of(request), staff.user, request_id, str(form.get("reason", "")))
+            return RedirectResponse(f"/staff/disclosures/{request_id}", status_code=303)
+        return _guarded(request, f"/staff/disclosures/{request_id}", work)
+    return route
+
+
+router.add_api_route("/disclosures/{request_id}/refuse", _workflow_step(disclosure.refuse),
+                     methods=["POST"])
+router.add_api_route("/disclosures/{request_id}/send-back",
+                     _workflow_step(disclosure.send_back), methods=["POST"])
+router.add_api_route("/disclosures/{request_id}/withdraw", _workflow_step(disclosure.withdraw),
+                     methods=["POST"])
+
+
 @router.get("/approvals", response_class=HTMLResponse)
 def approvals(request: Request, staff: Staff) -> Response:
     def work() -> Response:
@@ -414,8 +437,21 @@ def inbox(request: Request, staff: Staff) -> Response:
     def work() -> Response:
         ensure_area(staff.user, StaffArea.INBOX)
         items = disclosure.inbox(instance_of(request), staff.user)
-        return render_staff(request, "staff/inbox.html", items=items)
+        return render_staff(request, "staff/inbox.html", items=items, **_LABELS)
     return _guarded(request, "/staff/", work)
+
+
+@router.get("/inbox/{request_id}", response_class=HTMLResponse)
+def read_package(request: Request, staff: Staff, request_id: str) -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.INBOX)
+        try:
+            package = disclosure.read_package(instance_of(request), staff.user, request_id)
+        except disclosure.PackageExpired as exc:
+            return render_staff(request, "staff/error.html", status_code=410, message=str(exc),
+                                back="/staff/inbox")
+        return render_staff(request, "staff/package.html", package=package, **_LABELS)
+    return _guarded(request, "/staff/inbox", work)
 
 
 @router.post("/inbox/{request_id}/accept")
@@ -440,7 +476,25 @@ def _asks_page(request: Request, staff: StaffRequest, *, error: str = "", notice
                if o[2] in (OrgKind.SUPPORT_SERVICE.value, OrgKind.POLICE.value)]
     return render_staff(request, "staff/asks.html", status_code=status_code, received=received,
                         sent=sent, holders=holders, purposes=list(Purpose),
-                        categories=_DISCLOSABLE, error=error, notice=notice)
+                        categories=_DISCLOSABLE, error=error, notice=notice, **_LABELS)
+
+
+@router.post("/asks/{ask_id}/decline", response_class=HTMLResponse)
+async def decline_ask(request: Request, staff: Staff, ask_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        try:
+            disclosure.decline_ask(instance_of(request), staff.user, ask_id,
+                                   str(form.get("reason", "")))
+        except InvalidInput as exc:
+            if str(exc).startswith("no such"):
+                raise
+            return _asks_page(request, staff, error=str(exc), status_code=400)
+        return _asks_page(request, staff, notice="Declined. The organisation that asked sees "
+                          "that, with your reason.")
+    return _guarded(request, "/staff/asks", work)
 
 
 @router.get("/asks", response_class=HTMLResponse)

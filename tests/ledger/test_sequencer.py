@@ -350,3 +350,20 @@ def test_kill_9_during_batches_loses_nothing_acknowledged(db_url: str, tmp_path:
         _check_log(db_url, state, acks, notes, restart=f"restart-{run}")
     assert killed_mid_run == CRASH_RUNS
     assert acks and notes
+
+
+def test_a_grant_checks_the_committed_leaf_of_a_batch(ledger: Ledger) -> None:
+    """Entries the sequencer committed are checked against their exact leaves, like any."""
+    made = make_decision()
+    index = ledger.commit(made, actor_id="u1", case_id="case-1")
+    assert ledger.grant(made, index, "case-1").ledger_index == index
+    with pytest.raises(LedgerError, match="records another decision"):
+        ledger.grant(make_decision(purpose="investigation"), index, "case-1")
+    with pytest.raises(LedgerError, match="records another decision"):
+        ledger.grant(made, index, "case-2")
+    with ledger.engine.connect() as conn:  # an entry still in an open transaction: nothing
+        transaction = conn.begin()
+        pending = ledger.append(conn, made, actor_id="u2", case_id="case-1")
+        with pytest.raises(LedgerError, match="not committed"):
+            ledger.grant(made, pending, "case-1")
+        transaction.rollback()

@@ -233,6 +233,7 @@ class Sequencer:
         self.batches += 1
         self.appended += len(records)
         self._behind = True  # this batch is durable; the next transaction signs over it
+        self.ledger.committed(indices, records)
         self._release(batch, indices=indices)
         self.ledger.signed(signed, wait=False)
 

@@ -236,6 +236,8 @@ INVALID = [
     (lambda r: r.update(action="delete"), "action: 'delete' is not one of"),
     (lambda r: r.update(data=[]), "data: must name at least one category"),
     (lambda r: r.update(data=["identity", "dna"]), "data: 'dna' is not one of"),
+    (lambda r: r.update(data=[["identity"]]), "data: must be text, not list"),  # unhashable
+    (lambda r: r.update(data="identity"), "data: must be a list, not str"),
     (lambda r: r.pop("holder"), "request: missing field(s): holder"),
     (lambda r: r.update(extra=True), "request: unknown field(s): extra"),
     (lambda r: r.update(recipient="police"), "recipient: must be none for view"),

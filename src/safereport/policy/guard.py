@@ -199,9 +199,13 @@ class Guard:
         """The decision for one request. Never raises."""
         key = _whole_key(request)
         if key is not None:
-            known = self._whole.get(key)
-            if known is not None:  # the fast path: one key, one lookup
-                return known
+            try:
+                known = self._whole.get(key)
+            except TypeError:  # something unhashable in data: the slow path words it
+                key = None
+            else:
+                if known is not None:  # the fast path: one key, one lookup
+                    return known
         table = self._table
         if table is None:
             return self.decide_many([request])[0]
@@ -269,7 +273,7 @@ class Guard:
             crime = _CRIMES[key[7]]
             status = _STATUSES[key[8]]
             data = frozenset([_CATEGORIES[category] for category in key[15:]])
-        except KeyError:
+        except (KeyError, TypeError):
             return None
         same_org = key[1]
         if not data or (role, same_org, holder, action, recipient, subject) not in self._shapes:
@@ -391,17 +395,15 @@ class Guard:
     def _decide_many(self, requests: Sequence[Mapping[str, Any]]) -> list[Decision]:
         table = self._table
         if table is not None:
-            return [
-                self._whole.get(key) or self._decide_by_table(request, key, table)
-                if (key := _whole_key(request)) is not None
-                else self._decide_by_table(request, None, table)
-                for request in requests
-            ]
+            return [self.decide(request) for request in requests]
         results: list[Decision | None] = [None] * len(requests)
         pending: list[tuple[int, tuple[object, ...] | None, ParsedRequest]] = []
         for index, request in enumerate(requests):
             key = _whole_key(request)
-            known = self._whole.get(key) if key is not None else None
+            try:
+                known = self._whole.get(key) if key is not None else None
+            except TypeError:  # something unhashable in data: parse_request words it
+                key, known = None, None
             if known is not None:
                 results[index] = known
                 continue
@@ -586,7 +588,8 @@ def _whole_key(request: object) -> tuple[object, ...] | None:
     is what keeps the key sound: only valid requests are ever memoised, so a memoised key has
     text in every other place and booleans in the flag places, and ``True == 1`` with
     ``hash(True) == hash(1)`` in Python, so ``same_org: 1`` (invalid) must never be looked up.
-    Text cannot equal a non-text value, so the other places need no check.
+    Text cannot equal a non-text value, so the other places need no check. The key may hold
+    an unhashable value (from ``data``); its users treat the ``TypeError`` as "no key".
     """
     if type(request) is not dict or len(request) != 8:
         return None
@@ -606,21 +609,17 @@ def _whole_key(request: object) -> tuple[object, ...] | None:
             context["automated"], context["proceedings_ongoing"],
             context["harm_intelligence"], context["emergency"],
         )  # fmt: skip
-        if (
-            type(same_org) is not bool or type(consent) is not bool
-            or type(initiated) is not bool or type(automated) is not bool
-            or type(ongoing) is not bool or type(harm) is not bool
-            or type(emergency) is not bool
+        if not (
+            bool is type(same_org) is type(consent) is type(initiated) is type(automated)
+            is type(ongoing) is type(harm) is type(emergency)
         ):  # fmt: skip
             return None
-        key = (
+        return (
             actor["role"], same_org, request["holder"], request["action"], request["purpose"],
             request["recipient"], subject["role"], context["crime_type"],
             context["status_evidence"], consent, initiated, automated, ongoing, harm,
             emergency, *data,
         )  # fmt: skip
-        hash(key)
-        return key
     except (KeyError, TypeError):
         return None
 

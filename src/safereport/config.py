@@ -60,6 +60,10 @@ class Settings:
     erasure_cooling_off_hours: int = 72
     #: Days a released disclosure package can be opened by its recipient (then it expires).
     package_days: int = 28
+    #: Largest evidence attachment accepted, in MB: photos, screenshots and PDFs; sound and
+    #: video (issue 18).
+    evidence_max_mb: int = 20
+    evidence_media_max_mb: int = 50
     #: Addresses or networks (comma-separated) of reverse proxies whose X-Forwarded-For and
     #: X-Forwarded-Proto are believed; none by default (the TCP peer is the client).
     trusted_proxies: str = ""
@@ -102,6 +106,8 @@ _FIELDS: dict[str, type] = {
     "kek_env": str,
     "erasure_cooling_off_hours": int,
     "package_days": int,
+    "evidence_max_mb": int,
+    "evidence_media_max_mb": int,
     "trusted_proxies": str,
     "secure_cookie": bool,
     "hsts_max_age": int,
@@ -169,6 +175,9 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
         raise ConfigError("setting 'hsts_max_age' must be 0 or more")
     if settings.package_days < 1:
         raise ConfigError("setting 'package_days' must be 1 or more")
+    for name in ("evidence_max_mb", "evidence_media_max_mb"):
+        if not 1 <= getattr(settings, name) <= 1024:
+            raise ConfigError(f"setting '{name}' must be between 1 and 1024 (MB)")
     for item in settings.trusted_proxies.replace(",", " ").split():
         try:
             ipaddress.ip_network(item, strict=False)

@@ -44,6 +44,7 @@ from safereport.services.provenance import (
     withdraw_her_request,
 )
 from safereport.store.core import cases, consents, notes, subjects
+from safereport.store.evidence import evidence_files
 from safereport.store.provenance import (
     FactSource,
     consent_rows,
@@ -691,6 +692,7 @@ def _erase(instance: Instance, case_id: str, subject_id: str, now: datetime) -> 
             return  # stays pending; the denial is in the ledger for an operator to see
         instance.vault.shred(conn, case_id)
         conn.execute(notes.delete().where(notes.c.case_id == case_id))
+        conn.execute(evidence_files.delete().where(evidence_files.c.case_id == case_id))
         _destroy_outgoing(conn, case_id)
         conn.execute(
             update(cases).where(cases.c.id == case_id).values(

@@ -9,7 +9,8 @@ from safereport.store.metadata import metadata
 __all__ = ["metadata"]
 
 #: Table modules under ``safereport.store``; each registers its tables on ``metadata``.
-TABLE_MODULES = ("core", "vault", "foi", "stats", "ledger", "staff", "witnesses", "provenance")
+TABLE_MODULES = ("core", "vault", "foi", "stats", "ledger", "staff", "witnesses", "provenance",
+                 "evidence")
 
 for _name in TABLE_MODULES:
     importlib.import_module(f"safereport.store.{_name}")

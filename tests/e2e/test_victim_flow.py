@@ -235,3 +235,24 @@ def test_no_dead_print_button_without_javascript(page_nojs: Any, base_url: str) 
     _submit_report(page_nojs, base_url, mode="codename")
     assert not page_nojs.get_by_role("button", name="Print this card").is_visible()
     assert page_nojs.get_by_text("use your browser's print menu").is_visible()
+
+
+def test_an_arabic_codename_is_digits_she_can_type_in_her_own_script(
+    page_nojs: Any, base_url: str
+) -> None:
+    _local_only(page_nojs)
+    page_nojs.set_viewport_size({"width": 360, "height": 740})
+    page_nojs.goto(base_url + "/report?lang=ar")
+    page_nojs.locator("#mode-codename").check()
+    page_nojs.locator("#crime-domestic_abuse").check()
+    page_nojs.locator("#f-narrative").fill("نص تجريبي: أخذ جواز سفري.")
+    page_nojs.locator("form button[type=submit]").click()
+    page_nojs.locator(".codename").wait_for()
+    groups = page_nojs.locator(".codename span").all_inner_texts()
+    assert len(groups) == 7 and all(g.isdigit() and len(g) == 4 for g in groups)
+    typed = "".join(groups).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    page_nojs.goto(base_url + "/return?lang=ar")
+    page_nojs.locator("#f-codename").fill(typed)
+    page_nojs.locator("form button[type=submit]").click()
+    page_nojs.locator("#case-status").wait_for()
+    assert page_nojs.url.endswith("/return?lang=ar")

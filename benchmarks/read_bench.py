@@ -1,8 +1,9 @@
 """HTTP throughput and p99 of a guarded case read, an unguarded read of the same row, and the
 same page rendered from constants: three routes of one app, one server, one run.
 
-All three routes use the same staff session check and the same page template (with the same
-context: disclosures, facts, checklist). They differ in what is behind the page:
+All three routes use the same staff session check and render the same page: the unguarded and
+template routes run the real case page's route with substitutions. They differ in what is
+behind the page:
 
 * ``guarded``: the real staff case page (``GET /staff/cases/{id}``): two guard decisions, each
   appended to the ledger through the sequencer (group commit; committed, fsynced and signed
@@ -48,55 +49,73 @@ PASSWORD = "benchmark password 1"
 
 
 def _bench_app(data_dir: Path) -> Any:
+    import threading
+
     from fastapi import Depends, Request
-    from fastapi.responses import HTMLResponse
+    from fastapi.responses import HTMLResponse, Response
 
     from safereport.domain.fields import FIELD_CATEGORY, CaseField
-    from safereport.domain.vocabulary import Purpose
     from safereport.policy.decision import UnsafeGrantForTests
-    from safereport.services import casework, disclosure, provenance
+    from safereport.services import casework
     from safereport.services.instance import open_instance
-    from safereport.services.intake import CONSENT_CHOICES
+    from safereport.web import staff as staff_pages
     from safereport.web.app import create_app
-    from safereport.web.auth import StaffRequest, instance_of, render_staff, require_staff
+    from safereport.web.auth import StaffRequest, render_staff, require_staff
 
     instance = open_instance(data_dir)
     instance.ledger.sequencer.start()
     app = create_app(instance)
 
-    def context(inst: Any, staff: StaffRequest, case_id: str) -> dict[str, Any]:
-        """What the guarded page builds, with the case opened without guard or ledger."""
+    # The unguarded and template routes run the real case page's route (so they render the
+    # very same page, whatever it shows today) with two substitutions in this thread only:
+    # the case is opened without guard or ledger, and the page's context can be captured.
+    mode = threading.local()
+    guarded_page = casework.case_page
+
+    def case_page(inst: Any, user: Any, case_id: str, purpose: Any = None) -> Any:
+        if not getattr(mode, "unguarded", False):
+            return guarded_page(inst, user, case_id, purpose)
         grant = UnsafeGrantForTests(frozenset(FIELD_CATEGORY.values()), case_id=case_id)
         with inst.engine.connect() as conn:
-            summary = casework._case_row(conn, staff.user, case_id)
+            summary = casework._case_row(conn, user, case_id)
             opened = inst.vault.open_fields(conn, grant, case_id, list(CaseField))
-        page = casework.CasePage(summary=summary, purpose=casework.default_purpose(staff.user),
-                                 values=dict(opened.values), withheld=dict(opened.withheld))
-        return {
-            "page": page, "fields": list(CaseField), "category_of": FIELD_CATEGORY,
-            "purposes": list(Purpose),
-            "statuses": [s for s in casework.STAFF_STATUSES if s is not page.summary.status],
-            "disclosures": disclosure.disclosures_for_case(inst, staff.user, case_id),
-            "checklist": casework.load_checklist(inst),
-            "facts": provenance.case_facts(inst, staff.user, case_id),
-            "consent_choices": CONSENT_CHOICES, "request_choices": provenance.REQUEST_CHOICES,
-            "requestable": provenance.REQUESTABLE_CATEGORIES,
-        }
+        return casework.CasePage(summary=summary, purpose=purpose or
+                                 casework.default_purpose(user), values=dict(opened.values),
+                                 withheld=dict(opened.withheld))
+
+    captured: dict[str, Any] = {}
+    page_renderer = staff_pages.render_staff
+
+    def capturing_render(request: Request, name: str, **context: Any) -> Any:
+        if getattr(mode, "capture", False):
+            captured.update(context)
+        return page_renderer(request, name, **context)
+
+    casework.case_page = case_page  # type: ignore[assignment]
+    staff_pages.render_staff = capturing_render  # type: ignore[assignment]
+
+    def unguarded_view(request: Request, staff: StaffRequest, case_id: str) -> Response:
+        mode.unguarded = True
+        try:
+            return staff_pages.case_view(request, staff, case_id, "")  # type: ignore[no-any-return]
+        finally:
+            mode.unguarded = False
 
     @app.get("/bench/unguarded/{case_id}", response_class=HTMLResponse)
     def unguarded(request: Request, case_id: str,
-                  staff: StaffRequest = Depends(require_staff)) -> HTMLResponse:  # noqa: B008
-        return render_staff(request, "staff/case.html",
-                            **context(instance_of(request), staff, case_id))
-
-    constants: dict[str, Any] = {}
+                  staff: StaffRequest = Depends(require_staff)) -> Response:  # noqa: B008
+        return unguarded_view(request, staff, case_id)
 
     @app.get("/bench/template/{case_id}", response_class=HTMLResponse)
     def template(request: Request, case_id: str,
-                 staff: StaffRequest = Depends(require_staff)) -> HTMLResponse:  # noqa: B008
-        if not constants:  # read once, then the page is rendered from these values
-            constants.update(context(instance_of(request), staff, case_id))
-        return render_staff(request, "staff/case.html", **constants)
+                 staff: StaffRequest = Depends(require_staff)) -> Response:  # noqa: B008
+        if not captured:  # read once, then the page is rendered from these values
+            mode.capture = True
+            try:
+                unguarded_view(request, staff, case_id)
+            finally:
+                mode.capture = False
+        return render_staff(request, "staff/case.html", **captured)
 
     return app
 
@@ -193,13 +212,14 @@ def _wrk(url: str, token: str, seconds: float, concurrency: int) -> tuple[int, f
     threads = max(1, min(2, concurrency))
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:.0f}s", "--latency",
+         "--timeout", "60s",
          "-H", f"Cookie: sr_staff={token}", url],
         capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"wrk saw errors from {url}:\n{out}")
     requests = int(re.search(r"([0-9]+) requests in", out).group(1))  # type: ignore[union-attr]
-    p50 = _seconds(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _seconds(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _seconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _seconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     return requests, p50, p99
 
 

@@ -361,9 +361,13 @@ def test_a_grant_checks_the_committed_leaf_of_a_batch(ledger: Ledger) -> None:
         ledger.grant(make_decision(purpose="investigation"), index, "case-1")
     with pytest.raises(LedgerError, match="records another decision"):
         ledger.grant(made, index, "case-2")
-    with ledger.engine.connect() as conn:  # an entry still in an open transaction: nothing
-        transaction = conn.begin()
+    # An entry still in an open transaction grants nothing.
+    with pytest.raises(_RolledBack), ledger.engine.begin() as conn:
         pending = ledger.append(conn, made, actor_id="u2", case_id="case-1")
         with pytest.raises(LedgerError, match="not committed"):
             ledger.grant(made, pending, "case-1")
-        transaction.rollback()
+        raise _RolledBack
+
+
+class _RolledBack(Exception):
+    pass

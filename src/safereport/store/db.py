@@ -14,6 +14,7 @@ line a person can act on; the URL's password never appears in a message.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,15 +67,32 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+#: How long a writer waits for another writer of the same process (as SQLite's busy timeout).
+_WRITER_WAIT = 30.0
+
+
 def _begin_for_write(engine: Engine) -> Any:
-    """``engine.begin`` that marks its connection as a writer before the transaction starts."""
+    """``engine.begin`` that marks its connection as a writer before the transaction starts.
+
+    Writers of one process also queue on a lock of their own before ``BEGIN IMMEDIATE``: a
+    writer that finds SQLite's lock taken sleeps in SQLite's busy handler in growing steps (up
+    to 100 ms) and can miss the moment it is free, again and again, while the ledger's
+    sequencer commits batch after batch. On a Python lock it wakes as soon as the writer
+    before it is done. Writers in other processes still queue on SQLite's busy timeout.
+    """
+    writers = threading.RLock()
 
     @contextmanager
     def begin() -> Iterator[Any]:
-        with engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
+        if not writers.acquire(timeout=_WRITER_WAIT):
+            raise StorageError("the database is busy: another write did not finish in time")
+        try:
+            with engine.connect() as conn:
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        finally:
+            writers.release()
 
     return begin
 

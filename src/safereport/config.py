@@ -113,7 +113,10 @@ _FIELDS: dict[str, type] = {
     "hsts_max_age": int,
 }
 #: Settings kept in ``Settings.extra``: text, from config.toml or SAFEREPORT_<NAME>.
-_EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses")
+_EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses",
+                 # the public forms' bot defences (issue 19; safereport.web.victim_bots)
+                 "form_limit_per_hour", "form_attack_per_hour", "form_wait_seconds",
+                 "form_attack_wait_seconds", "form_pow_max_number", "form_attack_pow_max_number")
 
 
 _TRUE = {"true", "yes", "on", "1"}

@@ -30,6 +30,7 @@ from safereport.errors import AccessDenied, InvalidInput, SafeReportError
 from safereport.services import intake
 from safereport.services import victim as service
 from safereport.services.intake import ContactChannel, InvalidReport, Problem
+from safereport.web import victim_bots as bots
 from safereport.web.i18n import N_
 from safereport.web.security import CsrfError, CsrfFailure, client_key, verify_csrf
 from safereport.web.victim_seen import seen_groups
@@ -254,6 +255,15 @@ async def report_submit(request: Request) -> Response:
     if not _first_use(request, form):
         return _closed_page(request, lang)
     values = _form_values(form)
+    verdict = bots.check(request, form, "report")
+    if verdict.stop is bots.Stop.CAUGHT:
+        # Looks like a sent report to the bot; nothing is kept (only counted). A person cannot
+        # fill a field she never meets; the card page then just says it has closed.
+        response = _see_other("/return/new", lang)
+        start_session(request, response, None)
+        return response
+    if verdict.stop is not None:
+        return _report_page(request, lang, values, {}, 429, bots.message(lang, verdict))
     if not throttles(request).reports.hit(client_key(request, "report")):
         return _report_page(request, lang, values, {}, 429, translate(lang, _TOO_MANY))
     try:
@@ -358,6 +368,12 @@ async def return_open(request: Request) -> Response:
         return _closed_page(request, lang)
     if _attempt_blocked(request, "codename"):
         return _login_page(request, lang, {"codename": translate(lang, _TOO_MANY)}, 429)
+    verdict = bots.check(request, form, "return")
+    if verdict.stop is bots.Stop.CAUGHT:  # answered as a wrong codename, and counted as one
+        _attempt_failed(request, "codename")
+        return _login_page(request, lang, {"codename": translate(lang, _WRONG_CODENAME)}, 400)
+    if verdict.stop is not None:
+        return _login_page(request, lang, {"codename": bots.message(lang, verdict)}, 429)
     codename = normalise_codename(_text(form, "codename")[:400])
     if not looks_like_codename(codename):
         return _login_page(request, lang, {"codename": translate(lang, _NOT_CODENAME)}, 400)
@@ -624,6 +640,12 @@ async def claim_submit(request: Request) -> Response:
         return _closed_page(request, lang)
     if _attempt_blocked(request, "claim"):
         return _claim_page(request, lang, {"claim_code": translate(lang, _TOO_MANY)}, 429)
+    verdict = bots.check(request, form, "claim")
+    if verdict.stop is bots.Stop.CAUGHT:  # answered as a wrong claim code, and counted as one
+        _attempt_failed(request, "claim")
+        return _claim_page(request, lang, {"claim_code": translate(lang, _BAD_CLAIM)}, 400)
+    if verdict.stop is not None:
+        return _claim_page(request, lang, {"claim_code": bots.message(lang, verdict)}, 429)
     try:
         result = service.claim_case(request.app.state.instance,
                                     _text(form, "claim_code")[:100], language=lang)

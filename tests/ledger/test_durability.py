@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from safereport.store.db import make_engine
 
@@ -58,3 +60,48 @@ def test_a_sqlite_write_takes_the_lock_at_begin(tmp_path: Path) -> None:
             other.execute("BEGIN IMMEDIATE")
     other.close()
     engine.dispose()
+
+
+def test_a_staff_page_view_checks_its_session_without_the_write_lock(tmp_path: Path) -> None:
+    """Every staff page checks its session: in a snapshot, not queued behind writers."""
+    from datetime import timedelta
+
+    with warnings.catch_warnings():  # its httpx2 deprecation warning would be an error here
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from safereport.domain.vocabulary import ActorRole, OrgKind
+    from safereport.services import auth
+    from safereport.services.instance import open_instance
+    from safereport.services.setup import init_instance
+    from safereport.services.users import add_org
+    from safereport.store.staff import staff_sessions
+    from safereport.web.app import create_app
+
+    data_dir = init_instance(tmp_path / "instance")
+    instance = open_instance(data_dir)
+    with instance.engine.begin() as conn:
+        org = add_org(conn, "Snapshot Support", OrgKind.SUPPORT_SERVICE)
+        user_id = auth.create_user(conn, org_id=org, username="cw", display_name="CW",
+                                   role=ActorRole.CASEWORKER, password="a long password 1")
+        user = auth.get_user(conn, user_id)
+        assert user is not None
+        token = auth.start_session(conn, user, auth.SessionState.ACTIVE)
+    client = TestClient(create_app(instance))
+    client.cookies.set("sr_staff", token)
+    writer = sqlite3.connect(data_dir / "safereport.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another writer holds the database's write lock
+    try:
+        page = client.get("/staff/", follow_redirects=False)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert page.status_code == 200
+    # A session due a touch is loaded read-only first, and says so; nothing is written.
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    with instance.engine.connect() as conn:
+        before = conn.execute(select(staff_sessions.c.last_seen_at)).scalar_one()
+        found = auth.load_session(conn, token, now=later, write=False)
+        assert found is not None and found.touch_due
+        assert conn.execute(select(staff_sessions.c.last_seen_at)).scalar_one() == before
+    instance.close()

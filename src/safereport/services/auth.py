@@ -668,10 +668,19 @@ def start_session(
 class StaffSession:
     user: StaffUser
     state: SessionState
+    #: Read with ``write=False`` when its idle clock is due a touch: load it again to write.
+    touch_due: bool = False
 
 
-def load_session(conn: Connection, token: str, now: datetime | None = None) -> StaffSession | None:
-    """The live session for ``token`` (touching its idle clock), or None if gone or expired."""
+def load_session(
+    conn: Connection, token: str, now: datetime | None = None, *, write: bool = True
+) -> StaffSession | None:
+    """The live session for ``token`` (touching its idle clock), or None if gone or expired.
+
+    With ``write=False`` nothing is written (a page view can check its session in a read
+    snapshot, without the database's write lock): an expired session is just None, and one
+    whose idle clock is due a touch comes back with ``touch_due``.
+    """
     moment = _now(now)
     key = _token_hash(token)
     row = conn.execute(select(staff_sessions).where(staff_sessions.c.token_hash == key)).first()
@@ -680,7 +689,8 @@ def load_session(conn: Connection, token: str, now: datetime | None = None) -> S
     idle = moment - _aware(row.last_seen_at)
     age = moment - _aware(row.created_at)
     if idle > IDLE_TIMEOUT or age > ABSOLUTE_LIFETIME:
-        conn.execute(delete(staff_sessions).where(staff_sessions.c.token_hash == key))
+        if write:
+            conn.execute(delete(staff_sessions).where(staff_sessions.c.token_hash == key))
         return None
     user = get_user(conn, row.user_id)
     if user is None:
@@ -693,6 +703,8 @@ def load_session(conn: Connection, token: str, now: datetime | None = None) -> S
     if idle > _TOUCH_EVERY:
         # Touch at most every few seconds: a page view need not be a database write, and the
         # idle timeout loses nothing at this granularity.
+        if not write:
+            return StaffSession(user=user, state=SessionState(row.state), touch_due=True)
         conn.execute(
             update(staff_sessions)
             .where(staff_sessions.c.token_hash == key)

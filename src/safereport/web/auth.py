@@ -74,8 +74,12 @@ def _session(request: Request) -> StaffRequest | None:
     token = request.cookies.get(COOKIE)
     if not token or len(token) > 100:
         return None
-    with instance_of(request).engine.begin() as conn:
-        found = service.load_session(conn, token)
+    engine = instance_of(request).engine
+    with engine.connect() as conn:  # a read snapshot: a page view takes no write lock
+        found = service.load_session(conn, token, write=False)
+    if found is not None and found.touch_due:  # at most every few seconds per session
+        with engine.begin() as conn:
+            found = service.load_session(conn, token)
     if found is None:
         return None
     _bind_csrf(request, token)

@@ -22,6 +22,11 @@ one answer and not the other. ``unsat`` proves the table equal to Cedar's semant
 every cell; then a sample of cells (one for each distinct leaf, and random ones) is also
 asked of Cedar itself. Any difference is a :class:`TableMismatch` naming the cell, and the
 guard does not use a table that has not passed both.
+
+:func:`table_for` compiles and proves a pack's table once per process (keyed by the policy
+hash) and returns None, with the reason, when there is no usable table: the guard then asks
+Cedar. Tables are read-only (``MappingProxyType`` children), so the table used is the one
+proved.
 """
 
 from __future__ import annotations
@@ -413,8 +418,6 @@ class CompiledTable:
     verify_seconds: float = 0.0
     verified: bool = False
     sampled: int = 0
-    #: policy id -> kind ("allow" or "deny"), of the pack it was compiled from
-    kinds: Mapping[str, str] = field(default_factory=dict)
     #: what users of the table derive from its leaves once (the guard's explanations)
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -527,7 +530,6 @@ def compile_pack(pack: PolicyPack, max_nodes: int = DEFAULT_MAX_NODES) -> Compil
         nodes=len(nodes),
         leaves=len(leaves),
         compile_seconds=time.perf_counter() - started,
-        kinds={info.cedar_id: info.kind for info in infos},
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 import segno
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -127,10 +128,15 @@ async def record_malformed_request(scope: MutableMapping[str, Any]) -> None:
     if not str(scope.get("path", "")).startswith(_CASE_PATHS):
         return
     request = Request(scope)
-    found = _session(request)
-    if found is None or found.state is not SessionState.ACTIVE:
-        return
-    record_failure(instance_of(request), actor_for(found.user), None, None, "malformed_case_id")
+
+    def record() -> None:  # blocking (a session read, a ledger batch): off the event loop
+        found = _session(request)
+        if found is None or found.state is not SessionState.ACTIVE:
+            return
+        record_failure(instance_of(request), actor_for(found.user), None, None,
+                       "malformed_case_id")
+
+    await anyio.to_thread.run_sync(record)
 
 
 def render_staff(

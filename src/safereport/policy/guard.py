@@ -46,7 +46,7 @@ from safereport.domain.vocabulary import (
 )
 from safereport.errors import InvalidInput
 from safereport.policy.compiled import CategoryOutcome, CompiledTable, table_for
-from safereport.policy.decision import Decision, _mint_decision
+from safereport.policy.decision import _DECISION_MINT, Decision, _mint_decision
 from safereport.policy.regimes import PolicyPack, load_pack
 from safereport.policy.request import ParsedRequest, _check_cross_fields, parse_request
 
@@ -310,16 +310,14 @@ class Guard:
                 "emergency": emergency,
             },
         }
-        return _mint_decision(
-            effect=pieces[0],
-            obligations=pieces[1],
-            rules=pieces[2],
-            reasons=pieces[3],
-            regime=self._pack.regime,
-            policy_hash=self._pack.policy_hash,
-            categories=data,
-            request=request,
-        )
+        effect, obligations, rules, reasons = pieces
+        pack = self._pack
+        # Decision's own constructor (and its checks), called positionally: the keyword form
+        # of _mint_decision costs as much again on this path.
+        return Decision(
+            effect, obligations, rules, reasons, pack.regime, pack.policy_hash, data, request,
+            _DECISION_MINT,
+        )  # fmt: skip
 
     def _table_pieces(
         self,

@@ -13,6 +13,7 @@ The route list comes from the app itself, so a new staff route without a walk he
 from __future__ import annotations
 
 import importlib
+import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,10 +23,10 @@ import pytest
 from tests.staff._client import TestClient, csrf_of, signed_in
 from tests.staff._world import STAFF, StaffWorld
 
-from safereport.domain.risk import DEFAULT_CHECKLIST
+from safereport.domain.risk import DEFAULT_CHECKLIST, IMMIGRATION_ABUSE_CHECKLIST
 from safereport.domain.vocabulary import DataCategory, Effect, Purpose, Recipient
 from safereport.policy.decision import Decision, Grant
-from safereport.services import disclosure, provenance
+from safereport.services import disclosure, evidence, provenance
 from safereport.services.disclosure import DisclosureForm
 from safereport.web.app import ROUTER_MODULES, create_app
 
@@ -144,10 +145,19 @@ def _fixture(world: StaffWorld) -> Fixture:
 Walks = dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]
 
 
+def _evidence(fx: Fixture, world: StaffWorld) -> str:
+    """A photo attached to the support case (issue 18), for the download walk."""
+    from tests.evidence._files import jpeg_with_gps
+
+    return evidence.attach_for_staff(world.instance, world.users["cw"], fx.support_case,
+                                     io.BytesIO(jpeg_with_gps()))
+
+
 def _walks(fx: Fixture, world: StaffWorld) -> Walks:
     """For each (method, route path): the concrete requests to make."""
     cases = [fx.support_case, fx.police_case]
     answers = {f"q-{item_id}": "yes" for item_id in DEFAULT_CHECKLIST.ids}
+    abuse = {f"q-{item_id}": "yes" for item_id in IMMIGRATION_ABUSE_CHECKLIST.ids}
     return {
         ("GET", "/staff/sign-in"): [("/staff/sign-in", {})],
         ("POST", "/staff/sign-in"): [("/staff/sign-in", {"username": "nobody",
@@ -168,7 +178,23 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
             (f"/staff/cases/{c}/notes", {"text": "walk note"}) for c in cases],
         ("POST", "/staff/cases/{case_id}/status"): [
             (f"/staff/cases/{c}/status", {"status": "in_progress"}) for c in cases],
+        ("GET", "/staff/cases/{case_id}/evidence"): [
+            (f"/staff/cases/{c}/evidence", {}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/evidence"): [
+            (f"/staff/cases/{c}/evidence", {"keep_uncleaned": "1"}) for c in cases],
+        ("GET", "/staff/cases/{case_id}/evidence/{evidence_id}"): [
+            (f"/staff/cases/{fx.support_case}/evidence/{_evidence(fx, world)}", {}),
+            (f"/staff/cases/{fx.police_case}/evidence/" + "0" * 32, {})],
         ("GET", "/staff/cases/{case_id}/risk"): [(f"/staff/cases/{c}/risk", {}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/language"): [
+            (f"/staff/cases/{c}/language", {"language": "Arabic; reads little English",
+                                            "need": ["needed", "female"]}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/assign"): [
+            (f"/staff/cases/{c}/assign", {"assignee": world.users["sup2"].id}) for c in cases],
+        ("GET", "/staff/cases/{case_id}/immigration-abuse"): [
+            (f"/staff/cases/{c}/immigration-abuse", {}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/immigration-abuse"): [
+            (f"/staff/cases/{c}/immigration-abuse", abuse) for c in cases],
         ("POST", "/staff/cases/{case_id}/risk"): [(f"/staff/cases/{c}/risk", answers)
                                                   for c in cases],
         ("GET", "/staff/cases/{case_id}/disclose"): [

@@ -103,7 +103,8 @@ def test_redact_immigration_is_honoured(engine: Engine, vault: Vault) -> None:
         vault.seal_fields(conn, "case-a", sample_fields("A"))
         opened = vault.open_fields(conn, grant, "case-a")
     sensitive = {f for f in CaseField if category_of(f) in SENSITIVE_CATEGORIES}
-    assert sensitive == {CaseField.IMMIGRATION_STATUS, CaseField.NATIONALITY}
+    assert sensitive == {CaseField.IMMIGRATION_STATUS, CaseField.NATIONALITY,
+                         CaseField.IMMIGRATION_ABUSE}
     assert opened.withheld == {f: WithheldReason.REDACT_IMMIGRATION for f in sensitive}
     assert set(opened.values) == set(CaseField) - sensitive
 

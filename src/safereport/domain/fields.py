@@ -26,7 +26,13 @@ class CaseField(StrEnum):
     DATE_OF_BIRTH = "date_of_birth"
     EMAIL = "email"
     HEALTH_NEEDS = "health_needs"
+    #: Answers to the immigration-related abuse checklist (POLICY.md v2, issue 17).
+    IMMIGRATION_ABUSE = "immigration_abuse"
     IMMIGRATION_STATUS = "immigration_status"
+    #: Her interpreter needs: needed, a female interpreter, not from her community, a note.
+    INTERPRETER = "interpreter"
+    #: The language(s) she speaks and reads, in staff's words ("Arabic; reads little English").
+    LANGUAGE = "language"
     LOCATION = "location"
     NAME = "name"
     NARRATIVE = "narrative"
@@ -43,7 +49,11 @@ FIELD_CATEGORY: dict[CaseField, DataCategory] = {
     CaseField.DATE_OF_BIRTH: DataCategory.IDENTITY,
     CaseField.EMAIL: DataCategory.CONTACT,
     CaseField.HEALTH_NEEDS: DataCategory.HEALTH,
+    CaseField.IMMIGRATION_ABUSE: DataCategory.IMMIGRATION_ABUSE,
     CaseField.IMMIGRATION_STATUS: DataCategory.IMMIGRATION_STATUS,
+    # How to speak with her: part of how she is contacted, sealed like her phone number.
+    CaseField.INTERPRETER: DataCategory.CONTACT,
+    CaseField.LANGUAGE: DataCategory.CONTACT,
     CaseField.LOCATION: DataCategory.CRIME_DETAILS,
     CaseField.NAME: DataCategory.IDENTITY,
     CaseField.NARRATIVE: DataCategory.CRIME_DETAILS,
@@ -63,6 +73,8 @@ FIELD_LABELS: dict[CaseField, str] = {
     CaseField.NAME: "Name",
     CaseField.DATE_OF_BIRTH: "Date of birth",
     CaseField.SAFE_CONTACT: "How it is safe to contact her",
+    CaseField.LANGUAGE: "Her language",
+    CaseField.INTERPRETER: "Interpreter",
     CaseField.PHONE: "Phone",
     CaseField.EMAIL: "Email",
     CaseField.ADDRESS: "Address",
@@ -71,6 +83,7 @@ FIELD_LABELS: dict[CaseField, str] = {
     CaseField.RISK_ANSWERS: "Risk checklist answers",
     CaseField.NATIONALITY: "Nationality",
     CaseField.IMMIGRATION_STATUS: "Immigration status",
+    CaseField.IMMIGRATION_ABUSE: "Immigration-related abuse checklist",
 }
 
 #: The order a person reads a case in: her account first, then who she is and how to reach
@@ -79,17 +92,17 @@ FIELD_ORDER: tuple[CaseField, ...] = tuple(FIELD_LABELS)
 
 #: Plain labels for the POLICY.md data categories.
 CATEGORY_LABELS: dict[DataCategory, str] = {
-    DataCategory.IDENTITY: "who she is (name, date of birth)",
-    DataCategory.CONTACT: "how to contact her",
-    DataCategory.ADDRESS: "her address",
+    DataCategory.IDENTITY: "who she is",
+    DataCategory.CONTACT: "contact details",
+    DataCategory.ADDRESS: "address",
     DataCategory.NATIONALITY: "nationality",
     DataCategory.IMMIGRATION_STATUS: "immigration status",
-    DataCategory.CRIME_DETAILS: "what happened (when, where, her account)",
+    DataCategory.CRIME_DETAILS: "what happened",
     DataCategory.HEALTH: "health",
-    DataCategory.RISK_ASSESSMENT: "the risk assessment",
+    DataCategory.RISK_ASSESSMENT: "risk assessment",
     DataCategory.CASE_NOTES: "case notes",
     DataCategory.AGGREGATE: "numbers about many people",
-    DataCategory.IMMIGRATION_ABUSE: "immigration-related abuse (threats, documents, visa)",
+    DataCategory.IMMIGRATION_ABUSE: "immigration-related abuse",
 }
 
 #: The longest text any one field accepts (a long narrative fits; a flood does not).

@@ -19,6 +19,8 @@ from safereport.errors import InvalidInput
 
 __all__ = [
     "DEFAULT_CHECKLIST",
+    "IMMIGRATION_ABUSE_CHECKLIST",
+    "AbuseChecklist",
     "Answer",
     "Assessment",
     "Checklist",
@@ -26,6 +28,8 @@ __all__ = [
     "RiskLevel",
     "assess",
     "checklist_from_mapping",
+    "read_immigration_abuse",
+    "record_immigration_abuse",
 ]
 
 
@@ -140,6 +144,14 @@ class Assessment:
     def marac_referral_prompted(self) -> bool:
         return self.level is RiskLevel.HIGH
 
+    def answered(self, checklist: Checklist, answer: Answer) -> list[str]:
+        """The prompts answered ``answer``, in the checklist's order (for a readable summary;
+        an id the checklist no longer has is shown as itself)."""
+        prompts = {item.id: item.prompt for item in checklist.items}
+        ordered = [i for i in checklist.ids if i in self.answers]
+        ordered += sorted(set(self.answers) - set(ordered))
+        return [prompts.get(i, i) for i in ordered if str(self.answers[i]) == answer.value]
+
     def to_json(self) -> str:
         """The sealed form kept in the case's ``risk_answers`` field."""
         return json.dumps(
@@ -204,3 +216,79 @@ def _answers(checklist: Checklist, answers: Mapping[str, Answer | str]) -> dict[
         except ValueError as exc:
             raise InvalidInput(f"answer to {item_id!r} must be yes, no or not known") from exc
     return parsed
+
+
+# ---- the immigration-related abuse checklist ------------------------------------------------
+
+#: Questions on abuse that uses her immigration position, paraphrased for this project from the
+#: forms the statutory guidance on controlling or coercive behaviour (Home Office, 2023) lists:
+#: threats of deportation, documents withheld, a visa or sponsorship used as control. Her
+#: answers are the POLICY.md v2 data category ``immigration_abuse``: sealed like her
+#: immigration status (F-sealed) and never sent to Immigration Enforcement except at her own
+#: request (C-abuse-evidence).
+_ABUSE_PROMPTS: tuple[tuple[str, str], ...] = (
+    ("threat-deport", "Has anyone threatened to report her to the Home Office or to have her "
+                      "deported?"),
+    ("documents", "Does anyone keep her passport, visa, residence card or other documents "
+                  "from her?"),
+    ("visa-control", "Is her visa or immigration status (for example as a spouse or partner) "
+                     "used to control her?"),
+    ("sponsorship", "Has anyone threatened to withdraw sponsorship or her application, or to "
+                    "stop her renewing it?"),
+    ("children", "Has anyone threatened that she will lose her children because of her "
+                 "immigration status?"),
+    ("misinformed", "Has anyone told her she cannot get help, report abuse or stay in the UK "
+                    "without them?"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AbuseChecklist:
+    items: tuple[ChecklistItem, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(item.id for item in self.items)
+
+
+IMMIGRATION_ABUSE_CHECKLIST = AbuseChecklist(
+    tuple(ChecklistItem(id=i, prompt=p) for i, p in _ABUSE_PROMPTS))
+MAX_ABUSE_NOTE_CHARS = 2000
+
+
+def record_immigration_abuse(
+    answers: Mapping[str, Answer | str], note: str = "",
+    checklist: AbuseChecklist = IMMIGRATION_ABUSE_CHECKLIST,
+) -> str:
+    """The sealed form of her answers (JSON); every item answered yes, no or not known."""
+    unknown = sorted(set(answers) - set(checklist.ids))
+    if unknown:
+        raise InvalidInput("unknown checklist items: " + ", ".join(unknown))
+    missing = [i for i in checklist.ids if i not in answers]
+    if missing:
+        raise InvalidInput("every question needs an answer; missing: " + ", ".join(missing))
+    parsed = {}
+    for item_id in checklist.ids:
+        try:
+            parsed[item_id] = Answer(answers[item_id]).value
+        except ValueError as exc:
+            raise InvalidInput(f"answer to {item_id!r} must be yes, no or not known") from exc
+    text = note.strip()
+    if len(text) > MAX_ABUSE_NOTE_CHARS:
+        raise InvalidInput(f"the note holds at most {MAX_ABUSE_NOTE_CHARS} characters")
+    return json.dumps({"answers": parsed, "note": text}, sort_keys=True)
+
+
+def read_immigration_abuse(
+    sealed: str, checklist: AbuseChecklist = IMMIGRATION_ABUSE_CHECKLIST,
+) -> tuple[list[tuple[str, Answer]], str] | None:
+    """(prompt, answer) pairs in the checklist's order and the note; None if unreadable."""
+    try:
+        data = json.loads(sealed)
+        answers = {str(k): Answer(v) for k, v in dict(data["answers"]).items()}
+        note = str(data.get("note", ""))
+    except (ValueError, KeyError, TypeError):
+        return None
+    prompts = {item.id: item.prompt for item in checklist.items}
+    order = [i for i in checklist.ids if i in answers] + sorted(set(answers) - set(prompts))
+    return [(prompts.get(i, i), answers[i]) for i in order], note

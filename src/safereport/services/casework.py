@@ -52,6 +52,7 @@ from safereport.store.provenance import FactSource
 from safereport.vault.blind import BlindKind
 
 __all__ = [
+    "INTERPRETER_NEEDS",
     "STAFF_STATUSES",
     "CaseFilter",
     "CaseNotHeld",
@@ -61,16 +62,20 @@ __all__ = [
     "NoteView",
     "actor_for",
     "add_note",
+    "assign",
     "canonical_reference",
     "case_page",
     "change_status",
+    "colleagues",
     "default_purpose",
     "file_third_party_report",
     "list_cases",
     "load_checklist",
     "record_not_held",
+    "save_immigration_abuse",
     "save_risk_assessment",
     "search_cases",
+    "set_language_needs",
 ]
 
 RISK_CHECKLIST_FILE = "risk_checklist.yaml"
@@ -242,6 +247,18 @@ class CasePage:
     notes_withheld: str = ""
     rules: tuple[str, ...] = ()
     risk: Assessment | None = None
+    #: The display name of the person the case is assigned to ("" if nobody).
+    assignee: str = ""
+
+    @property
+    def internal_notes(self) -> list[NoteView]:
+        """Notes only staff read (kept apart from what passes between her and the service)."""
+        return [n for n in self.notes if not n.visible_to_subject and n.author_kind != "victim"]
+
+    @property
+    def messages_with_her(self) -> list[NoteView]:
+        """Messages shown on her return page, and hers to the service, oldest first."""
+        return [n for n in self.notes if n.visible_to_subject or n.author_kind == "victim"]
 
 
 class CaseNotHeld(InvalidInput):
@@ -326,6 +343,11 @@ def case_page(
         if DataCategory.CASE_NOTES in categories:
             grant = access.grant
     note_views = _open_notes(instance, actor, grant, case_id) if grant is not None else []
+    assignee = ""
+    if summary.assigned_to:
+        with instance.engine.connect() as conn:
+            assignee = str(conn.execute(select(users.c.display_name).where(
+                users.c.id == summary.assigned_to)).scalar() or "")
     return CasePage(
         summary=summary,
         purpose=stated,
@@ -335,6 +357,7 @@ def case_page(
         notes_withheld=notes_reason,
         rules=tuple(dict.fromkeys(rules)),
         risk=_risk_from(values),
+        assignee=assignee,
     )
 
 
@@ -707,3 +730,117 @@ def _index(
         # not a phone number we can normalise: kept, but not searchable
         with contextlib.suppress(InvalidInput):
             instance.vault.index_value(conn, case_id, BlindKind.PHONE, phone)
+
+
+# ---- her language and interpreter needs -----------------------------------------------------
+
+#: The interpreter needs staff can tick (issue 17), in the words kept in the sealed field.
+INTERPRETER_NEEDS: dict[str, str] = {
+    "needed": "Needs an interpreter",
+    "female": "A female interpreter",
+    "not_community": "Not an interpreter from her own community",
+    "not_family": "Never a family member or partner as interpreter",
+}
+MAX_LANGUAGE_CHARS = 200
+
+
+def set_language_needs(
+    instance: Instance,
+    user: StaffUser,
+    case_id: str,
+    *,
+    language: str,
+    needs: Iterable[str] = (),
+    note: str = "",
+) -> None:
+    """Seal her language and interpreter needs (category ``contact``), decided and recorded."""
+    spoken = " ".join(language.split())
+    if len(spoken) > MAX_LANGUAGE_CHARS:
+        raise InvalidInput(f"the language holds at most {MAX_LANGUAGE_CHARS} characters")
+    chosen = list(dict.fromkeys(needs))
+    unknown = [n for n in chosen if n not in INTERPRETER_NEEDS]
+    if unknown:
+        raise InvalidInput("unknown interpreter need: " + ", ".join(sorted(unknown)))
+    extra = " ".join(note.split())
+    if len(extra) > MAX_LANGUAGE_CHARS:
+        raise InvalidInput(f"the interpreter note holds at most {MAX_LANGUAGE_CHARS} characters")
+    lines = [INTERPRETER_NEEDS[n] for n in INTERPRETER_NEEDS if n in chosen]
+    if extra:
+        lines.append(extra)
+    interpreter = "; ".join(lines) or "No interpreter needed"
+    if not spoken:
+        raise InvalidInput("say which language she speaks (for example 'Arabic; reads little "
+                           "English')")
+
+    def work(conn: Connection) -> None:
+        _case_row(conn, user, case_id)
+        _decide_write(instance, conn, user, case_id, [DataCategory.CONTACT], "language")
+        instance.vault.seal_fields(conn, case_id, {CaseField.LANGUAGE: spoken,
+                                                   CaseField.INTERPRETER: interpreter})
+        _touch(conn, case_id)
+
+    _committed_denial(instance, work, user=user, case_id=case_id, event="language")
+
+
+def _touch(conn: Connection, case_id: str) -> None:
+    conn.execute(update(cases).where(cases.c.id == case_id).values(updated_at=_now(None)))
+
+
+# ---- the immigration-related abuse checklist ------------------------------------------------
+
+
+def save_immigration_abuse(
+    instance: Instance,
+    user: StaffUser,
+    case_id: str,
+    answers: Mapping[str, str],
+    *,
+    note: str = "",
+) -> None:
+    """Seal her answers in ``immigration_abuse`` (POLICY.md v2), decided and recorded.
+
+    The category is sealed (F-sealed): only her own support service's caseworkers and
+    supervisors can write or read it, and a disclosure of it to Immigration Enforcement is
+    denied unless she asked for it (C-abuse-evidence).
+    """
+    from safereport.domain.risk import record_immigration_abuse
+
+    sealed = record_immigration_abuse(answers, note)
+
+    def work(conn: Connection) -> None:
+        _case_row(conn, user, case_id)
+        _decide_write(instance, conn, user, case_id, [DataCategory.IMMIGRATION_ABUSE],
+                      "immigration_abuse")
+        instance.vault.seal_fields(conn, case_id, {CaseField.IMMIGRATION_ABUSE: sealed})
+        _touch(conn, case_id)
+
+    _committed_denial(instance, work, user=user, case_id=case_id, event="immigration_abuse")
+
+
+# ---- assignment and hand-over ---------------------------------------------------------------
+
+#: Roles that can hold a case of their organisation.
+_CASE_HOLDING_ROLES = ("caseworker", "supervisor", "police_officer")
+
+
+def colleagues(instance: Instance, user: StaffUser) -> list[tuple[str, str]]:
+    """(id, display name) of the people in the user's organisation who can hold a case."""
+    with instance.engine.connect() as conn:
+        rows = conn.execute(select(users.c.id, users.c.display_name).where(and_(
+            users.c.org_id == user.org_id, users.c.role.in_(_CASE_HOLDING_ROLES)))
+            .order_by(users.c.display_name)).all()
+    return [(r.id, r.display_name) for r in rows]
+
+
+def assign(instance: Instance, user: StaffUser, case_id: str, assignee_id: str) -> None:
+    """Assign (or hand over) the case to a colleague, decided as an update and recorded."""
+    if assignee_id not in {cid for cid, _ in colleagues(instance, user)}:
+        raise InvalidInput("choose a colleague who can hold this case")
+
+    def work(conn: Connection) -> None:
+        _case_row(conn, user, case_id)
+        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "assigned")
+        conn.execute(update(cases).where(cases.c.id == case_id).values(
+            assigned_to=assignee_id, updated_at=_now(None)))
+
+    _committed_denial(instance, work, user=user, case_id=case_id, event="assigned")

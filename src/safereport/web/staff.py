@@ -15,8 +15,19 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from safereport.domain.case import CaseStatus
-from safereport.domain.fields import CATEGORY_LABELS, FIELD_CATEGORY, FIELD_LABELS, CaseField
-from safereport.domain.risk import RiskLevel
+from safereport.domain.fields import (
+    CATEGORY_LABELS,
+    FIELD_CATEGORY,
+    FIELD_LABELS,
+    FIELD_ORDER,
+    CaseField,
+)
+from safereport.domain.risk import (
+    IMMIGRATION_ABUSE_CHECKLIST,
+    Answer,
+    RiskLevel,
+    read_immigration_abuse,
+)
 from safereport.domain.vocabulary import (
     CrimeType,
     DataCategory,
@@ -169,9 +180,15 @@ def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -
     def work() -> Response:
         instance = instance_of(request)
         page = casework.case_page(instance, staff.user, case_id, _enum(Purpose, purpose))
+        abuse = page.values.get(CaseField.IMMIGRATION_ABUSE)
         return render_staff(
-            request, "staff/case.html", page=page, fields=list(CaseField),
-            category_of=FIELD_CATEGORY, purposes=list(Purpose),
+            request, "staff/case.html", page=page, fields=list(FIELD_ORDER),
+            category_of=FIELD_CATEGORY, purposes=list(Purpose), **_LABELS,
+            sections=_CASE_SECTIONS, yes=Answer.YES, abuse_field=CaseField.IMMIGRATION_ABUSE,
+            risk_field=CaseField.RISK_ANSWERS,
+            abuse=read_immigration_abuse(abuse) if abuse else None,
+            interpreter_needs=casework.INTERPRETER_NEEDS,
+            colleagues=casework.colleagues(instance, staff.user),
             statuses=[s for s in casework.STAFF_STATUSES if s is not page.summary.status],
             disclosures=disclosure.disclosures_for_case(instance, staff.user, case_id),
             checklist=casework.load_checklist(instance),
@@ -179,6 +196,81 @@ def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -
             consent_choices=CONSENT_CHOICES, request_choices=provenance.REQUEST_CHOICES,
             requestable=provenance.REQUESTABLE_CATEGORIES)
     return _guarded(request, "/staff/cases", work)
+
+
+#: The case page's sections: a heading and the fields under it, in reading order.
+_CASE_SECTIONS: tuple[tuple[str, tuple[CaseField, ...]], ...] = (
+    ("Her account", (CaseField.NARRATIVE, CaseField.OCCURRED, CaseField.LOCATION)),
+    ("Before you contact her", (CaseField.SAFE_CONTACT, CaseField.LANGUAGE,
+                                CaseField.INTERPRETER)),
+    ("Who she is and how to reach her", (CaseField.NAME, CaseField.DATE_OF_BIRTH,
+                                         CaseField.PHONE, CaseField.EMAIL, CaseField.ADDRESS,
+                                         CaseField.HEALTH_NEEDS)),
+    ("Sealed: only her own support service", (CaseField.NATIONALITY,
+                                               CaseField.IMMIGRATION_STATUS)),
+)
+
+
+@router.post("/cases/{case_id}/language")
+async def set_language(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        casework.set_language_needs(
+            instance_of(request), staff.user, case_id, language=str(form.get("language", "")),
+            needs=[str(n) for n in form.getlist("need")],
+            note=str(form.get("interpreter_note", "")))
+        return RedirectResponse(f"/staff/cases/{case_id}#before-contact", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/assign")
+async def assign(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        casework.assign(instance_of(request), staff.user, case_id,
+                        str(form.get("assignee", "")))
+        return RedirectResponse(f"/staff/cases/{case_id}", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+def _abuse_page(request: Request, case_id: str, *, error: str = "", answers: Any = None,
+                note: str = "", status_code: int = 200) -> HTMLResponse:
+    return render_staff(request, "staff/immigration_abuse.html", status_code=status_code,
+                        case_id=case_id, checklist=IMMIGRATION_ABUSE_CHECKLIST, error=error,
+                        answers=answers or {}, note=note)
+
+
+@router.get("/cases/{case_id}/immigration-abuse", response_class=HTMLResponse)
+def immigration_abuse_form(request: Request, staff: Staff, case_id: str) -> Response:
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        return _abuse_page(request, case_id)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/immigration-abuse", response_class=HTMLResponse)
+async def immigration_abuse_save(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+    answers = {item.id: str(form.get(f"q-{item.id}", ""))
+               for item in IMMIGRATION_ABUSE_CHECKLIST.items if form.get(f"q-{item.id}")}
+    note = str(form.get("note", ""))
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        try:
+            casework.save_immigration_abuse(instance_of(request), staff.user, case_id, answers,
+                                            note=note)
+        except InvalidInput as exc:
+            if isinstance(exc, casework.CaseNotHeld):
+                raise
+            return _abuse_page(request, case_id, error=str(exc), answers=answers, note=note,
+                               status_code=400)
+        return RedirectResponse(f"/staff/cases/{case_id}#sealed", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
 
 
 # ---- her consents and requests, recorded in person and confirmed by a second person ---------

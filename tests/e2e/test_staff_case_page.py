@@ -1,0 +1,77 @@
+"""Issue 17 in Chromium: the case page for people, her language and interpreter needs, the
+immigration-related abuse checklist, and hand-over; axe-core on each new page state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.test_staff_pages import Axe, Serve, _no_violations, sign_in
+from tests.staff._world import StaffWorld, make_staff_world
+
+from safereport.domain.risk import IMMIGRATION_ABUSE_CHECKLIST
+from safereport.web.app import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from argon2 import PasswordHasher
+
+    from safereport.services import auth
+
+    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                        parallelism=1))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[StaffWorld]:
+    made = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    yield made
+    made.instance.close()
+
+
+def test_caseworker_records_language_abuse_checklist_and_hands_over(
+    world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
+) -> None:
+    filed = world.file("cw")
+    base = live_server(create_app(world.instance))
+    sign_in(page, base, world, "cw")
+    page.goto(base + f"/staff/cases/{filed.case_id}")
+    headings = page.locator("main h2").all_inner_texts()
+    assert headings[0] == "Her account" and headings[1] == "Before you contact her"
+    _no_violations(page, axe_violations)
+    page.get_by_text("Record her language and interpreter needs").click()
+    page.get_by_label("Her language").fill("Arabic; reads little English")
+    page.get_by_label("Needs an interpreter").check()
+    page.get_by_label("A female interpreter").check()
+    page.get_by_label("Not an interpreter from her own community").check()
+    page.get_by_role("button", name="Save language and interpreter needs").click()
+    assert page.locator('[data-field="language"]').inner_text() == \
+        "Arabic; reads little English"
+    assert "A female interpreter" in page.locator('[data-field="interpreter"]').inner_text()
+    _no_violations(page, axe_violations)
+    page.get_by_role("link", name="Immigration-related abuse checklist").click()
+    _no_violations(page, axe_violations)
+    for item in IMMIGRATION_ABUSE_CHECKLIST.items:
+        page.locator(f"#q-{item.id}-yes").check()
+    page.get_by_label("What she told you (optional)").fill("He keeps her passport.")
+    page.get_by_role("button", name="Save her answers").click()
+    answers = page.locator('[data-field="immigration_abuse"]').inner_text()
+    assert IMMIGRATION_ABUSE_CHECKLIST.items[0].prompt in answers
+    assert "He keeps her passport." in answers
+    page.get_by_label("Assign or hand over to").select_option(label="Sup2")
+    page.get_by_role("button", name="Assign").click()
+    assert page.locator(".assignee").inner_text() == "Sup2"
+    _no_violations(page, axe_violations)
+    # a police officer of another organisation reading his own case: the sealed part once
+    page.context.clear_cookies()
+    police = world.file("officer", sensitive=False)
+    sign_in(page, base, world, "officer")
+    page.goto(base + f"/staff/cases/{police.case_id}")
+    assert "F-sealed" in page.locator('[data-field="immigration_abuse"]').inner_text()
+    assert page.get_by_role("link", name="Immigration-related abuse checklist").count() == 0
+    _no_violations(page, axe_violations)

@@ -8,11 +8,11 @@ Two capabilities stand between a request and decrypted data (invariant I1):
   ledger, after the database transaction holding the entry has committed, and the vault opens
   nothing without one.
 
-Neither can be widened or duplicated: each value the guard or the ledger mints is recorded
-by identity, and :func:`is_genuine` (which the vault and the ledger check) is true only for
-that very object. A copy made with ``dataclasses.replace`` (a wider category set, another
-case), ``copy``, ``pickle`` or ``object.__new__`` is not genuine and opens nothing; copying
-and pickling are refused outright.
+Neither can be widened or duplicated. The minting token is an init-only value, so
+``dataclasses.replace`` (a wider category set, another case) cannot rebuild one without it;
+copying and pickling are refused outright; and every Grant the ledger mints is recorded by
+identity, so :func:`is_genuine` (which the vault checks) is true only for that very object: a
+Grant made any other way (``object.__new__``, a copy smuggled past the checks) opens nothing.
 
 Tests that need a Grant without a database use :func:`UnsafeGrantForTests`, named so that a
 reviewer sees it.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -35,7 +35,7 @@ __all__ = ["Decision", "Grant", "UnsafeGrantForTests", "is_genuine"]
 _DECISION_MINT = object()
 _GRANT_MINT = object()
 
-#: id -> weak reference of every Decision and Grant minted here and still alive.
+#: id -> weak reference of every Grant minted here and still alive.
 _MINTED: dict[int, weakref.ref[Any]] = {}
 _MINTED_LOCK = threading.Lock()
 
@@ -53,7 +53,7 @@ def _register(value: Any) -> None:
 
 
 def is_genuine(value: object) -> bool:
-    """True only for the very Decision or Grant object the guard or the ledger minted."""
+    """True only for the very Grant object the ledger minted."""
     with _MINTED_LOCK:
         ref = _MINTED.get(id(value))
     return ref is not None and ref() is value
@@ -90,10 +90,10 @@ class Decision(_NotCopied):
     policy_hash: str
     categories: frozenset[DataCategory]
     request: Mapping[str, Any]
-    _mint: object = field(default=None, repr=False, compare=False)
+    _mint: InitVar[object] = None
 
-    def __post_init__(self) -> None:
-        if self._mint is not _DECISION_MINT:
+    def __post_init__(self, _mint: object) -> None:
+        if _mint is not _DECISION_MINT:
             raise TypeError("a Decision is made only by the guard")
         if self.effect is Effect.DENY and self.obligations:
             raise ValueError("a deny has no obligations")
@@ -116,9 +116,7 @@ class Decision(_NotCopied):
 
 def _mint_decision(**fields: Any) -> Decision:
     """For ``policy.guard`` only."""
-    decision = Decision(**fields, _mint=_DECISION_MINT)
-    _register(decision)
-    return decision
+    return Decision(**fields, _mint=_DECISION_MINT)
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True)
@@ -129,10 +127,10 @@ class Grant(_NotCopied):
     ledger_index: int
     case_id: str | None
     fulfilled: frozenset[Obligation]
-    _mint: object = field(default=None, repr=False, compare=False)
+    _mint: InitVar[object] = None
 
-    def __post_init__(self) -> None:
-        if self._mint is not _GRANT_MINT:
+    def __post_init__(self, _mint: object) -> None:
+        if _mint is not _GRANT_MINT:
             raise TypeError("a Grant is made only by the ledger after its entry is committed")
         if not self.decision.allowed:
             raise ValueError("a denial grants nothing")
@@ -153,7 +151,7 @@ def _mint_grant(
     ``case_id`` binds the grant to the one case its ledger entry names: the vault refuses to
     open any other case with it.
     """
-    if not is_genuine(decision):
+    if not isinstance(decision, Decision):
         raise AccessDenied("a Grant is made only for a Decision the guard made")
     grant = Grant(decision, ledger_index, case_id, fulfilled, _mint=_GRANT_MINT)
     _register(grant)

@@ -82,7 +82,7 @@ class FormGuardSettings:
 
     limit_per_hour: int = 60
     report_limit_per_hour: int = 30
-    attack_per_hour: int = 300
+    attack_per_hour: int = 60
     wait_seconds: int = 0
     attack_wait_seconds: int = 20
     pow_max_number: int = 20_000

@@ -72,8 +72,11 @@ def live_server() -> Iterator[Callable[[Any], str]]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: sync Playwright keeps an event loop running in the main
+    # thread while it is started, and later suites (asyncio.run in their own tests) must not
+    # find one; one Chromium start per browser test module costs about a second.
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():

@@ -113,6 +113,9 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             parsed,
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=None if pool else NullPool,
+            # A failing statement's error and log never carry its bound values (usernames,
+            # case ids, lookup ids): security review, finding 20.
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -124,6 +127,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         # Whatever the server's default, a commit here waits for its WAL to reach the disk.
         kwargs: dict[str, Any] = {
+            "hide_parameters": True,
             "pool_pre_ping": True,
             "connect_args": {"options": "-c synchronous_commit=on"},
         }

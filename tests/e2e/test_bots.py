@@ -134,3 +134,25 @@ def test_without_javascript_she_is_asked_to_wait_and_loses_nothing(
     page.locator("form button[type=submit]").click()
     page.wait_for_url("**/return/new**")
     assert _cases(world) == before + 1
+
+
+def test_pressing_send_before_the_work_is_done_says_so_and_then_sends(
+    world: World, live_server: Callable[[Any], str], page: Any
+) -> None:
+    base = live_server(create_app(world.instance))
+    held: list[Any] = []
+    # The challenge is held back, so the work cannot be done before she presses the button.
+    page.route("**/forms/challenge", lambda route: held.append(route))
+    before = _cases(world)
+    page.goto(f"{base}/report")
+    page.locator("#mode-anonymous").check()
+    page.locator("#crime-other").check()
+    page.locator("#f-narrative").fill(_NARRATIVE)
+    page.locator("form button[type=submit]").click()
+    status = page.get_by_role("status").filter(has_text="This can take a few seconds")
+    status.wait_for()
+    assert page.url.endswith("/report") and _cases(world) == before  # nothing sent yet
+    assert held, "the script did not ask for a challenge"
+    held[0].continue_()
+    page.wait_for_url("**/return/new**")
+    assert _cases(world) == before + 1

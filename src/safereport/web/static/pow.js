@@ -3,8 +3,9 @@
  * On each form with a hidden "altcha" field: fetch a challenge from this server
  * (/forms/challenge), find the number n for which SHA-256(salt + n) is the challenge, and put
  * the solution (base64 JSON) in the field. If she presses the button before it is found, the
- * form waits for it, then sends. Nothing is loaded from anywhere else; without this script, or
- * where it cannot run, the form still works (the server then asks for a short wait instead).
+ * form says it is sending (a status message), waits for it, then sends. Nothing is loaded
+ * from anywhere else; without this script, or where it cannot run, the form still works (the
+ * server then asks for a short wait instead).
  */
 (function () {
   "use strict";
@@ -49,7 +50,9 @@
       event.preventDefault();
       sending = true;
       var button = event.submitter || form.querySelector("button[type=submit]");
+      var status = form.querySelector(".pow-wait");
       if (button) { button.setAttribute("aria-busy", "true"); }
+      if (status) { status.hidden = false; }
       solved.then(function () {
         if (button) { button.removeAttribute("aria-busy"); }
         if (form.requestSubmit) { form.requestSubmit(event.submitter || undefined); } else { form.submit(); }

@@ -13,13 +13,16 @@ afterwards finds only "This page has closed".
 A form's CSRF token is spent by the first POST that carries it (:class:`SpentTokens`), so a
 replayed message, consent, erasure, claim or report does nothing the second time.
 
-Both stores live in the process (one uvicorn worker, as ``safereport serve`` runs): a restart
-ends every session, which only means typing the codename again.
+Both live in the database (:class:`DatabaseReturnSessions`, :class:`DatabaseSpentTokens`), so
+that every worker process (``serve --workers N``, or several servers over one PostgreSQL) sees
+the same session and refuses the same replay; what a session holds is sealed, and only hashes
+of the cookie and of spent tokens are stored. Expired rows are deleted as new sessions start.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import threading
 import time
@@ -29,7 +32,10 @@ from typing import Any
 
 from fastapi import Request, Response
 
+from safereport.errors import VaultError
 from safereport.services.victim import VictimSession, door_open
+from safereport.store import victim_sessions as store
+from safereport.vault.transient import TransientBox
 from safereport.web.security import CSRF_TTL_SECONDS
 
 __all__ = [
@@ -37,6 +43,8 @@ __all__ = [
     "COOKIE_PATH",
     "SESSION_TTL_SECONDS",
     "Card",
+    "DatabaseReturnSessions",
+    "DatabaseSpentTokens",
     "Flash",
     "ReturnSession",
     "ReturnSessions",
@@ -166,6 +174,106 @@ class SpentTokens:
         return len(self._spent)
 
 
+class _StoredSession(ReturnSession):
+    """A session kept in the database: setting its card or flash writes it back."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        store = self.__dict__.get("_store")
+        if store is not None and name in ("card", "flash"):
+            store.save(self)
+
+
+def _state_json(session: ReturnSession) -> bytes:
+    victim = session.victim
+    return json.dumps({
+        "victim": None if victim is None else [victim.subject_id, victim.case_id],
+        "card": None if session.card is None else [session.card.reference, session.card.codename,
+                                                   session.card.claimed],
+        "flash": None if session.flash is None else [session.flash.notice, session.flash.errors,
+                                                     session.flash.values],
+    }).encode("utf-8")
+
+
+def _state_from(data: bytes, expires: float) -> ReturnSession:
+    value = json.loads(data.decode("utf-8"))
+    victim = value.get("victim")
+    card = value.get("card")
+    flash = value.get("flash")
+    return _StoredSession(
+        VictimSession(*victim) if victim else None, expires,
+        card=Card(card[0], card[1], bool(card[2])) if card else None,
+        flash=Flash(flash[0], dict(flash[1]), dict(flash[2])) if flash else None,
+    )
+
+
+class DatabaseReturnSessions:
+    """:class:`ReturnSessions` kept in the database, so that every worker process (``serve
+    --workers N``, or several servers over one PostgreSQL) knows her session. The row's key is
+    a hash of the cookie's value; its contents (which case, the card shown once, a notice or
+    what she typed) are sealed under a key derived from the instance's keys."""
+
+    def __init__(self, instance: Any, ttl: float = SESSION_TTL_SECONDS, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.ttl = ttl
+        self._instance = instance
+        self._clock = clock
+        self._box = TransientBox(instance.vault.keys, "return-session")
+
+    def start(self, victim: VictimSession | None, *, card: Card | None = None) -> str:
+        opaque = secrets.token_urlsafe(32)
+        key, now = _key(opaque), self._clock()
+        state = ReturnSession(victim, now + self.ttl, card=card)
+        with self._instance.engine.begin() as conn:
+            store.expire(conn, now)
+            store.insert_session(conn, key, now + self.ttl,
+                                 self._box.seal(key, _state_json(state)))
+        return opaque
+
+    def get(self, opaque: str | None) -> ReturnSession | None:
+        if not opaque or len(opaque) > 100:
+            return None
+        key = _key(opaque)
+        with self._instance.engine.connect() as conn:
+            row = store.get_session(conn, key, self._clock())
+        if row is None:
+            return None
+        try:
+            found = _state_from(self._box.open(key, row.sealed), row.expires)
+        except (VaultError, ValueError, TypeError, IndexError):
+            return None
+        object.__setattr__(found, "_store", self)
+        object.__setattr__(found, "_key", key)
+        return found
+
+    def save(self, session: ReturnSession) -> None:
+        key = session.__dict__.get("_key")
+        if key is None:
+            return
+        with self._instance.engine.begin() as conn:
+            store.update_session(conn, key, self._box.seal(key, _state_json(session)))
+
+    def end(self, opaque: str | None) -> None:
+        if opaque and len(opaque) <= 100:
+            with self._instance.engine.begin() as conn:
+                store.delete_session(conn, _key(opaque))
+
+
+class DatabaseSpentTokens:
+    """:class:`SpentTokens` kept in the database: a replay is refused whichever worker gets it."""
+
+    def __init__(self, instance: Any, ttl: float = CSRF_TTL_SECONDS + 120, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.ttl = ttl
+        self._instance = instance
+        self._clock = clock
+
+    def spend(self, token: str) -> bool:
+        now = self._clock()
+        with self._instance.engine.begin() as conn:
+            return store.spend_token(conn, _key(token), now + self.ttl, now)
+
+
 def _state_object(request: Request, name: str, factory: Callable[[], Any]) -> Any:
     state = request.app.state
     existing = getattr(state, name, None)
@@ -175,13 +283,21 @@ def _state_object(request: Request, name: str, factory: Callable[[], Any]) -> An
     return existing
 
 
-def return_sessions(request: Request) -> ReturnSessions:
-    made: ReturnSessions = _state_object(request, "victim_sessions", ReturnSessions)
+def return_sessions(request: Request) -> ReturnSessions | DatabaseReturnSessions:
+    """The app's session store: in the database (shared by every worker) when the app has an
+    instance; a test may put an in-memory :class:`ReturnSessions` on ``app.state``."""
+    instance = getattr(request.app.state, "instance", None)
+    made: ReturnSessions | DatabaseReturnSessions = _state_object(
+        request, "victim_sessions",
+        (lambda: DatabaseReturnSessions(instance)) if instance is not None else ReturnSessions)
     return made
 
 
-def spent_tokens(request: Request) -> SpentTokens:
-    made: SpentTokens = _state_object(request, "victim_spent_tokens", SpentTokens)
+def spent_tokens(request: Request) -> SpentTokens | DatabaseSpentTokens:
+    instance = getattr(request.app.state, "instance", None)
+    made: SpentTokens | DatabaseSpentTokens = _state_object(
+        request, "victim_spent_tokens",
+        (lambda: DatabaseSpentTokens(instance)) if instance is not None else SpentTokens)
     return made
 
 

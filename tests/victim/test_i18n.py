@@ -125,3 +125,14 @@ def test_the_translators_template_is_up_to_date() -> None:
     from safereport.web.i18n import TEMPLATE_PATH, template_text
 
     assert TEMPLATE_PATH.read_bytes() == template_text(), "run python -m safereport.web.i18n"
+
+
+def test_every_rule_of_every_regime_has_a_reason_in_her_words() -> None:
+    """POLICY.md v2 added C-abuse-evidence: every rule id the guard can name has her words."""
+    from safereport.domain.vocabulary import Regime
+    from safereport.policy.regimes import load_pack
+    from safereport.web.victim_support import reasons
+
+    for regime in Regime:
+        for rule in load_pack(regime.value).rule_ids():
+            assert reasons("en", (rule,))[0][1], f"{regime}: no words for {rule}"

@@ -152,6 +152,8 @@ _EFFECT_LABELS: dict[str, str] = {
 
 #: Each rule's reason in plain words (the rule ids are the guard's, from the Cedar policies).
 _RULE_REASONS: dict[str, str] = {
+    "C-abuse-evidence": N_("What you told us about abuse linked to your immigration status "
+                           "never goes to immigration enforcement, unless you ask for it."),
     "C-casework": N_("Your support service may use your report to support you."),
     "C-checks": N_("The police may check their databases to keep people safe or to investigate."),
     "C-consent": N_("You gave your clear consent."),

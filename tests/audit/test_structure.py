@@ -28,8 +28,10 @@ def _files_using(pattern: str) -> set[str]:
         # Minting the capabilities: the guard makes Decisions, the ledger makes Grants.
         (r"\b_mint_decision\b", {"policy/decision.py", "policy/guard.py"}),
         (r"\b_mint_grant\b", {"policy/decision.py", "ledger/log.py"}),
-        # A Grant is asked for on the road only.
-        (r"\.ledger\.grant\(", {"services/access.py"}),
+        # A Grant is asked for on the road only: access_case, and the recipient's side of a
+        # disclosure (read_package: the guard decides the release again, the ledger records
+        # who opened it, then the Grant opens the package; issue 17).
+        (r"\.ledger\.grant\(", {"services/access.py", "services/disclosure.py"}),
         # Test doubles never reach production code.
         (r"\bUnsafeGrantForTests\(", {"policy/decision.py"}),
         (r"\bUnsafeMemoryKeyStore\(", {"vault/keystore.py"}),

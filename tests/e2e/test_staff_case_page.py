@@ -75,3 +75,23 @@ def test_caseworker_records_language_abuse_checklist_and_hands_over(
     assert "F-sealed" in page.locator('[data-field="immigration_abuse"]').inner_text()
     assert page.get_by_role("link", name="Immigration-related abuse checklist").count() == 0
     _no_violations(page, axe_violations)
+
+
+def test_closing_with_a_reason_and_the_funders_return(
+    world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
+) -> None:
+    filed = world.file("sup1")
+    base = live_server(create_app(world.instance))
+    sign_in(page, base, world, "sup1")
+    page.goto(base + f"/staff/cases/{filed.case_id}")
+    page.get_by_label("Change status to").select_option("closed")
+    page.get_by_label("Why it is closed (needed to close it)").select_option("declined")
+    page.get_by_role("button", name="Change status").click()
+    assert page.locator(".case-status").inner_text() == "closed: She declined support"
+    page.get_by_role("link", name="Returns").first.click()
+    assert "New cases" in page.locator("table.returns").inner_text()
+    _no_violations(page, axe_violations)
+    page.get_by_label("By").select_option("month")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("table.returns thead th").count() == 13
+    _no_violations(page, axe_violations)

@@ -231,6 +231,8 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
             (f"/staff/disclosures/{fx.pending}/withdraw", {"reason": "not needed"}),
             (f"/staff/disclosures/{fx.released_to_police}/withdraw", {"reason": ""})],
         ("GET", "/staff/approvals"): [("/staff/approvals", {})],
+        ("GET", "/staff/returns"): [("/staff/returns?year=2026&by=month", {})],
+        ("GET", "/staff/returns.csv"): [("/staff/returns.csv", {})],
         ("GET", "/staff/inbox"): [("/staff/inbox", {})],
         ("GET", "/staff/inbox/{request_id}"): [
             (f"/staff/inbox/{fx.released_to_marac}", {}),

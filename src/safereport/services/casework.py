@@ -52,6 +52,7 @@ from safereport.store.provenance import FactSource
 from safereport.vault.blind import BlindKind
 
 __all__ = [
+    "CLOSURE_REASONS",
     "INTERPRETER_NEEDS",
     "STAFF_STATUSES",
     "CaseFilter",
@@ -249,6 +250,8 @@ class CasePage:
     risk: Assessment | None = None
     #: The display name of the person the case is assigned to ("" if nobody).
     assignee: str = ""
+    #: Why it was closed, in words (only while it is closed).
+    closure: str = ""
 
     @property
     def internal_notes(self) -> list[NoteView]:
@@ -343,11 +346,18 @@ def case_page(
         if DataCategory.CASE_NOTES in categories:
             grant = access.grant
     note_views = _open_notes(instance, actor, grant, case_id) if grant is not None else []
-    assignee = ""
-    if summary.assigned_to:
-        with instance.engine.connect() as conn:
+    assignee = closure = ""
+    with instance.engine.connect() as conn:
+        if summary.assigned_to:
             assignee = str(conn.execute(select(users.c.display_name).where(
                 users.c.id == summary.assigned_to)).scalar() or "")
+        if summary.status is CaseStatus.CLOSED:
+            from safereport.store.staff import case_closures
+
+            latest = conn.execute(select(case_closures.c.reason).where(
+                case_closures.c.case_id == case_id).order_by(
+                case_closures.c.closed_at.desc()).limit(1)).scalar()
+            closure = CLOSURE_REASONS.get(str(latest), "") if latest else ""
     return CasePage(
         summary=summary,
         purpose=stated,
@@ -358,6 +368,7 @@ def case_page(
         rules=tuple(dict.fromkeys(rules)),
         risk=_risk_from(values),
         assignee=assignee,
+        closure=closure,
     )
 
 
@@ -557,14 +568,28 @@ def insert_note(
     )
 
 
+#: Why a case is closed: the closed list funders and commissioners count (issue 17).
+CLOSURE_REASONS: dict[str, str] = {
+    "support_completed": "Support completed: what she wanted is done",
+    "declined": "She declined support",
+    "dropped_out": "She stopped responding (dropped out)",
+    "moved_on": "She moved away, or was transferred to another area or service",
+    "referred_on": "Referred on: another service holds it now",
+    "unsafe_contact": "No safe way to contact her",
+    "other": "Another reason",
+}
+
+
 def change_status(
     instance: Instance,
     user: StaffUser,
     case_id: str,
     new_status: CaseStatus | str,
     *,
+    closure_reason: str = "",
     now: datetime | None = None,
 ) -> None:
+    """Move the case to ``new_status``; closing it needs a reason from :data:`CLOSURE_REASONS`."""
     try:
         target = CaseStatus(new_status)
     except ValueError as exc:
@@ -576,12 +601,20 @@ def change_status(
         current = _case_row(conn, user, case_id).status
         if not can_transition(current, target):
             raise InvalidInput(f"a {current.value} case cannot become {target.value}")
+        if target is CaseStatus.CLOSED and closure_reason not in CLOSURE_REASONS:
+            raise InvalidInput("choose why the case is closed")
         _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "status")
         conn.execute(
             update(cases)
             .where(cases.c.id == case_id)
             .values(status=target.value, updated_at=_now(now))
         )
+        if target is CaseStatus.CLOSED:
+            from safereport.store.staff import case_closures
+
+            conn.execute(case_closures.insert().values(
+                id=new_id(), case_id=case_id, reason=closure_reason, closed_by=user.id,
+                closed_at=_now(now)))
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="status")
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from safereport.store.metadata import metadata
 
 __all__ = [
+    "case_closures",
     "disclosure_approvals",
     "disclosure_asks",
     "disclosure_events",
@@ -182,4 +183,18 @@ disclosure_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_disclosure_events_request", "request_id"),
     Index("ix_disclosure_events_ask", "ask_id"),
+)
+
+case_closures = Table(
+    "case_closures",
+    metadata,
+    # Why a case was closed, from a closed list (funders count them): a routing fact in clear,
+    # like the status itself; nothing about her. The latest row of a case is its closure.
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("closed_by", String(32), ForeignKey("users.id"), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_case_closures_case", "case_id"),
+    Index("ix_case_closures_closed_at", "closed_at"),
 )

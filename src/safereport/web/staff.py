@@ -188,6 +188,7 @@ def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -
             risk_field=CaseField.RISK_ANSWERS,
             abuse=read_immigration_abuse(abuse) if abuse else None,
             interpreter_needs=casework.INTERPRETER_NEEDS,
+            closure_reasons=casework.CLOSURE_REASONS,
             colleagues=casework.colleagues(instance, staff.user),
             statuses=[s for s in casework.STAFF_STATUSES if s is not page.summary.status],
             disclosures=disclosure.disclosures_for_case(instance, staff.user, case_id),
@@ -342,7 +343,8 @@ async def set_status(request: Request, staff: Staff, case_id: str) -> Response:
 
     def work() -> Response:
         casework.change_status(instance_of(request), staff.user, case_id,
-                               str(form.get("status", "")))
+                               str(form.get("status", "")),
+                               closure_reason=str(form.get("closure_reason", "")))
         return RedirectResponse(f"/staff/cases/{case_id}", status_code=303)
     return _guarded(request, f"/staff/cases/{case_id}", work)
 
@@ -555,6 +557,43 @@ async def accept(request: Request, staff: Staff, request_id: str) -> Response:
         case_id = disclosure.accept_package(instance_of(request), staff.user, request_id)
         return RedirectResponse(f"/staff/cases/{case_id}", status_code=303)
     return _guarded(request, "/staff/inbox", work)
+
+
+# ---- returns for funders and commissioners ---------------------------------------------------
+
+
+def _return_of(request: Request, staff: StaffRequest, year: str, by: str) -> Any:
+    from datetime import UTC, datetime
+
+    from safereport.services import returns
+
+    ensure_area(staff.user, StaffArea.APPROVALS)  # the supervisors of the organisation
+    try:
+        chosen = int(year) if year else datetime.now(UTC).year
+    except ValueError as exc:
+        raise InvalidInput("choose a year") from exc
+    period = _enum(returns.Period, by) or returns.Period.QUARTER
+    return returns.funders_return(instance_of(request), staff.user, year=chosen, period=period)
+
+
+@router.get("/returns", response_class=HTMLResponse)
+def funders_return(request: Request, staff: Staff, year: str = "", by: str = "") -> Response:
+    def work() -> Response:
+        table = _return_of(request, staff, year, by)
+        return render_staff(request, "staff/returns.html", table=table)
+    return _guarded(request, "/staff/", work)
+
+
+@router.get("/returns.csv")
+def funders_return_csv(request: Request, staff: Staff, year: str = "", by: str = "") -> Response:
+    from safereport.services import returns
+
+    def work() -> Response:
+        table = _return_of(request, staff, year, by)
+        name = f"return-{table.year}-{table.period.value}.csv"
+        return Response(returns.to_csv(table), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _guarded(request, "/staff/returns", work)
 
 
 # ---- asks between organisations (police liaison) --------------------------------------------

@@ -1,0 +1,181 @@
+"""Returns for funders and commissioners: counts by month or quarter, never a row per person.
+
+Every number is a count of routing facts the organisation already keeps in clear (when a case
+came in, how, its crime type, why it was closed; when a referral was released, to what kind
+of organisation): nothing is decrypted, so no guard decision opens anything here. Erased
+cases are not counted (she asked for her data to go).
+
+Small cells are suppressed: a count from 1 to 4 is published as "<5". Where a group's total
+is published beside its parts (new cases, by crime type and by how they came in), one
+suppressed part could be worked out from the total, so the next smallest part is suppressed
+too (complementary suppression). Zero is shown as 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import and_, func, select
+
+from safereport.domain.case import IntakeKind
+from safereport.domain.vocabulary import CrimeType, Recipient
+from safereport.services.auth import StaffUser
+from safereport.services.casework import CLOSURE_REASONS
+from safereport.services.instance import Instance
+from safereport.stats.labels import label
+from safereport.store.core import cases
+from safereport.store.staff import case_closures, disclosure_packages, disclosure_requests
+
+__all__ = ["SMALL_CELL", "Period", "ReturnTable", "funders_return", "suppress", "to_csv"]
+
+#: Counts below this (and above zero) are published as "<5".
+SMALL_CELL = 5
+SUPPRESSED = f"<{SMALL_CELL}"
+
+
+class Period(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    #: Measures of one group add up to the group's total measure (shown beside them).
+    group: str = ""
+    is_total: bool = False
+
+
+@dataclass(frozen=True)
+class ReturnTable:
+    year: int
+    period: Period
+    columns: tuple[str, ...]
+    #: One row per measure: its name and, per period, a count or None (suppressed).
+    rows: tuple[tuple[str, tuple[int | None, ...]], ...]
+
+
+def _crime(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def _period_of(moment: datetime, period: Period) -> str:
+    if period is Period.MONTH:
+        return f"{moment.year}-{moment.month:02d}"
+    return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
+
+
+def _columns(year: int, period: Period) -> tuple[str, ...]:
+    if period is Period.MONTH:
+        return tuple(f"{year}-{m:02d}" for m in range(1, 13))
+    return tuple(f"{year}-Q{q}" for q in range(1, 5))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_OWN_REPORT = (IntakeKind.ANONYMOUS.value, IntakeKind.CODENAME.value, IntakeKind.IDENTIFIED.value)
+_REFERRAL_KINDS = (Recipient.MARAC, Recipient.POLICE, Recipient.SUPPORT_SERVICE,
+                   Recipient.HEALTH, Recipient.HOUSING, Recipient.LOCAL_AUTHORITY,
+                   Recipient.COURT, Recipient.IMMIGRATION_ENFORCEMENT)
+
+
+def funders_return(instance: Instance, user: StaffUser, *, year: int,
+                   period: Period = Period.QUARTER) -> ReturnTable:
+    """The organisation's counts for ``year`` by month or quarter, small cells suppressed."""
+    if not 2000 <= year <= 2100:
+        from safereport.errors import InvalidInput
+
+        raise InvalidInput("choose a year between 2000 and 2100")
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    counts: Counter[tuple[str, str]] = Counter()
+    with instance.engine.connect() as conn:
+        for row in conn.execute(select(cases.c.created_at, cases.c.crime_type, cases.c.intake)
+                                .where(and_(cases.c.org_id == user.org_id,
+                                            cases.c.erased_at.is_(None),
+                                            cases.c.created_at >= start,
+                                            cases.c.created_at < end))):
+            when = _period_of(_aware(row.created_at), period)
+            counts["New cases", when] += 1
+            counts[f"New cases: {_crime(row.crime_type)}", when] += 1
+            route = ("her own report" if row.intake in _OWN_REPORT else "filed by staff for her")
+            counts[f"New cases: {route}", when] += 1
+        latest = (select(case_closures.c.case_id, func.max(case_closures.c.closed_at)
+                         .label("closed_at")).group_by(case_closures.c.case_id).subquery())
+        for closed in conn.execute(
+            select(case_closures.c.reason, case_closures.c.closed_at)
+            .join(latest, and_(latest.c.case_id == case_closures.c.case_id,
+                               latest.c.closed_at == case_closures.c.closed_at))
+            .join(cases, cases.c.id == case_closures.c.case_id)
+            .where(and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None),
+                        case_closures.c.closed_at >= start, case_closures.c.closed_at < end))
+        ):
+            reason = CLOSURE_REASONS.get(closed.reason, closed.reason)
+            counts[f"Cases closed: {reason}", _period_of(_aware(closed.closed_at), period)] += 1
+        for sent in conn.execute(
+            select(disclosure_requests.c.recipient, disclosure_packages.c.created_at)
+            .join(disclosure_packages,
+                  disclosure_packages.c.request_id == disclosure_requests.c.id)
+            .where(and_(disclosure_requests.c.holder_org_id == user.org_id,
+                        disclosure_packages.c.created_at >= start,
+                        disclosure_packages.c.created_at < end))
+        ):
+            counts[f"Referrals and disclosures sent: {label('recipient', sent.recipient)}",
+                   _period_of(_aware(sent.created_at), period)] += 1
+    columns = _columns(year, period)
+    measures = _measures()
+    raw = {m.name: [counts[m.name, c] for c in columns] for m in measures}
+    return ReturnTable(year, period, columns, tuple(
+        (m.name, tuple(v)) for m, v in zip(measures, suppress(measures, raw), strict=True)))
+
+
+def _measures() -> list[Measure]:
+    found = [Measure("New cases", "new", is_total=True)]
+    found += [Measure(f"New cases: {_crime(c.value)}", "new") for c in CrimeType]
+    found += [Measure("New cases: her own report", "route"),
+              Measure("New cases: filed by staff for her", "route")]
+    found += [Measure(f"Cases closed: {text}") for text in CLOSURE_REASONS.values()]
+    found += [Measure(f"Referrals and disclosures sent: {label('recipient', r.value)}")
+              for r in _REFERRAL_KINDS]
+    return found
+
+
+def suppress(measures: Iterable[Measure], raw: dict[str, list[int]]) -> list[list[int | None]]:
+    """Primary suppression of 1..4, then complementary suppression within each group whose
+    total is published (the total of "new" is also the total of "route")."""
+    measures = list(measures)
+    out: list[list[int | None]] = [
+        [None if 0 < v < SMALL_CELL else v for v in raw[m.name]] for m in measures]
+    groups: dict[str, list[int]] = {}
+    for position, m in enumerate(measures):
+        if m.group and not m.is_total:
+            groups.setdefault(m.group, []).append(position)
+    width = len(next(iter(raw.values()), []))
+    for members in groups.values():
+        for col in range(width):
+            hidden = [p for p in members if out[p][col] is None]
+            if len(hidden) != 1:
+                continue
+            shown = [p for p in members if out[p][col] not in (None, 0)]
+            if shown:
+                smallest = min(shown, key=lambda p: (raw[measures[p].name][col], p))
+                out[smallest][col] = None
+    return out
+
+
+def to_csv(table: ReturnTable) -> str:
+    """One row per measure, one column per period; "<5" where a count is suppressed."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["measure", *table.columns])
+    for name, values in table.rows:
+        writer.writerow([name, *(SUPPRESSED if v is None else str(v) for v in values)])
+    return buffer.getvalue()

@@ -32,10 +32,8 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from safereport.errors import VaultError
+from safereport.services.return_sessions import SessionStore
 from safereport.services.victim import VictimSession, door_open
-from safereport.store import victim_sessions as store
-from safereport.vault.transient import TransientBox
 from safereport.web.security import CSRF_TTL_SECONDS
 
 __all__ = [
@@ -216,31 +214,26 @@ class DatabaseReturnSessions:
     def __init__(self, instance: Any, ttl: float = SESSION_TTL_SECONDS, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.ttl = ttl
-        self._instance = instance
+        self._store = SessionStore(instance)
         self._clock = clock
-        self._box = TransientBox(instance.vault.keys, "return-session")
 
     def start(self, victim: VictimSession | None, *, card: Card | None = None) -> str:
         opaque = secrets.token_urlsafe(32)
-        key, now = _key(opaque), self._clock()
+        now = self._clock()
         state = ReturnSession(victim, now + self.ttl, card=card)
-        with self._instance.engine.begin() as conn:
-            store.expire(conn, now)
-            store.insert_session(conn, key, now + self.ttl,
-                                 self._box.seal(key, _state_json(state)))
+        self._store.start(_key(opaque), now + self.ttl, _state_json(state), now)
         return opaque
 
     def get(self, opaque: str | None) -> ReturnSession | None:
         if not opaque or len(opaque) > 100:
             return None
         key = _key(opaque)
-        with self._instance.engine.connect() as conn:
-            row = store.get_session(conn, key, self._clock())
-        if row is None:
+        kept = self._store.get(key, self._clock())
+        if kept is None:
             return None
         try:
-            found = _state_from(self._box.open(key, row.sealed), row.expires)
-        except (VaultError, ValueError, TypeError, IndexError):
+            found = _state_from(kept[1], kept[0])
+        except (ValueError, TypeError, IndexError):
             return None
         object.__setattr__(found, "_store", self)
         object.__setattr__(found, "_key", key)
@@ -248,15 +241,12 @@ class DatabaseReturnSessions:
 
     def save(self, session: ReturnSession) -> None:
         key = session.__dict__.get("_key")
-        if key is None:
-            return
-        with self._instance.engine.begin() as conn:
-            store.update_session(conn, key, self._box.seal(key, _state_json(session)))
+        if key is not None:
+            self._store.save(key, _state_json(session))
 
     def end(self, opaque: str | None) -> None:
         if opaque and len(opaque) <= 100:
-            with self._instance.engine.begin() as conn:
-                store.delete_session(conn, _key(opaque))
+            self._store.end(_key(opaque))
 
 
 class DatabaseSpentTokens:
@@ -265,13 +255,12 @@ class DatabaseSpentTokens:
     def __init__(self, instance: Any, ttl: float = CSRF_TTL_SECONDS + 120, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.ttl = ttl
-        self._instance = instance
+        self._store = SessionStore(instance)
         self._clock = clock
 
     def spend(self, token: str) -> bool:
         now = self._clock()
-        with self._instance.engine.begin() as conn:
-            return store.spend_token(conn, _key(token), now + self.ttl, now)
+        return self._store.spend(_key(token), now + self.ttl, now)
 
 
 def _state_object(request: Request, name: str, factory: Callable[[], Any]) -> Any:

@@ -95,3 +95,21 @@ def test_closing_with_a_reason_and_the_funders_return(
     page.get_by_role("button", name="Show").click()
     assert page.locator("table.returns thead th").count() == 13
     _no_violations(page, axe_violations)
+
+
+def test_a_safety_plan_action_with_owner_and_date(
+    world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
+) -> None:
+    filed = world.file("cw")
+    base = live_server(create_app(world.instance))
+    sign_in(page, base, world, "cw")
+    page.goto(base + f"/staff/cases/{filed.case_id}")
+    page.get_by_label("Action", exact=True).fill("Fit a panic alarm")
+    page.get_by_label("Who owns it").select_option(label="Sup1")
+    page.get_by_label("By (date)").fill("2026-12-24")
+    page.get_by_role("button", name="Add to the safety plan").click()
+    plan = page.locator("table.safety-plan").inner_text()
+    assert "Fit a panic alarm" in plan and "Sup1" in plan and "24 Dec 2026" in plan
+    _no_violations(page, axe_violations)
+    page.get_by_role("button", name="Mark done").click()
+    assert "done" in page.locator("table.safety-plan").inner_text()

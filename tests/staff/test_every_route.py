@@ -26,7 +26,7 @@ from tests.staff._world import STAFF, StaffWorld
 from safereport.domain.risk import DEFAULT_CHECKLIST, IMMIGRATION_ABUSE_CHECKLIST
 from safereport.domain.vocabulary import DataCategory, Effect, Purpose, Recipient
 from safereport.policy.decision import Decision, Grant
-from safereport.services import disclosure, evidence, provenance
+from safereport.services import casework, disclosure, evidence, provenance
 from safereport.services.disclosure import DisclosureForm
 from safereport.web.app import ROUTER_MODULES, create_app
 
@@ -113,6 +113,7 @@ class Fixture:
     waiting_request: str
     released_to_marac: str
     ask: str
+    safety_action: str
 
 
 def _fixture(world: StaffWorld) -> Fixture:
@@ -138,8 +139,11 @@ def _fixture(world: StaffWorld) -> Fixture:
         world.instance, world.users["officer"], holder_org_id=world.orgs["support"],
         reference=support.reference, purpose=Purpose.SAFEGUARDING,
         categories=[DataCategory.CONTACT])
+    action = casework.add_safety_action(world.instance, world.users["cw"], support.case_id,
+                                        "Change the locks", owner_id=world.users["cw"].id,
+                                        due="2026-12-20")
     return Fixture(world, support.case_id, police.case_id, pending, released, consent, asked,
-                   to_marac, ask)
+                   to_marac, ask, action)
 
 
 Walks = dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]
@@ -189,6 +193,13 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
         ("POST", "/staff/cases/{case_id}/language"): [
             (f"/staff/cases/{c}/language", {"language": "Arabic; reads little English",
                                             "need": ["needed", "female"]}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/safety-plan"): [
+            (f"/staff/cases/{c}/safety-plan", {"action": "Panic alarm fitted",
+                                               "owner": world.users["cw"].id,
+                                               "due": "2026-12-24"}) for c in cases],
+        ("POST", "/staff/cases/{case_id}/safety-plan/{action_id}/done"): [
+            (f"/staff/cases/{fx.support_case}/safety-plan/{fx.safety_action}/done", {}),
+            (f"/staff/cases/{fx.police_case}/safety-plan/nope/done", {})],
         ("POST", "/staff/cases/{case_id}/assign"): [
             (f"/staff/cases/{c}/assign", {"assignee": world.users["sup2"].id}) for c in cases],
         ("GET", "/staff/cases/{case_id}/immigration-abuse"): [

@@ -16,7 +16,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -61,13 +61,16 @@ __all__ = [
     "CaseSummary",
     "FiledReport",
     "NoteView",
+    "SafetyAction",
     "actor_for",
     "add_note",
+    "add_safety_action",
     "assign",
     "canonical_reference",
     "case_page",
     "change_status",
     "colleagues",
+    "complete_safety_action",
     "default_purpose",
     "file_third_party_report",
     "list_cases",
@@ -238,6 +241,19 @@ class NoteView:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class SafetyAction:
+    id: str
+    text: str
+    owner: str
+    due_on: datetime
+    done_at: datetime | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.done_at is None and self.due_on < datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class CasePage:
     summary: CaseSummary
@@ -252,6 +268,8 @@ class CasePage:
     assignee: str = ""
     #: Why it was closed, in words (only while it is closed).
     closure: str = ""
+    #: Her safety plan's actions, oldest first (empty when notes are withheld).
+    safety_plan: list[SafetyAction] = field(default_factory=list)
 
     @property
     def internal_notes(self) -> list[NoteView]:
@@ -346,6 +364,7 @@ def case_page(
         if DataCategory.CASE_NOTES in categories:
             grant = access.grant
     note_views = _open_notes(instance, actor, grant, case_id) if grant is not None else []
+    plan = _open_safety_plan(instance, actor, grant, case_id) if grant is not None else []
     assignee = closure = ""
     with instance.engine.connect() as conn:
         if summary.assigned_to:
@@ -369,6 +388,7 @@ def case_page(
         risk=_risk_from(values),
         assignee=assignee,
         closure=closure,
+        safety_plan=plan,
     )
 
 
@@ -877,3 +897,96 @@ def assign(instance: Instance, user: StaffUser, case_id: str, assignee_id: str) 
             assigned_to=assignee_id, updated_at=_now(None)))
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="assigned")
+
+
+# ---- her safety plan: actions with owners and dates -----------------------------------------
+
+SAFETY_LABEL = "safety-plan:"
+MAX_ACTION_CHARS = 1000
+
+
+def add_safety_action(
+    instance: Instance,
+    user: StaffUser,
+    case_id: str,
+    text: str,
+    *,
+    owner_id: str,
+    due: str,
+) -> str:
+    """Add an action to her safety plan: what (sealed), who owns it, by when (a date)."""
+    body = " ".join(text.split())
+    if not body:
+        raise InvalidInput("say what is to be done")
+    if len(body) > MAX_ACTION_CHARS:
+        raise InvalidInput(f"an action holds at most {MAX_ACTION_CHARS} characters")
+    try:
+        day = datetime.strptime(due.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidInput("give the date it is due as YYYY-MM-DD") from exc
+    if owner_id not in {cid for cid, _ in colleagues(instance, user)}:
+        raise InvalidInput("choose who owns the action: a colleague who can hold this case")
+    action_id = new_id()
+
+    def work(conn: Connection) -> None:
+        from safereport.store.staff import safety_plan_actions
+
+        _case_row(conn, user, case_id)
+        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "safety_plan")
+        sealed = instance.vault.seal_blob(conn, case_id, DataCategory.CASE_NOTES,
+                                          SAFETY_LABEL + action_id, body.encode("utf-8"))
+        conn.execute(safety_plan_actions.insert().values(
+            id=action_id, case_id=case_id, sealed=sealed, owner_id=owner_id,
+            due_on=day + timedelta(hours=23, minutes=59), done_at=None, created_by=user.id,
+            created_at=_now(None)))
+        _touch(conn, case_id)
+
+    _committed_denial(instance, work, user=user, case_id=case_id, event="safety_plan")
+    return action_id
+
+
+def complete_safety_action(
+    instance: Instance, user: StaffUser, case_id: str, action_id: str
+) -> None:
+    """Mark an action of the case's safety plan done (decided and recorded)."""
+
+    def work(conn: Connection) -> None:
+        from safereport.store.staff import safety_plan_actions
+
+        _case_row(conn, user, case_id)
+        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "safety_done")
+        changed = conn.execute(update(safety_plan_actions).where(and_(
+            safety_plan_actions.c.id == action_id, safety_plan_actions.c.case_id == case_id,
+            safety_plan_actions.c.done_at.is_(None))).values(done_at=_now(None)))
+        if changed.rowcount != 1:
+            raise InvalidInput("no such open action on this case")
+
+    _committed_denial(instance, work, user=user, case_id=case_id, event="safety_done")
+
+
+def _open_safety_plan(instance: Instance, actor: Actor, grant: Grant,
+                      case_id: str) -> list[SafetyAction]:
+    from safereport.store.staff import safety_plan_actions
+
+    opened = []
+    failed = 0
+    with instance.engine.connect() as conn:
+        rows = conn.execute(
+            select(safety_plan_actions, users.c.display_name)
+            .join(users, users.c.id == safety_plan_actions.c.owner_id)
+            .where(safety_plan_actions.c.case_id == case_id)
+            .order_by(safety_plan_actions.c.due_on, safety_plan_actions.c.id)).all()
+        for row in rows:
+            try:
+                text = instance.vault.open_blob(conn, grant, case_id, DataCategory.CASE_NOTES,
+                                                SAFETY_LABEL + row.id, bytes(row.sealed))
+            except VaultError:
+                text = b"(this action could not be opened)"
+                failed += 1
+            opened.append(SafetyAction(
+                row.id, text.decode("utf-8"), row.display_name, _aware(row.due_on),
+                _aware(row.done_at) if row.done_at is not None else None))
+    if failed:
+        record_failure(instance, actor, case_id, grant.decision, "vault_error",
+                       detail={"safety_actions_unopened": str(failed)})
+    return opened

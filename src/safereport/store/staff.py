@@ -30,6 +30,7 @@ __all__ = [
     "disclosure_packages",
     "disclosure_requests",
     "org_keys",
+    "safety_plan_actions",
     "staff_sessions",
     "staff_signin_state",
     "staff_signin_throttle",
@@ -197,4 +198,21 @@ case_closures = Table(
     Column("closed_at", DateTime(timezone=True), nullable=False),
     Index("ix_case_closures_case", "case_id"),
     Index("ix_case_closures_closed_at", "closed_at"),
+)
+
+safety_plan_actions = Table(
+    "safety_plan_actions",
+    metadata,
+    # One action of her safety plan: what is to be done is sealed under the case's data key
+    # (category case_notes, like a note); who owns it and by when are routing facts in clear,
+    # so that overdue actions can be flagged without opening anything.
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("owner_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("due_on", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Column("created_by", String(32), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_safety_plan_actions_case", "case_id"),
 )

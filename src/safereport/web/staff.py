@@ -226,6 +226,32 @@ async def set_language(request: Request, staff: Staff, case_id: str) -> Response
     return _guarded(request, f"/staff/cases/{case_id}", work)
 
 
+@router.post("/cases/{case_id}/safety-plan")
+async def add_safety_action(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        casework.add_safety_action(instance_of(request), staff.user, case_id,
+                                   str(form.get("action", "")),
+                                   owner_id=str(form.get("owner", "")),
+                                   due=str(form.get("due", "")))
+        return RedirectResponse(f"/staff/cases/{case_id}#safety-plan", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/safety-plan/{action_id}/done")
+async def safety_action_done(request: Request, staff: Staff, case_id: str,
+                             action_id: str) -> Response:
+    await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        casework.complete_safety_action(instance_of(request), staff.user, case_id, action_id)
+        return RedirectResponse(f"/staff/cases/{case_id}#safety-plan", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
 @router.post("/cases/{case_id}/assign")
 async def assign(request: Request, staff: Staff, case_id: str) -> Response:
     form = await check_form(request)

@@ -53,6 +53,7 @@ from safereport.vault.blind import BlindKind
 
 __all__ = [
     "CLOSURE_REASONS",
+    "FIRST_CONTACT_HOURS",
     "INTERPRETER_NEEDS",
     "STAFF_STATUSES",
     "CaseFilter",
@@ -120,6 +121,20 @@ class CaseSummary:
     assigned_to: str | None
     created_at: datetime
     updated_at: datetime
+    #: For the list (from routing facts in clear, nothing decrypted): who holds it, whether
+    #: her latest message came after the service's latest word to or about her, and when
+    #: first contact is due while no member of staff has written anything yet.
+    assignee: str = ""
+    her_message_waiting: bool = False
+    first_contact_due: datetime | None = None
+
+    @property
+    def first_contact_overdue(self) -> bool:
+        return self.first_contact_due is not None and self.first_contact_due < datetime.now(UTC)
+
+
+#: A new case should have a first contact (a note or message by staff) within this time.
+FIRST_CONTACT_HOURS = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +178,41 @@ def list_cases(
         query = query.where(cases.c.assigned_to == user.id)
     query = query.order_by(cases.c.updated_at.desc(), cases.c.id).limit(limit)
     with instance.engine.connect() as conn:
-        return [_summary(row) for row in conn.execute(query)]
+        return _with_flags(conn, [_summary(row) for row in conn.execute(query)])
+
+
+def _with_flags(conn: Connection, found: list[CaseSummary]) -> list[CaseSummary]:
+    """Add the assignee's name, her waiting message and the first-contact timer."""
+    import dataclasses
+
+    from sqlalchemy import func
+
+    ids = [c.id for c in found]
+    if not ids:
+        return found
+    latest: dict[tuple[str, str], datetime] = {}
+    for row in conn.execute(
+        select(notes.c.case_id, notes.c.author_kind, func.max(notes.c.created_at).label("at"))
+        .where(notes.c.case_id.in_(ids)).group_by(notes.c.case_id, notes.c.author_kind)
+    ):
+        latest[row.case_id, row.author_kind] = _aware(row.at)
+    holders = {c.assigned_to for c in found if c.assigned_to}
+    names = dict(conn.execute(select(users.c.id, users.c.display_name).where(
+        users.c.id.in_(sorted(holders)))).all()) if holders else {}
+    flagged = []
+    for c in found:
+        hers = latest.get((c.id, "victim"))
+        ours = latest.get((c.id, "staff"))
+        due = None
+        # Staff who filed a report for her have met her; her own reports wait for a first call.
+        if (ours is None and c.intake is not IntakeKind.THIRD_PARTY
+                and c.status in (CaseStatus.NEW, CaseStatus.IN_PROGRESS)):
+            due = c.created_at + timedelta(hours=FIRST_CONTACT_HOURS)
+        flagged.append(dataclasses.replace(
+            c, assignee=str(names.get(c.assigned_to, "")) if c.assigned_to else "",
+            her_message_waiting=hers is not None and (ours is None or hers > ours),
+            first_contact_due=due))
+    return flagged
 
 
 def search_cases(
@@ -190,7 +239,7 @@ def search_cases(
     category = (
         DataCategory.CRIME_DETAILS if kind is BlindKind.REFERENCE else DataCategory.CONTACT
     )
-    shown = []
+    shown: list[CaseSummary] = []
     for row in rows:
         decision, _ = decide_and_record(
             instance,
@@ -203,7 +252,8 @@ def search_cases(
         )
         if decision.allowed:
             shown.append(_summary(row))
-    return shown
+    with instance.engine.connect() as conn:
+        return _with_flags(conn, shown)
 
 
 def canonical_reference(value: str) -> str:

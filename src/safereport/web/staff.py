@@ -426,16 +426,25 @@ def _first_org(request: Request, staff: StaffRequest, kind: OrgKind) -> str:
 # ---- disclosures ----------------------------------------------------------------------------
 
 
+#: The facts a person states on the disclosure form, in plain words (the id in brackets).
+_FLAG_WORDS = {
+    "emergency": "There is an immediate risk to life",
+    "harm_intelligence": "There is intelligence that she poses a risk of harm to a specific "
+                         "person or group",
+    "proceedings_ongoing": "Court proceedings are under way",
+}
+
+
 def _disclose_page(request: Request, staff: StaffRequest, case_id: str, *, error: str = "",
                    values: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    facts = provenance.case_facts(instance_of(request), staff.user, case_id)
     return render_staff(
         request, "staff/disclose.html", status_code=status_code, case_id=case_id, error=error,
         values=values or {}, orgs=disclosure.recipient_organisations(instance_of(request),
                                                                      staff.user),
         purposes=list(Purpose), categories=_DISCLOSABLE, evidences=list(StatusEvidence),
-        flags=disclosure.CONTEXT_FLAGS,
-        her_requests=provenance.case_facts(instance_of(request), staff.user,
-                                           case_id).standing_requests)
+        flags=disclosure.CONTEXT_FLAGS, flag_words=_FLAG_WORDS,
+        her_requests=facts.standing_requests, consents=facts.consents, **_LABELS)
 
 
 @router.get("/cases/{case_id}/disclose", response_class=HTMLResponse)

@@ -25,6 +25,7 @@ from tests.staff._world import StaffWorld
 
 from safereport.errors import AccessDenied
 from safereport.services import evidence
+from safereport.services.casework import CaseNotHeld
 from safereport.services.evidence import EvidenceRefused
 from safereport.services.intake import parse_submission, submit_report
 from safereport.services.victim import (
@@ -221,14 +222,16 @@ def test_another_organisation_is_denied_and_the_denial_is_recorded(world: StaffW
     other = world.users["other_cw"]
     with instance.engine.connect() as conn:
         before = len(instance.ledger.entries_for_case(conn, case_id))
-    with pytest.raises(AccessDenied):
+    # Another organisation's case reads as a missing one, and each attempt is on record.
+    with pytest.raises(CaseNotHeld):
         evidence.open_for_staff(instance, other, case_id, evidence_id)
-    with pytest.raises(AccessDenied):
+    with pytest.raises(CaseNotHeld):
         evidence.attach_for_staff(instance, other, case_id, io.BytesIO(jpeg_with_gps()))
-    assert evidence.list_for_staff(instance, other, case_id) == []
+    with pytest.raises(CaseNotHeld):
+        evidence.list_for_staff(instance, other, case_id)
     with instance.engine.connect() as conn:
         new = instance.ledger.entries_for_case(conn, case_id)[before:]
-    assert [(e.actor_id, e.effect) for e in new] == [(f"user:{other.id}", "deny")] * 2
+    assert [(e.actor_id, e.effect) for e in new] == [(f"user:{other.id}", "deny")] * 3
     assert _rows(world, case_id) == 1
 
 

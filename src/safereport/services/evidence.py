@@ -43,7 +43,12 @@ from safereport.domain.vocabulary import Action, DataCategory, Purpose
 from safereport.errors import AccessDenied, InvalidInput, LedgerError, VaultError
 from safereport.services.access import Actor, decide_and_record, record_failure
 from safereport.services.auth import StaffUser
-from safereport.services.casework import actor_for, default_purpose, record_not_held
+from safereport.services.casework import (
+    CaseNotHeld,
+    actor_for,
+    default_purpose,
+    record_not_held,
+)
 from safereport.services.instance import Instance
 from safereport.services.intake import victim_actor
 from safereport.services.victim import VictimSession
@@ -334,10 +339,11 @@ def _held(conn: Connection, user: StaffUser, case_id: str) -> bool:
 
 
 def _write(instance: Instance, actor: Actor, case_id: str, purpose: Purpose,
-           allowed_here: Callable[[Connection], bool], refuse: Callable[[], None],
+           allowed_here: Callable[[Connection], bool], refuse: Callable[[], Exception],
            store: Callable[[Connection], None]) -> None:
     """Decide and record an update of ``crime_details``, then ``store`` in the same
-    transaction. A refusal commits its denial and raises :class:`AccessDenied`."""
+    transaction. A refusal commits its denial and raises (:class:`AccessDenied`, or what
+    ``refuse`` returns for a case that is not the actor's)."""
     decision = None
     try:
         with instance.engine.begin() as conn:
@@ -350,8 +356,7 @@ def _write(instance: Instance, actor: Actor, case_id: str, purpose: Purpose,
             if decision.allowed:
                 store(conn)
     except _NotHeld:
-        refuse()
-        raise AccessDenied("no such case") from None
+        raise refuse() from None
     except VaultError as exc:
         # Sealing failed (the case key is gone): the row and its 'allow' rolled back together.
         record_failure(instance, actor, case_id, None, "vault_error",
@@ -367,6 +372,13 @@ class _NotHeld(Exception):
     pass
 
 
+def _not_held(instance: Instance, user: StaffUser, case_id: str, action: Action,
+              event: str) -> CaseNotHeld:
+    """Another organisation's case reads as a missing one; the attempt is a denial on record."""
+    record_not_held(instance, user, case_id, action, event)
+    return CaseNotHeld()
+
+
 def attach_for_staff(instance: Instance, user: StaffUser, case_id: str, source: IO[bytes], *,
                      keep_uncleaned: bool = False) -> str:
     """A caseworker attaches a file to a case her organisation holds; returns its id.
@@ -379,7 +391,7 @@ def attach_for_staff(instance: Instance, user: StaffUser, case_id: str, source: 
     _write(
         instance, actor_for(user), case_id, default_purpose(user),
         lambda conn: _held(conn, user, case_id),
-        lambda: record_not_held(instance, user, case_id, Action.UPDATE, "evidence_added"),
+        lambda: _not_held(instance, user, case_id, Action.UPDATE, "evidence_added"),
         lambda conn: _store(instance, conn, case_id, evidence_id, media_type, data,
                             added_kind="staff", added_by=user.id),
     )
@@ -393,13 +405,14 @@ def _hers(conn: Connection, session: VictimSession) -> bool:
 
 
 def _refuse_victim(instance: Instance, session: VictimSession, action: Action,
-                   event: str) -> None:
+                   event: str) -> AccessDenied:
     # As services.victim does it: an unknown context fact makes the request invalid, so the
     # guard denies it, and the denial names the case tried.
     decide_and_record(
         instance, victim_actor(session.subject_id), session.case_id, action=action,
         purpose=Purpose.SUBJECT_ACCESS, categories=[CATEGORY],
         context={"case_not_held": True}, detail={"event": event})
+    return AccessDenied("this is not your case")
 
 
 def attach_for_victim(instance: Instance, session: VictimSession, source: IO[bytes], *,
@@ -473,11 +486,13 @@ def _aware(moment: datetime) -> datetime:
 def list_for_staff(instance: Instance, user: StaffUser, case_id: str) -> list[EvidenceItem]:
     """The attachments of a case the organisation holds (what, when, by whom; no content).
 
-    A case not held lists nothing (the case page itself records that refusal)."""
+    A case not held is :class:`CaseNotHeld` ("no such case"), a denial on record."""
     with instance.engine.connect() as conn:
-        if not _held(conn, user, case_id):
-            return []
-        return _items(conn, case_id)
+        held = _held(conn, user, case_id)
+        items = _items(conn, case_id) if held else []
+    if not held:
+        raise _not_held(instance, user, case_id, Action.VIEW, "evidence_listed")
+    return items
 
 
 def list_for_victim(instance: Instance, session: VictimSession) -> list[EvidenceItem]:
@@ -530,8 +545,7 @@ def open_for_staff(instance: Instance, user: StaffUser, case_id: str, evidence_i
     with instance.engine.connect() as conn:
         held = _held(conn, user, case_id)
     if not held:
-        record_not_held(instance, user, case_id, Action.VIEW, "evidence_opened")
-        raise AccessDenied("no such case")
+        raise _not_held(instance, user, case_id, Action.VIEW, "evidence_opened")
     return _open(instance, actor_for(user), case_id, evidence_id,
                  purpose or default_purpose(user))
 
@@ -541,8 +555,7 @@ def open_for_victim(instance: Instance, session: VictimSession, evidence_id: str
     with instance.engine.connect() as conn:
         hers = _hers(conn, session)
     if not hers:
-        _refuse_victim(instance, session, Action.VIEW, "evidence_opened")
-        raise AccessDenied("this is not your case")
+        raise _refuse_victim(instance, session, Action.VIEW, "evidence_opened")
     return _open(instance, victim_actor(session.subject_id), session.case_id, evidence_id,
                  Purpose.SUBJECT_ACCESS)
 

@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 import secrets
 import struct
 import threading
@@ -55,6 +56,7 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "POST_LIMITS",
     "SECURITY_HEADERS",
+    "UPLOAD_LIMITS",
     "CsrfError",
     "CsrfFailure",
     "Lockout",
@@ -162,6 +164,11 @@ class _SecurityHeaders:
                 kept = [(k, v) for k, v in message.get("headers", []) if k not in self._names]
                 given = [(k, v) for k, v in message.get("headers", []) if k == b"cache-control"]
                 headers = self._headers
+                if any(k == b"content-security-policy" and v.startswith(b"sandbox")
+                       for k, v in message.get("headers", [])):
+                    # A download (web/evidence.py) asks for a sandbox on top of the policy.
+                    headers = [(k, b"sandbox; " + v if k == b"content-security-policy" else v)
+                               for k, v in headers]
                 if own_cache and given:
                     headers = [*(h for h in headers if h[0] not in _CACHE_HEADERS), *given]
                 message["headers"] = kept + headers
@@ -187,6 +194,12 @@ class _SecurityHeaders:
 MAX_REQUEST_BYTES = 192 * 1024
 
 
+#: Routes that take files: (method, path as a regular expression) -> the largest body they
+#: accept, as a function of the instance's settings. Registered by the router serving them
+#: (``web/evidence.py``); every other route keeps :data:`MAX_REQUEST_BYTES`.
+UPLOAD_LIMITS: dict[tuple[str, str], Callable[[Any], int]] = {}
+
+
 class RequestTooLarge(HTTPException):
     """A body went past :data:`MAX_REQUEST_BYTES` while it was being read (HTTP 413)."""
 
@@ -202,9 +215,20 @@ class _BodyLimit:
     handler) as soon as the total passes the limit, before the rest is read from the socket.
     """
 
-    def __init__(self, app: _ASGIApp, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(self, app: _ASGIApp, max_bytes: int = MAX_REQUEST_BYTES,
+                 owner: FastAPI | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.owner = owner
+
+    def _limit(self, scope: MutableMapping[str, Any]) -> int:
+        settings = getattr(getattr(getattr(self.owner, "state", None), "instance", None),
+                           "settings", None)
+        for (method, pattern), limit_of in UPLOAD_LIMITS.items():
+            if (settings is not None and scope.get("method") == method
+                    and re.fullmatch(pattern, scope.get("path", ""))):
+                return max(self.max_bytes, limit_of(settings))
+        return self.max_bytes
 
     async def __call__(
         self,
@@ -217,13 +241,14 @@ class _BodyLimit:
             return
         seen = 0
         started = False
+        limit = self._limit(scope)
 
         async def counted() -> Any:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise RequestTooLarge()
             return message
 
@@ -381,7 +406,7 @@ def install_security(app: FastAPI, *, secret: bytes | None = None) -> None:
         secret = _load_or_create_secret(Path(keys_dir)) if keys_dir else secrets.token_bytes(32)
     app.state.web_secret = secret
     # add_middleware puts each new one outside the earlier ones.
-    app.add_middleware(_BodyLimit)
+    app.add_middleware(_BodyLimit, owner=app)
     app.add_middleware(_PostLimits)
     app.add_middleware(_RejectNul, owner=app)
     app.add_middleware(_SecurityHeaders, hsts_max_age=int(getattr(settings, "hsts_max_age", 0)))

@@ -75,16 +75,24 @@ def audit(extra: list[str]) -> int:
                           cwd=ROOT).returncode
 
 
+#: Debian packages the page tests need: the browser, and the Noto fonts that draw every
+#: script of the victim pages' languages (Arabic, Bengali, Ethiopic, Gujarati, Gurmukhi...)
+#: so that what the tests see is what a phone with those fonts shows; none is fetched by a page.
+BROWSER_PACKAGES = {"chromium": Path("/usr/bin/chromium"),
+                    "fonts-noto-core": Path("/usr/share/fonts/truetype/noto")}
+
+
 def ensure_browser() -> None:
-    """Debian's Chromium for the page tests, and axe-core from npm."""
-    if not Path("/usr/bin/chromium").exists():
+    """Debian's Chromium and Noto fonts for the page tests, and axe-core from npm."""
+    missing = [name for name, path in BROWSER_PACKAGES.items() if not path.exists()]
+    if missing:
         if os.geteuid() == 0 and shutil.which("apt-get"):
-            print("installing Debian's chromium ...", flush=True)
+            print(f"installing Debian's {', '.join(missing)} ...", flush=True)
             env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
             _run("apt-get", "update", "-qq", env=env)
-            _run("apt-get", "install", "-y", "-qq", "chromium", env=env)
+            _run("apt-get", "install", "-y", "-qq", *missing, env=env)
         else:
-            print("warning: /usr/bin/chromium missing; browser tests will fail", flush=True)
+            print(f"warning: {', '.join(missing)} missing; browser tests may fail", flush=True)
     axe = ROOT / "tests" / "e2e" / "node_modules" / "axe-core" / "axe.min.js"
     if not axe.exists() and shutil.which("npm"):
         print("installing axe-core from npm ...", flush=True)

@@ -166,3 +166,18 @@ def test_no_session_no_upload(sqlite_world: StaffWorld) -> None:
         answer = client.post("/return/evidence", files={"file": ("a.jpg", b"x", "image/jpeg")})
         assert answer.status_code == 303 and answer.headers["location"] == "/return"
     assert _rows(sqlite_world) == 0
+
+
+def test_her_upload_past_the_limit_is_refused_in_her_words(
+    sqlite_world: StaffWorld, her: tuple[TestClient, VictimSession]
+) -> None:
+    from dataclasses import replace
+
+    client, _ = her
+    sqlite_world.instance.settings = replace(sqlite_world.instance.settings, evidence_max_mb=1,
+                                             evidence_media_max_mb=1)
+    answer = _her_upload(client, b"\xff\xd8\xff\xe0" + b"\x00" * (3 * 1024 * 1024))
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    page = client.get("/return/evidence").text
+    assert "the largest we can take is 1 MB" in page and "Nothing was saved" in page
+    assert _rows(sqlite_world) == 0

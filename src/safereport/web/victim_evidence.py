@@ -11,8 +11,6 @@ data". Parsing, limits and download headers are shared with the staff routes
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -73,22 +71,20 @@ def her_evidence(request: Request) -> Response:
                   media_max_mb=limits.media_max_bytes // (1024 * 1024))
 
 
-def _her_form(request: Request) -> tuple[str, FormData | None, Any]:
-    """Language, form (None when too large) and her return session for an upload."""
+@router.post("/return/evidence")
+def her_upload(request: Request) -> Response:
+    # Her session first, from the cookie alone: without one, the body is never read (nobody
+    # gets to have 50 MB parsed to disk for them without a codename).
+    found = session_of(request)
+    session = current_return_session(request)
+    if found is None or session is None:
+        return RedirectResponse(localised_url("/return", language_of(request)),
+                                status_code=303)
     try:
         form: FormData | None = read_upload(request)
     except UploadTooLarge:
         form = None
     lang = language_of(request, form)
-    return lang, form, session_of(request)
-
-
-@router.post("/return/evidence")
-def her_upload(request: Request) -> Response:
-    lang, form, found = _her_form(request)
-    session = current_return_session(request)
-    if found is None or session is None:
-        return RedirectResponse(localised_url("/return", lang), status_code=303)
     instance = request.app.state.instance
     if form is None:
         mb = limits_of(instance.settings).largest // (1024 * 1024)

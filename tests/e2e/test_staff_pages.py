@@ -144,7 +144,7 @@ def _ask_ie(page: Any, base: str, world: StaffWorld, case_id: str) -> None:
     page.get_by_label("Recipient").select_option(world.orgs["ie"])
     page.get_by_label("Purpose").select_option("immigration_enforcement")
     for category in ("identity", "address", "immigration_status"):
-        page.get_by_label(category.replace("_", " "), exact=True).check()
+        page.locator(f"#cat-{category}").check()
     page.get_by_label("What is known of the person's immigration status").select_option(
         "suspected")
     page.get_by_role("button", name="Ask for a decision").click()
@@ -174,7 +174,7 @@ def test_police_to_immigration_enforcement_denied_under_firewall(
     page.goto(base + "/staff/asks")
     page.get_by_label("Case reference the person gave you").fill("ABC234")
     page.get_by_label("Purpose").select_option("safeguarding")
-    page.get_by_label("contact", exact=True).check()
+    page.get_by_label("Contact details", exact=True).check()
     page.get_by_role("button", name="Send the request").click()
     assert "Sent." in page.locator("[role=status]").inner_text()
     _no_violations(page, axe_violations)
@@ -208,8 +208,8 @@ def test_two_supervisor_approval(world: StaffWorld, live_server: Serve, browser:
     sign_in(first, base, world, "sup1")
     first.goto(base + f"/staff/cases/{filed.case_id}/disclose?purpose=marac"
                f"&recipient_org={world.orgs['marac']}")
-    first.get_by_label("identity", exact=True).check()
-    first.get_by_label("risk assessment", exact=True).check()
+    first.get_by_label("Who she is", exact=True).check()
+    first.get_by_label("Risk assessment", exact=True).check()
     first.get_by_label("Justification").fill("High risk; MARAC on Thursday.")
     first.get_by_role("button", name="Ask for a decision").click()
     first.wait_for_url(base + "/staff/disclosures/*")

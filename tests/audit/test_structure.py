@@ -24,7 +24,7 @@ def _files_using(pattern: str) -> set[str]:
         # Decrypting case data: only services that first hold a Grant from access_case.
         (r"\.open_fields\(", {"services/access.py", "vault/vault.py"}),
         (r"\.open_blob\(", {"services/casework.py", "services/disclosure.py",
-                            "services/victim.py", "vault/vault.py"}),
+                            "services/evidence.py", "services/victim.py", "vault/vault.py"}),
         # Minting the capabilities: the guard makes Decisions, the ledger makes Grants.
         (r"\b_mint_decision\b", {"policy/decision.py", "policy/guard.py"}),
         (r"\b_mint_grant\b", {"policy/decision.py", "ledger/log.py"}),
@@ -42,7 +42,8 @@ def test_sensitive_calls_stay_where_they_belong(pattern: str, allowed: set[str])
 
 
 def test_every_open_blob_outside_the_vault_uses_a_grant_from_access_case() -> None:
-    for name in ("services/casework.py", "services/disclosure.py", "services/victim.py"):
+    for name in ("services/casework.py", "services/disclosure.py", "services/evidence.py",
+                 "services/victim.py"):
         text = (SRC / name).read_text(encoding="utf-8")
         for call in re.finditer(r"\.open_blob\(\s*conn,\s*([\w.]+)", text):
             grant = call.group(1)

@@ -21,9 +21,9 @@ browser's content type:
    ``crime_details`` (the ledger entry says ``evidence_added``), the vault seals the cleaned
    bytes under the case's data key (purpose label ``evidence:<id>``), the row is stored.
 
-Opening a file goes the same road as any field: a ``view`` of ``crime_details`` is decided and
-committed to the ledger (``evidence_opened``) before anything is decrypted; a refusal is a
-denial on record. The web layer serves it only as a download.
+Opening a file goes the same road as any field: ``access_case`` decides a ``view`` of
+``crime_details`` and commits it to the ledger before anything is decrypted, and only its Grant
+opens the file; a refusal is a denial on record. The web layer serves it only as a download.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from sqlalchemy import Connection, and_, delete, select
 from safereport.config import Settings
 from safereport.domain.case import new_id
 from safereport.domain.vocabulary import Action, DataCategory, Purpose
-from safereport.errors import AccessDenied, InvalidInput, LedgerError, VaultError
-from safereport.services.access import Actor, decide_and_record, record_failure
+from safereport.errors import AccessDenied, InvalidInput, VaultError
+from safereport.services.access import Actor, access_case, decide_and_record, record_failure
 from safereport.services.auth import StaffUser
 from safereport.services.casework import (
     CaseNotHeld,
@@ -504,23 +504,16 @@ def list_for_victim(instance: Instance, session: VictimSession) -> list[Evidence
 
 def _open(instance: Instance, actor: Actor, case_id: str, evidence_id: str,
           purpose: Purpose) -> Download:
-    """Decide, record and commit a view of ``crime_details``; only then decrypt one file."""
+    """Decide, record and commit a view of ``crime_details`` (``access_case``, which opens no
+    field here); only with its Grant is the one file decrypted."""
     with instance.engine.connect() as conn:
         item = next((i for i in _items(conn, case_id) if i.id == evidence_id), None)
-    detail = {"event": "evidence_opened", "evidence": evidence_id[:32]}
-    decision, index = decide_and_record(
-        instance, actor, case_id, action=Action.VIEW, purpose=purpose, categories=[CATEGORY],
-        context=None if item is not None else {"evidence_not_found": True}, detail=detail)
-    if not decision.allowed:
-        raise AccessDenied("access denied: " + "; ".join(decision.reasons
-                                                          or ("no rule allows it",)),
-                           rules=decision.rules, reasons=decision.reasons)
-    assert item is not None  # an unknown attachment made the request invalid: denied above
-    try:
-        grant = instance.ledger.grant(decision, index, case_id)
-    except (AccessDenied, LedgerError) as exc:
-        record_failure(instance, actor, case_id, decision, "grant_refused", detail=detail)
-        raise AccessDenied("access denied: the decision could not be confirmed") from exc
+    # An attachment that is not on this case makes the request invalid: the guard denies it,
+    # and the denial is on record like any other.
+    access = access_case(
+        instance, actor, case_id, action=Action.VIEW, purpose=purpose, fields=[],
+        categories=[CATEGORY], context=None if item is not None else {"evidence_not_found": True})
+    assert item is not None  # denied above otherwise
     try:
         with instance.engine.connect() as conn:
             sealed = conn.execute(select(evidence_files.c.sealed).where(and_(
@@ -528,11 +521,14 @@ def _open(instance: Instance, actor: Actor, case_id: str, evidence_id: str,
                 evidence_files.c.case_id == case_id))).scalar()
             if sealed is None:  # erased between the listing and now
                 raise VaultError("the protected data could not be opened")
-            data = instance.vault.open_blob(conn, grant, case_id, CATEGORY,
+            data = instance.vault.open_blob(conn, access.grant, case_id, CATEGORY,
                                             evidence_label(evidence_id), bytes(sealed))
     except VaultError as exc:
-        log.warning("an attachment could not be opened (ledger index %d)", index)
-        record_failure(instance, actor, case_id, decision, "vault_error", detail=detail)
+        # The allow is on record already: the ledger's last word must not be "allow" for a
+        # read that released nothing (I2).
+        log.warning("an attachment could not be opened; recorded as a denial")
+        record_failure(instance, actor, case_id, access.decision, "vault_error",
+                       detail={"event": "evidence_opened"})
         raise AccessDenied("access denied: the protected data could not be opened") from exc
     return Download(item.filename, item.media_type, data)
 

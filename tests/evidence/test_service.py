@@ -161,6 +161,31 @@ def test_an_oversized_upload_is_refused_while_reading_and_nothing_is_lost(
     assert _opened(world, case_id, kept).data[:3] == b"\xff\xd8\xff"
 
 
+class _Counted(io.BytesIO):
+    """A seekable upload (as Starlette spools them) that counts the bytes read from it."""
+
+    taken = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.taken += len(data)
+        return data
+
+
+def test_a_spooled_upload_past_the_limit_is_refused_before_it_is_read(
+    sqlite_world: StaffWorld,
+) -> None:
+    world = sqlite_world
+    world.instance.settings = replace(world.instance.settings, evidence_max_mb=1)
+    case_id = _staff_case(world)
+    spooled = _Counted(b"\xff\xd8\xff\xe0" + b"\x00" * (2 * 1024 * 1024))
+    with pytest.raises(EvidenceRefused) as refused:
+        evidence.attach_for_staff(world.instance, world.users["cw"], case_id, spooled)
+    assert refused.value.reason == "too_large"
+    assert spooled.taken <= 64 * 1024  # its size was known from the file: only the head read
+    assert _rows(world) == 0
+
+
 def test_a_recording_is_kept_only_by_explicit_choice(sqlite_world: StaffWorld) -> None:
     world = sqlite_world
     case_id = _staff_case(world)

@@ -195,6 +195,20 @@ def _read_within(source: IO[bytes], limits: Limits) -> tuple[str, bytes]:
     if media_type is None:
         raise EvidenceRefused("unknown_type")
     limit = limits.media_max_bytes if _is_media(media_type) else limits.max_bytes
+    too_large = EvidenceRefused("too_large", limit_mb=limit // (1024 * 1024))
+    if _seekable(source):
+        # A spooled upload (on disk past 1 MiB): its size is known without reading it, and
+        # the rest is read in one piece, so the file is in memory once, not twice.
+        here = source.tell()
+        end = source.seek(0, io.SEEK_END)
+        start = here - len(head)
+        if end - start > limit:
+            raise too_large
+        source.seek(start)
+        data = source.read(end - start)
+        if len(data) > limit or source.read(1):
+            raise too_large
+        return media_type, data
     buffer = io.BytesIO()
     buffer.write(head)
     while buffer.tell() <= limit:
@@ -203,8 +217,15 @@ def _read_within(source: IO[bytes], limits: Limits) -> tuple[str, bytes]:
             break
         buffer.write(chunk)
     if buffer.tell() > limit:
-        raise EvidenceRefused("too_large", limit_mb=limit // (1024 * 1024))
+        raise too_large
     return media_type, buffer.getvalue()
+
+
+def _seekable(source: IO[bytes]) -> bool:
+    try:
+        return bool(source.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 # ---- cleaning -------------------------------------------------------------------------------

@@ -119,6 +119,18 @@ def test_content_not_name_decides_and_a_wrong_file_is_refused_clearly(
     assert _rows(world) == 0
 
 
+def test_a_truncated_photo_leaves_nothing_half_stored(sqlite_world: StaffWorld) -> None:
+    world = sqlite_world
+    case_id = _staff_case(world)
+    whole = io.BytesIO()
+    Image.effect_noise((256, 256), 64).convert("RGB").save(whole, format="JPEG", quality=95)
+    cut = whole.getvalue()[: len(whole.getvalue()) // 2]  # the connection dropped halfway
+    with pytest.raises(EvidenceRefused) as refused:
+        _attach(world, case_id, cut)
+    assert refused.value.reason == "unreadable"
+    assert _rows(world) == 0
+
+
 def test_a_damaged_image_is_refused(sqlite_world: StaffWorld) -> None:
     case_id = _staff_case(sqlite_world)
     with pytest.raises(EvidenceRefused) as refused:

@@ -26,8 +26,9 @@ from safereport.web.app import create_app
 #: instance-wide values made once on first use (the codename salt in ``instance_info``).
 _MAY_CHANGE = {"staff_signin_throttle", "staff_signin_state", "staff_sessions", "users",
                "instance_info"}
-# public_form_*: the bot defences count every post of the public forms, refused ones too
-_MAY_CHANGE_PREFIXES = ("ledger", "witness", "public_form")
+# public_form_*: the bot defences count every post of the public forms, refused ones too;
+# victim_spent_tokens: a form token is spent by the first post that carries it, refused or not
+_MAY_CHANGE_PREFIXES = ("ledger", "witness", "public_form", "victim_spent_tokens")
 
 _ODD = st.sampled_from([
     "", " ", "\x00", "a\x00b", "\u202e\u0645\u0631\u062d\u0628\u0627", "%00", "../../etc",

@@ -75,22 +75,16 @@ victim_requests = Table(
 )
 
 
-@dataclass(frozen=True)
-class ConsentRow:
-    id: str
-    case_id: str
-    recipient: Recipient
-    purpose: Purpose
+class _Stated:
+    """What makes a stated fact count (POLICY.md v2): not withdrawn, and given through her own
+    door or confirmed by a second person. An import never counts."""
+
     source: FactSource
-    recorded_by: str | None
     confirmed_by: str | None
-    given_at: datetime
-    confirmed_at: datetime | None
     withdrawn_at: datetime | None
 
     @property
     def stands(self) -> bool:
-        """Counts for the guard: not withdrawn, and hers or confirmed by a second person."""
         return self.withdrawn_at is None and (
             self.source is FactSource.SUBJECT or self.confirmed_by is not None
         )
@@ -105,7 +99,21 @@ class ConsentRow:
 
 
 @dataclass(frozen=True)
-class VictimRequestRow:
+class ConsentRow(_Stated):
+    id: str
+    case_id: str
+    recipient: Recipient
+    purpose: Purpose
+    source: FactSource
+    recorded_by: str | None
+    confirmed_by: str | None
+    given_at: datetime
+    confirmed_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+@dataclass(frozen=True)
+class VictimRequestRow(_Stated):
     id: str
     case_id: str
     recipient: Recipient
@@ -118,20 +126,6 @@ class VictimRequestRow:
     created_at: datetime
     confirmed_at: datetime | None
     withdrawn_at: datetime | None
-
-    @property
-    def stands(self) -> bool:
-        return self.withdrawn_at is None and (
-            self.source is FactSource.SUBJECT or self.confirmed_by is not None
-        )
-
-    @property
-    def awaiting_confirmation(self) -> bool:
-        return (
-            self.withdrawn_at is None
-            and self.source is FactSource.STAFF
-            and self.confirmed_by is None
-        )
 
 
 def _consent(r: Any) -> ConsentRow:

@@ -124,7 +124,8 @@ def test_without_javascript_she_is_asked_to_wait_and_loses_nothing(
     page.locator("#f-narrative").fill(_NARRATIVE)
     page.locator("#f-location").fill("at home")
     page.locator("form button[type=submit]").click()
-    page.get_by_text("then press the button again").wait_for()
+    # the page is in Arabic: "...then press the button again" in her language
+    page.get_by_text("ثم اضغطي الزر مرة أخرى").wait_for()
     assert page.locator("#f-narrative").input_value() == _NARRATIVE
     assert page.locator("#f-location").input_value() == "at home"
     assert page.locator("#mode-anonymous").is_checked()

@@ -8,15 +8,16 @@ covered by test_victim_flow.py and is being changed for issue 19).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
+from tests.e2e.test_staff_pages import _no_violations as _clean
 from tests.e2e.test_staff_pages import sign_in
 from tests.evidence._files import HTML_AS_JPG, MARKER, jpeg_with_gps, pdf_with_metadata
-from tests.staff._world import StaffWorld, make_staff_world
+from tests.staff._world import StaffWorld
 
 from safereport.services.intake import parse_submission, submit_report
 from safereport.services.victim import open_by_codename
@@ -27,28 +28,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 Axe = Callable[[Any], list[dict[str, Any]]]
 Serve = Callable[[Any], str]
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from safereport.services import auth
-
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[StaffWorld]:
-    made = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
-    yield made
-    made.instance.close()
-
-
-def _clean(page: Any, axe_violations: Axe) -> None:
-    found = axe_violations(page)
-    assert found == [], [(v["id"], v["nodes"][0]["html"][:120]) for v in found]
 
 
 def _only_local(page: Any, base: str) -> list[str]:
@@ -66,9 +45,10 @@ def _only_local(page: Any, base: str) -> list[str]:
 
 
 def test_she_sends_a_photo_and_her_caseworker_downloads_it_clean(
-    world: StaffWorld, live_server: Serve, page_nojs: Any, page: Any, axe_violations: Axe,
+    staff_world: StaffWorld, live_server: Serve, page_nojs: Any, page: Any, axe_violations: Axe,
     tmp_path: Path,
 ) -> None:
+    world = staff_world
     made = submit_report(world.instance, parse_submission(
         {"mode": "codename", "crime_type": "domestic_abuse", "narrative": "Synthetic."}))
     assert made.codename is not None

@@ -3,13 +3,13 @@ person that counts only once a second member of staff confirms it; axe-core on e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.e2e.test_staff_pages import _no_violations as _clean
 from tests.e2e.test_staff_pages import sign_in
-from tests.staff._world import StaffWorld, make_staff_world
+from tests.staff._world import StaffWorld
 
 from safereport.services import provenance
 from safereport.services.victim import claim_case
@@ -21,30 +21,9 @@ Axe = Callable[[Any], list[dict[str, Any]]]
 Serve = Callable[[Any], str]
 
 
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from safereport.services import auth
-
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[StaffWorld]:
-    made = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
-    yield made
-    made.instance.close()
-
-
-def _clean(page: Any, axe_violations: Axe) -> None:
-    found = axe_violations(page)
-    assert found == [], [(v["id"], v["nodes"][0]["html"][:120]) for v in found]
-
-
-def test_her_request_from_her_page(world: StaffWorld, live_server: Serve, browser: Any,
+def test_her_request_from_her_page(staff_world: StaffWorld, live_server: Serve, browser: Any,
                                    axe_violations: Axe) -> None:
+    world = staff_world
     filed = world.file("cw")
     claimed = claim_case(world.instance, filed.claim_code)
     base = live_server(create_app(world.instance))
@@ -72,7 +51,8 @@ def test_her_request_from_her_page(world: StaffWorld, live_server: Serve, browse
 
 
 def test_consent_recorded_in_person_needs_a_second_person(
-        world: StaffWorld, live_server: Serve, browser: Any, axe_violations: Axe) -> None:
+        staff_world: StaffWorld, live_server: Serve, browser: Any, axe_violations: Axe) -> None:
+    world = staff_world
     filed = world.file("cw")
     base = live_server(create_app(world.instance))
     first = browser.new_context().new_page()

@@ -43,6 +43,7 @@ from safereport.store.provenance import (
     ConsentRow,
     FactSource,
     VictimRequestRow,
+    consent_row,
     consent_rows,
     standing_consent_row,
     victim_request_row,
@@ -61,7 +62,6 @@ __all__ = [
     "case_facts",
     "confirm_consent",
     "confirm_request",
-    "her_requests",
     "record_consent_in_person",
     "record_request_in_person",
     "shared_under",
@@ -308,10 +308,7 @@ def confirm_request(instance: Instance, user: StaffUser, request_id: str) -> Non
 def _load(conn: Connection, kind: str, fact_id: str) -> ConsentRow | VictimRequestRow | None:
     if kind == "request":
         return victim_request_row(conn, fact_id)
-    row = conn.execute(select(consents).where(consents.c.id == fact_id)).first()
-    if row is None:
-        return None
-    return next((c for c in consent_rows(conn, row.case_id) if c.id == fact_id), None)
+    return consent_row(conn, fact_id)
 
 
 def _confirm(instance: Instance, user: StaffUser, fact_id: str, kind: str) -> None:
@@ -447,10 +444,6 @@ def withdraw_her_request(
     conn.execute(update(victim_requests).where(victim_requests.c.id == row.id)
                  .values(withdrawn_at=_now()))
     return True
-
-
-def her_requests(conn: Connection, case_id: str) -> list[VictimRequestRow]:
-    return victim_request_rows(conn, case_id)
 
 
 def shared_under(

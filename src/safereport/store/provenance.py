@@ -37,6 +37,7 @@ __all__ = [
     "ConsentRow",
     "FactSource",
     "VictimRequestRow",
+    "consent_row",
     "consent_rows",
     "standing_consent",
     "standing_consent_row",
@@ -207,6 +208,11 @@ def consent_rows(conn: Connection, case_id: str) -> list[ConsentRow]:
         select(consents).where(consents.c.case_id == case_id).order_by(consents.c.given_at.desc())
     ).all()
     return [_consent(r) for r in rows]
+
+
+def consent_row(conn: Connection, consent_id: str) -> ConsentRow | None:
+    row = conn.execute(select(consents).where(consents.c.id == consent_id)).first()
+    return _consent(row) if row is not None else None
 
 
 def victim_request_row(conn: Connection, request_id: str) -> VictimRequestRow | None:

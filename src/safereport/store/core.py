@@ -47,6 +47,9 @@ organisations = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("kind", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    #: How many working days a support service takes to answer a victim; null promises nothing
+    #: (issue 15, migration 0020; `safereport org reply-time`).
+    Column("reply_working_days", Integer, nullable=True),
 )
 
 users = Table(
@@ -63,6 +66,9 @@ users = Table(
     Column("locked_until", DateTime(timezone=True), nullable=True),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # When an administrator set a one-time password (it must be changed at the next sign-in,
+    # and is refused once too old); NULL when the password is the person's own.
+    Column("password_reset_at", DateTime(timezone=True), nullable=True),
 )
 
 subjects = Table(
@@ -121,6 +127,10 @@ consents = Table(
     Column("recorded_by", String(32), ForeignKey("users.id"), nullable=True),
     Column("confirmed_by", String(32), ForeignKey("users.id"), nullable=True),
     Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    # When the consent must be reviewed with her (set when it is given through her door or
+    # confirmed by the second person: ``consent_review_days``). From then on it counts for
+    # nothing until she gives it again (fail closed); an empty one never counts.
+    Column("review_on", DateTime(timezone=True), nullable=True),
     Index("ix_consents_case", "case_id"),
 )
 

@@ -24,13 +24,18 @@ from safereport.store.metadata import metadata
 
 __all__ = [
     "case_closures",
+    "case_status_changes",
+    "case_transfers",
     "disclosure_approvals",
     "disclosure_asks",
     "disclosure_events",
     "disclosure_packages",
     "disclosure_requests",
+    "marac_actions",
     "org_keys",
+    "outcome_scores",
     "safety_plan_actions",
+    "staff_factor_resets",
     "staff_sessions",
     "staff_signin_state",
     "staff_signin_throttle",
@@ -50,6 +55,23 @@ staff_sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
     Index("ix_staff_sessions_user", "user_id"),
+)
+
+#: A second factor's reset: one administrator asks, a different one confirms; only then is the
+#: factor removed (and the person sets up a new one at her next sign-in with her password).
+staff_factor_resets = Table(
+    "staff_factor_resets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("requested_by", String(32), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("confirmed_by", String(32), nullable=True),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Column("cancelled_by", String(32), nullable=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_staff_factor_resets_user_id", "user_id"),
 )
 
 staff_signin_state = Table(
@@ -215,4 +237,73 @@ safety_plan_actions = Table(
     Column("created_by", String(32), ForeignKey("users.id"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_safety_plan_actions_case", "case_id"),
+)
+
+case_status_changes = Table(
+    "case_status_changes",
+    metadata,
+    # Every change of a case's status (who, when, from what to what): a routing fact in clear,
+    # like the status itself. Returns count the cases open or dormant at the end of a period
+    # from it; changed_by is empty for a change no person made (a transfer completed).
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("from_status", String(32), nullable=False),
+    Column("to_status", String(32), nullable=False),
+    Column("changed_by", String(32), ForeignKey("users.id"), nullable=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_case_status_changes_case", "case_id"),
+)
+
+outcome_scores = Table(
+    "outcome_scores",
+    metadata,
+    # Outcome measures at entry and at exit: a score on a small fixed scale per measure
+    # (casework.OUTCOME_MEASURES), nothing she wrote. Kept in clear, like the closure reason,
+    # so that returns can count improvements without opening any case; the case page shows
+    # them only under its allowed decision. The latest row per (case, stage, measure) counts.
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", String(8), nullable=False),  # entry | exit
+    Column("measure", String(32), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("recorded_by", String(32), ForeignKey("users.id"), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_outcome_scores_case", "case_id"),
+)
+
+marac_actions = Table(
+    "marac_actions",
+    metadata,
+    # One action agreed at the MARAC meeting, recorded by the referring organisation against
+    # its case (and the referral it sent): what is to be done is sealed under the case's data
+    # key (category case_notes); the agency that owns it, the due date and when it was done
+    # are routing facts in clear.
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("request_id", String(32), ForeignKey("disclosure_requests.id"), nullable=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("agency", String(32), nullable=False),
+    Column("due_on", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Column("created_by", String(32), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_marac_actions_case", "case_id"),
+)
+
+case_transfers = Table(
+    "case_transfers",
+    metadata,
+    # A case handed to another organisation (another area): the disclosure request that
+    # carries it (a second person must approve it), and, once the receiving organisation has
+    # taken it into its casework, its new case. The sending case is then closed.
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("request_id", String(32), ForeignKey("disclosure_requests.id"), nullable=False),
+    Column("to_org_id", String(32), ForeignKey("organisations.id"), nullable=False),
+    Column("requested_by", String(32), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_case_id", String(32), nullable=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=True),
+    Index("ix_case_transfers_case", "case_id"),
+    Index("ix_case_transfers_request", "request_id", unique=True),
 )

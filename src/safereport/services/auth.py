@@ -285,6 +285,9 @@ class StaffUser:
     display_name: str
     role: ActorRole
     totp_enrolled: bool
+    #: An integration's service account calling the API (services/integrations.py): no
+    #: person decides, so its decisions are ``automated`` (POLICY.md v2).
+    system: bool = False
 
 
 @dataclass(frozen=True, slots=True)

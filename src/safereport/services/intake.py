@@ -163,6 +163,8 @@ class IntakeReceipt:
     reference: str
     case_id: str
     codename: str | None = field(default=None, repr=False)
+    #: The ledger entry that recorded it (an integration fetches its receipt by this index).
+    ledger_index: int | None = None
 
 
 # -- the file / form shape ------------------------------------------------------------------
@@ -410,13 +412,15 @@ def submit_report(
     *,
     now: datetime | None = None,
     door: FactSource = FactSource.SUBJECT,
+    via: str | None = None,
 ) -> IntakeReceipt:
     """Save one report; with a codename, make one and return it (it is not stored).
 
     ``door`` says how it came: her own form (her consents count at once), or a bulk import
     (an integration: its consents are kept but never count, and its decisions are
-    ``automated``).
+    ``automated``). ``via`` names the integration that brought it (kept in the ledger entry).
     """
+    detail = {"event": "report_submitted", **({"via": via} if via else {})}
     now = now or datetime.now(UTC)
     codename: str | None = None
     secret: CodenameSecret | None = None
@@ -431,14 +435,14 @@ def submit_report(
             reference = _insert_case(
                 conn, instance, submission, case_id, subject_id, secret, now, door
             )
-            decision, _index = decide_and_record(
+            decision, index = decide_and_record(
                 instance,
                 replace(victim_actor(subject_id), system=door is FactSource.IMPORT),
                 case_id,
                 action=Action.UPDATE,
                 purpose=Purpose.SUBJECT_ACCESS,
                 categories=categories,
-                detail={"event": "report_submitted"},
+                detail=detail,
                 conn=conn,
             )
             if not decision.allowed:  # unreachable under the shipped regimes (C-self)
@@ -448,11 +452,13 @@ def submit_report(
             instance.vault.seal_fields(conn, case_id, values)
     except AccessDenied:
         # Nothing of the report is kept, but the refusal is: recorded on its own (I2).
-        decide_and_record(instance, victim_actor(subject_id), case_id, action=Action.UPDATE,
-                          purpose=Purpose.SUBJECT_ACCESS, categories=categories,
-                          detail={"event": "report_refused"})
+        decide_and_record(instance, replace(victim_actor(subject_id),
+                                            system=door is FactSource.IMPORT),
+                          case_id, action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
+                          categories=categories, detail={**detail, "event": "report_refused"})
         raise
-    return IntakeReceipt(reference=reference, case_id=case_id, codename=codename)
+    return IntakeReceipt(reference=reference, case_id=case_id, codename=codename,
+                         ledger_index=index)
 
 
 def _insert_case(

@@ -54,7 +54,6 @@ from safereport.vault.blind import BlindKind
 __all__ = [
     "CLOSURE_REASONS",
     "FIRST_CONTACT_HOURS",
-    "INACTIVE_DAYS",
     "INTERPRETER_NEEDS",
     "STAFF_STATUSES",
     "CaseFilter",
@@ -87,10 +86,7 @@ __all__ = [
 RISK_CHECKLIST_FILE = "risk_checklist.yaml"
 NOTE_LABEL = "staff-note:"
 #: Statuses staff may set by hand; erasure has its own door (the victim's, with cooling-off).
-STAFF_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED,
-                  CaseStatus.DORMANT, CaseStatus.CLOSED)
-#: Statuses funders count as open (a dormant case is counted apart).
-OPEN_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED})
+STAFF_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED, CaseStatus.CLOSED)
 #: What a page asks for first; the immigration categories are asked separately so that a
 #: refusal of them (F-sealed) withholds only them, with their own reason.
 _GENERAL_FIELDS = tuple(f for f in CaseField if FIELD_CATEGORY[f] not in SENSITIVE_CATEGORIES)
@@ -132,8 +128,6 @@ class CaseSummary:
     assignee: str = ""
     her_message_waiting: bool = False
     first_contact_due: datetime | None = None
-    #: An open case nobody has touched for :data:`INACTIVE_DAYS` (a prompt to make it dormant).
-    inactive: bool = False
 
     @property
     def first_contact_overdue(self) -> bool:
@@ -142,8 +136,6 @@ class CaseSummary:
 
 #: A new case should have a first contact (a note or message by staff) within this time.
 FIRST_CONTACT_HOURS = 48
-#: An open case with no change for this many days is flagged in the list as inactive.
-INACTIVE_DAYS = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +201,6 @@ def _with_flags(conn: Connection, found: list[CaseSummary]) -> list[CaseSummary]
     names = dict(conn.execute(select(users.c.id, users.c.display_name).where(
         users.c.id.in_(sorted(holders)))).all()) if holders else {}
     flagged = []
-    quiet_since = datetime.now(UTC) - timedelta(days=INACTIVE_DAYS)
     for c in found:
         hers = latest.get((c.id, "victim"))
         ours = latest.get((c.id, "staff"))
@@ -221,8 +212,7 @@ def _with_flags(conn: Connection, found: list[CaseSummary]) -> list[CaseSummary]
         flagged.append(dataclasses.replace(
             c, assignee=str(names.get(c.assigned_to, "")) if c.assigned_to else "",
             her_message_waiting=hers is not None and (ours is None or hers > ours),
-            first_contact_due=due,
-            inactive=c.status in OPEN_STATUSES and c.updated_at < quiet_since))
+            first_contact_due=due))
     return flagged
 
 
@@ -657,24 +647,8 @@ CLOSURE_REASONS: dict[str, str] = {
     "moved_on": "She moved away, or was transferred to another area or service",
     "referred_on": "Referred on: another service holds it now",
     "unsafe_contact": "No safe way to contact her",
-    "transferred": "Transferred to another area: the service there took it in",
     "other": "Another reason",
 }
-
-
-def set_status(conn: Connection, case_id: str, current: CaseStatus, target: CaseStatus, *,
-               by: str | None, now: datetime, closure_reason: str = "") -> None:
-    """Write a status change and its history row (the caller has decided and recorded it)."""
-    from safereport.store.staff import case_closures, case_status_changes
-
-    conn.execute(update(cases).where(cases.c.id == case_id)
-                 .values(status=target.value, updated_at=now))
-    conn.execute(case_status_changes.insert().values(
-        id=new_id(), case_id=case_id, from_status=current.value, to_status=target.value,
-        changed_by=by, changed_at=now))
-    if target is CaseStatus.CLOSED:
-        conn.execute(case_closures.insert().values(
-            id=new_id(), case_id=case_id, reason=closure_reason, closed_by=by, closed_at=now))
 
 
 def change_status(
@@ -701,8 +675,17 @@ def change_status(
         if target is CaseStatus.CLOSED and closure_reason not in CLOSURE_REASONS:
             raise InvalidInput("choose why the case is closed")
         _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "status")
-        set_status(conn, case_id, current, target, by=user.id, now=_now(now),
-                   closure_reason=closure_reason)
+        conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id)
+            .values(status=target.value, updated_at=_now(now))
+        )
+        if target is CaseStatus.CLOSED:
+            from safereport.store.staff import case_closures
+
+            conn.execute(case_closures.insert().values(
+                id=new_id(), case_id=case_id, reason=closure_reason, closed_by=user.id,
+                closed_at=_now(now)))
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="status")
 

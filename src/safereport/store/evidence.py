@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    false,
 )
 
 from safereport.store.metadata import metadata
@@ -41,5 +42,7 @@ evidence_files = Table(
     Column("added_by", String(32), ForeignKey("users.id"), nullable=True),
     Column("sealed", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # the recorded answer that stands in for her written account (played on the case page)
+    Column("voice", Boolean, nullable=False, server_default=false()),
     Index("ix_evidence_files_case", "case_id"),
 )

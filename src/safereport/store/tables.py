@@ -11,7 +11,7 @@ __all__ = ["metadata"]
 #: Table modules under ``safereport.store``; each registers its tables on ``metadata``.
 TABLE_MODULES = ("core", "vault", "foi", "stats", "ledger", "staff", "witnesses", "provenance",
                  "public_forms", "evidence", "victim_sessions", "api_tokens",
-                 "jobs", "quarantine")
+                 "jobs", "quarantine", "notices", "report_drafts")
 
 for _name in TABLE_MODULES:
     importlib.import_module(f"safereport.store.{_name}")

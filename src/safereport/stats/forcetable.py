@@ -32,6 +32,7 @@ __all__ = [
     "SourceAnswer",
     "force_rows",
     "short_name",
+    "study_answers",
 ]
 
 
@@ -135,6 +136,11 @@ def _studies(force: Force) -> tuple[SourceAnswer, ...]:
         else Said.NOT_ASKED
     return (SourceAnswer(bbc, date(2018, 5, 14)), SourceAnswer(detail),
             SourceAnswer(dac, date(2023, 11, 9)))
+
+
+def study_answers(force: Force) -> tuple[SourceAnswer, ...]:
+    """What each published study says about this force, in the order of STUDY_COLUMNS."""
+    return _studies(force)
 
 
 _COUNTRY_ORDER = {country: number for number, country in enumerate(COUNTRY_LABELS)}

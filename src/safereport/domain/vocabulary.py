@@ -1,4 +1,4 @@
-"""The closed vocabulary of shared/POLICY.md section 2, in one place.
+"""The closed vocabulary of docs/spec/POLICY.md section 2, in one place.
 
 Every enum is alphabetised. Values are the exact strings of POLICY.md; nothing else in the
 package spells them as bare strings.

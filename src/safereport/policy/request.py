@@ -1,4 +1,4 @@
-"""Requests in shared/POLICY.md's exact shape: build them, and refuse the invalid ones.
+"""Requests in docs/spec/POLICY.md's exact shape: build them, and refuse the invalid ones.
 
 A request is checked here, in Python, before Cedar is asked: closed vocabularies, strict types
 (a boolean is ``true`` or ``false``, never 0, 1 or a string), no missing or extra field, and

@@ -64,7 +64,7 @@ _EFFECTS: dict[str, str] = {
     Effect.DENY: N_("Refused"),
 }
 
-#: Each rule in a few words (the rule ids are the guard's, from shared/POLICY.md).
+#: Each rule in a few words (the rule ids are the guard's, from docs/spec/POLICY.md).
 _RULES: dict[str, str] = {
     "C-abuse-evidence": N_("Evidence of abuse never goes to immigration enforcement"),
     "C-casework": N_("A support service working on the case"),

@@ -41,6 +41,7 @@ from safereport.errors import InvalidInput, LedgerError, SafeReportError
 from safereport.ledger.audit import verify_columns_of_months
 from safereport.ledger.log import latest_checkpoint
 from safereport.ledger.notes import b64encode, parse_note, parse_vkey
+from safereport.ledger.record import PADDING
 from safereport.ledger.tree import tree_size
 from safereport.stats.labels import N_
 from safereport.stats.noise import NoisyCounts, error_bound, interval, release_counts
@@ -100,7 +101,7 @@ NEVER_BROKEN_OUT: tuple[str, ...] = (
     N_("anything written in a report, a note or a message"),
 )
 
-#: Every rule id of shared/POLICY.md: a public list, so that a rule's absence reveals nothing.
+#: Every rule id of docs/spec/POLICY.md: a public list, so that a rule's absence reveals nothing.
 RULE_IDS: tuple[str, ...] = (
     "C-abuse-evidence", "C-casework", "C-checks", "C-consent", "C-court", "C-default",
     "C-no-automation",
@@ -305,7 +306,8 @@ def _cube_query(months: Sequence[str], entries_per_case: int | None) -> Select[A
     """GROUP BY the counted columns: all the period's entries (``None``), or only the entries
     beyond the first ``entries_per_case`` of each case that has more (the excess to remove)."""
     e = ledger_entries.c
-    in_period = e.month.in_(list(months))
+    # Padding entries (issue 16) record no decision: they are never counted.
+    in_period = e.month.in_(list(months)) & (e.effect != PADDING)
     if entries_per_case is None:
         source = select(*[e[name] for name in _CUBE]).where(in_period).subquery("month")
         columns = [source.c[name] for name in _CUBE]

@@ -267,11 +267,16 @@ def record_failure(
     failure: str,
     *,
     detail: Mapping[str, str] | None = None,
+    conn: Connection | None = None,
 ) -> Decision:
     """Commit a denial for an error on the road after (or instead of) a decision (I2).
 
     Only the guard mints Decisions, so the denial is the guard's answer to the original request
     made invalid on purpose; the ledger entry says ``deny`` and names the failure.
+
+    The same entry records a staff step that opens no case data (a declined ask, an account
+    change): ``deny`` then says that the guard allowed nothing, and ``outcome`` names the step.
+    With ``conn`` it is appended in the caller's transaction (it commits with the step).
     """
     if decision is not None:
         request = dict(decision.request)
@@ -279,13 +284,16 @@ def record_failure(
     else:
         request = {"actor": {"role": actor.role.value}, "failure": failure}
     denial = instance.guard.decide(request)
-    instance.ledger.commit(
-        denial,
-        actor_id=actor.id,
-        case_id=_ledger_case_id(case_id) if case_id is not None else None,
-        actor_org_kind=actor.org_kind.value if actor.org_kind else None,
-        detail={"outcome": failure, **(detail or {})},
-    )
+    entry: dict[str, Any] = {
+        "actor_id": actor.id,
+        "case_id": _ledger_case_id(case_id) if case_id is not None else None,
+        "actor_org_kind": actor.org_kind.value if actor.org_kind else None,
+        "detail": {"outcome": failure, **(detail or {})},
+    }
+    if conn is not None:
+        instance.ledger.append(conn, denial, **entry)
+    else:
+        instance.ledger.commit(denial, **entry)
     return denial
 
 
@@ -310,6 +318,7 @@ def access_case(
     context: Mapping[str, Any] | None = None,
     fulfilled: frozenset[Obligation] = frozenset(),
     victim_request: str | None = None,
+    detail: Mapping[str, str] | None = None,
 ) -> CaseAccess:
     """Decide, record, commit, and only then open the asked-for fields of one case.
 
@@ -333,6 +342,7 @@ def access_case(
         recipient=recipient,
         context=context,
         victim_request=victim_request,
+        detail=detail,
     )
     if not decision.allowed:
         raise _denied(decision)

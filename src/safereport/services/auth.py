@@ -47,6 +47,7 @@ __all__ = [
     "MAX_PAIR_FAILURES",
     "MAX_SOURCE_FAILURES",
     "MIN_PASSWORD_CHARS",
+    "ONE_TIME_PASSWORD_LIFETIME",
     "THROTTLE_WINDOW",
     "SessionState",
     "SignIn",
@@ -58,6 +59,7 @@ __all__ = [
     "areas",
     "authenticate",
     "begin_totp_enrolment",
+    "change_password",
     "confirm_totp_enrolment",
     "create_user",
     "end_session",
@@ -68,6 +70,7 @@ __all__ = [
     "load_session",
     "pending_totp_secret",
     "reseal_clear_totp_secrets",
+    "role_fits_org",
     "start_session",
     "totp_sealer",
     "totp_uri",
@@ -90,6 +93,9 @@ IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
 _TOUCH_EVERY = timedelta(seconds=15)
 MIN_PASSWORD_CHARS = 12
+#: A one-time password set by an administrator (services/users.py) signs in only this long,
+#: and only to choose a new password.
+ONE_TIME_PASSWORD_LIFETIME = timedelta(days=3)
 TOTP_ISSUER = "safereport"
 
 # argon2-cffi's defaults are RFC 9106's second recommended profile (Argon2id, 64 MiB, t=3).
@@ -227,6 +233,7 @@ class StaffArea(StrEnum):
     """Parts of the staff side. Case data inside each is still decided case by case by the
     guard; an area only says which pages a role is offered (an auditor gets no case list)."""
 
+    ACCOUNTS = "accounts"  # staff administration (services/users.py): no case data
     APPROVALS = "approvals"
     AUDIT = "audit"
     CAMPAIGN = "campaign"  # the police-forces tracker's FOI records (no case data)
@@ -235,7 +242,7 @@ class StaffArea(StrEnum):
 
 
 _AREAS: dict[ActorRole, frozenset[StaffArea]] = {
-    ActorRole.ADMIN: frozenset({StaffArea.CAMPAIGN}),
+    ActorRole.ADMIN: frozenset({StaffArea.ACCOUNTS, StaffArea.CAMPAIGN}),
     ActorRole.ANALYST: frozenset({StaffArea.CAMPAIGN}),
     ActorRole.AUDITOR: frozenset({StaffArea.AUDIT}),
     ActorRole.CASEWORKER: frozenset({StaffArea.CASEWORK, StaffArea.INBOX}),
@@ -273,6 +280,9 @@ class SignInOutcome(StrEnum):
 class SessionState(StrEnum):
     ACTIVE = "active"
     ENROL = "enrol"
+    #: Signed in with a one-time password (and the code, once enrolled): only choosing a new
+    #: password is open.
+    PASSWORD = "password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +304,9 @@ class StaffUser:
 class SignIn:
     outcome: SignInOutcome
     user: StaffUser | None = None
+    #: The password was a one-time password set by an administrator: the session may only
+    #: choose a new one (SessionState.PASSWORD).
+    must_change_password: bool = False
 
 
 def _now(now: datetime | None) -> datetime:
@@ -337,13 +350,7 @@ def create_user(
     synthetic demo hashes its one shared password once instead of once per account); it is
     not re-verified, since that would cost as much as hashing.
     """
-    actor_role = _staff_role(role)
-    org = conn.execute(select(organisations.c.kind).where(organisations.c.id == org_id)).first()
-    if org is None:
-        raise InvalidInput(f"no organisation with id {org_id!r}")
-    kinds = _ROLE_ORG_KINDS[actor_role]
-    if kinds is not None and OrgKind(org.kind) not in kinds:
-        raise InvalidInput(f"a {actor_role.value} cannot belong to a {org.kind} organisation")
+    actor_role = role_fits_org(conn, org_id, role)
     name = username.strip()
     if not name or len(name) > 100 or any(ch.isspace() for ch in name):
         raise InvalidInput("a username is 1 to 100 characters with no spaces")
@@ -366,6 +373,19 @@ def create_user(
         )
     )
     return user_id
+
+
+def role_fits_org(conn: Connection, org_id: str, role: ActorRole | str) -> ActorRole:
+    """The staff role ``role``, if staff of organisation ``org_id`` may hold it (else
+    InvalidInput): caseworkers belong to support services, police roles to the police."""
+    actor_role = _staff_role(role)
+    org = conn.execute(select(organisations.c.kind).where(organisations.c.id == org_id)).first()
+    if org is None:
+        raise InvalidInput(f"no organisation with id {org_id!r}")
+    kinds = _ROLE_ORG_KINDS[actor_role]
+    if kinds is not None and OrgKind(org.kind) not in kinds:
+        raise InvalidInput(f"a {actor_role.value} cannot belong to a {org.kind} organisation")
+    return actor_role
 
 
 def _staff_role(role: ActorRole | str) -> ActorRole:
@@ -435,15 +455,20 @@ def authenticate(
         return _fail(conn, keys, moment)
     if row.locked_until is not None and _aware(row.locked_until) > moment:
         return _fail(conn, keys, moment)  # the same answer, after the same work
+    reset_at = row.password_reset_at
+    if reset_at is not None and _aware(reset_at) + ONE_TIME_PASSWORD_LIFETIME <= moment:
+        return _fail(conn, keys, moment)  # a one-time password past its time
     if row.totp_secret is None:
         _succeed(conn, keys, row.id)
-        return SignIn(SignInOutcome.ENROL, user=_staff_user(row))
+        return SignIn(SignInOutcome.ENROL, user=_staff_user(row),
+                      must_change_password=reset_at is not None)
     secret = _stored_secret(conn, totp, row.id, bytes(row.totp_secret))
     if secret is None or not _accept_totp(conn, row.id, secret, totp_code or "", moment):
         _count_code_failure(conn, row.id, row.failed_logins, moment)
         return _fail(conn, keys, moment)
     _succeed(conn, keys, row.id)
-    return SignIn(SignInOutcome.SIGNED_IN, user=_staff_user(row))
+    return SignIn(SignInOutcome.SIGNED_IN, user=_staff_user(row),
+                  must_change_password=reset_at is not None)
 
 
 def _stored_secret(
@@ -639,6 +664,38 @@ def confirm_totp_enrolment(
     if user is None:
         return None
     return start_session(conn, user, SessionState.ACTIVE, now=now)
+
+
+# ---- a one-time password replaced ------------------------------------------------------------
+
+
+def change_password(
+    conn: Connection, token: str, new_password: str, now: datetime | None = None
+) -> tuple[str, SessionState] | None:
+    """Replace a one-time password with the person's own, from the session that signed in
+    with it (state ``password``). Every session of the account ends; returns the new
+    session's token and state (``enrol`` if the account has no second factor yet, else
+    ``active``), or None if this session may not change the password. InvalidInput for a
+    password too short or the same as the one-time one."""
+    token_hash = _token_hash(token)
+    row = conn.execute(
+        select(staff_sessions.c.user_id, staff_sessions.c.state, users.c.password_hash,
+               users.c.password_reset_at)
+        .join(users, users.c.id == staff_sessions.c.user_id)
+        .where(staff_sessions.c.token_hash == token_hash)
+    ).first()
+    if row is None or row.state != SessionState.PASSWORD.value or row.password_reset_at is None:
+        return None
+    if verify_password(row.password_hash, new_password):
+        raise InvalidInput("choose a new password, not the one-time password you were given")
+    conn.execute(update(users).where(users.c.id == row.user_id).values(
+        password_hash=hash_password(new_password), password_reset_at=None))
+    conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == row.user_id))
+    user = get_user(conn, row.user_id)
+    if user is None:
+        return None
+    state = SessionState.ACTIVE if user.totp_enrolled else SessionState.ENROL
+    return start_session(conn, user, state, now=now), state
 
 
 # ---- sessions -------------------------------------------------------------------------------

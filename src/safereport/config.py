@@ -116,7 +116,10 @@ _FIELDS: dict[str, type] = {
 _EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses",
                  # the public forms' bot defences (issue 19; safereport.web.victim_bots)
                  "form_limit_per_hour", "form_attack_per_hour", "form_wait_seconds",
-                 "form_attack_wait_seconds", "form_pow_max_number", "form_attack_pow_max_number")
+                 "form_attack_wait_seconds", "form_pow_max_number", "form_attack_pow_max_number",
+                 # neutral notices (issue 18; safereport.services.notices): none by default
+                 "smtp_host", "smtp_port", "smtp_from", "smtp_username", "smtp_password",
+                 "smtp_starttls", "sms_gateway", "sms_gateway_token", "staff_notice_email")
 
 
 _TRUE = {"true", "yes", "on", "1"}

@@ -609,6 +609,10 @@ def add_note(
                     author_kind="staff", visible_to_subject=visible_to_subject, now=_now(now))
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="note_added")
+    if visible_to_subject:  # after the commit: her neutral notice, if she chose a safe channel
+        from safereport.services import notices
+
+        notices.reply_written(instance, case_id, user.id)
     return note_id
 
 

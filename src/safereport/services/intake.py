@@ -107,6 +107,8 @@ CONSENT_CHOICES: tuple[tuple[Recipient, Purpose], ...] = (
     (Recipient.IMMIGRATION_ENFORCEMENT, Purpose.REGULARISATION_SUPPORT),
 )
 
+#: Her safe times for notices, as ``services.notices.SAFE_TIMES`` names them (UK time).
+SAFE_TIME_NAMES = ("morning", "afternoon", "evening")
 _MODES = (IntakeKind.ANONYMOUS, IntakeKind.CODENAME, IntakeKind.IDENTIFIED)
 _SHORT_FIELDS = ("occurred", "location", "name", "phone", "email", "safe_contact_note")
 
@@ -126,6 +128,8 @@ class ReportSubmission:
     email: str = ""
     safe_channels: frozenset[ContactChannel] = frozenset()
     safe_contact_note: str = ""
+    #: When a notice may reach her (names of ``services.notices.SAFE_TIMES``); none: never.
+    safe_times: frozenset[str] = frozenset()
     consents: frozenset[tuple[Recipient, Purpose]] = frozenset()
     language: str = "en"
 
@@ -145,12 +149,14 @@ class ReportSubmission:
         return {name: value for name, value in values.items() if value}
 
     def _safe_contact_text(self) -> str:
-        if not self.safe_channels and not self.safe_contact_note:
+        if not self.safe_channels and not self.safe_contact_note and not self.safe_times:
             return ""
         lines = [
             f"{channel.value}: {'yes' if channel in self.safe_channels else 'no'}"
             for channel in ContactChannel
         ]
+        if self.safe_times:
+            lines.append("times: " + ",".join(t for t in SAFE_TIME_NAMES if t in self.safe_times))
         if self.safe_contact_note:
             lines.append(f"note: {self.safe_contact_note}")
         return "\n".join(lines)
@@ -206,6 +212,9 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
                     "properties": {
                         **{c.value: {"type": "boolean", "default": False} for c in ContactChannel},
                         "note": _string(MAX_SHORT_CHARS, "e.g. safe times to call"),
+                        "times": {"type": "array", "items": {"enum": list(SAFE_TIME_NAMES)},
+                                  "description": "when a notice may reach her (UK time: "
+                                  "morning 8-12, afternoon 12-17, evening 17-21); none: never"},
                     },
                 },
                 "consents": {
@@ -259,12 +268,18 @@ def _choice(name: str, value: Any, allowed: Any, problems: dict[str, Problem]) -
         return None
 
 
-def _safe_contact(data: Any, problems: dict[str, Problem]) -> tuple[frozenset[ContactChannel], str]:
+def _safe_contact(
+    data: Any, problems: dict[str, Problem],
+) -> tuple[frozenset[ContactChannel], str, frozenset[str]]:
     if data is None:
-        return frozenset(), ""
-    if not isinstance(data, Mapping) or set(data) - {*ContactChannel, "note"}:
+        return frozenset(), "", frozenset()
+    if not isinstance(data, Mapping) or set(data) - {*ContactChannel, "note", "times"}:
         problems["safe_contact"] = Problem.INVALID_CHOICE
-        return frozenset(), ""
+        return frozenset(), "", frozenset()
+    times = data.get("times") or []
+    if not isinstance(times, list) or any(t not in SAFE_TIME_NAMES for t in times):
+        problems["safe_contact"] = Problem.INVALID_CHOICE
+        times = []
     channels = set()
     for channel in ContactChannel:
         flag = data.get(channel.value, False)
@@ -273,7 +288,7 @@ def _safe_contact(data: Any, problems: dict[str, Problem]) -> tuple[frozenset[Co
         elif flag:
             channels.add(channel)
     note = _clean_text("safe_contact_note", data.get("note"), MAX_SHORT_CHARS, problems)
-    return frozenset(channels), note
+    return frozenset(channels), note, frozenset(times)
 
 
 def _consents(data: Any, problems: dict[str, Problem]) -> frozenset[tuple[Recipient, Purpose]]:
@@ -295,11 +310,12 @@ def _consents(data: Any, problems: dict[str, Problem]) -> frozenset[tuple[Recipi
     return frozenset(chosen)
 
 
-def parse_submission(data: Any) -> ReportSubmission:
+def parse_submission(data: Any, *, spoken: bool = False) -> ReportSubmission:
     """Validate one submission (a mapping in :data:`SUBMISSION_SCHEMA`'s shape).
 
     Raises :class:`InvalidReport` naming every field at fault, so that a form can show them
-    all at once and keep what the person typed.
+    all at once and keep what the person typed. ``spoken``: she recorded (or attached) her
+    answer instead of writing it, so the written one may be empty.
     """
     if not isinstance(data, Mapping):
         raise InvalidReport({"report": Problem.INVALID_CHOICE})
@@ -315,14 +331,14 @@ def parse_submission(data: Any) -> ReportSubmission:
     if role is SubjectRole.SUSPECT:
         problems["subject_role"] = Problem.INVALID_CHOICE
     narrative = _clean_text("narrative", data.get("narrative"), MAX_FIELD_CHARS, problems)
-    if not narrative and "narrative" not in problems:
+    if not narrative and "narrative" not in problems and not spoken:
         problems["narrative"] = Problem.REQUIRED
     short = {
         name: _clean_text(name, data.get(name), MAX_SHORT_CHARS, problems)
         for name in _SHORT_FIELDS
         if name != "safe_contact_note"
     }
-    channels, note = _safe_contact(data.get("safe_contact"), problems)
+    channels, note, times = _safe_contact(data.get("safe_contact"), problems)
     chosen = _consents(data.get("consents"), problems)
     language = data.get("language") or "en"
     if not isinstance(language, str) or len(language) > 8:
@@ -336,6 +352,7 @@ def parse_submission(data: Any) -> ReportSubmission:
         subject_role=role,
         safe_channels=channels,
         safe_contact_note=note,
+        safe_times=times,
         consents=chosen,
         language=language,
         **short,
@@ -457,6 +474,9 @@ def submit_report(
                           case_id, action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
                           categories=categories, detail={**detail, "event": "report_refused"})
         raise
+    from safereport.services import notices  # after the commit: staff hear of it, neutrally
+
+    notices.report_received(instance, case_id)
     return IntakeReceipt(reference=reference, case_id=case_id, codename=codename,
                          ledger_index=index)
 

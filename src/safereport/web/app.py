@@ -25,7 +25,7 @@ install_i18n(TEMPLATES.env)  # base.html speaks through gettext (English unless 
 #: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.
 ROUTER_MODULES: tuple[str, ...] = (
     "public", "victim", "victim_requests", "victim_bots", "auth", "staff", "auditor", "tracker",
-    "tlog", "evidence", "victim_evidence",
+    "tlog", "evidence", "victim_evidence", "admin",
 )
 
 
@@ -40,6 +40,8 @@ def create_app(instance: Any = None) -> FastAPI:
     app.state.instance = instance
     install_security(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    # The integration API (JSON, bearer tokens, its own OpenAPI document) under /api/v1.
+    importlib.import_module("safereport.web.api").mount_api(app, instance)
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
     def healthz() -> str:

@@ -34,6 +34,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -262,7 +263,7 @@ class _BodyLimit:
         except RequestTooLarge:
             if started:
                 raise
-            await _plain(send, 413, "The request is too large.")
+            await _plain(send, 413, "The request is too large.", scope)
 
 
 def has_nul(value: str | bytes) -> bool:
@@ -295,7 +296,7 @@ class _RejectNul:
             hook = getattr(self.owner.state, "on_malformed", None)
             if hook is not None:
                 await hook(scope)
-            await _plain(send, 400, "A NUL character is never valid in an address.")
+            await _plain(send, 400, "A NUL character is never valid in an address.", scope)
             return
         await self.app(scope, receive, send)
 
@@ -384,11 +385,18 @@ class _TrustedProxies:
         await self.app(scope, receive, send)
 
 
-async def _plain(send: Callable[[Any], Awaitable[None]], status: int, text: str) -> None:
-    body = text.encode()
+#: Codes of the early refusals for the JSON API (``web/api.py``), which answers only in JSON.
+_API_CODES = {400: "invalid_request", 413: "too_large", 429: "rate_limited"}
+
+
+async def _plain(send: Callable[[Any], Awaitable[None]], status: int, text: str,
+                 scope: MutableMapping[str, Any] | None = None) -> None:
+    body, kind = text.encode(), b"text/plain; charset=utf-8"
+    if scope is not None and str(scope.get("path", "")).startswith("/api/"):
+        body = json.dumps({"error": _API_CODES.get(status, "refused"), "message": text}).encode()
+        kind = b"application/json"
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode())]})
+        (b"content-type", kind), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 

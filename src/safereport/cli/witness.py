@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from safereport.ledger.notes import b64decode
-from safereport.ledger.witness import Witness, WitnessRefusal
+from safereport.ledger.witness import REFUSALS_MAX_BYTES, Witness, WitnessRefusal
 
 __all__ = ["commands"]
 
@@ -60,13 +60,20 @@ def init_command(state: Path, name: str, logs: tuple[str, ...]) -> None:
 @_STATE
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8010, show_default=True, type=click.IntRange(1, 65535))
-def serve(state: Path, host: str, port: int) -> None:
+@click.option(
+    "--refusals-max-mb",
+    default=REFUSALS_MAX_BYTES // (1024 * 1024),
+    show_default=True,
+    type=click.IntRange(1, 1024 * 1024),
+    help="Cap on the record of refused requests (the newest are kept; fork evidence always).",
+)
+def serve(state: Path, host: str, port: int, refusals_max_mb: int) -> None:
     """Serve C2SP tlog-witness `add-checkpoint` over HTTP at /add-checkpoint."""
     import uvicorn
 
     from safereport.web.witness import create_witness_app
 
-    app = create_witness_app(Witness(state))
+    app = create_witness_app(Witness(state, refusals_max_bytes=refusals_max_mb * 1024 * 1024))
     click.echo(f"witness serving on http://{host}:{port}/add-checkpoint", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 
@@ -123,9 +130,15 @@ def last(state: Path, origin: str) -> None:
 
 @witness.command()
 @_STATE
-def refusals(state: Path) -> None:
-    """Print every refusal recorded, one JSON object per line."""
-    for item in Witness(state).refusals():
+@click.option(
+    "--evidence",
+    is_flag=True,
+    help="Only the refusals that may prove a fork (kept once per checkpoint, never rotated).",
+)
+def refusals(state: Path, evidence: bool) -> None:
+    """Print the refusals on record, oldest first, one JSON object per line."""
+    witness_ = Witness(state)
+    for item in witness_.evidence() if evidence else witness_.refusals():
         click.echo(json.dumps(item, sort_keys=True))
 
 

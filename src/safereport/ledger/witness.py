@@ -9,7 +9,14 @@ step under an exclusive lock, and the state is fsync'd before the cosignature is
 
 Every refused request is appended to ``refusals.jsonl`` with its status, the checkpoint
 offered and the last one cosigned: two signed, inconsistent checkpoints are proof that the
-log forked or rewrote its history.
+log forked or rewrote its history. Anyone can send requests, so that record is capped: once
+``refusals.jsonl`` would pass half of ``refusals_max_bytes`` (default 16 MiB) it becomes
+``refusals.1.jsonl`` (replacing the one before) and a new file starts, so the two hold the
+most recent refusals and never more than the cap (one refusal is at most about 200 KiB).
+The refusals that can prove a fork (a 409 for a second root at the same size, a 422: both
+only ever recorded for a checkpoint the log's key signed) are also kept in
+``evidence.jsonl``, once per checkpoint offered, and never rotated away: strangers cannot
+make more of them than the log signed.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from safereport.ledger.notes import (
 
 __all__ = [
     "MAX_PROOF_LINES",
+    "REFUSALS_MAX_BYTES",
     "AddCheckpoint",
     "Refused",
     "Witness",
@@ -51,6 +59,11 @@ __all__ = [
 _KEY = "witness.key"
 _LOGS = "logs.json"
 _REFUSALS = "refusals.jsonl"
+_REFUSALS_OLD = "refusals.1.jsonl"
+_EVIDENCE = "evidence.jsonl"
+_REFUSALS_LOCK = ".refusals.lock"
+#: The default cap on the refusal record (the two files together), in bytes.
+REFUSALS_MAX_BYTES = 16 * 1024 * 1024
 _LOCK = ".lock"
 #: tlog-witness: "The client MUST NOT send more than 63 consistency proof lines."
 MAX_PROOF_LINES = 63
@@ -126,8 +139,17 @@ class _Seen:
 
 
 class Witness:
-    def __init__(self, state_dir: Path, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        clock: Callable[[], int] | None = None,
+        *,
+        refusals_max_bytes: int = REFUSALS_MAX_BYTES,
+    ) -> None:
+        if refusals_max_bytes < 2:
+            raise ConfigError("the refusal record needs a cap of at least a few bytes")
         self.state_dir = state_dir
+        self.refusals_max_bytes = refusals_max_bytes
         self.signer = read_key_file(state_dir / _KEY, CosignatureSigner)
         self._clock = clock or (lambda: int(time.time()))
 
@@ -192,7 +214,17 @@ class Witness:
         return None if seen is None else seen.note
 
     def refusals(self) -> list[dict[str, Any]]:
-        path = self.state_dir / _REFUSALS
+        """The refusals still on record (the capped files), oldest first."""
+        return [
+            item for name in (_REFUSALS_OLD, _REFUSALS) for item in self._jsonl(name)
+        ]
+
+    def evidence(self) -> list[dict[str, Any]]:
+        """Refusals that may prove a fork, once per checkpoint offered; never rotated."""
+        return self._jsonl(_EVIDENCE)
+
+    def _jsonl(self, name: str) -> list[dict[str, Any]]:
+        path = self.state_dir / name
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -273,14 +305,47 @@ class Witness:
             "offered": offered,
             "request": None if body is None else body.decode("utf-8", errors="replace"),
         }
-        with open(self.state_dir / _REFUSALS, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        line = json.dumps(entry, sort_keys=True) + "\n"
+        # One writer at a time, also outside _locked (a lock of its own: flock on a second
+        # descriptor of _LOCK would wait for this very process).
+        with open(self.state_dir / _REFUSALS_LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._rotate(len(line.encode("utf-8")))
+            _append_durably(self.state_dir / _REFUSALS, line)
+            if offered is not None and _is_evidence(status, reason) and not self._kept(offered):
+                _append_durably(self.state_dir / _EVIDENCE, line)
+
+    def _rotate(self, adding: int) -> None:
+        """Start a new refusal file if ``adding`` bytes would take this one past half the cap
+        (the older file is dropped)."""
+        path = self.state_dir / _REFUSALS
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size > 0 and size + adding > self.refusals_max_bytes // 2:
+            os.replace(path, self.state_dir / _REFUSALS_OLD)
+            _fsync_directory(self.state_dir)
+
+    def _kept(self, offered: str) -> bool:
+        return any(item.get("offered") == offered for item in self._jsonl(_EVIDENCE))
 
     def record_refusal(self, status: Refused, reason: str, body: bytes) -> None:
         """Record a request refused before it reached the checks (e.g. an oversized body)."""
         self._record(status, reason, body=body)
+
+
+def _is_evidence(status: Refused, reason: str) -> bool:
+    """A refusal of a checkpoint the log's key signed that contradicts the one cosigned."""
+    forked = status is Refused.CONFLICT and "the log forked" in reason
+    return forked or status is Refused.UNPROCESSABLE
+
+
+def _append_durably(path: Path, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _check(seen: _Seen, note: Note, old: int, proof: tuple[bytes, ...]) -> None:

@@ -19,6 +19,7 @@ __all__ = ["main"]
 
 #: Modules under ``safereport.cli`` that each define ``commands: list[click.Command]``.
 _COMMAND_MODULES = (
+    "api",
     "backup",
     "foi",
     "instance",

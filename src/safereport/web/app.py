@@ -56,4 +56,6 @@ def create_app(instance: Any = None) -> FastAPI:
     # Told by the security middleware of a NUL-refused case address, to record the denial.
     app.state.on_malformed = importlib.import_module(
         "safereport.web.auth").record_malformed_request
+    # Her neutral notices go from a worker thread, never inside a request (issue 18).
+    importlib.import_module("safereport.web.victim_notices").install(app)
     return app

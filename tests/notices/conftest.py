@@ -1,0 +1,63 @@
+"""Fixtures: a real instance with staff (tests/staff/_world.py) and a local SMTP server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from tests.staff._world import StaffWorld, make_staff_world
+
+
+@dataclass
+class Mailbox:
+    """What the local SMTP server received: (recipients, the message's bytes)."""
+
+    host: str
+    port: int
+    received: list[tuple[list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox("127.0.0.1", _free_port())
+    controller = Controller(box, hostname=box.host, port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path) -> Iterator[StaffWorld]:
+    made = make_staff_world(tmp_path, db_url)
+    try:
+        yield made
+    finally:
+        made.instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from argon2 import PasswordHasher
+
+    from safereport.services import auth
+
+    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                        parallelism=1))
+    monkeypatch.setattr(auth, "_DUMMY", [])

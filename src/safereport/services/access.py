@@ -216,6 +216,7 @@ def decide_and_record(
         return instance.guard.decide(request)
 
     recorded = _ledger_case_id(case_id)
+    detail = _with_automated(actor, detail)
     entry: dict[str, Any] = {
         "actor_id": actor.id,
         "case_id": recorded,
@@ -244,6 +245,14 @@ def _ledger_case_id(case_id: str) -> str | None:
     if 0 < len(case_id) <= _CASE_ID_CHARS and set(case_id) <= _CASE_ID_ALPHABET:
         return case_id
     return None
+
+
+def _with_automated(actor: Actor, detail: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """The entry's detail, saying ``automated`` when no person decided (a police system, a
+    scheduled job, an integration calling the API): the ledger keeps what the guard was told."""
+    if not actor.automated:
+        return detail
+    return {**(detail or {}), "automated": "true"}
 
 
 def _failed_request(
@@ -288,7 +297,7 @@ def record_failure(
         "actor_id": actor.id,
         "case_id": _ledger_case_id(case_id) if case_id is not None else None,
         "actor_org_kind": actor.org_kind.value if actor.org_kind else None,
-        "detail": {"outcome": failure, **(detail or {})},
+        "detail": _with_automated(actor, {"outcome": failure, **(detail or {})}),
     }
     if conn is not None:
         instance.ledger.append(conn, denial, **entry)

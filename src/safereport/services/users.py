@@ -35,7 +35,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from safereport.domain.case import new_id
 from safereport.domain.vocabulary import ActorRole, OrgKind
-from safereport.errors import InvalidInput
+from safereport.errors import AccessDenied, InvalidInput
 from safereport.services.access import Actor, record_failure
 from safereport.services.auth import (
     ONE_TIME_PASSWORD_LIFETIME,
@@ -45,6 +45,7 @@ from safereport.services.auth import (
     hash_password,
     role_fits_org,
 )
+from safereport.services.casework import actor_for
 from safereport.services.instance import Instance
 from safereport.store.accounts import (
     AccountRow,
@@ -68,6 +69,7 @@ __all__ = [
     "add_account",
     "add_org",
     "add_user",
+    "admin_for",
     "cancel_factor_reset",
     "change_role",
     "confirm_factor_reset",
@@ -106,9 +108,7 @@ class Admin:
     def actor(self) -> Actor:
         if self.user is None:
             return Actor(id="operator:cli", role=ActorRole.ADMIN)
-        user = self.user
-        return Actor(id=f"user:{user.id}", role=user.role, org_id=user.org_id,
-                     org_kind=user.org_kind)
+        return actor_for(self.user)
 
     @property
     def user_id(self) -> str | None:
@@ -116,6 +116,16 @@ class Admin:
 
 
 OPERATOR = Admin()
+
+
+def admin_for(instance: Instance, user: StaffUser) -> Admin:
+    """The signed-in ``user`` as an administrator; for anyone else a denial on the ledger
+    (``accounts_not_offered``), then AccessDenied."""
+    try:
+        return Admin.signed_in(user)
+    except AccessDenied:
+        record_failure(instance, actor_for(user), None, None, "accounts_not_offered")
+        raise
 
 
 def find_org(conn: Connection, name: str) -> tuple[str, OrgKind] | None:

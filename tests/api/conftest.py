@@ -6,15 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from tests.staff._client import TestClient
 from tests.staff._world import StaffWorld, make_staff_world
-from tests.staff.conftest import _fast_argon2
+from tests.staff.conftest import _fast_argon2, sqlite_world
 
 from safereport.services import integrations
 from safereport.services.integrations import Scope
 from safereport.web.app import create_app
 
-__all__ = ["_fast_argon2", "api_client", "make_token", "world"]
+__all__ = ["_fast_argon2", "api_client", "bearer", "make_token", "sqlite_world", "world"]
 
 ALL_SCOPES = tuple(s.value for s in Scope)
 

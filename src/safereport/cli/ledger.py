@@ -12,6 +12,7 @@ from safereport.errors import LedgerError
 from safereport.ledger.audit import LedgerTampered
 from safereport.ledger.log import Ledger
 from safereport.ledger.notes import b64encode
+from safereport.ledger.publish import pad_tick, published_checkpoint
 from safereport.ledger.record import parse_leaf
 from safereport.ledger.tiles import write_tiles
 from safereport.ledger.verifier import TrustPolicy, check_proof, parse_policy, parse_proof
@@ -121,11 +122,40 @@ def verify(ctx: click.Context, against: tuple[Path, ...]) -> None:
 @click.pass_context
 def tiles(ctx: click.Context, directory: Path) -> None:
     """Write C2SP tlog-tiles hash tiles and the checkpoint to DIRECTORY (never entries)."""
-    log = _ledger(ctx)
+    instance = open_instance(Path(ctx.obj["data_dir"]))
+    ctx.call_on_close(instance.close)
+    log = instance.ledger
     note = log.checkpoint(new=True)
     with log.engine.connect() as conn:
+        if not instance.publishing.plain:  # a quorum or padding: only what may be published
+            shown = published_checkpoint(conn, instance.publishing)
+            if shown is None:
+                click.echo("no checkpoint meets the publication rule yet (witness quorum)",
+                           err=True)
+                sys.exit(1)
+            note = shown.note
         count = write_tiles(conn, note, directory)
     click.echo(f"wrote {count} tiles and the checkpoint to {directory}")
+
+
+@ledger.command("pad")
+@click.pass_context
+def pad(ctx: click.Context) -> None:
+    """One padding tick: pad the log to its next published size and sign a checkpoint there.
+
+    Only with padding on (setting pad_seconds); a running server ticks by itself. Does nothing
+    if a tick ran less than half a cadence ago. Prints the size now published.
+    """
+    instance = open_instance(Path(ctx.obj["data_dir"]))
+    ctx.call_on_close(instance.close)
+    if not instance.publishing.padded:
+        click.echo("padding is off (setting `pad_seconds` in config.toml)", err=True)
+        sys.exit(1)
+    size = pad_tick(instance.ledger, instance.publishing)
+    if size is None:
+        click.echo("a tick ran less than half a cadence ago: nothing to do")
+    else:
+        click.echo(f"padded and signed at size {size}")
 
 
 @ledger.command("witness-sync")
@@ -143,8 +173,12 @@ def witness_sync(ctx: click.Context) -> None:
         click.echo("no witnesses configured (setting `witnesses` in config.toml)", err=True)
         sys.exit(1)
     log = instance.ledger
-    client = client_for(log) or WitnessClient(log, endpoints)
-    results = client.sync(log.checkpoint(new=True))
+    client = client_for(log) or WitnessClient(log, endpoints, padded=instance.publishing.padded)
+    note = log.checkpoint(new=True)
+    results = client.sync(None if client.padded else note)  # padded: the last tick's
+    if not results:
+        click.echo("nothing published to cosign yet (padding on: no tick yet)", err=True)
+        sys.exit(1)
     for result in results:
         detail = f": {result.detail}" if result.detail else ""
         click.echo(f"{result.witness} {result.outcome.value} size {result.size}{detail}")

@@ -18,15 +18,21 @@ from safereport.errors import LedgerError
 from safereport.policy.decision import Decision
 
 __all__ = [
+    "PADDING",
     "RECORD_VERSION",
     "DecisionRecord",
     "canonical_bytes",
     "index_columns",
+    "is_padding",
+    "padding_record",
     "parse_leaf",
     "record_from_decision",
 ]
 
 RECORD_VERSION = 1
+#: What every field of a padding entry says (decision, action, purpose, holder...): a leaf
+#: that records no decision, only that it is padding (see :func:`padding_record`).
+PADDING = "padding"
 _INVALID = "invalid"
 _COLUMN_WIDTH = 32
 
@@ -135,6 +141,39 @@ def record_from_decision(
         salt=secrets.token_hex(16),
         detail={str(k): str(v) for k, v in (detail or {}).items()},
     )
+
+
+def padding_record(now: datetime) -> DecisionRecord:
+    """A dummy leaf that pads a batch (issue 16): it commits to nothing but a random salt.
+
+    Its hash looks like any other leaf's to anyone who sees only hashes (tiles, proofs); whoever
+    holds the leaf (``ledger verify``, ``ledger entry``, the auditor) sees ``"decision":
+    "padding"`` and nothing else: no actor, no case, no data, no rule.
+    """
+    return DecisionRecord(
+        time=now,
+        actor_id="",
+        actor_role=PADDING,
+        actor_org_kind=None,
+        holder=PADDING,
+        action=PADDING,
+        purpose=PADDING,
+        recipient=PADDING,
+        case_id=None,
+        categories=(),
+        effect=PADDING,
+        obligations=(),
+        rules=(),
+        regime=PADDING,
+        policy_hash="",
+        salt=secrets.token_hex(16),
+        detail={},
+    )
+
+
+def is_padding(record: Mapping[str, Any]) -> bool:
+    """Whether a parsed leaf is padding rather than a decision."""
+    return record.get("decision") == PADDING
 
 
 def parse_leaf(leaf: bytes) -> dict[str, Any]:

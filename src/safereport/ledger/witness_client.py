@@ -194,10 +194,14 @@ class WitnessClient:
         witnesses: Sequence[WitnessEndpoint],
         *,
         poster: Poster | None = None,
+        padded: bool = False,
     ) -> None:
         self.ledger = ledger
         self.witnesses = tuple(witnesses)
         self.poster = poster or HttpPoster()
+        #: With padding on (``ledger.publish``), only the checkpoints that end a padding tick
+        #: are offered: a witness sees the published sizes, never the batches in between.
+        self.padded = padded
         self._queue: queue.Queue[str] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -209,6 +213,8 @@ class WitnessClient:
     def notify(self, note: str) -> None:
         """Queue a newly signed checkpoint; returns at once and never raises."""
         try:
+            if self.padded and not self._published(note):
+                return
             self._queue.put_nowait(note)
             with self._lock:
                 if self._thread is None or not self._thread.is_alive():
@@ -238,10 +244,28 @@ class WitnessClient:
     # -- one round -----------------------------------------------------------------------
 
     def sync(self, note: str | None = None) -> list[WitnessResult]:
-        """Offer ``note`` (default: the latest signed checkpoint) to every witness."""
-        note = note if note is not None else self.ledger.checkpoint()
+        """Offer ``note`` (default: the latest signed checkpoint; with padding, the latest
+        published one) to every witness."""
+        if note is None:
+            note = self._last_published() if self.padded else self.ledger.checkpoint()
+        if note is None:
+            return []  # padded, and no tick yet: nothing is published to cosign
         with self._round:
             return [self._offer(endpoint, note) for endpoint in self.witnesses]
+
+    def _published(self, note: str) -> bool:
+        from safereport.ledger.publish import is_published_size
+
+        size = parse_checkpoint(parse_note(note).text).size
+        with self.ledger.engine.connect() as conn:
+            return is_published_size(conn, size)
+
+    def _last_published(self) -> str | None:
+        from safereport.ledger.publish import last_tick
+
+        with self.ledger.engine.connect() as conn:
+            found = last_tick(conn)
+        return None if found is None else found.note
 
     def _offer(self, endpoint: WitnessEndpoint, note: str) -> WitnessResult:
         size = parse_checkpoint(parse_note(note).text).size
@@ -357,12 +381,15 @@ def client_for(ledger: Ledger) -> WitnessClient | None:
     return client if client is not None and client.ledger is ledger else None
 
 
-def attach_witnesses(ledger: Ledger, setting: str) -> WitnessClient | None:
-    """Make ``ledger`` offer each new checkpoint to the witnesses in ``setting``."""
+def attach_witnesses(
+    ledger: Ledger, setting: str, *, padded: bool = False
+) -> WitnessClient | None:
+    """Make ``ledger`` offer each new checkpoint to the witnesses in ``setting`` (with
+    ``padded``, only the checkpoints that end a padding tick)."""
     endpoints = parse_witnesses(setting)
     if not endpoints:
         return None
-    client = WitnessClient(ledger, endpoints)
+    client = WitnessClient(ledger, endpoints, padded=padded)
     ledger.on_checkpoint(client.notify)
     return client
 

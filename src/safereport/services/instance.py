@@ -15,6 +15,7 @@ from safereport.store.db import check_database, make_engine
 
 if TYPE_CHECKING:
     from safereport.ledger.log import Ledger
+    from safereport.ledger.publish import PublishRule
     from safereport.policy.guard import Guard
     from safereport.vault import Vault
 
@@ -42,13 +43,24 @@ class Instance:
         return open_vault(self.settings)
 
     @cached_property
+    def publishing(self) -> PublishRule:
+        """What the log publishes: the witness quorum and padding settings (issue 16)."""
+        from safereport.ledger.publish import announce, publish_rule
+
+        rule = publish_rule(self.settings.extra)
+        announce(rule)  # the opt-out from the quorum is logged loudly
+        return rule
+
+    @cached_property
     def ledger(self) -> Ledger:
         from safereport.ledger.log import open_ledger
         from safereport.ledger.witness_client import attach_witnesses
 
         ledger = open_ledger(self.settings, self.engine)
-        # Each checkpoint it signs is offered to the configured witnesses, in the background.
-        attach_witnesses(ledger, str(self.settings.extra.get("witnesses", "")))
+        # Each checkpoint it signs is offered to the configured witnesses, in the background
+        # (with padding, only the published ones).
+        attach_witnesses(ledger, str(self.settings.extra.get("witnesses", "")),
+                         padded=self.publishing.padded)
         return ledger
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""What auditors see: the log's checkpoint, its verification, witness cosignatures, denials,
+"""What auditors see: the log's checkpoint, its verification, witness cosignatures, each
+witness's state and any incident (a witness that saw another history of this log), denials,
 and counts of decisions by rule. Never case data: no case id, no actor id, no field.
 """
 
@@ -6,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
@@ -15,15 +16,19 @@ from safereport.domain.case import new_id
 from safereport.errors import InvalidInput, LedgerError
 from safereport.ledger.keys import verify_cosignature
 from safereport.ledger.notes import parse_checkpoint, parse_note, parse_vkey
+from safereport.ledger.record import PADDING
 from safereport.services.auth import StaffArea, StaffUser, ensure_area
 from safereport.services.instance import Instance
+from safereport.services.quarantine import quarantine_counts
 from safereport.store.ledger import ledger_entries
 from safereport.store.staff import witness_cosignatures
+from safereport.store.witnesses import WitnessStatus, statuses
 
 __all__ = [
     "AUTO_VERIFY_MAX",
     "AuditOverview",
     "DeniedEntry",
+    "WitnessStatus",
     "add_cosignature",
     "audit_overview",
     "verify_now",
@@ -64,6 +69,17 @@ class AuditOverview:
     denied: list[DeniedEntry]
     by_rule: list[tuple[str, str, int]]  # (rule id, effect, count)
     by_effect: dict[str, int]
+    #: Reports held in quarantine (issue 19), over the instance: (``held``, n), (``not_real``,
+    #: n), (``released``, n), (``shredded``, n). Counts only.
+    quarantine: tuple[tuple[str, int], ...] = ()
+    #: Each witness the log has asked (``ledger_witness_status``); ``incident`` set on one
+    #: that refused in a way only another history of this log explains.
+    witnesses: list[WitnessStatus] = field(default_factory=list)
+    padding: int = 0  # entries that are padding (no decision; see docs/ledger.md)
+
+    @property
+    def incidents(self) -> list[WitnessStatus]:
+        return [status for status in self.witnesses if status.incident]
 
 
 def _cosigned_notes(instance: Instance) -> list[tuple[str, str]]:
@@ -136,9 +152,15 @@ def audit_overview(instance: Instance, user: StaffUser, *, denied_limit: int = 5
         cosigs = conn.execute(
             select(witness_cosignatures).order_by(witness_cosignatures.c.checkpoint_size.desc())
         ).all()
+        held = tuple(quarantine_counts(conn).items())
+        witnesses = list(statuses(conn))
     by_rule: Counter[tuple[str, str]] = Counter()
     by_effect: Counter[str] = Counter()
+    padding = 0
     for rules, effect, count in grouped:
+        if effect == PADDING:
+            padding += count  # no decision: not counted with the decisions
+            continue
         by_effect[effect] += count
         for rule in rules.split():
             by_rule[(rule, effect)] += count
@@ -156,6 +178,9 @@ def audit_overview(instance: Instance, user: StaffUser, *, denied_limit: int = 5
         by_rule=sorted(((rule, effect, n) for (rule, effect), n in by_rule.items()),
                        key=lambda item: (-item[2], item[0], item[1])),
         by_effect=dict(by_effect),
+        quarantine=held,
+        witnesses=witnesses,
+        padding=padding,
     )
 
 

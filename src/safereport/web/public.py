@@ -24,7 +24,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from safereport.errors import SafeReportError
-from safereport.ledger.log import latest_checkpoint
 from safereport.stats import tracker
 from safereport.stats.charts import Bar, Span, Tile, bar_chart, interval_chart, tile_chart
 from safereport.stats.errata import errata_for
@@ -54,6 +53,7 @@ from safereport.stats.release import (
     load_release,
 )
 from safereport.web.public_i18n import public_context, public_translations
+from safereport.web.tlog import published
 from safereport.web.victim_support import language_of
 from safereport.web.victim_support import render as render_victim_layout
 
@@ -84,9 +84,14 @@ def _log_key(request: Request) -> str | None:
 
 
 def _log_size(request: Request) -> int | None:
-    """How many entries the log holds now (not the size of its latest checkpoint)."""
+    """How many entries the log holds now (not the size of its latest checkpoint); with a
+    publication rule (witness quorum, padding: docs/ledger.md), the published size only."""
     try:
-        return int(request.app.state.instance.ledger.size())
+        instance = request.app.state.instance
+        if not instance.publishing.plain:
+            shown = published(instance)
+            return None if shown is None else shown.size
+        return int(instance.ledger.size())
     except (SafeReportError, OSError, AttributeError):
         return None
 
@@ -216,8 +221,7 @@ def statistics(request: Request) -> HTMLResponse:
     words = _words(request)
     releases = _ordered(latest_releases(engine, limit=48))
     featured, passed_over = _featured(releases)
-    with engine.connect() as conn:
-        checkpoint = latest_checkpoint(conn)
+    checkpoint = published(request.app.state.instance)
     return render(
         request, "public/statistics.html", words.lang, releases=releases, latest=featured,
         passed_over=passed_over, headline=_headline(featured, words) if featured else None,
@@ -267,8 +271,8 @@ def release_page(request: Request, release_id: str) -> HTMLResponse:
 
 @router.get("/statistics/checkpoint", response_class=PlainTextResponse)
 def checkpoint_text(request: Request) -> str:
-    with _engine(request).connect() as conn:
-        found = latest_checkpoint(conn)
+    _engine(request)  # 503 without an instance
+    found = published(request.app.state.instance)  # as /log/checkpoint: what is published
     if found is None:
         raise HTTPException(status_code=404)
     return found.note

@@ -1,9 +1,12 @@
 """The log, published as C2SP tlog-tiles: its latest checkpoint and its hash tiles.
 
 Read-only and without sign-in, under ``/log/``: ``checkpoint``, ``tile/<L>/<N>[.p/<W>]`` and
-the log's verifier key (``key``). Tiles are built from the stored tree for the latest signed
-checkpoint, so every tile served verifies against a checkpoint anyone can fetch. Entry
-bundles (``tile/entries/...``) are never served: entries stay private (I5).
+the log's verifier key (``key``). The checkpoint is the one the deployment publishes
+(:mod:`safereport.ledger.publish`: the latest signed, or the latest with a quorum of witness
+cosignatures, or the latest padding tick's); with none to publish, ``checkpoint`` answers 503
+(fail closed). Tiles are built from the stored tree for that checkpoint, so every tile served
+verifies against a checkpoint anyone can fetch and none reveals a larger size. Entry bundles
+(``tile/entries/...``) are never served: entries stay private (I5).
 
 Caching: a full tile never changes, so it is cacheable for a year (``immutable``) and each
 process keeps the full tiles it has served in memory (an LRU of 4096, 32 MiB at most); a
@@ -20,10 +23,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from safereport.errors import LedgerError
-from safereport.ledger.log import latest_checkpoint
+from safereport.ledger.log import StoredCheckpoint, latest_checkpoint
+from safereport.ledger.publish import published_checkpoint
 from safereport.ledger.tiles import TILE_WIDTH, parse_tile_path, read_tile
 
-__all__ = ["FULL_TILE_CACHE", "PREFIX", "router"]
+__all__ = ["FULL_TILE_CACHE", "PREFIX", "published", "router"]
 
 PREFIX = "/log"
 FULL_TILE_CACHE = "public, max-age=31536000, immutable"
@@ -38,6 +42,12 @@ def _instance(request: Request) -> Any:
     if instance is None:
         raise HTTPException(status_code=503)
     return instance
+
+
+def published(instance: Any) -> StoredCheckpoint | None:
+    """The checkpoint ``instance`` publishes now (None: nothing may be published yet)."""
+    with instance.engine.connect() as conn:
+        return published_checkpoint(conn, instance.publishing)
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
@@ -55,10 +65,16 @@ def index(request: Request) -> Response:
 
 @router.api_route("/checkpoint", methods=["GET", "HEAD"])
 def checkpoint(request: Request) -> Response:
-    with _instance(request).engine.connect() as conn:
-        found = latest_checkpoint(conn)
+    instance = _instance(request)
+    found = published(instance)
     if found is None:
-        raise HTTPException(status_code=404)
+        with instance.engine.connect() as conn:
+            signed = latest_checkpoint(conn)
+        if signed is None:
+            raise HTTPException(status_code=404)  # an empty log: nothing signed yet
+        message = "no checkpoint of this log meets its publication rule yet (witness quorum)\n"
+        return Response(message, status_code=503, media_type=_TEXT,
+                        headers={"Cache-Control": _NO_CACHE, "Retry-After": "60"})
     return Response(found.note, media_type=_TEXT, headers={"Cache-Control": _NO_CACHE})
 
 
@@ -107,10 +123,11 @@ def tile(request: Request, path: str) -> Response:
     full = width == TILE_WIDTH
     data = _full_tiles(request).get((level, index)) if full else None
     if data is None:
-        with _instance(request).engine.connect() as conn:
-            published = latest_checkpoint(conn)
-            if published is not None:
-                data = read_tile(conn, published.size, level, index, width)
+        instance = _instance(request)
+        shown = published(instance)
+        if shown is not None:
+            with instance.engine.connect() as conn:
+                data = read_tile(conn, shown.size, level, index, width)
         if data is None:
             raise HTTPException(status_code=404)  # not in the published tree (yet)
         if full:

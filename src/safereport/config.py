@@ -114,6 +114,8 @@ _FIELDS: dict[str, type] = {
 }
 #: Settings kept in ``Settings.extra``: text, from config.toml or SAFEREPORT_<NAME>.
 _EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses",
+                 # what the log publishes (issue 16; safereport.ledger.publish)
+                 "publish_quorum", "publish_before_quorum", "pad_seconds", "pad_leaves",
                  # the public forms' bot defences (issue 19; safereport.web.victim_bots)
                  "form_limit_per_hour", "form_attack_per_hour", "form_wait_seconds",
                  "form_attack_wait_seconds", "form_pow_max_number", "form_attack_pow_max_number",

@@ -50,6 +50,10 @@ def _serving_app(data_dir: Path) -> Any:
     instance = open_instance(data_dir)
     _ = instance.vault, instance.ledger, instance.guard  # fail now, not on the first request
     instance.ledger.sequencer.start()  # writes get their checkpoint without waiting for a read
+    if instance.publishing.padded:  # published sizes on a fixed cadence (docs/ledger.md)
+        from safereport.ledger.publish import Padder
+
+        Padder(instance.ledger, instance.publishing).start()
     return create_app(instance)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from safereport.domain.retention import RetentionRule, parse_rules
 from safereport.domain.vocabulary import Regime
 from safereport.errors import ConfigError
 
@@ -72,6 +73,21 @@ class Settings:
     secure_cookie: bool = False
     #: Strict-Transport-Security max-age sent on https responses (0: none).
     hsts_max_age: int = 31_536_000
+    #: Retention schedule (issue 20; domain/retention.py): rules such as ``closed 6y``,
+    #: ``new inactive 2y``, ``quarantined 30d``. None by default: nothing is shredded by age.
+    retention: tuple[RetentionRule, ...] = ()
+    #: Days before a retention shred that her door says when her case will go (the shred
+    #: never comes sooner than this after the notice).
+    retention_notice_days: int = 30
+    #: Run the scheduled jobs (erasures, retention, checkpoints, witnesses, statistics,
+    #: backups) inside ``serve``; one runner per database, whatever the number of workers.
+    scheduler: bool = True
+    #: Folder for scheduled backups (empty: no scheduled backups) and how many to keep.
+    backup_dir: str = ""
+    backup_keep: int = 7
+    #: Publish last month's statistics release on the 1st of each month (spends privacy
+    #: budget: off unless chosen).
+    monthly_statistics: bool = False
     #: Optional deployment choices read by one part each: ``intake_org`` (the support
     #: service that receives reports from the public pages, by id or name) and
     #: ``quick_exit_url`` (where the quick exit goes; https only), ``witnesses`` (one
@@ -111,6 +127,11 @@ _FIELDS: dict[str, type] = {
     "trusted_proxies": str,
     "secure_cookie": bool,
     "hsts_max_age": int,
+    "retention_notice_days": int,
+    "scheduler": bool,
+    "backup_dir": str,
+    "backup_keep": int,
+    "monthly_statistics": bool,
 }
 #: Settings kept in ``Settings.extra``: text, from config.toml or SAFEREPORT_<NAME>.
 _EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses",
@@ -160,7 +181,8 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
             raise ConfigError(f"{config_path} is not valid TOML: {exc}") from exc
         except OSError as exc:
             raise ConfigError(f"cannot read {config_path}: {exc.strerror}") from exc
-    unknown = sorted(set(values) - set(_FIELDS) - set(_EXTRA_FIELDS) - {"database_url"})
+    unknown = sorted(set(values) - set(_FIELDS) - set(_EXTRA_FIELDS)
+                     - {"database_url", "retention"})
     if unknown:
         raise ConfigError(f"{config_path}: unknown setting(s): {', '.join(unknown)}")
     for name in (*_FIELDS, *_EXTRA_FIELDS):
@@ -173,6 +195,9 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
     url = env.get(_ENV_PREFIX + "DATABASE_URL") or values.get("database_url")
     if url:
         kwargs["database_url"] = Secret(str(url))
+    retention = env.get(_ENV_PREFIX + "RETENTION", values.get("retention"))
+    if retention is not None:
+        kwargs["retention"] = parse_rules(retention)
     kwargs["extra"] = {
         name: _coerce(name, values[name], str) for name in _EXTRA_FIELDS if name in values
     }
@@ -181,6 +206,10 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
         raise ConfigError(f"setting 'port' must be between 1 and 65535, not {settings.port}")
     if settings.hsts_max_age < 0:
         raise ConfigError("setting 'hsts_max_age' must be 0 or more")
+    if not 1 <= settings.retention_notice_days <= 365:
+        raise ConfigError("setting 'retention_notice_days' must be between 1 and 365")
+    if settings.backup_keep < 1:
+        raise ConfigError("setting 'backup_keep' must be 1 or more")
     if settings.package_days < 1:
         raise ConfigError("setting 'package_days' must be 1 or more")
     for name in ("evidence_max_mb", "evidence_media_max_mb"):

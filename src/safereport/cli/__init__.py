@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "backup",
     "foi",
     "instance",
+    "jobs",
     "keys",
     "ledger",
     "policy",

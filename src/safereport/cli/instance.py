@@ -43,8 +43,9 @@ def init(ctx: click.Context, regime: str, origin: str | None, data_dir_opt: Path
     click.echo("keep the keys/ folder secret and backed up: without it the data cannot be read")
 
 
-def _serving_app(data_dir: Path) -> Any:
-    """Open the instance and build its app; the ledger's sequencer starts at once."""
+def _serving_app(data_dir: Path, *, scheduler: bool = False) -> Any:
+    """Open the instance and build its app; the ledger's sequencer starts at once, and with
+    ``scheduler`` this process's runner of scheduled work (one leads per database)."""
     from safereport.web.app import create_app
 
     instance = open_instance(data_dir)
@@ -54,12 +55,16 @@ def _serving_app(data_dir: Path) -> Any:
         from safereport.ledger.publish import Padder
 
         Padder(instance.ledger, instance.publishing).start()
+    if scheduler:
+        from safereport.services.scheduler import start_scheduler
+
+        start_scheduler(instance)
     return create_app(instance)
 
 
 def worker_app() -> Any:
     """The app of one ``serve --workers N`` process (uvicorn calls this in each worker)."""
-    return _serving_app(Path(os.environ[_WORKER_DATA_DIR]))
+    return _serving_app(Path(os.environ[_WORKER_DATA_DIR]), scheduler=True)
 
 
 _WORKER_DATA_DIR = "SAFEREPORT_DATA_DIR"
@@ -76,7 +81,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     import uvicorn
 
     data_dir = _data_dir(ctx).expanduser().resolve()
-    app = _serving_app(data_dir)  # a clear error now, not on the first request
+    # a clear error now, not on the first request; with several workers, each runs its own
+    app = _serving_app(data_dir, scheduler=workers == 1)
     settings = app.state.instance.settings
     bind_host = host or settings.host
     bind_port = port or settings.port

@@ -43,6 +43,7 @@ from safereport.services.provenance import (
     shared_under,
     withdraw_her_request,
 )
+from safereport.services.retention import notice_for_case
 from safereport.store.core import cases, consents, notes, subjects
 from safereport.store.evidence import evidence_files
 from safereport.store.provenance import (
@@ -59,6 +60,7 @@ __all__ = [
     "CaseOverview",
     "ClaimCodeRefused",
     "ClaimResult",
+    "ERASABLE_CATEGORIES",
     "ConsentState",
     "Message",
     "MyRequest",
@@ -83,6 +85,7 @@ __all__ = [
     "request_erasure",
     "send_message",
     "set_consent",
+    "shred_case",
     "who_has_seen",
     "withdraw_request",
 ]
@@ -92,6 +95,7 @@ log = logging.getLogger("safereport.victim")
 MAX_MESSAGE_CHARS = 5_000
 #: Everything a case can hold: what an erasure is decided over.
 _ALL_CATEGORIES = frozenset(FIELD_CATEGORY.values()) | {DataCategory.CASE_NOTES}
+ERASABLE_CATEGORIES = _ALL_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ class CaseOverview:
     erasure_requested_at: datetime | None
     erasure_due_at: datetime | None
     erased: bool
+    #: the day a retention rule will shred the case, once she has been told (issue 20)
+    retention_shred_on: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,7 @@ def case_overview(instance: Instance, session: VictimSession) -> CaseOverview:
         instance.engine.connect() as conn,
     ):
         row = _owned_case(conn, session)
+        shred_on = notice_for_case(conn, session.case_id)
     requested = _aware(row["erasure_requested_at"])  # type: ignore[arg-type]
     hours = instance.settings.erasure_cooling_off_hours
     return CaseOverview(
@@ -291,6 +298,7 @@ def case_overview(instance: Instance, session: VictimSession) -> CaseOverview:
         erasure_requested_at=requested,
         erasure_due_at=requested + timedelta(hours=hours) if requested else None,
         erased=row["erased_at"] is not None,
+        retention_shred_on=shred_on,
     )
 
 
@@ -690,15 +698,23 @@ def _erase(instance: Instance, case_id: str, subject_id: str, now: datetime) -> 
         )
         if not decision.allowed:
             return  # stays pending; the denial is in the ledger for an operator to see
-        instance.vault.shred(conn, case_id)
-        conn.execute(notes.delete().where(notes.c.case_id == case_id))
-        conn.execute(evidence_files.delete().where(evidence_files.c.case_id == case_id))
-        _destroy_outgoing(conn, case_id)
-        conn.execute(
-            update(cases).where(cases.c.id == case_id).values(
-                erased_at=now, status=CaseStatus.ERASED.value, updated_at=now,
-            )
+        shred_case(instance, conn, case_id, subject_id, now)
+
+
+def shred_case(instance: Instance, conn: Connection, case_id: str, subject_id: str | None,
+               now: datetime) -> None:
+    """Crypto-shred one case inside ``conn``'s transaction, after an allowed erase decision
+    recorded in that same transaction (her erasure, or retention: services/retention.py)."""
+    instance.vault.shred(conn, case_id)
+    conn.execute(notes.delete().where(notes.c.case_id == case_id))
+    conn.execute(evidence_files.delete().where(evidence_files.c.case_id == case_id))
+    _destroy_outgoing(conn, case_id)
+    conn.execute(
+        update(cases).where(cases.c.id == case_id).values(
+            erased_at=now, status=CaseStatus.ERASED.value, updated_at=now,
         )
+    )
+    if subject_id is not None:
         # The codename now opens nothing: the door goes with the data.
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(lookup_id=None))
 

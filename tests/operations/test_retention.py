@@ -1,0 +1,269 @@
+"""Retention with a fake clock: the right cases go, on the right day, once, after a notice at
+her door; a dry run changes nothing; the shred is decided and in the ledger (issue 20)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+from tests.victim._world import World, make_world
+
+from safereport.domain.case import CaseStatus, new_id
+from safereport.domain.retention import add_period, parse_rules
+from safereport.errors import ConfigError
+from safereport.services.clock import FakeClock
+from safereport.services.intake import parse_submission, submit_report
+from safereport.services.retention import RETENTION_ACTOR_ID, run_retention
+from safereport.services.scheduler import Runner, scheduled_jobs
+from safereport.services.victim import VictimSession, case_overview, open_by_codename
+from safereport.store.core import cases, notes, subjects, users
+from safereport.store.jobs import retention_notices
+from safereport.store.ledger import ledger_entries
+from safereport.store.staff import case_closures
+
+REPORT: dict[str, Any] = {"mode": "codename", "crime_type": "domestic_abuse",
+                          "narrative": "Synthetic narrative for a retention test."}
+CLOSED_ON = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+SIX_YEARS = datetime(2032, 3, 10, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path) -> Any:
+    made = make_world(tmp_path, db_url)
+    settings = replace(made.instance.settings, retention=parse_rules(["closed 6y"]),
+                       retention_notice_days=30)
+    made.instance.settings = settings
+    try:
+        yield made
+    finally:
+        made.instance.close()
+
+
+def _report(world: World) -> tuple[VictimSession, str]:
+    made = submit_report(world.instance, parse_submission(REPORT))
+    assert made.codename is not None
+    session = open_by_codename(world.instance, made.codename)
+    assert session is not None
+    return session, made.codename
+
+
+def _staff(world: World) -> str:
+    user_id = new_id()
+    with world.instance.engine.begin() as conn:
+        conn.execute(users.insert().values(
+            id=user_id, org_id=world.support_id, username=f"sup-{user_id[:6]}",
+            display_name="Supervisor", role="supervisor", password_hash="x", failed_logins=0,
+            active=True, created_at=CLOSED_ON))
+    return user_id
+
+
+def _close(world: World, case_id: str, when: datetime, *, org: str | None = None) -> None:
+    by = _staff(world)
+    with world.instance.engine.begin() as conn:
+        values: dict[str, Any] = {"status": CaseStatus.CLOSED.value, "updated_at": when}
+        if org is not None:
+            values["org_id"] = org
+        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+        conn.execute(case_closures.insert().values(id=new_id(), case_id=case_id, reason="other",
+                                                   closed_by=by, closed_at=when))
+
+
+def _erased(world: World, case_id: str) -> bool:
+    with world.instance.engine.connect() as conn:
+        return conn.execute(select(cases.c.erased_at).where(cases.c.id == case_id)).scalar() \
+            is not None
+
+
+def _retention_entries(world: World, case_id: str) -> list[Any]:
+    with world.instance.engine.connect() as conn:
+        return [e for e in world.instance.ledger.entries_for_case(conn, case_id)
+                if e.actor_id == RETENTION_ACTOR_ID]
+
+
+def _snapshot(world: World) -> tuple[Any, ...]:
+    with world.instance.engine.connect() as conn:
+        return (
+            conn.execute(select(func.count()).select_from(ledger_entries)).scalar(),
+            conn.execute(select(func.count()).select_from(retention_notices)).scalar(),
+            sorted(tuple(r) for r in conn.execute(select(cases.c.id, cases.c.status,
+                                                         cases.c.erased_at))),
+            conn.execute(select(func.count()).select_from(notes)).scalar(),
+        )
+
+
+def test_rules_parse_and_bad_ones_say_what_is_wrong() -> None:
+    rules = parse_rules("closed 6y; new inactive 2y; quarantined 30d")
+    assert [r.name for r in rules] == ["closed 6y", "new inactive 2y", "quarantined 30d"]
+    assert rules[0].due(CLOSED_ON) == SIX_YEARS
+    assert add_period(datetime(2024, 2, 29, tzinfo=UTC), 1, "y") == datetime(2025, 2, 28,
+                                                                             tzinfo=UTC)
+    for bad, words in [("closed six years", "not a rule"), ("new 2y", "inactivity"),
+                       ("erased 1y", "unknown kind"), ("closed 0d", "at least 1 day"),
+                       ("closed 6y; closed 7y", "two rules")]:
+        with pytest.raises(ConfigError, match=words):
+            parse_rules(bad)
+
+
+def test_a_closed_case_goes_on_its_day_after_a_notice_at_her_door(world: World) -> None:
+    session, codename = _report(world)
+    kept, _ = _report(world)
+    _close(world, session.case_id, CLOSED_ON)
+    _close(world, kept.case_id, CLOSED_ON + timedelta(days=1))  # due one day later
+    clock = FakeClock(SIX_YEARS - timedelta(days=31))
+
+    run_retention(world.instance, clock=clock)
+    assert case_overview(world.instance, session).retention_shred_on is None  # not yet told
+
+    clock.set(SIX_YEARS - timedelta(days=30))
+    report = run_retention(world.instance, clock=clock)
+    assert {i.reference: i.action for i in report.items}[
+        case_overview(world.instance, session).reference] == "notice"
+    assert case_overview(world.instance, session).retention_shred_on == SIX_YEARS
+
+    clock.set(SIX_YEARS - timedelta(seconds=1))
+    run_retention(world.instance, clock=clock)
+    assert not _erased(world, session.case_id)
+
+    clock.set(SIX_YEARS)
+    report = run_retention(world.instance, clock=clock)
+    assert [i.action for i in report.items if i.case_id == session.case_id] == ["shredded"]
+    assert _erased(world, session.case_id) and not _erased(world, kept.case_id)
+    assert open_by_codename(world.instance, codename) is None  # the door went with the data
+    [entry] = _retention_entries(world, session.case_id)
+    assert entry.action == "erase" and entry.effect == "allow"
+    with world.instance.engine.connect() as conn:
+        leaf = conn.execute(select(ledger_entries.c.leaf)
+                            .where(ledger_entries.c.idx == entry.index)).scalar()
+    recorded = json.loads(leaf)
+    assert recorded["actor"] == {"id": RETENTION_ACTOR_ID, "role": "supervisor",
+                                 "org": "support_service"}
+    assert recorded["rules"] == ["C-casework"]
+    assert recorded["detail"] == {"automated": "true", "event": "retention_erased",
+                                  "rule": "closed 6y"}
+
+    # The other case came within its notice period only at the run of SIX_YEARS - 1s (no run
+    # in between): she is told then, and it goes a full notice period later, not on its due day.
+    told_late = SIX_YEARS - timedelta(seconds=1) + timedelta(days=30)
+    assert case_overview(world.instance, kept).retention_shred_on == told_late
+    clock.set(SIX_YEARS + timedelta(days=1, seconds=1))
+    run_retention(world.instance, clock=clock)
+    assert not _erased(world, kept.case_id)
+    clock.set(told_late)
+    run_retention(world.instance, clock=clock)
+    assert _erased(world, kept.case_id)
+    clock.set(told_late + timedelta(days=5))
+    run_retention(world.instance, clock=clock)
+    assert len(_retention_entries(world, session.case_id)) == 1  # once
+
+
+def test_a_reopened_case_loses_its_notice_and_stays(world: World) -> None:
+    session, _ = _report(world)
+    _close(world, session.case_id, CLOSED_ON)
+    clock = FakeClock(SIX_YEARS - timedelta(days=10))
+    run_retention(world.instance, clock=clock)
+    assert case_overview(world.instance, session).retention_shred_on == SIX_YEARS + timedelta(
+        days=20)  # told now: never sooner than the notice period
+    with world.instance.engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.id == session.case_id)
+                     .values(status=CaseStatus.IN_PROGRESS.value))
+    clock.set(SIX_YEARS + timedelta(days=40))
+    report = run_retention(world.instance, clock=clock)
+    assert report.withdrawn == [case_overview(world.instance, session).reference]
+    assert not _erased(world, session.case_id)
+    assert case_overview(world.instance, session).retention_shred_on is None
+
+
+def test_inactivity_counts_her_messages(world: World) -> None:
+    world.instance.settings = replace(world.instance.settings,
+                                      retention=parse_rules(["new inactive 1y"]))
+    session, _ = _report(world)
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    with world.instance.engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.id == session.case_id).values(updated_at=start))
+        conn.execute(update(notes).where(notes.c.case_id == session.case_id)
+                     .values(created_at=start))
+        conn.execute(notes.insert().values(
+            id=new_id(), case_id=session.case_id, author_kind="victim", visible_to_subject=True,
+            sealed=b"x", created_at=start + timedelta(days=100)))
+    # a year after the case's last change, but her message came 100 days later: not yet
+    clock = FakeClock(add_period(start, 1, "y") + timedelta(days=1))
+    assert run_retention(world.instance, clock=clock, dry_run=True).items == []
+    clock.set(add_period(start + timedelta(days=100), 1, "y") - timedelta(days=30))
+    report = run_retention(world.instance, clock=clock, dry_run=True)
+    assert [i.action for i in report.items] == ["notice"]
+    assert report.items[0].since == start + timedelta(days=100)
+
+
+def test_a_dry_run_changes_nothing_and_lists_what_would_go(world: World) -> None:
+    session, _ = _report(world)
+    _close(world, session.case_id, CLOSED_ON)
+    clock = FakeClock(SIX_YEARS - timedelta(days=30))
+    run_retention(world.instance, clock=clock)  # notice given
+    clock.set(SIX_YEARS)
+    before = _snapshot(world)
+    report = run_retention(world.instance, clock=clock, dry_run=True)
+    assert [i.action for i in report.items] == ["shred"]
+    assert "1 case(s) would be shredded" in report.summary()
+    assert _snapshot(world) == before
+
+
+def test_a_police_held_case_is_kept_and_said_so(world: World) -> None:
+    session, _ = _report(world)
+    _close(world, session.case_id, CLOSED_ON, org=world.police_id)
+    clock = FakeClock(SIX_YEARS + timedelta(days=60))
+    run_retention(world.instance, clock=clock)
+    report = run_retention(world.instance, clock=clock)
+    assert [i.action for i in report.items] == ["kept"]
+    assert not _erased(world, session.case_id)
+
+
+def test_without_a_quarantine_marker_the_rule_says_it_selects_nothing(world: World) -> None:
+    world.instance.settings = replace(world.instance.settings,
+                                      retention=parse_rules(["quarantined 30d"]))
+    report = run_retention(world.instance, clock=FakeClock(SIX_YEARS), dry_run=True)
+    from safereport.services import retention as module
+
+    if module._marker() is None:
+        assert report.warnings and "quarantine marker" in report.warnings[0]
+    else:
+        assert report.warnings == []
+
+
+def test_several_runners_shred_each_case_exactly_once(world: World) -> None:
+    sessions = [_report(world)[0] for _ in range(4)]
+    for session in sessions:
+        _close(world, session.case_id, CLOSED_ON)
+    clock = FakeClock(SIX_YEARS - timedelta(days=30, hours=2))
+    runners = [Runner(world.instance, clock=clock, runner_id=f"runner-{n}") for n in range(4)]
+
+    def tick_all() -> None:
+        barrier = threading.Barrier(len(runners))
+
+        def go(runner: Runner) -> None:
+            barrier.wait()
+            runner.step()
+
+        threads = [threading.Thread(target=go, args=(r,)) for r in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    for _day in range(33):  # a month and a bit, a tick a day (the lease lapses between days)
+        tick_all()
+        clock.advance(timedelta(days=1))
+    for session in sessions:
+        assert _erased(world, session.case_id)
+        assert len(_retention_entries(world, session.case_id)) == 1
+    [state] = [s for s in scheduled_jobs(world.instance) if s.name == "retention"]
+    assert state.last_ok is True and state.runs == 33
+    with world.instance.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(retention_notices)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(subjects)
+                            .where(subjects.c.lookup_id.is_not(None))).scalar() == 0

@@ -59,6 +59,9 @@ class Settings:
     port: int = 8000
     kek_env: str = ""
     erasure_cooling_off_hours: int = 72
+    #: Days a report held in quarantine as suspected spam is kept if nobody releases it; then
+    #: it is shredded (issue 19; ``safereport quarantine shred-expired``).
+    quarantine_days: int = 30
     #: Days a released disclosure package can be opened by its recipient (then it expires).
     package_days: int = 28
     #: Largest evidence attachment accepted, in MB: photos, screenshots and PDFs; sound and
@@ -121,6 +124,7 @@ _FIELDS: dict[str, type] = {
     "port": int,
     "kek_env": str,
     "erasure_cooling_off_hours": int,
+    "quarantine_days": int,
     "package_days": int,
     "evidence_max_mb": int,
     "evidence_media_max_mb": int,
@@ -140,6 +144,7 @@ _EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses",
                  # the public forms' bot defences (issue 19; safereport.web.victim_bots)
                  "form_limit_per_hour", "form_attack_per_hour", "form_wait_seconds",
                  "form_attack_wait_seconds", "form_pow_max_number", "form_attack_pow_max_number",
+                 "report_limit_per_hour", "form_challenge_limit_per_hour",
                  # neutral notices (issue 18; safereport.services.notices): none by default
                  "smtp_host", "smtp_port", "smtp_from", "smtp_username", "smtp_password",
                  "smtp_starttls", "sms_gateway", "sms_gateway_token", "staff_notice_email")
@@ -210,6 +215,8 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
         raise ConfigError("setting 'retention_notice_days' must be between 1 and 365")
     if settings.backup_keep < 1:
         raise ConfigError("setting 'backup_keep' must be 1 or more")
+    if settings.quarantine_days < 1:
+        raise ConfigError("setting 'quarantine_days' must be 1 or more")
     if settings.package_days < 1:
         raise ConfigError("setting 'package_days' must be 1 or more")
     for name in ("evidence_max_mb", "evidence_media_max_mb"):

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "keys",
     "ledger",
     "policy",
+    "quarantine",
     "report",
     "stats",
     "users",

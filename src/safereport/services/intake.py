@@ -44,6 +44,7 @@ from safereport.domain.vocabulary import (
 )
 from safereport.errors import AccessDenied, InstanceError, InvalidInput
 from safereport.services.access import Actor, decide_and_record
+from safereport.services import quarantine
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, instance_info, organisations, reports, subjects
 from safereport.store.provenance import FactSource
@@ -430,8 +431,14 @@ def submit_report(
     now: datetime | None = None,
     door: FactSource = FactSource.SUBJECT,
     via: str | None = None,
+    suspicion: str | None = None,
 ) -> IntakeReceipt:
     """Save one report; with a codename, make one and return it (it is not stored).
+
+    Quarantine, not deletion (issue 19): a report with a bot's sign (``suspicion``, one of
+    :data:`safereport.services.quarantine.REASONS`), or that its organisation's classifier is
+    very sure is not real, is stored and sealed all the same, in the same transaction, but held
+    out of the case list for a caseworker to release; its ledger entry says ``quarantine``.
 
     ``door`` says how it came: her own form (her consents count at once), or a bulk import
     (an integration: its consents are kept but never count, and its decisions are
@@ -447,11 +454,15 @@ def submit_report(
     case_id, subject_id = new_id(), new_id()
     values = submission.sealed_values()
     categories = frozenset(FIELD_CATEGORY[name] for name in values)
+    quarantine.feature_key(instance)  # made (once) before the write transaction
     try:
         with instance.engine.begin() as conn:
             reference = _insert_case(
                 conn, instance, submission, case_id, subject_id, secret, now, door
             )
+            held = _quarantine_reason(conn, instance, case_id, values, door, suspicion)
+            if held is not None:
+                detail = {**detail, "quarantine": held[0]}
             decision, index = decide_and_record(
                 instance,
                 replace(victim_actor(subject_id), system=door is FactSource.IMPORT),
@@ -467,6 +478,8 @@ def submit_report(
                                    reasons=decision.reasons)
             instance.vault.create_case_key(conn, case_id)
             instance.vault.seal_fields(conn, case_id, values)
+            if held is not None:
+                quarantine.hold(conn, case_id, held[1], held[0], held[2], now)
     except AccessDenied:
         # Nothing of the report is kept, but the refusal is: recorded on its own (I2).
         decide_and_record(instance, replace(victim_actor(subject_id),
@@ -479,6 +492,23 @@ def submit_report(
     notices.report_received(instance, case_id)
     return IntakeReceipt(reference=reference, case_id=case_id, codename=codename,
                          ledger_index=index)
+
+
+def _quarantine_reason(
+    conn: Connection, instance: Instance, case_id: str, values: Mapping[CaseField, str],
+    door: FactSource, suspicion: str | None,
+) -> tuple[str, str, quarantine.Assessment] | None:
+    """(why, organisation, the classifier's view) when the report is to be held; else None.
+
+    Only reports through the public door are weighed (an integration's import is not a bot's).
+    """
+    if door is not FactSource.SUBJECT and suspicion is None:
+        return None
+    org_id = str(conn.execute(select(cases.c.org_id).where(cases.c.id == case_id)).scalar_one())
+    assessment = quarantine.assess(conn, instance, org_id, values)
+    if suspicion is not None:
+        return suspicion, org_id, assessment
+    return ("classifier", org_id, assessment) if assessment.held else None
 
 
 def _insert_case(

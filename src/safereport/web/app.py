@@ -25,6 +25,7 @@ install_i18n(TEMPLATES.env)  # base.html speaks through gettext (English unless 
 #: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.
 ROUTER_MODULES: tuple[str, ...] = (
     "public", "victim", "victim_requests", "victim_bots", "auth", "staff", "auditor", "tracker",
+    "staff_quarantine",
     "tlog", "evidence", "victim_evidence",
 )
 

@@ -252,18 +252,20 @@ async def report_submit(request: Request) -> Response:
     if _csrf_problem(request, form) is not None:
         # Never what she typed: this may be the browser re-sending an old form to someone else.
         return _report_page(request, lang, {}, {}, 400, translate(lang, _STALE))
-    if not _first_use(request, form):
-        return _closed_page(request, lang)
+    # A form sent twice (a replay) still meets the limits below, then is kept in quarantine:
+    # a script replaying it never reaches the case list, and a person who went back and sent
+    # her report again (perhaps changed) loses nothing (issue 19).
+    replayed = not _first_use(request, form)
     values = _form_values(form)
     verdict = bots.check(request, form, "report")
-    if verdict.stop is bots.Stop.CAUGHT:
-        # Looks like a sent report to the bot; nothing is kept (only counted). A person cannot
-        # fill a field she never meets; the card page then just says it has closed.
-        response = _see_other("/return/new", lang)
-        start_session(request, response, None)
-        return response
-    if verdict.stop is not None:
+    if verdict.stop in (bots.Stop.LIMITED, bots.Stop.WAIT):
         return _report_page(request, lang, values, {}, 429, bots.message(lang, verdict))
+    # A script's signs (the honeypot filled, the form replayed, a solved puzzle reused) keep
+    # the report out of the case list, never out of the database: it is held in quarantine
+    # for a caseworker, and the answer is the ordinary one (a person gets her card).
+    suspicion = ("honeypot" if verdict.stop is bots.Stop.CAUGHT
+                 else "form_sent_twice" if replayed
+                 else "challenge_reused" if verdict.stop is bots.Stop.SUSPECT else None)
     if not throttles(request).reports.hit(client_key(request, "report")):
         return _report_page(request, lang, values, {}, 429, translate(lang, _TOO_MANY))
     try:
@@ -275,7 +277,8 @@ async def report_submit(request: Request) -> Response:
     if warnings:
         return _report_page(request, lang, values, {}, 400, warnings=warnings)
     try:
-        receipt = intake.submit_report(request.app.state.instance, submission)
+        receipt = intake.submit_report(request.app.state.instance, submission,
+                                       suspicion=suspicion)
     except SafeReportError:
         log.exception("a report could not be saved")
         return _report_page(request, lang, values, {}, 500, translate(lang, _FAILED))

@@ -14,10 +14,12 @@ Layers, in the order :func:`check` applies them to a POST (after its form token 
    ``form_attack_per_hour`` the forms are "under attack": the proof-of-work gets harder and the
    path without JavaScript waits longer. Nobody is refused for the global count.
 3. **Honeypot**: a field named ``website`` that people never meet (off-screen, ``aria-hidden``,
-   ``tabindex=-1``, ``autocomplete=off``, labelled "Leave this empty"). Filled, the submission
-   is not kept, and the answer looks like the form's ordinary answer (a report: the redirect to
-   its card page, which then says the page has closed; a codename or claim code: "not found").
-   Only the count is recorded (:func:`~safereport.services.public_forms.record_caught`).
+   ``tabindex=-1``, ``autocomplete=off``, labelled "Leave this empty"). Filled (a bot, or a
+   browser's over-eager autofill), a report is **kept in quarantine** (:data:`Stop.CAUGHT`:
+   stored and sealed, out of the case list, for a caseworker to release or confirm; see
+   :mod:`safereport.services.quarantine`) and she gets her card as usual; a codename or claim
+   code is answered "not found" (nothing of hers is at stake there). Each is counted
+   (:func:`~safereport.services.public_forms.record_caught`).
 4. **Proof-of-work or wait**. With JavaScript, ``/static/pow.js`` fetches an ALTCHA challenge
    from ``GET /forms/challenge`` (signed with a key derived from the web key, valid two hours),
    solves it, and puts the solution in the hidden ``altcha`` field; the server verifies it
@@ -25,7 +27,14 @@ Layers, in the order :func:`check` applies them to a POST (after its form token 
    a valid, unspent solution (no JavaScript, a replay, a wrong number) the form must have been
    open for ``form_wait_seconds`` (``form_attack_wait_seconds`` under attack), measured from
    the signed issue time of its form token; earlier, she is asked to wait a few seconds and
-   press the button again, with what she typed kept.
+   press the button again, with what she typed kept. A report that waited long enough but
+   carried a solution already spent (a solved challenge reused) is kept in quarantine
+   (:data:`Stop.SUSPECT`), never dropped.
+
+The challenge endpoint has its own per-source limit (``form_challenge_limit_per_hour``,
+default 120 an hour, in the database like the others): past it, ``GET /forms/challenge``
+answers 429 with ``Retry-After``, and the script then lets the form go without a solution, so
+she meets the calm wait of layer 4 rather than an error.
 """
 
 from __future__ import annotations
@@ -87,6 +96,7 @@ class FormGuardSettings:
     attack_wait_seconds: int = 20
     pow_max_number: int = 20_000
     attack_pow_max_number: int = 500_000
+    challenge_limit_per_hour: int = 120
 
 
 _SETTING_NAMES = {
@@ -97,6 +107,7 @@ _SETTING_NAMES = {
     "attack_wait_seconds": "form_attack_wait_seconds",
     "pow_max_number": "form_pow_max_number",
     "attack_pow_max_number": "form_attack_pow_max_number",
+    "challenge_limit_per_hour": "form_challenge_limit_per_hour",
 }
 
 
@@ -112,7 +123,8 @@ def form_guard_settings(request: Request) -> FormGuardSettings:
 
 
 class Stop(StrEnum):
-    CAUGHT = "caught"  # the honeypot was filled: answer as usual, keep nothing
+    CAUGHT = "caught"  # the honeypot was filled: a report is kept in quarantine
+    SUSPECT = "suspect"  # a report with a reused solution (and no wait owed): quarantine
     LIMITED = "limited"  # this source sent too many
     WAIT = "wait"  # no proof-of-work and the form was sent too soon
 
@@ -176,7 +188,8 @@ def check(request: Request, form: FormData, form_name: str) -> Verdict:
         if engine is not None:
             public_forms.record_caught(engine, f"honeypot/{form_name}")
         return Verdict(Stop.CAUGHT)
-    if engine is not None and _pow_solved(request, engine, _text(form, POW_FIELD)):
+    solution = _pow_state(request, engine, _text(form, POW_FIELD)) if engine is not None else ""
+    if solution == _FRESH:
         return PASS
     wait = settings.attack_wait_seconds if attack else settings.wait_seconds
     issued = _token_issued_at(_text(form, CSRF_FIELD))
@@ -185,6 +198,9 @@ def check(request: Request, form: FormData, form_name: str) -> Verdict:
         if engine is not None:
             public_forms.record_caught(engine, f"wait/{form_name}")
         return Verdict(Stop.WAIT, max(1, math.ceil(early)))
+    if solution == _SPENT and form_name == "report":
+        public_forms.record_caught(engine, f"reused/{form_name}")
+        return Verdict(Stop.SUSPECT)
     return PASS
 
 
@@ -205,30 +221,49 @@ def _hmac_key(request: Request) -> str:
     return derived_key(request, "altcha").hex()
 
 
-def _pow_solved(request: Request, engine: Any, payload: str) -> bool:
-    """A solution to one of our challenges, unexpired, and spent now (only the first time)."""
+_FRESH = "fresh"  # a valid solution, spent now
+_SPENT = "spent"  # a valid solution already spent by an earlier form (a replay)
+
+
+def _pow_state(request: Request, engine: Any, payload: str) -> str:
+    """``_FRESH`` for a solution to one of our challenges, unexpired, spent now (only the
+    first time); ``_SPENT`` for such a solution used before; "" for anything else."""
     if not payload or len(payload) > 2000:
-        return False
+        return ""
     try:
         data = json.loads(base64.b64decode(payload, validate=True))
         if not isinstance(data, dict) or data.get("algorithm") != "SHA-256":
-            return False
+            return ""
         if not isinstance(data.get("number"), int) or "expires=" not in str(data.get("salt")):
-            return False
+            return ""
         ok, _error = altcha_v1.verify_solution(payload, _hmac_key(request), check_expires=True)
     except (ValueError, TypeError, binascii.Error):
-        return False
+        return ""
     if not ok:
-        return False
+        return ""
     spent = hashlib.sha256(str(data["signature"]).encode()).hexdigest()
     until = datetime.now(UTC) + timedelta(seconds=CSRF_TTL_SECONDS)
-    return public_forms.spend(engine, spent, until)
+    return _FRESH if public_forms.spend(engine, spent, until) else _SPENT
 
 
 @router.get("/forms/challenge")
 def challenge(request: Request) -> JSONResponse:
-    """An ALTCHA challenge (v1: SHA-256, salt with expiry, HMAC signature), harder under attack."""
+    """An ALTCHA challenge (v1: SHA-256, salt with expiry, HMAC signature), harder under attack.
+
+    At most ``form_challenge_limit_per_hour`` from one source (held in the database); past it,
+    429 with ``Retry-After`` (the script then leaves the form to the server's wait).
+    """
     settings = form_guard_settings(request)
+    engine = _engine(request)
+    if engine is not None:
+        source = _source(request, engine, "challenge")
+        if public_forms.hit(engine, source, _HOUR) > settings.challenge_limit_per_hour:
+            public_forms.record_caught(engine, "limited/challenge")
+            _count, ends = public_forms.peek(engine, source, _HOUR)
+            seconds = max(1, math.ceil((ends - datetime.now(UTC)).total_seconds()))
+            return JSONResponse({"error": "too many challenges from this connection",
+                                 "retry_after": seconds}, status_code=429,
+                                headers={"Retry-After": str(seconds), "Cache-Control": "no-store"})
     hardest = (settings.attack_pow_max_number if under_attack(request, settings)
                else settings.pow_max_number)
     made = altcha_v1.create_challenge(altcha_v1.ChallengeOptions(

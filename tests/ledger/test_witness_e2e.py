@@ -4,7 +4,7 @@ An instance (`safereport serve`) publishing its checkpoint and tiles, two witnes
 (`safereport witness serve`), the log collecting both cosignatures (`ledger witness-sync`), a
 receipt checked by the standalone verifier under a 2-of-2 policy; then a forked log
 (rewritten history, re-signed with the same key) refused by both witnesses and the incident
-visible in `ledger witnesses`.
+visible in `ledger witnesses` and on the auditor's page.
 """
 
 from __future__ import annotations
@@ -20,12 +20,25 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
+import pyotp
+from sqlalchemy import update
+from tests.staff._client import signed_in
+from tests.staff._world import PASSWORD, StaffWorld
+
+from safereport.config import load_settings
+from safereport.domain.codename import TEST_PARAMS
+from safereport.domain.vocabulary import ActorRole, OrgKind
 from safereport.ledger.notes import parse_checkpoint, parse_note
 from safereport.ledger.tiles import TILE_WIDTH, tile_path
 from safereport.ledger.witness import Witness
-from safereport.services.instance import open_instance
+from safereport.services import auth
+from safereport.services.instance import Instance, open_instance
+from safereport.services.users import add_org
+from safereport.store.core import users
+from safereport.store.db import make_engine
 
 from ._witness import free_port, mth, witness_process
 from .helpers import append_n
@@ -81,6 +94,29 @@ def fill(data: Path, count: int, case_id: str) -> None:
     try:
         append_n(instance.ledger, count, case_id=case_id)
         instance.ledger.checkpoint(new=True)
+    finally:
+        instance.close()
+
+
+def auditor_page(data: Path) -> str:
+    """The auditor's page of the instance in ``data``, as an auditor signed in sees it."""
+    settings = load_settings(data)
+    settings = replace(settings, extra={**settings.extra, "argon2": TEST_PARAMS})
+    instance = Instance(settings=settings, engine=make_engine(settings.effective_database_url()))
+    try:
+        world = StaffWorld(instance, {})
+        with instance.engine.begin() as conn:
+            org = add_org(conn, "Oversight Board", OrgKind.LOCAL_AUTHORITY)
+            user_id = auth.create_user(conn, org_id=org, username="auditor",
+                                       display_name="Auditor", role=ActorRole.AUDITOR,
+                                       password=PASSWORD)
+            secret = pyotp.random_base32()
+            sealed = auth.totp_sealer(settings).seal(secret, user_id)
+            conn.execute(update(users).where(users.c.id == user_id).values(totp_secret=sealed))
+        world.secrets["auditor"] = secret
+        page = signed_in(world, "auditor").get("/staff/audit")
+        assert page.status_code == 200
+        return page.text
     finally:
         instance.close()
 
@@ -179,6 +215,12 @@ def test_two_witnesses_a_cosigned_receipt_and_a_fork_caught(tmp_path: Path) -> N
         assert out.count(f" incident size {SIZE}") == 2, out
         shown = cli("--data-dir", str(fork), "ledger", "witnesses", code=1)
         assert shown.count("INCIDENT") == 2
+        # ...and on the auditor's page of the forked instance, at the top, for both.
+        page = auditor_page(fork)
+        assert "Witness incident" in page
+        for key in keys:
+            name = key.split("+")[0]
+            assert f"<strong>INCIDENT</strong> with witness {name}+" in page, name
 
     for state in states:
         witness = Witness(state)

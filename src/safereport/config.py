@@ -64,6 +64,9 @@ class Settings:
     quarantine_days: int = 30
     #: Days a released disclosure package can be opened by its recipient (then it expires).
     package_days: int = 28
+    #: Days after a consent is given (or confirmed by a second person) before it must be
+    #: reviewed with her; from then on it counts for nothing until she gives it again.
+    consent_review_days: int = 365
     #: Largest evidence attachment accepted, in MB: photos, screenshots and PDFs; sound and
     #: video (issue 18).
     evidence_max_mb: int = 20
@@ -126,6 +129,7 @@ _FIELDS: dict[str, type] = {
     "erasure_cooling_off_hours": int,
     "quarantine_days": int,
     "package_days": int,
+    "consent_review_days": int,
     "evidence_max_mb": int,
     "evidence_media_max_mb": int,
     "trusted_proxies": str,
@@ -219,6 +223,8 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
         raise ConfigError("setting 'quarantine_days' must be 1 or more")
     if settings.package_days < 1:
         raise ConfigError("setting 'package_days' must be 1 or more")
+    if settings.consent_review_days < 1:
+        raise ConfigError("setting 'consent_review_days' must be 1 or more")
     for name in ("evidence_max_mb", "evidence_media_max_mb"):
         if not 1 <= getattr(settings, name) <= 1024:
             raise ConfigError(f"setting '{name}' must be between 1 and 1024 (MB)")

@@ -26,7 +26,7 @@ from tests.staff._world import STAFF, StaffWorld
 from safereport.domain.risk import DEFAULT_CHECKLIST, IMMIGRATION_ABUSE_CHECKLIST
 from safereport.domain.vocabulary import DataCategory, Effect, Purpose, Recipient
 from safereport.policy.decision import Decision, Grant
-from safereport.services import casework, disclosure, evidence, provenance
+from safereport.services import casework, disclosure, evidence, practice, provenance
 from safereport.services.disclosure import DisclosureForm
 from safereport.web.app import ROUTER_MODULES, create_app
 
@@ -114,6 +114,7 @@ class Fixture:
     released_to_marac: str
     ask: str
     safety_action: str
+    marac_action: str
 
 
 def _fixture(world: StaffWorld) -> Fixture:
@@ -142,8 +143,11 @@ def _fixture(world: StaffWorld) -> Fixture:
     action = casework.add_safety_action(world.instance, world.users["cw"], support.case_id,
                                         "Change the locks", owner_id=world.users["cw"].id,
                                         due="2026-12-20")
+    marac = practice.add_marac_action(world.instance, world.users["cw"], support.case_id,
+                                      "Housing to fit a sanctuary scheme", agency="housing",
+                                      due="2026-12-20", referral_id=to_marac)
     return Fixture(world, support.case_id, police.case_id, pending, released, consent, asked,
-                   to_marac, ask, action)
+                   to_marac, ask, action, marac)
 
 
 Walks = dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]
@@ -181,7 +185,18 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
         ("POST", "/staff/cases/{case_id}/notes"): [
             (f"/staff/cases/{c}/notes", {"text": "walk note"}) for c in cases],
         ("POST", "/staff/cases/{case_id}/status"): [
-            (f"/staff/cases/{c}/status", {"status": "in_progress"}) for c in cases],
+            (f"/staff/cases/{c}/status", {"status": "in_progress"}) for c in cases]
+        + [(f"/staff/cases/{fx.support_case}/status", {"status": "dormant"})],
+        ("POST", "/staff/cases/{case_id}/outcomes/{stage}"): [
+            (f"/staff/cases/{c}/outcomes/{stage}", {"o-safety": "2", "o-abuse": "1"})
+            for c in cases for stage in ("entry", "exit")],
+        ("POST", "/staff/cases/{case_id}/marac-actions"): [
+            (f"/staff/cases/{c}/marac-actions", {"action": "IDVA to call weekly",
+                                                 "agency": "idva", "due": "2026-12-24"})
+            for c in cases],
+        ("POST", "/staff/cases/{case_id}/marac-actions/{action_id}/done"): [
+            (f"/staff/cases/{fx.support_case}/marac-actions/{fx.marac_action}/done", {}),
+            (f"/staff/cases/{fx.police_case}/marac-actions/nope/done", {})],
         ("GET", "/staff/cases/{case_id}/evidence"): [
             (f"/staff/cases/{c}/evidence", {}) for c in cases],
         ("POST", "/staff/cases/{case_id}/evidence"): [

@@ -29,6 +29,9 @@ class IntakeKind(StrEnum):
 
 class CaseStatus(StrEnum):
     CLOSED = "closed"
+    #: Open, but nothing is happening: the service has lost touch with her for now. Set by a
+    #: caseworker (funders count it apart from open cases); reopened to "in progress".
+    DORMANT = "dormant"
     ERASED = "erased"
     ERASURE_PENDING = "erasure_pending"
     IN_PROGRESS = "in_progress"
@@ -39,12 +42,18 @@ class CaseStatus(StrEnum):
 #: Allowed status changes. Erasure is a one-way door once the cooling-off period has passed.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.NEW: frozenset(
-        {CaseStatus.IN_PROGRESS, CaseStatus.CLOSED, CaseStatus.ERASURE_PENDING}
+        {CaseStatus.IN_PROGRESS, CaseStatus.DORMANT, CaseStatus.CLOSED,
+         CaseStatus.ERASURE_PENDING}
     ),
     CaseStatus.IN_PROGRESS: frozenset(
-        {CaseStatus.REFERRED, CaseStatus.CLOSED, CaseStatus.ERASURE_PENDING}
+        {CaseStatus.REFERRED, CaseStatus.DORMANT, CaseStatus.CLOSED, CaseStatus.ERASURE_PENDING}
     ),
     CaseStatus.REFERRED: frozenset(
+        {CaseStatus.IN_PROGRESS, CaseStatus.DORMANT, CaseStatus.CLOSED,
+         CaseStatus.ERASURE_PENDING}
+    ),
+    # reopened when she or the service picks it up again
+    CaseStatus.DORMANT: frozenset(
         {CaseStatus.IN_PROGRESS, CaseStatus.CLOSED, CaseStatus.ERASURE_PENDING}
     ),
     CaseStatus.CLOSED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.ERASURE_PENDING}),

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import Connection, and_, delete, select, update
@@ -49,12 +50,12 @@ from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, notes, reports, users
 from safereport.store.provenance import FactSource
-from safereport.store.quarantine import quarantine
 from safereport.vault.blind import BlindKind
 
 __all__ = [
     "CLOSURE_REASONS",
     "FIRST_CONTACT_HOURS",
+    "INACTIVE_DAYS",
     "INTERPRETER_NEEDS",
     "STAFF_STATUSES",
     "CaseFilter",
@@ -87,7 +88,10 @@ __all__ = [
 RISK_CHECKLIST_FILE = "risk_checklist.yaml"
 NOTE_LABEL = "staff-note:"
 #: Statuses staff may set by hand; erasure has its own door (the victim's, with cooling-off).
-STAFF_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED, CaseStatus.CLOSED)
+STAFF_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED,
+                  CaseStatus.DORMANT, CaseStatus.CLOSED)
+#: Statuses funders count as open (a dormant case is counted apart).
+OPEN_STATUSES = frozenset({CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.REFERRED})
 #: What a page asks for first; the immigration categories are asked separately so that a
 #: refusal of them (F-sealed) withholds only them, with their own reason.
 _GENERAL_FIELDS = tuple(f for f in CaseField if FIELD_CATEGORY[f] not in SENSITIVE_CATEGORIES)
@@ -129,6 +133,8 @@ class CaseSummary:
     assignee: str = ""
     her_message_waiting: bool = False
     first_contact_due: datetime | None = None
+    #: An open case nobody has touched for :data:`INACTIVE_DAYS` (a prompt to make it dormant).
+    inactive: bool = False
 
     @property
     def first_contact_overdue(self) -> bool:
@@ -137,6 +143,8 @@ class CaseSummary:
 
 #: A new case should have a first contact (a note or message by staff) within this time.
 FIRST_CONTACT_HOURS = 48
+#: An open case with no change for this many days is flagged in the list as inactive.
+INACTIVE_DAYS = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +176,9 @@ def _aware(moment: datetime) -> datetime:
 def list_cases(
     instance: Instance, user: StaffUser, filters: CaseFilter = CaseFilter(), *, limit: int = 200
 ) -> list[CaseSummary]:
-    """The organisation's cases, newest first (routing facts only: nothing is decrypted).
-
-    Reports held in quarantine as suspected spam are not here (services/quarantine.py).
-    """
-    held = select(quarantine.c.case_id).where(quarantine.c.outcome.in_(("", "not_real")))
+    """The organisation's cases, newest first (routing facts only: nothing is decrypted)."""
     query = select(cases).where(
-        and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None),
-             cases.c.id.not_in(held))
+        and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None))
     )
     if filters.status is not None:
         query = query.where(cases.c.status == filters.status.value)
@@ -207,6 +210,7 @@ def _with_flags(conn: Connection, found: list[CaseSummary]) -> list[CaseSummary]
     names = dict(conn.execute(select(users.c.id, users.c.display_name).where(
         users.c.id.in_(sorted(holders)))).all()) if holders else {}
     flagged = []
+    quiet_since = datetime.now(UTC) - timedelta(days=INACTIVE_DAYS)
     for c in found:
         hers = latest.get((c.id, "victim"))
         ours = latest.get((c.id, "staff"))
@@ -218,7 +222,8 @@ def _with_flags(conn: Connection, found: list[CaseSummary]) -> list[CaseSummary]
         flagged.append(dataclasses.replace(
             c, assignee=str(names.get(c.assigned_to, "")) if c.assigned_to else "",
             her_message_waiting=hers is not None and (ours is None or hers > ours),
-            first_contact_due=due))
+            first_contact_due=due,
+            inactive=c.status in OPEN_STATUSES and c.updated_at < quiet_since))
     return flagged
 
 
@@ -327,6 +332,10 @@ class CasePage:
     closure: str = ""
     #: Her safety plan's actions, oldest first (empty when notes are withheld).
     safety_plan: list[SafetyAction] = field(default_factory=list)
+    #: Outcome scores by stage ("entry", "exit") and measure (empty when notes are withheld).
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: The MARAC meeting's actions recorded against the case (empty when notes are withheld).
+    marac_actions: list[Any] = field(default_factory=list)
 
     @property
     def internal_notes(self) -> list[NoteView]:
@@ -422,6 +431,13 @@ def case_page(
             grant = access.grant
     note_views = _open_notes(instance, actor, grant, case_id) if grant is not None else []
     plan = _open_safety_plan(instance, actor, grant, case_id) if grant is not None else []
+    outcomes: dict[str, dict[str, int]] = {}
+    marac: list[Any] = []
+    if grant is not None:  # shown only under the page's allowed decision on her case notes
+        from safereport.services import practice
+
+        outcomes = practice.outcome_scores(instance, case_id)
+        marac = practice.open_marac_actions(instance, actor, grant, case_id)
     assignee = closure = ""
     with instance.engine.connect() as conn:
         if summary.assigned_to:
@@ -446,6 +462,8 @@ def case_page(
         assignee=assignee,
         closure=closure,
         safety_plan=plan,
+        outcomes=outcomes,
+        marac_actions=marac,
     )
 
 
@@ -657,8 +675,24 @@ CLOSURE_REASONS: dict[str, str] = {
     "moved_on": "She moved away, or was transferred to another area or service",
     "referred_on": "Referred on: another service holds it now",
     "unsafe_contact": "No safe way to contact her",
+    "transferred": "Transferred to another area: the service there took it in",
     "other": "Another reason",
 }
+
+
+def set_status(conn: Connection, case_id: str, current: CaseStatus, target: CaseStatus, *,
+               by: str | None, now: datetime, closure_reason: str = "") -> None:
+    """Write a status change and its history row (the caller has decided and recorded it)."""
+    from safereport.store.staff import case_closures, case_status_changes
+
+    conn.execute(update(cases).where(cases.c.id == case_id)
+                 .values(status=target.value, updated_at=now))
+    conn.execute(case_status_changes.insert().values(
+        id=new_id(), case_id=case_id, from_status=current.value, to_status=target.value,
+        changed_by=by, changed_at=now))
+    if target is CaseStatus.CLOSED:
+        conn.execute(case_closures.insert().values(
+            id=new_id(), case_id=case_id, reason=closure_reason, closed_by=by, closed_at=now))
 
 
 def change_status(
@@ -685,17 +719,8 @@ def change_status(
         if target is CaseStatus.CLOSED and closure_reason not in CLOSURE_REASONS:
             raise InvalidInput("choose why the case is closed")
         _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "status")
-        conn.execute(
-            update(cases)
-            .where(cases.c.id == case_id)
-            .values(status=target.value, updated_at=_now(now))
-        )
-        if target is CaseStatus.CLOSED:
-            from safereport.store.staff import case_closures
-
-            conn.execute(case_closures.insert().values(
-                id=new_id(), case_id=case_id, reason=closure_reason, closed_by=user.id,
-                closed_at=_now(now)))
+        set_status(conn, case_id, current, target, by=user.id, now=_now(now),
+                   closure_reason=closure_reason)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="status")
 
@@ -981,10 +1006,7 @@ def add_safety_action(
         raise InvalidInput("say what is to be done")
     if len(body) > MAX_ACTION_CHARS:
         raise InvalidInput(f"an action holds at most {MAX_ACTION_CHARS} characters")
-    try:
-        day = datetime.strptime(due.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidInput("give the date it is due as YYYY-MM-DD") from exc
+    due_on = due_date(due)
     if owner_id not in {cid for cid, _ in colleagues(instance, user)}:
         raise InvalidInput("choose who owns the action: a colleague who can hold this case")
     action_id = new_id()
@@ -998,7 +1020,7 @@ def add_safety_action(
                                           SAFETY_LABEL + action_id, body.encode("utf-8"))
         conn.execute(safety_plan_actions.insert().values(
             id=action_id, case_id=case_id, sealed=sealed, owner_id=owner_id,
-            due_on=day + timedelta(hours=23, minutes=59), done_at=None, created_by=user.id,
+            due_on=due_on, done_at=None, created_by=user.id,
             created_at=_now(None)))
         _touch(conn, case_id)
 
@@ -1029,25 +1051,43 @@ def _open_safety_plan(instance: Instance, actor: Actor, grant: Grant,
                       case_id: str) -> list[SafetyAction]:
     from safereport.store.staff import safety_plan_actions
 
-    opened = []
+    query = (select(safety_plan_actions, users.c.display_name)
+             .join(users, users.c.id == safety_plan_actions.c.owner_id)
+             .where(safety_plan_actions.c.case_id == case_id)
+             .order_by(safety_plan_actions.c.due_on, safety_plan_actions.c.id))
+    return [SafetyAction(row.id, text, row.display_name, _aware(row.due_on),
+                         _aware(row.done_at) if row.done_at is not None else None)
+            for row, text in open_sealed_rows(instance, actor, grant, case_id, query,
+                                              SAFETY_LABEL, "safety_actions_unopened")]
+
+
+def open_sealed_rows(instance: Instance, actor: Actor, grant: Grant, case_id: str, query: Any,
+                     label: str, failure_detail: str) -> list[tuple[Any, str]]:
+    """Each row of ``query`` with its ``sealed`` text opened under the page's Grant.
+
+    A row that cannot be opened shows a plain line, and the failure is a denial on record (I2).
+    """
+    opened: list[tuple[Any, str]] = []
     failed = 0
     with instance.engine.connect() as conn:
-        rows = conn.execute(
-            select(safety_plan_actions, users.c.display_name)
-            .join(users, users.c.id == safety_plan_actions.c.owner_id)
-            .where(safety_plan_actions.c.case_id == case_id)
-            .order_by(safety_plan_actions.c.due_on, safety_plan_actions.c.id)).all()
-        for row in rows:
+        for row in conn.execute(query).all():
             try:
                 text = instance.vault.open_blob(conn, grant, case_id, DataCategory.CASE_NOTES,
-                                                SAFETY_LABEL + row.id, bytes(row.sealed))
+                                                label + row.id, bytes(row.sealed))
             except VaultError:
-                text = b"(this action could not be opened)"
+                text = b"(this could not be opened)"
                 failed += 1
-            opened.append(SafetyAction(
-                row.id, text.decode("utf-8"), row.display_name, _aware(row.due_on),
-                _aware(row.done_at) if row.done_at is not None else None))
+            opened.append((row, text.decode("utf-8")))
     if failed:
         record_failure(instance, actor, case_id, grant.decision, "vault_error",
-                       detail={"safety_actions_unopened": str(failed)})
+                       detail={failure_detail: str(failed)})
     return opened
+
+
+def due_date(due: str) -> datetime:
+    """A due date typed as YYYY-MM-DD, as the end of that day (UTC)."""
+    try:
+        day = datetime.strptime(due.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidInput("give the date it is due as YYYY-MM-DD") from exc
+    return day + timedelta(hours=23, minutes=59)

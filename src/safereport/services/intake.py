@@ -17,7 +17,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -553,6 +553,8 @@ def _insert_case(
                 purpose=purpose.value,
                 given_at=now,
                 source=door.value,
+                # reviewed with her after consent_review_days (issue 17)
+                review_on=now + timedelta(days=instance.settings.consent_review_days),
             )
         )
     return reference

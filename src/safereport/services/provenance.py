@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, and_, insert, select, update
 
@@ -104,6 +104,19 @@ class FactView:
     stands: bool
     awaiting_confirmation: bool
     withdrawn: bool
+    #: A consent's review date (issue 17), and whether it has passed (it no longer counts).
+    review_on: datetime | None = None
+    review_passed: bool = False
+
+    @property
+    def review_soon(self) -> bool:
+        """A standing consent whose review date falls within :data:`REVIEW_NOTICE_DAYS`."""
+        return (self.stands and self.review_on is not None
+                and self.review_on - _now() <= timedelta(days=REVIEW_NOTICE_DAYS))
+
+
+#: The case page flags a consent this many days before its review date.
+REVIEW_NOTICE_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,15 @@ class CaseFacts:
     @property
     def standing_requests(self) -> tuple[FactView, ...]:
         return tuple(f for f in self.requests if f.stands)
+
+    @property
+    def due_for_review(self) -> tuple[FactView, ...]:
+        """Consents to review with her: soon due, or past their date (no longer counting)."""
+        renewed = {(f.recipient, f.purpose) for f in self.consents
+                   if f.stands and not f.review_soon}
+        return tuple(f for f in self.consents if f.review_soon or (
+            f.review_passed and not f.withdrawn and not f.awaiting_confirmation
+            and (f.recipient, f.purpose) not in renewed))
 
 
 @dataclass(frozen=True)
@@ -325,7 +347,8 @@ def _confirm(instance: Instance, user: StaffUser, fact_id: str, kind: str) -> No
             if refusal is not None or row is None:
                 raise refusal or _Refused("confirmation_not_held", "nothing to confirm")
             _decide_update(instance, conn, user, row.case_id, {"event": event, kind: row.id})
-            if not _mark_confirmed(conn, kind, row, user.id):
+            review_on = _now() + timedelta(days=instance.settings.consent_review_days)
+            if not _mark_confirmed(conn, kind, row, user.id, review_on):
                 # Another confirmation, or her withdrawal, won the race: roll back.
                 raise _Refused("confirmation_raced", "this changed while you looked: it was "
                                "confirmed or withdrawn already")
@@ -340,22 +363,25 @@ def _confirm(instance: Instance, user: StaffUser, fact_id: str, kind: str) -> No
 
 
 def _mark_confirmed(
-    conn: Connection, kind: str, row: ConsentRow | VictimRequestRow, confirmer: str
+    conn: Connection, kind: str, row: ConsentRow | VictimRequestRow, confirmer: str,
+    review_on: datetime,
 ) -> bool:
+    """Confirm it; a consent gets its review date now (``consent_review_days``)."""
     table = victim_requests if kind == "request" else consents
     moment = _now()
     done = conn.execute(
         update(table)
         .where(and_(table.c.id == row.id, table.c.confirmed_by.is_(None),
                     table.c.withdrawn_at.is_(None), table.c.recorded_by != confirmer))
-        .values(confirmed_by=confirmer, confirmed_at=moment)
+        .values(confirmed_by=confirmer, confirmed_at=moment,
+                **({"review_on": review_on} if table is consents else {}))
     ).rowcount == 1
     if done and isinstance(row, VictimRequestRow) and row.consent_id:
         conn.execute(
             update(consents)
             .where(and_(consents.c.id == row.consent_id, consents.c.confirmed_by.is_(None),
                         consents.c.withdrawn_at.is_(None)))
-            .values(confirmed_by=confirmer, confirmed_at=moment)
+            .values(confirmed_by=confirmer, confirmed_at=moment, review_on=review_on)
         )
     return done
 
@@ -375,6 +401,7 @@ def _consent_view(c: ConsentRow, names: dict[str, str]) -> FactView:
         c.id, "consent", c.recipient, c.purpose, (), c.source,
         names.get(c.recorded_by or "", ""), names.get(c.confirmed_by or "", ""), c.recorded_by,
         c.given_at, c.stands, c.awaiting_confirmation, c.withdrawn_at is not None,
+        c.review_on, c.review_on is not None and c.review_due,
     )
 
 

@@ -20,17 +20,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from safereport.domain.case import IntakeKind
+from safereport.domain.case import CaseStatus, IntakeKind
 from safereport.domain.vocabulary import CrimeType, Recipient
 from safereport.services.auth import StaffUser
-from safereport.services.casework import CLOSURE_REASONS
+from safereport.services.casework import CLOSURE_REASONS, OPEN_STATUSES
 from safereport.services.instance import Instance
+from safereport.services.practice import OUTCOME_MEASURES
 from safereport.stats.labels import label
 from safereport.store.core import cases
-from safereport.store.staff import case_closures, disclosure_packages, disclosure_requests
+from safereport.store.staff import (
+    case_closures,
+    case_status_changes,
+    disclosure_packages,
+    disclosure_requests,
+    outcome_scores,
+)
 
 __all__ = ["SMALL_CELL", "Period", "ReturnTable", "funders_return", "suppress", "to_csv"]
 
@@ -130,6 +138,8 @@ def funders_return(instance: Instance, user: StaffUser, *, year: int,
         ):
             counts[f"Referrals and disclosures sent: {label('recipient', sent.recipient)}",
                    _period_of(_aware(sent.created_at), period)] += 1
+        _count_statuses(conn, user, counts, year, period)
+        _count_outcomes(conn, user, counts, start, end, period)
     columns = _columns(year, period)
     measures = _measures()
     raw = {m.name: [counts[m.name, c] for c in columns] for m in measures}
@@ -142,10 +152,109 @@ def _measures() -> list[Measure]:
     found += [Measure(f"New cases: {_crime(c.value)}", "new") for c in CrimeType]
     found += [Measure("New cases: her own report", "route"),
               Measure("New cases: filed by staff for her", "route")]
+    found += [Measure(_OPEN_AT_END), Measure(_DORMANT_AT_END)]
     found += [Measure(f"Cases closed: {text}") for text in CLOSURE_REASONS.values()]
+    found += [Measure(_SCORED)]
+    found += [Measure(f"{_OUTCOME}{m.improved}") for m in OUTCOME_MEASURES]
     found += [Measure(f"Referrals and disclosures sent: {label('recipient', r.value)}")
               for r in _REFERRAL_KINDS]
     return found
+
+
+_OPEN_AT_END = "Cases open at the end of the period (not dormant)"
+_DORMANT_AT_END = "Cases dormant at the end of the period"
+_SCORED = "Cases with outcomes scored at the start and at the end of support"
+_OUTCOME = "Of those, at the end: "
+
+
+def _bounds(year: int, period: Period) -> list[tuple[str, datetime, datetime]]:
+    """(column, start, end) of each period of the year."""
+    step = 1 if period is Period.MONTH else 3
+    found = []
+    for first in range(1, 13, step):
+        start = datetime(year, first, 1, tzinfo=UTC)
+        after = first + step
+        end = (datetime(year + 1, 1, 1, tzinfo=UTC) if after > 12
+               else datetime(year, after, 1, tzinfo=UTC))
+        found.append((_period_of(start, period), start, end))
+    return found
+
+
+def _count_statuses(conn: Any, user: StaffUser, counts: Counter[tuple[str, str]], year: int,
+                    period: Period) -> None:
+    """Cases open, and dormant, at the end of each period (or now, for the current one).
+
+    A case's status at a moment is read from its history (``case_status_changes``): the last
+    change before it, else what the first change after it changed from, else its status now.
+    """
+    rows = conn.execute(select(cases.c.id, cases.c.created_at, cases.c.status)
+                        .where(and_(cases.c.org_id == user.org_id,
+                                    cases.c.erased_at.is_(None)))).all()
+    changes: dict[str, list[Any]] = {}
+    for change in conn.execute(
+        select(case_status_changes.c.case_id, case_status_changes.c.from_status,
+               case_status_changes.c.to_status, case_status_changes.c.changed_at)
+        .join(cases, cases.c.id == case_status_changes.c.case_id)
+        .where(cases.c.org_id == user.org_id)
+        .order_by(case_status_changes.c.changed_at, case_status_changes.c.id)
+    ):
+        changes.setdefault(change.case_id, []).append(change)
+    now = datetime.now(UTC)
+    for column, start, end in _bounds(year, period):
+        if start > now:
+            continue
+        moment = min(end, now)
+        for row in rows:
+            if _aware(row.created_at) >= moment:
+                continue
+            status = _status_at(changes.get(row.id, []), row.status, moment)
+            if status in OPEN_STATUSES:
+                counts[_OPEN_AT_END, column] += 1
+            elif status is CaseStatus.DORMANT:
+                counts[_DORMANT_AT_END, column] += 1
+
+
+def _status_at(changes: list[Any], current: str, moment: datetime) -> CaseStatus | None:
+    before = [c for c in changes if _aware(c.changed_at) < moment]
+    if before:
+        found = before[-1].to_status
+    elif changes:
+        found = changes[0].from_status
+    else:
+        found = current
+    try:
+        return CaseStatus(found)
+    except ValueError:
+        return None
+
+
+def _count_outcomes(conn: Any, user: StaffUser, counts: Counter[tuple[str, str]],
+                    start: datetime, end: datetime, period: Period) -> None:
+    """Cases whose outcomes were scored at the end of support in the period (and at its
+    start), and of those how many improved on each measure."""
+    scores: dict[str, dict[tuple[str, str], tuple[int, datetime]]] = {}
+    for row in conn.execute(
+        select(outcome_scores.c.case_id, outcome_scores.c.stage, outcome_scores.c.measure,
+               outcome_scores.c.score, outcome_scores.c.recorded_at)
+        .join(cases, cases.c.id == outcome_scores.c.case_id)
+        .where(and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None)))
+    ):
+        scores.setdefault(row.case_id, {})[row.stage, row.measure] = (
+            int(row.score), _aware(row.recorded_at))
+    for case_scores in scores.values():
+        paired = [(m, case_scores[("entry", m.code)][0], case_scores[("exit", m.code)])
+                  for m in OUTCOME_MEASURES
+                  if ("entry", m.code) in case_scores and ("exit", m.code) in case_scores]
+        if not paired:
+            continue
+        ended = max(at for _, _, (_, at) in paired)
+        if not start <= ended < end:
+            continue
+        column = _period_of(ended, period)
+        counts[_SCORED, column] += 1
+        for measure, before, (after, _) in paired:
+            if after > before or (measure.code == "abuse" and after == len(measure.scale)):
+                counts[f"{_OUTCOME}{measure.improved}", column] += 1
 
 
 def suppress(measures: Iterable[Measure], raw: dict[str, list[int]]) -> list[list[int | None]]:

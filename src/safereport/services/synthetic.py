@@ -11,7 +11,7 @@ import contextlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, insert, select
 
@@ -152,6 +152,8 @@ def _write_batch(
                 "purpose": p.value,
                 "given_at": case.created_at,
                 "withdrawn_at": None,
+                # as if reviewed with her today (issue 17: consents have a review date)
+                "review_on": now + timedelta(days=instance.settings.consent_review_days),
             }
             for r, p in case.consents
         ]

@@ -467,13 +467,15 @@ def set_consent(
             conn=conn,
         )
         if decision.allowed:
-            _change_consent(conn, session.case_id, recipient, purpose, give, now)
+            _change_consent(conn, session.case_id, recipient, purpose, give, now,
+                            review_on=now + timedelta(
+                                days=instance.settings.consent_review_days))
     _raise_if_denied(decision.allowed, decision.rules, decision.reasons)
 
 
 def _change_consent(
     conn: Connection, case_id: str, recipient: Recipient, purpose: Purpose, give: bool,
-    now: datetime,
+    now: datetime, *, review_on: datetime,
 ) -> None:
     standing = and_(
         consents.c.case_id == case_id,
@@ -491,12 +493,15 @@ def _change_consent(
             victim_requests.c.purpose == purpose.value,
             victim_requests.c.withdrawn_at.is_(None))).values(withdrawn_at=now))
         return
-    mine = and_(standing, consents.c.source == FactSource.SUBJECT.value)
+    # One past its review date no longer counts: giving it again makes a new one (issue 17).
+    mine = and_(standing, consents.c.source == FactSource.SUBJECT.value,
+                consents.c.review_on > now)
     if conn.execute(select(consents.c.id).where(mine)).first() is None:
         conn.execute(
             consents.insert().values(
                 id=new_id(), case_id=case_id, recipient=recipient.value,
                 purpose=purpose.value, given_at=now, source=FactSource.SUBJECT.value,
+                review_on=review_on,
             )
         )
 

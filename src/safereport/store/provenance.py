@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -111,6 +111,19 @@ class ConsentRow(_Stated):
     given_at: datetime
     confirmed_at: datetime | None
     withdrawn_at: datetime | None
+    #: When it must be reviewed with her (``consent_review_days`` after it was given through
+    #: her door or confirmed by a second person); None: never set, so it never counts.
+    review_on: datetime | None = None
+
+    @property
+    def stands(self) -> bool:
+        """It counts: as any stated fact, and only until its review date (fail closed)."""
+        return super().stands and not self.review_due
+
+    @property
+    def review_due(self) -> bool:
+        """Its review date has passed (or it has none): it no longer counts."""
+        return self.review_on is None or self.review_on <= datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,14 @@ def _consent(r: Any) -> ConsentRow:
         given_at=r.given_at,
         confirmed_at=r.confirmed_at,
         withdrawn_at=r.withdrawn_at,
+        review_on=_aware(r.review_on),
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _request(r: Any) -> VictimRequestRow:
@@ -165,6 +185,9 @@ def _standing() -> Any:
     return and_(
         consents.c.withdrawn_at.is_(None),
         or_(consents.c.source == FactSource.SUBJECT.value, consents.c.confirmed_by.is_not(None)),
+        # Past its review date (or never given one) a consent counts for nothing (fail closed).
+        consents.c.review_on.is_not(None),
+        consents.c.review_on > datetime.now(UTC),
     )
 
 

@@ -38,7 +38,7 @@ from safereport.domain.vocabulary import (
     SubjectRole,
 )
 from safereport.errors import AccessDenied, InvalidInput
-from safereport.services import casework, disclosure, provenance
+from safereport.services import casework, disclosure, evidence, practice, provenance
 from safereport.services.auth import StaffArea, ensure_area
 from safereport.services.intake import CONSENT_CHOICES
 from safereport.stats.labels import label
@@ -105,7 +105,8 @@ def case_list(request: Request, staff: Staff, status: str = "", crime_type: str 
         found = casework.list_cases(instance_of(request), staff.user, filters)
         return render_staff(request, "staff/cases.html", cases=found, filters=filters,
                             statuses=list(CaseStatus), crime_types=list(CrimeType),
-                            search=None, kinds=[BlindKind.REFERENCE, BlindKind.PHONE])
+                            search=None, kinds=[BlindKind.REFERENCE, BlindKind.PHONE],
+                            inactive_days=casework.INACTIVE_DAYS)
     return _guarded(request, "/staff/", work)
 
 
@@ -120,7 +121,8 @@ def search(request: Request, staff: Staff, kind: str = "reference", q: str = "")
         return render_staff(request, "staff/cases.html", cases=found,
                             filters=casework.CaseFilter(), statuses=list(CaseStatus),
                             crime_types=list(CrimeType), search={"kind": blind.value, "q": q},
-                            kinds=[BlindKind.REFERENCE, BlindKind.PHONE])
+                            kinds=[BlindKind.REFERENCE, BlindKind.PHONE],
+                            inactive_days=casework.INACTIVE_DAYS)
     return _guarded(request, "/staff/cases", work)
 
 
@@ -189,13 +191,18 @@ def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -
             abuse=read_immigration_abuse(abuse) if abuse else None,
             interpreter_needs=casework.INTERPRETER_NEEDS,
             closure_reasons=casework.CLOSURE_REASONS,
+            outcome_measures=practice.OUTCOME_MEASURES, outcome_stages=practice.OUTCOME_STAGES,
+            marac_agencies=practice.MARAC_AGENCIES,
+            marac_referrals=practice.marac_referrals(instance, staff.user, case_id),
             colleagues=casework.colleagues(instance, staff.user),
             statuses=[s for s in casework.STAFF_STATUSES if s is not page.summary.status],
             disclosures=disclosure.disclosures_for_case(instance, staff.user, case_id),
             checklist=casework.load_checklist(instance),
             facts=provenance.case_facts(instance, staff.user, case_id),
             consent_choices=CONSENT_CHOICES, request_choices=provenance.REQUEST_CHOICES,
-            requestable=provenance.REQUESTABLE_CATEGORIES)
+            requestable=provenance.REQUESTABLE_CATEGORIES,
+            voices=[i for i in evidence.list_for_staff(instance, staff.user, case_id) if i.voice],
+            case_id=case_id)
     return _guarded(request, "/staff/cases", work)
 
 
@@ -249,6 +256,45 @@ async def safety_action_done(request: Request, staff: Staff, case_id: str,
         ensure_area(staff.user, StaffArea.CASEWORK)
         casework.complete_safety_action(instance_of(request), staff.user, case_id, action_id)
         return RedirectResponse(f"/staff/cases/{case_id}#safety-plan", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/outcomes/{stage}")
+async def record_outcomes(request: Request, staff: Staff, case_id: str, stage: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        practice.record_outcomes(
+            instance_of(request), staff.user, case_id, stage,
+            {m.code: str(form.get(f"o-{m.code}", "")) for m in practice.OUTCOME_MEASURES})
+        return RedirectResponse(f"/staff/cases/{case_id}#outcomes", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/marac-actions")
+async def add_marac_action(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        practice.add_marac_action(instance_of(request), staff.user, case_id,
+                                  str(form.get("action", "")), agency=str(form.get("agency", "")),
+                                  due=str(form.get("due", "")),
+                                  referral_id=str(form.get("referral", "")))
+        return RedirectResponse(f"/staff/cases/{case_id}#marac", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/marac-actions/{action_id}/done")
+async def marac_action_done(request: Request, staff: Staff, case_id: str,
+                            action_id: str) -> Response:
+    await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        practice.complete_marac_action(instance_of(request), staff.user, case_id, action_id)
+        return RedirectResponse(f"/staff/cases/{case_id}#marac", status_code=303)
     return _guarded(request, f"/staff/cases/{case_id}", work)
 
 

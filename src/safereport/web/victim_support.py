@@ -71,6 +71,9 @@ _LABELS: dict[str, str] = {
     # statuses
     CaseStatus.NEW: N_("Received"),
     CaseStatus.IN_PROGRESS: N_("Being worked on"),
+    # Dormant is the service's word for a case it has lost touch with; to her it is still open
+    # (issue 17), so she reads the same words as for a case being worked on.
+    CaseStatus.DORMANT: N_("Being worked on"),
     CaseStatus.REFERRED: N_("Passed to another service"),
     CaseStatus.CLOSED: N_("Closed"),
     CaseStatus.ERASURE_PENDING: N_("Waiting to be deleted"),

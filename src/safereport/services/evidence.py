@@ -64,14 +64,17 @@ __all__ = [
     "Limits",
     "attach_for_staff",
     "attach_for_victim",
+    "attach_prepared_for_victim",
     "clean",
     "delete_for_case",
     "evidence_label",
+    "is_media",
     "limits_of",
     "list_for_staff",
     "list_for_victim",
     "open_for_staff",
     "open_for_victim",
+    "prepare",
     "sniff",
 ]
 
@@ -114,6 +117,8 @@ REFUSALS: dict[str, str] = {
                      "the password and try again.",
     "needs_choice": "Sound and video files cannot be cleaned of hidden information (such "
                     "as where and when they were made). Tick the box to keep it as it is.",
+    "not_sound": "A recorded answer must be a sound file.",
+    "too_many": "A report can take at most five files.",
 }
 
 
@@ -337,6 +342,24 @@ def _prepare(instance: Instance, source: IO[bytes], keep_uncleaned: bool) -> tup
     return media_type, clean(media_type, data)
 
 
+def prepare(instance: Instance, source: IO[bytes], *, keep_uncleaned: bool = False,
+            sound_only: bool = False) -> tuple[str, bytes]:
+    """Steps 1-3 above without storing anything: (media type, cleaned bytes), or refuse.
+
+    ``sound_only``: her recorded answer, which must be a sound (or a browser's recording,
+    which a WebM or MP4 container holds).
+    """
+    media_type, data = _prepare(instance, source, keep_uncleaned)
+    if sound_only and not is_media(media_type):
+        raise EvidenceRefused("not_sound")
+    return media_type, data
+
+
+def is_media(media_type: str) -> bool:
+    """A sound or a video: kept as it is (never cleaned), and playable by an <audio>."""
+    return _is_media(media_type)
+
+
 # ---- storing --------------------------------------------------------------------------------
 
 def evidence_label(evidence_id: str) -> str:
@@ -344,12 +367,13 @@ def evidence_label(evidence_id: str) -> str:
 
 
 def _store(instance: Instance, conn: Connection, case_id: str, evidence_id: str,
-           media_type: str, data: bytes, *, added_kind: str, added_by: str | None) -> None:
+           media_type: str, data: bytes, *, added_kind: str, added_by: str | None,
+           voice: bool = False) -> None:
     sealed = instance.vault.seal_blob(conn, case_id, CATEGORY, evidence_label(evidence_id), data)
     conn.execute(evidence_files.insert().values(
         id=evidence_id, case_id=case_id, media_type=media_type, size=len(data),
         cleaned=not _is_media(media_type), added_kind=added_kind, added_by=added_by,
-        sealed=sealed, created_at=datetime.now(UTC),
+        sealed=sealed, created_at=datetime.now(UTC), voice=voice,
     ))
 
 
@@ -440,13 +464,19 @@ def attach_for_victim(instance: Instance, session: VictimSession, source: IO[byt
                       keep_uncleaned: bool = False) -> str:
     """She attaches a file to her own case through her own door; returns its id."""
     media_type, data = _prepare(instance, source, keep_uncleaned)
+    return attach_prepared_for_victim(instance, session, media_type, data)
+
+
+def attach_prepared_for_victim(instance: Instance, session: VictimSession, media_type: str,
+                               data: bytes, *, voice: bool = False) -> str:
+    """A file already read and cleaned (:func:`prepare`), e.g. from her report's draft."""
     evidence_id = new_id()
     _write(
         instance, victim_actor(session.subject_id), session.case_id, Purpose.SUBJECT_ACCESS,
         lambda conn: _hers(conn, session),
         lambda: _refuse_victim(instance, session, Action.UPDATE, "evidence_added"),
         lambda conn: _store(instance, conn, session.case_id, evidence_id, media_type, data,
-                            added_kind="victim", added_by=None),
+                            added_kind="victim", added_by=None, voice=voice),
     )
     return evidence_id
 
@@ -464,6 +494,8 @@ class EvidenceItem:
     cleaned: bool
     added_kind: str
     created_at: datetime
+    #: her recorded answer, standing in for (or beside) the written one
+    voice: bool = False
 
     @property
     def filename(self) -> str:
@@ -488,14 +520,14 @@ def _items(conn: Connection, case_id: str) -> list[EvidenceItem]:
     rows = conn.execute(
         select(evidence_files.c.id, evidence_files.c.media_type, evidence_files.c.size,
                evidence_files.c.cleaned, evidence_files.c.added_kind,
-               evidence_files.c.created_at)
+               evidence_files.c.created_at, evidence_files.c.voice)
         .where(evidence_files.c.case_id == case_id)
         .order_by(evidence_files.c.created_at, evidence_files.c.id)
     ).all()
     return [
         EvidenceItem(id=row.id, number=number, media_type=row.media_type, size=int(row.size),
                      cleaned=bool(row.cleaned), added_kind=row.added_kind,
-                     created_at=_aware(row.created_at))
+                     created_at=_aware(row.created_at), voice=bool(row.voice))
         for number, row in enumerate(rows, start=1)
     ]
 

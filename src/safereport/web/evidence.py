@@ -3,7 +3,8 @@
 
 * Staff: ``GET /staff/cases/{case_id}/evidence`` (the case's attachments, each a download
   link, and the upload form), ``POST`` to the same address (upload), ``GET
-  /staff/cases/{case_id}/evidence/{evidence_id}`` (the download: decided and recorded first).
+  /staff/cases/{case_id}/evidence/{evidence_id}`` (the download: decided and recorded first),
+  and ``.../play`` (a recording for the case page's player, with its sound type; issue 18).
 * Her side: ``GET /return/evidence`` (her attachments and the upload form), ``POST
   /return/evidence`` (upload, then a redirect), ``POST /return/evidence/download`` (the
   download; a POST so that nothing of it is left in her history).
@@ -58,12 +59,14 @@ class UploadTooLarge(Exception):
     """The body went past the route's limit while it streamed in (nothing was kept)."""
 
 
-def read_upload(request: Request) -> FormData:
+def read_upload(request: Request, *, max_files: int = 1, max_fields: int = 8,
+                max_part_size: int = 4096) -> FormData:
     """The multipart form, parsed on the event loop (files spooled to disk), from a worker
     thread. Raises :class:`UploadTooLarge` when the body passes the route's limit."""
 
     async def parse() -> FormData:
-        return await request.form(max_files=1, max_fields=8, max_part_size=4096)
+        return await request.form(max_files=max_files, max_fields=max_fields,
+                                  max_part_size=max_part_size)
 
     try:
         return anyio.from_thread.run(parse)
@@ -160,6 +163,24 @@ def staff_upload(request: Request, staff: Staff, case_id: str) -> Response:
     finally:
         if upload is not None:
             upload.file.close()
+
+
+@router.get("/staff/cases/{case_id}/evidence/{evidence_id}/play")
+def staff_play(request: Request, staff: Staff, case_id: str, evidence_id: str) -> Response:
+    """A recording for the case page's ``<audio>`` player (her recorded answer): opened
+    through the road like a download (decided and recorded first), served with its own sound
+    or video type so that the player can play it, still as an attachment, ``nosniff`` and
+    sandboxed. Anything else (a photo, a PDF) is not served here."""
+
+    def play() -> Response:
+        got = service.open_for_staff(instance_of(request), staff.user, case_id, evidence_id)
+        if not service.is_media(got.media_type):
+            raise InvalidInput("no such recording")
+        response = download_response(got)
+        response.headers["content-type"] = got.media_type
+        return response
+
+    return _staff_guarded(request, staff, case_id, play)
 
 
 @router.get("/staff/cases/{case_id}/evidence/{evidence_id}")

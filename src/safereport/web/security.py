@@ -85,6 +85,8 @@ CSP = "; ".join(
         "style-src 'self'",
         "img-src 'self' data:",
         "font-src 'self'",
+        # her recorded answer, played to staff from our own play route (issue 18)
+        "media-src 'self'",
         "connect-src 'self'",
         "form-action 'self'",
         "frame-ancestors 'none'",
@@ -159,6 +161,7 @@ class _SecurityHeaders:
 
         # The published log (C2SP tlog-tiles) chooses its own caching: full tiles never change.
         own_cache = str(scope.get("path", "")).startswith("/log/")
+        microphone = scope.get("path", "") in MICROPHONE_PATHS
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -172,6 +175,9 @@ class _SecurityHeaders:
                                for k, v in headers]
                 if own_cache and given:
                     headers = [*(h for h in headers if h[0] not in _CACHE_HEADERS), *given]
+                if microphone:
+                    headers = [(k, v.replace(b"microphone=()", b"microphone=(self)")
+                                if k == b"permissions-policy" else v) for k, v in headers]
                 message["headers"] = kept + headers
             await send(message)
 
@@ -189,6 +195,10 @@ class _SecurityHeaders:
             await send(message)
         return sending
 
+
+#: Pages whose own script may ask for the microphone (her recorded answer on the report form,
+#: issue 18); every other page keeps ``microphone=()``.
+MICROPHONE_PATHS = frozenset({"/report", "/return/change"})
 
 #: The largest request body any route accepts (the victim's report form is the largest, at
 #: 128 KiB; staff forms are smaller). Counted while streaming, on every route.

@@ -33,6 +33,7 @@ from safereport.services.intake import ContactChannel, InvalidReport, Problem
 from safereport.web import victim_bots as bots
 from safereport.web.i18n import N_
 from safereport.web.security import CsrfError, CsrfFailure, client_key, verify_csrf
+from safereport.web.victim_check import SAFE_TIME_LABELS, keep_draft, read_report_form, spoken
 from safereport.web.victim_seen import seen_groups
 from safereport.web.victim_session import (
     COOKIE,
@@ -178,7 +179,10 @@ _NOT_VICTIM_PATHS = ("/staff", "/api", "/static", "/log", "/auditor")
 
 def _report_page(request: Request, lang: str, values: Mapping[str, Any],
                  errors: Mapping[str, str], status_code: int = 200,
-                 notice: str = "", warnings: Sequence[str] = ()) -> HTMLResponse:
+                 notice: str = "", warnings: Sequence[str] = (),
+                 draft_files: Sequence[Any] | None = None) -> HTMLResponse:
+    """The report form; with ``draft_files`` (a list, maybe empty) it is her draft being
+    changed before she sends it (``/return/change``, :mod:`safereport.web.victim_check`)."""
     return render(
         request, "victim/report_form.html", lang, status_code=status_code,
         values=values, errors=errors, notice=notice, warnings=warnings,
@@ -188,6 +192,8 @@ def _report_page(request: Request, lang: str, values: Mapping[str, Any],
         channels=channels(lang),
         consent_choices=consent_choices(lang),
         max_narrative=MAX_FIELD_CHARS,
+        changing=draft_files is not None, draft_files=draft_files or [],
+        safe_times=[(v, translate(lang, t)) for v, t in SAFE_TIME_LABELS],
     )
 
 
@@ -220,7 +226,8 @@ def report_form(request: Request) -> HTMLResponse:
 def _form_values(form: FormData) -> dict[str, Any]:
     """What the person typed, to show again (plain strings only)."""
     values: dict[str, Any] = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    values["consent"] = [v for v in form.getlist("consent") if isinstance(v, str)]
+    for name in ("consent", "safe_time"):
+        values[name] = [v for v in form.getlist(name) if isinstance(v, str)]
     return values
 
 
@@ -233,6 +240,7 @@ def _submission_data(form: FormData, lang: str) -> dict[str, Any]:
     data["safe_contact"] = {
         **{c.value: form.get(f"safe_{c.value}") == "yes" for c in ContactChannel},
         "note": form.get("safe_contact_note"),
+        "times": [t for t in form.getlist("safe_time") if isinstance(t, str)],
     }
     chosen = []
     for value in form.getlist("consent"):
@@ -243,9 +251,21 @@ def _submission_data(form: FormData, lang: str) -> dict[str, Any]:
     return data
 
 
+def submission_of(form: FormData, lang: str, *, spoken: bool = False) -> intake.ReportSubmission:
+    """The report form's answers, checked (raises :class:`InvalidReport`)."""
+    return intake.parse_submission(_submission_data(form, lang), spoken=spoken)
+
+
+#: For :mod:`safereport.web.victim_check` (her draft, changed before she sends it).
+report_page = _report_page
+warnings_for = _warnings
+
+
 @router.post("/report", response_class=HTMLResponse)
-async def report_submit(request: Request) -> Response:
-    form = await _read_form(request)
+def report_submit(request: Request) -> Response:
+    # A plain def: the multipart form (her files) is spooled to disk as it arrives, never
+    # read whole into memory (web.victim_check.read_report_form).
+    form = read_report_form(request)
     lang = language_of(request, form)
     if form is None:
         return _report_page(request, lang, {}, {"narrative": translate(lang, _TOO_BIG)}, 413)
@@ -269,13 +289,16 @@ async def report_submit(request: Request) -> Response:
     if not throttles(request).reports.hit(client_key(request, "report")):
         return _report_page(request, lang, values, {}, 429, translate(lang, _TOO_MANY))
     try:
-        submission = intake.parse_submission(_submission_data(form, lang))
+        submission = submission_of(form, lang, spoken=spoken(form))
     except InvalidReport as exc:
         errors = problem_messages(lang, exc.problems)
         return _report_page(request, lang, values, errors, 400)
     warnings = [] if _text(form, "warned") == "yes" else _warnings(lang, form)
     if warnings:
         return _report_page(request, lang, values, {}, 400, warnings=warnings)
+    if suspicion is None:
+        # Nothing is sent yet: her answers and files wait, sealed, while she checks them.
+        return keep_draft(request, lang, form)
     try:
         receipt = intake.submit_report(request.app.state.instance, submission,
                                        suspicion=suspicion)

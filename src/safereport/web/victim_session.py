@@ -49,9 +49,11 @@ __all__ = [
     "SpentTokens",
     "end_session",
     "return_sessions",
+    "session_key",
     "session_of",
     "set_session_cookie",
     "spent_tokens",
+    "start_draft",
     "start_session",
 ]
 
@@ -86,6 +88,9 @@ class ReturnSession:
     expires: float
     card: Card | None = None
     flash: Flash | None = None
+    #: Her report's answers while she checks them before sending (issue 18); its files wait
+    #: in ``services.report_drafts`` under :func:`session_key`.
+    draft: dict[str, Any] | None = field(default=None, repr=False)
 
 
 def _key(opaque: str) -> str:
@@ -178,7 +183,7 @@ class _StoredSession(ReturnSession):
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         store = self.__dict__.get("_store")
-        if store is not None and name in ("card", "flash"):
+        if store is not None and name in ("card", "flash", "draft"):
             store.save(self)
 
 
@@ -190,6 +195,7 @@ def _state_json(session: ReturnSession) -> bytes:
                                                    session.card.claimed],
         "flash": None if session.flash is None else [session.flash.notice, session.flash.errors,
                                                      session.flash.values],
+        "draft": session.draft,
     }).encode("utf-8")
 
 
@@ -198,10 +204,12 @@ def _state_from(data: bytes, expires: float) -> ReturnSession:
     victim = value.get("victim")
     card = value.get("card")
     flash = value.get("flash")
+    draft = value.get("draft")
     return _StoredSession(
         VictimSession(*victim) if victim else None, expires,
         card=Card(card[0], card[1], bool(card[2])) if card else None,
         flash=Flash(flash[0], dict(flash[1]), dict(flash[2])) if flash else None,
+        draft=dict(draft) if isinstance(draft, dict) else None,
     )
 
 
@@ -310,8 +318,40 @@ def start_session(request: Request, response: Response, victim: VictimSession | 
                   card: Card | None = None) -> None:
     """End any session this browser had, start a new one and set its cookie on ``response``."""
     sessions = return_sessions(request)
+    _drop_draft(request)
     sessions.end(request.cookies.get(COOKIE))
     set_session_cookie(request, response, sessions.start(victim, card=card))
+
+
+def start_draft(request: Request, response: Response,
+                draft: dict[str, Any]) -> tuple[str, ReturnSession]:
+    """A new session holding her report's draft (issue 18): its :func:`session_key`, and it."""
+    sessions = return_sessions(request)
+    _drop_draft(request)
+    sessions.end(request.cookies.get(COOKIE))
+    opaque = sessions.start(None)
+    found = sessions.get(opaque)
+    if found is None:  # just made: only a flood of sessions could have pushed it out
+        raise RuntimeError("the new session could not be found")
+    found.draft = draft
+    set_session_cookie(request, response, opaque)
+    return _key(opaque), found
+
+
+def session_key(request: Request) -> str | None:
+    """The hash naming this browser's session (never the cookie's value), or None."""
+    opaque = request.cookies.get(COOKIE)
+    return _key(opaque) if opaque and len(opaque) <= 100 else None
+
+
+def _drop_draft(request: Request) -> None:
+    """Delete the files of a draft report this browser's session held (if any)."""
+    instance = getattr(request.app.state, "instance", None)
+    key = session_key(request)
+    if instance is not None and key is not None:
+        from safereport.services import report_drafts
+
+        report_drafts.drop(instance, key)
 
 
 def set_session_cookie(request: Request, response: Response, opaque: str) -> None:
@@ -322,7 +362,9 @@ def set_session_cookie(request: Request, response: Response, opaque: str) -> Non
 
 
 def end_session(request: Request, response: Response) -> None:
-    """Forget the session on the server and tell the browser to drop the cookie."""
+    """Forget the session (and a draft report's files) on the server and tell the browser to
+    drop the cookie."""
+    _drop_draft(request)
     return_sessions(request).end(request.cookies.get(COOKIE))
     response.delete_cookie(COOKIE, path=COOKIE_PATH, secure=request.url.scheme == "https",
                            httponly=True, samesite="strict")

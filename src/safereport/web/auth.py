@@ -10,7 +10,9 @@ Each form carries the CSRF token of :mod:`safereport.web.security`, bound to the
 sign-out takes one too (a cross-site page cannot sign anyone out).
 
 A second factor is set up only by the session that signed in with the password for an account
-that has none; it is never replaced from a session (an administrator clears it first).
+that has none; it is never replaced from a session (two administrators clear it first:
+services/users.py). A one-time password set by an administrator signs in only to
+``/staff/password``, where the person chooses her own.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from safereport.errors import AccessDenied
+from safereport.errors import AccessDenied, InvalidInput
 from safereport.services import auth as service
 from safereport.services.access import record_failure
 from safereport.services.auth import SessionState, SignInOutcome, StaffUser
@@ -47,6 +49,7 @@ __all__ = [
 
 COOKIE = "sr_staff"
 SIGN_IN = "/staff/sign-in"
+PASSWORD_PAGE = "/staff/password"
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
 _MAX_FORM_BYTES = 64_000
@@ -96,6 +99,8 @@ def require_staff(request: Request) -> StaffRequest:
     found = _session(request)
     if found is None:
         raise _to_sign_in()
+    if found.state is SessionState.PASSWORD:
+        raise HTTPException(status_code=303, headers={"Location": PASSWORD_PAGE})
     if found.state is not SessionState.ACTIVE:
         raise HTTPException(status_code=303, headers={"Location": "/staff/totp"})
     request.state.staff = found
@@ -194,20 +199,28 @@ async def sign_in(request: Request) -> Response:
                                       totp=_sealer(request),
                                       source=source_key(request, "staff-sign-in"))
         token = None
-        if result.user is not None and result.outcome is SignInOutcome.SIGNED_IN:
-            token = service.start_session(conn, result.user, SessionState.ACTIVE)
-        elif result.user is not None and result.outcome is SignInOutcome.ENROL:
-            token = service.start_session(conn, result.user, SessionState.ENROL)
+        state = SessionState.ENROL
+        if result.must_change_password:
+            state = SessionState.PASSWORD  # a one-time password: only choosing a new one
+        elif result.outcome is SignInOutcome.SIGNED_IN:
+            state = SessionState.ACTIVE
+        if result.user is not None and result.outcome in (SignInOutcome.SIGNED_IN,
+                                                          SignInOutcome.ENROL):
+            token = service.start_session(conn, result.user, state)
     if result.outcome is SignInOutcome.THROTTLED:
         return render_staff(request, "staff/sign_in.html", status_code=429, username=username,
                             error=_THROTTLED)
     if token is None:
         return render_staff(request, "staff/sign_in.html", status_code=401, username=username,
                             error=_REFUSED)
-    target = "/staff/" if result.outcome is SignInOutcome.SIGNED_IN else "/staff/totp"
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(_landing(state), status_code=303)
     _set_cookie(request, response, token)
     return response
+
+
+def _landing(state: SessionState) -> str:
+    return {SessionState.ACTIVE: "/staff/", SessionState.PASSWORD: PASSWORD_PAGE}.get(
+        state, "/staff/totp")
 
 
 @router.get("/totp", response_class=HTMLResponse)
@@ -215,8 +228,8 @@ def totp_form(request: Request) -> Response:
     found = _session(request)
     if found is None:
         raise _to_sign_in()
-    if found.state is SessionState.ACTIVE:
-        return RedirectResponse("/staff/", status_code=303)
+    if found.state is not SessionState.ENROL:
+        return RedirectResponse(_landing(found.state), status_code=303)
     return _enrol_page(request, found, error="")
 
 
@@ -248,9 +261,9 @@ async def totp_confirm(request: Request) -> Response:
     if found is None:
         raise _to_sign_in()
     form = await check_form(request)
-    if found.state is SessionState.ACTIVE:
+    if found.state is not SessionState.ENROL:
         # A signed-in session never replaces the factor it signed in with.
-        return RedirectResponse("/staff/", status_code=303)
+        return RedirectResponse(_landing(found.state), status_code=303)
     with instance_of(request).engine.begin() as conn:
         token = service.confirm_totp_enrolment(conn, found.token, _text(form, "code"),
                                                _sealer(request))
@@ -259,6 +272,44 @@ async def totp_confirm(request: Request) -> Response:
     response = RedirectResponse("/staff/", status_code=303)
     _set_cookie(request, response, token)  # a new token: the enrolling one has ended
     return response
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_form(request: Request) -> Response:
+    found = _session(request)
+    if found is None:
+        raise _to_sign_in()
+    if found.state is not SessionState.PASSWORD:
+        return RedirectResponse(_landing(found.state), status_code=303)
+    return render_staff(request, "staff/password.html", error="", user=found.user)
+
+
+@router.post("/password", response_class=HTMLResponse)
+async def password_change(request: Request) -> Response:
+    found = _session(request)
+    if found is None:
+        raise _to_sign_in()
+    form = await check_form(request)
+    if found.state is not SessionState.PASSWORD:
+        return RedirectResponse(_landing(found.state), status_code=303)
+    new, again = _text(form, "password"), _text(form, "password_again")
+    error = ""
+    if new != again:
+        error = "The two passwords are not the same. Type the new password twice."
+    else:
+        try:
+            with instance_of(request).engine.begin() as conn:
+                changed = service.change_password(conn, found.token, new)
+        except InvalidInput as exc:
+            error = f"Choose another password: {exc}."
+        else:
+            if changed is None:
+                return _signed_out()
+            response = RedirectResponse(_landing(changed[1]), status_code=303)
+            _set_cookie(request, response, changed[0])  # a new token: every old session ended
+            return response
+    return render_staff(request, "staff/password.html", status_code=400, error=error,
+                        user=found.user)
 
 
 def _signed_out() -> Response:

@@ -283,6 +283,27 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
             "round": "walk", "date": "2026-12-18", "force": "kent-police"})],
         ("POST", "/staff/foi/answer"): [("/staff/foi/answer", {
             "round": "walk", "force": "kent-police", "classification": "shares"})],
+        # Staff administration (issue 20): aimed at the admin's own account, so the walk
+        # changes nobody's sign-in (each is refused or changes nothing).
+        ("GET", "/staff/password"): [("/staff/password", {})],
+        ("POST", "/staff/password"): [("/staff/password", {"password": "x" * 12,
+                                                           "password_again": "x" * 12})],
+        ("GET", "/staff/admin"): [("/staff/admin", {})],
+        ("GET", "/staff/admin/account"): [("/staff/admin/account?username=admin", {})],
+        ("POST", "/staff/admin/accounts"): [("/staff/admin/accounts", {
+            "org": "Safe Haven Support", "username": "walked", "display_name": "Walked",
+            "role": "caseworker"})],
+        ("POST", "/staff/admin/disable"): [("/staff/admin/disable", {"username": "admin"})],
+        ("POST", "/staff/admin/enable"): [("/staff/admin/enable", {"username": "admin"})],
+        ("POST", "/staff/admin/role"): [("/staff/admin/role", {"username": "admin",
+                                                               "role": "admin"})],
+        ("POST", "/staff/admin/password"): [("/staff/admin/password", {"username": "admin"})],
+        ("POST", "/staff/admin/factor-reset"): [("/staff/admin/factor-reset", {
+            "username": "admin", "reason": "walk"})],
+        ("POST", "/staff/admin/factor-reset/confirm"): [
+            ("/staff/admin/factor-reset/confirm", {"username": "health"})],
+        ("POST", "/staff/admin/factor-reset/cancel"): [
+            ("/staff/admin/factor-reset/cancel", {"username": "health"})],
         ("POST", "/staff/sign-out"): [("/staff/sign-out", {})],
     }
 

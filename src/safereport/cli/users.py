@@ -1,4 +1,10 @@
-"""``user list``, ``user disable``, ``user enable``: added to the ``user`` group of instance.py."""
+"""``user list``, ``disable``, ``enable``, ``reset-password``, ``set-role``, ``reset-factor``,
+``confirm-reset``, ``cancel-reset``: added to the ``user`` group of instance.py.
+
+The operator at the command line holds the instance's files and may change accounts; each
+change is on the ledger as ``operator:cli``. A second-factor reset needs two *named*
+administrators (``--as``), each checked with their password and current code.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,22 @@ from pathlib import Path
 import click
 
 from safereport.cli.instance import user
-from safereport.services.instance import open_instance
-from safereport.services.users import disable_user, enable_user, list_users
+from safereport.domain.vocabulary import ActorRole
+from safereport.services.instance import Instance, open_instance
+from safereport.services.users import (
+    Admin,
+    authenticate_admin,
+    cancel_factor_reset,
+    change_role,
+    confirm_factor_reset,
+    disable_user,
+    enable_user,
+    list_users,
+    must_change_password,
+    pending_factor_resets,
+    request_factor_reset,
+    reset_password,
+)
 
 __all__ = ["commands"]
 
@@ -24,12 +44,18 @@ def user_list(ctx: click.Context) -> None:
     instance = open_instance(_data_dir(ctx))
     try:
         rows = list_users(instance)
+        changing = must_change_password(instance)
+        waiting = {r.username for r in pending_factor_resets(instance)}
     finally:
         instance.close()
     for row in rows:
         state = "active" if row.active else "disabled"
         if row.active and not row.enrolled:
             state = "active, not enrolled"
+        if row.username in changing:
+            state += ", one-time password"
+        if row.username in waiting:
+            state += ", factor reset waiting"
         click.echo(f"{row.username}\t{row.role}\t{row.org_name}\t{state}\t"
                    f"{row.sessions} session(s)\t{row.display_name}")
 
@@ -59,6 +85,94 @@ def user_enable(ctx: click.Context, username: str) -> None:
     finally:
         instance.close()
     click.echo(f"{username} {'enabled' if change.changed else 'was already enabled'}")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@click.pass_context
+def user_reset_password(ctx: click.Context, username: str) -> None:
+    """Give an account a one-time password (printed once) that must be changed at the next
+    sign-in; its sessions end. The second factor is still needed."""
+    instance = open_instance(_data_dir(ctx))
+    try:
+        password = reset_password(instance, username)
+    finally:
+        instance.close()
+    click.echo(f"{username}: one-time password {password}")
+    click.echo("give it to them by phone or in person; it works once, to choose their own")
+
+
+@user.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice([r.value for r in ActorRole
+                                           if r is not ActorRole.VICTIM]))
+@click.pass_context
+def user_set_role(ctx: click.Context, username: str, role: str) -> None:
+    """Change an account's role (it must fit the organisation); its sessions end."""
+    instance = open_instance(_data_dir(ctx))
+    try:
+        change = change_role(instance, username, role)
+    finally:
+        instance.close()
+    if change.changed:
+        click.echo(f"{username} is now {role}; {change.sessions_ended} session(s) ended")
+    else:
+        click.echo(f"{username} was already {role}")
+
+
+def _named_admin(instance: Instance, username: str) -> Admin:
+    password = click.prompt(f"{username}'s password", hide_input=True)
+    code = click.prompt(f"{username}'s current authenticator code")
+    return authenticate_admin(instance, username, password, code)
+
+
+_AS = click.option("--as", "admin_name", required=True, metavar="ADMIN",
+                   help="The administrator acting (asked for their password and current code).")
+
+
+@user.command("reset-factor")
+@click.argument("username")
+@_AS
+@click.option("--reason", required=True, help="Why (kept with the request).")
+@click.pass_context
+def user_reset_factor(ctx: click.Context, username: str, admin_name: str, reason: str) -> None:
+    """Ask for an account's second factor to be reset; a different admin must confirm."""
+    instance = open_instance(_data_dir(ctx))
+    try:
+        request_factor_reset(instance, username, reason, by=_named_admin(instance, admin_name))
+    finally:
+        instance.close()
+    click.echo(f"reset of {username}'s second factor asked for by {admin_name}; nothing "
+               "changes until a different administrator runs confirm-reset")
+
+
+@user.command("confirm-reset")
+@click.argument("username")
+@_AS
+@click.pass_context
+def user_confirm_reset(ctx: click.Context, username: str, admin_name: str) -> None:
+    """Confirm a waiting second-factor reset (not the admin who asked): the factor goes."""
+    instance = open_instance(_data_dir(ctx))
+    try:
+        ended = confirm_factor_reset(instance, username, by=_named_admin(instance, admin_name))
+    finally:
+        instance.close()
+    click.echo(f"{username}'s second factor removed; {ended} session(s) ended; they set up a "
+               "new one at their next sign-in with their password")
+
+
+@user.command("cancel-reset")
+@click.argument("username")
+@_AS
+@click.pass_context
+def user_cancel_reset(ctx: click.Context, username: str, admin_name: str) -> None:
+    """Cancel a waiting second-factor reset: the factor stays."""
+    instance = open_instance(_data_dir(ctx))
+    try:
+        cancel_factor_reset(instance, username, by=_named_admin(instance, admin_name))
+    finally:
+        instance.close()
+    click.echo(f"reset of {username}'s second factor cancelled")
 
 
 #: Nothing new at the top level: these commands live in the ``user`` group.

@@ -70,6 +70,7 @@ __all__ = [
     "add_org",
     "add_user",
     "admin_for",
+    "authenticate_admin",
     "cancel_factor_reset",
     "change_role",
     "confirm_factor_reset",
@@ -534,3 +535,19 @@ def must_change_password(instance: Instance) -> set[str]:
         return set(conn.execute(select(users.c.username).where(
             users.c.password_reset_at.is_not(None))).scalars())
 
+
+
+def authenticate_admin(instance: Instance, username: str, password: str, code: str) -> Admin:
+    """A named administrator at the command line, checked like a sign-in (password and current
+    code, under the same throttles); InvalidInput with one answer for every failure."""
+    from safereport.services.auth import SignInOutcome, authenticate, totp_sealer
+
+    with instance.engine.begin() as conn:  # committed even when refused: the throttle counts
+        result = authenticate(conn, username=username, password=password, totp_code=code,
+                              totp=totp_sealer(instance.settings), source="cli")
+    user = result.user
+    if (result.outcome is not SignInOutcome.SIGNED_IN or user is None
+            or result.must_change_password or user.role is not ActorRole.ADMIN):
+        raise InvalidInput(f"{username} is not an administrator who signed in with a password "
+                           "and a current code")
+    return Admin(user)

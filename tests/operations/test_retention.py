@@ -267,3 +267,34 @@ def test_several_runners_shred_each_case_exactly_once(world: World) -> None:
         assert conn.execute(select(func.count()).select_from(retention_notices)).scalar() == 0
         assert conn.execute(select(func.count()).select_from(subjects)
                             .where(subjects.c.lookup_id.is_not(None))).scalar() == 0
+
+
+def test_her_return_page_says_the_day_in_her_language(tmp_path: Path) -> None:
+    import re
+
+    from tests.victim._client import TestClient
+
+    from safereport.web.app import create_app
+
+    made = make_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    made.instance.settings = replace(made.instance.settings, retention=parse_rules("closed 6y"))
+    try:
+        session, codename = _report(made)
+        _close(made, session.case_id, CLOSED_ON)
+        with TestClient(create_app(made.instance)) as client:
+            def page(lang: str) -> str:
+                form = client.get("/return").text
+                token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+                assert token is not None
+                return str(client.post("/return", data={
+                    "csrf_token": token.group(1), "codename": codename, "lang": lang}).text)
+
+            assert 'id="retention-notice"' not in page("en")
+            run_retention(made.instance, clock=FakeClock(SIX_YEARS - timedelta(days=30)))
+            english = page("en")
+            assert 'id="retention-notice"' in english
+            assert "will be deleted for good on" in english and "2032" in english
+            spanish = page("es")
+            assert "se borrará para siempre el" in spanish
+    finally:
+        made.instance.close()

@@ -32,6 +32,7 @@ quarantine registers it with :func:`register_quarantine_marker`; while none is r
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -80,8 +81,8 @@ def register_quarantine_marker(marker: QuarantineMarker) -> None:
 
 def _marker() -> QuarantineMarker | None:
     if not _quarantine_marker:
-        try:  # the quarantine store registers itself on import, if this version has one
-            __import__("safereport.store.quarantine")
+        try:  # the quarantine service registers its marker on import (issue 19)
+            importlib.import_module("safereport.services.quarantine")
         except ImportError:
             return None
     return _quarantine_marker[0] if _quarantine_marker else None

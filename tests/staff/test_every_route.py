@@ -161,9 +161,19 @@ def _evidence(fx: Fixture, world: StaffWorld) -> str:
                                      io.BytesIO(jpeg_with_gps()))
 
 
+def _held(world: StaffWorld) -> str:
+    """A report from the public form held in quarantine (issue 19), for the quarantine walk."""
+    from safereport.services import intake
+
+    submission = intake.parse_submission({"mode": "anonymous", "crime_type": "other",
+                                          "narrative": "Cheap watches at www.spam.example"})
+    return intake.submit_report(world.instance, submission, suspicion="honeypot").case_id
+
+
 def _walks(fx: Fixture, world: StaffWorld) -> Walks:
     """For each (method, route path): the concrete requests to make."""
     cases = [fx.support_case, fx.police_case]
+    held = _held(world)
     answers = {f"q-{item_id}": "yes" for item_id in DEFAULT_CHECKLIST.ids}
     abuse = {f"q-{item_id}": "yes" for item_id in IMMIGRATION_ABUSE_CHECKLIST.ids}
     return {
@@ -273,6 +283,15 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
             "holder": world.orgs["support"], "reference": "ABC123", "purpose": "safeguarding",
             "category": ["contact"]})],
         ("GET", "/staff/audit"): [("/staff/audit", {})],
+        # The quarantine (issue 19): the first caseworker opens, marks, then releases the held
+        # report; everyone after finds it gone (a denial on record), or has no quarantine.
+        ("GET", "/staff/quarantine"): [("/staff/quarantine", {})],
+        ("GET", "/staff/quarantine/{case_id}"): [(f"/staff/quarantine/{held}", {}),
+                                                 (f"/staff/quarantine/{fx.support_case}", {})],
+        ("POST", "/staff/quarantine/{case_id}/not-real"): [
+            (f"/staff/quarantine/{held}/not-real", {})],
+        ("POST", "/staff/quarantine/{case_id}/release"): [
+            (f"/staff/quarantine/{held}/release", {}), ("/staff/quarantine/nope/release", {})],
         ("POST", "/staff/audit/verify"): [("/staff/audit/verify", {})],
         ("POST", "/staff/audit/cosignatures"): [
             ("/staff/audit/cosignatures", {"note": "not a note", "vkey": "x"})],

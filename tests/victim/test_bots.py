@@ -29,6 +29,7 @@ from safereport.services.instance import Instance
 from safereport.store.core import cases
 from safereport.store.db import make_engine
 from safereport.store.public_forms import public_form_counters, public_form_salts
+from safereport.store.quarantine import quarantine
 from safereport.web import victim_bots
 from safereport.web.app import create_app
 
@@ -73,6 +74,15 @@ def _report(client: TestClient, **fields: Any) -> Any:
     return client.post("/report", data=data, follow_redirects=False)
 
 
+def _send_checked(client: TestClient, answer: Any) -> Any:
+    """Past the bot defences a report waits on "Check your answers" (issue 18): send it."""
+    assert answer.status_code == 303 and answer.headers["location"] == "/return/check"
+    token = _TOKEN.search(client.get("/return/check").text)
+    assert token is not None
+    return client.post("/return/check", data={"csrf_token": token.group(1)},
+                       follow_redirects=False)
+
+
 def _case_count(world: World) -> int:
     with world.instance.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
@@ -112,7 +122,13 @@ def test_the_honeypot_is_out_of_reach_on_each_form(sqlite_world: World) -> None:
         assert re.search(r"\.hp \{ position: absolute; inset-inline-start: -10000px;", css)
 
 
-def test_a_filled_honeypot_keeps_nothing_and_says_nothing(
+def _held(world: World) -> list[str]:
+    with world.instance.engine.connect() as conn:
+        return [str(r) for r in conn.execute(select(quarantine.c.reason)
+                                             .order_by(quarantine.c.held_at)).scalars()]
+
+
+def test_a_filled_honeypot_is_kept_in_quarantine_and_says_nothing(
     db_url: str, tmp_path: Path, closing: ExitStack
 ) -> None:
     world = _world(tmp_path, db_url)
@@ -120,14 +136,14 @@ def test_a_filled_honeypot_keeps_nothing_and_says_nothing(
     client = _client(world.instance, "198.51.100.7", closing)
     before = _case_count(world)
     caught = _report(client, website="http://spam.example")
-    # The same answer as a saved report (a redirect to the card page, a session cookie) ...
+    # The same answer as a sent report (a redirect to the card page, a session cookie) ...
     assert caught.status_code == 303 and caught.headers["location"] == "/return/new"
     assert "set-cookie" in caught.headers
-    # ... but nothing was kept, and the card page shows nothing.
-    assert _case_count(world) == before
-    assert "This page has closed" in client.get("/return/new").text
-    real = _report(client)
-    assert real.status_code == 303 and _case_count(world) == before + 1
+    # ... and it is kept (never dropped: autofill may fill a field she never met), but held
+    # in quarantine, out of the case list; the card is hers (its reference, nothing typed).
+    assert _case_count(world) == before + 1 and _held(world) == ["honeypot"]
+    card = client.get("/return/new").text
+    assert "Your report has been sent" in card and _NARRATIVE not in card
     # Counted, with nothing of what was typed and no address.
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     assert public_forms.caught_counts(world.instance.engine, today) == {"honeypot/report": 1}
@@ -139,9 +155,10 @@ def test_a_filled_honeypot_on_the_codename_and_claim_forms_opens_nothing(
     sqlite_world: World, closing: ExitStack
 ) -> None:
     client = _client(sqlite_world.instance, "198.51.100.8", closing)
-    card = client.post("/report", data={
+    _send_checked(client, client.post("/report", data={
         "csrf_token": _token(client), "mode": "codename", "crime_type": "other",
-        "narrative": _NARRATIVE})
+        "narrative": _NARRATIVE}, follow_redirects=False))
+    card = client.get("/return/new")
     codename = " ".join(re.findall(r"<span>([^<]+)</span>", re.search(
         r'<p class="codename"[^>]*>(.*?)</p>', card.text, re.S).group(1)))  # type: ignore[union-attr]
     data = {"csrf_token": _token(client, "/return"), "codename": codename, "website": "x"}
@@ -243,7 +260,7 @@ def test_proof_of_work_is_verified_used_once_and_wrong_answers_refused(
     assert bare.status_code == 429 and re.search(r"Please wait (59|60) seconds", bare.text)
     assert _NARRATIVE in bare.text
     payload = _solve(client)
-    assert _report(client, altcha=payload).status_code == 303
+    assert _send_checked(client, _report(client, altcha=payload)).status_code == 303
     # The same solution again (a replay, even from another worker): no proof.
     other = Instance(settings=world.instance.settings,
                      engine=make_engine(world.instance.settings.effective_database_url()))
@@ -301,6 +318,49 @@ def test_without_javascript_the_form_only_has_to_be_open_a_moment(
     monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() + 1)
     again = client.post("/report", data={**data, "csrf_token": fresh}, follow_redirects=False)
     assert again.status_code == 429 and re.search(r"Please wait [23] seconds", again.text)
+
+
+def test_a_solved_challenge_used_again_is_kept_in_quarantine(
+    sqlite_world: World, closing: ExitStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite_world.instance.settings.extra.update({"form_wait_seconds": "4",
+                                                 "form_pow_max_number": "2000"})
+    client = _client(sqlite_world.instance, "198.51.100.41", closing)
+    payload = _solve(client)
+    assert _report(client, altcha=payload).status_code == 303  # fresh: through at once
+    before = _case_count(sqlite_world)
+    # The same solution on another form, sent at once: asked to wait, nothing kept yet ...
+    early = _report(client, altcha=payload)
+    assert early.status_code == 429 and _case_count(sqlite_world) == before
+    # ... and once the wait is over, kept, but in quarantine (a script reusing one solution).
+    real_clock = victim_bots.clock
+    monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() + 5)
+    reused = _report(client, altcha=payload)
+    assert reused.status_code == 303 and reused.headers["location"] == "/return/new"
+    assert _case_count(sqlite_world) == before + 1 and _held(sqlite_world) == ["challenge_reused"]
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert public_forms.caught_counts(sqlite_world.instance.engine, today)["reused/report"] == 1
+
+
+def test_the_challenge_endpoint_is_limited_per_source_in_the_database(
+    sqlite_world: World, closing: ExitStack
+) -> None:
+    sqlite_world.instance.settings.extra.update({"form_challenge_limit_per_hour": "3"})
+    flood = _client(sqlite_world.instance, "192.0.2.7", closing)
+    assert [flood.get("/forms/challenge").status_code for _ in range(3)] == [200] * 3
+    refused = flood.get("/forms/challenge")
+    assert refused.status_code == 429 and refused.json()["retry_after"] > 0
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    # Held in the database: another worker on the same database refuses it too ...
+    other = Instance(settings=sqlite_world.instance.settings,
+                     engine=make_engine(sqlite_world.instance.settings.effective_database_url()))
+    _keep(closing, other)
+    assert _client(other, "192.0.2.7", closing).get("/forms/challenge").status_code == 429
+    # ... while another source is served, and the form itself still works without a solution.
+    assert _client(other, "192.0.2.8", closing).get("/forms/challenge").status_code == 200
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    counts = public_forms.caught_counts(sqlite_world.instance.engine, today)
+    assert counts["limited/challenge"] == 2
 
 
 def test_the_days_salt_rotates_and_old_salts_are_gone(

@@ -8,7 +8,9 @@ administrators (``--as``), each checked with their password and current code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -32,9 +34,19 @@ from safereport.services.users import (
 
 __all__ = ["commands"]
 
+_T = TypeVar("_T")
+
 
 def _data_dir(ctx: click.Context) -> Path:
     return Path(ctx.find_root().obj["data_dir"])
+
+
+def _with_instance(ctx: click.Context, work: Callable[[Instance], _T]) -> _T:
+    instance = open_instance(_data_dir(ctx))
+    try:
+        return work(instance)
+    finally:
+        instance.close()
 
 
 @user.command("list")
@@ -65,11 +77,7 @@ def user_list(ctx: click.Context) -> None:
 @click.pass_context
 def user_disable(ctx: click.Context, username: str) -> None:
     """Disable an account: it can no longer sign in, and its sessions end now."""
-    instance = open_instance(_data_dir(ctx))
-    try:
-        change = disable_user(instance, username)
-    finally:
-        instance.close()
+    change = _with_instance(ctx, lambda instance: disable_user(instance, username))
     state = "disabled" if change.changed else "was already disabled"
     click.echo(f"{username} {state}; {change.sessions_ended} session(s) ended")
 
@@ -79,11 +87,7 @@ def user_disable(ctx: click.Context, username: str) -> None:
 @click.pass_context
 def user_enable(ctx: click.Context, username: str) -> None:
     """Re-enable a disabled account (same password and second factor)."""
-    instance = open_instance(_data_dir(ctx))
-    try:
-        change = enable_user(instance, username)
-    finally:
-        instance.close()
+    change = _with_instance(ctx, lambda instance: enable_user(instance, username))
     click.echo(f"{username} {'enabled' if change.changed else 'was already enabled'}")
 
 
@@ -93,11 +97,7 @@ def user_enable(ctx: click.Context, username: str) -> None:
 def user_reset_password(ctx: click.Context, username: str) -> None:
     """Give an account a one-time password (printed once) that must be changed at the next
     sign-in; its sessions end. The second factor is still needed."""
-    instance = open_instance(_data_dir(ctx))
-    try:
-        password = reset_password(instance, username)
-    finally:
-        instance.close()
+    password = _with_instance(ctx, lambda instance: reset_password(instance, username))
     click.echo(f"{username}: one-time password {password}")
     click.echo("give it to them by phone or in person; it works once, to choose their own")
 
@@ -109,21 +109,22 @@ def user_reset_password(ctx: click.Context, username: str) -> None:
 @click.pass_context
 def user_set_role(ctx: click.Context, username: str, role: str) -> None:
     """Change an account's role (it must fit the organisation); its sessions end."""
-    instance = open_instance(_data_dir(ctx))
-    try:
-        change = change_role(instance, username, role)
-    finally:
-        instance.close()
+    change = _with_instance(ctx, lambda instance: change_role(instance, username, role))
     if change.changed:
         click.echo(f"{username} is now {role}; {change.sessions_ended} session(s) ended")
     else:
         click.echo(f"{username} was already {role}")
 
 
-def _named_admin(instance: Instance, username: str) -> Admin:
-    password = click.prompt(f"{username}'s password", hide_input=True)
-    code = click.prompt(f"{username}'s current authenticator code")
-    return authenticate_admin(instance, username, password, code)
+def _as_admin(ctx: click.Context, username: str, work: Callable[[Instance, Admin], _T]) -> _T:
+    """Run ``work`` as the named administrator, asked for their password and current code."""
+
+    def checked(instance: Instance) -> _T:
+        password = click.prompt(f"{username}'s password", hide_input=True)
+        code = click.prompt(f"{username}'s current authenticator code")
+        return work(instance, authenticate_admin(instance, username, password, code))
+
+    return _with_instance(ctx, checked)
 
 
 _AS = click.option("--as", "admin_name", required=True, metavar="ADMIN",
@@ -137,11 +138,8 @@ _AS = click.option("--as", "admin_name", required=True, metavar="ADMIN",
 @click.pass_context
 def user_reset_factor(ctx: click.Context, username: str, admin_name: str, reason: str) -> None:
     """Ask for an account's second factor to be reset; a different admin must confirm."""
-    instance = open_instance(_data_dir(ctx))
-    try:
-        request_factor_reset(instance, username, reason, by=_named_admin(instance, admin_name))
-    finally:
-        instance.close()
+    _as_admin(ctx, admin_name, lambda instance, admin: request_factor_reset(
+        instance, username, reason, by=admin))
     click.echo(f"reset of {username}'s second factor asked for by {admin_name}; nothing "
                "changes until a different administrator runs confirm-reset")
 
@@ -152,11 +150,8 @@ def user_reset_factor(ctx: click.Context, username: str, admin_name: str, reason
 @click.pass_context
 def user_confirm_reset(ctx: click.Context, username: str, admin_name: str) -> None:
     """Confirm a waiting second-factor reset (not the admin who asked): the factor goes."""
-    instance = open_instance(_data_dir(ctx))
-    try:
-        ended = confirm_factor_reset(instance, username, by=_named_admin(instance, admin_name))
-    finally:
-        instance.close()
+    ended = _as_admin(ctx, admin_name, lambda instance, admin: confirm_factor_reset(
+        instance, username, by=admin))
     click.echo(f"{username}'s second factor removed; {ended} session(s) ended; they set up a "
                "new one at their next sign-in with their password")
 
@@ -167,11 +162,8 @@ def user_confirm_reset(ctx: click.Context, username: str, admin_name: str) -> No
 @click.pass_context
 def user_cancel_reset(ctx: click.Context, username: str, admin_name: str) -> None:
     """Cancel a waiting second-factor reset: the factor stays."""
-    instance = open_instance(_data_dir(ctx))
-    try:
-        cancel_factor_reset(instance, username, by=_named_admin(instance, admin_name))
-    finally:
-        instance.close()
+    _as_admin(ctx, admin_name, lambda instance, admin: cancel_factor_reset(
+        instance, username, by=admin))
     click.echo(f"reset of {username}'s second factor cancelled")
 
 

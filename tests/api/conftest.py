@@ -10,11 +10,14 @@ from tests.staff._client import TestClient
 from tests.staff._world import StaffWorld, make_staff_world
 from tests.staff.conftest import _fast_argon2, sqlite_world
 
-from safereport.services import integrations
+from safereport.domain.vocabulary import DataCategory, Purpose
+from safereport.services import disclosure, integrations
+from safereport.services.disclosure import DisclosureForm
 from safereport.services.integrations import Scope
 from safereport.web.app import create_app
 
-__all__ = ["_fast_argon2", "api_client", "bearer", "make_token", "sqlite_world", "world"]
+__all__ = ["_fast_argon2", "api_client", "bearer", "make_token", "marac_referral", "sqlite_world",
+           "world"]
 
 ALL_SCOPES = tuple(s.value for s in Scope)
 
@@ -39,6 +42,17 @@ def make_token(world: StaffWorld, name: str, *, org: str = "Example Police",
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def marac_referral(world: StaffWorld) -> tuple[str, str]:
+    """A MARAC referral released to the MARAC: (case id, disclosure request id)."""
+    filed = world.file("sup1")
+    request_id = disclosure.request_disclosure(world.instance, world.users["sup1"], DisclosureForm(
+        case_id=filed.case_id, recipient_org_id=world.orgs["marac"], purpose=Purpose.MARAC,
+        categories=frozenset({DataCategory.IDENTITY, DataCategory.CRIME_DETAILS}),
+        justification="High risk; MARAC on Thursday."))
+    disclosure.approve(world.instance, world.users["sup2"], request_id)
+    return filed.case_id, request_id
 
 
 @pytest.fixture

@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.api.conftest import bearer, make_token
+from tests.api.conftest import bearer, make_token, marac_referral
 from tests.audit._ledger import entries
 from tests.staff._client import TestClient
 from tests.staff._world import StaffWorld
 
-from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
+from safereport.domain.vocabulary import Purpose, Recipient
 from safereport.ledger.verifier import check_proof, parse_proof
 from safereport.services import disclosure
 from safereport.services.access import active_consent
-from safereport.services.disclosure import DisclosureForm, DisclosureStatus
+from safereport.services.disclosure import DisclosureStatus
 from safereport.store.api_tokens import api_tokens
 from safereport.web.api import create_api
 
@@ -144,20 +144,10 @@ def test_a_bad_filing_is_refused_as_json(world: StaffWorld, api_client: TestClie
     _error(response, 422, "invalid_request")
 
 
-def _marac_referral(world: StaffWorld) -> tuple[str, str]:
-    filed = world.file("sup1")
-    request_id = disclosure.request_disclosure(world.instance, world.users["sup1"], DisclosureForm(
-        case_id=filed.case_id, recipient_org_id=world.orgs["marac"], purpose=Purpose.MARAC,
-        categories=frozenset({DataCategory.IDENTITY, DataCategory.CRIME_DETAILS}),
-        justification="High risk; MARAC on Thursday."))
-    disclosure.approve(world.instance, world.users["sup2"], request_id)
-    return filed.case_id, request_id
-
-
 def test_the_inbox_lists_referrals_and_reads_one_through_the_road(
     world: StaffWorld, api_client: TestClient,
 ) -> None:
-    case_id, request_id = _marac_referral(world)
+    case_id, request_id = marac_referral(world)
     secret = make_token(world, "marac-system", org="Testtown MARAC", role="marac_member",
                         scopes=("inbox:read",))
     [item] = api_client.get(f"{API}/inbox", headers=bearer(secret)).json()

@@ -22,11 +22,11 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from safereport.domain.fields import MAX_FIELD_CHARS
+from safereport.domain.fields import MAX_FIELD_CHARS, CaseField
 from safereport.domain.vocabulary import (
     CrimeType,
     DataCategory,
@@ -83,6 +83,8 @@ def _text(max_length: int) -> Any:
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ShortText = _text(300)
 LongText = _text(MAX_FIELD_CHARS)
+Narrative = Annotated[str, Field(min_length=1, max_length=MAX_FIELD_CHARS),
+                      AfterValidator(_readable)]
 
 
 class _Model(BaseModel):
@@ -102,14 +104,17 @@ class ConsentIn(_Model):
     purpose: Literal[tuple(sorted({p.value for _, p in CONSENT_CHOICES}))]  # type: ignore[valid-type]
 
 
-ThirdPartyField = Literal[tuple(f.value for f in integrations.THIRD_PARTY_FIELDS)]  # type: ignore[valid-type]
+#: What is known of her, field by field (those of the staff form); only her account is needed.
+ThirdPartyFields: Any = create_model(  # type: ignore[call-overload]
+    "ThirdPartyFields", __base__=_Model,
+    **{f.value: ((Narrative, ...) if f is CaseField.NARRATIVE else (LongText | None, None))
+       for f in integrations.THIRD_PARTY_FIELDS})
 
 
 class ThirdPartyIn(_Model):
     crime_type: CrimeType
     subject_role: Literal["victim", "witness"] = "victim"
-    fields: dict[ThirdPartyField, LongText] = Field(  # type: ignore[valid-type]
-        description="what is known of her, by field; narrative is required")
+    fields: ThirdPartyFields
     consents: list[ConsentIn] = Field(
         default_factory=list, max_length=10,
         description="consents she gave in person: recorded, and counting only once a "
@@ -390,7 +395,8 @@ def _routes(api: FastAPI) -> None:
     ) -> Any:
         filed = integrations.file_third_party(
             _instance(request), caller, crime_type=body.crime_type,
-            subject_role=SubjectRole(body.subject_role), values=dict(body.fields),
+            subject_role=SubjectRole(body.subject_role),
+            values={k: v for k, v in body.fields.model_dump().items() if v is not None},
             consents_given=[(Recipient(c.recipient), Purpose(c.purpose))
                             for c in body.consents],
             language=body.language)

@@ -478,6 +478,12 @@ def confirm_factor_reset(instance: Instance, username: str, *, by: Admin) -> int
         if done is None:
             raise _Refused("nothing_to_confirm", "this reset was confirmed or cancelled "
                            "meanwhile")
+        # Any other request for her still waiting (two asked at once) is done with too.
+        conn.execute(update(staff_factor_resets).where(
+            staff_factor_resets.c.user_id == row.id,
+            staff_factor_resets.c.confirmed_at.is_(None),
+            staff_factor_resets.c.cancelled_at.is_(None),
+        ).values(cancelled_by=confirmer.id, cancelled_at=moment))
         conn.execute(update(users).where(users.c.id == row.id).values(
             totp_secret=None, failed_logins=0, locked_until=None))
         conn.execute(delete(staff_signin_state).where(staff_signin_state.c.user_id == row.id))

@@ -124,9 +124,9 @@ def tile(request: Request, path: str) -> Response:
     data = _full_tiles(request).get((level, index)) if full else None
     if data is None:
         instance = _instance(request)
-        shown = published(instance)
-        if shown is not None:
-            with instance.engine.connect() as conn:
+        with instance.engine.connect() as conn:  # one connection for both reads
+            shown = published_checkpoint(conn, instance.publishing)
+            if shown is not None:
                 data = read_tile(conn, shown.size, level, index, width)
         if data is None:
             raise HTTPException(status_code=404)  # not in the published tree (yet)

@@ -205,6 +205,29 @@ def org_list(ctx: click.Context) -> None:
         instance.close()
 
 
+@org.command("reply-time")
+@click.argument("name")
+@click.option("--working-days", type=int, default=None,
+              help="Within how many working days the service usually answers a victim (1-30).")
+@click.option("--unset", is_flag=True, help="Promise no time: her pages say no number.")
+@click.pass_context
+def org_reply_time(ctx: click.Context, name: str, working_days: int | None, unset: bool) -> None:
+    """Set when a support service answers: shown on her pages, in her language."""
+    from safereport.services.replies import set_reply_time
+
+    if unset == (working_days is not None):
+        raise click.UsageError("give either --working-days N or --unset")
+    instance = open_instance(_data_dir(ctx.find_root()))
+    try:
+        shown = set_reply_time(instance, name.strip(), working_days)
+    finally:
+        instance.close()
+    if working_days is None:
+        click.echo(f"{shown}: no reply time (her pages promise no time)")
+    else:
+        click.echo(f"{shown}: answers within {working_days} working day(s)")
+
+
 @click.group()
 def user() -> None:
     """Staff accounts."""

@@ -27,11 +27,12 @@ from safereport.domain.codename import looks_like_codename, normalise_codename
 from safereport.domain.fields import MAX_FIELD_CHARS, CaseField
 from safereport.domain.vocabulary import CrimeType, Purpose, Recipient
 from safereport.errors import AccessDenied, InvalidInput, SafeReportError
-from safereport.services import intake
+from safereport.services import intake, replies
 from safereport.services import victim as service
 from safereport.services.intake import ContactChannel, InvalidReport, Problem
 from safereport.web import victim_bots as bots
 from safereport.web.i18n import N_
+from safereport.web.victim_police import police_law
 from safereport.web.security import CsrfError, CsrfFailure, client_key, verify_csrf
 from safereport.web.victim_check import SAFE_TIME_LABELS, keep_draft, read_report_form, spoken
 from safereport.web.victim_seen import seen_groups
@@ -84,6 +85,8 @@ _CANCELLED = N_("The deletion has been cancelled.")
 _FAILED = N_("Something went wrong. Nothing was saved. Please try again.")
 _MESSAGE_EMPTY = N_("Please write a message first.")
 _MESSAGE_LONG = N_("This message is too long. Please make it shorter.")
+_FILES_AGAIN = N_("The files you chose were not kept. Choose them again before you send "
+                  "your report.")
 _MESSAGES_UNAVAILABLE = N_("Your messages cannot be shown right now. Please try again later.")
 
 
@@ -125,30 +128,6 @@ def _closed_page(request: Request, lang: str) -> HTMLResponse:
                   heading=translate(lang, N_("This page has closed")),
                   text=translate(lang, N_("For your safety it cannot be shown again. Nothing "
                                           "was sent twice.")))
-
-
-def _replayed_report(request: Request, form: FormData, lang: str,
-                     verdict: bots.Verdict) -> HTMLResponse:
-    """The report form sent again with a spent token: Back and Reload, or a script replaying it.
-
-    It shows nothing, ever: on a shared computer this may be someone else re-sending her form,
-    so no card, no codename, nothing she typed (the page has closed, and nothing reaches the
-    case list twice). But a complete report in it is not dropped (issue 19): it is kept in
-    quarantine, where a caseworker can release it if it was her report sent again, perhaps
-    changed, rather than a script's.
-    """
-    closed = _closed_page(request, lang)
-    if verdict.stop in (bots.Stop.LIMITED, bots.Stop.WAIT) or _text(form, "show_force") == "yes":
-        return closed  # over the limits (counted), or only asking what a force said
-    try:
-        submission = submission_of(form, lang, spoken=spoken(form))
-        intake.submit_report(request.app.state.instance, submission, suspicion=(
-            "honeypot" if verdict.stop is bots.Stop.CAUGHT else "form_sent_twice"))
-    except InvalidReport:
-        pass  # nothing complete to keep
-    except SafeReportError:
-        log.exception("a report sent twice could not be kept in quarantine")
-    return closed
 
 
 def _text(form: FormData | None, name: str) -> str:
@@ -207,6 +186,7 @@ def _report_page(request: Request, lang: str, values: Mapping[str, Any],
                  draft_files: Sequence[Any] | None = None) -> HTMLResponse:
     """The report form; with ``draft_files`` (a list, maybe empty) it is her draft being
     changed before she sends it (``/return/change``, :mod:`safereport.web.victim_check`)."""
+    force = values.get("force")
     return render(
         request, "victim/report_form.html", lang, status_code=status_code,
         values=values, errors=errors, notice=notice, warnings=warnings,
@@ -218,7 +198,13 @@ def _report_page(request: Request, lang: str, values: Mapping[str, Any],
         max_narrative=MAX_FIELD_CHARS,
         changing=draft_files is not None, draft_files=draft_files or [],
         safe_times=[(v, translate(lang, t)) for v, t in SAFE_TIME_LABELS],
+        police=police_law(lang, _engine(request), force if isinstance(force, str) else ""),
     )
+
+
+def _engine(request: Request) -> Any:
+    instance = request.app.state.instance
+    return instance.engine if instance is not None else None
 
 
 def _warnings(lang: str, form: FormData) -> list[str]:
@@ -245,6 +231,15 @@ def _crime_types_in_order() -> list[CrimeType]:
 @router.get("/report", response_class=HTMLResponse)
 def report_form(request: Request) -> HTMLResponse:
     return _report_page(request, language_of(request), {}, {})
+
+
+@router.get("/report/police", response_class=HTMLResponse)
+def report_police(request: Request) -> HTMLResponse:
+    """What one police force said, alone: fetched into the report form by police-law.js, so
+    nothing of her report is sent (the force is in the query of a fetch, not in her history)."""
+    lang = language_of(request)
+    return render(request, "victim/_police_said.html", lang,
+                  police=police_law(lang, _engine(request), request.query_params.get("force", "")))
 
 
 def _form_values(form: FormData) -> dict[str, Any]:
@@ -296,19 +291,27 @@ def report_submit(request: Request) -> Response:
     if _csrf_problem(request, form) is not None:
         # Never what she typed: this may be the browser re-sending an old form to someone else.
         return _report_page(request, lang, {}, {}, 400, translate(lang, _STALE))
-    # A form sent twice (a replay) still meets the limits below, then shows nothing and is
-    # kept in quarantine (issue 19: _replayed_report).
+    # A form sent twice (a replay) still meets the limits below, then is kept in quarantine:
+    # a script replaying it never reaches the case list, and a person who went back and sent
+    # her report again (perhaps changed) loses nothing (issue 19).
     replayed = not _first_use(request, form)
     values = _form_values(form)
+    if _text(form, "show_force") == "yes":
+        # She asked what a police force said: nothing is sent, her form comes back as it was
+        # (once: replayed by Back and Reload, it echoes nothing).
+        if replayed:
+            return _closed_page(request, lang)
+        dropped = any(getattr(v, "filename", None) for _k, v in form.multi_items())
+        return _report_page(request, lang, values, {},
+                            notice=translate(lang, _FILES_AGAIN) if dropped else "")
     verdict = bots.check(request, form, "report")
-    if replayed:
-        return _replayed_report(request, form, lang, verdict)
     if verdict.stop in (bots.Stop.LIMITED, bots.Stop.WAIT):
         return _report_page(request, lang, values, {}, 429, bots.message(lang, verdict))
-    # A script's signs (the honeypot filled, a solved puzzle reused) keep the report out of
-    # the case list, never out of the database: it is held in quarantine for a caseworker,
-    # and the answer is the ordinary one (a person gets her card).
+    # A script's signs (the honeypot filled, the form replayed, a solved puzzle reused) keep
+    # the report out of the case list, never out of the database: it is held in quarantine
+    # for a caseworker, and the answer is the ordinary one (a person gets her card).
     suspicion = ("honeypot" if verdict.stop is bots.Stop.CAUGHT
+                 else "form_sent_twice" if replayed
                  else "challenge_reused" if verdict.stop is bots.Stop.SUSPECT else None)
     if not throttles(request).reports.hit(client_key(request, "report")):
         return _report_page(request, lang, values, {}, 429, translate(lang, _TOO_MANY))
@@ -346,7 +349,8 @@ def report_done(request: Request) -> HTMLResponse:
     heading = N_("The report is now yours") if card.claimed else N_("Your report has been sent")
     response = render(request, "victim/report_done.html", lang,
                       heading=translate(lang, heading), reference=card.reference,
-                      codename=card.codename, page_path="/")
+                      codename=card.codename, page_path="/",
+                      reply=replies.for_reference(request.app.state.instance, card.reference))
     if found.victim is None:
         end_session(request, response)
     return response
@@ -464,6 +468,7 @@ def _return_page(request: Request, lang: str, session: service.VictimSession,
         max_message=service.MAX_MESSAGE_CHARS,
         my_requests=[(r, consent_label(lang, r.recipient, r.purpose))
                      for r in service.my_requests(instance, session)],
+        reply=replies.for_session(instance, session.case_id, session.subject_id),
     )
 
 
@@ -531,8 +536,13 @@ def return_consent_confirm(request: Request) -> Response:
     if not found:
         return _see_other("/return", lang)
     consent = found[0]
+    police = None
+    if consent.recipient is Recipient.POLICE:
+        # Sharing with the police is reporting to them too: what the law lets them do, and
+        # what her force said (a force chosen here is only shown, never kept).
+        police = police_law(lang, _engine(request), request.query_params.get("force", ""))
     return render(request, "victim/consent_confirm.html", lang, consent=consent,
-                  label=consent_label(lang, consent.recipient, consent.purpose))
+                  label=consent_label(lang, consent.recipient, consent.purpose), police=police)
 
 
 @router.post("/return/consent")

@@ -32,9 +32,9 @@ from safereport.services import victim as service
 from safereport.services.intake import ContactChannel, InvalidReport, Problem
 from safereport.web import victim_bots as bots
 from safereport.web.i18n import N_
-from safereport.web.victim_police import police_law
 from safereport.web.security import CsrfError, CsrfFailure, client_key, verify_csrf
 from safereport.web.victim_check import SAFE_TIME_LABELS, keep_draft, read_report_form, spoken
+from safereport.web.victim_police import police_law
 from safereport.web.victim_seen import seen_groups
 from safereport.web.victim_session import (
     COOKIE,

@@ -58,6 +58,14 @@ _ROUTES: list[tuple[str, str, tuple[str, ...], str | None]] = [
     ("POST", "/staff/asks", ("holder", "reference", "purpose", "category"), "officer"),
     ("POST", "/staff/disclosures/{id}/approve", (), "sup1"),
     ("POST", "/staff/inbox/{id}/accept", (), "officer"),
+    # Staff administration (issue 20).
+    ("GET", "/staff/admin/account", ("username",), "admin"),
+    ("POST", "/staff/admin/accounts", ("org", "username", "display_name", "role"), "admin"),
+    ("POST", "/staff/admin/role", ("username", "role"), "admin"),
+    ("POST", "/staff/admin/disable", ("username",), "admin"),
+    ("POST", "/staff/admin/factor-reset", ("username", "reason"), "admin"),
+    ("POST", "/staff/admin/factor-reset/confirm", ("username",), "admin"),
+    ("POST", "/staff/password", ("password", "password_again"), "cw"),
     ("GET", "/statistics/releases/{id}", (), None),
     ("GET", "/statistics/releases/{id}.csv", (), None),
     ("POST", "/staff/sign-out", (), "cw"),
@@ -76,7 +84,7 @@ def _fuzz(world: StaffWorld, examples: int) -> None:
     app = create_app(world.instance)
     clients: dict[str | None, TestClient] = {
         None: TestClient(app, follow_redirects=False, raise_server_exceptions=False)}
-    for who in ("cw", "officer", "sup1"):
+    for who in ("cw", "officer", "sup1", "admin"):
         clients[who] = signed_in(world, who, TestClient(
             app, follow_redirects=False, raise_server_exceptions=False,
             client=(f"198.51.100.{len(clients)}", 1)))

@@ -271,5 +271,10 @@ def test_with_padding_the_witnesses_see_only_published_sizes(
     background.wait()
     assert size_of(witness.last(ledger.origin) or "") == 16
     assert background.sync()[0].outcome is Outcome.COSIGNED  # the last tick, again: held
+    append_n(ledger, 1)
+    batch = ledger.checkpoint(new=True)  # a scheduler that offers the newest signed one...
+    results = background.sync(batch)
+    assert [r.size for r in results] == [16]  # ...offers the last tick's instead
+    assert size_of(witness.last(ledger.origin) or "") == 16
     assert [r for r in witness.refusals() if r["status"] != 409] == []
     assert size_of(client_for(instance).get("/log/checkpoint").text) == 16

@@ -244,10 +244,15 @@ class WitnessClient:
     # -- one round -----------------------------------------------------------------------
 
     def sync(self, note: str | None = None) -> list[WitnessResult]:
-        """Offer ``note`` (default: the latest signed checkpoint; with padding, the latest
-        published one) to every witness."""
-        if note is None:
-            note = self._last_published() if self.padded else self.ledger.checkpoint()
+        """Offer ``note`` (default: the latest signed checkpoint) to every witness.
+
+        With padding on, only a published checkpoint (one that ends a padding tick) is ever
+        offered: without ``note``, or if ``note`` is a batch's, the last tick's is offered.
+        """
+        if self.padded and (note is None or not self._published(note)):
+            note = self._last_published()
+        elif note is None:
+            note = self.ledger.checkpoint()
         if note is None:
             return []  # padded, and no tick yet: nothing is published to cosign
         with self._round:

@@ -255,9 +255,13 @@ def test_several_runners_shred_each_case_exactly_once(world: World) -> None:
         for thread in threads:
             thread.join()
 
-    for _day in range(33):  # a month and a bit, a tick a day (the lease lapses between days)
-        tick_all()
-        clock.advance(timedelta(days=1))
+    try:
+        for _day in range(33):  # a month and a bit, a tick a day (the lease lapses between days)
+            tick_all()
+            clock.advance(timedelta(days=1))
+    finally:
+        for runner in runners:
+            runner.stop()  # hands back the lead (the advisory lock's connection, or the lease)
     for session in sessions:
         assert _erased(world, session.case_id)
         assert len(_retention_entries(world, session.case_id)) == 1

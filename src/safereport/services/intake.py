@@ -43,8 +43,8 @@ from safereport.domain.vocabulary import (
     SubjectRole,
 )
 from safereport.errors import AccessDenied, InstanceError, InvalidInput
-from safereport.services.access import Actor, decide_and_record
 from safereport.services import quarantine
+from safereport.services.access import Actor, decide_and_record
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, instance_info, organisations, reports, subjects
 from safereport.store.provenance import FactSource

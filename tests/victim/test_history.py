@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from tests.victim._client import TestClient
+from tests.victim._client import TestClient, post_report
 from tests.victim._world import World
 
 from safereport.services.victim import case_overview, open_by_codename
@@ -44,7 +44,7 @@ _REPORT = {"mode": "codename", "crime_type": "domestic_abuse", "name": "Ana Exem
 
 def _report(client: TestClient) -> tuple[dict[str, str], str]:
     data = {"csrf_token": _token(client, "/report"), **_REPORT}
-    page = client.post("/report", data=data)
+    page = post_report(client, data)
     match = _CODENAME.search(page.text)
     assert match is not None
     return data, " ".join(re.findall(r"<span>([^<]+)</span>", match.group(1)))
@@ -66,7 +66,7 @@ def test_every_victim_post_answers_with_a_redirect_to_a_page_without_secrets(
     client: TestClient,
 ) -> None:
     data = {"csrf_token": _token(client, "/report"), **_REPORT}
-    sent = client.post("/report", data=data, follow_redirects=False)
+    sent = post_report(client, data, follow_redirects=False)
     assert sent.status_code == 303 and sent.headers["location"] == "/return/new"
     card = client.get("/return/new").text
     codename = " ".join(re.findall(r"<span>([^<]+)</span>", _CODENAME.search(card).group(1)))  # type: ignore[union-attr]

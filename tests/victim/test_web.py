@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
-from tests.victim._client import TestClient
+from tests.victim._client import TestClient, post_report
 from tests.victim._world import World, make_world
 
 from safereport.domain.case import IntakeKind
@@ -43,7 +43,7 @@ def _token(client: TestClient, path: str = "/report") -> str:
 def _report(client: TestClient, **fields: Any) -> Any:
     data = {"csrf_token": _token(client), "mode": "codename", "crime_type": "domestic_abuse",
             "narrative": "Synthetic: he shouts and takes my phone.", **fields}
-    return client.post("/report", data=data)
+    return post_report(client, data)
 
 
 def _codename(page: str) -> str:
@@ -316,7 +316,7 @@ def test_an_anonymous_report_with_a_phone_number_is_questioned_once(
     assert sqlite_world.instance.ledger.size() == 0  # nothing saved yet
     again = {**data, "csrf_token": _TOKEN.search(warned.text).group(1),  # type: ignore[union-attr]
              "warned": "yes"}
-    sent = client.post("/report", data=again)
+    sent = post_report(client, again)
     assert sent.url.path == "/return/new" and "Your report has been sent" in sent.text
 
 

@@ -194,7 +194,7 @@ def _keep_files(request: Request, lang: str, key: str, form: FormData) -> dict[s
 def keep_draft(request: Request, lang: str, form: FormData) -> Response:
     """Her checked form becomes a draft in a new session; she is sent to check it."""
     response = RedirectResponse(localised_url("/return/check", lang), status_code=303)
-    key, found = start_draft(request, response, {"values": _stored(form)})
+    key, found = start_draft(request, response, {"values": _stored(form), "lang": lang})
     errors = _keep_files(request, lang, key, form)
     if errors:  # her answers are kept; she chooses the refused file again (or not)
         found.flash = Flash(errors=errors)
@@ -310,6 +310,9 @@ async def send_report(request: Request) -> Response:
     found, key, values = held
     from safereport.web.victim import submission_of
 
+    # The report's language is the one she filled it in (a codename's words follow it).
+    drafted = (found.draft or {}).get("lang")
+    lang = drafted if isinstance(drafted, str) and drafted else lang
     instance = request.app.state.instance
     try:
         submission: ReportSubmission = submission_of(
@@ -374,7 +377,7 @@ def save_changes(request: Request) -> Response:
             report_drafts.drop(instance, key, removed[:32])
     errors = _keep_files(request, lang, key, form)
     values = _stored(form)
-    found.draft = {"values": values}
+    found.draft = {"values": values, "lang": lang}
     files = report_drafts.files(instance, key)
     try:
         submission_of(form, lang, spoken=spoken(form, files))

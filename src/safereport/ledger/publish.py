@@ -230,13 +230,31 @@ _COSIGNED = _Cosigned()
 _WARNED: set[str] = set()
 
 
+#: The size last found to meet each (database, rule)'s quorum: the next search starts there
+#: (a range of the cosignatures' primary key), not from the whole table, on every request.
+_FLOOR: dict[tuple[str, PublishRule], int] = {}
+
+
 def _with_quorum(conn: Connection, rule: PublishRule) -> StoredCheckpoint | None:
     """The newest checkpoint with ``rule.quorum`` valid cosignatures (a tick's, if padded)."""
+    key = (conn.engine.url.render_as_string(hide_password=True), rule)
+    floor = _FLOOR.get(key, 0)
+    found = _search_quorum(conn, rule, floor)
+    if found is None and floor > 0:  # the one found before no longer qualifies: search all
+        found = _search_quorum(conn, rule, 0)
+    if found is not None:
+        if len(_FLOOR) > 64:
+            _FLOOR.clear()
+        _FLOOR[key] = found.size
+    return found
+
+
+def _search_quorum(conn: Connection, rule: PublishRule, floor: int) -> StoredCheckpoint | None:
     keys = [endpoint.key for endpoint in rule.witnesses]
     size = ledger_cosignatures.c.size
     query = (
         select(size)
-        .where(ledger_cosignatures.c.witness.in_(keys))
+        .where(size >= floor, ledger_cosignatures.c.witness.in_(keys))
         .group_by(size)
         .having(func.count() >= rule.quorum)
         .order_by(size.desc())

@@ -14,6 +14,7 @@ auditor's counts, the statistics) ignore padding, and ``ledger verify`` and rece
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -30,7 +31,7 @@ from safereport.errors import ConfigError
 from safereport.ledger.keys import CosignatureSigner
 from safereport.ledger.log import init_ledger, open_ledger
 from safereport.ledger.notes import parse_checkpoint, parse_note
-from safereport.ledger.publish import pad_tick, publish_rule
+from safereport.ledger.publish import Padder, pad_tick, publish_rule
 from safereport.ledger.record import PADDING, parse_leaf
 from safereport.ledger.verifier import check_proof
 from safereport.ledger.witness import Witness
@@ -278,3 +279,20 @@ def test_with_padding_the_witnesses_see_only_published_sizes(
     assert size_of(witness.last(ledger.origin) or "") == 16
     assert [r for r in witness.refusals() if r["status"] != 409] == []
     assert size_of(client_for(instance).get("/log/checkpoint").text) == 16
+
+
+def test_the_server_padder_ticks_and_stops_with_its_ledger(engine: Engine, tmp_path: Path) -> None:
+    instance = make_instance(engine, tmp_path, pad_seconds="1", pad_leaves="4")
+    ledger = instance.ledger
+    append_n(ledger, 2)
+    padder = Padder(ledger, instance.publishing)
+    padder.start()
+    client = client_for(instance)
+    deadline = time.monotonic() + 60
+    while client.get("/log/checkpoint").status_code != 200:  # the first tick, at start
+        assert time.monotonic() < deadline, "the padder never ticked"
+        time.sleep(0.05)
+    assert size_of(client.get("/log/checkpoint").text) % 4 == 0
+    ledger.close()
+    padder._thread.join(timeout=30)
+    assert not padder._thread.is_alive()  # it ends with its ledger

@@ -346,7 +346,9 @@ class Padder:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        # Stops with its ledger too (``serve --workers N`` closes the parent's instance; each
+        # worker runs its own padder).
+        while not self._stop.is_set() and not self.ledger.sequencer.closed:
             try:
                 pad_tick(self.ledger, self.rule)
             except Exception:  # a failed tick must not end the cadence

@@ -120,6 +120,11 @@ class Sequencer:
         return waiter.indices
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called (the ledger is closed)."""
+        return self._closed
+
+    @property
     def running(self) -> bool:
         """Whether this process's sequencer thread is up (it starts on first use)."""
         thread = self._thread

@@ -1,0 +1,89 @@
+"""Issue 17 in Chromium: outcome measures, the MARAC meeting's actions, a dormant case and
+reopening it, consents due for review; axe-core on each new page state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from tests.e2e.test_staff_pages import Axe, Serve, _no_violations, sign_in
+from tests.staff._world import StaffWorld, make_staff_world
+
+from safereport.domain.vocabulary import Purpose, Recipient
+from safereport.store.core import consents
+from safereport.web.app import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from argon2 import PasswordHasher
+
+    from safereport.services import auth
+
+    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                        parallelism=1))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[StaffWorld]:
+    made = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
+    yield made
+    made.instance.close()
+
+
+def test_caseworker_scores_outcomes_records_marac_actions_and_makes_a_case_dormant(
+    world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
+) -> None:
+    filed = world.file("cw", consents=((Recipient.MARAC, Purpose.MARAC),))
+    world.confirm_consents(filed)
+    with world.instance.engine.begin() as conn:  # her consent is due for review in a week
+        conn.execute(update(consents).values(review_on=datetime.now(UTC) + timedelta(days=7)))
+    base = live_server(create_app(world.instance))
+    sign_in(page, base, world, "cw")
+    page.goto(base + f"/staff/cases/{filed.case_id}")
+    assert "1 of her consents is due for review" in page.locator(".consents-review").inner_text()
+    _no_violations(page, axe_violations)
+    # Outcomes at the start of support.
+    page.get_by_text("Score her outcomes: at the start of support").click()
+    page.get_by_label("How safe does she feel?").first.select_option(label="Not very safe")
+    page.get_by_label("Is the abuse still happening?").first.select_option(
+        label="Yes, as much or more")
+    page.get_by_role("button", name="Save the scores at the start of support").click()
+    assert page.locator('[data-outcome="entry-safety"]').inner_text() == "Not very safe"
+    assert page.locator('[data-outcome="exit-safety"]').inner_text() == "not scored"
+    _no_violations(page, axe_violations)
+    # An action the MARAC meeting agreed.
+    page.get_by_text("Record an action the MARAC meeting agreed").click()
+    page.get_by_label("Action", exact=True).last.fill("Housing to fit a sanctuary scheme")
+    page.get_by_label("Agency that owns it").select_option(label="Housing")
+    page.get_by_label("By (date)").last.fill("2027-01-15")
+    page.get_by_role("button", name="Record the MARAC action").click()
+    row = page.locator("table.marac-actions tbody tr").first
+    assert "Housing to fit a sanctuary scheme" in row.inner_text()
+    assert "15 Jan 2027" in row.inner_text()
+    _no_violations(page, axe_violations)
+    row.get_by_role("button", name="Mark done").click()
+    assert "done" in page.locator("table.marac-actions tbody tr").first.inner_text()
+    # Dormant, shown so in the list, then reopened.
+    page.get_by_label("Change status to").select_option("dormant")
+    page.get_by_role("button", name="Change status").click()
+    assert "no contact with her for now" in page.locator(".case-status").inner_text()
+    _no_violations(page, axe_violations)
+    page.goto(base + "/staff/cases?status=dormant")
+    assert filed.reference in page.locator("table.data").inner_text()
+    _no_violations(page, axe_violations)
+    page.goto(base + f"/staff/cases/{filed.case_id}")
+    page.get_by_label("Change status to").select_option("in_progress")
+    page.get_by_role("button", name="Change status").click()
+    assert page.locator(".case-status").inner_text() == "in progress"
+    # The funders' return counts the case and the outcomes (as "<5": one case).
+    sign_in(page, base, world, "sup1")
+    page.goto(base + "/staff/returns")
+    assert "Cases open at the end of the period (not dormant)" in page.content()
+    _no_violations(page, axe_violations)

@@ -12,7 +12,13 @@ in the same process and run as their peers, so the ratios hold on a loaded machi
   stored tree on every request). Peer: the same tiles written by ``ledger tiles`` and served
   by Starlette's ``StaticFiles`` from the same kind of server.
 
+* publishing (issue 16): ``--checkpoints`` GETs of ``/log/checkpoint`` on one log served three
+  ways: plain (the latest signed checkpoint), with a 2-of-2 witness quorum (the newest
+  checkpoint both witnesses cosigned, each cosignature checked), and with padding (the last
+  padding tick's checkpoint). Peer: the plain one.
+
     .venv/bin/python benchmarks/witness_bench.py [--size 100000] [--rounds 200] [--tiles 2000]
+        [--checkpoints 1000]
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +48,11 @@ from starlette.staticfiles import StaticFiles
 from safereport.config import Settings
 from safereport.domain.vocabulary import Effect
 from safereport.ledger.log import init_ledger
+from safereport.ledger.publish import pad_tick, publish_rule
 from safereport.ledger.record import record_from_decision
 from safereport.ledger.tiles import TILE_WIDTH, tile_path, write_tiles
 from safereport.ledger.witness import Witness
+from safereport.ledger.witness_client import Answer, WitnessClient, parse_witnesses
 from safereport.services.instance import Instance
 from safereport.store.db import make_engine
 from safereport.store.tables import metadata
@@ -152,6 +161,77 @@ def tiles(instance: Instance, state: Path, count: int) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
+class _InProcess:
+    """A Poster that hands add-checkpoint bodies to witnesses in this process (no HTTP)."""
+
+    def __init__(self, witnesses: dict[str, Witness]) -> None:
+        self.witnesses = witnesses
+
+    def post(self, url: str, body: bytes) -> Answer:
+        witness = self.witnesses[url.removesuffix("/add-checkpoint")]
+        return Answer(200, "text/plain", witness.add_checkpoint(body).encode())
+
+
+def _checkpoint_rate(instance: Instance, count: int) -> float:
+    app = FastAPI()
+    app.state.instance = instance
+    app.include_router(tlog.router)
+    with served(app) as conn:
+        request(conn, "GET", "/log/checkpoint")  # warm up
+        started = time.perf_counter()
+        for _ in range(count):
+            request(conn, "GET", "/log/checkpoint")
+        return count / (time.perf_counter() - started)
+
+
+def publishing(state: Path, size: int, rounds: int, count: int) -> tuple[float, float, float]:
+    """``/log/checkpoint`` per second: plain, with a 2-of-2 quorum, with padding (issue 16).
+
+    One log of ``size`` entries; ``rounds`` checkpoints each cosigned by two witnesses (then a
+    few newer ones not cosigned, so the quorum is not simply the latest), and ``rounds``
+    padding ticks with several batch checkpoints between each (so the last tick is not the
+    latest checkpoint either). The same database is served under each rule.
+    """
+    settings = Settings(data_dir=state / "publish", instance_id="publish")
+    init_ledger(settings)
+    engine = make_engine(f"sqlite:///{state / 'publish.db'}")
+    metadata.create_all(engine)
+    witnesses = {}
+    for number in (1, 2):
+        witness = Witness.create(state / f"pw{number}", f"bench.example/w{number}")
+        witnesses[f"http://w{number}.invalid"] = witness
+    setting = "\n".join(f"{url} {w.vkey}" for url, w in witnesses.items())
+    plain = Instance(settings=settings, engine=engine)
+    for witness in witnesses.values():
+        witness.trust(plain.ledger.verifier_key())
+    fill(plain, size)
+    client = WitnessClient(plain.ledger, parse_witnesses(setting), poster=_InProcess(witnesses))
+    padded_rule = publish_rule({"pad_seconds": "60", "pad_leaves": "16"})
+    moment = datetime.now(UTC)
+    for number in range(rounds):
+        fill(plain, plain.ledger.size() + 7, plain.ledger.size())
+        client.sync(plain.ledger.checkpoint(new=True))
+        for _ in range(5):
+            fill(plain, plain.ledger.size() + 3, plain.ledger.size())
+            plain.ledger.checkpoint(new=True)
+        pad_tick(plain.ledger, padded_rule, now=moment + timedelta(minutes=number))
+    for _ in range(20):  # newer checkpoints, not cosigned, not ticks
+        fill(plain, plain.ledger.size() + 3, plain.ledger.size())
+        plain.ledger.checkpoint(new=True)
+    quorum = replace(plain, settings=replace(
+        settings, extra={"witnesses": setting, "publish_quorum": "all"}))
+    padded = replace(plain, settings=replace(
+        settings, extra={"pad_seconds": "60", "pad_leaves": "16"}))
+    quorum.__dict__["ledger"] = padded.__dict__["ledger"] = plain.ledger
+    rates = (
+        _checkpoint_rate(plain, count),
+        _checkpoint_rate(quorum, count),
+        _checkpoint_rate(padded, count),
+    )
+    plain.close()
+    return rates
+
+
 def result(name: str, value: float, op: str, target: float) -> str:
     meets = value >= target if op == ">=" else value <= target
     return f"RESULT {name} {value:.3f} target {op} {target} {'meets' if meets else 'MISSES'}"
@@ -162,6 +242,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--tiles", type=int, default=2000)
+    parser.add_argument("--checkpoints", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         state = Path(directory)
@@ -174,6 +255,9 @@ def main() -> None:
         served_rate, static_rate = tiles(instance, state, args.tiles)
         cosign_rate, fsync_rate = cosigning(instance, state, args.rounds)
         instance.close()
+        plain_rate, quorum_rate, padded_rate = publishing(
+            state, args.size, args.rounds, args.checkpoints
+        )
     print(f"log of {args.size:,} entries (SQLite), {os.cpu_count()} cores")
     print(f"cosigning   witness {cosign_rate:8.1f} checkpoints/s   peer: durable replace "
           f"{fsync_rate:8.1f}/s   ratio {cosign_rate / fsync_rate:.2f}x")
@@ -181,7 +265,11 @@ def main() -> None:
           f"{static_rate:8.1f}/s   ratio {served_rate / static_rate:.2f}x")
     print(result("witness_cosign_vs_durable_replace", cosign_rate / fsync_rate, ">=", 0.25))
     print(result("witness_cosign_per_second", cosign_rate, ">=", 10))
+    print(f"published   /log/checkpoint plain {plain_rate:8.1f}/s   2-of-2 quorum "
+          f"{quorum_rate:8.1f}/s   padded {padded_rate:8.1f}/s")
     print(result("tiles_served_vs_static_files", served_rate / static_rate, ">=", 0.5))
+    print(result("checkpoint_quorum_vs_plain", quorum_rate / plain_rate, ">=", 0.5))
+    print(result("checkpoint_padded_vs_plain", padded_rate / plain_rate, ">=", 0.5))
 
 
 if __name__ == "__main__":

@@ -302,3 +302,21 @@ def test_her_return_page_says_the_day_in_her_language(tmp_path: Path) -> None:
             assert "se borrará para siempre el" in spanish
     finally:
         made.instance.close()
+
+
+@pytest.mark.parametrize("regime", ["firewall", "firewall-consent", "npcc-2020", "npcc-2020-rec1"])
+def test_the_guard_allows_the_shred_in_every_regime(tmp_path: Path, regime: str) -> None:
+    made = make_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", regime=regime)
+    made.instance.settings = replace(made.instance.settings, retention=parse_rules("closed 6y"))
+    try:
+        session, _ = _report(made)
+        _close(made, session.case_id, CLOSED_ON)
+        clock = FakeClock(SIX_YEARS - timedelta(days=30))
+        run_retention(made.instance, clock=clock)
+        clock.set(SIX_YEARS)
+        report = run_retention(made.instance, clock=clock)
+        assert [i.action for i in report.items] == ["shredded"], report.items
+        [entry] = _retention_entries(made, session.case_id)
+        assert entry.effect == "allow" and entry.rules == ("C-casework",)
+    finally:
+        made.instance.close()

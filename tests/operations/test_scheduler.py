@@ -5,13 +5,13 @@ not stop the runner; the CLI shows and runs jobs (issue 20)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.victim import conftest as victim_fixtures
 from tests.victim._world import World, make_world
 
 from safereport.cli import main
@@ -27,15 +27,9 @@ from safereport.services.scheduler import (
 )
 
 NOON = datetime(2027, 5, 31, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[World]:
-    made = make_world(tmp_path, db_url)
-    try:
-        yield made
-    finally:
-        made.instance.close()
+#: the victim tests' fixture: an instance with a support service and a police force, on both
+#: databases
+world = victim_fixtures.world
 
 
 def _state(world: World, name: str) -> object:
@@ -161,3 +155,15 @@ def test_retention_rules_come_from_config_and_environment(tmp_path: Path) -> Non
         load_settings(directory, env={"SAFEREPORT_RETENTION": "closed forever"})
     with pytest.raises(ConfigError, match="retention_notice_days"):
         load_settings(directory, env={"SAFEREPORT_RETENTION_NOTICE_DAYS": "0"})
+
+
+def test_serve_starts_a_runner_unless_the_setting_says_no(world: World) -> None:
+    from safereport.services.scheduler import start_scheduler
+
+    world.instance.settings = replace(world.instance.settings, scheduler=False)
+    assert start_scheduler(world.instance) is None
+    world.instance.settings = replace(world.instance.settings, scheduler=True)
+    runner = start_scheduler(world.instance)
+    assert runner is not None and runner._thread is not None and runner._thread.is_alive()
+    runner.stop()
+    assert runner._thread is None

@@ -167,3 +167,38 @@ def test_serve_starts_a_runner_unless_the_setting_says_no(world: World) -> None:
     assert runner is not None and runner._thread is not None and runner._thread.is_alive()
     runner.stop()
     assert runner._thread is None
+
+
+def test_scheduled_backups_keep_the_newest_n(world: World, tmp_path: Path) -> None:
+    from safereport.services.backup import export_keys
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    export_keys(world.instance, tmp_path / "keys.srkeys", "a long synthetic passphrase 42")
+    world.instance.settings = replace(world.instance.settings, backup_dir=str(folder),
+                                      backup_keep=2)
+    clock = FakeClock(NOON)
+    written = []
+    for _day in range(3):
+        state = run_job(world.instance, "backups", clock=clock)
+        assert state is not None and state.last_ok is True, state
+        written.append(state.last_result)
+        assert run_job(world.instance, "backups", clock=clock) is None  # once a day
+        clock.advance(timedelta(days=1))
+    archives = sorted(p.name for p in folder.iterdir())
+    assert len(archives) == 2 and "20270601T" in archives[0] and "20270602T" in archives[1]
+    assert "removed 1 older" in (written[2] or "")
+
+
+def test_the_monthly_statistics_release_is_published_once(world: World) -> None:
+    from safereport.stats.release import latest_releases
+
+    world.instance.settings = replace(world.instance.settings, monthly_statistics=True)
+    clock = FakeClock(datetime(2027, 6, 1, 4, 0, tzinfo=UTC))
+    first = run_job(world.instance, "statistics", clock=clock)
+    assert first is not None and first.last_ok is True, first
+    assert (first.last_result or "").startswith("published release ")
+    assert first.next_run_at == datetime(2027, 7, 1, 4, tzinfo=UTC)
+    again = run_job(world.instance, "statistics", clock=clock, force=True)
+    assert again is not None and "2027-05 was already released" in (again.last_result or "")
+    assert [r.month for r in latest_releases(world.instance.engine)] == ["2027-05"]

@@ -187,7 +187,8 @@ def _statistics(instance: Instance, now: datetime, _clock: Clock) -> str:
                             .where(stats_releases.c.month == month).limit(1)).scalar()
     if done is not None:
         return f"{month} was already released ({done})"
-    release = publish_release(instance.engine, instance.ledger.signer, month, ReleaseOptions())
+    release = publish_release(instance.engine, instance.ledger.signer, month, ReleaseOptions(),
+                              now=now)
     return f"published release {release.id} for {month}"
 
 
@@ -195,11 +196,12 @@ def _statistics_off(settings: Settings) -> str | None:
     return None if settings.monthly_statistics else "off (setting `monthly_statistics`)"
 
 
-def _backups(instance: Instance, _now: datetime, _clock: Clock) -> str:
+def _backups(instance: Instance, _now: datetime, clock: Clock) -> str:
     from safereport.services.backup import create_backup
 
     settings = instance.settings
-    result = create_backup(instance, Path(settings.backup_dir), keep=settings.backup_keep)
+    result = create_backup(instance, Path(settings.backup_dir), keep=settings.backup_keep,
+                           now=clock.now)
     removed = f", removed {len(result.removed)} older" if result.removed else ""
     return f"wrote {result.path.name} ({result.size:,} bytes){removed}"
 

@@ -214,6 +214,9 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
         ("GET", "/staff/cases/{case_id}/evidence/{evidence_id}"): [
             (f"/staff/cases/{fx.support_case}/evidence/{_evidence(fx, world)}", {}),
             (f"/staff/cases/{fx.police_case}/evidence/" + "0" * 32, {})],
+        ("GET", "/staff/cases/{case_id}/evidence/{evidence_id}/play"): [
+            (f"/staff/cases/{fx.support_case}/evidence/{_evidence(fx, world)}/play", {}),
+            (f"/staff/cases/{fx.police_case}/evidence/" + "0" * 32 + "/play", {})],
         ("GET", "/staff/cases/{case_id}/risk"): [(f"/staff/cases/{c}/risk", {}) for c in cases],
         ("POST", "/staff/cases/{case_id}/language"): [
             (f"/staff/cases/{c}/language", {"language": "Arabic; reads little English",

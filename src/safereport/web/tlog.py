@@ -72,7 +72,8 @@ def checkpoint(request: Request) -> Response:
             signed = latest_checkpoint(conn)
         if signed is None:
             raise HTTPException(status_code=404)  # an empty log: nothing signed yet
-        message = "no checkpoint of this log meets its publication rule yet (witness quorum)\n"
+        message = ("no checkpoint of this log meets its publication rule yet (a quorum of "
+                   "witness cosignatures, or a padding tick)\n")
         return Response(message, status_code=503, media_type=_TEXT,
                         headers={"Cache-Control": _NO_CACHE, "Retry-After": "60"})
     return Response(found.note, media_type=_TEXT, headers={"Cache-Control": _NO_CACHE})

@@ -18,11 +18,13 @@ from safereport.domain.case import CaseStatus, new_id
 from safereport.domain.retention import add_period, parse_rules
 from safereport.errors import ConfigError
 from safereport.services.clock import FakeClock
+from safereport.services.instance import Instance
 from safereport.services.intake import parse_submission, submit_report
 from safereport.services.retention import RETENTION_ACTOR_ID, run_retention
 from safereport.services.scheduler import Runner, scheduled_jobs
 from safereport.services.victim import VictimSession, case_overview, open_by_codename
 from safereport.store.core import cases, notes, subjects, users
+from safereport.store.db import make_engine
 from safereport.store.jobs import retention_notices
 from safereport.store.ledger import ledger_entries
 from safereport.store.staff import case_closures
@@ -240,7 +242,12 @@ def test_several_runners_shred_each_case_exactly_once(world: World) -> None:
     for session in sessions:
         _close(world, session.case_id, CLOSED_ON)
     clock = FakeClock(SIX_YEARS - timedelta(days=30, hours=2))
-    runners = [Runner(world.instance, clock=clock, runner_id=f"runner-{n}") for n in range(4)]
+    # four workers, each with its own instance (engine, pool, ledger), as `serve --workers 4`
+    workers = [Instance(settings=world.instance.settings,
+                        engine=make_engine(world.instance.settings.effective_database_url()))
+               for _ in range(4)]
+    runners = [Runner(worker, clock=clock, runner_id=f"runner-{n}")
+               for n, worker in enumerate(workers)]
 
     def tick_all() -> None:
         barrier = threading.Barrier(len(runners))
@@ -262,6 +269,8 @@ def test_several_runners_shred_each_case_exactly_once(world: World) -> None:
     finally:
         for runner in runners:
             runner.stop()  # hands back the lead (the advisory lock's connection, or the lease)
+        for worker in workers:
+            worker.close()
     for session in sessions:
         assert _erased(world, session.case_id)
         assert len(_retention_entries(world, session.case_id)) == 1

@@ -94,7 +94,7 @@ def test_jobs_that_are_off_say_why_and_never_run(world: World) -> None:
     states = {s.name: s for s in scheduled_jobs(world.instance)}
     assert states["retention"].off_reason == "no retention rules (setting `retention`)"
     assert states["backups"].off_reason == "no backup folder (setting `backup_dir`)"
-    assert states["statistics"].off_reason == "off (setting `monthly_statistics`)"
+    assert states["statistics"].off_reason == "not chosen (setting `monthly_statistics`)"
     ran = run_due(world.instance, clock=FakeClock(NOON), runner_id="r")
     assert {s.name for s in ran} >= {"erasures", "checkpoint"}
     assert not {s.name for s in ran} & {"retention", "backups", "statistics", "witnesses"}

@@ -193,7 +193,7 @@ def _statistics(instance: Instance, now: datetime, _clock: Clock) -> str:
 
 
 def _statistics_off(settings: Settings) -> str | None:
-    return None if settings.monthly_statistics else "off (setting `monthly_statistics`)"
+    return None if settings.monthly_statistics else "not chosen (setting `monthly_statistics`)"
 
 
 def _backups(instance: Instance, _now: datetime, clock: Clock) -> str:

@@ -70,7 +70,10 @@ def test_the_report_form_offers_every_force_and_stores_nothing_until_she_asks(
     page = client.get("/report").text
     offered = re.findall(r'<option value="([a-z0-9-]+)" lang="en"', page)
     assert sorted(offered) == sorted(f.id for f in load_forces())
-    assert 'name="show_force" value="yes" formaction="/report#police-law"' in page
+    assert ('<input type="submit" class="button secondary" value="Show what this force said"'
+            in page)  # an input: the form's one button[type=submit] still sends the report
+    assert 'name="show_force" formaction="/report#police-law" formnovalidate' in page
+    assert len(re.findall(r"<button[^>]*type=\"submit\"", page)) == 1
     assert 'class="force-said"' not in page  # nothing chosen, nothing said
 
 

@@ -296,7 +296,7 @@ def report_submit(request: Request) -> Response:
     # her report again (perhaps changed) loses nothing (issue 19).
     replayed = not _first_use(request, form)
     values = _form_values(form)
-    if _text(form, "show_force") == "yes":
+    if _text(form, "show_force"):  # the input's label, in her language
         # She asked what a police force said: nothing is sent, her form comes back as it was
         # (once: replayed by Back and Reload, it echoes nothing).
         if replayed:

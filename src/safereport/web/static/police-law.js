@@ -7,8 +7,17 @@
   "use strict";
   if (!window.fetch) { return; }
   document.addEventListener("click", function (event) {
-    var button = event.target.closest ? event.target.closest("button[data-police-show]") : null;
+    var button = event.target.closest ? event.target.closest("[data-police-show]") : null;
     if (!button) { return; }
+    var form = button.form, focused = document.activeElement;
+    if (form && focused && focused !== button && focused.form === form &&
+        focused.tagName === "INPUT" && focused.type !== "submit") {
+      // Enter in a field of the report form: the browser "clicks" the first submit input of
+      // the form, which is this one. She meant the form's own button (what it always did).
+      var send = form.querySelector("button[type=submit]");
+      if (send) { event.preventDefault(); form.requestSubmit ? form.requestSubmit(send) : send.click(); }
+      return;
+    }
     var box = button.closest(".police-law");
     var select = box && box.querySelector("select[name=force]");
     var slot = box && box.querySelector(".force-said-slot");

@@ -198,6 +198,31 @@ class Ledger:
         )
         return self.sequencer.append([record])[0]
 
+    def commit_many(
+        self,
+        decisions: Sequence[Decision],
+        *,
+        actor_id: str,
+        case_id: str | None,
+        actor_org_kind: str | None = None,
+        detail: Mapping[str, str] | None = None,
+    ) -> list[int]:
+        """:meth:`commit` for several decisions of one actor about one case: one submission to
+        the sequencer, so they share a batch (one transaction, one fsync, one wait)."""
+        now = datetime.now(UTC)
+        records = [
+            record_from_decision(
+                decision,
+                actor_id=actor_id,
+                case_id=case_id,
+                actor_org_kind=actor_org_kind,
+                detail=detail,
+                now=now,
+            )
+            for decision in decisions
+        ]
+        return self.sequencer.append(records)
+
     def on_checkpoint(self, hook: CheckpointHook) -> None:
         """Call ``hook(note)`` after each checkpoint this process signs and commits.
 

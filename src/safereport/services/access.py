@@ -11,7 +11,7 @@ A denial is committed to the ledger too, and then raised as :class:`AccessDenied
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,9 @@ from safereport.store.provenance import standing_consent, victim_request_stands
 __all__ = [
     "Actor",
     "CaseAccess",
+    "Part",
     "access_case",
+    "access_case_parts",
     "active_consent",
     "decide_and_record",
     "record_failure",
@@ -192,43 +194,65 @@ def decide_and_record(
     caller opens next is opened after its decision's entry is committed (I1).
     """
     wanted = frozenset(categories)
+    entry = _entry(actor, case_id, detail)
+    asked = _Asked(action, purpose, wanted, recipient, context or {}, victim_request)
+    if conn is not None:
+        decision = _decide(instance, conn, actor, case_id, asked)
+        return decision, instance.ledger.append(conn, decision, **entry)
+    with instance.engine.connect() as snapshot:  # a read: no write lock, nothing queues
+        decision = _decide(instance, snapshot, actor, case_id, asked)
+    return decision, instance.ledger.commit(decision, **entry)
 
-    def decide(c: Connection) -> Decision:
-        try:
-            facts = _case_facts(c, case_id)
-            request = _request(
-                c,
-                actor,
-                case_id,
-                facts,
-                action=action,
-                purpose=purpose,
-                categories=wanted,
-                recipient=recipient,
-                context=context or {},
-                victim_request=victim_request,
-            )
-        except Exception:
-            # A malformed case row or context value must not become a 500 with no record (I2):
-            # the guard denies a deliberately invalid request, and that denial is appended.
-            log.warning("request for case %s could not be built; recorded as a denial", case_id)
-            request = _failed_request(actor, action, purpose, recipient, "request_error")
-        return instance.guard.decide(request)
 
+@dataclass(frozen=True)
+class _Asked:
+    """What one request asks of one case (the parts a caller states)."""
+
+    action: Action
+    purpose: Purpose
+    categories: frozenset[DataCategory]
+    recipient: Recipient = Recipient.NONE
+    context: Mapping[str, Any] = field(default_factory=dict)
+    victim_request: str | None = None
+
+
+def _decide(
+    instance: Instance, conn: Connection, actor: Actor, case_id: str, asked: _Asked
+) -> Decision:
+    try:
+        facts = _case_facts(conn, case_id)
+        request = _request(
+            conn,
+            actor,
+            case_id,
+            facts,
+            action=asked.action,
+            purpose=asked.purpose,
+            categories=asked.categories,
+            recipient=asked.recipient,
+            context=asked.context,
+            victim_request=asked.victim_request,
+        )
+    except Exception:
+        # A malformed case row or context value must not become a 500 with no record (I2):
+        # the guard denies a deliberately invalid request, and that denial is appended.
+        log.warning("request for case %s could not be built; recorded as a denial", case_id)
+        request = _failed_request(
+            actor, asked.action, asked.purpose, asked.recipient, "request_error"
+        )
+    return instance.guard.decide(request)
+
+
+def _entry(actor: Actor, case_id: str, detail: Mapping[str, str] | None) -> dict[str, Any]:
+    """Who and which case, as the ledger entry keeps them."""
     recorded = _ledger_case_id(case_id)
     detail = _with_automated(actor, detail)
-    entry: dict[str, Any] = {
+    return {
         "actor_id": actor.id,
         "case_id": recorded,
         "actor_org_kind": actor.org_kind.value if actor.org_kind else None,
         "detail": detail if recorded is not None else {**(detail or {}), "case_id": "malformed"},
     }
-    if conn is not None:
-        decision = decide(conn)
-        return decision, instance.ledger.append(conn, decision, **entry)
-    with instance.engine.connect() as snapshot:  # a read: no write lock, nothing queues
-        decision = decide(snapshot)
-    return decision, instance.ledger.commit(decision, **entry)
 
 
 #: The ledger's case column holds at most this many characters (store/ledger.py).
@@ -353,6 +377,20 @@ def access_case(
         victim_request=victim_request,
         detail=detail,
     )
+    return _open(instance, actor, case_id, decision, index, names, fulfilled)
+
+
+
+def _open(
+    instance: Instance,
+    actor: Actor,
+    case_id: str,
+    decision: Decision,
+    index: int,
+    names: Sequence[CaseField],
+    fulfilled: frozenset[Obligation] = frozenset(),
+) -> CaseAccess:
+    """After the entry of ``decision`` committed at ``index``: mint the Grant, then open."""
     if not decision.allowed:
         raise _denied(decision)
     try:
@@ -366,7 +404,7 @@ def access_case(
         raise AccessDenied("access denied: the decision could not be confirmed") from exc
     try:
         with instance.engine.connect() as conn:
-            opened = instance.vault.open_fields(conn, grant, case_id, names)
+            opened = instance.vault.open_fields(conn, grant, case_id, list(names))
     except VaultError as exc:
         log.warning("vault refused to open case data (ledger index %d)", index)
         # Recorded as a denial: nothing was released (the earlier version appended the allowing
@@ -375,3 +413,44 @@ def access_case(
         raise AccessDenied("access denied: the protected data could not be opened") from exc
     return CaseAccess(decision, grant, dict(opened.values), dict(opened.withheld))
 
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a page that reads a case: the fields to open and the categories asked."""
+
+    fields: tuple[CaseField, ...]
+    categories: frozenset[DataCategory]
+
+
+def access_case_parts(
+    instance: Instance,
+    actor: Actor,
+    case_id: str,
+    parts: Sequence[Part],
+    *,
+    purpose: Purpose,
+    detail: Mapping[str, str] | None = None,
+) -> list[CaseAccess | AccessDenied]:
+    """:func:`access_case` for several parts of one case at once (a page that shows the
+    general fields and, decided apart, the sealed ones).
+
+    Each part is its own request and its own ledger entry, decided from one read snapshot; the
+    entries go to the sequencer together, so the page waits for one group commit instead of one
+    per part, and nothing opens before all of them are committed (I1). A denied part comes back
+    as its :class:`AccessDenied` (recorded like any denial); the others still open.
+    """
+    entry = _entry(actor, case_id, detail)
+    with instance.engine.connect() as snapshot:  # a read: no write lock, nothing queues
+        decisions = [
+            _decide(instance, snapshot, actor, case_id,
+                    _Asked(Action.VIEW, purpose, part.categories))
+            for part in parts
+        ]
+    indices = instance.ledger.commit_many(decisions, **entry)
+    results: list[CaseAccess | AccessDenied] = []
+    for part, decision, index in zip(parts, decisions, indices, strict=True):
+        try:
+            results.append(_open(instance, actor, case_id, decision, index, part.fields))
+        except AccessDenied as exc:
+            results.append(exc)
+    return results

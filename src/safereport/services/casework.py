@@ -45,7 +45,13 @@ from safereport.domain.vocabulary import (
 )
 from safereport.errors import AccessDenied, ConfigError, InvalidInput, VaultError
 from safereport.policy.decision import Grant
-from safereport.services.access import Actor, access_case, decide_and_record, record_failure
+from safereport.services.access import (
+    Actor,
+    Part,
+    access_case_parts,
+    decide_and_record,
+    record_failure,
+)
 from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, notes, reports, users
@@ -408,16 +414,16 @@ def case_page(
     grant: Grant | None = None
     notes_reason = ""
     general_categories = {FIELD_CATEGORY[f] for f in _GENERAL_FIELDS} | {DataCategory.CASE_NOTES}
-    for names, categories in (
-        (_GENERAL_FIELDS, general_categories),
-        (_SENSITIVE_FIELDS, {FIELD_CATEGORY[f] for f in _SENSITIVE_FIELDS}),
-    ):
-        try:
-            access = access_case(
-                instance, actor, case_id, action=Action.VIEW, purpose=stated,
-                fields=names, categories=categories,
-            )
-        except AccessDenied as exc:
+    parts = (
+        Part(tuple(_GENERAL_FIELDS), frozenset(general_categories)),
+        Part(tuple(_SENSITIVE_FIELDS), frozenset(FIELD_CATEGORY[f] for f in _SENSITIVE_FIELDS)),
+    )
+    # Both decisions in one group commit (one wait for the ledger, not two): issue 13.
+    opened = access_case_parts(instance, actor, case_id, parts, purpose=stated)
+    for part, access in zip(parts, opened, strict=True):
+        names, categories = part.fields, part.categories
+        if isinstance(access, AccessDenied):
+            exc = access
             reason = _denial_text(exc)
             withheld.update({name: reason for name in names})
             rules.extend(exc.rules)

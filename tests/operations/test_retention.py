@@ -329,3 +329,56 @@ def test_the_guard_allows_the_shred_in_every_regime(tmp_path: Path, regime: str)
         assert entry.effect == "allow" and entry.rules == ("C-casework",)
     finally:
         made.instance.close()
+
+
+def test_worker_processes_contending_shred_each_case_once(world: World) -> None:
+    """Three processes, each a `serve` worker's runner with its own fake clock set to the same
+    day, step together for 33 days: each case goes once, on its day."""
+    import subprocess
+    import sys
+
+    sessions = [_report(world)[0] for _ in range(3)]
+    for n, session in enumerate(sessions):
+        _close(world, session.case_id, CLOSED_ON + timedelta(days=n))
+    settings = world.instance.settings
+    config = settings.data_dir / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8") + 'retention = ["closed 6y"]\n',
+                      encoding="utf-8")
+    url = settings.database_url.reveal() if settings.database_url else "-"
+    worker = Path(__file__).with_name("runner_worker.py")
+    procs = [subprocess.Popen([sys.executable, str(worker), str(settings.data_dir), url,
+                               f"process-{n}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True) for n in range(3)]
+    ran_retention = 0
+    erased_on: dict[str, datetime] = {}
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        day = SIX_YEARS - timedelta(days=31) + timedelta(hours=3)
+        for _ in range(36):
+            for proc in procs:  # all of them are told before any answer is read
+                assert proc.stdin is not None
+                proc.stdin.write(f"TICK {day.isoformat()}\n")
+                proc.stdin.flush()
+            for proc in procs:
+                assert proc.stdout is not None
+                answer = proc.stdout.readline().split()
+                assert answer[0] == "DONE"
+                ran_retention += "retention" in (answer[1].split(",") if len(answer) > 1 else [])
+            for session in sessions:
+                if session.case_id not in erased_on and _erased(world, session.case_id):
+                    erased_on[session.case_id] = day
+            day += timedelta(days=1)
+    finally:
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.close()
+        for proc in procs:
+            assert proc.wait(timeout=120) == 0
+            assert proc.stdout is not None
+            proc.stdout.close()
+    assert ran_retention == 36  # once a day, by one process
+    for n, session in enumerate(sessions):
+        assert len(_retention_entries(world, session.case_id)) == 1
+        # the first tick on or after its sixth anniversary (noticed exactly 30 days before)
+        assert erased_on[session.case_id].date() == (SIX_YEARS + timedelta(days=n)).date()

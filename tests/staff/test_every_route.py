@@ -61,6 +61,7 @@ def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
     spy = Spy()
     guard, ledger, vault = world.instance.guard, world.instance.ledger, world.instance.vault
     decide, append, commit = guard.decide, ledger.append, ledger.commit
+    commit_many = ledger.commit_many
     open_fields, open_blob = vault.open_fields, vault.open_blob
 
     def spied_decide(request: Any) -> Decision:
@@ -85,7 +86,14 @@ def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
         spy.appended.append((index, decision))
         return index
 
+    def spied_commit_many(decisions: list[Decision], **kw: Any) -> list[int]:
+        # Several parts of one page in one group commit (the case page: issue 13).
+        indices = commit_many(decisions, **kw)
+        spy.appended.extend(zip(indices, decisions, strict=True))
+        return indices
+
     guard.decide = spied_decide  # type: ignore[method-assign]
+    ledger.commit_many = spied_commit_many  # type: ignore[method-assign]
     ledger.append = spied_append  # type: ignore[method-assign]
     ledger.commit = spied_commit  # type: ignore[method-assign]
     vault.open_fields = opener(open_fields)  # type: ignore[method-assign]

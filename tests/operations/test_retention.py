@@ -225,16 +225,40 @@ def test_a_police_held_case_is_kept_and_said_so(world: World) -> None:
     assert not _erased(world, session.case_id)
 
 
-def test_without_a_quarantine_marker_the_rule_says_it_selects_nothing(world: World) -> None:
+def test_a_quarantined_report_goes_by_the_quarantine_marker(world: World) -> None:
+    from safereport.store.quarantine import quarantine
+
+    world.instance.settings = replace(world.instance.settings,
+                                      retention=parse_rules(["quarantined 30d"]))
+    held, _ = _report(world)
+    released, _ = _report(world)
+    held_at = datetime(2027, 1, 1, tzinfo=UTC)
+    with world.instance.engine.begin() as conn:
+        for session, outcome in ((held, ""), (released, "released")):
+            conn.execute(quarantine.insert().values(
+                case_id=session.case_id, org_id=world.support_id, reason="honeypot", score=0.0,
+                features="", held_at=held_at, outcome=outcome))
+    clock = FakeClock(held_at + timedelta(days=1))
+    report = run_retention(world.instance, clock=clock)
+    assert report.warnings == []
+    assert [(i.case_id, i.action) for i in report.items] == [(held.case_id, "notice")]
+    assert report.items[0].shred_on == held_at + timedelta(days=31)  # a full notice period
+    clock.set(held_at + timedelta(days=31))
+    report = run_retention(world.instance, clock=clock)
+    assert [i.action for i in report.items] == ["shredded"]
+    assert _erased(world, held.case_id) and not _erased(world, released.case_id)
+
+
+def test_without_a_quarantine_marker_the_rule_says_it_selects_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safereport.services import retention as module
+
+    monkeypatch.setattr(module, "_marker", lambda: None)  # a version with no quarantine
     world.instance.settings = replace(world.instance.settings,
                                       retention=parse_rules(["quarantined 30d"]))
     report = run_retention(world.instance, clock=FakeClock(SIX_YEARS), dry_run=True)
-    from safereport.services import retention as module
-
-    if module._marker() is None:
-        assert report.warnings and "quarantine marker" in report.warnings[0]
-    else:
-        assert report.warnings == []
+    assert report.items == [] and "no quarantine marker" in report.warnings[0]
 
 
 def test_several_runners_shred_each_case_exactly_once(world: World) -> None:

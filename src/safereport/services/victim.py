@@ -56,11 +56,11 @@ from safereport.store.staff import disclosure_packages, disclosure_requests
 from safereport.vault import purge_remnants
 
 __all__ = [
+    "ERASABLE_CATEGORIES",
     "MAX_MESSAGE_CHARS",
     "CaseOverview",
     "ClaimCodeRefused",
     "ClaimResult",
-    "ERASABLE_CATEGORIES",
     "ConsentState",
     "Message",
     "MyRequest",

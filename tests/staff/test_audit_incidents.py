@@ -1,7 +1,8 @@
 """A witness incident (a refusal only another history of the log explains) is on the auditor page.
 
 The log's witness client logs it at CRITICAL and keeps it on the witness's status row; the
-auditor's page shows every witness and, at the top, each incident (issue 16).
+auditor's page shows every witness and, at the top, each incident (issue 16). Padding
+entries are counted apart from the decisions.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from tests.staff._client import signed_in
 from tests.staff._world import StaffWorld
 
 from safereport.ledger.keys import CosignatureSigner
+from safereport.ledger.publish import pad_tick, publish_rule
 from safereport.ledger.witness_client import Answer, Outcome, WitnessClient, parse_witnesses
 from safereport.services import oversight
 
@@ -53,3 +55,18 @@ def test_without_incident_the_page_lists_the_witnesses_calmly(sqlite_world: Staf
     page = signed_in(w, "auditor").get("/staff/audit").text
     assert "Witness incident" not in page
     assert "has not asked any witness" in page
+
+
+def test_padding_is_counted_apart_from_the_decisions(sqlite_world: StaffWorld) -> None:
+    w = sqlite_world
+    w.file()
+    ledger = w.instance.ledger
+    before = oversight.audit_overview(w.instance, w.users["auditor"])
+    size = pad_tick(ledger, publish_rule({"pad_seconds": "60", "pad_leaves": "64"}))
+    assert size is not None
+    view = oversight.audit_overview(w.instance, w.users["auditor"])
+    assert "padding" not in view.by_effect and view.by_effect == before.by_effect
+    assert view.padding == size - before.size > 0
+    assert all(effect != "padding" for _, effect, _ in view.by_rule)
+    page = signed_in(w, "auditor").get("/staff/audit").text
+    assert f"({view.padding} of them padding, which records no decision)" in page

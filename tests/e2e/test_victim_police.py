@@ -4,13 +4,13 @@ sent or kept, Back and Reload replay nothing, and the page is axe-clean in every
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from tests.victim._world import World, make_world
+from tests.e2e import test_victim_history as _history
+from tests.victim._world import World
 
 from safereport.services.intake import parse_submission, submit_report
 from safereport.store.core import cases
@@ -24,24 +24,10 @@ KENT_2023 = "Between April 2020 and March 2023 this force passed the details"
 
 Axe = Callable[[Any], list[dict[str, Any]]]
 
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    made = make_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
-    yield made
-    made.instance.close()
-
-
-@pytest.fixture
-def phone(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(java_script_enabled=request.param, has_touch=True,
-                                  viewport={"width": 360, "height": 740})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.route("**/*", lambda handle: handle.continue_()
-               if handle.request.url.startswith("http://127.0.0.1:") else handle.abort())
-    yield page
-    context.close()
+# The history journey's fixtures: a world, and a 360 px touch phone with JavaScript on or off
+# whose requests stay on 127.0.0.1.
+world = _history.world
+phone = _history.phone
 
 
 def _count(world: World) -> int:

@@ -4,7 +4,6 @@ and on her pages, when her support service answers (its reply time, or no promis
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from tests.victim import test_web as _web
 from tests.victim._client import TestClient
 from tests.victim._world import World
 
@@ -23,26 +23,14 @@ from safereport.stats import tracker
 from safereport.stats.foi import Classification
 from safereport.stats.forces import load_forces
 from safereport.store.core import cases
-from safereport.web.app import create_app
 from safereport.web.i18n import LANGUAGES
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-_CODENAME = re.compile(r'<p class="codename"[^>]*>(.*?)</p>', re.S)
+client = _web.client  # the app over HTTP (a fixture)
+_codename, _token = _web._codename, _web._token
 _ONE_DAY = "Your support service usually answers within 1 working day"
 _TWO_DAYS = "Your support service usually answers within 2 working days"
 _NO_PROMISE = "It has not said how long this usually takes."
-
-
-@pytest.fixture
-def client(sqlite_world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_world.instance)) as made:
-        yield made
-
-
-def _token(client: TestClient, path: str = "/report") -> str:
-    match = _TOKEN.search(client.get(path).text)
-    assert match is not None
-    return match.group(1)
 
 
 def _report(client: TestClient, **fields: Any) -> Any:
@@ -168,12 +156,6 @@ def _open_return(client: TestClient, codename: str) -> None:
     opened = client.post("/return", data={"csrf_token": _token(client, "/return"),
                                           "codename": codename})
     assert opened.url.path == "/return"
-
-
-def _codename(page: str) -> str:
-    match = _CODENAME.search(page)
-    assert match is not None
-    return " ".join(re.findall(r"<span>([^<]+)</span>", match.group(1)))
 
 
 def test_the_police_consent_page_says_the_law_and_what_her_force_said(

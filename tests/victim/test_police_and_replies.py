@@ -256,3 +256,17 @@ def test_every_new_sentence_is_in_every_language(
     for english in ("Which police force covers where you live?", "Show what this force said",
                     "Which answer this force gave was not published."):
         assert english not in page, (lang, english)
+
+
+def test_an_unreadable_tracker_still_leaves_what_the_studies_say(tmp_path: Path) -> None:
+    """Fail soft on public facts: the FOI rounds cannot be read, the studies are still said."""
+    from sqlalchemy import create_engine
+
+    from safereport.web.victim_police import police_law
+
+    broken = create_engine(f"sqlite:///{tmp_path / 'missing' / 'nowhere.db'}")
+    shown = police_law("en", broken, "kent-police")
+    assert shown.chosen is not None and shown.chosen.name == "Kent Police"
+    assert [s.source for s in shown.said] == [
+        "Domestic Abuse Commissioner for England and Wales", "The Detail and the Guardian",
+        "BBC Victoria Derbyshire programme"]

@@ -271,3 +271,23 @@ def test_the_quarantine_pages_release_and_mark_with_one_button(world: StaffWorld
     assert '<span data-count="not_real">1 confirmed not real' in text
     # An auditor has no quarantine (no case data): refused, on record, nothing opened.
     assert audit.get(f"/staff/quarantine/{one}").status_code == 403
+
+
+def test_held_reports_are_not_new_cases_in_the_funders_return(world: StaffWorld) -> None:
+    from safereport.services import returns
+    from safereport.services.returns import Period
+
+    now = datetime.now(UTC)
+    for _ in range(5):
+        _submit(world, REAL)
+    held = [_submit(world, SPAM, suspicion="honeypot") for _ in range(6)]
+    column = f"{now.year}-{now.month:02d}"
+
+    def new_cases() -> int | None:
+        table = returns.funders_return(world.instance, world.users["sup1"], year=now.year,
+                                       period=Period.MONTH)
+        return dict(table.rows)["New cases"][table.columns.index(column)]
+
+    assert new_cases() == 5  # six bot reports held: not counted
+    quarantine.release(world.instance, world.users["cw"], held[0])
+    assert new_cases() == 6  # released: a case like any

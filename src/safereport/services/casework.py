@@ -56,6 +56,7 @@ from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
 from safereport.store.core import cases, consents, notes, reports, users
 from safereport.store.provenance import FactSource
+from safereport.store.quarantine import held_case_ids
 from safereport.vault.blind import BlindKind
 
 __all__ = [
@@ -182,9 +183,13 @@ def _aware(moment: datetime) -> datetime:
 def list_cases(
     instance: Instance, user: StaffUser, filters: CaseFilter = CaseFilter(), *, limit: int = 200
 ) -> list[CaseSummary]:
-    """The organisation's cases, newest first (routing facts only: nothing is decrypted)."""
+    """The organisation's cases, newest first (routing facts only: nothing is decrypted).
+
+    Reports held in quarantine as suspected spam are not here (services/quarantine.py).
+    """
     query = select(cases).where(
-        and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None))
+        and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None),
+             cases.c.id.not_in(held_case_ids()))
     )
     if filters.status is not None:
         query = query.where(cases.c.status == filters.status.value)

@@ -44,7 +44,7 @@ from safereport.services.casework import (
 )
 from safereport.services.instance import Instance
 from safereport.store.core import cases, instance_info
-from safereport.store.quarantine import quarantine, spam_features
+from safereport.store.quarantine import HELD, quarantine, spam_features
 
 __all__ = [
     "DEFAULT_QUARANTINE_DAYS",
@@ -76,7 +76,7 @@ REASONS = {
 #: How the scheduled shred is named in the ledger.
 SHRED_ACTOR_ID = "system:quarantine"
 _KEY_NAME = "spam_feature_key"
-_HELD = ("", "not_real")
+_HELD = HELD
 #: The fields whose text the classifier reads: what happened, when, where (never who).
 _TEXT_FIELDS = (CaseField.NARRATIVE, CaseField.OCCURRED, CaseField.LOCATION)
 _keys: dict[str, bytes] = {}

@@ -32,6 +32,7 @@ from safereport.services.instance import Instance
 from safereport.services.practice import OUTCOME_MEASURES
 from safereport.stats.labels import label
 from safereport.store.core import cases
+from safereport.store.quarantine import held_case_ids
 from safereport.store.staff import (
     case_closures,
     case_status_changes,
@@ -109,6 +110,8 @@ def funders_return(instance: Instance, user: StaffUser, *, year: int,
         for row in conn.execute(select(cases.c.created_at, cases.c.crime_type, cases.c.intake)
                                 .where(and_(cases.c.org_id == user.org_id,
                                             cases.c.erased_at.is_(None),
+                                            # suspected spam held in quarantine is no case
+                                            cases.c.id.not_in(held_case_ids()),
                                             cases.c.created_at >= start,
                                             cases.c.created_at < end))):
             when = _period_of(_aware(row.created_at), period)
@@ -189,7 +192,8 @@ def _count_statuses(conn: Any, user: StaffUser, counts: Counter[tuple[str, str]]
     """
     rows = conn.execute(select(cases.c.id, cases.c.created_at, cases.c.status)
                         .where(and_(cases.c.org_id == user.org_id,
-                                    cases.c.erased_at.is_(None)))).all()
+                                    cases.c.erased_at.is_(None),
+                                    cases.c.id.not_in(held_case_ids())))).all()
     changes: dict[str, list[Any]] = {}
     for change in conn.execute(
         select(case_status_changes.c.case_id, case_status_changes.c.from_status,

@@ -12,11 +12,25 @@ The row with ``feature == ""`` holds the number of reports of each kind. No text
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    select,
+)
 
 from safereport.store.metadata import metadata
 
-__all__ = ["quarantine", "spam_features"]
+__all__ = ["HELD", "held_case_ids", "quarantine", "spam_features"]
 
 quarantine = Table(
     "quarantine",
@@ -47,3 +61,11 @@ spam_features = Table(
     Column("spam", Integer, nullable=False, default=0),
     Column("real", Integer, nullable=False, default=0),
 )
+
+#: The outcomes of a report still held (waiting, or confirmed not real until it is shredded).
+HELD = ("", "not_real")
+
+
+def held_case_ids() -> Select[Any]:
+    """The ids of the cases held in quarantine: lists and counts of cases leave them out."""
+    return select(quarantine.c.case_id).where(quarantine.c.outcome.in_(HELD))

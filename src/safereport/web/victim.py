@@ -130,6 +130,30 @@ def _closed_page(request: Request, lang: str) -> HTMLResponse:
                                           "was sent twice.")))
 
 
+def _replayed_report(request: Request, form: FormData, lang: str,
+                     verdict: bots.Verdict) -> HTMLResponse:
+    """The report form sent again with a spent token: Back and Reload, or a script replaying it.
+
+    It shows nothing, ever: on a shared computer this may be someone else re-sending her form,
+    so no card, no codename, nothing she typed (the page has closed, and nothing reaches the
+    case list twice). But a complete report in it is not dropped (issue 19): it is kept in
+    quarantine, where a caseworker can release it if it was her report sent again, perhaps
+    changed, rather than a script's.
+    """
+    closed = _closed_page(request, lang)
+    if verdict.stop in (bots.Stop.LIMITED, bots.Stop.WAIT) or _text(form, "show_force") == "yes":
+        return closed  # over the limits (counted), or only asking what a force said
+    try:
+        submission = submission_of(form, lang, spoken=spoken(form))
+        intake.submit_report(request.app.state.instance, submission, suspicion=(
+            "honeypot" if verdict.stop is bots.Stop.CAUGHT else "form_sent_twice"))
+    except InvalidReport:
+        pass  # nothing complete to keep
+    except SafeReportError:
+        log.exception("a report sent twice could not be kept in quarantine")
+    return closed
+
+
 def _text(form: FormData | None, name: str) -> str:
     value = form.get(name) if form is not None else None
     return value if isinstance(value, str) else ""
@@ -291,9 +315,8 @@ def report_submit(request: Request) -> Response:
     if _csrf_problem(request, form) is not None:
         # Never what she typed: this may be the browser re-sending an old form to someone else.
         return _report_page(request, lang, {}, {}, 400, translate(lang, _STALE))
-    # A form sent twice (a replay) still meets the limits below, then is kept in quarantine:
-    # a script replaying it never reaches the case list, and a person who went back and sent
-    # her report again (perhaps changed) loses nothing (issue 19).
+    # A form sent twice (a replay) still meets the limits below, then shows nothing and is
+    # kept in quarantine (issue 19: _replayed_report).
     replayed = not _first_use(request, form)
     values = _form_values(form)
     if _text(form, "show_force"):  # the input's label, in her language
@@ -305,13 +328,14 @@ def report_submit(request: Request) -> Response:
         return _report_page(request, lang, values, {},
                             notice=translate(lang, _FILES_AGAIN) if dropped else "")
     verdict = bots.check(request, form, "report")
+    if replayed:
+        return _replayed_report(request, form, lang, verdict)
     if verdict.stop in (bots.Stop.LIMITED, bots.Stop.WAIT):
         return _report_page(request, lang, values, {}, 429, bots.message(lang, verdict))
-    # A script's signs (the honeypot filled, the form replayed, a solved puzzle reused) keep
-    # the report out of the case list, never out of the database: it is held in quarantine
-    # for a caseworker, and the answer is the ordinary one (a person gets her card).
+    # A script's signs (the honeypot filled, a solved puzzle reused) keep the report out of
+    # the case list, never out of the database: it is held in quarantine for a caseworker,
+    # and the answer is the ordinary one (a person gets her card).
     suspicion = ("honeypot" if verdict.stop is bots.Stop.CAUGHT
-                 else "form_sent_twice" if replayed
                  else "challenge_reused" if verdict.stop is bots.Stop.SUSPECT else None)
     if not throttles(request).reports.hit(client_key(request, "report")):
         return _report_page(request, lang, values, {}, 429, translate(lang, _TOO_MANY))

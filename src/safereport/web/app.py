@@ -26,7 +26,7 @@ install_i18n(TEMPLATES.env)  # base.html speaks through gettext (English unless 
 ROUTER_MODULES: tuple[str, ...] = (
     "public", "victim", "victim_requests", "victim_bots", "auth", "staff", "auditor", "tracker",
     "staff_quarantine",
-    "tlog", "evidence", "victim_evidence", "victim_check", "admin",
+    "tlog", "public_verify", "evidence", "victim_evidence", "victim_check", "admin",
 )
 
 

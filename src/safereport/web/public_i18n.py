@@ -1,7 +1,7 @@
 """Languages for the public transparency pages: a catalog of their own beside the victim pages'.
 
-The public pages (``/statistics``, ``/police-forces``) are shown in every language the victim
-pages have, on the victim pages' layout. Their strings live in
+The public pages (``/statistics``, ``/police-forces``, ``/log/verify``) are shown in every
+language the victim pages have, on the victim pages' layout. Their strings live in
 ``locales/<code>/LC_MESSAGES/public.po`` (the same Babel machinery and language list as
 :mod:`safereport.web.i18n`), looked up first, then the victim catalog (for the shared layout:
 quick exit, language links, emergency numbers), then English. Keeping them apart lets the two
@@ -47,6 +47,7 @@ PUBLIC_SOURCES: tuple[str, ...] = (
     "templates/public/statistics.html",
     "templates/public/release.html",
     "templates/public/forces.html",
+    "templates/public/verify.html",
     "public.py",
     "../stats/labels.py",
     "../stats/forcetable.py",

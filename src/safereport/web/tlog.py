@@ -59,6 +59,7 @@ def index(request: Request) -> Response:
         f"checkpoint: {PREFIX}/checkpoint\n"
         f"hash tiles: {PREFIX}/tile/<L>/<N>[.p/<W>] (hashes only; entries stay private)\n"
         f"verifier key: {PREFIX}/key\n"
+        f"how to check a receipt, in plain words: {PREFIX}/verify\n"
     )
     return Response(text, media_type=_TEXT, headers={"Cache-Control": _NO_CACHE})
 

@@ -75,16 +75,19 @@ def audit(extra: list[str]) -> int:
                           cwd=ROOT).returncode
 
 
-#: Debian packages the page tests need: the browser, and the Noto fonts that draw every
-#: script of the victim pages' languages (Arabic, Bengali, Ethiopic, Gujarati, Gurmukhi...)
-#: so that what the tests see is what a phone with those fonts shows; none is fetched by a page.
-BROWSER_PACKAGES = {"chromium": Path("/usr/bin/chromium"),
-                    "fonts-noto-core": Path("/usr/share/fonts/truetype/noto")}
+#: Debian packages the tests need: the browser, and the Noto fonts that draw every script of
+#: the victim pages' languages (Arabic, Bengali, Ethiopic, Gujarati, Gurmukhi...) so that what
+#: the tests see is what a phone with those fonts shows (none is fetched by a page); nginx and
+#: systemd-analyze, to run the deployment guide's proxy config and check its unit as shipped.
+TEST_PACKAGES = {"chromium": Path("/usr/bin/chromium"),
+                 "fonts-noto-core": Path("/usr/share/fonts/truetype/noto"),
+                 "nginx-light": Path("/usr/sbin/nginx"),
+                 "systemd": Path("/usr/bin/systemd-analyze")}
 
 
-def ensure_browser() -> None:
-    """Debian's Chromium and Noto fonts for the page tests, and axe-core from npm."""
-    missing = [name for name, path in BROWSER_PACKAGES.items() if not path.exists()]
+def ensure_test_packages() -> None:
+    """Debian's Chromium, Noto fonts, nginx and systemd for the tests; axe-core from npm."""
+    missing = [name for name, path in TEST_PACKAGES.items() if not path.exists()]
     if missing:
         if os.geteuid() == 0 and shutil.which("apt-get"):
             print(f"installing Debian's {', '.join(missing)} ...", flush=True)
@@ -92,7 +95,8 @@ def ensure_browser() -> None:
             _run("apt-get", "update", "-qq", env=env)
             _run("apt-get", "install", "-y", "-qq", *missing, env=env)
         else:
-            print(f"warning: {', '.join(missing)} missing; browser tests may fail", flush=True)
+            print(f"warning: {', '.join(missing)} missing; the tests that need them will fail",
+                  flush=True)
     axe = ROOT / "tests" / "e2e" / "node_modules" / "axe-core" / "axe.min.js"
     if not axe.exists() and shutil.which("npm"):
         print("installing axe-core from npm ...", flush=True)
@@ -113,7 +117,7 @@ def main() -> None:
         sys.exit(audit(rest))
     if command == "demo":
         os.execv(BIN / "safereport", [str(BIN / "safereport"), "demo", *rest])
-    ensure_browser()
+    ensure_test_packages()
     result = subprocess.run([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
     sys.exit(result.returncode)
 

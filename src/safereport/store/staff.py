@@ -25,6 +25,7 @@ from safereport.store.metadata import metadata
 __all__ = [
     "case_closures",
     "case_status_changes",
+    "case_transfers",
     "disclosure_approvals",
     "disclosure_asks",
     "disclosure_events",
@@ -287,4 +288,23 @@ marac_actions = Table(
     Column("created_by", String(32), ForeignKey("users.id"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_marac_actions_case", "case_id"),
+)
+
+case_transfers = Table(
+    "case_transfers",
+    metadata,
+    # A case handed to a support service or police force in another area: the disclosure
+    # request that carries it (purpose marac: a justification and a second supervisor, unless
+    # she consented), and, once the receiving organisation has taken it into its casework,
+    # its new case. The sending case is then closed ("transferred to another area").
+    Column("id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("request_id", String(32), ForeignKey("disclosure_requests.id"), nullable=False),
+    Column("to_org_id", String(32), ForeignKey("organisations.id"), nullable=False),
+    Column("requested_by", String(32), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_case_id", String(32), nullable=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=True),
+    Index("ix_case_transfers_case", "case_id"),
+    Index("ix_case_transfers_request", "request_id", unique=True),
 )

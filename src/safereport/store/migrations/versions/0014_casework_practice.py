@@ -1,5 +1,6 @@
 """casework as UK services practise it: status changes (dormant and reopened), outcome
-measures at entry and exit, the MARAC meeting's actions, consent review dates (issue 17)
+measures at entry and exit, the MARAC meeting's actions, transfers to another area, consent
+review dates (issue 17)
 
 Revision ID: 0014
 Revises: 0013
@@ -78,6 +79,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("marac_actions", schema=None) as batch_op:
         batch_op.create_index("ix_marac_actions_case", ["case_id"], unique=False)
+    op.create_table(
+        "case_transfers",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("request_id", sa.String(length=32), nullable=False),
+        sa.Column("to_org_id", sa.String(length=32), nullable=False),
+        sa.Column("requested_by", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("accepted_case_id", sa.String(length=32), nullable=True),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"],
+                                name=op.f("fk_case_transfers_case_id_cases"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["request_id"], ["disclosure_requests.id"],
+                                name=op.f("fk_case_transfers_request_id_disclosure_requests")),
+        sa.ForeignKeyConstraint(["requested_by"], ["users.id"],
+                                name=op.f("fk_case_transfers_requested_by_users")),
+        sa.ForeignKeyConstraint(["to_org_id"], ["organisations.id"],
+                                name=op.f("fk_case_transfers_to_org_id_organisations")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_transfers")),
+    )
+    with op.batch_alter_table("case_transfers", schema=None) as batch_op:
+        batch_op.create_index("ix_case_transfers_case", ["case_id"], unique=False)
+        batch_op.create_index("ix_case_transfers_request", ["request_id"], unique=True)
     with op.batch_alter_table("consents", schema=None) as batch_op:
         batch_op.add_column(sa.Column("review_on", sa.DateTime(timezone=True), nullable=True))
     _backfill_review_dates()
@@ -101,7 +125,9 @@ def _backfill_review_dates() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("consents", schema=None) as batch_op:
         batch_op.drop_column("review_on")
-    for table, indexes in (("marac_actions", ("ix_marac_actions_case",)),
+    for table, indexes in (("case_transfers", ("ix_case_transfers_request",
+                                               "ix_case_transfers_case")),
+                           ("marac_actions", ("ix_marac_actions_case",)),
                            ("outcome_scores", ("ix_outcome_scores_case",)),
                            ("case_status_changes", ("ix_case_status_changes_case",))):
         with op.batch_alter_table(table, schema=None) as batch_op:

@@ -85,6 +85,8 @@ def _submit_report(page: Any, base: str, *, mode: str, consent: bool = False) ->
     page.locator("#f-occurred").fill("last month")
     if consent:
         page.get_by_label("The police, so that they can investigate the crime").check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="Check your answers before sending").wait_for()
     page.get_by_role("button", name="Send my report").click()
     page.get_by_role("heading", name="Your report has been sent").wait_for()
 
@@ -246,6 +248,8 @@ def test_an_arabic_codename_is_digits_she_can_type_in_her_own_script(
     page_nojs.locator("#mode-codename").check()
     page_nojs.locator("#crime-domestic_abuse").check()
     page_nojs.locator("#f-narrative").fill("نص تجريبي: أخذ جواز سفري.")
+    page_nojs.locator("form button[type=submit]").click()
+    page_nojs.locator("dl.summary").wait_for()  # check your answers, then send
     page_nojs.locator("form button[type=submit]").click()
     page_nojs.locator(".codename").wait_for()
     groups = page_nojs.locator(".codename span").all_inner_texts()

@@ -71,6 +71,7 @@ def _her_journey(page: Any, base: str) -> tuple[str, str]:
     page.locator("#crime-domestic_abuse").check()
     page.locator("#f-narrative").fill(NARRATIVE)
     page.get_by_label("Housing services, to help keep you safe").check()
+    page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Send my report").click()
     page.locator(".codename").wait_for()
     codename = " ".join(page.locator(".codename span").all_inner_texts())

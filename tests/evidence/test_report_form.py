@@ -160,3 +160,21 @@ def test_staff_play_her_recorded_answer_through_the_road(sqlite_world: StaffWorl
             evidence_files.c.voice.is_(False), evidence_files.c.case_id == case_id)).scalar()
     assert photo_id is not None
     assert staff.get(photo.rsplit("/", 1)[0] + f"/{photo_id}/play").status_code == 404
+
+
+def test_a_report_only_spoken_is_sent_and_kept(sqlite_world: StaffWorld) -> None:
+    """Anonymous, no written answer, only a recording: no field is sealed at intake, and the
+    report is still saved (it was refused once: an update of no category)."""
+    world = sqlite_world
+    client = _client(world)
+    token = csrf_of(client.get("/report").text)
+    client.post("/report", data={"csrf_token": token, "mode": "anonymous",
+                                 "crime_type": "domestic_abuse", "narrative": ""},
+                files={"voice": ("v.wav", voice_note(), "audio/wav")})
+    sent = client.post("/return/check",
+                       data={"csrf_token": csrf_of(client.get("/return/check").text)})
+    assert sent.headers["location"] == "/return/new"
+    with world.instance.engine.connect() as conn:
+        voiced = conn.execute(select(evidence_files.c.media_type)
+                              .where(evidence_files.c.voice.is_(True))).scalars().all()
+    assert voiced == ["audio/wav"]

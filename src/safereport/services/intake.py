@@ -453,7 +453,10 @@ def submit_report(
         secret = derive(codename, codename_salt(instance), argon2_params(instance))
     case_id, subject_id = new_id(), new_id()
     values = submission.sealed_values()
-    categories = frozenset(FIELD_CATEGORY[name] for name in values)
+    # A report spoken instead of written seals no field here: its recording, attached next,
+    # is her account of what happened (crime_details), and that is what she writes now.
+    categories = frozenset(FIELD_CATEGORY[name] for name in values) or frozenset(
+        {FIELD_CATEGORY[CaseField.NARRATIVE]})
     quarantine.feature_key(instance)  # made (once) before the write transaction
     try:
         with instance.engine.begin() as conn:

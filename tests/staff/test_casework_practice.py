@@ -14,6 +14,7 @@ from tests.staff._client import csrf_of, signed_in
 from tests.staff._world import StaffWorld
 
 from safereport.domain.case import CaseStatus
+from safereport.domain.fields import CaseField
 from safereport.domain.vocabulary import (
     ActorRole,
     DataCategory,
@@ -354,3 +355,94 @@ def test_health_staff_sign_in_and_read_a_referral(world: StaffWorld) -> None:
     page = client.get(f"/staff/inbox/{request_id}")
     assert page.status_code == 200 and "He took my passport and hit me." in page.text
     assert client.get("/staff/cases").status_code == 403  # no casework for a recipient
+
+
+# ---- transfer to another area ---------------------------------------------------------------
+
+
+def test_a_case_transferred_to_another_area_with_a_second_supervisor(world: StaffWorld) -> None:
+    sup1, sup2, cw = world.users["sup1"], world.users["sup2"], world.users["cw"]
+    filed = world.file("cw")
+    there = world.orgs["other_support"]
+    assert practice.transfer_organisations(world.instance, cw) == [(there, "Other Support")]
+    request_id = practice.request_transfer(world.instance, sup1, filed.case_id, there,
+                                           "She has moved; the MARAC there will hear it.")
+    view = disclosure.view_disclosure(world.instance, sup1, request_id)
+    # Not on one person's word: a second supervisor must approve (C-safeguarding, marac).
+    assert view.status is DisclosureStatus.NEEDS_APPROVAL and view.purpose is Purpose.MARAC
+    assert [t.plain_status for t in practice.transfers_for_case(
+        world.instance, cw, filed.case_id)] == ["needs approval"]
+    with pytest.raises(InvalidInput, match="second supervisor"):
+        disclosure.approve(world.instance, sup1, request_id)
+    with pytest.raises(InvalidInput, match="only a supervisor"):
+        disclosure.approve(world.instance, cw, request_id)
+    assert disclosure.inbox(world.instance, world.users["other_cw"]) == []
+    disclosure.approve(world.instance, sup2, request_id)
+    [item] = disclosure.inbox(world.instance, world.users["other_cw"])
+    assert item.transfer and item.can_take_in
+    # The service there takes it into its casework: a case of its own, read through the road.
+    new_case = disclosure.accept_package(world.instance, world.users["other_cw"], request_id)
+    theirs = casework.case_page(world.instance, world.users["other_cw"], new_case)
+    assert theirs.values[CaseField.NARRATIVE] == "He took my passport and hit me."
+    assert "Examplestan" in theirs.values.values()  # sealed categories go between services
+    # ...and the case here is closed as transferred, decided and recorded.
+    mine = casework.case_page(world.instance, cw, filed.case_id)
+    assert mine.summary.status is CaseStatus.CLOSED and "Transferred" in mine.closure
+    with world.instance.engine.connect() as conn:
+        entries = [parse_leaf(bytes(leaf)) for leaf in conn.execute(
+            select(ledger_entries.c.leaf).order_by(ledger_entries.c.idx)).scalars()]
+    [closing] = [e for e in entries if e["detail"].get("event") == "transfer_completed"]
+    assert closing["case"] == filed.case_id and closing["decision"] != "deny"
+    assert closing["detail"]["taken_in_by"] == f"user:{world.users['other_cw'].id}"
+    [shown] = practice.transfers_for_case(world.instance, cw, filed.case_id)
+    assert shown.plain_status.startswith("taken into Other Support's casework")
+    # Taking it in again changes nothing.
+    assert disclosure.accept_package(world.instance, world.users["other_cw"],
+                                     request_id) == new_case
+
+
+def test_a_transfer_goes_only_to_a_support_service_and_needs_a_reason(
+    world: StaffWorld,
+) -> None:
+    filed = world.file("cw")
+    for org in ("marac", "police", "support"):
+        with pytest.raises(InvalidInput, match="support service in her new area"):
+            practice.request_transfer(world.instance, world.users["sup1"], filed.case_id,
+                                      world.orgs[org], "moved")
+    with pytest.raises(InvalidInput, match="say why"):
+        practice.request_transfer(world.instance, world.users["sup1"], filed.case_id,
+                                  world.orgs["other_support"], "  ")
+    police_case = world.file("officer", sensitive=False)
+    with pytest.raises(InvalidInput, match="only a support service"):
+        practice.request_transfer(world.instance, world.users["officer"], police_case.case_id,
+                                  world.orgs["other_support"], "moved")
+    with pytest.raises(InvalidInput, match="no such case"):
+        practice.request_transfer(world.instance, world.users["other_cw"], filed.case_id,
+                                  world.orgs["support"], "probe")
+
+
+def test_a_refused_transfer_leaves_the_case_open(world: StaffWorld) -> None:
+    filed = world.file("cw")
+    request_id = practice.request_transfer(world.instance, world.users["sup1"], filed.case_id,
+                                           world.orgs["other_support"], "She moved.")
+    disclosure.refuse(world.instance, world.users["sup2"], request_id,
+                      "She has not moved yet; ask her first.")
+    assert disclosure.inbox(world.instance, world.users["other_cw"]) == []
+    page = casework.case_page(world.instance, world.users["cw"], filed.case_id)
+    assert page.summary.status is CaseStatus.NEW
+    [shown] = practice.transfers_for_case(world.instance, world.users["cw"], filed.case_id)
+    assert shown.plain_status == "refused"
+
+
+def test_transfer_from_the_case_page(world: StaffWorld) -> None:
+    filed = world.file("cw")
+    client = signed_in(world, "sup1")
+    page = client.get(f"/staff/cases/{filed.case_id}").text
+    assert "Hand her case to a support service in another area" in page
+    response = client.post(f"/staff/cases/{filed.case_id}/transfer", data={
+        "csrf_token": csrf_of(page), "to_org": world.orgs["other_support"],
+        "justification": "She moved to Othertown."})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/staff/disclosures/")
+    page = client.get(f"/staff/cases/{filed.case_id}").text
+    assert "To Other Support" in page and "needs approval" in page

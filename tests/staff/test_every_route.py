@@ -212,6 +212,9 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
             (f"/staff/cases/{c}/marac-actions", {"action": "IDVA to call weekly",
                                                  "agency": "idva", "due": "2026-12-24"})
             for c in cases],
+        ("POST", "/staff/cases/{case_id}/transfer"): [
+            (f"/staff/cases/{c}/transfer", {"to_org": world.orgs["other_support"],
+                                            "justification": "She moved."}) for c in cases],
         ("POST", "/staff/cases/{case_id}/marac-actions/{action_id}/done"): [
             (f"/staff/cases/{fx.support_case}/marac-actions/{fx.marac_action}/done", {}),
             (f"/staff/cases/{fx.police_case}/marac-actions/nope/done", {})],

@@ -69,6 +69,7 @@ from safereport.services.instance import Instance
 from safereport.store.core import cases, organisations, reports, subjects
 from safereport.store.provenance import standing_consent_row, victim_request_row
 from safereport.store.staff import (
+    case_transfers,
     disclosure_approvals,
     disclosure_asks,
     disclosure_events,
@@ -982,6 +983,8 @@ class InboxItem:
     expired: bool
     #: Only a police force or a support service holds cases; every recipient can read.
     can_take_in: bool
+    #: A case handed to this organisation's area (issue 17): take it into casework.
+    transfer: bool = False
 
 
 #: What a recipient may do with a package, by the purpose it was released for. Shown beside
@@ -1028,6 +1031,8 @@ def inbox(instance: Instance, user: StaffUser, *, now: datetime | None = None) -
             .where(disclosure_packages.c.recipient_org_id == user.org_id)
             .order_by(disclosure_packages.c.created_at.desc())
         ).all()
+        transfers = set(conn.execute(select(case_transfers.c.request_id).where(
+            case_transfers.c.to_org_id == user.org_id)).scalars())
     holds_cases = user.org_kind in (OrgKind.POLICE, OrgKind.SUPPORT_SERVICE)
     items = []
     for r in rows:
@@ -1035,7 +1040,7 @@ def inbox(instance: Instance, user: StaffUser, *, now: datetime | None = None) -
         items.append(InboxItem(r.request_id, r.name, Purpose(r.purpose),
                                tuple(DataCategory(c) for c in r.categories.split()),
                                _aware(r.created_at), r.accepted_case_id, expires,
-                               moment >= expires, holds_cases))
+                               moment >= expires, holds_cases, r.request_id in transfers))
     return items
 
 
@@ -1207,7 +1212,12 @@ def accept_package(instance: Instance, user: StaffUser, request_id: str) -> str:
         record_failure(instance, actor_for(user), None, None, "package_unreadable",
                        detail={"disclosure": request_id})
         raise AccessDenied("access denied: the package could not be opened") from exc
-    return _take_in(instance, user, request_id, new_id(), body)
+    case_id = _take_in(instance, user, request_id, new_id(), body)
+    # A transfer to another area (issue 17) ends at the sender: its case is closed.
+    from safereport.services.practice import complete_transfer
+
+    complete_transfer(instance, request_id, case_id, actor_for(user))
+    return case_id
 
 
 def _package_body(instance: Instance, user: StaffUser, request_id: str, pkg: Any) -> Any:

@@ -1,5 +1,5 @@
 """Casework as UK specialist services practise it (issue 17): outcome measures at entry and
-exit, and the MARAC meeting's actions.
+exit, the MARAC meeting's actions, and the transfer of a case to another area.
 
 Every write is decided and recorded (an ``update`` of the case's notes, in the same transaction
 as the write) through :mod:`safereport.services.casework`; what a MARAC action says is sealed
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, and_, delete, select, update
 
 from safereport.domain.case import new_id
-from safereport.domain.vocabulary import DataCategory, Recipient
+from safereport.domain.vocabulary import Action, DataCategory, OrgKind, Purpose, Recipient
 from safereport.errors import InvalidInput
 from safereport.policy.decision import Grant
 from safereport.services.access import Actor
@@ -39,12 +39,18 @@ __all__ = [
     "OUTCOME_STAGES",
     "MaracAction",
     "OutcomeMeasure",
+    "TransferView",
     "add_marac_action",
     "complete_marac_action",
+    "complete_transfer",
+    "is_transfer",
     "marac_referrals",
     "open_marac_actions",
     "outcome_scores",
     "record_outcomes",
+    "request_transfer",
+    "transfer_organisations",
+    "transfers_for_case",
 ]
 
 
@@ -257,3 +263,145 @@ def open_marac_actions(instance: Instance, actor: Actor, grant: Grant,
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# ---- transfer to another area ---------------------------------------------------------------
+
+#: What a transfer carries: everything a support service holds about her case except its own
+#: notes (the receiving service starts its own). The sealed categories go with it: they pass
+#: only between support services (F-sealed), and a transfer goes only to a support service.
+TRANSFER_CATEGORIES = frozenset({
+    DataCategory.IDENTITY, DataCategory.CONTACT, DataCategory.ADDRESS,
+    DataCategory.CRIME_DETAILS, DataCategory.HEALTH, DataCategory.RISK_ASSESSMENT,
+    DataCategory.NATIONALITY, DataCategory.IMMIGRATION_STATUS, DataCategory.IMMIGRATION_ABUSE,
+})
+
+
+@dataclass(frozen=True, slots=True)
+class TransferView:
+    request_id: str
+    to_org: str
+    status: str
+    created_at: datetime
+    accepted_at: datetime | None
+
+    @property
+    def plain_status(self) -> str:
+        if self.accepted_at is not None:
+            return f"taken into {self.to_org}'s casework on {self.accepted_at:%d %b %Y}"
+        if self.status == "released":
+            return f"sent: waiting for {self.to_org} to take it in"
+        return self.status.replace("_", " ")
+
+
+def transfer_organisations(instance: Instance, user: StaffUser) -> list[tuple[str, str]]:
+    """(id, name) of the support services a case of this organisation can be handed to."""
+    from safereport.services.disclosure import recipient_organisations
+
+    if user.org_kind is not OrgKind.SUPPORT_SERVICE:
+        return []
+    return [(org_id, name) for org_id, name, kind in recipient_organisations(instance, user)
+            if kind == OrgKind.SUPPORT_SERVICE.value]
+
+
+def request_transfer(instance: Instance, user: StaffUser, case_id: str, to_org_id: str,
+                     justification: str) -> str:
+    """Hand her case to a support service in another area, through the disclosure workflow.
+
+    It is a disclosure for ``marac`` (the MARAC-to-MARAC transfer of a high-risk case) to
+    that service: under POLICY.md (C-safeguarding) it waits for a written justification and
+    the approval of a second, different supervisor unless she consented; the receiving
+    service takes it into its casework from its inbox, and then this case is closed as
+    "transferred to another area" (:func:`complete_transfer`). Returns the request's id.
+    """
+    from safereport.services.disclosure import DisclosureForm, request_disclosure
+    from safereport.store.staff import case_transfers
+
+    if user.org_kind is not OrgKind.SUPPORT_SERVICE:
+        raise InvalidInput("only a support service hands a case to another area here")
+    if to_org_id not in {org_id for org_id, _ in transfer_organisations(instance, user)}:
+        raise InvalidInput("choose the support service in her new area")
+    why = justification.strip()
+    if not why:
+        raise InvalidInput("say why the case goes to another area (for example: she has "
+                           "moved to Testtown and the MARAC there will hear it)")
+    request_id = request_disclosure(instance, user, DisclosureForm(
+        case_id=case_id, recipient_org_id=to_org_id, purpose=Purpose.MARAC,
+        categories=TRANSFER_CATEGORIES, justification=why))
+    with instance.engine.begin() as conn:
+        conn.execute(case_transfers.insert().values(
+            id=new_id(), case_id=case_id, request_id=request_id, to_org_id=to_org_id,
+            requested_by=user.id, created_at=datetime.now(UTC)))
+    return request_id
+
+
+def transfers_for_case(instance: Instance, user: StaffUser, case_id: str) -> list[TransferView]:
+    """The case's transfers (routing facts: where to, how far it got), newest first."""
+    from safereport.store.core import organisations
+    from safereport.store.staff import case_transfers, disclosure_requests
+
+    with instance.engine.connect() as conn:
+        rows = conn.execute(
+            select(case_transfers.c.request_id, organisations.c.name, disclosure_requests.c.status,
+                   case_transfers.c.created_at, case_transfers.c.accepted_at)
+            .join(organisations, organisations.c.id == case_transfers.c.to_org_id)
+            .join(disclosure_requests, disclosure_requests.c.id == case_transfers.c.request_id)
+            .where(and_(case_transfers.c.case_id == case_id,
+                        disclosure_requests.c.holder_org_id == user.org_id))
+            .order_by(case_transfers.c.created_at.desc())).all()
+    return [TransferView(r.request_id, r.name, r.status, _aware(r.created_at),
+                         _aware(r.accepted_at) if r.accepted_at is not None else None)
+            for r in rows]
+
+
+def is_transfer(instance: Instance, request_id: str) -> bool:
+    from safereport.store.staff import case_transfers
+
+    with instance.engine.connect() as conn:
+        return conn.execute(select(case_transfers.c.id).where(
+            case_transfers.c.request_id == request_id)).first() is not None
+
+
+def complete_transfer(instance: Instance, request_id: str, new_case_id: str,
+                      taken_in_by: Actor) -> None:
+    """The receiving service took the case in: close the sending case as transferred.
+
+    The closing is the sending organisation's update of its own case, decided as the update
+    of the supervisor-approved request's author and recorded with who took it in; a refusal
+    (the author's account gone, the case erased) leaves the case open for its staff to close.
+    """
+    from safereport.domain.case import CaseStatus, can_transition
+    from safereport.services.access import decide_and_record
+    from safereport.services.auth import get_user
+    from safereport.services.casework import actor_for, default_purpose, set_status
+    from safereport.store.core import cases
+    from safereport.store.staff import case_transfers, disclosure_requests
+
+    with instance.engine.begin() as conn:
+        transfer = conn.execute(select(case_transfers).where(and_(
+            case_transfers.c.request_id == request_id,
+            case_transfers.c.accepted_at.is_(None)))).first()
+        if transfer is None:
+            return
+        moment = datetime.now(UTC)
+        conn.execute(update(case_transfers).where(case_transfers.c.id == transfer.id)
+                     .values(accepted_case_id=new_case_id, accepted_at=moment))
+        author = get_user(conn, transfer.requested_by)
+        case = conn.execute(select(cases.c.status, cases.c.erased_at).where(
+            cases.c.id == transfer.case_id)).first()
+        holder = conn.execute(select(disclosure_requests.c.holder_org_id).where(
+            disclosure_requests.c.id == request_id)).scalar()
+        if author is None or case is None or case.erased_at is not None \
+                or author.org_id != holder:
+            return
+        current = CaseStatus(case.status)
+        if not can_transition(current, CaseStatus.CLOSED):
+            return
+        decision, _ = decide_and_record(
+            instance, actor_for(author), transfer.case_id, action=Action.UPDATE,
+            purpose=default_purpose(author), categories=[DataCategory.CASE_NOTES],
+            detail={"event": "transfer_completed", "disclosure": request_id,
+                    "taken_in_by": taken_in_by.id}, conn=conn)
+        if decision.allowed:
+            set_status(conn, transfer.case_id, current, CaseStatus.CLOSED, by=author.id,
+                       now=moment, closure_reason="transferred")

@@ -194,6 +194,8 @@ def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -
             outcome_measures=practice.OUTCOME_MEASURES, outcome_stages=practice.OUTCOME_STAGES,
             marac_agencies=practice.MARAC_AGENCIES,
             marac_referrals=practice.marac_referrals(instance, staff.user, case_id),
+            transfers=practice.transfers_for_case(instance, staff.user, case_id),
+            transfer_orgs=practice.transfer_organisations(instance, staff.user),
             colleagues=casework.colleagues(instance, staff.user),
             statuses=[s for s in casework.STAFF_STATUSES if s is not page.summary.status],
             disclosures=disclosure.disclosures_for_case(instance, staff.user, case_id),
@@ -295,6 +297,19 @@ async def marac_action_done(request: Request, staff: Staff, case_id: str,
         ensure_area(staff.user, StaffArea.CASEWORK)
         practice.complete_marac_action(instance_of(request), staff.user, case_id, action_id)
         return RedirectResponse(f"/staff/cases/{case_id}#marac", status_code=303)
+    return _guarded(request, f"/staff/cases/{case_id}", work)
+
+
+@router.post("/cases/{case_id}/transfer")
+async def transfer(request: Request, staff: Staff, case_id: str) -> Response:
+    form = await check_form(request)
+
+    def work() -> Response:
+        ensure_area(staff.user, StaffArea.CASEWORK)
+        request_id = practice.request_transfer(
+            instance_of(request), staff.user, case_id, str(form.get("to_org", "")),
+            str(form.get("justification", "")))
+        return RedirectResponse(f"/staff/disclosures/{request_id}", status_code=303)
     return _guarded(request, f"/staff/cases/{case_id}", work)
 
 

@@ -173,3 +173,32 @@ def test_staff_hear_of_each_new_report_neutrally(world: StaffWorld, mailbox: Mai
     body = sent[0][1].get_payload(decode=True).decode()  # type: ignore[union-attr]
     assert body.strip() == notices.STAFF_BODY
     assert "Safe Haven" not in mailbox.received[0][1].decode()
+
+
+def test_two_workers_send_a_notice_once(world: StaffWorld) -> None:
+    """Several serve processes each run a worker: the claim lets only one of them send."""
+    import threading
+
+    sent: list[str] = []
+    gate = threading.Barrier(2)
+
+    class Slow:
+        def send(self, to: str, subject: str, body: str) -> None:
+            sent.append(to)
+
+    world.instance.settings = replace(world.instance.settings, extra={
+        **world.instance.settings.extra,
+        "notice_config": notices.NoticeConfig(email=Slow())})
+    _reply(world, _report(world))
+
+    def worker() -> None:
+        gate.wait()
+        notices.deliver_due(world.instance, now=MORNING)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sent == ["her@example.net"]
+    assert _outcomes(world) == ["sent_email"]

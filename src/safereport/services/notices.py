@@ -96,6 +96,8 @@ SAFE_TIMES: tuple[tuple[str, time, time], ...] = (
 )
 _ZONE = ZoneInfo("Europe/London")
 MAX_ATTEMPTS = 12
+#: How long a claimed notice is held by the worker sending it before another may try.
+_CLAIM = timedelta(minutes=10)
 _ERROR_CHARS = 200
 
 Translate = Callable[[str, str], str]
@@ -310,6 +312,14 @@ def deliver_due(instance: Instance, *, now: datetime | None = None,
             .order_by(notices.c.due_at).limit(limit)).all()
     settled = 0
     for row in due:
+        # Claim the row (compare-and-set on its due time): of several workers over one
+        # database, only one sends it; a worker that dies mid-send leaves it to a retry.
+        with instance.engine.begin() as conn:
+            claimed = conn.execute(update(notices).where(and_(
+                notices.c.id == row.id, notices.c.sent_at.is_(None),
+                notices.c.due_at == row.due_at)).values(due_at=now + _CLAIM)).rowcount
+        if claimed != 1:
+            continue
         try:
             result = (_deliver_reply(instance, config, row, now, translate) if row.kind == "reply"
                       else _deliver_staff(instance, config, row))
@@ -327,8 +337,7 @@ def deliver_due(instance: Instance, *, now: datetime | None = None,
         if result.outcome is not None:
             values.update(sent_at=now, outcome=result.outcome)
             settled += 1
-        if result.due is not None:
-            values["due_at"] = result.due
+        values["due_at"] = result.due if result.due is not None else row.due_at
         if result.error:
             values["last_error"] = result.error[:_ERROR_CHARS]
         with instance.engine.begin() as conn:

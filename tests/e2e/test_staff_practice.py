@@ -87,3 +87,38 @@ def test_caseworker_scores_outcomes_records_marac_actions_and_makes_a_case_dorma
     page.goto(base + "/staff/returns")
     assert "Cases open at the end of the period (not dormant)" in page.content()
     _no_violations(page, axe_violations)
+
+
+def test_supervisors_transfer_a_case_and_the_service_there_takes_it_in(
+    world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
+) -> None:
+    filed = world.file("cw")
+    base = live_server(create_app(world.instance))
+    sign_in(page, base, world, "sup1")
+    page.goto(base + f"/staff/cases/{filed.case_id}")
+    page.get_by_text("Hand her case to a support service in another area").click()
+    _no_violations(page, axe_violations)
+    page.get_by_label("Support service in her new area").select_option(label="Other Support")
+    page.get_by_label("Why (written for the approver: not her details)").fill(
+        "She has moved to Othertown; the MARAC there will hear her case.")
+    page.get_by_role("button", name="Ask to transfer the case").click()
+    assert page.locator(".disclosure-status").inner_text() == "needs approval"
+    _no_violations(page, axe_violations)
+    disclosure_url = page.url
+    sign_in(page, base, world, "sup2")
+    page.goto(disclosure_url)
+    page.get_by_role("button", name="Approve as second supervisor").click()
+    assert page.locator(".disclosure-status").inner_text() == "released"
+    sign_in(page, base, world, "other_cw")
+    page.goto(base + "/staff/inbox")
+    assert "A case transferred to your area" in page.locator("table.data").inner_text()
+    _no_violations(page, axe_violations)
+    page.get_by_role("button", name="Take into our casework").click()
+    narrative = page.locator('[data-field="narrative"]').inner_text()
+    assert "He took my passport and hit me." in narrative
+    _no_violations(page, axe_violations)
+    sign_in(page, base, world, "cw")
+    page.goto(base + f"/staff/cases/{filed.case_id}")
+    assert "Transferred to another area" in page.locator(".case-status").inner_text()
+    assert "taken into Other Support's casework" in page.locator("ul.transfers").inner_text()
+    _no_violations(page, axe_violations)

@@ -21,7 +21,8 @@ class Mailbox:
     port: int
     received: list[tuple[list[str], bytes]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    # aiosmtpd calls its handler by this name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
         return "250 OK"
 

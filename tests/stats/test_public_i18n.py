@@ -15,14 +15,20 @@ from safereport.config import Settings
 from safereport.ledger.log import init_ledger
 from safereport.services.instance import Instance
 from safereport.stats.release import ReleaseOptions, publish_release
-from safereport.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from safereport.web.public_i18n import UNCHECKED, catalog_path, extract_public
+from safereport.web import public_verify
+from safereport.web.i18n import DEFAULT_LANGUAGE, KNOWN_LANGUAGES, LANGUAGES
+from safereport.web.public_i18n import (
+    UNCHECKED,
+    catalog_path,
+    extract_public,
+    public_translations,
+)
 
 from ._client import TestClient
 from .test_honest_numbers import NOW, fixed_noise
 from .test_public_pages import public_app
 
-TRANSLATED = ["ar", "es", "pl", "pt"]
+TRANSLATED = [code for code in LANGUAGES if code != DEFAULT_LANGUAGE]
 _PLACEHOLDER = re.compile(r"%\(\w+\)s|%%")
 
 
@@ -60,7 +66,9 @@ def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     instance = Instance(settings=settings, engine=engine)
     publish_release(engine, instance.ledger.signer, "2026-10", ReleaseOptions(epsilon=0.5),
                     now=NOW, noise=fixed_noise(400))
-    with TestClient(public_app(instance)) as test_client:
+    app = public_app(instance)
+    app.include_router(public_verify.router)
+    with TestClient(app) as test_client:
         yield test_client
 
 
@@ -80,3 +88,40 @@ def test_the_statistics_page_in_each_language(client: TestClient, code: str, hea
     assert "too uncertain to show" not in html or code == "en"
     forces = client.get(f"/police-forces?lang={code}").text
     assert 'id="forces-table"' in forces and "Every police force" not in forces
+
+
+def _verify_page_msgids() -> list[str]:
+    from babel.messages.extract import extract_from_file
+
+    template = Path(public_verify.__file__).parent / "templates" / "public" / "verify.html"
+    return [message for _line, message, _comments, _context in extract_from_file(
+        "jinja2.ext:babel_extract", str(template), keywords={"_": None},
+        options={"extensions": "jinja2.ext.i18n", "trimmed": "true"}) if message]
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_the_receipt_page_in_each_language(client: TestClient, code: str) -> None:
+    """/log/verify in every language: lang and dir right, no English left, commands, file
+    names and keys in Latin script and left to right (also in Arabic script pages)."""
+    page = client.get(f"/log/verify?lang={code}")
+    assert page.status_code == 200
+    html = page.text
+    direction = "rtl" if KNOWN_LANGUAGES[code].rtl else "ltr"
+    assert f'<html lang="{code}" dir="{direction}">' in html
+    catalog = public_translations(code)
+    heading = catalog.gettext("Check a receipt yourself")
+    assert heading != "Check a receipt yourself" and f"<h1>{heading}</h1>" in html
+    english = []
+    for msgid in _verify_page_msgids():
+        if catalog.gettext(msgid) == msgid:
+            english.append(msgid)  # untranslated
+            continue
+        longest = max(_PLACEHOLDER.split(msgid), key=len).strip()
+        if len(longest) > 12 and longest in html:
+            english.append(msgid)  # translated, but the English is on the page
+    assert english == []
+    assert '<pre dir="ltr" id="verify-command">python3 verify_receipt.py receipt-42.tlog-proof ' \
+           'policy.txt</pre>' in html
+    assert '<code dir="ltr">record.zip</code>' in html
+    assert '<a href="/log/verify_receipt.py" download="verify_receipt.py" dir="ltr">' in html
+    assert '<pre dir="ltr" id="verifier-sha256">' in html

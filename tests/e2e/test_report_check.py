@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_evidence import _only_local
 from tests.e2e.test_staff_pages import _no_violations as _clean
 from tests.e2e.test_staff_pages import sign_in
 from tests.evidence._files import jpeg_with_gps
@@ -39,20 +40,6 @@ def browser() -> Iterator[Any]:
             "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required"])
         yield made
         made.close()
-
-
-def _only_local(page: Any, base: str) -> list[str]:
-    elsewhere: list[str] = []
-
-    def check(route: Any) -> None:
-        if route.request.url.startswith(base):
-            route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", check)
-    return elsewhere
 
 
 def test_record_attach_check_change_send_and_staff_play(

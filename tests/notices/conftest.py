@@ -5,12 +5,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from tests.staff._world import StaffWorld, make_staff_world
+from tests.evidence.conftest import _fast_argon2, world
 
 
 @dataclass
@@ -44,21 +43,5 @@ def mailbox() -> Iterator[Mailbox]:
         controller.stop()
 
 
-@pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Iterator[StaffWorld]:
-    made = make_staff_world(tmp_path, db_url)
-    try:
-        yield made
-    finally:
-        made.instance.close()
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from safereport.services import auth
-
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-    monkeypatch.setattr(auth, "_DUMMY", [])
+#: The same staff world as tests/evidence (and its cheap password hashing), used from here.
+__all__ = ["Mailbox", "_fast_argon2", "mailbox", "world"]

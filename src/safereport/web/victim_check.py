@@ -84,19 +84,12 @@ _CLOSED_TEXT = N_("For your safety it cannot be shown again. Nothing was sent tw
 _FAILED = N_("Something went wrong. Nothing was saved. Please try again.")
 _TOO_BIG_FILE = N_("The file is too large: the largest we can take is %(mb)s MB. Nothing "
                    "was saved.")
+#: Beside her return page's refusals (web.victim_evidence), the report form's own.
 _REFUSED = {
-    "too_large": _TOO_BIG_FILE,
-    "unknown_type": N_("This file is not a photo, a PDF, a sound or a video file, whatever "
-                       "its name says, so we cannot take it. Nothing was saved."),
-    "needs_choice": N_("We cannot remove hidden information from sound and video files. To "
-                       "send it anyway, tick “Sound or video: send it as it is” and choose the "
-                       "file again. Nothing was saved."),
     "not_sound": N_("Your recorded answer must be a sound file. Choose it again, or write "
                     "what happened instead."),
     "too_many": N_("A report can take at most five files. Remove one to add another."),
 }
-_UNREADABLE = N_("This file could not be read or cleaned. It may be damaged or have a password. "
-                 "Nothing was saved.")
 
 
 # -- reading the form -------------------------------------------------------------------------
@@ -168,7 +161,9 @@ def _refusal(lang: str, exc: EvidenceRefused, request: Request) -> str:
     if exc.reason == "too_large":
         mb = exc.limit_mb or limits_of(request.app.state.instance.settings).largest // 2 ** 20
         return translate(lang, _TOO_BIG_FILE, mb=mb)
-    return translate(lang, _REFUSED.get(exc.reason, _UNREADABLE))
+    from safereport.web.victim_evidence import _REFUSALS, _UNREADABLE
+
+    return translate(lang, _REFUSED.get(exc.reason) or _REFUSALS.get(exc.reason, _UNREADABLE))
 
 
 def _keep_files(request: Request, lang: str, key: str, form: FormData) -> dict[str, str]:
@@ -281,14 +276,22 @@ def _file_line(lang: str, number: int, item: report_drafts.DraftFile) -> str:
     return f"{number}. {kind} ({size} KB)"
 
 
-@router.get("/return/check", response_class=HTMLResponse)
-def check_answers(request: Request) -> HTMLResponse:
-    lang = language_of(request)
+def _shown(request: Request) -> tuple[str, str, dict[str, Any], Flash | None] | None:
+    """For a GET of her draft: (key, language, answers, the flash shown once), or None."""
     held = _draft(request)
     if held is None:
-        return _closed(request, lang)
+        return None
     found, key, values = held
     flash, found.flash = found.flash, None
+    return key, language_of(request), values, flash
+
+
+@router.get("/return/check", response_class=HTMLResponse)
+def check_answers(request: Request) -> HTMLResponse:
+    shown = _shown(request)
+    if shown is None:
+        return _closed(request, language_of(request))
+    key, lang, values, flash = shown
     files = report_drafts.files(request.app.state.instance, key)
     return render(request, "victim/check.html", lang, rows=_rows(lang, values, files),
                   notice=flash.notice if flash else "",
@@ -337,12 +340,10 @@ def _back(lang: str, found: ReturnSession, notice: str) -> RedirectResponse:
 
 @router.get("/return/change", response_class=HTMLResponse)
 def change_answers(request: Request) -> HTMLResponse:
-    lang = language_of(request)
-    held = _draft(request)
-    if held is None:
-        return _closed(request, lang)
-    found, key, values = held
-    flash, found.flash = found.flash, None
+    shown = _shown(request)
+    if shown is None:
+        return _closed(request, language_of(request))
+    key, lang, values, flash = shown
     from safereport.web.victim import report_page
 
     return report_page(request, lang, values, flash.errors if flash else {},

@@ -55,7 +55,7 @@ def test_every_public_string_is_translated_with_its_placeholders(code: str) -> N
             problems.append(("untranslated", msgid))
         wanted = set(_PLACEHOLDER.findall(plural or msgid))
         problems += [("placeholders", msgid) for form in forms
-                     if set(_PLACEHOLDER.findall(form)) != wanted]
+                     if set(_PLACEHOLDER.findall(str(form))) != wanted]
     assert problems == []
 
 
@@ -94,7 +94,7 @@ def _verify_page_msgids() -> list[str]:
     from babel.messages.extract import extract_from_file
 
     template = Path(public_verify.__file__).parent / "templates" / "public" / "verify.html"
-    return [message for _line, message, _comments, _context in extract_from_file(
+    return [str(message) for _line, message, _comments, _context in extract_from_file(
         "jinja2.ext:babel_extract", str(template), keywords={"_": None},
         options={"extensions": "jinja2.ext.i18n", "trimmed": "true"}) if message]
 

@@ -100,25 +100,36 @@ def lock_sequencer(conn: Connection) -> None:
     # SQLite: every transaction began with BEGIN IMMEDIATE (store.db), a database-wide lock.
 
 
-def _row_for(record: DecisionRecord) -> dict[str, Any]:
+def _row_for(record: DecisionRecord) -> tuple[Any, ...]:
+    """The entry's row in :data:`tree.ENTRY_COLUMNS` order: the copy columns and the leaf."""
     leaf = record.leaf()
-    return {
-        "created_at": record.time.astimezone(UTC),
-        "month": record.month,
-        "case_id": record.case_id,
-        "actor_id": record.actor_id,
-        "actor_role": record.actor_role,
-        "actor_org_kind": record.actor_org_kind,
-        "holder": record.holder,
-        "action": record.action,
-        "purpose": record.purpose,
-        "recipient": record.recipient,
-        "effect": record.effect,
-        "rules": " ".join(record.rules),
-        "regime": record.regime,
-        "leaf": leaf,
-        "leaf_hash": merkle.leaf_hash(leaf),
-    }
+    moment = record.time.astimezone(UTC)
+    return (
+        moment,
+        f"{moment.year:04d}-{moment.month:02d}",
+        record.case_id,
+        record.actor_id,
+        record.actor_role,
+        record.actor_org_kind,
+        record.holder,
+        record.action,
+        record.purpose,
+        record.recipient,
+        record.effect,
+        " ".join(record.rules),
+        record.regime,
+        leaf,
+        merkle.leaf_hash(leaf),
+    )
+
+
+#: The order :func:`_row_for` writes (checked at import: a new column must be added there).
+_ROW_COLUMNS = (
+    "created_at", "month", "case_id", "actor_id", "actor_role", "actor_org_kind", "holder",
+    "action", "purpose", "recipient", "effect", "rules", "regime", "leaf", "leaf_hash",
+)
+if _ROW_COLUMNS != tree.ENTRY_COLUMNS:
+    raise ImportError("ledger._row_for does not match the ledger_entries table's columns")
 
 
 #: Fields of a stored record that must match the Decision a Grant is minted from.
@@ -288,8 +299,8 @@ class Ledger:
         lock_sequencer(conn)
         size, newest = tree.last_entry(conn)
         rows = [_row_for(record) for record in records]
-        edge = tree.append_rows(conn, size, rows, self._edge.get(size, newest))
-        self._edge.put(edge.size, rows[-1]["leaf_hash"], edge.hashes())
+        edge = tree.append_values(conn, size, rows, self._edge.get(size, newest))
+        self._edge.put(edge.size, rows[-1][-1], edge.hashes())
         return list(range(size, edge.size))
 
     def append_in(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:

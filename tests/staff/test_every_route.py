@@ -193,7 +193,8 @@ def _walks(fx: Fixture, world: StaffWorld) -> Walks:
         ("GET", "/staff/"): [("/staff/", {})],
         ("GET", "/staff/cases"): [("/staff/cases?status=new", {})],
         ("GET", "/staff/search"): [("/staff/search?kind=phone&q=07700900123", {}),
-                                   ("/staff/search?kind=reference&q=NOPE", {})],
+                                   ("/staff/search?kind=reference&q=NOPE", {}),
+                                   ("/staff/search?kind=claim_code&q=3HS9-628M-53CH-66ZN", {})],
         ("GET", "/staff/cases/new"): [("/staff/cases/new", {})],
         ("POST", "/staff/cases/new"): [("/staff/cases/new", {
             "crime_type": "domestic_abuse", "subject_role": "victim",

@@ -62,3 +62,48 @@ def test_an_ask_by_a_reference_read_out_without_dashes_finds_the_case(
         categories=[DataCategory.CONTACT])
     received, _ = disclosure.asks(world.instance, world.users["cw"])
     assert [a.case_id for a in received] == [receipt.case_id]
+
+
+@pytest.mark.parametrize("mode", ["identified", "codename"])
+def test_a_web_report_is_found_by_her_phone_number(sqlite_world: StaffWorld, mode: str) -> None:
+    world = sqlite_world
+    data = {"mode": mode, "crime_type": "domestic_abuse", "phone": "07700 900777",
+            "narrative": "He reads my messages."}
+    if mode == "identified":
+        data["name"] = "Ana Exemplo"
+    receipt = submit_report(world.instance, parse_submission(data))
+    for typed in ("07700 900777", "07700900777", "+44 7700 900777"):
+        found = casework.search_cases(world.instance, world.users["cw"], BlindKind.PHONE, typed)
+        assert [c.id for c in found] == [receipt.case_id], typed
+    assert casework.search_cases(world.instance, world.users["other_cw"], BlindKind.PHONE,
+                                 "07700 900777") == []
+
+
+def test_a_staff_filed_report_is_found_by_its_claim_code_until_she_claims_it(
+    world: StaffWorld,
+) -> None:
+    """She brings the slip with her claim code to a drop-in before she has used it."""
+    from sqlalchemy import select
+    from tests.staff._client import signed_in
+
+    from safereport.ledger.record import parse_leaf
+    from safereport.services.victim import claim_case
+    from safereport.store.ledger import ledger_entries
+
+    filed = world.file("cw")
+    typed = f"  {filed.claim_code.lower().replace('-', ' ')} "
+    found = casework.search_claim_code(world.instance, world.users["sup1"], typed)
+    assert [c.id for c in found] == [filed.case_id]
+    with world.instance.engine.connect() as conn:
+        leaf = conn.execute(select(ledger_entries.c.leaf)
+                            .order_by(ledger_entries.c.idx.desc()).limit(1)).scalar_one()
+    entry = parse_leaf(bytes(leaf))
+    assert entry["case"] == filed.case_id and entry["detail"] == {"event": "search_claim_code"}
+    assert casework.search_claim_code(world.instance, world.users["other_cw"],
+                                      filed.claim_code) == []
+    assert casework.search_claim_code(world.instance, world.users["cw"], "") == []
+    page = signed_in(world, "cw").get(f"/staff/search?kind=claim_code&q={filed.claim_code}")
+    assert filed.reference in page.text and "Exact matches for the claim code" in page.text
+    claim_case(world.instance, filed.claim_code)
+    assert casework.search_claim_code(world.instance, world.users["cw"],
+                                      filed.claim_code) == []  # spent

@@ -89,6 +89,7 @@ __all__ = [
     "save_immigration_abuse",
     "save_risk_assessment",
     "search_cases",
+    "search_claim_code",
     "set_language_needs",
 ]
 
@@ -262,6 +263,12 @@ def search_cases(
     category = (
         DataCategory.CRIME_DETAILS if kind is BlindKind.REFERENCE else DataCategory.CONTACT
     )
+    return _decided_matches(instance, user, rows, category, f"search_{kind.value}")
+
+
+def _decided_matches(instance: Instance, user: StaffUser, rows: Iterable[Any],
+                     category: DataCategory, event: str) -> list[CaseSummary]:
+    """The matches the guard allows this person to see, each decided and recorded."""
     shown: list[CaseSummary] = []
     for row in rows:
         decision, _ = decide_and_record(
@@ -271,12 +278,27 @@ def search_cases(
             action=Action.VIEW,
             purpose=default_purpose(user),
             categories=[category],
-            detail={"event": f"search_{kind.value}"},
+            detail={"event": event},
         )
         if decision.allowed:
             shown.append(_summary(row))
     with instance.engine.connect() as conn:
         return _with_flags(conn, shown)
+
+
+def search_claim_code(instance: Instance, user: StaffUser, code: str) -> list[CaseSummary]:
+    """A report filed by staff for her, found by the claim code on her slip (not yet claimed:
+    a claimed code is spent). The match is decided and recorded like any search."""
+    from safereport.domain.codename import hash_claim_code
+
+    if not code.strip():
+        return []
+    with instance.engine.connect() as conn:
+        rows = conn.execute(select(cases).where(and_(
+            cases.c.claim_code_hash == hash_claim_code(code),
+            cases.c.org_id == user.org_id, cases.c.erased_at.is_(None)))).all()
+    return _decided_matches(instance, user, rows, DataCategory.CRIME_DETAILS,
+                            "search_claim_code")
 
 
 def canonical_reference(value: str) -> str:

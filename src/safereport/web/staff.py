@@ -114,13 +114,19 @@ def case_list(request: Request, staff: Staff, status: str = "", crime_type: str 
 def search(request: Request, staff: Staff, kind: str = "reference", q: str = "") -> Response:
     def work() -> Response:
         ensure_area(staff.user, StaffArea.CASEWORK)
-        blind = _enum(BlindKind, kind) or BlindKind.REFERENCE
-        if blind is BlindKind.EMAIL:
-            blind = BlindKind.REFERENCE
-        found = casework.search_cases(instance_of(request), staff.user, blind, q) if q else []
+        if kind == "claim_code":
+            found = casework.search_claim_code(instance_of(request), staff.user, q)
+            searched = kind
+        else:
+            blind = _enum(BlindKind, kind) or BlindKind.REFERENCE
+            if blind is BlindKind.EMAIL:
+                blind = BlindKind.REFERENCE
+            found = (casework.search_cases(instance_of(request), staff.user, blind, q)
+                     if q else [])
+            searched = blind.value
         return render_staff(request, "staff/cases.html", cases=found,
                             filters=casework.CaseFilter(), statuses=list(CaseStatus),
-                            crime_types=list(CrimeType), search={"kind": blind.value, "q": q},
+                            crime_types=list(CrimeType), search={"kind": searched, "q": q},
                             kinds=[BlindKind.REFERENCE, BlindKind.PHONE],
                             inactive_days=casework.INACTIVE_DAYS)
     return _guarded(request, "/staff/cases", work)

@@ -202,3 +202,26 @@ def test_two_workers_send_a_notice_once(world: StaffWorld) -> None:
         thread.join()
     assert sent == ["her@example.net"]
     assert _outcomes(world) == ["sent_email"]
+
+
+def test_the_cli_sends_what_waits_and_says_how_notices_ended(
+        sqlite_world: StaffWorld, mailbox: Mailbox) -> None:
+    from click.testing import CliRunner
+
+    from safereport.cli import main
+
+    world = sqlite_world  # its database is in its data directory, as the CLI opens it
+    data_dir = world.instance.settings.data_dir
+    with (data_dir / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(f'\nsmtp_host = "{mailbox.host}"\nsmtp_port = "{mailbox.port}"\n'
+                     'smtp_from = "notices@example.org"\n')
+    _configure(world, mailbox)
+    _reply(world, _report(world, times=("morning", "afternoon", "evening")))
+    run = CliRunner().invoke(main, ["--data-dir", str(data_dir), "notices", "status"])
+    assert run.exit_code == 0 and "waiting: 1" in run.output
+    run = CliRunner().invoke(main, ["--data-dir", str(data_dir), "notices", "send"])
+    assert run.exit_code == 0, run.output
+    if notices.in_safe_time(("morning", "afternoon", "evening"), datetime.now(UTC)):
+        assert "1 notice(s) settled" in run.output and len(mailbox.received) == 1
+    else:  # at night her times have not started: it waits, and nothing is sent
+        assert "0 notice(s) settled" in run.output and mailbox.received == []

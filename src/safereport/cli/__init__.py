@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "jobs",
     "keys",
     "ledger",
+    "notices",
     "policy",
     "quarantine",
     "report",

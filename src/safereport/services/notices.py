@@ -11,7 +11,8 @@ How it goes, so that no request waits for a mail server and nothing is lost:
    added to the outbox (:mod:`safereport.store.notices`) naming the case and the caseworker,
    never an address. If that fails it is logged; the message itself is already saved.
 2. **Sent off the request.** A :class:`NoticeWorker` thread (started by the web app when
-   notices are configured; ``safereport notices send`` does one pass from cron) takes due rows.
+   notices are configured; ``safereport notices send`` does one pass, e.g. from cron) takes
+   due rows.
 3. **A decided, recorded access.** For her notice the worker opens her contact details
    (email, phone, how it is safe to contact her) through the road (``access_case``, as the
    caseworker who wrote, for the case's purpose, ``detail.event = notice``): the ledger shows
@@ -72,6 +73,7 @@ __all__ = [
     "deliver_due",
     "in_safe_time",
     "next_safe_start",
+    "outcome_counts",
     "parse_safe_contact",
     "reply_written",
     "report_received",
@@ -395,6 +397,16 @@ def _deliver_staff(instance: Instance, config: NoticeConfig, row: Any) -> _Outco
         return _Outcome("not_configured")
     config.email.send(to, STAFF_SUBJECT, STAFF_BODY)
     return _Outcome("sent_staff")
+
+
+def outcome_counts(instance: Instance) -> dict[str, int]:
+    """How many notices wait (``waiting``) and how many ended each way."""
+    from sqlalchemy import func
+
+    with instance.engine.connect() as conn:
+        rows = conn.execute(select(notices.c.outcome, func.count())
+                            .group_by(notices.c.outcome)).all()
+    return {str(outcome or "waiting"): int(count) for outcome, count in rows}
 
 
 # ---- the worker -----------------------------------------------------------------------------

@@ -446,3 +446,27 @@ def test_transfer_from_the_case_page(world: StaffWorld) -> None:
     assert response.headers["location"].startswith("/staff/disclosures/")
     page = client.get(f"/staff/cases/{filed.case_id}").text
     assert "To Other Support" in page and "needs approval" in page
+
+
+def test_she_gives_an_expired_consent_again_on_her_own_page(world: StaffWorld) -> None:
+    from safereport.services.victim import claim_case, open_by_codename, set_consent
+
+    filed = world.file("cw")
+    claimed = claim_case(world.instance, filed.claim_code)
+    session = open_by_codename(world.instance, claimed.codename)
+    assert session is not None
+    set_consent(world.instance, session, Recipient.HOUSING, Purpose.SAFEGUARDING, give=True)
+    [given] = provenance.case_facts(world.instance, world.users["cw"], filed.case_id).consents
+    expected = datetime.now(UTC) + timedelta(days=world.instance.settings.consent_review_days)
+    assert given.stands and given.review_on is not None  # through her door: dated at once
+    assert abs((given.review_on - expected).total_seconds()) < 3600
+    with world.instance.engine.begin() as conn:
+        conn.execute(update(consents).values(review_on=datetime.now(UTC) - timedelta(days=1)))
+        assert not standing_consent(conn, filed.case_id, Recipient.HOUSING,
+                                    Purpose.SAFEGUARDING)
+    # Her page now shows it as not given; giving it again makes a new one that counts.
+    set_consent(world.instance, session, Recipient.HOUSING, Purpose.SAFEGUARDING, give=True)
+    with world.instance.engine.connect() as conn:
+        assert standing_consent(conn, filed.case_id, Recipient.HOUSING, Purpose.SAFEGUARDING)
+    facts = provenance.case_facts(world.instance, world.users["cw"], filed.case_id)
+    assert len(facts.consents) == 2 and not facts.due_for_review

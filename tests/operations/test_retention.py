@@ -406,3 +406,39 @@ def test_worker_processes_contending_shred_each_case_once(world: World) -> None:
         assert len(_retention_entries(world, session.case_id)) == 1
         # the first tick on or after its sixth anniversary (noticed exactly 30 days before)
         assert erased_on[session.case_id].date() == (SIX_YEARS + timedelta(days=n)).date()
+
+
+def test_a_message_after_the_notice_withdraws_it_and_a_later_notice_is_a_full_one(
+    world: World
+) -> None:
+    world.instance.settings = replace(world.instance.settings,
+                                      retention=parse_rules(["new inactive 1y"]))
+    session, _ = _report(world)
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    with world.instance.engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.id == session.case_id).values(updated_at=start))
+        conn.execute(update(notes).where(notes.c.case_id == session.case_id)
+                     .values(created_at=start))
+    due = add_period(start, 1, "y")
+    clock = FakeClock(due - timedelta(days=30))
+    run_retention(world.instance, clock=clock)
+    assert case_overview(world.instance, session).retention_shred_on == due
+    written = due - timedelta(days=10)  # she writes ten days before it would go
+    with world.instance.engine.begin() as conn:
+        conn.execute(notes.insert().values(
+            id=new_id(), case_id=session.case_id, author_kind="victim", visible_to_subject=True,
+            sealed=b"x", created_at=written))
+    clock.set(due - timedelta(days=9))
+    report = run_retention(world.instance, clock=clock)
+    assert report.withdrawn == [case_overview(world.instance, session).reference]
+    assert case_overview(world.instance, session).retention_shred_on is None
+    clock.set(due)
+    run_retention(world.instance, clock=clock)
+    assert not _erased(world, session.case_id)
+    again = add_period(written, 1, "y")
+    clock.set(again - timedelta(days=30))
+    run_retention(world.instance, clock=clock)
+    assert case_overview(world.instance, session).retention_shred_on == again  # told afresh
+    clock.set(again)
+    run_retention(world.instance, clock=clock)
+    assert _erased(world, session.case_id)

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, func, select
+from sqlalchemy import Connection, Select, and_, delete, func, or_, select
 
 from safereport.domain.case import CaseStatus
-from safereport.domain.retention import RetentionBasis, RetentionRule
+from safereport.domain.retention import RetentionBasis, RetentionRule, add_period
 from safereport.domain.vocabulary import Action, ActorRole, OrgKind, Purpose
 from safereport.services.access import Actor, decide_and_record
 from safereport.services.clock import Clock, SystemClock
@@ -153,9 +153,18 @@ def _live() -> Any:
     return and_(cases.c.erased_at.is_(None), cases.c.erasure_requested_at.is_(None))
 
 
-def _rule_rows(conn: Connection, rule: RetentionRule,
+def _latest_since(rule: RetentionRule, horizon: datetime) -> datetime:
+    """A moment after which no count can have started for a case due by ``horizon``: what
+    the query asks the database for (a few days to spare for short months; the exact test is
+    made afterwards on each row)."""
+    return add_period(horizon, -rule.amount, rule.unit) + timedelta(days=4)
+
+
+def _rule_rows(conn: Connection, rule: RetentionRule, horizon: datetime,
                warnings: list[str]) -> list[tuple[str, str, str, datetime]]:
+    """Cases the rule selects whose count started early enough to be due by ``horizon``."""
     base = (cases.c.id, cases.c.reference, organisations.c.kind)
+    latest = _latest_since(rule, horizon)
     joined = cases.join(organisations, organisations.c.id == cases.c.org_id)
     if rule.basis is RetentionBasis.CLOSURE:
         closed = (select(case_closures.c.case_id, func.max(case_closures.c.closed_at).label("at"))
@@ -163,13 +172,16 @@ def _rule_rows(conn: Connection, rule: RetentionRule,
         since = func.coalesce(closed.c.at, cases.c.updated_at)
         query = (select(*base, since).select_from(joined.outerjoin(closed,
                                                                    closed.c.case_id == cases.c.id))
-                 .where(and_(_live(), cases.c.status == CaseStatus.CLOSED.value)))
+                 .where(and_(_live(), cases.c.status == CaseStatus.CLOSED.value,
+                             since <= latest)))
     elif rule.basis is RetentionBasis.INACTIVITY:
         last_note = (select(notes.c.case_id, func.max(notes.c.created_at).label("at"))
                      .group_by(notes.c.case_id).subquery())
         query = (select(*base, cases.c.updated_at, last_note.c.at)
                  .select_from(joined.outerjoin(last_note, last_note.c.case_id == cases.c.id))
-                 .where(and_(_live(), cases.c.status == rule.kind)))
+                 .where(and_(_live(), cases.c.status == rule.kind,
+                             cases.c.updated_at <= latest,
+                             or_(last_note.c.at.is_(None), last_note.c.at <= latest))))
         return [(str(r[0]), str(r[1]), str(r[2]),
                  max(_aware(r[3]), _aware(r[4])) if r[4] is not None else _aware(r[3]))
                 for r in conn.execute(query)]
@@ -182,16 +194,19 @@ def _rule_rows(conn: Connection, rule: RetentionRule,
         held = marker().subquery()
         key, since_column = list(held.c)[:2]
         query = (select(*base, since_column).select_from(joined.join(held, key == cases.c.id))
-                 .where(_live()))
+                 .where(and_(_live(), since_column <= latest)))
     return [(str(r[0]), str(r[1]), str(r[2]), _aware(r[3])) for r in conn.execute(query)]
 
 
-def _matches(conn: Connection, rules: tuple[RetentionRule, ...],
+def _matches(conn: Connection, rules: tuple[RetentionRule, ...], horizon: datetime,
              warnings: list[str]) -> dict[str, _Match]:
-    """Each case a rule selects, under the rule that makes it due first."""
+    """Each case a rule makes due by ``horizon`` (now plus the notice period), under the rule
+    that makes it due first."""
     found: dict[str, _Match] = {}
     for rule in rules:
-        for case_id, reference, org_kind, since in _rule_rows(conn, rule, warnings):
+        for case_id, reference, org_kind, since in _rule_rows(conn, rule, horizon, warnings):
+            if rule.due(since) > horizon:
+                continue  # not yet within its notice period
             match = _Match(case_id, reference, org_kind, rule, since)
             earlier = found.get(case_id)
             if earlier is None or rule.due(since) < earlier.rule.due(earlier.since):
@@ -214,7 +229,9 @@ def run_retention(instance: Instance, *, clock: Clock | None = None,
     notice = timedelta(days=settings.retention_notice_days)
     report = RetentionReport(now=now, dry_run=dry_run)
     with instance.engine.connect() as conn:
-        matches = _matches(conn, settings.retention, report.warnings)
+        # Only cases within their notice period match: one that has left it (written to, say)
+        # loses its notice, and is told afresh when it comes back.
+        matches = _matches(conn, settings.retention, now + notice, report.warnings)
         noticed = _notices(conn)
         stale = sorted(set(noticed) - set(matches))
         report.withdrawn = sorted(str(ref) for ref in conn.execute(
@@ -223,8 +240,6 @@ def run_retention(instance: Instance, *, clock: Clock | None = None,
     due: list[_Match] = []
     for case_id, match in sorted(matches.items(), key=lambda kv: kv[1].reference):
         due_at = match.rule.due(match.since)
-        if now < due_at - notice:
-            continue  # not yet within its notice period
         item = RetentionItem(case_id=case_id, reference=match.reference, rule=match.rule.name,
                              since=match.since, due_at=due_at, shred_on=due_at, noticed_at=None,
                              action="kept")

@@ -442,3 +442,20 @@ def test_a_message_after_the_notice_withdraws_it_and_a_later_notice_is_a_full_on
     clock.set(again)
     run_retention(world.instance, clock=clock)
     assert _erased(world, session.case_id)
+
+
+def test_a_rule_shortened_after_the_notice_waits_for_the_day_she_was_told(world: World) -> None:
+    session, _ = _report(world)
+    _close(world, session.case_id, CLOSED_ON)
+    clock = FakeClock(SIX_YEARS - timedelta(days=30))
+    run_retention(world.instance, clock=clock)
+    assert case_overview(world.instance, session).retention_shred_on == SIX_YEARS
+    world.instance.settings = replace(world.instance.settings,
+                                      retention=parse_rules(["closed 5y"]))
+    clock.set(SIX_YEARS - timedelta(days=1))
+    report = run_retention(world.instance, clock=clock)
+    assert [i.action for i in report.items] == ["noticed"] and not _erased(world, session.case_id)
+    assert case_overview(world.instance, session).retention_shred_on == SIX_YEARS
+    clock.set(SIX_YEARS)
+    run_retention(world.instance, clock=clock)
+    assert _erased(world, session.case_id)

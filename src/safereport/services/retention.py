@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from safereport.domain.case import CaseStatus
 from safereport.domain.retention import RetentionBasis, RetentionRule, add_period
@@ -249,7 +250,9 @@ def run_retention(instance: Instance, *, clock: Clock | None = None,
             continue
         told = noticed.get(case_id)
         noticed_at = told[1] if told else now
-        shred_on = max(due_at, noticed_at + notice)
+        # never sooner than a full notice period after she was told, nor than the day she was
+        # told (a rule shortened since then waits for it); a rule lengthened moves it later
+        shred_on = max(due_at, noticed_at + notice, *((told[2],) if told else ()))
         if told is None or told[0] != match.rule.name or told[2] != shred_on:
             new_notices.append({"case_id": case_id, "rule": match.rule.name,
                                 "noticed_at": noticed_at, "shred_on": shred_on})
@@ -265,10 +268,13 @@ def run_retention(instance: Instance, *, clock: Clock | None = None,
     with instance.engine.begin() as conn:
         if stale:
             conn.execute(delete(retention_notices).where(retention_notices.c.case_id.in_(stale)))
-        for row in new_notices:
-            conn.execute(delete(retention_notices)
-                         .where(retention_notices.c.case_id == row["case_id"]))
-            conn.execute(retention_notices.insert().values(**row))
+        upsert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+        for row in new_notices:  # a hand-run `retention run` at the same moment may write it too
+            statement = upsert(retention_notices).values(**row)
+            conn.execute(statement.on_conflict_do_update(
+                index_elements=[retention_notices.c.case_id],
+                set_={"rule": statement.excluded.rule, "noticed_at": statement.excluded.noticed_at,
+                      "shred_on": statement.excluded.shred_on}))
     outcomes = {match.case_id: _shred(instance, match, now) for match in due}
     if any(action == "shredded" for action, _ in outcomes.values()):
         from safereport.vault import purge_remnants

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Integer,
     LargeBinary,
     String,
     Table,
@@ -23,10 +24,14 @@ from safereport.store.metadata import metadata
 
 __all__ = ["NODE_LEVEL_SHIFT", "ledger_checkpoints", "ledger_entries", "ledger_nodes"]
 
+#: A 64-bit key that on SQLite is the table's rowid (``INTEGER PRIMARY KEY``): a ``BIGINT``
+#: key there is a second b-tree that every append also writes (issue 13, migration 0021).
+RowKey = BigInteger().with_variant(Integer(), "sqlite")
+
 ledger_entries = Table(
     "ledger_entries",
     metadata,
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", RowKey, primary_key=True, autoincrement=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("month", String(7), nullable=False, index=True),
     Column("case_id", String(32), nullable=True, index=True),
@@ -51,7 +56,7 @@ NODE_LEVEL_SHIFT = 48
 ledger_nodes = Table(
     "ledger_nodes",
     metadata,
-    Column("node", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", RowKey, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
 

@@ -42,6 +42,7 @@ from safereport.store.staff import staff_sessions, staff_signin_state, staff_sig
 __all__ = [
     "ABSOLUTE_LIFETIME",
     "IDLE_TIMEOUT",
+    "INTEGRATION_ACCOUNT_PREFIX",
     "LOCKOUT_PERIOD",
     "MAX_FAILED_SIGNINS",
     "MAX_PAIR_FAILURES",
@@ -227,6 +228,10 @@ _ROLE_ORG_KINDS: dict[ActorRole, frozenset[OrgKind] | None] = {
     ActorRole.POLICE_SYSTEM: frozenset({OrgKind.POLICE}),
     ActorRole.SUPERVISOR: frozenset({OrgKind.SUPPORT_SERVICE, OrgKind.POLICE}),
 }
+
+
+#: The username prefix of an integration's service account (it never signs in).
+INTEGRATION_ACCOUNT_PREFIX = "integration:"
 
 
 class StaffArea(StrEnum):
@@ -448,7 +453,9 @@ def authenticate(
     row = None
     if _failures(conn, keys[1], moment) < MAX_PAIR_FAILURES:
         row = conn.execute(_user_query().where(users.c.username == name)).first()
-    if row is None or not row.active:
+    # An integration's service account (services/integrations.py) acts only through its API
+    # token: never through this door, even if someone enabled it and gave it a password.
+    if row is None or not row.active or row.username.startswith(INTEGRATION_ACCOUNT_PREFIX):
         verify_password(_dummy_hash(), password)  # same cost whether or not the name exists
         return _fail(conn, keys, moment)
     if not verify_password(row.password_hash, password):

@@ -62,6 +62,18 @@ def test_the_service_account_acts_for_its_organisation_and_role_and_never_signs_
                                        totp_code=None, totp=auth.totp_sealer(
                                            world.instance.settings))
             assert signed.user is None
+    # Even enabled and given a password by someone, it does not sign in: only its token acts.
+    from sqlalchemy import update
+
+    from safereport.store.core import users
+
+    with world.instance.engine.begin() as conn:
+        conn.execute(update(users).where(users.c.username == "integration:centre").values(
+            active=True, password_hash=auth.hash_password("a long enough password")))
+        signed = auth.authenticate(conn, username="integration:centre",
+                                   password="a long enough password", totp_code=None,
+                                   totp=auth.totp_sealer(world.instance.settings))
+    assert signed.user is None
 
 
 def test_a_revoked_token_is_refused_from_its_next_call(world: StaffWorld) -> None:

@@ -51,7 +51,7 @@ from safereport.ledger.verifier import TlogProof, format_proof, parse_proof
 from safereport.ledger.witness_client import cosigned_proof
 from safereport.services import casework, disclosure, intake
 from safereport.services.access import record_failure
-from safereport.services.auth import StaffUser, create_user
+from safereport.services.auth import INTEGRATION_ACCOUNT_PREFIX, StaffUser, create_user
 from safereport.services.instance import Instance
 from safereport.services.users import find_org
 from safereport.store.accounts import set_active
@@ -137,7 +137,6 @@ DEFAULT_RATE_PER_MINUTE = 60
 MAX_RATE_PER_MINUTE = 6000
 TOKEN_PREFIX = "srk_"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,59}")
-_ACCOUNT_PREFIX = "integration:"
 #: A password hash no password verifies (not a PHC string): the account never signs in.
 _NO_PASSWORD = "!integration-account"
 #: The fields a third-party filing may carry (those of the staff form).
@@ -220,7 +219,7 @@ def add_token(
         if taken is not None:
             raise InvalidInput(f"a token named {name!r} exists already (revoke it, or pick "
                                "another name)")
-        user_id = create_user(conn, org_id=found[0], username=_ACCOUNT_PREFIX + name,
+        user_id = create_user(conn, org_id=found[0], username=INTEGRATION_ACCOUNT_PREFIX + name,
                               display_name=f"Integration {name}", role=actor_role,
                               password="", password_hash=_NO_PASSWORD, now=moment)
         set_active(conn, user_id, False)  # never signs in: only its token acts for it

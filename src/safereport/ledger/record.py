@@ -44,8 +44,16 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+#: The encoder's own string writer (``ensure_ascii=False``): quotes and escapes one string.
+_quote = json.encoder.encode_basestring
+
+
 def canonical_bytes(value: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode(value).encode("utf-8")
+
+
+def _optional(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
 
 
 def _text(value: Any) -> str:
@@ -106,7 +114,40 @@ class DecisionRecord:
         }
 
     def leaf(self) -> bytes:
-        return canonical_bytes(self.as_json())
+        """The canonical bytes of :meth:`as_json`, written out field by field (the keys are
+        already in sorted order) with the JSON encoder's own string writer: about three times
+        faster than the encoder on the append path (issue 13), and the same bytes
+        (tests/ledger/test_record_encoding.py). A field of another type than a string (the
+        writer raises TypeError) goes through the encoder instead."""
+        try:
+            return self._written()
+        except TypeError:
+            return canonical_bytes(self.as_json())
+
+    def _written(self) -> bytes:
+        s = _quote
+        detail = self.detail
+        return (
+            '{"action":' + s(self.action)
+            + ',"actor":{"id":' + s(self.actor_id)
+            + ',"org":' + _optional(self.actor_org_kind)
+            + ',"role":' + s(self.actor_role)
+            + '},"case":' + _optional(self.case_id)
+            + ',"data":[' + ",".join(map(s, self.categories))
+            + '],"decision":' + s(self.effect)
+            + ',"detail":{' + ",".join([s(key) + ":" + s(detail[key]) for key in sorted(detail)])
+            + '},"holder":' + s(self.holder)
+            + ',"obligations":[' + ",".join(map(s, self.obligations))
+            + '],"policy_hash":' + s(self.policy_hash)
+            + ',"purpose":' + s(self.purpose)
+            + ',"recipient":' + s(self.recipient)
+            + ',"regime":' + s(self.regime)
+            + ',"rules":[' + ",".join(map(s, self.rules))
+            + '],"salt":' + s(self.salt)
+            + ',"time":' + s(_time_text(self.time))
+            + ',"v":' + str(RECORD_VERSION)
+            + "}"
+        ).encode("utf-8")
 
     @property
     def month(self) -> str:

@@ -10,7 +10,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, func, select
+from sqlalchemy import Connection, Dialect, LargeBinary, Table, bindparam, func, select
+from sqlalchemy.exc import DBAPIError
 
 from safereport.errors import LedgerError
 from safereport.ledger import merkle
@@ -36,8 +37,7 @@ __all__ = [
 
 
 _MAX_INDEX = select(func.max(ledger_entries.c.idx))
-#: Plain SQL, the same on SQLite and PostgreSQL: the append path runs it once per batch, and
-#: a driver-level statement skips SQLAlchemy's compile-cache lookup and result processing.
+#: Plain SQL, the same on SQLite and PostgreSQL, run on the driver's cursor once per batch.
 _LAST_ENTRY_SQL = "SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1"
 # Fixed statements with expanding IN parameters compile once and stay in SQLAlchemy's cache.
 _LEAF_HASHES = select(ledger_entries.c.idx, ledger_entries.c.leaf_hash).where(
@@ -100,9 +100,37 @@ def root(conn: Connection, size: int) -> bytes:
     return compact_range(conn, size).root()
 
 
+def _driver_run(
+    conn: Connection, sql: str, rows: Sequence[Sequence[Any]] = ((),), *, fetch: bool = False
+) -> Sequence[Any] | None:
+    """Run ``sql`` on the driver's own cursor of ``conn``, inside ``conn``'s transaction: once
+    per row of ``rows`` (one ``executemany``), or once with ``fetch``, returning the first row.
+
+    The append path's statements are fixed, so SQLAlchemy's per-statement work (compiled
+    cache lookup, execution context, events, result wrapping) is pure overhead there: on the
+    single-writer path it cost more than the database (issue 13). A driver error is raised
+    as SQLAlchemy's own exception class (IntegrityError, OperationalError...), with its
+    parameters hidden, as every other statement's is.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if fetch or len(rows) == 1:
+            cursor.execute(sql, rows[0])
+            return cursor.fetchone() if fetch else None
+        cursor.executemany(sql, rows)
+        return None
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
+    finally:
+        cursor.close()
+
+
 def last_entry(conn: Connection) -> tuple[int, bytes | None]:
     """The tree size and the newest leaf hash (None for an empty log), in one lookup."""
-    row = conn.exec_driver_sql(_LAST_ENTRY_SQL).first()
+    row = _driver_run(conn, _LAST_ENTRY_SQL, fetch=True)
     if row is None:
         return 0, None
     return int(row[0]) + 1, bytes(row[1])
@@ -144,7 +172,10 @@ def _converters(table: Table, names: Sequence[str], dialect: Dialect) -> Convert
     the bind processing SQLAlchemy itself would apply (on SQLite, a DateTime becomes text)."""
     found = []
     for position, name in enumerate(names):
-        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        column_type = table.c[name].type
+        if isinstance(column_type, LargeBinary):
+            continue  # both drivers take ``bytes`` as a blob / bytea; the wrapper is a copy
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             found.append((position, processor))
     return tuple(found)
@@ -164,9 +195,9 @@ def _converted(rows: list[tuple[Any, ...]], converters: Converters) -> list[tupl
 
 class _Writer:
     """The two INSERT statements of an append in the driver's own parameter style, and the
-    column conversions: built once per kind of database, so that a batch is one
-    ``executemany`` per table with no statement compiled or parameters processed per row by
-    SQLAlchemy (issue 13)."""
+    column conversions SQLAlchemy would apply: built once per kind of database, so that a batch
+    is one ``executemany`` per table, with no statement compiled or parameters processed per
+    row by SQLAlchemy (issue 13)."""
 
     __slots__ = ("entries_sql", "entry_converters", "node_converters", "nodes_sql")
 
@@ -229,9 +260,9 @@ def append_values(
         return edge
     writer = _writer(conn.dialect)
     rows = [(size + offset, *row) for offset, row in enumerate(values)]
-    conn.exec_driver_sql(writer.entries_sql, _converted(rows, writer.entry_converters))
+    _driver_run(conn, writer.entries_sql, _converted(rows, writer.entry_converters))
     if new_nodes:
-        conn.exec_driver_sql(writer.nodes_sql, _converted(new_nodes, writer.node_converters))
+        _driver_run(conn, writer.nodes_sql, _converted(new_nodes, writer.node_converters))
     return edge
 
 

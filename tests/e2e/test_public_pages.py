@@ -5,6 +5,7 @@ Screenshots go to ``$SAFEREPORT_SCREENSHOTS`` if set (CI keeps them), else the t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -22,6 +23,10 @@ from tests.stats._entries import Entry, append_entries
 
 from safereport.config import Settings
 from safereport.ledger.log import init_ledger
+from safereport.ledger.notes import parse_vkey
+from safereport.ledger.publish import PublishRule
+from safereport.ledger.witness import Witness
+from safereport.ledger.witness_client import WitnessEndpoint
 from safereport.services import auth
 from safereport.services.instance import Instance
 from safereport.stats import tracker
@@ -29,7 +34,7 @@ from safereport.stats.foi import Classification
 from safereport.stats.release import ReleaseOptions, publish_release, verify_release
 from safereport.store.db import make_engine
 from safereport.store.tables import metadata
-from safereport.web import public
+from safereport.web import public, public_verify
 from safereport.web.app import STATIC_DIR, create_app
 from safereport.web.security import install_security
 
@@ -46,6 +51,7 @@ def _app(instance: Instance) -> FastAPI:
     install_security(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(public.router)
+    app.include_router(public_verify.router)  # /log/verify, linked from /statistics
     return app
 
 
@@ -156,6 +162,67 @@ def test_forces_page_without_javascript(
     with page_nojs.expect_download() as download:
         page_nojs.get_by_role("link", name="Download every request and answer (CSV)").click()
     assert download.value.suggested_filename == "foi-requests.csv"
+
+
+def _with_witnesses(instance: Instance, tmp_path: Path) -> None:
+    """Two witnesses in the deployment's rule (never contacted here: only the page reads it)."""
+    endpoints = tuple(
+        WitnessEndpoint(f"https://w{n}.example", parse_vkey(
+            Witness.create(tmp_path / f"w{n}", f"witness.example/w{n}").vkey)) for n in (1, 2))
+    instance.__dict__["publishing"] = PublishRule(witnesses=endpoints, quorum=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ar", "ckb", "ti"])
+def test_the_receipt_page_passes_axe_on_phone_and_desktop(
+    live_server: Callable[[Any], str], page: Any, axe_violations: Axe, instance: Instance,
+    tmp_path: Path, lang: str,
+) -> None:
+    _with_witnesses(instance, tmp_path)
+    base = live_server(_app(instance))
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    for width, height in ((360, 740), (1366, 768)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{base}/log/verify?lang={lang}")
+        assert page.locator("html").get_attribute("lang") == lang
+        assert page.locator("html").get_attribute("dir") == ("rtl" if lang in ("ar", "ckb")
+                                                             else "ltr")
+        assert page.locator("#witnesses-table tbody tr").count() == 2
+        assert page.locator("#quick-exit").is_visible()
+        # The command is read left to right, whole, even on a phone in Arabic script.
+        command = page.locator("#verify-command")
+        assert command.evaluate("el => getComputedStyle(el).direction") == "ltr"
+        assert command.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+        shot = _shots(tmp_path) / f"public-log-verify-{lang}-{width}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert axe_violations(page) == [], (lang, width)
+    assert requested and all(url.startswith(base + "/") for url in requested), requested
+
+
+def test_the_receipt_page_without_javascript_hands_out_the_verifier(
+    live_server: Callable[[Any], str], page_nojs: Any, instance: Instance, tmp_path: Path,
+) -> None:
+    base = live_server(_app(instance))
+    requested: list[str] = []
+    page_nojs.on("request", lambda request: requested.append(request.url))
+    page_nojs.goto(base + "/statistics")
+    page_nojs.get_by_role("link", name="Check a receipt yourself").click()
+    assert page_nojs.url == base + "/log/verify"
+    shown = page_nojs.locator("#verifier-sha256").inner_text().strip()
+    with page_nojs.expect_download() as verifier:
+        page_nojs.get_by_role("link", name="verify_receipt.py").click()
+    assert verifier.value.suggested_filename == "verify_receipt.py"
+    data = Path(verifier.value.path()).read_bytes()
+    assert data == (STATIC_DIR / "verify_receipt.py").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == shown
+    with page_nojs.expect_download() as policy:
+        page_nojs.get_by_role("link", name="policy.txt").click()
+    assert policy.value.suggested_filename == "policy.txt"
+    text = Path(policy.value.path()).read_text(encoding="utf-8")
+    assert text == f"log {instance.ledger.verifier_key()}\nquorum 0\n"
+    assert page_nojs.locator("#no-witnesses").is_visible()
+    assert all(url.startswith(base + "/") for url in requested), requested
 
 
 @pytest.mark.slow

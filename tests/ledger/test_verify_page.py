@@ -82,7 +82,8 @@ def world(engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, str, byt
 
 
 def _pre(page: str, element_id: str) -> str:
-    found = re.search(rf'<pre dir="ltr" id="{element_id}">(.*?)</pre>', page, re.S)
+    found = re.search(rf'<pre dir="ltr"(?: class="command")? id="{element_id}">(.*?)</pre>',
+                      page, re.S)
     assert found is not None, element_id
     return html.unescape(found.group(1))
 

@@ -120,8 +120,8 @@ def test_the_receipt_page_in_each_language(client: TestClient, code: str) -> Non
         if len(longest) > 12 and longest in html:
             english.append(msgid)  # translated, but the English is on the page
     assert english == []
-    assert '<pre dir="ltr" id="verify-command">python3 verify_receipt.py receipt-42.tlog-proof ' \
-           'policy.txt</pre>' in html
+    assert ('<pre dir="ltr" class="command" id="verify-command">'
+            'python3 verify_receipt.py receipt-42.tlog-proof policy.txt</pre>') in html
     assert '<code dir="ltr">record.zip</code>' in html
     assert '<a href="/log/verify_receipt.py" download="verify_receipt.py" dir="ltr">' in html
     assert '<pre dir="ltr" id="verifier-sha256">' in html

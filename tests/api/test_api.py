@@ -19,6 +19,7 @@ from safereport.services.access import active_consent
 from safereport.services.disclosure import DisclosureStatus
 from safereport.store.api_tokens import api_tokens
 from safereport.web.api import create_api
+from safereport.web.app import create_app
 
 API = "/api/v1"
 
@@ -289,3 +290,23 @@ def test_every_error_is_json_never_a_page(world: StaffWorld, api_client: TestCli
 def test_without_an_instance_the_api_says_so_in_json() -> None:
     client = TestClient(create_api(None))
     _error(client.get("/inbox", headers=bearer("srk_x")), 503, "unavailable")
+
+
+def test_an_expired_package_is_gone_and_says_so(sqlite_world: StaffWorld) -> None:
+    from dataclasses import replace
+
+    world = sqlite_world
+    _, request_id = marac_referral(world)
+    secret = make_token(world, "marac-system", org="Testtown MARAC", role="marac_member",
+                        scopes=("inbox:read",))
+    world.instance.settings = replace(world.instance.settings, package_days=0)
+    client = TestClient(create_app(world.instance))
+    [item] = client.get(f"{API}/inbox", headers=bearer(secret)).json()
+    assert item["expired"] is True
+    before = len(entries(world.instance))
+    body = _error(client.get(f"{API}/inbox/{request_id}", headers=bearer(secret)), 410,
+                  "expired")
+    assert "ask Safe Haven Support to send it again" in body["message"]
+    [entry] = _new_entries(world, before)
+    assert entry["decision"] == "deny" and entry["detail"]["outcome"] == "package_expired"
+    assert entry["detail"]["automated"] == "true"

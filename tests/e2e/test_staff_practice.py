@@ -1,17 +1,16 @@
 """Issue 17 in Chromium: outcome measures, the MARAC meeting's actions, a dormant case and
-reopening it, consents due for review; axe-core on each new page state."""
+reopening it, consents due for review, a transfer to another area; axe-core on each new page
+state."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 from tests.e2e.test_staff_pages import Axe, Serve, _no_violations, sign_in
-from tests.staff._world import StaffWorld, make_staff_world
+from tests.staff._world import StaffWorld
 
 from safereport.domain.vocabulary import Purpose, Recipient
 from safereport.store.core import consents
@@ -20,26 +19,10 @@ from safereport.web.app import create_app
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from safereport.services import auth
-
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[StaffWorld]:
-    made = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
-    yield made
-    made.instance.close()
-
-
 def test_caseworker_scores_outcomes_records_marac_actions_and_makes_a_case_dormant(
-    world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
+    staff_world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
 ) -> None:
+    world = staff_world
     filed = world.file("cw", consents=((Recipient.MARAC, Purpose.MARAC),))
     world.confirm_consents(filed)
     with world.instance.engine.begin() as conn:  # her consent is due for review in a week
@@ -90,8 +73,9 @@ def test_caseworker_scores_outcomes_records_marac_actions_and_makes_a_case_dorma
 
 
 def test_supervisors_transfer_a_case_and_the_service_there_takes_it_in(
-    world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
+    staff_world: StaffWorld, live_server: Serve, page: Any, axe_violations: Axe,
 ) -> None:
+    world = staff_world
     filed = world.file("cw")
     base = live_server(create_app(world.instance))
     sign_in(page, base, world, "sup1")

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 from tests.staff._client import csrf_of, signed_in
 from tests.staff._world import StaffWorld
+from tests.staff.test_recipients import _marac_referral
 
 from safereport.domain.case import CaseStatus
 from safereport.domain.fields import CaseField
@@ -173,16 +174,6 @@ def test_outcomes_from_the_case_page(world: StaffWorld) -> None:
 
 
 # ---- the MARAC meeting's actions ------------------------------------------------------------
-
-
-def _marac_referral(world: StaffWorld) -> tuple[str, str]:
-    filed = world.file("sup1")
-    request_id = disclosure.request_disclosure(world.instance, world.users["sup1"], DisclosureForm(
-        case_id=filed.case_id, recipient_org_id=world.orgs["marac"], purpose=Purpose.MARAC,
-        categories=frozenset({DataCategory.IDENTITY, DataCategory.CRIME_DETAILS}),
-        justification="High risk; MARAC on Thursday."))
-    disclosure.approve(world.instance, world.users["sup2"], request_id)
-    return filed.case_id, request_id
 
 
 def test_marac_actions_recorded_against_the_referral(world: StaffWorld) -> None:

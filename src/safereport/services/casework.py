@@ -1065,19 +1065,27 @@ def complete_safety_action(
     instance: Instance, user: StaffUser, case_id: str, action_id: str
 ) -> None:
     """Mark an action of the case's safety plan done (decided and recorded)."""
+    from safereport.store.staff import safety_plan_actions
+
+    complete_action(instance, user, case_id, action_id, safety_plan_actions, "safety_done",
+                    "no such open action on this case")
+
+
+def complete_action(instance: Instance, user: StaffUser, case_id: str, action_id: str,
+                    table: Any, event: str, missing: str) -> None:
+    """Mark one open action of ``table`` (a safety plan's, a MARAC's) done: an update of the
+    case's notes, decided and recorded with ``event``; ``missing`` if there is none open."""
 
     def work(conn: Connection) -> None:
-        from safereport.store.staff import safety_plan_actions
-
         _case_row(conn, user, case_id)
-        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "safety_done")
-        changed = conn.execute(update(safety_plan_actions).where(and_(
-            safety_plan_actions.c.id == action_id, safety_plan_actions.c.case_id == case_id,
-            safety_plan_actions.c.done_at.is_(None))).values(done_at=_now(None)))
+        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], event)
+        changed = conn.execute(update(table).where(and_(
+            table.c.id == action_id, table.c.case_id == case_id,
+            table.c.done_at.is_(None))).values(done_at=_now(None)))
         if changed.rowcount != 1:
-            raise InvalidInput("no such open action on this case")
+            raise InvalidInput(missing)
 
-    _committed_denial(instance, work, user=user, case_id=case_id, event="safety_done")
+    _committed_denial(instance, work, user=user, case_id=case_id, event=event)
 
 
 def _open_safety_plan(instance: Instance, actor: Actor, grant: Grant,

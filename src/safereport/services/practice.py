@@ -28,6 +28,7 @@ from safereport.services.casework import (
     _committed_denial,
     _decide_write,
     _touch,
+    complete_action,
     due_date,
     open_sealed_rows,
 )
@@ -231,20 +232,10 @@ def add_marac_action(instance: Instance, user: StaffUser, case_id: str, text: st
 def complete_marac_action(instance: Instance, user: StaffUser, case_id: str,
                           action_id: str) -> None:
     """Mark a MARAC action done (decided and recorded)."""
+    from safereport.store.staff import marac_actions
 
-    def work(conn: Connection) -> None:
-        from safereport.store.staff import marac_actions
-
-        _case_row(conn, user, case_id)
-        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES],
-                      "marac_action_done")
-        changed = conn.execute(update(marac_actions).where(and_(
-            marac_actions.c.id == action_id, marac_actions.c.case_id == case_id,
-            marac_actions.c.done_at.is_(None))).values(done_at=datetime.now(UTC)))
-        if changed.rowcount != 1:
-            raise InvalidInput("no such open MARAC action on this case")
-
-    _committed_denial(instance, work, user=user, case_id=case_id, event="marac_action_done")
+    complete_action(instance, user, case_id, action_id, marac_actions, "marac_action_done",
+                    "no such open MARAC action on this case")
 
 
 def open_marac_actions(instance: Instance, actor: Actor, grant: Grant,

@@ -255,16 +255,24 @@ async def add_safety_action(request: Request, staff: Staff, case_id: str) -> Res
     return _guarded(request, f"/staff/cases/{case_id}", work)
 
 
-@router.post("/cases/{case_id}/safety-plan/{action_id}/done")
-async def safety_action_done(request: Request, staff: Staff, case_id: str,
-                             action_id: str) -> Response:
-    await check_form(request)
+def _mark_done(complete: Callable[..., None], anchor: str) -> Callable[..., Any]:
+    """A route that marks one action of the case done (a safety plan's, a MARAC's)."""
+    async def route(request: Request, staff: Staff, case_id: str, action_id: str) -> Response:
+        await check_form(request)
 
-    def work() -> Response:
-        ensure_area(staff.user, StaffArea.CASEWORK)
-        casework.complete_safety_action(instance_of(request), staff.user, case_id, action_id)
-        return RedirectResponse(f"/staff/cases/{case_id}#safety-plan", status_code=303)
-    return _guarded(request, f"/staff/cases/{case_id}", work)
+        def work() -> Response:
+            ensure_area(staff.user, StaffArea.CASEWORK)
+            complete(instance_of(request), staff.user, case_id, action_id)
+            return RedirectResponse(f"/staff/cases/{case_id}#{anchor}", status_code=303)
+        return _guarded(request, f"/staff/cases/{case_id}", work)
+    return route
+
+
+router.add_api_route("/cases/{case_id}/safety-plan/{action_id}/done",
+                     _mark_done(casework.complete_safety_action, "safety-plan"),
+                     methods=["POST"])
+router.add_api_route("/cases/{case_id}/marac-actions/{action_id}/done",
+                     _mark_done(practice.complete_marac_action, "marac"), methods=["POST"])
 
 
 @router.post("/cases/{case_id}/outcomes/{stage}")
@@ -290,18 +298,6 @@ async def add_marac_action(request: Request, staff: Staff, case_id: str) -> Resp
                                   str(form.get("action", "")), agency=str(form.get("agency", "")),
                                   due=str(form.get("due", "")),
                                   referral_id=str(form.get("referral", "")))
-        return RedirectResponse(f"/staff/cases/{case_id}#marac", status_code=303)
-    return _guarded(request, f"/staff/cases/{case_id}", work)
-
-
-@router.post("/cases/{case_id}/marac-actions/{action_id}/done")
-async def marac_action_done(request: Request, staff: Staff, case_id: str,
-                            action_id: str) -> Response:
-    await check_form(request)
-
-    def work() -> Response:
-        ensure_area(staff.user, StaffArea.CASEWORK)
-        practice.complete_marac_action(instance_of(request), staff.user, case_id, action_id)
         return RedirectResponse(f"/staff/cases/{case_id}#marac", status_code=303)
     return _guarded(request, f"/staff/cases/{case_id}", work)
 

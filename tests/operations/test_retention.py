@@ -181,18 +181,34 @@ def test_a_reopened_case_loses_its_notice_and_stays(world: World) -> None:
     assert case_overview(world.instance, session).retention_shred_on is None
 
 
-def test_inactivity_counts_her_messages(world: World) -> None:
+INACTIVE_SINCE = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def _inactive_case(world: World) -> VictimSession:
+    """Under 'new inactive 1y', a new case whose last change and messages were at
+    INACTIVE_SINCE."""
     world.instance.settings = replace(world.instance.settings,
                                       retention=parse_rules(["new inactive 1y"]))
     session, _ = _report(world)
-    start = datetime(2027, 1, 1, tzinfo=UTC)
     with world.instance.engine.begin() as conn:
-        conn.execute(update(cases).where(cases.c.id == session.case_id).values(updated_at=start))
+        conn.execute(update(cases).where(cases.c.id == session.case_id)
+                     .values(updated_at=INACTIVE_SINCE))
         conn.execute(update(notes).where(notes.c.case_id == session.case_id)
-                     .values(created_at=start))
+                     .values(created_at=INACTIVE_SINCE))
+    return session
+
+
+def _her_message(world: World, session: VictimSession, when: datetime) -> None:
+    with world.instance.engine.begin() as conn:
         conn.execute(notes.insert().values(
             id=new_id(), case_id=session.case_id, author_kind="victim", visible_to_subject=True,
-            sealed=b"x", created_at=start + timedelta(days=100)))
+            sealed=b"x", created_at=when))
+
+
+def test_inactivity_counts_her_messages(world: World) -> None:
+    session = _inactive_case(world)
+    start = INACTIVE_SINCE
+    _her_message(world, session, start + timedelta(days=100))
     # a year after the case's last change, but her message came 100 days later: not yet
     clock = FakeClock(add_period(start, 1, "y") + timedelta(days=1))
     assert run_retention(world.instance, clock=clock, dry_run=True).items == []
@@ -411,23 +427,13 @@ def test_worker_processes_contending_shred_each_case_once(world: World) -> None:
 def test_a_message_after_the_notice_withdraws_it_and_a_later_notice_is_a_full_one(
     world: World
 ) -> None:
-    world.instance.settings = replace(world.instance.settings,
-                                      retention=parse_rules(["new inactive 1y"]))
-    session, _ = _report(world)
-    start = datetime(2027, 1, 1, tzinfo=UTC)
-    with world.instance.engine.begin() as conn:
-        conn.execute(update(cases).where(cases.c.id == session.case_id).values(updated_at=start))
-        conn.execute(update(notes).where(notes.c.case_id == session.case_id)
-                     .values(created_at=start))
-    due = add_period(start, 1, "y")
+    session = _inactive_case(world)
+    due = add_period(INACTIVE_SINCE, 1, "y")
     clock = FakeClock(due - timedelta(days=30))
     run_retention(world.instance, clock=clock)
     assert case_overview(world.instance, session).retention_shred_on == due
     written = due - timedelta(days=10)  # she writes ten days before it would go
-    with world.instance.engine.begin() as conn:
-        conn.execute(notes.insert().values(
-            id=new_id(), case_id=session.case_id, author_kind="victim", visible_to_subject=True,
-            sealed=b"x", created_at=written))
+    _her_message(world, session, written)
     clock.set(due - timedelta(days=9))
     report = run_retention(world.instance, clock=clock)
     assert report.withdrawn == [case_overview(world.instance, session).reference]

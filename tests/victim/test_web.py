@@ -164,6 +164,8 @@ def test_message_consent_record_and_erasure_by_form(
     asked = client.get("/return/consent?choice=police/investigation")
     assert "Share your report with: The police" in asked.text and "Yes, I agree" in asked.text
     assert client.get("/return/consent?choice=nonsense").url.path == "/return"
+    # Beside the download, how to check it herself (issue 16), in her language.
+    assert '<a href="/log/verify">Check a receipt yourself</a>' in client.get("/return").text
     got = post("/return/record")
     assert got.headers["content-disposition"] == 'attachment; filename="record.zip"'
     with zipfile.ZipFile(io.BytesIO(got.content)) as bundle:

@@ -159,3 +159,24 @@ def test_the_admin_pages_show_no_case_data(sqlite_world: StaffWorld) -> None:
     entries = ledger_after(w, before)
     assert entries and all(e["decision"] == "deny" for e in entries)
     assert {e["case"] for e in entries} == {filed.case_id}
+
+
+def test_the_admin_page_shows_the_scheduled_work_with_last_and_next_run(
+    sqlite_world: StaffWorld,
+) -> None:
+    """Issue 20: the scheduled jobs are visible on the admin page, with last and next run."""
+    from safereport.services import scheduler
+
+    admin = signed_in(sqlite_world, "admin")
+    before = admin.get("/staff/admin").text
+    assert 'id="jobs"' in before
+    assert before.count("Not run yet") >= 1 and "Never" in before
+    scheduler.run_job(sqlite_world.instance, "checkpoint")
+    after = admin.get("/staff/admin").text
+    row = after.split("(checkpoint)", 1)[1].split("</tr>", 1)[0]
+    assert "Done:" in row and "Never" not in row
+    next_run = re.findall(r"\d\d \w\w\w \d{4} \d\d:\d\d", row)
+    assert len(next_run) == 2, row  # the last run and the next run, both shown
+    # A job that is off says why instead of a time.
+    backups = after.split("(backups)", 1)[1].split("</tr>", 1)[0]
+    assert "Off:" in backups and "Not scheduled" in backups

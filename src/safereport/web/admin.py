@@ -1,7 +1,7 @@
 """The administrator's pages: staff accounts (issue 20). No case data is read here (P5).
 
 ``/staff/admin`` lists every account, the second-factor resets waiting for a second
-administrator, and a form to add an account; ``/staff/admin/account?username=...`` shows one
+administrator, a form to add an account, and the scheduled work (each job's last and next run); ``/staff/admin/account?username=...`` shows one
 account with its actions (disable or enable, reset the password, change the role, ask for,
 confirm or cancel a second-factor reset). Each action is one POST with the CSRF token, calls
 one service (services/users.py), which puts it on the ledger, and shows the result.
@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 
 from safereport.domain.vocabulary import ActorRole
 from safereport.errors import AccessDenied, InvalidInput
-from safereport.services import users
+from safereport.services import scheduler, users
 from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
 
 __all__ = ["router"]
@@ -53,7 +53,7 @@ def _overview(request: Request, admin: users.Admin, *, notice: str = "", error: 
         accounts=users.list_users(instance), resets=users.pending_factor_resets(instance),
         must_change=users.must_change_password(instance), orgs=users.list_orgs(instance),
         roles=_ROLES, me_id=admin.user_id, otp_days=_OTP_DAYS, reset_hours=_RESET_HOURS,
-        **extra)
+        jobs=scheduler.scheduled_jobs(instance), **extra)
 
 
 def _account_page(request: Request, admin: users.Admin, username: str, *, notice: str = "",

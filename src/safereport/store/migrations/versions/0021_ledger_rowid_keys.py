@@ -1,10 +1,14 @@
-"""ledger_entries.idx and ledger_nodes.node as SQLite rowids (issue 13)
+"""ledger_entries.idx and ledger_nodes.node as SQLite rowids; no month-only index (issue 13)
 
 On SQLite a ``BIGINT PRIMARY KEY`` is a separate unique index beside the table's own rowid
 b-tree: every ledger append wrote both. An ``INTEGER PRIMARY KEY`` *is* the rowid, so an
 append writes one b-tree per table fewer (and the last entry is read off the table itself).
 The values and their meaning are unchanged (64-bit integers either way). PostgreSQL keeps
-BIGINT; nothing changes there.
+BIGINT.
+
+On both databases the index on ``ledger_entries.month`` alone goes: the index on
+(month, case_id) that the statistics engine uses already serves any lookup by month (its
+leading column), and every append wrote both.
 
 Revision ID: 0021
 Revises: 0020
@@ -34,8 +38,10 @@ def _retype(old: sa.types.TypeEngine[int], new: sa.types.TypeEngine[int]) -> Non
 
 
 def upgrade() -> None:
+    op.drop_index("ix_ledger_entries_month", table_name="ledger_entries")
     _retype(sa.BigInteger(), sa.Integer())
 
 
 def downgrade() -> None:
     _retype(sa.Integer(), sa.BigInteger())
+    op.create_index("ix_ledger_entries_month", "ledger_entries", ["month"], unique=False)

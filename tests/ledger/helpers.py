@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 
 from safereport.domain.vocabulary import DataCategory, Effect, Obligation
 from safereport.ledger.keys import NoteSigner
 from safereport.ledger.log import Ledger
+from safereport.ledger.witness import Witness
 from safereport.policy.decision import Decision, _mint_decision
+from safereport.store.witnesses import save_cosignature
 
 ORIGIN = "safereport.local/test"
 
@@ -55,3 +59,19 @@ def append_n(ledger: Ledger, count: int, case_id: str | None = "case-1") -> list
                 ledger.append(conn, make_decision(effect), actor_id=f"u{i}", case_id=case_id)
             )
     return indices
+
+
+def cosign(ledger: Ledger, note: str, state: Path, count: int = 2) -> list[Witness]:
+    """``count`` witnesses (state under ``state``) cosign ``note``, the log's first checkpoint
+    they see; the log keeps their cosignatures, as its witness client does."""
+    size = int(note.split("\n")[1])
+    witnesses = []
+    for number in range(1, count + 1):
+        witness = Witness.create(state / f"w{number}", f"witness.example/w{number}")
+        witness.trust(ledger.verifier_key())
+        line = witness.add_checkpoint(("old 0\n\n" + note).encode())
+        with ledger.engine.begin() as conn:
+            save_cosignature(conn, size,
+                             f"{witness.signer.name}+{witness.signer.key_id.hex()}", line)
+        witnesses.append(witness)
+    return witnesses

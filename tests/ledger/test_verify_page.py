@@ -27,13 +27,11 @@ from sqlalchemy import Engine
 from safereport.ledger.notes import parse_vkey
 from safereport.ledger.publish import PublishRule
 from safereport.ledger.verifier import TlogProof, format_proof, parse_policy, parse_proof
-from safereport.ledger.witness import Witness
 from safereport.ledger.witness_client import WitnessEndpoint, cosigned_proof
-from safereport.store.witnesses import save_cosignature
 from safereport.web import public_verify
 from safereport.web.security import install_security
 
-from .helpers import append_n, make_ledger
+from .helpers import append_n, cosign, make_ledger
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -61,15 +59,7 @@ def world(engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, str, byt
     witnesses here are in-process, so no background client may try to reach them."""
     ledger = make_ledger(engine)
     append_n(ledger, 13)
-    note = ledger.checkpoint(new=True)
-    witnesses = []
-    for number in (1, 2):
-        witness = Witness.create(tmp_path / f"w{number}", f"witness.example/w{number}")
-        witness.trust(ledger.verifier_key())
-        line = witness.add_checkpoint(("old 0\n\n" + note).encode())
-        with engine.begin() as conn:
-            save_cosignature(conn, 13, f"{witness.signer.name}+{witness.signer.key_id.hex()}", line)
-        witnesses.append(witness)
+    witnesses = cosign(ledger, ledger.checkpoint(new=True), tmp_path)
     rule = PublishRule(witnesses=tuple(WitnessEndpoint(url, parse_vkey(w.vkey))
                                        for url, w in zip(URLS, witnesses, strict=True)),
                        quorum=2)

@@ -29,9 +29,8 @@ from safereport.ledger.log import Ledger
 from safereport.ledger.verifier import TrustPolicy, check_proof, parse_policy
 from safereport.ledger.witness import Witness
 from safereport.ledger.witness_client import cosigned_proof
-from safereport.store.witnesses import save_cosignature
 
-from .helpers import ORIGIN, append_n, make_ledger
+from .helpers import ORIGIN, append_n, cosign, make_ledger
 
 STANDALONE = (
     Path(__file__).resolve().parents[2]
@@ -114,15 +113,7 @@ def cosigned(engine: Engine, tmp_path: Path) -> tuple[Ledger, list[Witness], str
     """A log of 13 entries whose latest checkpoint two witnesses cosigned; entry 5's receipt."""
     ledger = make_ledger(engine)
     append_n(ledger, 13)
-    note = ledger.checkpoint(new=True)
-    witnesses = []
-    for number in (1, 2):
-        witness = Witness.create(tmp_path / f"w{number}", f"witness.example/w{number}")
-        witness.trust(ledger.verifier_key())
-        line = witness.add_checkpoint(("old 0\n\n" + note).encode())
-        with engine.begin() as conn:
-            save_cosignature(conn, 13, f"{witness.signer.name}+{witness.signer.key_id.hex()}", line)
-        witnesses.append(witness)
+    witnesses = cosign(ledger, ledger.checkpoint(new=True), tmp_path)
     return ledger, witnesses, cosigned_proof(ledger, 5)
 
 

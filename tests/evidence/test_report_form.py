@@ -178,3 +178,20 @@ def test_a_report_only_spoken_is_sent_and_kept(sqlite_world: StaffWorld) -> None
         voiced = conn.execute(select(evidence_files.c.media_type)
                               .where(evidence_files.c.voice.is_(True))).scalars().all()
     assert voiced == ["audio/wav"]
+
+
+def test_the_bot_defences_hold_for_the_multipart_form(sqlite_world: StaffWorld) -> None:
+    """A filled honeypot on the multipart form: the ordinary answer, but no draft and no file
+    is kept (the report is held apart, issue 19); a form sent too soon waits, files unread."""
+    from dataclasses import replace
+
+    world = sqlite_world
+    client = _client(world)
+    caught = _send_form(client, website="http://spam.example")
+    assert caught.status_code == 303 and caught.headers["location"] == "/return/new"
+    assert _count(world, report_draft_files) == 0 and _count(world, evidence_files) == 0
+    world.instance.settings = replace(world.instance.settings, extra={
+        **world.instance.settings.extra, "form_wait_seconds": "600"})
+    early = _send_form(_client(world), narrative="Synthetic: too soon.")
+    assert early.status_code == 429 and "Synthetic: too soon." in early.text
+    assert _count(world, report_draft_files) == 0

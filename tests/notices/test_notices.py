@@ -225,3 +225,12 @@ def test_the_cli_sends_what_waits_and_says_how_notices_ended(
         assert "1 notice(s) settled" in run.output and len(mailbox.received) == 1
     else:  # at night her times have not started: it waits, and nothing is sent
         assert "0 notice(s) settled" in run.output and mailbox.received == []
+
+
+def test_no_staff_notice_of_a_report_held_in_quarantine(
+        world: StaffWorld, mailbox: Mailbox) -> None:
+    _configure(world, mailbox, staff_notice_email="team@example.org")
+    data = {"mode": "anonymous", "crime_type": "other", "narrative": "Synthetic."}
+    submit_report(world.instance, parse_submission(data), suspicion="honeypot")
+    assert notices.deliver_due(world.instance, now=MORNING) == 0
+    assert mailbox.received == []

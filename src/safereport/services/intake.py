@@ -490,9 +490,10 @@ def submit_report(
                           case_id, action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
                           categories=categories, detail={**detail, "event": "report_refused"})
         raise
-    from safereport.services import notices  # after the commit: staff hear of it, neutrally
+    if held is None:  # after the commit: staff hear of it, neutrally (not of one held apart)
+        from safereport.services import notices
 
-    notices.report_received(instance, case_id)
+        notices.report_received(instance, case_id)
     return IntakeReceipt(reference=reference, case_id=case_id, codename=codename,
                          ledger_index=index)
 

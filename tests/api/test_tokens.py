@@ -175,3 +175,23 @@ def test_the_cli_adds_lists_and_revokes_tokens(sqlite_world: StaffWorld) -> None
     assert revoked.exit_code == 0 and "force-link revoked" in revoked.stdout
     with pytest.raises(IntegrationRefused):
         integrations.authenticate(world.instance, secret)
+
+
+def test_the_rate_holds_across_workers(world: StaffWorld) -> None:
+    """Two workers (two engines, two instances) share one count per token."""
+    from safereport.services.instance import Instance
+    from safereport.store.db import make_engine
+
+    secret = make_token(world, "shared", rate=3)
+    other = Instance(settings=world.instance.settings,
+                     engine=make_engine(world.instance.settings.effective_database_url()))
+    minute = datetime(2026, 12, 1, 12, 30, 1, tzinfo=UTC)
+    try:
+        integrations.authenticate(world.instance, secret, now=minute)
+        integrations.authenticate(other, secret, now=minute)
+        integrations.authenticate(world.instance, secret, now=minute)
+        with pytest.raises(IntegrationRefused) as refused:
+            integrations.authenticate(other, secret, now=minute + timedelta(seconds=1))
+    finally:
+        other.close()
+    assert refused.value.refusal is Refusal.RATE_LIMITED

@@ -195,3 +195,21 @@ def test_the_bot_defences_hold_for_the_multipart_form(sqlite_world: StaffWorld) 
     early = _send_form(_client(world), narrative="Synthetic: too soon.")
     assert early.status_code == 429 and "Synthetic: too soon." in early.text
     assert _count(world, report_draft_files) == 0
+
+
+def test_a_file_past_the_limit_is_refused_at_the_file(sqlite_world: StaffWorld) -> None:
+    from dataclasses import replace
+
+    world = sqlite_world
+    world.instance.settings = replace(world.instance.settings, evidence_max_mb=1,
+                                      evidence_media_max_mb=1)
+    client = _client(world)
+    token = csrf_of(client.get("/report").text)
+    answer = client.post("/report", data={"csrf_token": token, "mode": "anonymous",
+                                          "crime_type": "other", "narrative": "Synthetic."},
+                         files={"voice": ("v.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(3 << 20),
+                                          "audio/mp4")})
+    assert answer.status_code == 413
+    assert "The file is too large: the largest we can take is 1 MB." in answer.text
+    assert 'href="#f-file"' in answer.text
+    assert _count(world, report_draft_files) == 0

@@ -33,7 +33,13 @@ from safereport.services.intake import ContactChannel, InvalidReport, Problem
 from safereport.web import victim_bots as bots
 from safereport.web.i18n import N_
 from safereport.web.security import CsrfError, CsrfFailure, client_key, verify_csrf
-from safereport.web.victim_check import SAFE_TIME_LABELS, keep_draft, read_report_form, spoken
+from safereport.web.victim_check import (
+    SAFE_TIME_LABELS,
+    keep_draft,
+    read_report_form,
+    spoken,
+    too_big,
+)
 from safereport.web.victim_police import police_law
 from safereport.web.victim_seen import seen_groups
 from safereport.web.victim_session import (
@@ -311,7 +317,9 @@ def report_submit(request: Request) -> Response:
     form = read_report_form(request)
     lang = language_of(request, form)
     if form is None:
-        return _report_page(request, lang, {}, {"narrative": translate(lang, _TOO_BIG)}, 413)
+        # A file past the limit says so at the file; a text body too long at the text.
+        return _report_page(request, lang, {}, too_big(request, lang)
+                            or {"narrative": translate(lang, _TOO_BIG)}, 413)
     if _csrf_problem(request, form) is not None:
         # Never what she typed: this may be the browser re-sending an old form to someone else.
         return _report_page(request, lang, {}, {}, 400, translate(lang, _STALE))

@@ -62,7 +62,7 @@ from safereport.web.victim_support import (
     translate,
 )
 
-__all__ = ["SAFE_TIME_LABELS", "keep_draft", "read_report_form", "router", "spoken"]
+__all__ = ["SAFE_TIME_LABELS", "keep_draft", "read_report_form", "router", "spoken", "too_big"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -122,6 +122,14 @@ def read_report_form(request: Request) -> FormData | None:
                            max_part_size=4 * MAX_FIELD_CHARS + 4096)
     except UploadTooLarge:
         return None
+
+
+def too_big(request: Request, lang: str) -> dict[str, str]:
+    """For a report form refused as too large: the file's message when it carried files."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return {}
+    mb = limits_of(request.app.state.instance.settings).largest // 2 ** 20
+    return {"file": translate(lang, _TOO_BIG_FILE, mb=mb)}
 
 
 def _upload(form: FormData, name: str) -> UploadFile | None:

@@ -86,6 +86,12 @@ def test_a_revoked_token_is_refused_from_its_next_call(world: StaffWorld) -> Non
     assert refused.value.refusal is Refusal.TOKEN_REVOKED
     [info] = integrations.list_tokens(world.instance)
     assert info.revoked_at is not None
+    added, revoked = entries(world.instance)[-2:]
+    assert added["actor"]["id"] == revoked["actor"]["id"] == "operator:cli"
+    assert added["detail"]["outcome"] == "api_token_added"
+    assert (added["detail"]["token"], added["detail"]["role"], added["detail"]["scopes"]) == (
+        "to-revoke", "police_system", " ".join(s.value for s in Scope))
+    assert revoked["detail"] == {"outcome": "api_token_revoked", "token": "to-revoke"}
     with pytest.raises(InvalidInput, match="no token named"):
         integrations.revoke_token(world.instance, "never-made")
 

@@ -50,7 +50,7 @@ from safereport.ledger.record import parse_leaf
 from safereport.ledger.verifier import TlogProof, format_proof, parse_proof
 from safereport.ledger.witness_client import cosigned_proof
 from safereport.services import casework, disclosure, intake
-from safereport.services.access import record_failure
+from safereport.services.access import Actor, record_failure
 from safereport.services.auth import INTEGRATION_ACCOUNT_PREFIX, StaffUser, create_user
 from safereport.services.instance import Instance
 from safereport.services.users import find_org
@@ -146,6 +146,8 @@ THIRD_PARTY_FIELDS: tuple[CaseField, ...] = (
     CaseField.IMMIGRATION_STATUS,
 )
 _NOT_FOUND = ("no such package", "no such disclosure request", "no such ask")
+#: Who manages tokens: the operator at the command line (as for staff accounts).
+_OPERATOR = Actor(id="operator:cli", role=ActorRole.ADMIN)
 
 
 def _now(now: datetime | None = None) -> datetime:
@@ -227,6 +229,10 @@ def add_token(
             id=new_id(), name=name, user_id=user_id, token_hash=hash_token(secret),
             scopes=" ".join(s.value for s in chosen), rate_per_minute=rate_per_minute,
             window_minute=0, window_count=0, created_at=moment))
+        # On record with the change (a step that opens no case data: ``deny`` says so).
+        record_failure(instance, _OPERATOR, None, None, "api_token_added", conn=conn, detail={
+            "token": name, "account": f"user:{user_id}", "role": actor_role.value,
+            "org_kind": found[1].value, "scopes": " ".join(s.value for s in chosen)})
     info = next(t for t in list_tokens(instance) if t.name == name)
     return info, secret
 
@@ -264,6 +270,8 @@ def revoke_token(instance: Instance, name: str, *, now: datetime | None = None) 
             return False
         conn.execute(update(api_tokens).where(api_tokens.c.name == name).values(
             revoked_at=_now(now)))
+        record_failure(instance, _OPERATOR, None, None, "api_token_revoked", conn=conn,
+                       detail={"token": name})
     return True
 
 

@@ -45,8 +45,7 @@ def _send_form(client: TestClient, **more: str) -> Any:
         "file": ("IMG_2041 at mums house.jpg", jpeg_with_gps(), "image/jpeg")})
 
 
-def test_attach_check_change_and_send(sqlite_world: StaffWorld) -> None:
-    world = sqlite_world
+def test_attach_check_change_and_send(world: StaffWorld) -> None:  # SQLite and PostgreSQL
     client = _client(world)
     before = _count(world, cases)
     answer = _send_form(client)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -28,16 +27,15 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Select, Table, case, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safereport.config import Settings
 from safereport.domain.vocabulary import ActorRole, OrgKind
-from safereport.errors import AccessDenied, ConfigError, InvalidInput
+from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions, staff_signin_state, staff_signin_throttle
+from safereport.vault.recipes import SecretBox
 
 __all__ = [
     "ABSOLUTE_LIFETIME",
@@ -116,21 +114,19 @@ def _dummy_hash() -> str:
 
 TOTP_KEY_FILE = "totp.key"
 _SEALED_V1 = b"\x01"  # a clear base32 secret never starts with this byte
-_NONCE = 12
 
 
 class TotpSealer:
-    """AES-256-GCM for TOTP secrets at rest (``keys/totp.key``, 0600, made by ``init``).
+    """TOTP secrets at rest, sealed by the vault's recipe under ``keys/totp.key`` (0600, made
+    by ``init``).
 
     A secret in the database is useless without the key file: a copied database file or
-    backup yields no second factor. The associated data binds each sealed secret to its user
-    (or, while enrolling, to its session), so a sealed secret moved to another row fails.
+    backup yields no second factor. The recipe binds each sealed secret to its user (or, while
+    enrolling, to its session), so a sealed secret moved to another row fails.
     """
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ConfigError("the TOTP key must be 32 bytes")
-        self._aead = AESGCM(key)
+    def __init__(self, key: bytes | SecretBox) -> None:
+        self._box = key if isinstance(key, SecretBox) else SecretBox(key)
 
     @classmethod
     def load(cls, keys_dir: Path) -> TotpSealer:
@@ -138,63 +134,38 @@ class TotpSealer:
 
         Refuses (ConfigError) a key file that others can read.
         """
-        path = keys_dir / TOTP_KEY_FILE
-        if not path.exists():
-            _create_key_file(path)
-        info = path.stat()
-        if info.st_mode & 0o077:
-            raise ConfigError(f"{path} must be readable by its owner only (chmod 600)")
-        return cls(path.read_bytes())
+        return cls(SecretBox.from_key_file(keys_dir / TOTP_KEY_FILE, "the TOTP key"))
 
     def seal(self, secret: str, user_id: str) -> bytes:
-        nonce = os.urandom(_NONCE)
-        sealed = self._aead.encrypt(nonce, secret.encode("ascii"), _aad("user", user_id))
-        return _SEALED_V1 + nonce + sealed
+        return _SEALED_V1 + self._box.seal_secret("totp/user", secret.encode("ascii"), user_id)
 
     def open(self, stored: bytes, user_id: str) -> str | None:
         """The secret, or None if it cannot be opened (the sign-in is then refused)."""
         if not stored.startswith(_SEALED_V1):
             return None
-        body = stored[len(_SEALED_V1):]
         try:
-            plain = self._aead.decrypt(body[:_NONCE], body[_NONCE:], _aad("user", user_id))
-        except (InvalidTag, ValueError):
+            plain = self._box.open_secret("totp/user", stored[len(_SEALED_V1):], user_id)
+        except VaultError:
             return None
         return plain.decode("ascii")
 
     def seal_pending(self, secret: str, token_hash: str) -> str:
         """A 32-character base32 secret sealed into 64 characters (the column's width)."""
-        raw = base64.b32decode(secret)
-        nonce = os.urandom(_NONCE)
-        sealed = nonce + self._aead.encrypt(nonce, raw, _aad("pending", token_hash))
+        sealed = self._box.seal_secret("totp/pending", base64.b32decode(secret), token_hash)
         return base64.urlsafe_b64encode(sealed).decode("ascii")
 
     def open_pending(self, stored: str, token_hash: str) -> str | None:
         try:
             body = base64.urlsafe_b64decode(stored.encode("ascii"))
-            raw = self._aead.decrypt(body[:_NONCE], body[_NONCE:], _aad("pending", token_hash))
-        except (InvalidTag, ValueError, binascii.Error):
+            raw = self._box.open_secret("totp/pending", body, token_hash)
+        except (VaultError, ValueError, binascii.Error):
             return None
         return base64.b32encode(raw).decode("ascii")
 
 
-def _aad(kind: str, owner: str) -> bytes:
-    return f"safereport/totp/{kind}/{owner}".encode()
-
-
-def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # made by another worker meanwhile
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(AESGCM.generate_key(bit_length=256))
-
-
 def init_totp_key(settings: Settings) -> None:
     """Called by ``safereport init``: the key that seals staff TOTP secrets (0600)."""
-    _create_key_file(settings.keys_dir / TOTP_KEY_FILE)
+    SecretBox.from_key_file(settings.keys_dir / TOTP_KEY_FILE, "the TOTP key")
 
 
 def totp_sealer(settings: Settings) -> TotpSealer:

@@ -5,7 +5,8 @@ and never needs the KEK's bytes itself, so a KMS or HSM (whose keys never leave 
 the same four calls. Three stores ship:
 
 * :class:`FileKeyStore`: ``keys/vault.json``, created by ``safereport init``, mode 0600 in a
-  0700 folder, rewritten atomically (temp file, fsync, rename) so a crash cannot corrupt it.
+  0700 folder, written by :func:`~safereport.vault.keyfile.write_key_file` (temp file, fsync,
+  rename) so a crash cannot corrupt it.
   Opening refuses a file that group or others can read.
 * :class:`EnvKeyStore`: base64 keys in environment variables named by ``settings.kek_env``
   (for containers whose secrets arrive as variables).
@@ -16,13 +17,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
 import os
 import secrets
-import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from safereport.errors import ConfigError, VaultError
 from safereport.vault._primitives import KEY_BYTES, Aead, random_key
+from safereport.vault.keyfile import check_private, make_key_folder, write_key_file
 
 __all__ = [
     "KEY_FILE_NAME",
@@ -41,6 +40,7 @@ __all__ = [
 ]
 
 KEY_FILE_NAME = "vault.json"
+_WHAT = "the vault key file"
 _FILE_FORMAT = 1
 
 
@@ -210,47 +210,6 @@ class _KeyFile:
         }
 
 
-def check_private(path: Path) -> os.stat_result:
-    """The file's stat; ConfigError unless it is a regular file only its owner can use."""
-    try:
-        info = path.lstat()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"the vault key file {path} is missing") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read the vault key file {path}: {exc.strerror}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"the vault key file {path} is not a regular file")
-    if info.st_mode & 0o077:
-        raise ConfigError(
-            f"the vault key file {path} is readable by others (mode "
-            f"{stat.S_IMODE(info.st_mode):04o}); run `chmod 600 {path}`"
-        )
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise ConfigError(f"the vault key file {path} belongs to another user")
-    return info
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (mode 0600) so that a crash leaves the old or new file whole."""
-    fd, tmp_name = tempfile.mkstemp(prefix=".vault-", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class FileKeyStore:
     """KEKs and the blind-index key in one private JSON file.
 
@@ -268,21 +227,23 @@ class FileKeyStore:
     @classmethod
     def create(cls, path: Path) -> FileKeyStore:
         """Make a new key file; ConfigError if one is there already (it may guard data)."""
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
+        make_key_folder(path.parent)
         if path.exists():
-            raise ConfigError(f"the vault key file {path} exists already; refusing to replace it")
+            raise ConfigError(f"{_WHAT} {path} exists already; refusing to replace it")
         first = _new_kek_id()
         keys = _KeyFile(
             current=first,
             keks={first: {"key": _b64(random_key()), "created": _now(), "retired": None}},
             index_key=_b64(random_key()),
         )
-        _write_atomically(path, keys.to_json())
+        try:
+            write_key_file(path, keys.to_json().encode("utf-8"))
+        except FileExistsError as exc:
+            raise ConfigError(f"{_WHAT} {path} exists already; refusing to replace it") from exc
         return cls(path)
 
     def _reload(self) -> None:
-        info = check_private(self.path)
+        info = check_private(self.path, _WHAT)
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -331,7 +292,7 @@ class FileKeyStore:
         kek_id = _new_kek_id()
         keys.keks[kek_id] = {"key": _b64(random_key()), "created": _now(), "retired": None}
         keys.current = kek_id
-        _write_atomically(self.path, keys.to_json())
+        write_key_file(self.path, keys.to_json().encode("utf-8"), replace=True)
         self._reload()
         return kek_id
 
@@ -345,7 +306,7 @@ class FileKeyStore:
             return
         # The material goes; the id and dates stay as the record of what was retired when.
         keys.keks[kek_id] = {**entry, "key": None, "retired": _now()}
-        _write_atomically(self.path, keys.to_json())
+        write_key_file(self.path, keys.to_json().encode("utf-8"), replace=True)
         self._reload()
 
 

@@ -445,7 +445,8 @@ def ask_for_disclosure_herself(
     if consent is None:
         conn.execute(insert(consents).values(
             id=consent_id, case_id=case_id, recipient=recipient.value, purpose=purpose.value,
-            given_at=_now(), source=FactSource.SUBJECT.value))
+            given_at=_now(), source=FactSource.SUBJECT.value,
+            review_on=_now() + timedelta(days=instance.settings.consent_review_days)))
     request_id = new_id()
     conn.execute(insert(victim_requests).values(
         id=request_id, case_id=case_id, recipient=recipient.value, purpose=purpose.value,

@@ -95,6 +95,23 @@ def test_each_catalog_says_whether_a_native_speaker_checked_it(code: str) -> Non
     assert UNCHECKED_MARK in header or "Checked by a native speaker:" in header
 
 
+#: The terms that matter most to her (issue 15): every catalogue fixes its word for each, so
+#: that one page does not say "codename" three ways.
+GLOSSARY_TERMS = ("codename", "consent", "erase", "report", "support service", "withdraw")
+
+
+@pytest.mark.parametrize("code", OTHER_LANGUAGES)
+def test_each_catalog_has_a_glossary_of_the_terms_that_matter(code: str) -> None:
+    header = _catalog(code).header_comment  # type: ignore[attr-defined]
+    assert "Glossary" in header, f"{code}: no glossary in the catalogue's header"
+    terms = dict(
+        line.lstrip("# ").split(" = ", 1) for line in header.splitlines() if " = " in line
+    )
+    for term in GLOSSARY_TERMS:
+        matches = [value for key, value in terms.items() if term in key.lower()]
+        assert matches and all(v.strip() for v in matches), f"{code}: glossary lacks {term!r}"
+
+
 def test_plural_forms_follow_each_language() -> None:
     polish = translations("pl")
     assert [polish.ngettext("%(num)d time", "%(num)d times", n) % {"num": n}

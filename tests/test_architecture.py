@@ -14,7 +14,8 @@ ALLOWED: dict[str, set[str]] = {
     "policy": {"policy", "domain"} | _BASE,
     "store": {"store", "domain"} | _BASE,
     "vault": {"vault", "domain", "policy", "store"} | _BASE,
-    "ledger": {"ledger", "domain", "policy", "store"} | _BASE,
+    # the ledger signs and keeps its keys through the vault's recipes (crypto only in the vault)
+    "ledger": {"ledger", "domain", "policy", "store", "vault"} | _BASE,
     "stats": {"stats", "domain", "store", "ledger"} | _BASE,
     "services": {"services", "domain", "policy", "store", "vault", "ledger", "stats"} | _BASE,
     # web and cli are thin adapters over services; the web never queries the store itself

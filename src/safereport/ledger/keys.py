@@ -3,24 +3,15 @@
 Private keys live in files of mode 0600 in the Go ``note`` private-key form,
 ``PRIVATE+KEY+<name>+<key id>+<base64(type || 32-byte seed)>``, so the same file works with
 other C2SP tools. A file that others can read is refused: a leaked log key lets anyone sign a
-forged history.
+forged history. The note formats are the ledger's; the Ed25519 key and the file are the vault's
+(:class:`~safereport.vault.recipes.SigningKey`, :mod:`safereport.vault.keyfile`).
 """
 
 from __future__ import annotations
 
-import os
-import stat
 import struct
 from pathlib import Path
 from typing import TypeVar
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
 
 from safereport.errors import ConfigError, LedgerError
 from safereport.ledger.notes import (
@@ -33,6 +24,8 @@ from safereport.ledger.notes import (
     check_name,
     parse_note,
 )
+from safereport.vault import keyfile
+from safereport.vault.recipes import SigningKey
 
 __all__ = [
     "CosignatureSigner",
@@ -52,13 +45,12 @@ class _Signer:
 
     def __init__(self, name: str, seed: bytes) -> None:
         self.name = check_name(name)
-        self._key = Ed25519PrivateKey.from_private_bytes(seed)
-        public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.verifier = Verifier(self.name, self.kind, public)
+        self._key = SigningKey(seed)
+        self.verifier = Verifier(self.name, self.kind, self._key.public_key)
 
     @classmethod
     def generate(cls: type[S], name: str) -> S:
-        return cls(name, os.urandom(32))
+        return cls(name, SigningKey.generate().seed)
 
     @property
     def key_id(self) -> bytes:
@@ -68,11 +60,8 @@ class _Signer:
     def vkey(self) -> str:
         return self.verifier.vkey
 
-    def _seed(self) -> bytes:
-        return self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-
     def private_text(self) -> str:
-        material = b64encode(bytes([self.kind]) + self._seed())
+        material = b64encode(bytes([self.kind]) + self._key.seed)
         return f"{_PREFIX}{self.name}+{self.key_id.hex()}+{material}\n"
 
     def _line(self, message: bytes, prefix: bytes = b"") -> SignatureLine:
@@ -122,24 +111,19 @@ def write_key_file(path: Path, signer: _Signer) -> None:
     """Create ``path`` with mode 0600; never overwrite an existing key."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        keyfile.write_key_file(path, signer.private_text().encode("ascii"))
     except FileExistsError as exc:
         raise ConfigError(f"{path} exists already; a log key is never replaced") from exc
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(signer.private_text())
 
 
 def read_key_file(path: Path, kind: type[S]) -> S:
     """Load a private key file, refusing one that others can read."""
+    if not path.exists():
+        raise ConfigError(f"no key file at {path} (run `safereport init`)")
     try:
-        mode = path.stat().st_mode
-        raw = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"no key file at {path} (run `safereport init`)") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = keyfile.read_key_file(path, "the signing key").decode("ascii").strip()
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read the key file {path}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path} is readable by others; run `chmod 600 {path}`")
     parts = raw.removeprefix(_PREFIX).split("+", 2)
     if not raw.startswith(_PREFIX) or len(parts) != 3:
         raise ConfigError(f"{path} is not a note private key")

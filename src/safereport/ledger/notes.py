@@ -18,11 +18,9 @@ import re
 from dataclasses import dataclass
 from enum import IntEnum
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from safereport.errors import LedgerError
 from safereport.ledger.merkle import HASH_SIZE
+from safereport.vault.recipes import verify_signature
 
 __all__ = [
     "Checkpoint",
@@ -88,10 +86,8 @@ class Verifier:
         return f"{self.name}+{self.key_id.hex()}+{material}"
 
     def verify(self, message: bytes, signature: bytes) -> None:
-        try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
-        except (InvalidSignature, ValueError) as exc:
-            raise LedgerError(f"the signature of {self.name} does not verify") from exc
+        if not verify_signature(self.public_key, message, signature):
+            raise LedgerError(f"the signature of {self.name} does not verify")
 
 
 def parse_vkey(vkey: str) -> Verifier:

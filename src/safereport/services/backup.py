@@ -26,7 +26,6 @@ import hashlib
 import io
 import json
 import os
-import secrets
 import shutil
 import struct
 import tarfile
@@ -37,12 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
 from safereport.config import CONFIG_FILE, load_settings
-from safereport.errors import InstanceError, InvalidInput, SafeReportError
+from safereport.errors import InstanceError, InvalidInput, SafeReportError, VaultError
 from safereport.ledger.audit import AuditReport
 from safereport.services.instance import Instance
 from safereport.store.db import make_engine
@@ -52,6 +47,16 @@ from safereport.store.snapshot import (
     dump_postgres,
     restore_postgres,
     table_names,
+)
+from safereport.vault.keyfile import make_key_folder, write_key_file
+from safereport.vault.recipes import (
+    STREAM_TAG_BYTES,
+    StreamOpener,
+    StreamSealer,
+    new_key,
+    new_salt,
+    open_under_passphrase,
+    seal_under_passphrase,
 )
 
 __all__ = [
@@ -104,20 +109,14 @@ class RestoreResult:
 # --- the sealed stream --------------------------------------------------------------------
 
 
-def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
-    """7 random bytes per archive, the chunk's number, and whether it is the last one."""
-    return prefix + struct.pack(">IB", index, 1 if last else 0)
-
-
 class _SealingWriter(io.RawIOBase):
-    """A write-only file that seals what it is given in fixed chunks (STREAM construction)."""
+    """A write-only file that seals what it is given in fixed chunks (the vault's STREAM
+    recipe: each chunk's nonce carries its number and whether it is the last)."""
 
     def __init__(self, out: IO[bytes], key: bytes, header: bytes) -> None:
-        self._out, self._aead, self._header = out, AESGCM(key), header
-        self._prefix = secrets.token_bytes(7)
+        self._out, self._sealer = out, StreamSealer(key, header)
         self._buffer = bytearray()
-        self._index = 0
-        out.write(_MAGIC + _LEN.pack(len(header)) + header + self._prefix)
+        out.write(_MAGIC + _LEN.pack(len(header)) + header + self._sealer.prefix)
 
     def writable(self) -> bool:
         return True
@@ -134,9 +133,8 @@ class _SealingWriter(io.RawIOBase):
         self._buffer.clear()
 
     def _emit(self, plain: bytes, *, last: bool) -> None:
-        sealed = self._aead.encrypt(_nonce(self._prefix, self._index, last), plain, self._header)
+        sealed = self._sealer.seal(plain, last=last)
         self._out.write(_LEN.pack(len(sealed)) + sealed)
-        self._index += 1
 
 
 def _read_exact(handle: IO[bytes], size: int, what: str) -> bytes:
@@ -164,21 +162,20 @@ def _read_header(handle: IO[bytes]) -> tuple[bytes, dict[str, Any]]:
 
 def _open_chunks(handle: io.BufferedReader, key: bytes, header: bytes) -> Iterator[bytes]:
     """Every chunk's plaintext, each checked; BackupDamaged at the first one that fails."""
-    aead = AESGCM(key)
-    prefix = _read_exact(handle, 7, "the header")
+    opener = StreamOpener(key, header, _read_exact(handle, 7, "the header"))
     index = 0
     while True:
         raw = handle.read(_LEN.size)
         if len(raw) != _LEN.size:
             raise BackupDamaged("the archive is truncated (its last chunk is missing)")
         (length,) = _LEN.unpack(raw)
-        if length > _CHUNK + 16:
+        if length > _CHUNK + STREAM_TAG_BYTES:
             raise BackupDamaged(f"the archive is damaged (chunk {index} has an impossible length)")
         sealed = _read_exact(handle, length, f"chunk {index}")
         last = handle.peek(1) == b""  # a chunk is the last one if nothing follows it
         try:
-            yield aead.decrypt(_nonce(prefix, index, last), sealed, header)
-        except InvalidTag as exc:
+            yield opener.open(index, sealed, last=last)
+        except VaultError as exc:
             raise BackupDamaged(
                 f"the archive is damaged: chunk {index} fails its integrity check"
             ) from exc
@@ -206,10 +203,6 @@ def _key_id(backup_key: bytes) -> str:
     return hashlib.sha256(b"safereport backup key\n" + backup_key).hexdigest()[:32]
 
 
-def _passphrase_key(passphrase: str, salt: bytes) -> bytes:
-    return Scrypt(salt=salt, length=32, **_SCRYPT).derive(passphrase.encode("utf-8"))
-
-
 def _check_passphrase(passphrase: str) -> None:
     if len(passphrase) < _MIN_PASSPHRASE:
         raise InvalidInput(f"the passphrase must have at least {_MIN_PASSPHRASE} characters")
@@ -224,19 +217,18 @@ def export_keys(instance: Instance, destination: Path, passphrase: str) -> Path:
     keys_dir = instance.settings.keys_dir
     backup_key = keys_dir / BACKUP_KEY_FILE
     if not backup_key.exists():
-        _write_private(backup_key, AESGCM.generate_key(bit_length=256))
+        write_key_file(backup_key, new_key())
     files = _key_files(keys_dir)
-    salt = secrets.token_bytes(16)
+    salt = new_salt()
     header = json.dumps({
         "format": 1, "instance_id": instance.settings.instance_id,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "kdf": "scrypt", **_SCRYPT, "salt": base64.b64encode(salt).decode(),
     }, sort_keys=True).encode()
     body = json.dumps({n: base64.b64encode(d).decode() for n, d in files.items()}).encode()
-    nonce = secrets.token_bytes(12)
-    sealed = AESGCM(_passphrase_key(passphrase, salt)).encrypt(nonce, body, header)
-    blob = _KEYS_MAGIC + _LEN.pack(len(header)) + header + nonce + sealed
-    _write_private_atomic(destination, blob)
+    sealed = seal_under_passphrase(passphrase, salt, body, header, **_SCRYPT)
+    blob = _KEYS_MAGIC + _LEN.pack(len(header)) + header + sealed
+    write_key_file(destination, blob, replace=True)
     return destination
 
 
@@ -252,10 +244,10 @@ def _read_keys(path: Path, passphrase: str) -> tuple[dict[str, Any], dict[str, b
         (length,) = _LEN.unpack(rest[: _LEN.size])
         header = rest[_LEN.size : _LEN.size + length]
         fields = json.loads(header)
-        nonce, sealed = rest[_LEN.size + length :][:12], rest[_LEN.size + length + 12 :]
-        key = _passphrase_key(passphrase, base64.b64decode(fields["salt"]))
-        body = json.loads(AESGCM(key).decrypt(nonce, sealed, header))
-    except InvalidTag as exc:
+        sealed = rest[_LEN.size + length :]
+        salt = base64.b64decode(fields["salt"])
+        body = json.loads(open_under_passphrase(passphrase, salt, sealed, header, **_SCRYPT))
+    except VaultError as exc:
         raise BackupDamaged(f"the passphrase is wrong, or {path} is damaged") from exc
     except (struct.error, ValueError, KeyError, TypeError) as exc:
         raise BackupDamaged(f"{path} is damaged") from exc
@@ -263,23 +255,6 @@ def _read_keys(path: Path, passphrase: str) -> tuple[dict[str, Any], dict[str, b
 
 
 # --- backup -------------------------------------------------------------------------------
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _write_private_atomic(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
-    try:
-        _write_private(partial, data)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _data_files(instance: Instance) -> list[Path]:
@@ -490,9 +465,9 @@ def _restore_into(
     _decrypt_to(archive, keys[BACKUP_KEY_FILE], header, work / "archive.tar.gz")
     manifest = _unpack(work / "archive.tar.gz", work / "archive")
     _check_keys(manifest, keys)
-    (staging / "keys").mkdir(mode=0o700)
+    make_key_folder(staging / "keys")
     for name, data in keys.items():
-        _write_private(staging / "keys" / name, data)
+        write_key_file(staging / "keys" / name, data)
     for arcname in manifest["sha256"]:
         if arcname.startswith("data/"):
             destination = staging / arcname.removeprefix("data/")

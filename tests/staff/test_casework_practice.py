@@ -329,13 +329,44 @@ def test_every_recipient_kind_reads_its_package(world: StaffWorld, kind: OrgKind
         org = add_org(conn, f"Testtown {kind.value}", kind)
         user_id = auth.create_user(conn, org_id=org, username=f"reader_{kind.value}",
                                    display_name="Reader", role=ActorRole.MARAC_MEMBER,
-                                   password="correct horse battery staple")
+                                   password="correct horse battery staple",
+                                   hasher=world.instance.settings.password_hasher)
         reader = auth.get_user(conn, user_id)
     assert reader is not None
     request_id = _release_to(world, org, kind)
     [item] = disclosure.inbox(world.instance, reader)
     assert not item.can_take_in
     package = disclosure.read_package(world.instance, reader, request_id)
+    assert package.values and _last_entry(world)["detail"]["event"] == "package_opened"
+
+
+def test_a_court_reads_what_was_released_under_a_court_order(world: StaffWorld) -> None:
+    """The court, too, gets a read-only inbox (issue 17): C-court needs a justification, a
+    supervisor's approval and a notice to her before anything is released to it."""
+    from safereport.services.victim import claim_case
+
+    with world.instance.engine.begin() as conn:
+        org = add_org(conn, "Testtown Family Court", OrgKind.COURT)
+        user_id = auth.create_user(conn, org_id=org, username="court_clerk",
+                                   display_name="Clerk", role=ActorRole.MARAC_MEMBER,
+                                   password="correct horse battery staple",
+                                   hasher=world.instance.settings.password_hasher)
+        clerk = auth.get_user(conn, user_id)
+    assert clerk is not None
+    filed = world.file("cw")
+    claim_case(world.instance, filed.claim_code)  # she has a door: the notice can reach her
+    request_id = disclosure.request_disclosure(world.instance, world.users["cw"], DisclosureForm(
+        case_id=filed.case_id, recipient_org_id=org, purpose=Purpose.COURT_ORDER,
+        categories=frozenset({DataCategory.CRIME_DETAILS})))
+    assert disclosure.inbox(world.instance, clerk) == []  # nothing before the obligations
+    disclosure.add_justification(world.instance, world.users["cw"], request_id,
+                                 "Order of the family court, case FC-123 (synthetic).")
+    disclosure.approve(world.instance, world.users["sup1"], request_id)
+    assert disclosure.view_disclosure(world.instance, world.users["cw"],
+                                      request_id).status is DisclosureStatus.RELEASED
+    [item] = disclosure.inbox(world.instance, clerk)
+    assert not item.can_take_in
+    package = disclosure.read_package(world.instance, clerk, request_id)
     assert package.values and _last_entry(world)["detail"]["event"] == "package_opened"
 
 

@@ -20,6 +20,7 @@ from tests.staff._client import csrf_of, signed_in
 from tests.staff._world import StaffWorld, make_staff_world
 
 from safereport.cli import main
+from safereport.domain.fields import FIELD_CATEGORY, CaseField
 from safereport.domain.vocabulary import DataCategory, Purpose, Recipient, StatusEvidence
 from safereport.errors import InvalidInput
 from safereport.services import disclosure, provenance
@@ -308,6 +309,15 @@ def test_her_request_through_her_door_lets_her_service_send_it_with_two_people(
     disclosure.approve(world.instance, world.users["sup1"], request_id)
     assert disclosure.view_disclosure(world.instance, world.users["cw"],
                                       request_id).status is DisclosureStatus.RELEASED
+    # Immigration Enforcement, for her own application, reads what she sent and no more, in
+    # its read-only inbox; the opening is decided again and recorded (issue 17).
+    officer = world.users["ie_officer"]
+    [item] = disclosure.inbox(world.instance, officer)
+    assert not item.can_take_in
+    package = disclosure.read_package(world.instance, officer, request_id)
+    assert package.values[CaseField.NAME] == "Maria Exemplo"
+    assert {FIELD_CATEGORY[name] for name in package.values} == {DataCategory.IDENTITY}
+    assert entries(world.instance)[-1]["detail"]["event"] == "package_opened"
     # wider than she asked, or to another purpose: not hers, so denied
     wider = replace(form, categories=frozenset({DataCategory.IDENTITY, DataCategory.ADDRESS}))
     assert disclosure.view_disclosure(

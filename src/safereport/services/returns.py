@@ -13,8 +13,6 @@ too (complementary suppression). Zero is shown as 0.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from safereport.services.casework import CLOSURE_REASONS, OPEN_STATUSES
 from safereport.services.instance import Instance
 from safereport.services.practice import OUTCOME_MEASURES
 from safereport.stats.labels import label
+from safereport.stats.spreadsheet import csv_text
 from safereport.store.core import cases
 from safereport.store.quarantine import held_case_ids
 from safereport.store.staff import (
@@ -286,9 +285,7 @@ def suppress(measures: Iterable[Measure], raw: dict[str, list[int]]) -> list[lis
 
 def to_csv(table: ReturnTable) -> str:
     """One row per measure, one column per period; "<5" where a count is suppressed."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["measure", *table.columns])
-    for name, values in table.rows:
-        writer.writerow([name, *(SUPPRESSED if v is None else str(v) for v in values)])
-    return buffer.getvalue()
+    # Through the formula neutraliser like every CSV this project writes (issue 14 item 8).
+    return csv_text(["measure", *table.columns],
+                    ([name, *(SUPPRESSED if v is None else str(v) for v in values)]
+                     for name, values in table.rows))

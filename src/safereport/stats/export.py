@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from safereport.stats.release import PublishedRelease
+from safereport.stats.spreadsheet import csv_text
 
 __all__ = ["CSV_COLUMNS", "release_csv"]
 
@@ -16,16 +14,13 @@ CSV_COLUMNS = ("release", "period", "table", "category", "count", "shown", "low_
 def release_csv(release: PublishedRelease) -> str:
     """Every cell of the release: the tidy count (empty where too uncertain to show), its 95%
     interval, and the unprocessed noisy value for re-analysis (empty only in older releases,
-    which kept none below their threshold)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for table in release.tables:
-        for cell in table.cells:
-            writer.writerow([
-                release.id, release.month, table.key.value, cell.category,
-                "" if cell.count is None else cell.count, cell.shown, cell.low, cell.high,
-                "" if cell.noisy is None else cell.noisy, table.error_95,
-                repr(table.epsilon), 0.0, table.sensitivity, repr(table.scale),
-            ])
-    return out.getvalue()
+    which kept none below their threshold). RFC 4180, every cell neutralised."""
+    rows = [
+        [release.id, release.month, table.key.value, cell.category,
+         "" if cell.count is None else cell.count, cell.shown, cell.low, cell.high,
+         "" if cell.noisy is None else cell.noisy, table.error_95,
+         repr(table.epsilon), 0.0, table.sensitivity, repr(table.scale)]
+        for table in release.tables for cell in table.cells]
+    # Through the formula neutraliser like every CSV this project writes (issue 14 item 8):
+    # a category or release label is text a spreadsheet must not run.
+    return csv_text(CSV_COLUMNS, rows)

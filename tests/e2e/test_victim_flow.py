@@ -260,3 +260,45 @@ def test_an_arabic_codename_is_digits_she_can_type_in_her_own_script(
     page_nojs.locator("form button[type=submit]").click()
     page_nojs.locator("#case-status").wait_for()
     assert page_nojs.url.endswith("/return?lang=ar")
+
+
+def test_copy_puts_her_exact_codename_on_the_clipboard(browser: Any, base_url: str) -> None:
+    """Issue 15: a copy button where JavaScript runs, and it copies exactly the code shown."""
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    try:
+        _submit_report(page, base_url, mode="codename")
+        shown = _codename(page)
+        page.get_by_role("button", name="Copy").click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == shown
+    finally:
+        context.close()
+
+
+def test_the_printed_card_keeps_the_code_and_drops_the_buttons_and_the_exit(
+    page: Any, base_url: str
+) -> None:
+    _submit_report(page, base_url, mode="codename")
+    page.emulate_media(media="print")
+    assert page.locator(".codename-card").is_visible()
+    assert len(page.locator(".codename span").all_inner_texts()) == 7
+    for hidden in (".quick-exit-bar", ".no-print", ".languages", "form"):
+        for element in page.locator(hidden).all():
+            assert not element.is_visible(), f"{hidden} would be printed"
+    page.emulate_media(media="screen")
+
+
+def test_the_focus_ring_is_strong_on_every_kind_of_control(page: Any, base_url: str) -> None:
+    """A 3 px near-black outline inside a yellow ring: visible on white and on dark buttons."""
+    page.goto(base_url + "/return")
+    for selector in ("#f-codename", "form button[type=submit]", "a.quick-exit, .quick-exit a"):
+        control = page.locator(selector).first
+        control.focus()
+        style = control.evaluate(
+            "el => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth,"
+            " s.outlineColor, s.boxShadow]; }")
+        outline_style, width, colour, shadow = style
+        assert outline_style == "solid" and float(width.removesuffix("px")) >= 3, style
+        assert colour in ("rgb(11, 12, 12)", "rgb(0, 0, 0)"), style
+        assert "255, 221, 0" in shadow, style  # the yellow ring around it

@@ -1,8 +1,9 @@
 """Returns for funders and commissioners: counts by month or quarter, never a row per person.
 
 Every number is a count of routing facts the organisation already keeps in clear (when a case
-came in, how, its crime type, why it was closed; when a referral was released, to what kind
-of organisation): nothing is decrypted, so no guard decision opens anything here. Erased
+came in, how, its crime type, its status over time (open, dormant), why it was closed, its
+outcome scores at the start and the end of support; when a referral was released, to what
+kind of organisation): nothing is decrypted, so no guard decision opens anything here. Erased
 cases are not counted (she asked for her data to go).
 
 Small cells are suppressed: a count from 1 to 4 is published as "<5". Where a group's total

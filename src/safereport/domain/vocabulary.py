@@ -21,6 +21,7 @@ __all__ = [
     "Purpose",
     "Recipient",
     "Regime",
+    "ServiceRule",
     "StatusEvidence",
     "SubjectRole",
 ]
@@ -135,6 +136,27 @@ class Regime(StrEnum):
     FIREWALL_CONSENT = "firewall-consent"
     NPCC_2020 = "npcc-2020"
     NPCC_2020_REC1 = "npcc-2020-rec1"
+
+
+class ServiceRule(StrEnum):
+    """Refusals by the service itself, outside the policy's request space (POLICY.md section 6).
+
+    Each is a deny on the ledger with its own rule id, minted by ``Guard.refuse``: something
+    stopped before (or after) the policy could decide, recorded with its real reason.
+    ``S-step`` is not a refusal: it records a staff step that opens no case data.
+    """
+
+    CONFLICT = "S-conflict"
+    DECLINED = "S-declined"
+    ERASED = "S-erased"
+    EXPIRED = "S-expired"
+    MALFORMED = "S-malformed"
+    NOT_HELD = "S-not-held"
+    NOT_OFFERED = "S-not-offered"
+    OBLIGATION_UNMET = "S-obligation-unmet"
+    STEP = "S-step"
+    UNKNOWN_CASE = "S-unknown-case"
+    VAULT_FAILURE = "S-vault-failure"
 
 
 class OrgKind(StrEnum):

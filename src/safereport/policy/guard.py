@@ -41,6 +41,7 @@ from safereport.domain.vocabulary import (
     Purpose,
     Recipient,
     Regime,
+    ServiceRule,
     StatusEvidence,
     SubjectRole,
 )
@@ -551,6 +552,21 @@ class Guard:
             categories=frozenset(),
             request=dict(request) if isinstance(request, Mapping) else {},
         )
+
+    def refuse(self, request: Mapping[str, Any], rule: ServiceRule, reason: str) -> Decision:
+        """A service refusal (POLICY.md section 6): a deny under ``rule``, with the real reason.
+
+        For a refusal that happens outside the policy's request space (no such case, an
+        erased one, a vault failure, an expired package...): ``request`` is the request as far
+        as it is known. Anything that is not a :class:`ServiceRule` becomes ``S-malformed``
+        (fail closed). Never raises.
+        """
+        try:
+            if not isinstance(rule, ServiceRule):
+                reason, rule = f"Not a service rule: {str(rule)[:60]!r}", ServiceRule.MALFORMED
+            return self._denial(request, rule.value, str(reason) or "Refused")
+        except Exception as exc:
+            return self._internal_error({}, exc)
 
     def _invalid(self, request: object, message: str) -> Decision:
         return self._denial(request, _DEFAULT_RULE, f"Invalid request: {message}")

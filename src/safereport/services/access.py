@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from safereport.domain.fields import FIELD_CATEGORY, CaseField
+from safereport.domain.refusals import refusal_for
 from safereport.domain.vocabulary import (
     Action,
     ActorRole,
@@ -28,6 +29,7 @@ from safereport.domain.vocabulary import (
     OrgKind,
     Purpose,
     Recipient,
+    ServiceRule,
     SubjectRole,
 )
 from safereport.errors import AccessDenied, LedgerError, VaultError
@@ -54,7 +56,7 @@ _HOLDERS = {OrgKind.SUPPORT_SERVICE: HolderKind.SUPPORT_SERVICE, OrgKind.POLICE:
 #: Context facts a caller may state (POLICY.md v2: the staff member states these, and the
 #: ledger entry keeps who). ``consent`` and ``victim_initiated`` are read from the record (her
 #: own door, or two people); ``automated`` from the kind of actor. A caller who passes any of
-#: them makes the request invalid, and the guard denies it.
+#: them is refused as S-malformed (POLICY.md section 6).
 _CALLER_CONTEXT = frozenset(
     {
         "status_evidence",
@@ -149,10 +151,6 @@ def _request(
     context: Mapping[str, Any],
     victim_request: str | None = None,
 ) -> dict[str, Any]:
-    unknown = set(context) - _CALLER_CONTEXT
-    if unknown:
-        # Not an exception: an unknown fact makes the request invalid, and the guard denies it.
-        context = {**context, "unknown_facts": sorted(unknown)}
     base = {k: v for k, v in context.items() if k in _CALLER_CONTEXT}
     request = make_request(
         actor_role=actor.role,
@@ -171,10 +169,33 @@ def _request(
         automated=actor.automated,
         **base,
     )
-    if facts is None or facts.holder is None or facts.erased or unknown:
-        # Make the request invalid on purpose so that the denial carries the reason.
-        request["context"]["case_unavailable"] = True
     return request
+
+
+#: A fact a caller states to have its refusal recorded (not a fact for the policy): the
+#: case, or the entry asked for, is not held by the asker (casework, victim).
+_NOT_HELD_FACT = "case_not_held"
+
+
+def _refusal(
+    facts: _CaseFacts | None, context: Mapping[str, Any]
+) -> tuple[ServiceRule, str] | None:
+    """Why the service refuses before the policy is asked (POLICY.md section 6); None if not."""
+    if facts is None:
+        return ServiceRule.UNKNOWN_CASE, "No case has this id."
+    if facts.erased:
+        return ServiceRule.ERASED, "The case was erased at her request."
+    if context.get(_NOT_HELD_FACT) is True:
+        return ServiceRule.NOT_HELD, (
+            "The case (or the part of it asked for) is not held by the asker's organisation, "
+            "or is not the asker's own."
+        )
+    if facts.holder is None:
+        return ServiceRule.MALFORMED, "The case is held by an organisation of no known kind."
+    unknown = sorted(str(name)[:40] for name in set(context) - _CALLER_CONTEXT)
+    if unknown:
+        return ServiceRule.MALFORMED, "Facts the caller may not state: " + ", ".join(unknown)
+    return None
 
 
 def decide_and_record(
@@ -228,8 +249,12 @@ def _decide(
 ) -> Decision:
     """The guard's decision on ``asked``; ``known`` carries the case's facts when the caller
     has already read them in this snapshot (several parts of one page)."""
+    asked_so_far = _failed_request(actor, asked.action, asked.purpose, asked.recipient)
     try:
         facts = known[0] if known is not None else _case_facts(conn, case_id)
+        refusal = _refusal(facts, asked.context)
+        if refusal is not None and refusal[0] is not ServiceRule.MALFORMED:
+            return instance.guard.refuse(asked_so_far, *refusal)
         request = _request(
             conn,
             actor,
@@ -242,13 +267,16 @@ def _decide(
             context=asked.context,
             victim_request=asked.victim_request,
         )
-    except Exception:
+    except Exception as exc:
         # A malformed case row or context value must not become a 500 with no record (I2):
-        # the guard denies a deliberately invalid request, and that denial is appended.
+        # the guard refuses it (S-malformed), and that refusal is appended.
         log.warning("request for case %s could not be built; recorded as a denial", case_id)
-        request = _failed_request(
-            actor, asked.action, asked.purpose, asked.recipient, "request_error"
+        return instance.guard.refuse(
+            asked_so_far, ServiceRule.MALFORMED,
+            f"The request could not be built from the case record ({type(exc).__name__}).",
         )
+    if refusal is not None:
+        return instance.guard.refuse(request, *refusal)
     return instance.guard.decide(request)
 
 
@@ -289,15 +317,14 @@ def _with_automated(actor: Actor, detail: Mapping[str, str] | None) -> Mapping[s
 
 
 def _failed_request(
-    actor: Actor, action: Action, purpose: Purpose, recipient: Recipient, failure: str
+    actor: Actor, action: Action, purpose: Purpose, recipient: Recipient
 ) -> dict[str, Any]:
-    """A request the guard must refuse as invalid, keeping who asked what for the ledger."""
+    """Who asked what, as far as it is known before a request could be built."""
     return {
         "actor": {"role": actor.role.value},
         "action": action.value,
         "purpose": purpose.value,
         "recipient": recipient.value,
-        "failure": failure,
     }
 
 
@@ -311,21 +338,26 @@ def record_failure(
     detail: Mapping[str, str] | None = None,
     conn: Connection | None = None,
 ) -> Decision:
-    """Commit a denial for an error on the road after (or instead of) a decision (I2).
+    """Commit a service refusal for an error on the road after (or instead of) a decision (I2).
 
-    Only the guard mints Decisions, so the denial is the guard's answer to the original request
-    made invalid on purpose; the ledger entry says ``deny`` and names the failure.
+    ``failure`` names what happened; the one closed table of :mod:`safereport.domain.refusals`
+    gives its rule (``S-vault-failure``, ``S-expired``, ...) and its real reason, and the guard
+    mints the deny (``Guard.refuse``) on the original request as far as it is known. The
+    entry's ``outcome`` keeps the failure name. A name not in the table is still a deny on
+    record (``S-malformed``), and logged as an error.
 
-    The same entry records a staff step that opens no case data (a declined ask, an account
-    change): ``deny`` then says that the guard allowed nothing, and ``outcome`` names the step.
+    The same entry records a staff step that opens no case data (an account or token change):
+    its rule is ``S-step``, and ``deny`` says that the guard allowed nothing.
     With ``conn`` it is appended in the caller's transaction (it commits with the step).
     """
-    if decision is not None:
-        request = dict(decision.request)
-        request["context"] = {**dict(request.get("context") or {}), failure: True}
-    else:
-        request = {"actor": {"role": actor.role.value}, "failure": failure}
-    denial = instance.guard.decide(request)
+    request = (
+        dict(decision.request) if decision is not None else {"actor": {"role": actor.role.value}}
+    )
+    found = refusal_for(failure, detail)
+    if found is None:
+        log.error("record_failure: %r is not in the table of service refusals", failure[:60])
+        found = ServiceRule.MALFORMED, f"An unlisted failure: {failure[:60]}"
+    denial = instance.guard.refuse(request, *found)
     entry: dict[str, Any] = {
         "actor_id": actor.id,
         "case_id": _ledger_case_id(case_id) if case_id is not None else None,

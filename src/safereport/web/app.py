@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 from safereport.web.i18n import install_i18n
 from safereport.web.offload import offload_async_routes
@@ -21,6 +24,7 @@ _HERE = Path(__file__).parent
 STATIC_DIR = _HERE / "static"
 TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
 install_i18n(TEMPLATES.env)  # base.html speaks through gettext (English unless a page says)
+log = logging.getLogger("safereport.web")
 
 #: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.
 ROUTER_MODULES: tuple[str, ...] = (
@@ -28,6 +32,15 @@ ROUTER_MODULES: tuple[str, ...] = (
     "staff_quarantine",
     "tlog", "public_verify", "evidence", "victim_evidence", "victim_check", "admin",
 )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A body cut off by the client (her signal lost, the tab closed) while a form was read:
+    nothing of it was kept (spooled files are closed and gone), and it is no server error, so
+    no traceback in the log for each one. The answer most likely goes nowhere."""
+    log.info("a request body was cut off by the client; nothing was kept")
+    return PlainTextResponse("The form did not arrive whole. Nothing was saved.",
+                             status_code=400)
 
 
 def create_app(instance: Any = None) -> FastAPI:
@@ -40,6 +53,7 @@ def create_app(instance: Any = None) -> FastAPI:
     )
     app.state.instance = instance
     install_security(app)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     # The integration API (JSON, bearer tokens, its own OpenAPI document) under /api/v1.
     importlib.import_module("safereport.web.api").mount_api(app, instance)

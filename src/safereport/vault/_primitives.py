@@ -44,6 +44,7 @@ __all__ = [
     "ed25519_verify",
     "hkdf_sha256",
     "keyed_digest",
+    "mac",
     "random_bytes",
     "random_key",
     "scrypt_key",
@@ -158,6 +159,11 @@ class AeadBatch:
 def keyed_digest(key: bytes, message: bytes) -> str:
     """HMAC-SHA256 of ``message`` under ``key``, as lowercase hex."""
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def mac(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 of ``message`` under ``key`` (32 bytes)."""
+    return hmac.new(key, message, hashlib.sha256).digest()
 
 
 # --- key agreement and derivation --------------------------------------------------------

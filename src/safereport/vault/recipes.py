@@ -4,6 +4,7 @@ Services, the web layer and the ledger never pick an algorithm, a nonce or a key
 call one of these, and every failure to open is the one opaque
 :class:`~safereport.errors.VaultError`.
 
+    instance_key         a 0600 key file's 32 bytes, made on first need (the web key)
     SecretBox            a 0600 key file's key: seal_secret / open_secret (staff TOTP secrets)
     seal_to_recipient    sealing to a public key (X25519, HKDF-SHA256, AES-256-GCM), with
     open_as_recipient    new_recipient_key; disclosure packages to their organisation
@@ -11,7 +12,7 @@ call one of these, and every failure to open is the one opaque
     StreamOpener
     seal_under_passphrase / open_under_passphrase   scrypt, then AES-256-GCM (keys backups)
     SigningKey, verify_signature                     Ed25519 (the log's notes, witnesses)
-    keyed_digest, new_key, new_salt
+    keyed_digest, mac, new_key, new_salt     HMAC-SHA256 (hex, raw), fresh keys and salts
 
 Every format is unchanged from before the recipes: the same bytes open as before (tests in
 tests/vault/test_recipes.py open data sealed by the code these recipes replaced).
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safereport.errors import ConfigError, VaultError
-from safereport.vault import _primitives as p
+from safereport.vault import _primitives as prim
 from safereport.vault.keyfile import make_key_folder, read_key_file, write_key_file
 
 __all__ = [
@@ -36,7 +37,9 @@ __all__ = [
     "SigningKey",
     "StreamOpener",
     "StreamSealer",
+    "instance_key",
     "keyed_digest",
+    "mac",
     "new_key",
     "new_recipient_key",
     "new_salt",
@@ -47,21 +50,36 @@ __all__ = [
     "verify_signature",
 ]
 
-KEY_BYTES = p.KEY_BYTES
-STREAM_TAG_BYTES = p.TAG_BYTES
-keyed_digest = p.keyed_digest
+KEY_BYTES = prim.KEY_BYTES
+STREAM_TAG_BYTES = prim.TAG_BYTES
+keyed_digest = prim.keyed_digest
+mac = prim.mac
 
 
 def new_key() -> bytes:
     """A fresh 256-bit symmetric key."""
-    return p.random_key()
+    return prim.random_key()
 
 
 def new_salt(size: int = 16) -> bytes:
-    return p.random_bytes(size)
+    return prim.random_bytes(size)
 
 
 # --- small secrets under an instance key ----------------------------------------------------
+
+
+def instance_key(path: Path, what: str = "the key file") -> bytes:
+    """The 32-byte key in ``path``, made first (0600) if missing; ConfigError if others can
+    read it or it is not a key."""
+    if not path.exists():
+        make_key_folder(path.parent)
+        # Another worker may make it meanwhile: then its key, whole (it is linked in).
+        with contextlib.suppress(FileExistsError):
+            write_key_file(path, new_key())
+    key = read_key_file(path, what)
+    if len(key) != KEY_BYTES:
+        raise ConfigError(f"{what} {path} is damaged (it must hold {KEY_BYTES} bytes)")
+    return key
 
 
 class SecretBox:
@@ -77,21 +95,13 @@ class SecretBox:
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise ConfigError(f"a secret key must be {KEY_BYTES} bytes")
-        self._aead = p.Aead(key)
+        self._aead = prim.Aead(key)
 
     @classmethod
     def from_key_file(cls, path: Path, what: str = "the key file") -> SecretBox:
         """The key in ``path``, made first (0600) if missing; ConfigError if others can read
         it or it is not a key."""
-        if not path.exists():
-            make_key_folder(path.parent)
-            # Another worker may make it meanwhile: then its key, whole (it is linked in).
-            with contextlib.suppress(FileExistsError):
-                write_key_file(path, new_key())
-        key = read_key_file(path, what)
-        if len(key) != KEY_BYTES:
-            raise ConfigError(f"{what} {path} must hold {KEY_BYTES} bytes")
-        return cls(key)
+        return cls(instance_key(path, what))
 
     def seal_secret(self, purpose: str, plaintext: bytes, context: str) -> bytes:
         return self._aead.seal(plaintext, _secret_aad(purpose, context))
@@ -117,27 +127,27 @@ class RecipientSealed:
 
 def new_recipient_key() -> tuple[bytes, bytes]:
     """A fresh ``(private, public)`` key pair to seal to (raw X25519, 32 bytes each)."""
-    return p.x25519_key_pair()
+    return prim.x25519_key_pair()
 
 
 def seal_to_recipient(recipient_public: bytes, data: bytes, associated: bytes,
                       info: bytes) -> RecipientSealed:
     """ECIES-style: an ephemeral X25519 agreement, HKDF-SHA256 (salt: both public keys, then
     ``info``), AES-256-GCM with ``associated`` data."""
-    ephemeral_private, ephemeral_public = p.x25519_key_pair()
-    shared, _ = p.x25519_shared(ephemeral_private, recipient_public)
-    key = p.hkdf_sha256(shared, ephemeral_public + recipient_public, info)
-    nonce = p.random_bytes(p.NONCE_BYTES)
+    ephemeral_private, ephemeral_public = prim.x25519_key_pair()
+    shared, _ = prim.x25519_shared(ephemeral_private, recipient_public)
+    key = prim.hkdf_sha256(shared, ephemeral_public + recipient_public, info)
+    nonce = prim.random_bytes(prim.NONCE_BYTES)
     return RecipientSealed(ephemeral_public, nonce,
-                           p.Aead(key).seal_with_nonce(nonce, data, associated))
+                           prim.Aead(key).seal_with_nonce(nonce, data, associated))
 
 
 def open_as_recipient(private: bytes, sealed: RecipientSealed, associated: bytes,
                       info: bytes) -> bytes:
     """Open what :func:`seal_to_recipient` sealed to ``private``'s public key; VaultError."""
-    shared, own_public = p.x25519_shared(private, sealed.ephemeral_public)
-    key = p.hkdf_sha256(shared, sealed.ephemeral_public + own_public, info)
-    return p.Aead(key).open_with_nonce(sealed.nonce, sealed.ciphertext, associated)
+    shared, own_public = prim.x25519_shared(private, sealed.ephemeral_public)
+    key = prim.hkdf_sha256(shared, sealed.ephemeral_public + own_public, info)
+    return prim.Aead(key).open_with_nonce(sealed.nonce, sealed.ciphertext, associated)
 
 
 # --- a stream of chunks ---------------------------------------------------------------------
@@ -158,8 +168,8 @@ class StreamSealer:
     __slots__ = ("_aead", "_header", "_index", "prefix")
 
     def __init__(self, key: bytes, header: bytes) -> None:
-        self._aead, self._header = p.Aead(key), header
-        self.prefix = p.random_bytes(STREAM_PREFIX_BYTES)
+        self._aead, self._header = prim.Aead(key), header
+        self.prefix = prim.random_bytes(STREAM_PREFIX_BYTES)
         self._index = 0
 
     def seal(self, chunk: bytes, *, last: bool) -> bytes:
@@ -176,7 +186,7 @@ class StreamOpener:
     def __init__(self, key: bytes, header: bytes, prefix: bytes) -> None:
         if len(prefix) != STREAM_PREFIX_BYTES:
             raise VaultError()
-        self._aead, self._header, self._prefix = p.Aead(key), header, prefix
+        self._aead, self._header, self._prefix = prim.Aead(key), header, prefix
 
     def open(self, index: int, sealed: bytes, *, last: bool) -> bytes:
         nonce = _stream_nonce(self._prefix, index, last)
@@ -187,17 +197,17 @@ class StreamOpener:
 
 
 def seal_under_passphrase(passphrase: str, salt: bytes, plaintext: bytes, associated: bytes,
-                          *, n: int, r: int, p_cost: int) -> bytes:
+                          *, n: int, r: int, p: int) -> bytes:
     """scrypt(passphrase, salt), then AES-256-GCM: ``nonce || ciphertext || tag``."""
-    key = p.scrypt_key(passphrase.encode("utf-8"), salt, n=n, r=r, p=p_cost)
-    return p.Aead(key).seal(plaintext, associated)
+    key = prim.scrypt_key(passphrase.encode("utf-8"), salt, n=n, r=r, p=p)
+    return prim.Aead(key).seal(plaintext, associated)
 
 
 def open_under_passphrase(passphrase: str, salt: bytes, sealed: bytes, associated: bytes,
-                          *, n: int, r: int, p_cost: int) -> bytes:
+                          *, n: int, r: int, p: int) -> bytes:
     """The plaintext; VaultError for a wrong passphrase or damaged data."""
-    key = p.scrypt_key(passphrase.encode("utf-8"), salt, n=n, r=r, p=p_cost)
-    return p.Aead(key).open(sealed, associated)
+    key = prim.scrypt_key(passphrase.encode("utf-8"), salt, n=n, r=r, p=p)
+    return prim.Aead(key).open(sealed, associated)
 
 
 # --- signatures ---------------------------------------------------------------------------
@@ -209,11 +219,11 @@ class SigningKey:
     __slots__ = ("_key",)
 
     def __init__(self, seed: bytes) -> None:
-        self._key = p.Ed25519Key(seed)
+        self._key = prim.Ed25519Key(seed)
 
     @classmethod
     def generate(cls) -> SigningKey:
-        return cls(p.random_key())
+        return cls(prim.random_key())
 
     @property
     def public_key(self) -> bytes:
@@ -229,4 +239,4 @@ class SigningKey:
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """True if ``signature`` is ``public_key``'s Ed25519 signature of ``message``."""
-    return p.ed25519_verify(public_key, message, signature)
+    return prim.ed25519_verify(public_key, message, signature)

@@ -31,11 +31,8 @@ an instance; without an instance (tests) it is random per process.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import ipaddress
 import json
-import os
 import re
 import secrets
 import struct
@@ -49,6 +46,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 
 from safereport.errors import ConfigError, InvalidInput
+from safereport.vault.recipes import instance_key, keyed_digest, mac, new_key
 
 __all__ = [
     "CSP",
@@ -421,7 +419,7 @@ def install_security(app: FastAPI, *, secret: bytes | None = None) -> None:
     settings = getattr(instance, "settings", None)
     if secret is None:
         keys_dir = getattr(settings, "keys_dir", None)
-        secret = _load_or_create_secret(Path(keys_dir)) if keys_dir else secrets.token_bytes(32)
+        secret = _load_or_create_secret(Path(keys_dir)) if keys_dir else new_key()
     app.state.web_secret = secret
     # add_middleware puts each new one outside the earlier ones.
     app.add_middleware(_BodyLimit, owner=app)
@@ -432,33 +430,8 @@ def install_security(app: FastAPI, *, secret: bytes | None = None) -> None:
 
 
 def _load_or_create_secret(keys_dir: Path) -> bytes:
-    path = keys_dir / _WEB_KEY_FILE
-    try:
-        keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_secret(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the web key {path}: {exc.strerror}") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(32))
-    return _read_secret(path)
-
-
-def _read_secret(path: Path) -> bytes:
-    try:
-        if path.stat().st_mode & 0o077:
-            raise ConfigError(f"{path} is readable by others; run chmod 600 {path}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the web key {path}: {exc.strerror}") from exc
-    if len(data) < 32:
-        # A concurrent worker may be writing it right now; wait briefly and read again.
-        time.sleep(0.05)
-        data = path.read_bytes()
-    if len(data) < 32:
-        raise ConfigError(f"the web key {path} is damaged")
-    return data[:32]
+    """The web key (``keys/web.key``, 0600), made by the vault's one key-file writer if missing."""
+    return instance_key(keys_dir / _WEB_KEY_FILE, "the web key")
 
 
 def web_secret(request: Request) -> bytes:
@@ -471,7 +444,7 @@ def web_secret(request: Request) -> bytes:
 
 def derived_key(request: Request, label: str) -> bytes:
     """A key for one use (``label``), derived from the signing secret."""
-    return hmac.new(web_secret(request), b"safereport/" + label.encode(), hashlib.sha256).digest()
+    return mac(web_secret(request), b"safereport/" + label.encode())
 
 
 # -- CSRF -----------------------------------------------------------------------------------
@@ -485,7 +458,7 @@ def _binding(request: Request) -> bytes:
 def _csrf_mac(request: Request, issued: bytes, nonce: bytes) -> bytes:
     key = derived_key(request, "csrf")
     msg = _binding(request) + b"\0" + issued + nonce
-    return hmac.new(key, msg, hashlib.sha256).digest()[:_MAC_BYTES]
+    return mac(key, msg)[:_MAC_BYTES]
 
 
 def csrf_token(request: Request, *, now: float | None = None) -> str:
@@ -525,8 +498,8 @@ def verify_csrf(request: Request, token: str | None, *, now: float | None = None
         raise CsrfError(CsrfFailure.INVALID) from exc
     if len(raw) != 8 + 8 + _MAC_BYTES:
         raise CsrfError(CsrfFailure.INVALID)
-    issued, nonce, mac = raw[:8], raw[8:16], raw[16:]
-    if not hmac.compare_digest(mac, _csrf_mac(request, issued, nonce)):
+    issued, nonce, tag = raw[:8], raw[8:16], raw[16:]
+    if not secrets.compare_digest(tag, _csrf_mac(request, issued, nonce)):
         raise CsrfError(CsrfFailure.INVALID)
     age = (time.time() if now is None else now) - struct.unpack(">Q", issued)[0]
     if not -60 <= age <= CSRF_TTL_SECONDS:
@@ -547,7 +520,7 @@ async def require_csrf(request: Request) -> None:
 
 # Random per process and never written anywhere: the HMACs below cannot be linked to an
 # address by anyone who reads memory dumps after a restart, or by anyone at all from logs.
-_PROCESS_KEY = secrets.token_bytes(32)
+_PROCESS_KEY = new_key()
 
 
 def _source_address(request: Request) -> str:
@@ -565,14 +538,14 @@ def _source_address(request: Request) -> str:
 def client_key(request: Request, scope: str) -> str:
     """An opaque key for "this client, for this purpose": never the address itself."""
     msg = scope.encode() + b"\0" + _source_address(request).encode()
-    return hmac.new(_PROCESS_KEY, msg, hashlib.sha256).hexdigest()[:32]
+    return keyed_digest(_PROCESS_KEY, msg)[:32]
 
 
 def source_key(request: Request, scope: str) -> str:
     """Like :func:`client_key`, but the same in every worker of the instance (keyed by the
     web key), for counts held in the database. Still never the address itself."""
     msg = scope.encode() + b"\0" + _source_address(request).encode()
-    return hmac.new(derived_key(request, "source"), msg, hashlib.sha256).hexdigest()[:32]
+    return keyed_digest(derived_key(request, "source"), msg)[:32]
 
 
 class RateLimiter:

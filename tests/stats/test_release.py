@@ -203,6 +203,17 @@ def test_every_policy_rule_has_its_own_category(regime: Regime) -> None:
     assert ids <= set(RULE_IDS)
 
 
+def test_every_service_rule_has_its_own_category_and_label() -> None:
+    """POLICY.md section 6: the service refusals are counted under their own rule ids, with
+    plain words on the public page (not as "other", not as C-default)."""
+    from safereport.domain.vocabulary import ServiceRule
+    from safereport.stats.labels import label
+
+    assert {rule.value for rule in ServiceRule} <= set(RULE_IDS)
+    for rule in ServiceRule:
+        assert label("rule", rule.value) not in ("", rule.value)
+
+
 def test_an_edited_ledger_column_fails_the_release_not_the_public(
     engine: Engine, signer: NoteSigner
 ) -> None:

@@ -91,6 +91,17 @@ _RULES: dict[str, str] = {
     "N-holder": N_("A support service never passes data to the Home Office"),
     "N-no-police-enforcement": N_("Police take no immigration action against victims"),
     "R1-doubts": N_("Doubts about status alone are no reason to pass data on"),
+    "S-conflict": N_("Refused: already done, or changed in the meantime"),
+    "S-declined": N_("Refused: a person said no"),
+    "S-erased": N_("Refused: the report had been erased"),
+    "S-expired": N_("Refused: it had expired"),
+    "S-malformed": N_("Refused: the request could not be read"),
+    "S-not-held": N_("Refused: not held by the organisation that asked"),
+    "S-not-offered": N_("Refused: not something this role may do"),
+    "S-obligation-unmet": N_("Refused: its conditions were not met"),
+    "S-step": N_("A staff step that opened no report (not a refusal)"),
+    "S-unknown-case": N_("Refused: there is no such report"),
+    "S-vault-failure": N_("Refused: the protected data could not be opened"),
 }
 
 #: The titles of the tables, by the release's dimension key.

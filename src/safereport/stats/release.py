@@ -101,7 +101,8 @@ NEVER_BROKEN_OUT: tuple[str, ...] = (
     N_("anything written in a report, a note or a message"),
 )
 
-#: Every rule id of docs/spec/POLICY.md: a public list, so that a rule's absence reveals nothing.
+#: Every rule id of docs/spec/POLICY.md (sections 3 and 6): a public list, so that a rule's
+#: absence reveals nothing.
 RULE_IDS: tuple[str, ...] = (
     "C-abuse-evidence", "C-casework", "C-checks", "C-consent", "C-court", "C-default",
     "C-no-automation",
@@ -109,6 +110,9 @@ RULE_IDS: tuple[str, ...] = (
     "C-statistics", "C-suspect", "C-victim-directed", "C-victims-code", "F-firewall",
     "F-no-enforcement", "F-purpose", "F-redacted-checks", "F-sealed", "N-contact-ie",
     "N-holder", "N-no-police-enforcement", "R1-doubts",
+    # The service refusals of POLICY.md section 6 (ServiceRule).
+    "S-conflict", "S-declined", "S-erased", "S-expired", "S-malformed", "S-not-held",
+    "S-not-offered", "S-obligation-unmet", "S-step", "S-unknown-case", "S-vault-failure",
 )
 
 

@@ -13,6 +13,7 @@ from babel.dates import format_datetime, get_timezone
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from safereport.config import Settings
 from safereport.domain.case import CaseStatus
 from safereport.domain.vocabulary import (
     Action,
@@ -52,7 +53,7 @@ __all__ = [
 install_i18n(TEMPLATES.env)
 TEMPLATES.env.newstyle_gettext = True  # type: ignore[attr-defined]
 
-#: Where the quick exit goes when the deployment names nowhere else (settings.extra).
+#: Where the quick exit goes when the deployment names nowhere else (``quick_exit_url``).
 DEFAULT_EXIT_URL = "https://www.bbc.co.uk/weather"
 #: A report's largest field is 20 000 characters; four bytes each and the rest is ample.
 MAX_BODY_BYTES = 128 * 1024
@@ -186,6 +187,20 @@ _RULE_REASONS: dict[str, str] = {
     "N-no-police-enforcement": N_(
         "The police take no immigration action against victims or witnesses."),
     "R1-doubts": N_("Doubts about your status alone are no reason to pass on your data."),
+    # The service refusals (docs/spec/POLICY.md section 6).
+    "S-conflict": N_(
+        "It had already been done, or something changed in the meantime, so it was refused."),
+    "S-declined": N_("Someone said no, so it was refused and nothing was sent."),
+    "S-erased": N_("Your report had been erased, so it was refused and nothing was shown."),
+    "S-expired": N_("The shared copy had expired, so it was refused and nothing was shown."),
+    "S-malformed": N_("The request could not be read, so it was refused and nothing was shown."),
+    "S-not-held": N_("Someone who does not hold your report tried to open it. They were "
+                     "refused and saw nothing."),
+    "S-not-offered": N_("The person who asked may not do this at all, so it was refused."),
+    "S-obligation-unmet": N_("It needed extra checks that were not done, so nothing was shown."),
+    "S-step": N_("A staff step that did not open your report."),
+    "S-unknown-case": N_("Someone asked for a report that does not exist. Nothing was shown."),
+    "S-vault-failure": N_("Your protected data could not be opened, so nothing was shown."),
 }
 
 
@@ -308,8 +323,7 @@ def localised_url(path: str, lang: str) -> str:
 
 def exit_url(request: Request) -> str:
     instance = getattr(request.app.state, "instance", None)
-    extra = getattr(getattr(instance, "settings", None), "extra", {}) or {}
-    value = extra.get("quick_exit_url")
+    value = getattr(getattr(instance, "settings", None), "quick_exit_url", "")
     return value if isinstance(value, str) and value.startswith("https://") else DEFAULT_EXIT_URL
 
 
@@ -356,11 +370,13 @@ def throttles(request: Request) -> Throttles:
     if isinstance(existing, Throttles):
         return existing
     instance = getattr(state, "instance", None)
-    extra = getattr(getattr(instance, "settings", None), "extra", {}) or {}
+    settings = getattr(instance, "settings", None)
     made = Throttles(
-        reports=RateLimiter(int(extra.get("report_limit_per_hour", 30)), 3600),
+        reports=RateLimiter(getattr(settings, "report_limit_per_hour",
+                                    Settings.report_limit_per_hour), 3600),
         attempts=Lockout(5, window=15 * 60, lock=15 * 60),
-        failures_everywhere=RateLimiter(int(extra.get("codename_failures_per_minute", 300)), 60),
+        failures_everywhere=RateLimiter(getattr(settings, "codename_failures_per_minute",
+                                                Settings.codename_failures_per_minute), 60),
     )
     state.victim_throttles = made
     return made

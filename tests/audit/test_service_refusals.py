@@ -234,3 +234,15 @@ def test_every_service_rule_has_a_meaning_and_is_used() -> None:
     # S-unknown-case comes from the road itself (services/access.py), not from a failure name.
     assert used | {ServiceRule.UNKNOWN_CASE} == set(ServiceRule)
     assert list(ServiceRule) == sorted(ServiceRule, key=lambda rule: rule.value)
+
+
+def test_the_auditor_page_says_what_each_service_rule_means(sqlite_world: StaffWorld) -> None:
+    from tests.staff._client import signed_in
+
+    world = sqlite_world
+    with pytest.raises(AccessDenied):
+        access_case(world.instance, actor_for(world.users["cw"]), "no-such-case",
+                    purpose=Purpose.SUPPORT, fields=[CaseField.NARRATIVE])
+    page = signed_in(world, "auditor").get("/staff/audit").text
+    assert "<code>S-unknown-case</code>" in page
+    assert 'data-meaning="S-unknown-case">No case has this id.<' in page

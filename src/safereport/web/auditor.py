@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from safereport.domain.refusals import SERVICE_RULE_MEANINGS
 from safereport.errors import AccessDenied, InvalidInput
 from safereport.services import oversight
 from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
@@ -28,7 +29,7 @@ def _page(request: Request, staff: StaffRequest, *, notice: str = "", error: str
         return render_staff(request, "staff/denied.html", status_code=403, message=str(exc),
                             rules=exc.rules, reasons=exc.reasons)
     return render_staff(request, "staff/audit.html", status_code=status_code, o=overview,
-                        notice=notice, error=error)
+                        notice=notice, error=error, rule_meanings=SERVICE_RULE_MEANINGS)
 
 
 @router.get("/audit", response_class=HTMLResponse)

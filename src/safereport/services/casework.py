@@ -405,8 +405,9 @@ def record_not_held(
     instance: Instance, user: StaffUser, case_id: str, action: Action, event: str
 ) -> None:
     """Commit the denial of an attempt on a case the organisation does not hold."""
-    # An unknown context fact makes the request invalid, so the guard denies it whatever the
-    # regime would say of a cross-organisation request; the denial names the case tried.
+    # ``case_not_held`` is the road's own fact: the guard refuses under S-not-held (POLICY.md
+    # section 6) whatever the regime would say of a cross-organisation request, and the
+    # refusal names the case tried (S-unknown-case when no case has that id).
     decide_and_record(
         instance,
         actor_for(user),

@@ -249,8 +249,8 @@ def _record_refusal(
 ) -> None:
     """Commit the denial of an attempt on a case (or entry) that is not hers.
 
-    As casework's ``record_not_held``: an unknown context fact makes the request invalid, so
-    the guard denies it whatever the regime says, and the denial names the case tried.
+    As casework's ``record_not_held``: the road refuses it under S-not-held (POLICY.md
+    section 6) whatever the regime says, and the refusal names the case tried.
     """
     decide_and_record(
         instance,

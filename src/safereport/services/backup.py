@@ -48,7 +48,7 @@ from safereport.store.snapshot import (
     restore_postgres,
     table_names,
 )
-from safereport.vault.keyfile import make_key_folder, write_key_file
+from safereport.vault.keyfile import make_key_folder, read_key_file, write_key_file
 from safereport.vault.recipes import (
     STREAM_TAG_BYTES,
     StreamOpener,
@@ -188,11 +188,20 @@ def _open_chunks(handle: io.BufferedReader, key: bytes, header: bytes) -> Iterat
 
 
 def _key_files(keys_dir: Path) -> dict[str, bytes]:
+    """Every key file, by its path under ``keys/`` (organisations' keys are in ``orgs/``)."""
     return {
-        path.name: path.read_bytes()
-        for path in sorted(keys_dir.iterdir())
-        if path.is_file() and path.name not in _NOT_KEYS
+        path.relative_to(keys_dir).as_posix(): read_key_file(path, "the key file")
+        for path in sorted(keys_dir.rglob("*"))
+        if path.is_file() and path.name not in _NOT_KEYS and not path.name.endswith(".partial")
     }
+
+
+def _key_path(keys_dir: Path, name: str) -> Path:
+    """Where a key named in a keys backup goes; BackupDamaged for a name that leaves keys/."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise BackupDamaged(f"the keys backup names a key outside keys/: {name!r}")
+    return keys_dir.joinpath(*parts)
 
 
 def _fingerprints(files: dict[str, bytes]) -> dict[str, str]:
@@ -306,13 +315,12 @@ def create_backup(
     if keep is not None and keep < 1:
         raise InvalidInput("--keep must be at least 1")
     settings = instance.settings
-    try:
-        backup_key = (settings.keys_dir / BACKUP_KEY_FILE).read_bytes()
-    except FileNotFoundError as exc:
+    if not (settings.keys_dir / BACKUP_KEY_FILE).exists():
         raise InstanceError(
             "this instance has no backup key yet: run `safereport backup-keys --to FILE` first "
             "(archives are sealed under a key that only the keys backup holds)"
-        ) from exc
+        )
+    backup_key = read_key_file(settings.keys_dir / BACKUP_KEY_FILE, "the backup key")
     directory = directory.expanduser().resolve()
     if not directory.is_dir():
         raise InvalidInput(f"the folder {directory} does not exist")
@@ -404,7 +412,10 @@ def _check_keys(manifest: dict[str, Any], keys: dict[str, bytes]) -> None:
     """The keys backup must hold the very keys the archive was made with."""
     have = _fingerprints(keys)
     for name, digest in manifest.get("keys", {}).items():
-        if name == BACKUP_KEY_FILE:
+        # An organisation's disclosure key is made on first release to it, without the
+        # operator knowing: one made after the keys backup does not stop a restore (only
+        # packages sealed to it stay closed; docs/operations.md says to export keys again).
+        if name == BACKUP_KEY_FILE or name.startswith("orgs/"):
             continue
         if have.get(name) != digest:
             raise BackupDamaged(
@@ -465,9 +476,10 @@ def _restore_into(
     _decrypt_to(archive, keys[BACKUP_KEY_FILE], header, work / "archive.tar.gz")
     manifest = _unpack(work / "archive.tar.gz", work / "archive")
     _check_keys(manifest, keys)
-    make_key_folder(staging / "keys")
     for name, data in keys.items():
-        write_key_file(staging / "keys" / name, data)
+        path = _key_path(staging / "keys", name)
+        make_key_folder(path.parent)
+        write_key_file(path, data)
     for arcname in manifest["sha256"]:
         if arcname.startswith("data/"):
             destination = staging / arcname.removeprefix("data/")

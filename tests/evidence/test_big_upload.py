@@ -24,7 +24,6 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from tests.cheap_costs import cheap
 
 from safereport.config import load_settings
 from safereport.domain.vocabulary import OrgKind
@@ -92,7 +91,7 @@ def _post(client: httpx.Client, path: str, fields: dict[str, str], file_field: s
 def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
     """(the serve process, its base URL, her return session's cookie value)."""
     path = init_instance(tmp_path / "instance")
-    settings = cheap(load_settings(path, env={}))
+    settings = load_settings(path, env={})
     instance = Instance(settings=settings, engine=make_engine(settings.effective_database_url()))
     try:
         with instance.engine.begin() as conn:

@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.cheap_costs import cheap
 from tests.notices.conftest import Mailbox
 from tests.notices.test_notices import (
     MORNING,
@@ -107,7 +106,10 @@ def _configure(world: StaffWorld, toml: str = "", env: dict[str, str] | None = N
     base = path.read_text(encoding="utf-8").partition(_MARK)[0]
     path.write_text(base + _MARK + toml + "\n", encoding="utf-8")
     loaded = load_settings(current.data_dir, env=env or {})
-    world.instance.settings = cheap(replace(loaded, database_url=current.database_url))
+    # What only code sets stays as the world set it: its database, its cheap hashing.
+    seams = {name: getattr(current, name) for name in ("database_url", "argon2", "password_hasher")
+             if hasattr(current, name)}
+    world.instance.settings = replace(loaded, **seams)
 
 
 def _smtp(box: Mailbox) -> str:

@@ -43,9 +43,9 @@ def test_caseworker_scores_outcomes_records_marac_actions_and_makes_a_case_dorma
     _no_violations(page, axe_violations)
     # An action the MARAC meeting agreed.
     page.get_by_text("Record an action the MARAC meeting agreed").click()
-    page.get_by_label("Action", exact=True).last.fill("Housing to fit a sanctuary scheme")
+    page.get_by_label("What the meeting agreed").fill("Housing to fit a sanctuary scheme")
     page.get_by_label("Agency that owns it").select_option(label="Housing")
-    page.get_by_label("By (date)").last.fill("2027-01-15")
+    page.get_by_label("When it is due (date)").fill("2027-01-15")
     page.get_by_role("button", name="Record the MARAC action").click()
     row = page.locator("table.marac-actions tbody tr").first
     assert "Housing to fit a sanctuary scheme" in row.inner_text()

@@ -25,15 +25,13 @@ from typing import Any
 import anyio
 import pytest
 from sqlalchemy import func, select
+from tests.evidence.test_web import her
 from tests.staff._client import TestClient, csrf_of, signed_in
 from tests.staff._world import StaffWorld
 
-from safereport.services.intake import parse_submission, submit_report
-from safereport.services.victim import open_by_codename
 from safereport.store.evidence import evidence_files
 from safereport.store.report_drafts import report_draft_files
 from safereport.web.app import create_app
-from safereport.web.victim_session import COOKIE, ReturnSessions
 
 BOUNDARY = "disconnectboundary"
 CHUNK = 64 * 1024
@@ -112,7 +110,7 @@ def _cookie_header(client: TestClient) -> tuple[bytes, bytes]:
     return b"cookie", "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar).encode()
 
 
-def _report_door(world: StaffWorld) -> Door:
+def _report_door(world: StaffWorld, request: pytest.FixtureRequest) -> Door:
     app = create_app(world.instance)
     client = TestClient(app, follow_redirects=False)
     token = csrf_of(client.get("/report").text)
@@ -122,23 +120,14 @@ def _report_door(world: StaffWorld) -> Door:
                 "voice")
 
 
-def _her_door(world: StaffWorld) -> Door:
-    made = submit_report(world.instance, parse_submission(
-        {"mode": "codename", "crime_type": "domestic_abuse", "narrative": "Synthetic."}))
-    assert made.codename is not None
-    session = open_by_codename(world.instance, made.codename)
-    assert session is not None
-    app = create_app(world.instance)
-    sessions = ReturnSessions()
-    app.state.victim_sessions = sessions  # as a codename login leaves it
-    client = TestClient(app, follow_redirects=False)
-    client.cookies.set(COOKIE, sessions.start(session), path="/return")
+def _her_door(world: StaffWorld, request: pytest.FixtureRequest) -> Door:
+    client, _session = request.getfixturevalue("her")  # signed in on her return page
     token = csrf_of(client.get("/return/evidence").text)
-    return Door(app, "/return/evidence", [_cookie_header(client)],
+    return Door(client.app, "/return/evidence", [_cookie_header(client)],
                 {"csrf_token": token, "keep_uncleaned": "1"}, "file")
 
 
-def _staff_door(world: StaffWorld) -> Door:
+def _staff_door(world: StaffWorld, request: pytest.FixtureRequest) -> Door:
     case_id = world.file("cw").case_id
     app = create_app(world.instance)
     client = signed_in(world, "cw", TestClient(app, follow_redirects=False))
@@ -147,6 +136,8 @@ def _staff_door(world: StaffWorld) -> Door:
     return Door(app, path, [_cookie_header(client)],
                 {"csrf_token": token, "keep_uncleaned": "1"}, "file")
 
+
+__all__ = ["her"]  # her return session (tests/evidence/test_web.py), for her door
 
 DOORS = {"report": _report_door, "her_evidence": _her_door, "staff_evidence": _staff_door}
 
@@ -183,9 +174,10 @@ def _open_in(folder: Path) -> list[str]:
 @pytest.mark.parametrize("where", ["mid_file", "before_the_end"])
 @pytest.mark.parametrize("door", sorted(DOORS))
 def test_a_dropped_upload_leaves_nothing_behind(sqlite_world: StaffWorld, upload_dir: Path,
-                                                door: str, where: str) -> None:
+                                                door: str, where: str,
+                                                request: pytest.FixtureRequest) -> None:
     world = sqlite_world
-    route = DOORS[door](world)
+    route = DOORS[door](world, request)
     before = _rows(world)
     body = _multipart(route.fields, route.file_field)
     status, raised = _call(route.app, route.path, route.headers, _cut(body, where), whole=False)

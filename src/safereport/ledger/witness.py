@@ -45,6 +45,7 @@ from safereport.ledger.notes import (
     parse_note,
     parse_vkey,
 )
+from safereport.vault.keyfile import fsync_folder
 
 __all__ = [
     "MAX_PROOF_LINES",
@@ -196,7 +197,7 @@ class Witness:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-        _fsync_directory(self.state_dir)
+        fsync_folder(self.state_dir)
 
     def trust(self, vkey: str) -> str:
         """Start watching the log whose key is ``vkey``; returns its origin (the key's name)."""
@@ -325,7 +326,7 @@ class Witness:
             return
         if size > 0 and size + adding > self.refusals_max_bytes // 2:
             os.replace(path, self.state_dir / _REFUSALS_OLD)
-            _fsync_directory(self.state_dir)
+            fsync_folder(self.state_dir)
 
     def _kept(self, offered: str) -> bool:
         return any(item.get("offered") == offered for item in self._jsonl(_EVIDENCE))
@@ -403,11 +404,3 @@ def _check_growth(
         merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
     except LedgerError as exc:
         raise WitnessRefusal(f"refused to cosign {origin}: {exc}", Refused.UNPROCESSABLE) from exc
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

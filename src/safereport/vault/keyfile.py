@@ -23,7 +23,13 @@ from pathlib import Path
 
 from safereport.errors import ConfigError
 
-__all__ = ["check_private", "make_key_folder", "read_key_file", "write_key_file"]
+__all__ = [
+    "check_private",
+    "fsync_folder",
+    "make_key_folder",
+    "read_key_file",
+    "write_key_file",
+]
 
 #: link() is not offered by every file system; then the new file is made in place (O_EXCL).
 _NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
@@ -53,7 +59,8 @@ def _write_new(path: Path, data: bytes) -> None:
     os.close(fd)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or link in ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -82,7 +89,7 @@ def write_key_file(path: Path, data: bytes, *, replace: bool = False) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def check_private(path: Path, what: str = "the key file") -> os.stat_result:

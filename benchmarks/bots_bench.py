@@ -33,6 +33,7 @@ import threading
 import time
 import warnings
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from altcha import v1 as altcha_v1
@@ -189,9 +190,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = init_instance(Path(tmp) / "bench")
-        settings = load_settings(path)
         # The defaults, except a short wait under attack so that the bench stays short.
-        settings.extra.update({"form_attack_wait_seconds": "3", "report_limit_per_hour": "30"})
+        settings = replace(load_settings(path), form_attack_wait_seconds=3,
+                           report_limit_per_hour=30)
         instance = Instance(settings=settings,
                             engine=make_engine(settings.effective_database_url()))
         metadata.create_all(instance.engine)
@@ -249,7 +250,7 @@ def main() -> None:
     print(f"  cases in the database: {total - taught} (and {taught} from the earlier day's "
           "decisions)")
     print(f"  held in quarantine, by reason: {dict(sorted(reasons.items()))}")
-    limit = int(settings.extra.get("form_attack_per_hour", 60))
+    limit = settings.form_attack_per_hour
     ok_real = len(done) == args.real
     print(f"RESULT bots_real_reports_stored {len(done)} "
           f"target == {args.real} {'meets' if ok_real else 'MISSES'}")

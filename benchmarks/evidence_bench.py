@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -138,9 +139,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = init_instance(Path(tmp) / "instance")
         settings = load_settings(path)
-        instance = Instance(settings=settings.__class__(**{
-            **settings.__dict__, "extra": {"argon2": TEST_PARAMS}}),
-            engine=make_engine(settings.effective_database_url()))
+        instance = Instance(settings=replace(settings, argon2=TEST_PARAMS),
+                            engine=make_engine(settings.effective_database_url()))
         with instance.engine.begin() as conn:
             add_org(conn, "Safe Haven Support", OrgKind.SUPPORT_SERVICE)
         made = submit_report(instance, parse_submission(

@@ -50,8 +50,8 @@ settings = load_settings(path)
 if url:
     settings = dataclasses.replace(settings, database_url=Secret(url))
 # A flood by design: no per-source limit, never "under attack" (issue 19's layers still run).
-settings = dataclasses.replace(settings, extra={"report_limit_per_hour": 10**9,
-                                                "form_attack_per_hour": 10**9})
+settings = dataclasses.replace(settings, report_limit_per_hour=10**9,
+                               form_attack_per_hour=10**9)
 instance = Instance(settings=settings, engine=make_engine(settings.effective_database_url()))
 uvicorn.run(create_app(instance), host="127.0.0.1", port=port, log_level="warning",
             access_log=False)

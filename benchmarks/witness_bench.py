@@ -206,7 +206,7 @@ def publishing(state: Path, size: int, rounds: int, count: int) -> tuple[float, 
         witness.trust(plain.ledger.verifier_key())
     fill(plain, size)
     client = WitnessClient(plain.ledger, parse_witnesses(setting), poster=_InProcess(witnesses))
-    padded_rule = publish_rule({"pad_seconds": "60", "pad_leaves": "16"})
+    padded_rule = publish_rule(replace(settings, pad_seconds=60, pad_leaves=16))
     moment = datetime.now(UTC)
     for number in range(rounds):
         fill(plain, plain.ledger.size() + 7, plain.ledger.size())
@@ -219,9 +219,9 @@ def publishing(state: Path, size: int, rounds: int, count: int) -> tuple[float, 
         fill(plain, plain.ledger.size() + 3, plain.ledger.size())
         plain.ledger.checkpoint(new=True)
     quorum = replace(plain, settings=replace(
-        settings, extra={"witnesses": setting, "publish_quorum": "all"}))
+        settings, witnesses=setting, publish_quorum="all"))
     padded = replace(plain, settings=replace(
-        settings, extra={"pad_seconds": "60", "pad_leaves": "16"}))
+        settings, pad_seconds=60, pad_leaves=16))
     quorum.__dict__["ledger"] = padded.__dict__["ledger"] = plain.ledger
     rates = (
         _checkpoint_rate(plain, count),

@@ -7,15 +7,21 @@ Secrets (the database password, key material) are held as :class:`Secret`, whose
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from safereport.domain.codename import DEFAULT_PARAMS, Argon2Params
+from safereport.domain.passwords import Argon2idHasher, PasswordHasher
 from safereport.domain.retention import RetentionRule, parse_rules
 from safereport.domain.vocabulary import Regime
 from safereport.errors import ConfigError
+
+if TYPE_CHECKING:
+    from safereport.services.notices import NoticeConfig
 
 __all__ = ["CONFIG_FILE", "Secret", "Settings", "load_settings"]
 
@@ -94,11 +100,49 @@ class Settings:
     #: Publish last month's statistics release on the 1st of each month (spends privacy
     #: budget: off unless chosen).
     monthly_statistics: bool = False
-    #: Optional deployment choices read by one part each: ``intake_org`` (the support
-    #: service that receives reports from the public pages, by id or name) and
-    #: ``quick_exit_url`` (where the quick exit goes; https only), ``witnesses`` (one
-    #: ``<url> <vkey>`` per line: whom the log asks to cosign). Tests add others.
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: The support service (id or name) that receives reports from the public pages; empty:
+    #: the first support service.
+    intake_org: str = ""
+    #: Where the quick exit goes (https only); empty: :data:`DEFAULT_EXIT_URL` of the web.
+    quick_exit_url: str = ""
+    #: Whom the log asks to cosign: one ``<url> <vkey>`` per line (safereport.ledger.publish).
+    witnesses: str = ""
+    #: How many witnesses must cosign before a checkpoint is published: a number or ``all``
+    #: (issue 16; checked against ``witnesses`` when the instance opens).
+    publish_quorum: str = ""
+    publish_before_quorum: bool = False
+    pad_seconds: float = 0.0
+    pad_leaves: int = 32
+    #: The public forms' bot defences (issue 19; safereport.web.victim_bots).
+    form_limit_per_hour: int = 60
+    form_attack_per_hour: int = 60
+    form_wait_seconds: int = 0
+    form_attack_wait_seconds: int = 20
+    form_pow_max_number: int = 20_000
+    form_attack_pow_max_number: int = 500_000
+    form_challenge_limit_per_hour: int = 120
+    report_limit_per_hour: int = 30
+    #: Neutral notices (issue 18; safereport.services.notices): none by default.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = ""
+    smtp_username: str = ""
+    smtp_password: Secret | None = None
+    smtp_starttls: bool = False
+    sms_gateway: str = ""
+    sms_gateway_token: Secret | None = None
+    staff_notice_email: str = ""
+    # -- seams set in code only (tests, benchmarks), never from config.toml or the environment
+    #: Failed codename guesses accepted from everywhere together in a minute.
+    codename_failures_per_minute: int = 300
+    #: The Argon2id costs that stretch codenames (STYLE.md 15): tests pass ``TEST_PARAMS``.
+    argon2: Argon2Params = DEFAULT_PARAMS
+    #: How staff passwords are hashed (STYLE.md 15): tests pass
+    #: :class:`~safereport.domain.passwords.UnsafeCheapHasherForTests`.
+    password_hasher: PasswordHasher = field(default_factory=Argon2idHasher)
+    #: The notifiers themselves, instead of those the ``smtp_*`` and ``sms_*`` settings make
+    #: (tests hand in their own).
+    notifiers: NoticeConfig | None = None
 
     @property
     def sqlite_path(self) -> Path:
@@ -140,18 +184,37 @@ _FIELDS: dict[str, type] = {
     "backup_dir": str,
     "backup_keep": int,
     "monthly_statistics": bool,
+    "intake_org": str,
+    "quick_exit_url": str,
+    "witnesses": str,
+    "publish_quorum": str,
+    "publish_before_quorum": bool,
+    "pad_seconds": float,
+    "pad_leaves": int,
+    "form_limit_per_hour": int,
+    "form_attack_per_hour": int,
+    "form_wait_seconds": int,
+    "form_attack_wait_seconds": int,
+    "form_pow_max_number": int,
+    "form_attack_pow_max_number": int,
+    "form_challenge_limit_per_hour": int,
+    "report_limit_per_hour": int,
+    "smtp_host": str,
+    "smtp_port": int,
+    "smtp_from": str,
+    "smtp_username": str,
+    "smtp_password": Secret,
+    "smtp_starttls": bool,
+    "sms_gateway": str,
+    "sms_gateway_token": Secret,
+    "staff_notice_email": str,
 }
-#: Settings kept in ``Settings.extra``: text, from config.toml or SAFEREPORT_<NAME>.
-_EXTRA_FIELDS = ("intake_org", "quick_exit_url", "witnesses",
-                 # what the log publishes (issue 16; safereport.ledger.publish)
-                 "publish_quorum", "publish_before_quorum", "pad_seconds", "pad_leaves",
-                 # the public forms' bot defences (issue 19; safereport.web.victim_bots)
-                 "form_limit_per_hour", "form_attack_per_hour", "form_wait_seconds",
-                 "form_attack_wait_seconds", "form_pow_max_number", "form_attack_pow_max_number",
-                 "report_limit_per_hour", "form_challenge_limit_per_hour",
-                 # neutral notices (issue 18; safereport.services.notices): none by default
-                 "smtp_host", "smtp_port", "smtp_from", "smtp_username", "smtp_password",
-                 "smtp_starttls", "sms_gateway", "sms_gateway_token", "staff_notice_email")
+#: Settings that were free text before they were typed: an empty value still means the default.
+_BLANK_IS_DEFAULT = frozenset(list(_FIELDS)[list(_FIELDS).index("intake_org"):])
+#: Counts that may be 0 but not negative.
+_COUNTS = ("form_limit_per_hour", "form_attack_per_hour", "form_wait_seconds",
+           "form_attack_wait_seconds", "form_pow_max_number", "form_attack_pow_max_number",
+           "form_challenge_limit_per_hour", "report_limit_per_hour")
 
 
 _TRUE = {"true", "yes", "on", "1"}
@@ -169,12 +232,22 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
         if isinstance(raw, bool):
             raise ConfigError(f"setting {name!r} must be a whole number")
         try:
-            return int(raw)
+            return int(raw.strip() if isinstance(raw, str) else raw)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"setting {name!r} must be a whole number, not {raw!r}") from exc
+    if kind is float:
+        try:
+            if isinstance(raw, bool):
+                raise TypeError(name)
+            number = float(raw.strip() if isinstance(raw, str) else raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"setting {name!r} must be a number, not {raw!r}") from exc
+        if not math.isfinite(number):
+            raise ConfigError(f"setting {name!r} must be a number, not {raw!r}")
+        return number
     if not isinstance(raw, str):
         raise ConfigError(f"setting {name!r} must be text")
-    return raw
+    return Secret(raw) if kind is Secret else raw
 
 
 def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Settings:
@@ -190,16 +263,16 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
             raise ConfigError(f"{config_path} is not valid TOML: {exc}") from exc
         except OSError as exc:
             raise ConfigError(f"cannot read {config_path}: {exc.strerror}") from exc
-    unknown = sorted(set(values) - set(_FIELDS) - set(_EXTRA_FIELDS)
-                     - {"database_url", "retention"})
+    unknown = sorted(set(values) - set(_FIELDS) - {"database_url", "retention"})
     if unknown:
         raise ConfigError(f"{config_path}: unknown setting(s): {', '.join(unknown)}")
-    for name in (*_FIELDS, *_EXTRA_FIELDS):
+    for name in _FIELDS:
         env_value = env.get(_ENV_PREFIX + name.upper())
         if env_value is not None:
             values[name] = env_value
     kwargs: dict[str, Any] = {
-        name: _coerce(name, values[name], kind) for name, kind in _FIELDS.items() if name in values
+        name: _coerce(name, values[name], kind) for name, kind in _FIELDS.items()
+        if name in values and not (name in _BLANK_IS_DEFAULT and _blank(values[name]))
     }
     url = env.get(_ENV_PREFIX + "DATABASE_URL") or values.get("database_url")
     if url:
@@ -207,10 +280,17 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
     retention = env.get(_ENV_PREFIX + "RETENTION", values.get("retention"))
     if retention is not None:
         kwargs["retention"] = parse_rules(retention)
-    kwargs["extra"] = {
-        name: _coerce(name, values[name], str) for name in _EXTRA_FIELDS if name in values
-    }
     settings = Settings(data_dir=directory, **kwargs)
+    _check(settings)
+    return settings
+
+
+def _blank(raw: Any) -> bool:
+    return isinstance(raw, str) and not raw.strip()
+
+
+def _check(settings: Settings) -> None:
+    """ConfigError, naming the setting, for a value out of its range."""
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting 'port' must be between 1 and 65535, not {settings.port}")
     if settings.hsts_max_age < 0:
@@ -234,7 +314,25 @@ def load_settings(data_dir: Path | str, env: dict[str, str] | None = None) -> Se
         except ValueError as exc:
             raise ConfigError(f"setting 'trusted_proxies': {item!r} is not an address or "
                               "network") from exc
-    return settings
+    _check_deployment(settings)
+
+
+def _check_deployment(settings: Settings) -> None:
+    for name in _COUNTS:
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"setting {name!r} must be 0 or more")
+    if settings.quick_exit_url and not settings.quick_exit_url.startswith("https://"):
+        raise ConfigError("setting 'quick_exit_url' must be an https:// address")
+    quorum = settings.publish_quorum.strip().lower()
+    if quorum not in ("", "all") and not quorum.isdigit():
+        raise ConfigError(f"setting 'publish_quorum' must be a number or 'all', not {quorum!r}")
+    if settings.pad_seconds < 0 or 0 < settings.pad_seconds < 1:
+        raise ConfigError("setting 'pad_seconds' must be 0 (off) or at least 1")
+    if not 1 <= settings.pad_leaves <= 100_000:
+        raise ConfigError("setting 'pad_leaves' must be a whole number from 1 to 100000")
+    if not 0 < settings.smtp_port < 65536:
+        raise ConfigError(f"setting 'smtp_port' must be between 1 and 65535, not "
+                          f"{settings.smtp_port}")
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tests.staff._client import TestClient
 from tests.staff._world import StaffWorld, make_staff_world
-from tests.staff.conftest import _fast_argon2, sqlite_world
+from tests.staff.conftest import sqlite_world
 
 from safereport.domain.vocabulary import DataCategory, Purpose
 from safereport.services import disclosure, integrations
@@ -16,7 +16,7 @@ from safereport.services.disclosure import DisclosureForm
 from safereport.services.integrations import Scope
 from safereport.web.app import create_app
 
-__all__ = ["_fast_argon2", "api_client", "bearer", "make_token", "marac_referral", "sqlite_world",
+__all__ = ["api_client", "bearer", "make_token", "marac_referral", "sqlite_world",
            "world"]
 
 ALL_SCOPES = tuple(s.value for s in Scope)

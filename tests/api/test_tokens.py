@@ -60,7 +60,8 @@ def test_the_service_account_acts_for_its_organisation_and_role_and_never_signs_
         for password in ("", "!integration-account", "integration:centre"):
             signed = auth.authenticate(conn, username="integration:centre", password=password,
                                        totp_code=None, totp=auth.totp_sealer(
-                                           world.instance.settings))
+                                           world.instance.settings),
+                                       hasher=world.instance.settings.password_hasher)
             assert signed.user is None
     # Even enabled and given a password by someone, it does not sign in: only its token acts.
     from sqlalchemy import update
@@ -69,10 +70,12 @@ def test_the_service_account_acts_for_its_organisation_and_role_and_never_signs_
 
     with world.instance.engine.begin() as conn:
         conn.execute(update(users).where(users.c.username == "integration:centre").values(
-            active=True, password_hash=auth.hash_password("a long enough password")))
+            active=True, password_hash=auth.hash_password(
+                "a long enough password", world.instance.settings.password_hasher)))
         signed = auth.authenticate(conn, username="integration:centre",
                                    password="a long enough password", totp_code=None,
-                                   totp=auth.totp_sealer(world.instance.settings))
+                                   totp=auth.totp_sealer(world.instance.settings),
+                                   hasher=world.instance.settings.password_hasher)
     assert signed.user is None
 
 

@@ -62,7 +62,8 @@ def test_a_clear_secret_from_before_sealing_is_sealed_at_sign_in(sqlite_world: S
     with world.instance.engine.begin() as conn:  # and the sealed secret still signs in
         again = auth.authenticate(conn, username="cw", password=PASSWORD,
                                   totp_code=pyotp.TOTP(secret).at(later), now=later,
-                                  totp=auth.totp_sealer(world.instance.settings))
+                                  totp=auth.totp_sealer(world.instance.settings),
+                                  hasher=world.instance.settings.password_hasher)
     assert again.outcome is auth.SignInOutcome.SIGNED_IN
 
 
@@ -109,7 +110,8 @@ def test_a_sealed_secret_moved_to_another_account_does_not_open(
     with world.instance.engine.begin() as conn:
         result = auth.authenticate(conn, username="cw", password=PASSWORD,
                                    totp_code=pyotp.TOTP(world.secrets["sup1"]).now(),
-                                   totp=auth.totp_sealer(world.instance.settings))
+                                   totp=auth.totp_sealer(world.instance.settings),
+                                   hasher=world.instance.settings.password_hasher)
     assert result.outcome is auth.SignInOutcome.REFUSED
 
 

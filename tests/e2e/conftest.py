@@ -131,15 +131,10 @@ def _axe_violations(page: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def staff_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def staff_world(tmp_path: Path) -> Iterator[Any]:
     """A staff world on SQLite (tests/staff/_world.py) whose passwords hash cheaply."""
-    from argon2 import PasswordHasher
     from tests.staff._world import make_staff_world
 
-    from safereport.services import auth
-
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
     made = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     yield made
     made.instance.close()

@@ -6,6 +6,7 @@ through at once, and without JavaScript the wait is asked calmly and loses nothi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ _NARRATIVE = "Synthetic: he reads my messages every night."
 def world(tmp_path: Path) -> Iterator[World]:
     # A wait long enough that only the proof-of-work can get a report through at once.
     made = make_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}",
-                      extra={"form_wait_seconds": "600", "form_pow_max_number": "20000"})
+                      settings={"form_wait_seconds": 600, "form_pow_max_number": 20000})
     yield made
     made.instance.close()
 
@@ -121,7 +122,7 @@ def test_without_javascript_she_is_asked_to_wait_and_loses_nothing(
     world: World, live_server: Callable[[Any], str], page_nojs: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    world.instance.settings.extra["form_wait_seconds"] = "5"
+    world.instance.settings = replace(world.instance.settings, form_wait_seconds=5)
     base = live_server(create_app(world.instance))
     real_clock = victim_bots.clock
     # The server's clock is held just after each form was issued, then moved on: no sleeping.

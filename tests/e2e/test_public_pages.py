@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from tests.staff._client import fresh_code
@@ -27,7 +26,6 @@ from safereport.ledger.notes import parse_vkey
 from safereport.ledger.publish import PublishRule
 from safereport.ledger.witness import Witness
 from safereport.ledger.witness_client import WitnessEndpoint
-from safereport.services import auth
 from safereport.services.instance import Instance
 from safereport.stats import tracker
 from safereport.stats.foi import Classification
@@ -228,11 +226,8 @@ def test_the_receipt_page_without_javascript_hands_out_the_verifier(
 @pytest.mark.slow
 def test_staff_foi_page_signed_in_without_javascript(
     live_server: Callable[[Any], str], page_nojs: Any, page: Any, axe_violations: Axe,
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-    monkeypatch.setattr(auth, "_DUMMY", [])
     world = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     base = live_server(create_app(world.instance))
     # Two people, since a TOTP code is good once: the analyst without JavaScript, the admin with.

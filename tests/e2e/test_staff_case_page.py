@@ -17,16 +17,6 @@ from safereport.web.app import create_app
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from safereport.services import auth
-
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[StaffWorld]:
     made = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")

@@ -23,16 +23,6 @@ Axe = Callable[[Any], list[dict[str, Any]]]
 Serve = Callable[[Any], str]
 
 
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from safereport.services import auth
-
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-
-
 def _world(tmp_path: Path, regime: str = "firewall") -> StaffWorld:
     return make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", regime=regime)
 

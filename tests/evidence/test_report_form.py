@@ -189,8 +189,7 @@ def test_the_bot_defences_hold_for_the_multipart_form(sqlite_world: StaffWorld) 
     caught = _send_form(client, website="http://spam.example")
     assert caught.status_code == 303 and caught.headers["location"] == "/return/new"
     assert _count(world, report_draft_files) == 0 and _count(world, evidence_files) == 0
-    world.instance.settings = replace(world.instance.settings, extra={
-        **world.instance.settings.extra, "form_wait_seconds": "600"})
+    world.instance.settings = replace(world.instance.settings, form_wait_seconds=600)
     early = _send_form(_client(world), narrative="Synthetic: too soon.")
     assert early.status_code == 429 and "Synthetic: too soon." in early.text
     assert _count(world, report_draft_files) == 0

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.staff.conftest import _fast_argon2, npcc_world, sqlite_world, world
+from tests.staff.conftest import npcc_world, sqlite_world, world
 
-__all__ = ["_fast_argon2", "npcc_world", "sqlite_world", "world"]
+__all__ = ["npcc_world", "sqlite_world", "world"]

@@ -5,36 +5,37 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyotp
-import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import Engine
+from tests.cheap_costs import CHEAP_HASHER
 from tests.hardening._web import client_from, sign_in
 from tests.staff._client import csrf_of
 from tests.staff._world import StaffWorld
 from tests.staff.test_auth import PASSWORD, SEALER, _enrol, _user
 
+from safereport.domain.passwords import PasswordHasher, UnsafeCheapHasherForTests
 from safereport.services import auth
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
 
-class CountingHasher(PasswordHasher):
+class CountingHasher(UnsafeCheapHasherForTests):
     """Argon2id at test cost, counting verifications (the work a sign-in does)."""
 
     def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        super().__init__()
         self.verified = 0
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+    def verify(self, password_hash: str, password: str) -> bool:
         self.verified += 1
-        return super().verify(hash, password)
+        return super().verify(password_hash, password)
 
 
 def _try(engine: Engine, username: str, password: str, code: str | None,
-         when: datetime = T0, **source: str) -> auth.SignIn:
+         when: datetime = T0, hasher: PasswordHasher = CHEAP_HASHER, **source: str
+         ) -> auth.SignIn:
     with engine.begin() as conn:
         return auth.authenticate(conn, username=username, password=password, totp_code=code,
-                                 totp=SEALER, now=when, **source)
+                                 totp=SEALER, now=when, hasher=hasher, **source)
 
 
 def test_item3_a_stranger_cannot_lock_an_account(engine: Engine) -> None:
@@ -47,16 +48,14 @@ def test_item3_a_stranger_cannot_lock_an_account(engine: Engine) -> None:
 
 
 def test_item3_one_answer_and_one_argon2_verification_for_every_refusal(
-        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        engine: Engine) -> None:
     hasher = CountingHasher()
-    monkeypatch.setattr(auth, "_HASHER", hasher)
-    monkeypatch.setattr(auth, "_DUMMY", [])
     secret = _enrol(engine, _user(engine))
-    auth._dummy_hash()
+    hasher.dummy_hash()
     for _ in range(auth.MAX_FAILED_SIGNINS):  # wrong codes after the right password: locked
-        _try(engine, "amira", PASSWORD, "000000", source="owner")
+        _try(engine, "amira", PASSWORD, "000000", hasher=hasher, source="owner")
     for _ in range(auth.MAX_PAIR_FAILURES):  # this source, this name: throttled
-        _try(engine, "amira", "wrong password!!", None, source="guesser")
+        _try(engine, "amira", "wrong password!!", None, hasher=hasher, source="guesser")
     cases = {
         "unknown user": ("nobody", PASSWORD, None, "s1"),
         "wrong password": ("amira", "wrong password!!", None, "s2"),
@@ -66,7 +65,7 @@ def test_item3_one_answer_and_one_argon2_verification_for_every_refusal(
     answers = {}
     for name, (username, password, code, source) in cases.items():
         before = hasher.verified
-        answers[name] = _try(engine, username, password, code, source=source)
+        answers[name] = _try(engine, username, password, code, hasher=hasher, source=source)
         assert hasher.verified - before == 1, name
     assert set(answers.values()) == {auth.SignIn(auth.SignInOutcome.REFUSED)}
 

@@ -69,8 +69,7 @@ def test_item5_behind_a_trusted_proxy_each_client_has_its_own_throttle(
 
 def test_item5_failures_from_many_sources_do_not_lock_out_everyone(
         sqlite_world: StaffWorld) -> None:
-    extra = {**sqlite_world.instance.settings.extra, "codename_failures_per_minute": 10}
-    app = _with(sqlite_world, extra=extra)
+    app = _with(sqlite_world, codename_failures_per_minute=10)
     for n in range(12):
         assert _wrong_codename(TestClient(app, client=(f"192.0.2.{n}", 1))) == 400
     # Someone else, from her own address, still gets her codename checked (no 429).

@@ -26,12 +26,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from safereport.config import Settings
+from safereport.config import Settings, load_settings
 from safereport.errors import ConfigError
 from safereport.ledger.keys import CosignatureSigner
 from safereport.ledger.log import init_ledger, open_ledger
 from safereport.ledger.notes import parse_checkpoint, parse_note
-from safereport.ledger.publish import Padder, pad_tick, publish_rule
+from safereport.ledger.publish import Padder, PublishRule, pad_tick, publish_rule
 from safereport.ledger.record import PADDING, parse_leaf
 from safereport.ledger.verifier import check_proof
 from safereport.ledger.witness import Witness
@@ -51,8 +51,8 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 
-def make_instance(engine: Engine, tmp_path: Path, **extra: str) -> Instance:
-    settings = Settings(data_dir=tmp_path, instance_id="publish", extra=dict(extra))
+def make_instance(engine: Engine, tmp_path: Path, **chosen: Any) -> Instance:
+    settings = Settings(data_dir=tmp_path, instance_id="publish", **chosen)
     init_ledger(settings)
     return Instance(settings=settings, engine=engine)
 
@@ -83,12 +83,12 @@ def witnesses(tmp_path: Path) -> Iterator[list[Witness | str]]:
 
 
 def quorum_instance(
-    engine: Engine, tmp_path: Path, witnesses: list[Any], *, background: bool = False, **extra: str
+    engine: Engine, tmp_path: Path, witnesses: list[Any], *, background: bool = False, **chosen: Any
 ) -> Instance:
     """An instance with these witnesses; without ``background``, its ledger does not ask
     them after each checkpoint (each round in the test is then explicit)."""
     setting = "\n".join(line for _, line in witnesses)
-    instance = make_instance(engine, tmp_path / "instance", witnesses=setting, **extra)
+    instance = make_instance(engine, tmp_path / "instance", witnesses=setting, **chosen)
     if not background:
         _ = instance.publishing  # read when the ledger is built, as Instance.ledger does
         instance.__dict__["ledger"] = open_ledger(instance.settings, engine)
@@ -105,7 +105,7 @@ def test_nothing_is_published_before_the_quorum_then_the_last_that_met_it(
 ) -> None:
     instance = quorum_instance(engine, tmp_path, witnesses, publish_quorum="2")
     ledger = instance.ledger
-    both = WitnessClient(ledger, parse_witnesses(instance.settings.extra["witnesses"]))
+    both = WitnessClient(ledger, parse_witnesses(instance.settings.witnesses))
     first_only = WitnessClient(ledger, both.witnesses[:1])
     client = client_for(instance)
 
@@ -138,7 +138,7 @@ def test_a_cosignature_that_does_not_verify_does_not_count(
 ) -> None:
     instance = quorum_instance(engine, tmp_path, witnesses, publish_quorum="all")
     ledger = instance.ledger
-    endpoints = parse_witnesses(instance.settings.extra["witnesses"])
+    endpoints = parse_witnesses(instance.settings.witnesses)
     append_n(ledger, 4)
     note = ledger.checkpoint(new=True)
     WitnessClient(ledger, endpoints[:1]).sync(note)
@@ -155,12 +155,12 @@ def test_the_opt_out_publishes_before_a_first_quorum_only_and_says_so_loudly(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="safereport.ledger")
     instance = quorum_instance(
-        engine, tmp_path, witnesses, publish_quorum="2", publish_before_quorum="true"
+        engine, tmp_path, witnesses, publish_quorum="2", publish_before_quorum=True
     )
     assert "PUBLISHING WITHOUT WITNESS QUORUM" in caplog.text  # when the instance opens
     caplog.clear()
     ledger = instance.ledger
-    both = WitnessClient(ledger, parse_witnesses(instance.settings.extra["witnesses"]))
+    both = WitnessClient(ledger, parse_witnesses(instance.settings.witnesses))
     client = client_for(instance)
     append_n(ledger, 6)
     first = ledger.checkpoint(new=True)
@@ -173,23 +173,34 @@ def test_the_opt_out_publishes_before_a_first_quorum_only_and_says_so_loudly(
     assert client.get("/log/checkpoint").text == first
 
 
-def test_publish_settings_are_checked() -> None:
+def _rule(tmp_path: Path, **env: str) -> PublishRule:
+    """The rule as an instance configured through the environment would have it."""
+    return publish_rule(load_settings(tmp_path, env={
+        f"SAFEREPORT_{name.upper()}": value for name, value in env.items()}))
+
+
+def test_publish_settings_are_checked(tmp_path: Path) -> None:
     line = "https://w.example " + CosignatureSigner.generate("witness.example/w").vkey
     with pytest.raises(ConfigError, match="publish_quorum"):
-        publish_rule({"publish_quorum": "all"})  # no witnesses
+        _rule(tmp_path, publish_quorum="all")  # no witnesses
     with pytest.raises(ConfigError, match="publish_quorum"):
-        publish_rule({"publish_quorum": "3"})
+        _rule(tmp_path, publish_quorum="3")
     with pytest.raises(ConfigError, match="publish_quorum"):
-        publish_rule({"publish_quorum": "most"})
+        _rule(tmp_path, publish_quorum="most")
     with pytest.raises(ConfigError, match="pad_leaves"):
-        publish_rule({"pad_seconds": "60", "pad_leaves": "0"})
+        _rule(tmp_path, pad_seconds="60", pad_leaves="0")
     with pytest.raises(ConfigError, match="pad_seconds"):
-        publish_rule({"pad_seconds": "-1"})
+        _rule(tmp_path, pad_seconds="-1")
+    with pytest.raises(ConfigError, match="pad_seconds"):
+        _rule(tmp_path, pad_seconds="0.5")
     with pytest.raises(ConfigError, match="publish_before_quorum"):
-        publish_rule({"publish_before_quorum": "maybe"})
-    assert publish_rule({}).plain
-    assert publish_rule({"witnesses": line, "publish_quorum": "all"}).quorum == 1
-    padded = publish_rule({"pad_seconds": "300"})
+        _rule(tmp_path, publish_before_quorum="maybe")
+    assert _rule(tmp_path).plain
+    assert _rule(tmp_path, publish_before_quorum="", pad_seconds=" ").plain  # blank: default
+    assert _rule(tmp_path, witnesses=line, publish_quorum="all").quorum == 1
+    assert _rule(tmp_path, witnesses=line, publish_quorum="all",
+                 publish_before_quorum="yes").before_quorum
+    padded = _rule(tmp_path, pad_seconds="300")
     assert padded.padded and padded.pad_leaves == 32 and not padded.plain
 
 
@@ -199,7 +210,7 @@ def test_publish_settings_are_checked() -> None:
 def test_published_sizes_grow_by_the_quantum_whatever_happens(
     engine: Engine, tmp_path: Path
 ) -> None:
-    instance = make_instance(engine, tmp_path, pad_seconds="60", pad_leaves="8")
+    instance = make_instance(engine, tmp_path, pad_seconds=60, pad_leaves=8)
     ledger, rule, client = instance.ledger, instance.publishing, client_for(instance)
     start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert client.get("/log/checkpoint").status_code == 404  # nothing signed yet
@@ -227,7 +238,7 @@ def test_published_sizes_grow_by_the_quantum_whatever_happens(
 def test_padding_is_invisible_to_the_views_and_receipts_still_verify(
     engine: Engine, tmp_path: Path
 ) -> None:
-    instance = make_instance(engine, tmp_path, pad_seconds="60", pad_leaves="16")
+    instance = make_instance(engine, tmp_path, pad_seconds=60, pad_leaves=16)
     ledger, rule = instance.ledger, instance.publishing
     now = datetime.now(UTC)
     real = append_n(ledger, 5, case_id="case-1")
@@ -253,7 +264,7 @@ def test_with_padding_the_witnesses_see_only_published_sizes(
     engine: Engine, tmp_path: Path, witnesses: list[Any]
 ) -> None:
     instance = quorum_instance(
-        engine, tmp_path, witnesses[:1], background=True, pad_seconds="60", pad_leaves="8",
+        engine, tmp_path, witnesses[:1], background=True, pad_seconds=60, pad_leaves=8,
         publish_quorum="1",
     )
     ledger, rule = instance.ledger, instance.publishing
@@ -282,7 +293,7 @@ def test_with_padding_the_witnesses_see_only_published_sizes(
 
 
 def test_the_server_padder_ticks_and_stops_with_its_ledger(engine: Engine, tmp_path: Path) -> None:
-    instance = make_instance(engine, tmp_path, pad_seconds="1", pad_leaves="4")
+    instance = make_instance(engine, tmp_path, pad_seconds=1, pad_leaves=4)
     ledger = instance.ledger
     append_n(ledger, 2)
     padder = Padder(ledger, instance.publishing)

@@ -20,16 +20,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import pyotp
 from sqlalchemy import update
+from tests.cheap_costs import cheap
 from tests.staff._client import signed_in
 from tests.staff._world import PASSWORD, StaffWorld
 
 from safereport.config import load_settings
-from safereport.domain.codename import TEST_PARAMS
 from safereport.domain.vocabulary import ActorRole, OrgKind
 from safereport.ledger.notes import parse_checkpoint, parse_note
 from safereport.ledger.tiles import TILE_WIDTH, tile_path
@@ -101,7 +100,7 @@ def fill(data: Path, count: int, case_id: str) -> None:
 def auditor_page(data: Path) -> str:
     """The auditor's page of the instance in ``data``, as an auditor signed in sees it."""
     settings = load_settings(data)
-    settings = replace(settings, extra={**settings.extra, "argon2": TEST_PARAMS})
+    settings = cheap(settings)
     instance = Instance(settings=settings, engine=make_engine(settings.effective_database_url()))
     try:
         world = StaffWorld(instance, {})
@@ -109,7 +108,7 @@ def auditor_page(data: Path) -> str:
             org = add_org(conn, "Oversight Board", OrgKind.LOCAL_AUTHORITY)
             user_id = auth.create_user(conn, org_id=org, username="auditor",
                                        display_name="Auditor", role=ActorRole.AUDITOR,
-                                       password=PASSWORD)
+                                       password=PASSWORD, hasher=settings.password_hasher)
             secret = pyotp.random_base32()
             sealed = auth.totp_sealer(settings).seal(secret, user_id)
             conn.execute(update(users).where(users.c.id == user_id).values(totp_secret=sealed))

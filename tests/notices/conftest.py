@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from tests.evidence.conftest import _fast_argon2, sqlite_world, world
+from tests.evidence.conftest import sqlite_world, world
 
 
 @dataclass
@@ -44,4 +44,4 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 #: The same staff world as tests/evidence (and its cheap password hashing), used from here.
-__all__ = ["Mailbox", "_fast_argon2", "mailbox", "sqlite_world", "world"]
+__all__ = ["Mailbox", "mailbox", "sqlite_world", "world"]

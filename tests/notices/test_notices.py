@@ -33,10 +33,10 @@ NEXT_MORNING = datetime.combine(_DAY + timedelta(days=1), time(8), tzinfo=_LONDO
 REPLY = "Your appointment is on Tuesday at the Safe Haven office."
 
 
-def _configure(world: StaffWorld, box: Mailbox, **more: str) -> None:
-    extra = {**world.instance.settings.extra, "smtp_host": box.host, "smtp_port": str(box.port),
-             "smtp_from": "notices@example.org", **more}
-    world.instance.settings = replace(world.instance.settings, extra=extra)
+def _configure(world: StaffWorld, box: Mailbox, **more: Any) -> None:
+    world.instance.settings = replace(world.instance.settings, smtp_host=box.host,
+                                      smtp_port=box.port, smtp_from="notices@example.org",
+                                      **more)
 
 
 def _report(world: StaffWorld, *, email: bool = True, text: bool = False,
@@ -137,15 +137,14 @@ def test_nothing_queued_or_read_when_nothing_is_configured(world: StaffWorld) ->
 def test_a_failed_send_is_kept_and_tried_again(world: StaffWorld, mailbox: Mailbox) -> None:
     _configure(world, mailbox)
     port = mailbox.port
-    world.instance.settings = replace(world.instance.settings, extra={
-        **world.instance.settings.extra, "smtp_port": "1"})  # nothing listens there
+    world.instance.settings = replace(world.instance.settings,
+                                      smtp_port=1)  # nothing listens there
     _reply(world, _report(world))
     assert notices.deliver_due(world.instance, now=MORNING) == 0
     with world.instance.engine.connect() as conn:
         row = conn.execute(select(outbox)).one()
     assert row.sent_at is None and row.attempts == 1 and row.last_error
-    world.instance.settings = replace(world.instance.settings, extra={
-        **world.instance.settings.extra, "smtp_port": str(port)})
+    world.instance.settings = replace(world.instance.settings, smtp_port=port)
     later = row.due_at.replace(tzinfo=UTC)
     assert later > MORNING
     assert notices.deliver_due(world.instance, now=later) == 1
@@ -186,9 +185,8 @@ def test_two_workers_send_a_notice_once(world: StaffWorld) -> None:
         def send(self, to: str, subject: str, body: str) -> None:
             sent.append(to)
 
-    world.instance.settings = replace(world.instance.settings, extra={
-        **world.instance.settings.extra,
-        "notice_config": notices.NoticeConfig(email=Slow())})
+    world.instance.settings = replace(world.instance.settings,
+                                      notifiers=notices.NoticeConfig(email=Slow()))
     _reply(world, _report(world))
 
     def worker() -> None:

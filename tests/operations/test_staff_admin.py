@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pyotp
 import pytest
+from tests.cheap_costs import CHEAP_HASHER
 from tests.staff._admins import add_admin, ledger_after, ledger_top
 from tests.staff._world import PASSWORD, StaffWorld
-from tests.staff.conftest import _fast_argon2, world
+from tests.staff.conftest import world
 
 from safereport.domain.vocabulary import Action, ActorRole, Purpose
 from safereport.errors import AccessDenied, InvalidInput
@@ -17,14 +18,15 @@ from safereport.services import auth, users
 from safereport.services.access import access_case
 from safereport.services.casework import actor_for
 
-__all__ = ["_fast_argon2", "world"]
+__all__ = ["world"]
 
 
 def _sign_in(w: StaffWorld, username: str, password: str = PASSWORD,
              code: str | None = None) -> auth.SignIn:
     with w.instance.engine.begin() as conn:
         return auth.authenticate(conn, username=username, password=password, totp_code=code,
-                                 totp=auth.totp_sealer(w.instance.settings))
+                                 totp=auth.totp_sealer(w.instance.settings),
+                                 hasher=w.instance.settings.password_hasher)
 
 
 def _session(w: StaffWorld, username: str) -> str:
@@ -125,16 +127,18 @@ def test_a_reset_password_is_one_time_and_must_be_changed(world: StaffWorld) -> 
     with w.instance.engine.begin() as conn:
         session = auth.start_session(conn, result.user, auth.SessionState.PASSWORD)
         with pytest.raises(InvalidInput, match="not the one-time password"):
-            auth.change_password(conn, session, temporary)
+            auth.change_password(conn, session, temporary, hasher=CHEAP_HASHER)
     with w.instance.engine.begin() as conn:
-        changed = auth.change_password(conn, session, "her own new passphrase")
+        changed = auth.change_password(conn, session, "her own new passphrase",
+                                       hasher=CHEAP_HASHER)
     assert changed is not None and changed[1] is auth.SessionState.ACTIVE
     assert not _live(w, session) and _live(w, changed[0])
     assert _sign_in(w, "cw", temporary, "000000").outcome is auth.SignInOutcome.REFUSED
     assert "cw" not in users.must_change_password(w.instance)
     # An ordinary session cannot change a password this way.
     with w.instance.engine.begin() as conn:
-        assert auth.change_password(conn, changed[0], "another passphrase!") is None
+        assert auth.change_password(conn, changed[0], "another passphrase!",
+                                    hasher=CHEAP_HASHER) is None
 
 
 def test_a_one_time_password_expires(world: StaffWorld) -> None:
@@ -146,7 +150,8 @@ def test_a_one_time_password_expires(world: StaffWorld) -> None:
     with w.instance.engine.begin() as conn:
         refused = auth.authenticate(conn, username="cw", password=temporary,
                                     totp_code=pyotp.TOTP(w.secrets["cw"]).at(late),
-                                    totp=auth.totp_sealer(w.instance.settings), now=late)
+                                    totp=auth.totp_sealer(w.instance.settings), now=late,
+                                    hasher=CHEAP_HASHER)
     assert refused.outcome is auth.SignInOutcome.REFUSED
 
 

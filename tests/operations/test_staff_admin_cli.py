@@ -10,12 +10,12 @@ from click.testing import CliRunner, Result
 from tests.staff._admins import add_admin, ledger_after, ledger_top
 from tests.staff._client import fresh_code
 from tests.staff._world import PASSWORD, StaffWorld
-from tests.staff.conftest import _fast_argon2, sqlite_world
+from tests.staff.conftest import sqlite_world
 
 from safereport.cli import main
 from safereport.services import auth, users
 
-__all__ = ["_fast_argon2", "sqlite_world"]
+__all__ = ["sqlite_world"]
 
 
 def _run(w: StaffWorld, *args: str, answers: str = "") -> Result:
@@ -39,7 +39,8 @@ def test_reset_password_and_set_role(sqlite_world: StaffWorld) -> None:
     with w.instance.engine.begin() as conn:
         signed = auth.authenticate(conn, username="cw", password=temporary,
                                    totp_code=fresh_code(w.secrets["cw"]),
-                                   totp=auth.totp_sealer(w.instance.settings))
+                                   totp=auth.totp_sealer(w.instance.settings),
+                                   hasher=w.instance.settings.password_hasher)
     assert signed.must_change_password
     assert "cw\tcaseworker\tSafe Haven Support\tactive, one-time password\t" in _run(
         w, "list").output

@@ -27,6 +27,7 @@ from pathlib import Path
 from safereport.config import Secret, load_settings
 from safereport.domain.codename import TEST_PARAMS
 from safereport.domain.fields import CaseField
+from safereport.domain.passwords import UnsafeCheapHasherForTests
 from safereport.domain.vocabulary import CrimeType, DataCategory, Purpose, SubjectRole
 from safereport.services import auth
 from safereport.services.casework import add_note, file_third_party_report
@@ -56,7 +57,7 @@ def open_world(data_dir: str, url: str) -> Instance:
     settings = load_settings(Path(data_dir))
     if url != "-":
         settings = replace(settings, database_url=Secret(url))
-    settings = replace(settings, extra={**settings.extra, "argon2": TEST_PARAMS})
+    settings = replace(settings, argon2=TEST_PARAMS, password_hasher=UnsafeCheapHasherForTests())
     return Instance(settings=settings, engine=make_engine(settings.effective_database_url()))
 
 

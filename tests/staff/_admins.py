@@ -17,7 +17,8 @@ def add_admin(world: StaffWorld, name: str = "admin2") -> auth.StaffUser:
     with world.instance.engine.begin() as conn:
         user_id = auth.create_user(conn, org_id=world.orgs["support"], username=name,
                                    display_name=name.title(), role=ActorRole.ADMIN,
-                                   password=PASSWORD)
+                                   password=PASSWORD,
+                                   hasher=world.instance.settings.password_hasher)
         secret = pyotp.random_base32()
         conn.execute(update(users).where(users.c.id == user_id)
                      .values(totp_secret=sealer.seal(secret, user_id)))

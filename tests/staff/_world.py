@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyotp
 from sqlalchemy import update
+from tests.cheap_costs import cheap
 
 from safereport.config import Secret, load_settings
-from safereport.domain.codename import TEST_PARAMS
 from safereport.domain.fields import CaseField
 from safereport.domain.vocabulary import (
     ActorRole,
@@ -85,7 +85,7 @@ def make_staff_world(tmp_path: Path, db_url: str, *, regime: str = "firewall") -
     settings = load_settings(path)
     if postgres:
         settings = replace(settings, database_url=Secret(db_url))
-    settings = replace(settings, extra={"argon2": TEST_PARAMS})
+    settings = cheap(settings)
     instance = Instance(settings=settings, engine=make_engine(settings.effective_database_url()))
     if postgres:
         # init_instance does not yet migrate an external database (reported to the
@@ -105,7 +105,8 @@ def make_staff_world(tmp_path: Path, db_url: str, *, regime: str = "firewall") -
         }
         for name, (org, role) in STAFF.items():
             user_id = auth.create_user(conn, org_id=world.orgs[org], username=name,
-                                       display_name=name.title(), role=role, password=PASSWORD)
+                                       display_name=name.title(), role=role, password=PASSWORD,
+                                       hasher=settings.password_hasher)
             secret = pyotp.random_base32()
             conn.execute(update(users).where(users.c.id == user_id)
                          .values(totp_secret=sealer.seal(secret, user_id)))

@@ -34,15 +34,3 @@ def npcc_world(tmp_path: Path) -> Iterator[StaffWorld]:
         yield made
     finally:
         made.instance.close()
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2id with test costs (the production costs take a second per hash on CI)."""
-    from argon2 import PasswordHasher
-
-    from safereport.services import auth
-
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-    monkeypatch.setattr(auth, "_DUMMY", [])

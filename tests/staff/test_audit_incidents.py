@@ -8,6 +8,7 @@ entries are counted apart from the decisions.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 from tests.staff._client import signed_in
@@ -62,7 +63,8 @@ def test_padding_is_counted_apart_from_the_decisions(sqlite_world: StaffWorld) -
     w.file()
     ledger = w.instance.ledger
     before = oversight.audit_overview(w.instance, w.users["auditor"])
-    size = pad_tick(ledger, publish_rule({"pad_seconds": "60", "pad_leaves": "64"}))
+    size = pad_tick(ledger, publish_rule(replace(w.instance.settings, pad_seconds=60,
+                                                 pad_leaves=64)))
     assert size is not None
     view = oversight.audit_overview(w.instance, w.users["auditor"])
     assert "padding" not in view.by_effect and view.by_effect == before.by_effect

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 from sqlalchemy import Engine, insert, select
+from tests.cheap_costs import CHEAP_HASHER
 
+from safereport.domain.passwords import Argon2idHasher
 from safereport.domain.vocabulary import ActorRole, OrgKind
 from safereport.errors import InvalidInput
 from safereport.services import auth
@@ -35,7 +37,7 @@ def _user(engine: Engine, role: ActorRole = ActorRole.CASEWORKER, name: str = "a
                OrgKind.SUPPORT_SERVICE)
     with engine.begin() as conn:
         return auth.create_user(conn, org_id=org, username=name, display_name="Amira K",
-                                role=role, password=PASSWORD)
+                                role=role, password=PASSWORD, hasher=CHEAP_HASHER)
 
 
 def _enrol(engine: Engine, user_id: str) -> str:
@@ -49,7 +51,7 @@ def _enrol(engine: Engine, user_id: str) -> str:
 def _signin(engine: Engine, password: str, code: str | None, now: datetime) -> auth.SignIn:
     with engine.begin() as conn:
         return auth.authenticate(conn, username="amira", password=password, totp_code=code,
-                                 totp=SEALER, now=now)
+                                 totp=SEALER, now=now, hasher=CHEAP_HASHER)
 
 
 def test_hash_password_is_argon2id_and_verifies() -> None:
@@ -58,6 +60,19 @@ def test_hash_password_is_argon2id_and_verifies() -> None:
     assert auth.verify_password(hashed, PASSWORD)
     assert not auth.verify_password(hashed, PASSWORD + "x")
     assert not auth.verify_password("not a hash", PASSWORD)
+
+
+def test_production_hashes_at_full_cost_and_the_test_hasher_is_named_unsafe() -> None:
+    # The default, and what every loaded Settings holds: RFC 9106's second profile.
+    assert auth.hash_password(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert type(auth.ARGON2ID) is Argon2idHasher
+    cheap = CHEAP_HASHER.hash(PASSWORD)
+    assert cheap.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+    assert type(CHEAP_HASHER).__name__.startswith("Unsafe")
+    # A hash records its own costs: either hasher verifies the other's.
+    assert auth.verify_password(cheap, PASSWORD)
+    assert CHEAP_HASHER.verify(auth.hash_password(PASSWORD), PASSWORD)
+    assert CHEAP_HASHER.dummy_hash() == CHEAP_HASHER.dummy_hash()  # made once
 
 
 def test_short_password_is_refused() -> None:
@@ -137,7 +152,7 @@ def test_enrolment_confirms_with_a_code(engine: Engine) -> None:
     _user(engine)
     with engine.begin() as conn:
         result = auth.authenticate(conn, username="amira", password=PASSWORD, totp_code=None,
-                                   totp=SEALER, now=T0)
+                                   totp=SEALER, now=T0, hasher=CHEAP_HASHER)
         assert result.user is not None
         token = auth.start_session(conn, result.user, auth.SessionState.ENROL, now=T0)
         secret = auth.begin_totp_enrolment(conn, token, SEALER)

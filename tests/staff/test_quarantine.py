@@ -212,7 +212,8 @@ def test_it_learns_per_organisation_and_holds_only_what_it_is_sure_of(
     assert _entries(world, spammy)[0][1] == {"event": "report_submitted",
                                              "quarantine": "classifier"}
     # The other support service has taught its own classifier nothing: the same text is a case.
-    world.instance.settings.extra["intake_org"] = world.orgs["other_support"]
+    world.instance.settings = replace(world.instance.settings,
+                                      intake_org=world.orgs["other_support"])
     elsewhere = _submit(world, "Casino bonus, free spins today only at www.casino.example. "
                                "Invest in bitcoin now and double your crypto.")
     assert elsewhere in _listed(world, "other_cw")

@@ -7,22 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from tests.staff._client import TestClient, csrf_of, signed_in
 from tests.staff._world import StaffWorld, make_staff_world
 
-from safereport.services import auth
 from safereport.stats import tracker
 from safereport.stats.foi import Classification
 from safereport.web.app import create_app
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Argon2id at test costs, as tests/staff does (production costs take a second per hash).
-    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-    monkeypatch.setattr(auth, "_DUMMY", [])
 
 
 @pytest.fixture

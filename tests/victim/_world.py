@@ -1,16 +1,18 @@
 """Test helpers: a real instance (guard, vault, ledger) with a support service and a police force.
 
-Argon2id runs with test parameters here (``settings.extra["argon2"]``) so that codename tests
-are fast; the production parameters are tested in ``test_codename.py``.
+Argon2id runs with test parameters here (``settings.argon2``, tests/cheap_costs.py) so that
+codename tests are fast; the production parameters are tested in ``test_codename.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+from tests.cheap_costs import cheap
 
 from safereport.config import Secret, load_settings
-from safereport.domain.codename import TEST_PARAMS
 from safereport.domain.vocabulary import ActorRole, OrgKind
 from safereport.services.access import Actor
 from safereport.services.instance import Instance
@@ -36,15 +38,15 @@ class World:
 
 
 def make_world(tmp_path: Path, db_url: str, *, regime: str = "firewall",
-               extra: dict[str, object] | None = None) -> World:
+               settings: dict[str, Any] | None = None) -> World:
     postgres = db_url.startswith("postgresql")
     path = init_instance(tmp_path / "instance", regime=regime,
                          database_url=db_url if postgres else None)
-    settings = load_settings(path)
+    loaded = load_settings(path)
     if postgres:
-        settings = replace(settings, database_url=Secret(db_url))
-    settings = replace(settings, extra={"argon2": TEST_PARAMS, **(extra or {})})
-    instance = Instance(settings=settings, engine=make_engine(settings.effective_database_url()))
+        loaded = replace(loaded, database_url=Secret(db_url))
+    loaded = cheap(loaded, **(settings or {}))
+    instance = Instance(settings=loaded, engine=make_engine(loaded.effective_database_url()))
     metadata.create_all(instance.engine)  # a no-op once the migrations have made every table
     with instance.engine.begin() as conn:
         support = add_org(conn, "Safe Haven Support", OrgKind.SUPPORT_SERVICE)

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,12 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _NARRATIVE = "Synthetic: he shouts and takes my phone. SENTINEL-7731"
 
 
-def _world(tmp_path: Path, db_url: str, **extra: object) -> World:
-    return make_world(tmp_path, db_url, extra=dict(extra))
+def _world(tmp_path: Path, db_url: str, **extra: int) -> World:
+    return make_world(tmp_path, db_url, settings=dict(extra))
+
+
+def _set(world: World, **settings: int) -> None:
+    world.instance.settings = replace(world.instance.settings, **settings)
 
 
 @pytest.fixture
@@ -181,7 +186,7 @@ def test_a_filled_honeypot_on_the_codename_and_claim_forms_opens_nothing(
 def test_limits_hold_across_two_app_instances_and_a_restart(
     db_url: str, tmp_path: Path, closing: ExitStack
 ) -> None:
-    world = _world(tmp_path, db_url, report_limit_per_hour="3")
+    world = _world(tmp_path, db_url, report_limit_per_hour=3)
     _keep(closing, world.instance)
     # A second worker: its own engine, the same database and data folder (the same web key).
     other = Instance(settings=world.instance.settings,
@@ -210,9 +215,8 @@ def test_limits_hold_across_two_app_instances_and_a_restart(
 def test_a_flood_from_one_source_does_not_make_it_harder_for_everyone(
     sqlite_world: World, closing: ExitStack
 ) -> None:
-    settings = sqlite_world.instance.settings
-    settings.extra.update({"form_limit_per_hour": "2", "form_attack_per_hour": "3",
-                           "form_attack_wait_seconds": "60"})
+    _set(sqlite_world, form_limit_per_hour=2, form_attack_per_hour=3,
+         form_attack_wait_seconds=60)
     flood = _client(sqlite_world.instance, "192.0.2.1", closing)
     for _ in range(20):
         flood.post("/claim", data={"csrf_token": _token(flood, "/claim"),
@@ -226,9 +230,8 @@ def test_a_flood_from_one_source_does_not_make_it_harder_for_everyone(
 def test_under_attack_the_price_rises_for_everyone_but_no_one_is_refused(
     sqlite_world: World, closing: ExitStack
 ) -> None:
-    sqlite_world.instance.settings.extra.update({
-        "form_attack_per_hour": "3", "form_attack_wait_seconds": "30",
-        "form_pow_max_number": "1000", "form_attack_pow_max_number": "200000"})
+    _set(sqlite_world, form_attack_per_hour=3, form_attack_wait_seconds=30,
+         form_pow_max_number=1000, form_attack_pow_max_number=200000)
     calm = _client(sqlite_world.instance, "192.0.2.10", closing)
     assert calm.get("/forms/challenge").json()["maxnumber"] == 1000
     for n in range(3):
@@ -241,7 +244,7 @@ def test_under_attack_the_price_rises_for_everyone_but_no_one_is_refused(
     assert _NARRATIVE in asked.text and "in the kitchen" in asked.text
     assert late.get("/forms/challenge").json()["maxnumber"] == 200000
     # With JavaScript the harder proof-of-work is the way through, at once.
-    sqlite_world.instance.settings.extra["form_attack_pow_max_number"] = "3000"
+    _set(sqlite_world, form_attack_pow_max_number=3000)
     solved = _report(late, altcha=_solve(late))
     assert solved.status_code == 303
 
@@ -251,7 +254,7 @@ def test_under_attack_the_price_rises_for_everyone_but_no_one_is_refused(
 def test_proof_of_work_is_verified_used_once_and_wrong_answers_refused(
     db_url: str, tmp_path: Path, closing: ExitStack
 ) -> None:
-    world = _world(tmp_path, db_url, form_wait_seconds="60", form_pow_max_number="2000")
+    world = _world(tmp_path, db_url, form_wait_seconds=60, form_pow_max_number=2000)
     _keep(closing, world.instance)
     client = _client(world.instance, "198.51.100.20", closing)
     before = _case_count(world)
@@ -284,7 +287,7 @@ def test_proof_of_work_is_verified_used_once_and_wrong_answers_refused(
 
 
 def test_an_expired_challenge_is_no_proof(sqlite_world: World, closing: ExitStack) -> None:
-    sqlite_world.instance.settings.extra.update({"form_wait_seconds": "60"})
+    _set(sqlite_world, form_wait_seconds=60)
     client = _client(sqlite_world.instance, "198.51.100.30", closing)
     key = victim_bots._hmac_key(_starlette_request(client))
     old = altcha_v1.create_challenge(altcha_v1.ChallengeOptions(
@@ -299,7 +302,7 @@ def test_an_expired_challenge_is_no_proof(sqlite_world: World, closing: ExitStac
 def test_without_javascript_the_form_only_has_to_be_open_a_moment(
     sqlite_world: World, closing: ExitStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqlite_world.instance.settings.extra.update({"form_wait_seconds": "4"})
+    _set(sqlite_world, form_wait_seconds=4)
     client = _client(sqlite_world.instance, "198.51.100.40", closing)
     token = _token(client)
     data = {"csrf_token": token, "mode": "anonymous", "crime_type": "other",
@@ -323,8 +326,7 @@ def test_without_javascript_the_form_only_has_to_be_open_a_moment(
 def test_a_solved_challenge_used_again_is_kept_in_quarantine(
     sqlite_world: World, closing: ExitStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqlite_world.instance.settings.extra.update({"form_wait_seconds": "4",
-                                                 "form_pow_max_number": "2000"})
+    _set(sqlite_world, form_wait_seconds=4, form_pow_max_number=2000)
     client = _client(sqlite_world.instance, "198.51.100.41", closing)
     payload = _solve(client)
     assert _report(client, altcha=payload).status_code == 303  # fresh: through at once
@@ -345,7 +347,7 @@ def test_a_solved_challenge_used_again_is_kept_in_quarantine(
 def test_the_challenge_endpoint_is_limited_per_source_in_the_database(
     sqlite_world: World, closing: ExitStack
 ) -> None:
-    sqlite_world.instance.settings.extra.update({"form_challenge_limit_per_hour": "3"})
+    _set(sqlite_world, form_challenge_limit_per_hour=3)
     flood = _client(sqlite_world.instance, "192.0.2.7", closing)
     assert [flood.get("/forms/challenge").status_code for _ in range(3)] == [200] * 3
     refused = flood.get("/forms/challenge")

@@ -12,6 +12,7 @@ from tests.victim._world import World
 
 from safereport.cli import main
 from safereport.cli.report import report
+from safereport.domain.codename import DEFAULT_PARAMS
 from safereport.services.victim import open_by_codename
 from safereport.store.core import cases
 
@@ -46,7 +47,8 @@ def test_submit_prints_references_and_codenames(sqlite_world: World, tmp_path: P
     assert first.startswith("SR-") and "\t" not in first
     reference, codename = second.split("\t")
     # the command ran with the production Argon2id parameters, so look it up with them too
-    sqlite_world.instance.settings = replace(sqlite_world.instance.settings, extra={})
+    sqlite_world.instance.settings = replace(sqlite_world.instance.settings,
+                                             argon2=DEFAULT_PARAMS)
     session = open_by_codename(sqlite_world.instance, codename)
     assert session is not None and reference.startswith("SR-")
 

@@ -168,7 +168,7 @@ def witness_sync(ctx: click.Context) -> None:
     """
     instance = open_instance(Path(ctx.obj["data_dir"]))
     ctx.call_on_close(instance.close)
-    endpoints = parse_witnesses(str(instance.settings.extra.get("witnesses", "")))
+    endpoints = parse_witnesses(instance.settings.witnesses)
     if not endpoints:
         click.echo("no witnesses configured (setting `witnesses` in config.toml)", err=True)
         sys.exit(1)
@@ -192,7 +192,7 @@ def policy(ctx: click.Context) -> None:
     """Print a trust policy for this log: its key, its configured witnesses, quorum all."""
     instance = open_instance(Path(ctx.obj["data_dir"]))
     ctx.call_on_close(instance.close)
-    endpoints = parse_witnesses(str(instance.settings.extra.get("witnesses", "")))
+    endpoints = parse_witnesses(instance.settings.witnesses)
     keys = tuple(endpoint.verifier.vkey for endpoint in endpoints)
     trust = TrustPolicy(instance.ledger.verifier_key(), keys, len(keys))
     click.echo(trust.render([endpoint.url for endpoint in endpoints]), nl=False)
@@ -204,7 +204,7 @@ def witnesses(ctx: click.Context) -> None:
     """Show each witness: the size it last cosigned, its last error, any incident. Exit 1 on one."""
     instance = open_instance(Path(ctx.obj["data_dir"]))
     ctx.call_on_close(instance.close)
-    configured = parse_witnesses(str(instance.settings.extra.get("witnesses", "")))
+    configured = parse_witnesses(instance.settings.witnesses)
     with instance.engine.connect() as conn:
         known = {status.witness: status for status in statuses(conn)}
     names = [endpoint.key for endpoint in configured] + sorted(

@@ -31,12 +31,10 @@ does nothing) or from ``safereport ledger pad``.
 from __future__ import annotations
 
 import logging
-import math
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select
 
@@ -51,6 +49,7 @@ from safereport.store.ledger import ledger_checkpoints, ledger_entries
 from safereport.store.witnesses import ledger_cosignatures
 
 if TYPE_CHECKING:
+    from safereport.config import Settings
     from safereport.ledger.log import Ledger
 
 __all__ = [
@@ -93,23 +92,11 @@ class PublishRule:
         return self.quorum == 0 and not self.padded
 
 
-def _number(extra: Mapping[str, Any], name: str, default: float) -> float:
-    raw = str(extra.get(name, "")).strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"setting {name!r} must be a number, not {raw!r}") from exc
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"setting {name!r} must be 0 or more")
-    return value
-
-
-def publish_rule(extra: Mapping[str, Any]) -> PublishRule:
-    """The rule from the settings (``Settings.extra``); ConfigError for a bad value."""
-    witnesses = parse_witnesses(str(extra.get("witnesses", "")))
-    raw = str(extra.get("publish_quorum", "")).strip().lower()
+def publish_rule(settings: Settings) -> PublishRule:
+    """The rule from the settings (each checked when loaded); ConfigError for a quorum the
+    witnesses cannot meet."""
+    witnesses = parse_witnesses(settings.witnesses)
+    raw = settings.publish_quorum.strip().lower()
     if raw == "all":
         quorum = len(witnesses)
         if quorum == 0:
@@ -125,21 +112,12 @@ def publish_rule(extra: Mapping[str, Any]) -> PublishRule:
             )
     else:
         raise ConfigError(f"setting 'publish_quorum' must be a number or 'all', not {raw!r}")
-    before = str(extra.get("publish_before_quorum", "")).strip().lower()
-    if before not in ("", "true", "false", "yes", "no", "on", "off", "1", "0"):
-        raise ConfigError("setting 'publish_before_quorum' must be true or false")
-    seconds = _number(extra, "pad_seconds", 0.0)
-    if 0 < seconds < 1:
-        raise ConfigError("setting 'pad_seconds' must be 0 (off) or at least 1")
-    leaves = _number(extra, "pad_leaves", PAD_LEAVES)
-    if leaves != int(leaves) or not 1 <= leaves <= 100_000:
-        raise ConfigError("setting 'pad_leaves' must be a whole number from 1 to 100000")
     return PublishRule(
         witnesses=witnesses,
         quorum=quorum,
-        before_quorum=before in ("true", "yes", "on", "1"),
-        pad_seconds=seconds,
-        pad_leaves=int(leaves),
+        before_quorum=settings.publish_before_quorum,
+        pad_seconds=settings.pad_seconds,
+        pad_leaves=settings.pad_leaves,
     )
 
 

@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, Select, Table, case, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safereport.config import Settings
+from safereport.domain.passwords import Argon2idHasher, PasswordHasher
 from safereport.domain.vocabulary import ActorRole, OrgKind
 from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.store.core import organisations, users
@@ -39,6 +38,7 @@ from safereport.vault.recipes import SecretBox
 
 __all__ = [
     "ABSOLUTE_LIFETIME",
+    "ARGON2ID",
     "IDLE_TIMEOUT",
     "INTEGRATION_ACCOUNT_PREFIX",
     "LOCKOUT_PERIOD",
@@ -97,17 +97,9 @@ MIN_PASSWORD_CHARS = 12
 ONE_TIME_PASSWORD_LIFETIME = timedelta(days=3)
 TOTP_ISSUER = "safereport"
 
-# argon2-cffi's defaults are RFC 9106's second recommended profile (Argon2id, 64 MiB, t=3).
-_HASHER = PasswordHasher()
-# Verified against when the username is unknown, so that a miss costs as long as a hit
-# (made on first need: hashing at import would slow every command that imports this module).
-_DUMMY: list[str] = []
-
-
-def _dummy_hash() -> str:
-    if not _DUMMY:
-        _DUMMY.append(_HASHER.hash(secrets.token_urlsafe(16)))
-    return _DUMMY[0]
+#: The hasher used when a caller names none: Argon2id at production cost. Callers that have
+#: an instance pass ``instance.settings.password_hasher`` (the seam tests use, STYLE.md 15).
+ARGON2ID: PasswordHasher = Argon2idHasher()
 
 
 # ---- TOTP secrets at rest -------------------------------------------------------------------
@@ -294,19 +286,17 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def hash_password(password: str) -> str:
-    """An Argon2id hash of ``password`` (PHC string); InvalidInput if it is too short."""
+def hash_password(password: str, hasher: PasswordHasher = ARGON2ID) -> str:
+    """A hash of ``password`` (Argon2id PHC string); InvalidInput if it is too short."""
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
-    return _HASHER.hash(password)
+    return hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str, password: str,
+                    hasher: PasswordHasher = ARGON2ID) -> bool:
     """True if ``password`` matches; False for a mismatch or an unreadable hash."""
-    try:
-        return _HASHER.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    return hasher.verify(password_hash, password)
 
 
 def create_user(
@@ -319,6 +309,7 @@ def create_user(
     password: str,
     now: datetime | None = None,
     password_hash: str | None = None,
+    hasher: PasswordHasher = ARGON2ID,
 ) -> str:
     """Add a staff account to organisation ``org_id``; returns the new user's id.
 
@@ -340,7 +331,7 @@ def create_user(
             username=name,
             display_name=display_name.strip() or name,
             role=actor_role.value,
-            password_hash=password_hash or hash_password(password),
+            password_hash=password_hash or hash_password(password, hasher),
             totp_secret=None,
             failed_logins=0,
             locked_until=None,
@@ -409,6 +400,7 @@ def authenticate(
     totp: TotpSealer,
     now: datetime | None = None,
     source: str = "",
+    hasher: PasswordHasher = ARGON2ID,
 ) -> SignIn:
     """Check a password and (once enrolled) a TOTP code, under the sign-in throttles.
 
@@ -427,9 +419,9 @@ def authenticate(
     # An integration's service account (services/integrations.py) acts only through its API
     # token: never through this door, even if someone enabled it and gave it a password.
     if row is None or not row.active or row.username.startswith(INTEGRATION_ACCOUNT_PREFIX):
-        verify_password(_dummy_hash(), password)  # same cost whether or not the name exists
+        hasher.verify(hasher.dummy_hash(), password)  # the same cost whether or not it exists
         return _fail(conn, keys, moment)
-    if not verify_password(row.password_hash, password):
+    if not hasher.verify(row.password_hash, password):
         return _fail(conn, keys, moment)
     if row.locked_until is not None and _aware(row.locked_until) > moment:
         return _fail(conn, keys, moment)  # the same answer, after the same work
@@ -648,7 +640,8 @@ def confirm_totp_enrolment(
 
 
 def change_password(
-    conn: Connection, token: str, new_password: str, now: datetime | None = None
+    conn: Connection, token: str, new_password: str, now: datetime | None = None,
+    hasher: PasswordHasher = ARGON2ID,
 ) -> tuple[str, SessionState] | None:
     """Replace a one-time password with the person's own, from the session that signed in
     with it (state ``password``). Every session of the account ends; returns the new
@@ -664,10 +657,10 @@ def change_password(
     ).first()
     if row is None or row.state != SessionState.PASSWORD.value or row.password_reset_at is None:
         return None
-    if verify_password(row.password_hash, new_password):
+    if hasher.verify(row.password_hash, new_password):
         raise InvalidInput("choose a new password, not the one-time password you were given")
     conn.execute(update(users).where(users.c.id == row.user_id).values(
-        password_hash=hash_password(new_password), password_reset_at=None))
+        password_hash=hash_password(new_password, hasher), password_reset_at=None))
     conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == row.user_id))
     user = get_user(conn, row.user_id)
     if user is None:

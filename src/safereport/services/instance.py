@@ -47,7 +47,7 @@ class Instance:
         """What the log publishes: the witness quorum and padding settings (issue 16)."""
         from safereport.ledger.publish import announce, publish_rule
 
-        rule = publish_rule(self.settings.extra)
+        rule = publish_rule(self.settings)
         announce(rule)  # the opt-out from the quorum is logged loudly
         return rule
 
@@ -59,7 +59,7 @@ class Instance:
         ledger = open_ledger(self.settings, self.engine)
         # Each checkpoint it signs is offered to the configured witnesses, in the background
         # (with padding, only the published ones).
-        attach_witnesses(ledger, str(self.settings.extra.get("witnesses", "")),
+        attach_witnesses(ledger, self.settings.witnesses,
                          padded=self.publishing.padded)
         return ledger
 

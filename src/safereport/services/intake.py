@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 
 from safereport.domain.case import CaseStatus, IntakeKind, new_id, new_reference
 from safereport.domain.codename import (
-    DEFAULT_PARAMS,
     Argon2Params,
     CodenameSecret,
     derive,
@@ -389,19 +388,15 @@ def codename_salt(instance: Instance) -> bytes:
 
 
 def argon2_params(instance: Instance) -> Argon2Params:
-    """Argon2id costs: :data:`DEFAULT_PARAMS`, or ``settings.extra["argon2"]`` (tests)."""
-    configured = instance.settings.extra.get("argon2")
-    if isinstance(configured, Argon2Params):
-        return configured
-    if isinstance(configured, Mapping):
-        return Argon2Params(**{k: int(v) for k, v in configured.items()})
-    return DEFAULT_PARAMS
+    """Argon2id costs for codenames: ``settings.argon2`` (:data:`DEFAULT_PARAMS`; tests pass
+    ``TEST_PARAMS``)."""
+    return instance.settings.argon2
 
 
 def _intake_org(conn: Connection, instance: Instance) -> str:
-    wanted = instance.settings.extra.get("intake_org")
+    wanted = instance.settings.intake_org
     query = select(organisations.c.id).where(organisations.c.kind == OrgKind.SUPPORT_SERVICE)
-    if isinstance(wanted, str) and wanted:
+    if wanted:
         query = query.where((organisations.c.id == wanted) | (organisations.c.name == wanted))
     org_id = conn.execute(query.order_by(organisations.c.created_at).limit(1)).scalar()
     if org_id is None:

@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select, update
 
-from safereport.config import Settings
+from safereport.config import Secret, Settings
 from safereport.domain.case import new_id
 from safereport.domain.fields import CaseField
 from safereport.errors import AccessDenied
@@ -227,34 +227,31 @@ class NoticeConfig:
         return self.email is not None or self.text is not None or bool(self.staff)
 
 
-def _flag(value: Any) -> bool:
-    return str(value or "").strip().lower() in {"true", "yes", "on", "1"}
+def _revealed(secret: Secret | None) -> str:
+    return secret.reveal() if secret is not None else ""
 
 
 def config_of(settings: Settings) -> NoticeConfig:
     """Notifiers from the ``smtp_*``, ``sms_*`` and ``staff_notice_email`` settings."""
-    extra = settings.extra or {}
-    override = extra.get("notice_config")
-    if isinstance(override, NoticeConfig):  # tests hand in their own notifiers
-        return override
+    if settings.notifiers is not None:  # tests hand in their own notifiers
+        return settings.notifiers
     mailer = None
-    host = str(extra.get("smtp_host") or "").strip()
+    host = settings.smtp_host.strip()
     if host:
-        port = str(extra.get("smtp_port") or "25").strip()
         mailer = SmtpMailer(
-            host=host, port=int(port) if port.isdigit() else 25,
-            sender=str(extra.get("smtp_from") or "").strip(),
-            username=str(extra.get("smtp_username") or "").strip(),
-            password=str(extra.get("smtp_password") or ""),
-            starttls=_flag(extra.get("smtp_starttls")))
+            host=host, port=settings.smtp_port,
+            sender=settings.smtp_from.strip(),
+            username=settings.smtp_username.strip(),
+            password=_revealed(settings.smtp_password),
+            starttls=settings.smtp_starttls)
     text: Notifier | None = None
-    gateway = str(extra.get("sms_gateway") or "").strip()
+    gateway = settings.sms_gateway.strip()
     if gateway.startswith(("https://", "http://")):
-        text = HttpTextGateway(gateway, str(extra.get("sms_gateway_token") or ""))
+        text = HttpTextGateway(gateway, _revealed(settings.sms_gateway_token))
     elif "{number}" in gateway and mailer is not None:
         text = SmtpTextGateway(mailer, gateway)
     staff: dict[str, str] = {}
-    for item in str(extra.get("staff_notice_email") or "").split(","):
+    for item in settings.staff_notice_email.split(","):
         name, sep, address = item.rpartition("=")
         address = address.strip()
         if address and mailer is not None:

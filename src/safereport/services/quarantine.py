@@ -87,14 +87,6 @@ def quarantine_days(instance: Instance) -> int:
     return max(1, int(getattr(instance.settings, "quarantine_days", DEFAULT_QUARANTINE_DAYS)))
 
 
-def _setting(instance: Instance, name: str, default: float) -> float:
-    raw = instance.settings.extra.get(name)
-    try:
-        return float(raw) if raw is not None else default
-    except (TypeError, ValueError):
-        return default
-
-
 def feature_key(instance: Instance) -> bytes:
     """The instance's key for hashing features (made once, kept in ``instance_info``).
 
@@ -153,8 +145,8 @@ def assess(conn: Connection, instance: Instance, org_id: str,
     names = {feature: spam.hashed(key, feature) for feature in found}
     counts = _counts(conn, org_id, names.values())
     probability = spam.probability(found, names, counts)
-    enough = counts.spam_reports >= _setting(instance, "spam_min_marks", spam.MIN_MARKS)
-    held = enough and probability >= _setting(instance, "spam_threshold", spam.THRESHOLD)
+    enough = counts.spam_reports >= spam.MIN_MARKS
+    held = enough and probability >= spam.THRESHOLD
     return Assessment(probability, tuple(sorted(set(names.values()))), held)
 
 

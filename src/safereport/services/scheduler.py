@@ -159,7 +159,7 @@ def _witnesses(instance: Instance, _now: datetime, _clock: Clock) -> str:
         parse_witnesses,
     )
 
-    endpoints = parse_witnesses(str(instance.settings.extra.get("witnesses", "")))
+    endpoints = parse_witnesses(instance.settings.witnesses)
     log_ = instance.ledger
     client = client_for(log_) or WitnessClient(log_, endpoints)
     results = client.sync(log_.checkpoint(new=True))
@@ -172,7 +172,7 @@ def _witnesses(instance: Instance, _now: datetime, _clock: Clock) -> str:
 def _witnesses_off(settings: Settings) -> str | None:
     from safereport.ledger.witness_client import parse_witnesses
 
-    if parse_witnesses(str(settings.extra.get("witnesses", ""))):
+    if parse_witnesses(settings.witnesses):
         return None
     return "no witnesses configured (setting `witnesses`)"
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, insert, select
 
 from safereport.domain.case import new_id, new_reference
 from safereport.domain.fields import CaseField
+from safereport.domain.passwords import PasswordHasher
 from safereport.domain.synthetic import SyntheticCase, synthetic_cases
 from safereport.domain.vocabulary import Action, ActorRole, OrgKind, Purpose, Recipient
 from safereport.errors import AccessDenied
@@ -78,11 +79,12 @@ def populate_orgs(conn: Connection) -> DemoOrgs:
     return DemoOrgs(support, police, by_kind)
 
 
-def populate_staff(conn: Connection, orgs: DemoOrgs) -> list[str]:
+def populate_staff(conn: Connection, orgs: DemoOrgs,
+                   hasher: PasswordHasher | None = None) -> list[str]:
     """Staff of every role; returns one line per account for the demo's banner."""
-    from safereport.services.auth import create_user, hash_password
+    from safereport.services.auth import ARGON2ID, create_user, hash_password
 
-    shared_hash = hash_password(DEMO_PASSWORD)
+    shared_hash = hash_password(DEMO_PASSWORD, hasher or ARGON2ID)
 
     places = {
         "support": orgs.support[:1],
@@ -197,7 +199,7 @@ def populate_demo(instance: Instance, *, seed: int, cases: int) -> list[str]:
 
     with instance.engine.begin() as conn:
         orgs = populate_orgs(conn)
-        lines = populate_staff(conn, orgs)
+        lines = populate_staff(conn, orgs, instance.settings.password_hasher)
     with Progress(transient=True) as bar:
         task = bar.add_task("synthetic cases", total=cases)
         populate_cases(

@@ -297,6 +297,7 @@ def _add(
             user_id = create_user(
                 conn, org_id=org[0], username=username, display_name=display_name,
                 role=role, password=given or password or "",
+                hasher=instance.settings.password_hasher,
             )
             if given is not None:
                 conn.execute(update(users).where(users.c.id == user_id).values(
@@ -378,7 +379,8 @@ def reset_password(instance: Instance, username: str, *, by: Admin = OPERATOR) -
                            "another administrator")
         password = one_time_password()
         conn.execute(update(users).where(users.c.id == row.id).values(
-            password_hash=hash_password(password), password_reset_at=_now(),
+            password_hash=hash_password(password, instance.settings.password_hasher),
+            password_reset_at=_now(),
             failed_logins=0, locked_until=None))
         ended = end_sessions(conn, row.id)
         return password, {"sessions_ended": str(ended)}
@@ -550,7 +552,8 @@ def authenticate_admin(instance: Instance, username: str, password: str, code: s
 
     with instance.engine.begin() as conn:  # committed even when refused: the throttle counts
         result = authenticate(conn, username=username, password=password, totp_code=code,
-                              totp=totp_sealer(instance.settings), source="cli")
+                              totp=totp_sealer(instance.settings), source="cli",
+                              hasher=instance.settings.password_hasher)
     user = result.user
     if (result.outcome is not SignInOutcome.SIGNED_IN or user is None
             or result.must_change_password or user.role is not ActorRole.ADMIN):

@@ -197,7 +197,8 @@ async def sign_in(request: Request) -> Response:
         result = service.authenticate(conn, username=username, password=_text(form, "password"),
                                       totp_code=_text(form, "code") or None,
                                       totp=_sealer(request),
-                                      source=source_key(request, "staff-sign-in"))
+                                      source=source_key(request, "staff-sign-in"),
+                                      hasher=instance_of(request).settings.password_hasher)
         token = None
         state = SessionState.ENROL
         if result.must_change_password:
@@ -299,7 +300,9 @@ async def password_change(request: Request) -> Response:
     else:
         try:
             with instance_of(request).engine.begin() as conn:
-                changed = service.change_password(conn, found.token, new)
+                changed = service.change_password(
+                    conn, found.token, new,
+                    hasher=instance_of(request).settings.password_hasher)
         except InvalidInput as exc:
             error = f"Choose another password: {exc}."
         else:

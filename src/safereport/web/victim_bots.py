@@ -87,7 +87,7 @@ clock = time.time
 
 @dataclass(frozen=True)
 class FormGuardSettings:
-    """The knobs, from ``settings.extra`` (README's configuration table)."""
+    """The knobs, from the settings (README's configuration table)."""
 
     limit_per_hour: int = 60
     report_limit_per_hour: int = 30
@@ -113,13 +113,11 @@ _SETTING_NAMES = {
 
 def form_guard_settings(request: Request) -> FormGuardSettings:
     instance = getattr(request.app.state, "instance", None)
-    extra = getattr(getattr(instance, "settings", None), "extra", {}) or {}
-    values: dict[str, int] = {}
-    for attribute, name in _SETTING_NAMES.items():
-        raw = extra.get(name)
-        if raw is not None and str(raw).strip().isdigit():
-            values[attribute] = int(str(raw).strip())
-    return FormGuardSettings(**values)
+    settings = getattr(instance, "settings", None)
+    if settings is None:
+        return FormGuardSettings()
+    return FormGuardSettings(**{attribute: int(getattr(settings, name))
+                                for attribute, name in _SETTING_NAMES.items()})
 
 
 class Stop(StrEnum):

@@ -1,7 +1,7 @@
 """Every staff route, as every role: each data access was decided by the guard and recorded.
 
-A spy wraps the guard's ``decide``, the ledger's ``append`` and the vault's ``open_fields`` /
-``open_blob``. For every request it checks that
+A spy wraps the guard's ``decide`` and ``refuse``, the ledger's ``append`` and the vault's
+``open_fields`` / ``open_blob``. For every request it checks that
 
 * every decision the guard made was appended to the ledger (no unrecorded decision), and
 * every vault open used a Grant whose decision was made *and* recorded during that request,
@@ -69,6 +69,14 @@ def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
         spy.decided.append(decision)
         return decision
 
+    refuse = guard.refuse
+
+    def spied_refuse(request: Any, rule: Any, reason: str) -> Decision:
+        # A service refusal (POLICY.md section 6) is the guard's decision too: recorded alike.
+        decision = refuse(request, rule, reason)
+        spy.decided.append(decision)
+        return decision
+
     def spied_append(conn: Any, decision: Decision, **kw: Any) -> int:
         index = append(conn, decision, **kw)
         spy.appended.append((index, decision))
@@ -93,6 +101,7 @@ def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
         return indices
 
     guard.decide = spied_decide  # type: ignore[method-assign]
+    guard.refuse = spied_refuse  # type: ignore[method-assign]
     ledger.commit_many = spied_commit_many  # type: ignore[method-assign]
     ledger.append = spied_append  # type: ignore[method-assign]
     ledger.commit = spied_commit  # type: ignore[method-assign]

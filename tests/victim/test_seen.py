@@ -71,3 +71,23 @@ def test_long_histories_are_paged_for_a_phone() -> None:
     last = seen_groups("en", entries, now=NOW, page=3)
     assert len(last.groups) == 5
     assert seen_groups("en", entries, now=NOW, page=99).page == 3
+
+
+def test_a_service_refusal_reads_in_plain_words_in_every_language() -> None:
+    """Another organisation's attempt on her case is on record under S-not-held (POLICY.md
+    section 6), not C-default: she reads that it was refused and what that means."""
+    from safereport.domain.vocabulary import ServiceRule
+    from safereport.web.i18n import available_languages
+
+    tried = _entry(1, minutes_ago=5, org="support_service", effect="deny",
+                   rules=(ServiceRule.NOT_HELD.value,))
+    (line,) = seen_groups("en", [tried], now=NOW).groups
+    assert line.refused
+    assert list(line.reasons) == ["Someone who does not hold your report tried to open it. "
+                                  "They were refused and saw nothing."]
+    for code in available_languages():
+        for rule in ServiceRule:
+            entry = _entry(1, minutes_ago=5, effect="deny", rules=(rule.value,))
+            (shown,) = seen_groups(code, [entry], now=NOW).groups
+            assert shown.reasons and all(shown.reasons), (code, rule)
+            assert not any("S-" in reason for reason in shown.reasons), (code, rule)

@@ -333,6 +333,33 @@ def _check_deployment(settings: Settings) -> None:
     if not 0 < settings.smtp_port < 65536:
         raise ConfigError(f"setting 'smtp_port' must be between 1 and 65535, not "
                           f"{settings.smtp_port}")
+    _check_notices(settings)
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _check_notices(settings: Settings) -> None:
+    """A notice setting that could never send is an error now, not texts silently lost."""
+    mail = bool(settings.smtp_host.strip())
+    gateway = settings.sms_gateway.strip()
+    if gateway.startswith("http://"):
+        host = gateway[len("http://"):].split("/", 1)[0]
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if host not in _LOOPBACK_HOSTS:
+            raise ConfigError("setting 'sms_gateway' must be an https:// address (plain http:// "
+                              "only to this machine: her number would cross the network in "
+                              "clear)")
+    elif gateway and not gateway.startswith("https://"):
+        if "{number}" not in gateway:
+            raise ConfigError("setting 'sms_gateway' must be an https:// address or an email "
+                              "address with {number} in it, such as {number}@sms.example.net")
+        if not mail:
+            raise ConfigError("setting 'sms_gateway' sends through the mail server: set "
+                              "'smtp_host' too")
+    if settings.staff_notice_email.strip() and not mail:
+        raise ConfigError("setting 'staff_notice_email' sends through the mail server: set "
+                          "'smtp_host' too")
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:

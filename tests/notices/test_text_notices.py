@@ -16,12 +16,14 @@ retried (and the caseworker's message itself kept), and the read of her number o
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +41,7 @@ from tests.notices.test_notices import (
 from tests.staff._world import StaffWorld
 
 from safereport.config import load_settings
+from safereport.errors import ConfigError
 from safereport.services import notices, victim
 from safereport.services.intake import parse_submission, submit_report
 from safereport.store.notices import notices as outbox
@@ -257,3 +260,28 @@ def test_an_unreachable_smtp_to_sms_gateway_is_retried(world: StaffWorld,
     _configure(world, _smtp(mailbox) + sms)  # the mail server is back
     assert notices.deliver_due(world.instance, now=row.due_at.replace(tzinfo=UTC)) == 1
     assert [to for to, _ in mailbox.received] == [["07700900456@sms.example.net"]]
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    # SMTP-to-SMS with no mail server to send through: every text silently dropped.
+    ('sms_gateway = "{number}@sms.example.net"', "set 'smtp_host' too"),
+    # Neither form: not a gateway at all, so nothing ever sent.
+    ('smtp_host = "127.0.0.1"\nsms_gateway = "sms.example.net"', "{number}"),
+    # Her number and the token in clear over the network.
+    ('sms_gateway = "http://sms.example.net/send"', "https://"),
+    # Staff notices go by mail only.
+    ('staff_notice_email = "team@example.org"', "set 'smtp_host' too"),
+])
+def test_a_notice_setting_that_cannot_send_is_refused_when_loaded(
+        tmp_path: Path, toml: str, message: str) -> None:
+    """A gateway that could never send is a clear error at start, not texts silently lost."""
+    (tmp_path / "config.toml").write_text(toml + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(tmp_path, env={})
+
+
+def test_a_gateway_on_this_machine_may_be_plain_http(tmp_path: Path) -> None:
+    for url in ("http://127.0.0.1:9000/sms", "http://localhost/sms", "http://[::1]:80/x",
+                "https://sms.example.net/send"):
+        settings = load_settings(tmp_path, env={"SAFEREPORT_SMS_GATEWAY": url})
+        assert isinstance(notices.config_of(settings).text, notices.HttpTextGateway)

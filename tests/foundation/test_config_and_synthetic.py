@@ -90,6 +90,7 @@ def test_deployment_choices_are_typed_with_their_defaults(tmp_path: Path) -> Non
     assert isinstance(settings.password_hasher, Argon2idHasher)
     assert not isinstance(settings.password_hasher, UnsafeCheapHasherForTests)
     assert settings.argon2 == DEFAULT_PARAMS
+    assert load_settings(tmp_path, env={}) == settings  # the same choices compare equal
 
 
 def test_deployment_choices_from_the_file_and_the_environment(tmp_path: Path) -> None:

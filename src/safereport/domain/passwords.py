@@ -62,6 +62,13 @@ class Argon2idHasher:
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    # Two hashers of one kind are the same choice (so two loaded Settings compare equal).
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
 
 class UnsafeCheapHasherForTests(Argon2idHasher):
     """Argon2id at the lowest costs (1 MiB, t=1): for tests only, never for real passwords."""

@@ -112,6 +112,32 @@ def test_each_catalog_has_a_glossary_of_the_terms_that_matter(code: str) -> None
         assert matches and all(v.strip() for v in matches), f"{code}: glossary lacks {term!r}"
 
 
+#: Issue 15: Portuguese is Brazilian and Spanish Latin American, in every catalog of the language
+#: (the victim's pages and the public ones); these European forms must not come back.
+_NOT_OF_THE_VARIANT = {
+    "pt": r"ficheiros?|registos?|registad[oa]s?|telemóve(l|is)|controlo|ecrã|nomes?-código|"
+          r"partilh\w*|descarreg\w*|carregue|equipa|transfer\w*|consigo|porquê",
+    "es": r"ordenador(es)?|vosotr[oa]s|vuestr[oa]s?|móvil(es)?|cog(er|e|es)|vídeos?|puls[ae]|"
+          r"rellen[ae]|ayuntamiento|visado",
+}
+
+
+@pytest.mark.parametrize("code", sorted(_NOT_OF_THE_VARIANT))
+@pytest.mark.parametrize("domain", ["messages", "public"])
+def test_portuguese_is_brazilian_and_spanish_latin_american(code: str, domain: str) -> None:
+    assert code in LANGUAGES
+    variant = {"pt": "Português (Brasil)", "es": "Español (Latinoamérica)"}[code]
+    assert LANGUAGES[code].name == variant  # the language list says which one it is
+    pattern = re.compile(rf"\b({_NOT_OF_THE_VARIANT[code]})\b", re.IGNORECASE)
+    with (LOCALES_DIR / code / "LC_MESSAGES" / f"{domain}.po").open("rb") as handle:
+        catalog = read_po(handle, locale=code)
+    found = [(form, hit.group(0)) for message in catalog if message.id
+             for form in (message.string if isinstance(message.string, tuple)
+                          else (message.string,))
+             for hit in [pattern.search(str(form))] if hit]
+    assert found == [], f"{code}/{domain}: {found[:5]}"
+
+
 def test_plural_forms_follow_each_language() -> None:
     polish = translations("pl")
     assert [polish.ngettext("%(num)d time", "%(num)d times", n) % {"num": n}

@@ -195,7 +195,7 @@ def test_oversize_and_missing_fields_are_named_in_the_persons_language(
             "narrative": "x" * 20_001, "occurred": "ayer"}
     response = client.post("/report", data=data)
     assert response.status_code == 400
-    assert "¿Qué tipo de delito fue?: por favor, rellena esto." in response.text
+    assert "¿Qué tipo de delito fue?: por favor, completa esto." in response.text
     assert "¿Qué pasó?: es demasiado largo." in response.text
     assert 'value="ayer"' in response.text
     with sqlite_world.instance.engine.connect() as conn:
@@ -220,7 +220,7 @@ def test_a_huge_body_is_refused_before_reading(client: TestClient) -> None:
 
 def test_a_wrong_codename_is_told_apart_from_a_typo(client: TestClient) -> None:
     typo = _open(client, "one two three", lang="pt")
-    assert "Isso não parece um nome-código." in typo.text
+    assert "Isso não parece um codinome." in typo.text
     wrong = _open(client, "abacus " * 7)
     assert "We could not find a report with this codename." in wrong.text
     assert "abacus" not in wrong.text  # a codename, even a wrong one, is never printed back
@@ -289,7 +289,7 @@ def test_a_claim_code_by_form_gives_her_a_codename(client: TestClient,
     assert "A denúncia agora é sua" in page and made.reference in page
     assert _open(client, _codename(page)).status_code == 200
     again = client.post("/claim", data={**data, "csrf_token": _token(client, "/claim")})
-    assert again.status_code == 400 and "Pode já ter sido usado" in again.text
+    assert again.status_code == 400 and "Ele pode já ter sido usado" in again.text
 
 
 def test_hours_follow_each_languages_plural_forms(client: TestClient) -> None:

@@ -42,7 +42,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import math
 import struct
@@ -58,6 +57,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData
 
 from safereport.services import public_forms
+from safereport.vault.recipes import keyed_digest
 from safereport.web.security import CSRF_FIELD, CSRF_TTL_SECONDS, derived_key, source_key
 
 __all__ = [
@@ -150,7 +150,7 @@ def _everyone(request: Request) -> str:
 def _source(request: Request, engine: Any, form_name: str) -> str:
     salt = public_forms.day_salt(engine)
     inner = source_key(request, "public-form " + form_name)
-    return "source/" + hmac.new(salt, inner.encode(), hashlib.sha256).hexdigest()[:40]
+    return "source/" + keyed_digest(salt, inner.encode())[:40]
 
 
 def _text(form: FormData, name: str) -> str:

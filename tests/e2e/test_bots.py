@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests.e2e.only_here import only_here  # noqa: F401  (the fixture, by name below)
 from tests.victim._world import World, make_world
 
 from safereport.store.core import cases
 from safereport.web import victim_bots
 from safereport.web.app import create_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("only_here")]
 
 Axe = Callable[[Any], list[dict[str, Any]]]
 _NARRATIVE = "Synthetic: he reads my messages every night."
@@ -31,16 +32,6 @@ def world(tmp_path: Path) -> Iterator[World]:
                       settings={"form_wait_seconds": 600, "form_pow_max_number": 20000})
     yield made
     made.instance.close()
-
-
-def _only_here(page: Any, outside: list[str]) -> None:
-    def handle(route: Any) -> None:
-        if route.request.url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-    page.route("**/*", handle)
 
 
 def _cases(world: World) -> int:
@@ -88,11 +79,11 @@ def test_people_never_meet_the_honeypot(
 
 
 def test_with_javascript_the_proof_of_work_sends_her_report_at_once(
-    world: World, live_server: Callable[[Any], str], page: Any
+    world: World, live_server: Callable[[Any], str], page: Any, request: pytest.FixtureRequest
 ) -> None:
     base = live_server(create_app(world.instance))
-    outside: list[str] = []
-    _only_here(page, outside)
+    # every request of every page here goes through the guard: what it stopped, so far
+    outside: list[str] = request.getfixturevalue("only_here")
     before = _cases(world)
     page.goto(f"{base}/report")
     page.locator("#mode-codename").check()

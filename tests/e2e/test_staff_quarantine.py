@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.e2e.only_here import only_here  # noqa: F401  (the fixture, by name below)
 from tests.e2e.test_staff_pages import Axe, Serve, _no_violations, sign_in
 from tests.staff._world import StaffWorld
 
@@ -17,7 +18,7 @@ from safereport.domain.spam_corpus import corpus
 from safereport.services import casework, intake, quarantine
 from safereport.web.app import create_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("only_here")]
 
 
 def _submit(world: StaffWorld, text: str, suspicion: str | None = None) -> str:

@@ -69,14 +69,18 @@ def _only_this_server(answer: Any) -> None:
 def test_the_bot_defences_pages_as_served_load_nothing_from_elsewhere(tmp_path: Path) -> None:
     """The challenge endpoint, the "Please wait" page, the card after a held report, and the
     quarantine list and report pages, served by a real instance."""
+    import warnings
     from dataclasses import replace
 
-    from tests.staff._client import TestClient, csrf_of, signed_in
+    from tests.staff._client import csrf_of, signed_in
     from tests.staff._world import make_staff_world
 
     from safereport.services import quarantine
     from safereport.web.app import create_app
 
+    with warnings.catch_warnings():  # its httpx deprecation warning would be an error here
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
     world = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     try:
         world.instance.settings = replace(world.instance.settings, form_wait_seconds=600)

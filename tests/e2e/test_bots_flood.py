@@ -19,8 +19,6 @@ The counts are printed (``-s``). The time is bounded by the counts and the setti
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import threading
 import time
@@ -31,12 +29,12 @@ from typing import Any
 
 import httpx
 import pytest
-from altcha import v1 as altcha_v1
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import func, select
 from tests.e2e.only_here import only_here  # noqa: F401  (the fixture, by name below)
 from tests.e2e.test_staff_pages import sign_in
 from tests.staff._world import StaffWorld
+from tests.victim.test_bots import _solve  # a solution found as /static/pow.js finds it
 
 from safereport.domain.spam_corpus import corpus
 from safereport.services import casework, quarantine
@@ -67,17 +65,6 @@ def _token(client: httpx.Client, lang: str = "en") -> str:
     found = _TOKEN.search(client.get(f"/report?lang={lang}").text)
     assert found is not None
     return found.group(1)
-
-
-def _solve(client: httpx.Client) -> str:
-    """A solution to one of the server's challenges, found as /static/pow.js finds it."""
-    found = client.get("/forms/challenge").json()
-    solution = altcha_v1.solve_challenge(found["challenge"], found["salt"], "SHA-256",
-                                         found["maxnumber"], 0)
-    assert solution is not None
-    return base64.b64encode(json.dumps({
-        "algorithm": "SHA-256", "challenge": found["challenge"], "number": solution.number,
-        "salt": found["salt"], "signature": found["signature"]}).encode()).decode()
 
 
 def _form(narrative: str, lang: str) -> dict[str, str]:

@@ -179,3 +179,18 @@ def test_keyboard_only_in_arabic_without_javascript_through_the_wait(
     page.keyboard.press("Enter")
     _send_checked_by_keyboard(page)
     assert _cases(world) == before + 1
+
+
+def test_with_javascript_a_refused_challenge_falls_back_to_the_wait_not_a_dead_button(
+    world: World, live_server: Serve, page: Any,
+) -> None:
+    """Under attack the challenge endpoint can answer 429: the script must then let the form
+    go, and she meets the calm wait page, never a button that does nothing."""
+    base = live_server(create_app(world.instance))
+    page.route("**/forms/challenge", lambda route: route.fulfill(
+        status=429, body="Too many", headers={"Retry-After": "60"}))
+    page.goto(f"{base}/report?lang=en")
+    _fill_by_mouse(page, "en")
+    page.locator("form button[type=submit]").click()  # once: a second press must not be needed
+    page.get_by_text("then press the button again").first.wait_for(timeout=15_000)
+    assert _cases(world) == 0  # nothing stored before the wait is over

@@ -53,9 +53,15 @@
       var status = form.querySelector(".pow-wait");
       if (button) { button.setAttribute("aria-busy", "true"); }
       if (status) { status.hidden = false; }
+      var submitter = event.submitter;
       solved.then(function () {
-        if (button) { button.removeAttribute("aria-busy"); }
-        if (form.requestSubmit) { form.requestSubmit(event.submitter || undefined); } else { form.submit(); }
+        // In a task of its own: when the challenge has already failed (a 429 under attack),
+        // this runs as a microtask while the browser is still firing this submit event, and
+        // a submission asked for then is silently dropped, leaving her at "Sending" forever.
+        setTimeout(function () {
+          if (button) { button.removeAttribute("aria-busy"); }
+          if (form.requestSubmit) { form.requestSubmit(submitter || undefined); } else { form.submit(); }
+        }, 0);
       });
     });
   }

@@ -115,6 +115,29 @@ def _fields(endpoint: Any, extra: list[str]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+_TEMPLATES = Path(__file__).parents[2] / "src" / "safereport" / "web" / "templates"
+_FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
+_ACTION = re.compile(r'action="([^"]*)"')
+_JINJA = re.compile(r"\{\{.*?\}\}")
+_INPUT = re.compile(r'name="([a-z][\w-]*)"')
+
+
+def _template_fields() -> dict[str, set[str]]:
+    """The input names of every form in the templates, by the path it posts to (an id in
+    the path written ``{}``): the fields read by a service rather than the route's module."""
+    found: dict[str, set[str]] = {}
+    for template in _TEMPLATES.rglob("*.html"):
+        for attributes, body in _FORM.findall(template.read_text(encoding="utf-8")):
+            action = _ACTION.search(attributes)
+            if action is None:
+                continue
+            literal = re.findall(r"'(/[^']*)'", action.group(1)) if "{{ '" in action.group(1) \
+                else [_JINJA.sub("{}", action.group(1))]
+            for path in literal:
+                found.setdefault(path.split("?")[0], set()).update(_INPUT.findall(body))
+    return found
+
+
 def _walk(routes: list[Any], prefix: str = "") -> Iterator[Route]:
     for route in routes:
         included = getattr(route, "original_router", None)
@@ -128,7 +151,11 @@ def _walk(routes: list[Any], prefix: str = "") -> Iterator[Route]:
         dependant = getattr(route, "dependant", None)
         queries = [p.alias for p in dependant.query_params] if dependant else []
         for method in sorted(set(getattr(route, "methods", None) or ()) & {"GET", "POST"}):
-            yield Route(method, path, _side(path), _fields(endpoint, queries))
+            in_forms = sorted(_TEMPLATE_FIELDS.get(_PARAM.sub("{}", path), ()))
+            yield Route(method, path, _side(path), _fields(endpoint, queries + in_forms))
+
+
+_TEMPLATE_FIELDS = _template_fields()
 
 
 @dataclass

@@ -202,3 +202,15 @@ def test_the_monthly_statistics_release_is_published_once(world: World) -> None:
     again = run_job(world.instance, "statistics", clock=clock, force=True)
     assert again is not None and "2027-05 was already released" in (again.last_result or "")
     assert [r.month for r in latest_releases(world.instance.engine)] == ["2027-05"]
+
+
+def test_showing_the_jobs_writes_nothing(world: World) -> None:
+    """The admin page shows the jobs on a GET: reading their states must not write a row."""
+    from sqlalchemy import func, select
+
+    from safereport.store.jobs import scheduled_job_runs
+
+    states = scheduled_jobs(world.instance)
+    assert {s.name for s in states} and all(s.runs == 0 and s.last_ok is None for s in states)
+    with world.instance.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(scheduled_job_runs)).scalar() == 0

@@ -262,22 +262,25 @@ def _ensure_rows(conn: Connection) -> None:
 
 
 def scheduled_jobs(instance: Instance) -> list[JobState]:
-    """Every job with its last run, result and next run (never run: due at once)."""
-    with instance.engine.begin() as conn:
-        _ensure_rows(conn)
+    """Every job with its last run, result and next run (never run: due at once).
+
+    A read only (the admin page shows it on a GET): a job with no row yet has never run.
+    """
+    with instance.engine.connect() as conn:
         rows = {row.name: row for row in conn.execute(select(scheduled_job_runs))}
     states = []
     for job in JOBS:
-        row = rows[job.name]
+        row = rows.get(job.name)
         off = job.off(instance.settings)
         states.append(JobState(
             name=job.name, title=job.title, cadence=job.cadence.describe(),
             enabled=off is None, off_reason=off,
-            last_started_at=_aware(row.last_started_at),
-            last_finished_at=_aware(row.last_finished_at),
-            last_ok=row.last_ok, last_result=row.last_result,
-            next_run_at=_aware(row.next_run_at), running=row.running_since is not None,
-            runs=int(row.runs or 0),
+            last_started_at=_aware(row.last_started_at) if row else None,
+            last_finished_at=_aware(row.last_finished_at) if row else None,
+            last_ok=row.last_ok if row else None, last_result=row.last_result if row else None,
+            next_run_at=_aware(row.next_run_at) if row else None,
+            running=row is not None and row.running_since is not None,
+            runs=int(row.runs or 0) if row else 0,
         ))
     return states
 

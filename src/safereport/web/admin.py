@@ -1,9 +1,10 @@
 """The administrator's pages: staff accounts (issue 20). No case data is read here (P5).
 
 ``/staff/admin`` lists every account, the second-factor resets waiting for a second
-administrator, a form to add an account, and the scheduled work (each job's last and next run); ``/staff/admin/account?username=...`` shows one
-account with its actions (disable or enable, reset the password, change the role, ask for,
-confirm or cancel a second-factor reset). Each action is one POST with the CSRF token, calls
+administrator, a form to add an account, and the scheduled work (each job's last and next
+run); ``/staff/admin/account?username=...`` shows one account with its actions (disable or
+enable, reset the password, change the role, ask for, confirm or cancel a second-factor
+reset). Each action is one POST with the CSRF token, calls
 one service (services/users.py), which puts it on the ledger, and shows the result.
 """
 

@@ -18,7 +18,11 @@ a service that never marked anything).
 Counted afterwards in the database: every real report must be there, in the case list; how
 many bot reports reached the case list and how many the quarantine (by reason).
 
-    .venv/bin/python benchmarks/bots_bench.py [--bots 2000] [--real 100] [--taught 20]
+    .venv/bin/python benchmarks/bots_bench.py [--bots 2000] [--real 100] [--taught 20] [--http]
+
+With ``--http`` the app is served by uvicorn on 127.0.0.1 (a real socket, in a thread of this
+process) and every bot and person is an HTTP client of it; each one's address reaches the app
+in ``X-Forwarded-For`` from 127.0.0.1, the only trusted proxy (as behind nginx).
 """
 
 from __future__ import annotations
@@ -117,8 +121,9 @@ def _send_checked(client: TestClient, answer: object, lang: str) -> object:
 
 
 class Flood:
-    def __init__(self, app: object, bots: int) -> None:
+    def __init__(self, app: object, bots: int, base_url: str = "") -> None:
         self.app = app
+        self.base_url = base_url  # served on 127.0.0.1 (--http), else in process
         self.bots = bots
         self.spam = _texts(3, True, ("en", "es", "pl", "ro", "ar", "pt", "tr", "fa"))
         self.real = {lang: _texts(4, False, (lang,)) for lang in _LANGS}
@@ -129,6 +134,11 @@ class Flood:
 
     def client(self, n: int) -> TestClient:
         address = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+        if self.base_url:
+            import httpx
+
+            return httpx.Client(base_url=self.base_url, follow_redirects=False,  # type: ignore[return-value]
+                                headers={"X-Forwarded-For": address}, timeout=120)
         return TestClient(self.app, client=(address, 40000), follow_redirects=False)  # type: ignore[arg-type]
 
     def bot(self, n: int) -> None:
@@ -182,17 +192,37 @@ def person(flood: Flood, n: int, javascript: bool, waits: list[int], done: list[
     print("a real person never got through", file=sys.stderr)
 
 
+def _serve(app: object) -> tuple[object, str]:
+    """uvicorn on a free port of 127.0.0.1, in a thread; returns (server, base URL)."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,  # type: ignore[arg-type]
+                                           log_level="warning", proxy_headers=False))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bots", type=int, default=2000)
     parser.add_argument("--real", type=int, default=100)
     parser.add_argument("--taught", type=int, default=20)
+    parser.add_argument("--http", action="store_true",
+                        help="serve on 127.0.0.1 with uvicorn and flood it over sockets")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = init_instance(Path(tmp) / "bench")
         # The defaults, except a short wait under attack so that the bench stays short.
         settings = replace(load_settings(path), form_attack_wait_seconds=3,
-                           report_limit_per_hour=30)
+                           report_limit_per_hour=30,
+                           trusted_proxies="127.0.0.1" if args.http else "")
         instance = Instance(settings=settings,
                             engine=make_engine(settings.effective_database_url()))
         metadata.create_all(instance.engine)
@@ -202,7 +232,8 @@ def main() -> None:
         with instance.engine.connect() as conn:
             taught = int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
         app = create_app(instance)
-        flood = Flood(app, args.bots)
+        server = _serve(app) if args.http else None
+        flood = Flood(app, args.bots, server[1] if server else "")
         first = flood.client(1)
         flood.replayed = _token(first)
         flood.reused = _solve(first)
@@ -227,6 +258,9 @@ def main() -> None:
         for thread in people:
             thread.join()
         took = time.perf_counter() - started
+        if server is not None:
+            server[0].should_exit = True
+            time.sleep(1)
         with instance.engine.connect() as conn:
             total = int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
             reasons = Counter(str(r) for r in conn.execute(
@@ -241,8 +275,9 @@ def main() -> None:
     held = sum(reasons.values())
     bots_held = held - real_held
     bots_stored = total - taught - len(done) - bots_held
+    where = "over HTTP on 127.0.0.1" if args.http else "in process"
     print(f"{args.bots} bot submissions from {args.bots} addresses, {args.real} real people "
-          f"({args.real - args.real // 2} with JavaScript), in {took:.1f} s")
+          f"({args.real - args.real // 2} with JavaScript), {where}, in {took:.1f} s")
     for kind in _KINDS:
         answers = {status: count for (k, status), count in flood.answers.items() if k == kind}
         print(f"  {kind:22} {answers}")

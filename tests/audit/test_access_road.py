@@ -8,7 +8,7 @@ from tests.audit._ledger import entries
 from tests.staff._world import StaffWorld
 
 from safereport.domain.fields import CaseField
-from safereport.domain.vocabulary import Purpose
+from safereport.domain.vocabulary import Action, Purpose
 from safereport.errors import AccessDenied, LedgerError
 from safereport.services.access import access_case
 from safereport.services.casework import actor_for
@@ -98,3 +98,48 @@ def test_a_grant_needs_an_entry_for_the_same_kind_of_actor(sqlite_world: StaffWo
     assert world.instance.ledger.grant(by_sup, sup_index, case_id).ledger_index == sup_index
     with pytest.raises(LedgerError, match=r"actor\.role"):
         world.instance.ledger.grant(by_sup, cw_index, case_id)
+
+
+def test_a_seal_needs_its_decision_in_the_same_transaction(sqlite_world: StaffWorld) -> None:
+    """The ledger mints a Seal only for an entry appended in the writing transaction and
+    recording that very decision: a committed entry of an earlier transaction, another
+    decision's entry, or another case seals nothing (issue 12)."""
+    from safereport.domain.vocabulary import DataCategory
+    from safereport.services.access import decide_and_record, decide_write
+
+    world = sqlite_world
+    instance = world.instance
+    case_id = world.file().case_id
+    other_case = world.file().case_id
+    cw = actor_for(world.users["cw"])
+    earlier, earlier_index = decide_and_record(
+        instance, cw, case_id, action=Action.UPDATE, purpose=Purpose.SUPPORT,
+        categories=[DataCategory.CASE_NOTES])
+    assert earlier.allowed
+    with instance.engine.begin() as conn:
+        with pytest.raises(LedgerError):  # its entry is not in this transaction's writes...
+            instance.ledger.seal(conn, earlier, earlier_index + 10_000, case_id)
+        decision, write = decide_write(instance, conn, cw, case_id, purpose=Purpose.SUPPORT,
+                                       categories=[DataCategory.CASE_NOTES])
+        assert write is not None
+        with pytest.raises(LedgerError):  # ...nor does another case's seal come from it
+            instance.ledger.seal(conn, decision, write.index, other_case)
+        with pytest.raises(AccessDenied):  # a field of another category than decided
+            write.seal_fields({CaseField.NATIONALITY: "Examplestan"})
+    with instance.engine.connect() as conn, pytest.raises(LedgerError):
+        instance.ledger.seal(conn, earlier, earlier_index, case_id)  # no transaction: none
+
+
+def test_a_write_denied_by_the_guard_gets_no_write(sqlite_world: StaffWorld) -> None:
+    from safereport.domain.vocabulary import DataCategory
+    from safereport.services.access import decide_write
+
+    world = sqlite_world
+    case_id = world.file().case_id
+    admin = actor_for(world.users["admin"])
+    with world.instance.engine.begin() as conn:
+        decision, write = decide_write(world.instance, conn, admin, case_id,
+                                       purpose=Purpose.SUPPORT,
+                                       categories=[DataCategory.CASE_NOTES])
+    assert not decision.allowed and write is None
+    assert entries(world.instance)[-1]["decision"] == "deny"

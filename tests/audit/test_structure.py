@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -18,22 +19,35 @@ def _files_using(pattern: str) -> set[str]:
     return found
 
 
+#: The road (DESIGN.md section 3): the only service module that asks the guard, appends to the
+#: ledger, asks it for a capability, or calls the vault's open and seal operations.
+ROAD = "services/access.py"
+
+
 @pytest.mark.parametrize(
     ("pattern", "allowed"),
     [
-        # Decrypting case data: only services that first hold a Grant from access_case.
-        (r"\.open_fields\(", {"services/access.py", "vault/vault.py"}),
-        (r"\.open_blob\(", {"services/casework.py", "services/disclosure.py",
-                            "services/evidence.py", "services/victim.py", "vault/vault.py"}),
-        # Minting the capabilities: the guard makes Decisions, the ledger makes Grants.
+        # Decrypting and sealing case data: the road, through the vault (which checks the
+        # Grant or the Seal). Services open and seal through the road's functions and Write.
+        (r"\.vault\.(open_fields|open_blob|seal_fields|seal_blob|create_case_key|"
+         r"seal_new_cases)\(", {ROAD}),
+        (r"\.open_fields\(", {ROAD, "vault/vault.py"}),
+        # Minting the capabilities: the guard makes Decisions, the ledger Grants and Seals.
         (r"\b_mint_decision\b", {"policy/decision.py", "policy/guard.py"}),
         (r"\b_mint_grant\b", {"policy/decision.py", "ledger/log.py"}),
-        # A Grant is asked for on the road only: access_case, and the recipient's side of a
-        # disclosure (read_package: the guard decides the release again, the ledger records
-        # who opened it, then the Grant opens the package; issue 17).
-        (r"\.ledger\.grant\(", {"services/access.py", "services/disclosure.py"}),
+        (r"\b_mint_seal\b", {"policy/decision.py", "ledger/log.py"}),
+        # A capability is asked of the ledger on the road only.
+        (r"\.ledger\.(grant|seal)\(", {ROAD}),
+        # Deciding and recording: the guard is asked, and its answer appended, on the road.
+        (r"\.guard\.(decide|refuse|decide_many)\(", {ROAD}),
+        (r"\.ledger\.(append|append_many|append_in|commit|commit_many)\(",
+         {ROAD, "ledger/sequencer.py"}),
+        # A new case is written in one place, whichever door it came in by (issue 12).
+        (r"\bcases\.insert\(|\binsert\(cases\)", {"store/cases.py"}),
+        (r"\breports\.insert\(|\binsert\(reports\)", {"store/cases.py"}),
         # Test doubles never reach production code.
         (r"\bUnsafeGrantForTests\(", {"policy/decision.py"}),
+        (r"\bUnsafeSealForTests\(", {"policy/decision.py"}),
         (r"\bUnsafeMemoryKeyStore\(", {"vault/keystore.py"}),
     ],
 )
@@ -41,11 +55,58 @@ def test_sensitive_calls_stay_where_they_belong(pattern: str, allowed: set[str])
     assert _files_using(pattern) <= allowed, pattern
 
 
-def test_every_open_blob_outside_the_vault_uses_a_grant_from_access_case() -> None:
-    for name in ("services/casework.py", "services/disclosure.py", "services/evidence.py",
-                 "services/victim.py"):
-        text = (SRC / name).read_text(encoding="utf-8")
-        for call in re.finditer(r"\.open_blob\(\s*conn,\s*([\w.]+)", text):
-            grant = call.group(1)
-            assert grant in ("grant", "access.grant"), (name, grant)
-        assert "access_case(" in text or "access_case_parts(" in text, name
+def test_every_open_blob_on_the_road_uses_a_grant_from_access_case() -> None:
+    for path in sorted((SRC / "services").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        calls = list(re.finditer(r"(?<![.\w])open_blob\(\s*instance,\s*conn,\s*([\w.]+)", text))
+        for call in calls:
+            assert call.group(1) in ("grant", "access.grant"), (path.name, call.group(1))
+        if calls:
+            assert "access_case(" in text or "access_case_parts(" in text, path.name
+
+
+def _imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+#: Outside the policy package, who may import the guard itself: the instance (which loads it)
+#: and the policy command (prove, check, explain over the request space, never a case).
+GUARD_IMPORTERS = {"services/instance.py", "cli/policy.py"}
+
+
+def test_no_module_outside_the_road_imports_the_guard_or_the_mints() -> None:
+    bad = {}
+    for path in SRC.rglob("*.py"):
+        name = path.relative_to(SRC).as_posix()
+        if name.startswith("policy/"):
+            continue
+        imported = _imports_of(path)
+        wrong = {i for i in imported if i.startswith("safereport.policy.guard")}
+        if name in GUARD_IMPORTERS:
+            wrong = set()
+        wrong |= {i for i in imported if i.rsplit(".", 1)[-1] in
+                  ("_mint_grant", "_mint_seal", "_mint_decision")
+                  and name != "ledger/log.py"}
+        if wrong:
+            bad[name] = sorted(wrong)
+    assert bad == {}
+
+
+def test_the_scanner_sees_a_write_that_skips_the_road(tmp_path: Path) -> None:
+    """The patterns above would catch a service that seals or appends by itself."""
+    sample = ("instance.vault.seal_fields(conn, seal, case_id, values)\n"
+              "instance.ledger.append(conn, decision, actor_id='x', case_id=None)\n"
+              "instance.guard.decide(request)\n")
+    caught = [pattern for pattern in (
+        r"\.vault\.(open_fields|open_blob|seal_fields|seal_blob|create_case_key|"
+        r"seal_new_cases)\(",
+        r"\.ledger\.(append|append_many|append_in|commit|commit_many)\(",
+        r"\.guard\.(decide|refuse|decide_many)\(",
+    ) if re.search(pattern, sample)]
+    assert len(caught) == 3

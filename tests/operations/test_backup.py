@@ -14,12 +14,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+from tests.unsafe_seal import unsafe_seal
 
 from safereport.cli import main
 from safereport.domain.case import new_id
 from safereport.domain.vocabulary import DataCategory
 from safereport.errors import InstanceError, InvalidInput
 from safereport.policy.decision import UnsafeGrantForTests
+from safereport.services.access import Write
 from safereport.services.backup import (
     BackupDamaged,
     create_backup,
@@ -47,7 +49,8 @@ def _add_messages(instance: Instance, rng: random.Random, count: int) -> None:
     with instance.engine.begin() as conn:
         ids = list(conn.execute(select(cases.c.id)).scalars())
         for _ in range(count):
-            insert_note(instance, conn, rng.choice(ids), new_id(), "a synthetic message",
+            write = Write(instance, conn, unsafe_seal(conn, rng.choice(ids)))
+            insert_note(write, conn, new_id(), "a synthetic message",
                         author_id=None, author_kind="victim", visible_to_subject=True,
                         now=datetime.now(UTC))
 

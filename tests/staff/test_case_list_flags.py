@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from tests.staff._client import signed_in
 from tests.staff._world import StaffWorld
+from tests.unsafe_seal import unsafe_seal
 
 from safereport.domain.case import new_id
 from safereport.services import casework
+from safereport.services.access import Write
 from safereport.services.casework import FIRST_CONTACT_HOURS
 from safereport.services.intake import parse_submission, submit_report
 from safereport.store.core import cases
@@ -19,7 +21,8 @@ from safereport.store.core import cases
 
 def _her_message(world: StaffWorld, case_id: str, when: datetime) -> None:
     with world.instance.engine.begin() as conn:
-        casework.insert_note(world.instance, conn, case_id, new_id(), "Please call after 6pm.",
+        write = Write(world.instance, conn, unsafe_seal(conn, case_id))
+        casework.insert_note(write, conn, new_id(), "Please call after 6pm.",
                              author_id=None, author_kind="victim", visible_to_subject=True,
                              now=when)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from tests.unsafe_seal import unsafe_seal
 from tests.vault.conftest import grant_for
 
 from safereport.domain.fields import CaseField
@@ -64,9 +65,10 @@ def test_no_plaintext_in_the_database_file_its_wal_or_the_logs(
         try:
             for case_id, values in cases.items():
                 with sqlite_engine.begin() as conn:
-                    vault.seal_fields(conn, case_id, values)
+                    vault.seal_fields(conn, unsafe_seal(conn, case_id), case_id, values)
                     vault.index_value(conn, case_id, BlindKind.REFERENCE, f"{MARK}-REF-{case_id}")
-                    stolen_note = vault.seal_blob(conn, case_id, DataCategory.CASE_NOTES, "note",
+                    stolen_note = vault.seal_blob(conn, unsafe_seal(conn, case_id),
+                                                  case_id, DataCategory.CASE_NOTES, "note",
                                                   f"{MARK} note of {case_id}".encode())
             with sqlite_engine.connect() as conn:  # reading and failing must not log it either
                 assert vault.open_fields(conn, grant_for("case-1"), "case-1").values == cases[
@@ -108,9 +110,10 @@ def test_after_erasure_no_remaining_key_opens_the_case(
     vault = Vault(keys)
     for n in range(5):
         with sqlite_engine.begin() as conn:
-            vault.seal_fields(conn, f"case-{n}", _marked(n))
+            vault.seal_fields(conn, unsafe_seal(conn, f"case-{n}"), f"case-{n}", _marked(n))
     with sqlite_engine.begin() as conn:
-        note = vault.seal_blob(conn, "case-2", DataCategory.CASE_NOTES, "note", b"a note")
+        note = vault.seal_blob(conn, unsafe_seal(conn, "case-2"),
+                               "case-2", DataCategory.CASE_NOTES, "note", b"a note")
         wrapped = conn.execute(
             select(vault_case_keys.c.wrapped).where(vault_case_keys.c.case_id == "case-2")
         ).scalar_one()
@@ -163,13 +166,14 @@ def test_after_erasure_no_remaining_key_opens_the_case(
 def test_a_shredded_case_cannot_be_sealed_again(engine: Engine) -> None:
     vault = Vault(UnsafeMemoryKeyStore())
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", {CaseField.NAME: "Ana"})
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", {CaseField.NAME: "Ana"})
         vault.shred(conn, "case-a")
         with pytest.raises(VaultError):
-            vault.seal_fields(conn, "case-a", {CaseField.NAME: "Ana"})
+            vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", {CaseField.NAME: "Ana"})
         with pytest.raises(VaultError):
-            vault.create_case_key(conn, "case-a")
+            vault.create_case_key(conn, unsafe_seal(conn, "case-a"), "case-a")
         vault.shred(conn, "never-had-a-key")
         assert vault.is_shredded(conn, "never-had-a-key")
         with pytest.raises(VaultError):
-            vault.seal_blob(conn, "never-had-a-key", DataCategory.CASE_NOTES, "note", b"x")
+            vault.seal_blob(conn, unsafe_seal(conn, "never-had-a-key"),
+                            "never-had-a-key", DataCategory.CASE_NOTES, "note", b"x")

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
+from tests.unsafe_seal import unsafe_seal
 
 from safereport.domain.fields import CaseField
 from safereport.errors import InvalidInput
@@ -54,10 +55,13 @@ def test_the_index_is_keyed_and_normalised(value: str) -> None:
 def test_lookup_by_phone_email_and_reference(engine: Engine) -> None:
     vault = Vault(UnsafeMemoryKeyStore())
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", {CaseField.PHONE: "07700 900123",
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"),
+                          "case-a", {CaseField.PHONE: "07700 900123",
                                            CaseField.EMAIL: "Ana@Example.org"})
-        vault.seal_fields(conn, "case-b", {CaseField.PHONE: "+44 7700 900123"})
-        vault.seal_fields(conn, "case-c", {CaseField.PHONE: "not a number"})
+        vault.seal_fields(conn, unsafe_seal(conn, "case-b"),
+                          "case-b", {CaseField.PHONE: "+44 7700 900123"})
+        vault.seal_fields(conn, unsafe_seal(conn, "case-c"),
+                          "case-c", {CaseField.PHONE: "not a number"})
         vault.index_value(conn, "case-c", BlindKind.REFERENCE, "SR-1")
     with engine.connect() as conn:
         assert vault.find_cases(conn, BlindKind.PHONE, "+447700900123") == ["case-a", "case-b"]
@@ -71,8 +75,10 @@ def test_lookup_by_phone_email_and_reference(engine: Engine) -> None:
 def test_a_changed_phone_replaces_its_index(engine: Engine) -> None:
     vault = Vault(UnsafeMemoryKeyStore())
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", {CaseField.PHONE: "07700 900123"})
-        vault.seal_fields(conn, "case-a", {CaseField.PHONE: "07700 900999"})
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"),
+                          "case-a", {CaseField.PHONE: "07700 900123"})
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"),
+                          "case-a", {CaseField.PHONE: "07700 900999"})
         assert vault.find_cases(conn, BlindKind.PHONE, "07700900123") == []
         assert vault.find_cases(conn, BlindKind.PHONE, "07700900999") == ["case-a"]
 
@@ -81,5 +87,6 @@ def test_another_index_key_finds_nothing(engine: Engine) -> None:
     vault = Vault(UnsafeMemoryKeyStore())
     stranger = Vault(UnsafeMemoryKeyStore())
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", {CaseField.EMAIL: "ana@example.org"})
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"),
+                          "case-a", {CaseField.EMAIL: "ana@example.org"})
         assert stranger.find_cases(conn, BlindKind.EMAIL, "ana@example.org") == []

@@ -2,6 +2,8 @@
 
 A Grant made by ``dataclasses.replace`` (another case, more categories), ``copy``, ``pickle``
 or ``object.__new__`` opens nothing, and a Decision so made gets no Grant from the ledger.
+A Seal (the write capability) so made seals nothing, nor does a genuine one for another case,
+another category or another transaction.
 """
 
 from __future__ import annotations
@@ -13,11 +15,20 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from tests.unsafe_seal import unsafe_seal
 
 from safereport.domain.fields import CaseField
 from safereport.domain.vocabulary import DataCategory, Effect
 from safereport.errors import AccessDenied
-from safereport.policy.decision import Grant, UnsafeGrantForTests, _mint_grant, is_genuine
+from safereport.policy.decision import (
+    Grant,
+    Seal,
+    UnsafeGrantForTests,
+    UnsafeSealForTests,
+    _mint_grant,
+    _mint_seal,
+    is_genuine,
+)
 from safereport.store.db import make_engine
 from safereport.store.tables import metadata
 from safereport.vault.keystore import UnsafeMemoryKeyStore
@@ -36,8 +47,8 @@ def sqlite_engine(tmp_path: Path) -> Engine:
 def test_a_widened_or_copied_grant_opens_nothing(sqlite_engine: Engine) -> None:
     vault = Vault(UnsafeMemoryKeyStore())
     with sqlite_engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", FIELDS)
-        vault.seal_fields(conn, "case-b", FIELDS)
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", FIELDS)
+        vault.seal_fields(conn, unsafe_seal(conn, "case-b"), "case-b", FIELDS)
     narrow = UnsafeGrantForTests(frozenset({DataCategory.CRIME_DETAILS}), case_id="case-a")
     assert is_genuine(narrow)
     with sqlite_engine.connect() as conn:
@@ -63,3 +74,71 @@ def test_a_rebuilt_decision_gets_no_grant() -> None:
         dataclasses.replace(genuine, effect=Effect.ALLOW, categories=frozenset(DataCategory))
     with pytest.raises(AccessDenied):
         _mint_grant(object(), 1, "c", frozenset())  # type: ignore[arg-type]
+
+
+# ---- the write capability (issue 12: "a forged or widened capability ... seals nothing") ----
+
+
+def _stored_rows(engine: Engine) -> int:
+    from sqlalchemy import func, select
+
+    from safereport.store.vault import vault_case_keys, vault_fields
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(vault_fields)).scalar_one()
+                   + conn.execute(select(func.count()).select_from(vault_case_keys))
+                   .scalar_one())
+
+
+def test_sealing_needs_a_seal_and_a_forged_one_seals_nothing(sqlite_engine: Engine) -> None:
+    vault = Vault(UnsafeMemoryKeyStore())
+    with sqlite_engine.begin() as conn:
+        built = object.__new__(Seal)  # no mint: whatever its slots say, it is not genuine
+        assert not is_genuine(built)
+        for forged in (built, None, "seal", unsafe_seal(conn, "case-a").decision):
+            with pytest.raises(AccessDenied):
+                vault.seal_fields(conn, forged, "case-a", FIELDS)  # type: ignore[arg-type]
+            with pytest.raises(AccessDenied):
+                vault.seal_blob(conn, forged, "case-a", DataCategory.CASE_NOTES,  # type: ignore[arg-type]
+                                "note", b"x")
+            with pytest.raises(AccessDenied):
+                vault.create_case_key(conn, forged, "case-a")  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            Seal(unsafe_seal(conn, "case-a").decision, 1, "case-a", conn)
+    assert _stored_rows(sqlite_engine) == 0
+
+
+def test_a_widened_moved_or_copied_seal_seals_nothing(sqlite_engine: Engine) -> None:
+    vault = Vault(UnsafeMemoryKeyStore())
+    with sqlite_engine.begin() as conn:
+        narrow = UnsafeSealForTests(frozenset({DataCategory.CRIME_DETAILS}), case_id="case-a",
+                                    transaction=conn)
+        with pytest.raises(AccessDenied):  # nationality is not in its decision
+            vault.seal_fields(conn, narrow, "case-a", FIELDS)
+        with pytest.raises(AccessDenied):
+            vault.seal_blob(conn, narrow, "case-a", DataCategory.CASE_NOTES, "note", b"x")
+        with pytest.raises(AccessDenied):  # another case
+            vault.seal_fields(conn, narrow, "case-b", {CaseField.NARRATIVE: "x"})
+        with pytest.raises(TypeError):
+            dataclasses.replace(narrow, case_id="case-b")
+        with pytest.raises(TypeError):
+            dataclasses.replace(narrow, decision=dataclasses.replace(
+                narrow.decision, categories=frozenset(DataCategory)))
+        for clone in (copy.copy, copy.deepcopy, lambda g: pickle.loads(pickle.dumps(g))):
+            with pytest.raises(TypeError):
+                clone(narrow)
+    assert _stored_rows(sqlite_engine) == 0
+    # a Seal belongs to the transaction it was given in
+    with sqlite_engine.begin() as other, pytest.raises(AccessDenied):
+        vault.seal_fields(other, narrow, "case-a", {CaseField.NARRATIVE: "x"})
+    assert _stored_rows(sqlite_engine) == 0
+    with sqlite_engine.begin() as conn:  # and the genuine, unwidened one does seal
+        seal = UnsafeSealForTests(frozenset({DataCategory.CRIME_DETAILS}), case_id="case-a",
+                                  transaction=conn)
+        vault.seal_fields(conn, seal, "case-a", {CaseField.NARRATIVE: "x"})
+    assert _stored_rows(sqlite_engine) == 2
+
+
+def test_a_rebuilt_decision_gets_no_seal() -> None:
+    with pytest.raises(AccessDenied):
+        _mint_seal(object(), 1, "c", object())  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import select
+from tests.unsafe_seal import unsafe_seal
 
 from safereport.cli import main
 from safereport.config import CONFIG_FILE, load_settings
@@ -31,7 +32,8 @@ def _instance(tmp_path: Path, cases: int = 30) -> Path:
     vault = open_vault(settings)
     with engine.begin() as conn:
         for n in range(cases):
-            vault.seal_fields(conn, f"case-{n}", {CaseField.NAME: f"person {n}"})
+            vault.seal_fields(conn, unsafe_seal(conn, f"case-{n}"),
+                              f"case-{n}", {CaseField.NAME: f"person {n}"})
     engine.dispose()
     return data_dir
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, select, update
+from tests.unsafe_seal import unsafe_seal
 from tests.vault.conftest import grant_for, sample_fields
 
 from safereport.domain.fields import CaseField
@@ -19,8 +20,8 @@ MESSAGE = "the protected data could not be opened"
 
 def _seal_two(engine: Engine, vault: Vault) -> None:
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", sample_fields("SECRETA"))
-        vault.seal_fields(conn, "case-b", sample_fields("SECRETB"))
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", sample_fields("SECRETA"))
+        vault.seal_fields(conn, unsafe_seal(conn, "case-b"), "case-b", sample_fields("SECRETB"))
 
 
 def _token(conn: Connection, case_id: str, name: CaseField) -> bytes:

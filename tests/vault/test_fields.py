@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
+from tests.unsafe_seal import unsafe_seal
 from tests.vault.conftest import ALL_CATEGORIES, grant_for, sample_fields
 
 from safereport.domain.fields import MAX_FIELD_CHARS, CaseField, category_of
@@ -18,8 +19,8 @@ from safereport.vault import Vault, WithheldReason
 def test_fields_round_trip_on_both_databases(engine: Engine, vault: Vault) -> None:
     values = sample_fields("RT")
     with engine.begin() as conn:
-        vault.create_case_key(conn, "case-a")
-        vault.seal_fields(conn, "case-a", values)
+        vault.create_case_key(conn, unsafe_seal(conn, "case-a"), "case-a")
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", values)
     with engine.connect() as conn:
         opened = vault.open_fields(conn, grant_for("case-a"), "case-a")
     assert opened.values == values
@@ -29,7 +30,7 @@ def test_fields_round_trip_on_both_databases(engine: Engine, vault: Vault) -> No
 def test_stored_rows_are_ciphertext_with_their_category(engine: Engine, vault: Vault) -> None:
     values = sample_fields("CT")
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", values)
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", values)
     with engine.connect() as conn:
         stored = conn.execute(select(vault_fields)).mappings().all()
     assert {row["field"] for row in stored} == {f.value for f in CaseField}
@@ -40,8 +41,9 @@ def test_stored_rows_are_ciphertext_with_their_category(engine: Engine, vault: V
 
 def test_replacing_a_field_keeps_the_others(engine: Engine, vault: Vault) -> None:
     with engine.begin() as conn:
-        vault.seal_fields(conn, "c1", {CaseField.NAME: "Ana", CaseField.NARRATIVE: "first"})
-        vault.seal_fields(conn, "c1", {CaseField.NARRATIVE: "second"})
+        vault.seal_fields(conn, unsafe_seal(conn, "c1"),
+                          "c1", {CaseField.NAME: "Ana", CaseField.NARRATIVE: "first"})
+        vault.seal_fields(conn, unsafe_seal(conn, "c1"), "c1", {CaseField.NARRATIVE: "second"})
         opened = vault.open_fields(conn, grant_for("c1"), "c1")
     assert opened.values == {CaseField.NAME: "Ana", CaseField.NARRATIVE: "second"}
 
@@ -66,7 +68,7 @@ def test_any_text_round_trips(vault: Vault, values: dict[CaseField, str]) -> Non
 
 def test_a_grant_for_another_case_is_refused(engine: Engine, vault: Vault) -> None:
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", sample_fields("A"))
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", sample_fields("A"))
         with pytest.raises(AccessDenied):
             vault.open_fields(conn, grant_for("case-b"), "case-a")
         with pytest.raises(AccessDenied):
@@ -79,14 +81,14 @@ def test_only_a_real_grant_opens(engine: Engine, vault: Vault) -> None:
         categories = ALL_CATEGORIES
 
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", sample_fields("A"))
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", sample_fields("A"))
         with pytest.raises(AccessDenied):
             vault.open_fields(conn, FakeGrant(), "case-a")  # type: ignore[arg-type]
 
 
 def test_only_granted_categories_are_decrypted(engine: Engine, vault: Vault) -> None:
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", sample_fields("A"))
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", sample_fields("A"))
         opened = vault.open_fields(
             conn, grant_for("case-a", {DataCategory.CRIME_DETAILS}), "case-a"
         )
@@ -100,7 +102,7 @@ def test_redact_immigration_is_honoured(engine: Engine, vault: Vault) -> None:
         "case-a", ALL_CATEGORIES, obligations=frozenset({Obligation.REDACT_IMMIGRATION})
     )
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", sample_fields("A"))
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", sample_fields("A"))
         opened = vault.open_fields(conn, grant, "case-a")
     sensitive = {f for f in CaseField if category_of(f) in SENSITIVE_CATEGORIES}
     assert sensitive == {CaseField.IMMIGRATION_STATUS, CaseField.NATIONALITY,
@@ -111,15 +113,16 @@ def test_redact_immigration_is_honoured(engine: Engine, vault: Vault) -> None:
 
 def test_names_limit_what_is_opened(engine: Engine, vault: Vault) -> None:
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-a", sample_fields("A"))
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", sample_fields("A"))
         opened = vault.open_fields(conn, grant_for("case-a"), "case-a", [CaseField.NAME])
     assert list(opened.values) == [CaseField.NAME]
 
 
 def test_blobs_round_trip_and_are_bound(engine: Engine, vault: Vault) -> None:
     with engine.begin() as conn:
-        sealed = vault.seal_blob(conn, "case-a", DataCategory.CASE_NOTES, "note", b"hello")
-        vault.create_case_key(conn, "case-b")
+        sealed = vault.seal_blob(conn, unsafe_seal(conn, "case-a"),
+                                 "case-a", DataCategory.CASE_NOTES, "note", b"hello")
+        vault.create_case_key(conn, unsafe_seal(conn, "case-b"), "case-b")
         grant = grant_for("case-a")
         assert vault.open_blob(conn, grant, "case-a", DataCategory.CASE_NOTES, "note", sealed) == (
             b"hello"
@@ -140,7 +143,9 @@ def test_blobs_round_trip_and_are_bound(engine: Engine, vault: Vault) -> None:
 def test_bad_input_is_refused_before_anything_is_written(engine: Engine, vault: Vault) -> None:
     with engine.begin() as conn:
         with pytest.raises(InvalidInput):
-            vault.seal_fields(conn, "case-a", {"favourite_colour": "x"})  # type: ignore[dict-item]
+            vault.seal_fields(conn, unsafe_seal(conn, "case-a"),
+                              "case-a", {"favourite_colour": "x"})  # type: ignore[dict-item]
         with pytest.raises(InvalidInput):
-            vault.seal_fields(conn, "case-a", {CaseField.NAME: "x" * (MAX_FIELD_CHARS + 1)})
+            vault.seal_fields(conn, unsafe_seal(conn, "case-a"),
+                              "case-a", {CaseField.NAME: "x" * (MAX_FIELD_CHARS + 1)})
         assert conn.execute(select(vault_fields)).first() is None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from tests.unsafe_seal import unsafe_seal
 from tests.vault.conftest import grant_for
 
 from safereport.config import Settings
@@ -100,7 +101,7 @@ def test_the_env_store_round_trips_through_settings(engine: Engine, tmp_path: Pa
     assert not (settings.keys_dir / KEY_FILE_NAME).exists()
     vault = open_vault(settings, env)
     with engine.begin() as conn:
-        vault.seal_fields(conn, "case-e", {CaseField.NAME: "Ana"})
+        vault.seal_fields(conn, unsafe_seal(conn, "case-e"), "case-e", {CaseField.NAME: "Ana"})
     again = open_vault(settings, dict(env))
     with engine.connect() as conn:
         assert again.open_fields(conn, grant_for("case-e"), "case-e").values == {
@@ -122,7 +123,7 @@ def test_another_process_adding_a_kek_is_seen(engine: Engine, key_file: Path) ->
     vault_a, vault_b = Vault(first), Vault(second)
     new_id = first.add_kek()
     with engine.begin() as conn:
-        vault_a.seal_fields(conn, "case-n", {CaseField.NAME: "Ana"})
+        vault_a.seal_fields(conn, unsafe_seal(conn, "case-n"), "case-n", {CaseField.NAME: "Ana"})
     with engine.connect() as conn:
         assert vault_b.open_fields(conn, grant_for("case-n"), "case-n").values
     assert second.current_kek_id() == new_id

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from tests.unsafe_seal import unsafe_seal
 from tests.vault.conftest import grant_for
 
 from safereport.config import Settings
@@ -25,7 +26,8 @@ class Crash(Exception):
 def _fill(engine: Engine, vault: Vault) -> None:
     with engine.begin() as conn:
         for case_id in CASES:
-            vault.seal_fields(conn, case_id, {CaseField.NAME: f"name of {case_id}"})
+            vault.seal_fields(conn, unsafe_seal(conn, case_id),
+                              case_id, {CaseField.NAME: f"name of {case_id}"})
 
 
 def _snapshot(engine: Engine) -> tuple[dict[str, bytes], dict[str, bytes]]:

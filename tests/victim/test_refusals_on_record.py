@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from tests.unsafe_seal import unsafe_seal
 from tests.victim._client import TestClient
 from tests.victim._world import World
 
@@ -42,7 +43,8 @@ def _staff_message(world: World, case_id: str, text: str) -> None:
     note_id = new_id()
     with world.instance.engine.begin() as conn:
         sealed = world.instance.vault.seal_blob(
-            conn, case_id, DataCategory.CASE_NOTES, victim_service.message_label(note_id),
+            conn, unsafe_seal(conn, case_id),
+case_id, DataCategory.CASE_NOTES, victim_service.message_label(note_id),
             text.encode())
         conn.execute(notes.insert().values(
             id=note_id, case_id=case_id, author_kind="staff", visible_to_subject=True,

@@ -39,7 +39,7 @@ from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_checkpo
 from safereport.ledger.record import DecisionRecord, parse_leaf, record_from_decision
 from safereport.ledger.sequencer import Sequencer
 from safereport.ledger.verifier import TlogProof, format_proof
-from safereport.policy.decision import Decision, Grant, _mint_grant
+from safereport.policy.decision import Decision, Grant, Seal, _mint_grant, _mint_seal
 from safereport.store.ledger import ledger_checkpoints, ledger_entries
 
 __all__ = [
@@ -151,6 +151,43 @@ _BOUND_FIELDS = (
 def _role_of(record: Mapping[str, Any]) -> object:
     actor = record.get("actor")
     return actor.get("role") if isinstance(actor, Mapping) else None
+
+
+def _check_entry_records(index: int, leaf: bytes, decision: Decision, case_id: str | None) -> None:
+    """Raise unless entry ``index`` (its ``leaf``) records ``decision`` about ``case_id``."""
+    stored = parse_leaf(leaf)
+    expected = record_from_decision(
+        decision,
+        actor_id="",
+        case_id=case_id,
+        actor_org_kind=None,
+        detail=None,
+        now=datetime.now(UTC),
+    ).as_json()
+    mismatched = [name for name in _BOUND_FIELDS if stored.get(name) != expected[name]]
+    # The entry must record the same kind of actor the decision was made for: another
+    # role's entry with the same rules must not stand behind this Grant.
+    if _role_of(stored) != _role_of(expected):
+        mismatched.append("actor.role")
+    if mismatched:
+        raise LedgerError(
+            f"ledger entry {index} records another decision ({', '.join(mismatched)})"
+        )
+
+
+def _stored_leaf(conn: Connection, index: int, missing: str) -> bytes:
+    """Entry ``index``'s leaf as ``conn`` sees it, checked against its stored hash."""
+    row = conn.execute(
+        select(ledger_entries.c.leaf, ledger_entries.c.leaf_hash).where(
+            ledger_entries.c.idx == index
+        )
+    ).first()
+    if row is None:
+        raise LedgerError(f"ledger entry {index} {missing}")
+    leaf = bytes(row.leaf)
+    if merkle.leaf_hash(leaf) != bytes(row.leaf_hash):
+        raise LedgerError(f"ledger entry {index} does not match its hash")
+    return leaf
 
 
 class Ledger:
@@ -327,34 +364,8 @@ class Ledger:
         if leaf is None:
             # A fresh connection sees only committed rows: an uncommitted entry grants nothing.
             with self.engine.connect() as conn:
-                row = conn.execute(
-                    select(ledger_entries.c.leaf, ledger_entries.c.leaf_hash).where(
-                        ledger_entries.c.idx == index
-                    )
-                ).first()
-            if row is None:
-                raise LedgerError(f"ledger entry {index} is not committed")
-            leaf = bytes(row.leaf)
-            if merkle.leaf_hash(leaf) != bytes(row.leaf_hash):
-                raise LedgerError(f"ledger entry {index} does not match its hash")
-        stored = parse_leaf(leaf)
-        expected = record_from_decision(
-            decision,
-            actor_id="",
-            case_id=case_id,
-            actor_org_kind=None,
-            detail=None,
-            now=datetime.now(UTC),
-        ).as_json()
-        mismatched = [name for name in _BOUND_FIELDS if stored.get(name) != expected[name]]
-        # The entry must record the same kind of actor the decision was made for: another
-        # role's entry with the same rules must not stand behind this Grant.
-        if _role_of(stored) != _role_of(expected):
-            mismatched.append("actor.role")
-        if mismatched:
-            raise LedgerError(
-                f"ledger entry {index} records another decision ({', '.join(mismatched)})"
-            )
+                leaf = _stored_leaf(conn, index, "is not committed")
+        _check_entry_records(index, leaf, decision, case_id)
         try:
             return _mint_grant(decision, index, case_id, fulfilled)
         except ValueError as exc:
@@ -369,6 +380,18 @@ class Ledger:
                 self._recent[index] = record.leaf()
             while len(self._recent) > _RECENT_LEAVES:
                 self._recent.popitem(last=False)
+
+    def seal(self, conn: Connection, decision: Decision, index: int, case_id: str) -> Seal:
+        """Mint a Seal for writing ``case_id`` in ``conn``'s transaction, once entry ``index``,
+        appended in that same transaction, is read back through it and shown to record
+        ``decision`` (no write without its decision in the same transaction)."""
+        if not decision.allowed:
+            raise AccessDenied("not allowed", rules=decision.rules, reasons=decision.reasons)
+        if not conn.in_transaction():
+            raise LedgerError("a Seal is given only inside the writing transaction")
+        leaf = _stored_leaf(conn, index, "is not in this transaction")
+        _check_entry_records(index, leaf, decision, case_id)
+        return _mint_seal(decision, index, case_id, conn)
 
     def _committed_leaf(self, index: int) -> bytes | None:
         with self._committed_lock:

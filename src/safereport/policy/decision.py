@@ -1,14 +1,18 @@
 """Decisions are values with reasons, and the capabilities that carry them.
 
-Two capabilities stand between a request and decrypted data (invariant I1):
+Three capabilities stand between a request and case data (invariant I1):
 
 * :class:`Decision` is made only by the guard (``policy.guard``). Its constructor demands a
   private minting token, so code elsewhere cannot fabricate one.
 * :class:`Grant` is a Decision whose ledger entry has been committed. It is minted only by the
   ledger, after the database transaction holding the entry has committed, and the vault opens
   nothing without one.
+* :class:`Seal` is an allowing Decision to write one case, whose ledger entry has been appended
+  in the very transaction that writes. It is minted only by the ledger (``Ledger.seal``), after
+  it has read that entry back through the same connection, and the vault seals nothing without
+  one: no write without its decision in the same transaction.
 
-Neither can be widened or duplicated. The minting token is an init-only value, so
+None can be widened or duplicated. The minting token is an init-only value, so
 ``dataclasses.replace`` (a wider category set, another case) cannot rebuild one without it;
 copying and pickling are refused outright; and every Grant the ledger mints is recorded by
 identity, so :func:`is_genuine` (which the vault checks) is true only for that very object: a
@@ -30,10 +34,11 @@ from typing import Any
 from safereport.domain.vocabulary import SENSITIVE_CATEGORIES, DataCategory, Effect, Obligation
 from safereport.errors import AccessDenied
 
-__all__ = ["Decision", "Grant", "UnsafeGrantForTests", "is_genuine"]
+__all__ = ["Decision", "Grant", "Seal", "UnsafeGrantForTests", "UnsafeSealForTests", "is_genuine"]
 
 _DECISION_MINT = object()
 _GRANT_MINT = object()
+_SEAL_MINT = object()
 
 #: id -> weak reference of every Grant minted here and still alive.
 _MINTED: dict[int, weakref.ref[Any]] = {}
@@ -53,7 +58,7 @@ def _register(value: Any) -> None:
 
 
 def is_genuine(value: object) -> bool:
-    """True only for the very Grant object the ledger minted."""
+    """True only for the very Grant or Seal object the ledger minted."""
     with _MINTED_LOCK:
         ref = _MINTED.get(id(value))
     return ref is not None and ref() is value
@@ -156,6 +161,62 @@ def _mint_grant(
     grant = Grant(decision, ledger_index, case_id, fulfilled, _mint=_GRANT_MINT)
     _register(grant)
     return grant
+
+
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class Seal(_NotCopied):
+    """An allowing Decision to write one case, recorded in the writing transaction.
+
+    ``transaction`` is the connection whose open transaction holds the decision's ledger entry:
+    the vault seals with it on that connection only, so a Seal cannot outlive its transaction
+    nor be carried to another. It covers the data categories its decision decided; a decision
+    to disclose also covers the written reason kept with it (a case note).
+    """
+
+    decision: Decision
+    ledger_index: int
+    case_id: str
+    transaction: object
+    _mint: InitVar[object] = None
+
+    def __post_init__(self, _mint: object) -> None:
+        if _mint is not _SEAL_MINT:
+            raise TypeError("a Seal is made only by the ledger, in the writing transaction")
+        if not self.decision.allowed:
+            raise ValueError("a denial writes nothing")
+
+    def covers(self, category: DataCategory) -> bool:
+        """Whether this decision lets ``category`` of the case be written."""
+        if category in self.decision.categories:
+            return True
+        return (category is DataCategory.CASE_NOTES
+                and self.decision.request.get("action") == "disclose")
+
+
+def _mint_seal(decision: Decision, ledger_index: int, case_id: str, transaction: object) -> Seal:
+    """For ``ledger`` only, once entry ``ledger_index`` is read back in ``transaction``."""
+    if not isinstance(decision, Decision):
+        raise AccessDenied("a Seal is made only for a Decision the guard made")
+    seal = Seal(decision, ledger_index, case_id, transaction, _mint=_SEAL_MINT)
+    _register(seal)
+    return seal
+
+
+def UnsafeSealForTests(
+    categories: frozenset[DataCategory], *, case_id: str, transaction: object
+) -> Seal:
+    """A Seal with no guard and no ledger behind it. Tests only; never in ``src/``."""
+    decision = _mint_decision(
+        effect=Effect.ALLOW,
+        obligations=frozenset(),
+        rules=("UNSAFE-test",),
+        reasons=("made by UnsafeSealForTests",),
+        regime="unsafe-test",
+        policy_hash="0" * 64,
+        categories=categories,
+        request={"action": "update"},
+    )
+    return _mint_seal(decision, -1, case_id, transaction)
 
 
 def UnsafeGrantForTests(

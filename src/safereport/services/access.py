@@ -6,6 +6,12 @@ actor, asks the guard, and hands the decision to the ledger's sequencer, which a
 those of concurrent requests in one transaction (group commit). Only after that transaction has
 committed does the ledger mint a Grant, and only with a Grant does the vault open anything.
 A denial is committed to the ledger too, and then raised as :class:`AccessDenied`.
+
+It is the road for writes too: :func:`decide_write` decides and appends in the writer's own
+transaction and gives a :class:`Write`, whose Seal (minted by the ledger once it reads that
+entry back in the same transaction) is what the vault needs to seal anything. Services never
+call the guard, the ledger's append or grant, nor the vault's open and seal themselves
+(tests/audit/test_structure.py fails if they do).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -33,21 +40,29 @@ from safereport.domain.vocabulary import (
     SubjectRole,
 )
 from safereport.errors import AccessDenied, LedgerError, VaultError
-from safereport.policy.decision import Decision, Grant
+from safereport.ledger.record import record_from_decision
+from safereport.policy.decision import Decision, Grant, Seal
 from safereport.policy.request import make_request
 from safereport.services.instance import Instance
 from safereport.store.core import cases, organisations
 from safereport.store.provenance import standing_consent, victim_request_stands
+from safereport.vault.blind import BlindKind
 
 __all__ = [
     "Actor",
     "CaseAccess",
     "Part",
+    "Write",
     "access_case",
     "access_case_parts",
     "active_consent",
     "decide_and_record",
+    "decide_write",
+    "grant_for",
+    "open_blob",
     "record_failure",
+    "seal_new_cases",
+    "writer",
 ]
 
 log = logging.getLogger("safereport.access")
@@ -499,3 +514,130 @@ def access_case_parts(
         except AccessDenied as exc:
             results.append(exc)
     return results
+
+
+# ---- writes ---------------------------------------------------------------------------------
+
+
+class Write:
+    """An allowed write to one case, inside the transaction that holds its decision's entry.
+
+    Everything it seals commits with that entry or not at all; it seals only the categories
+    the decision decided (the vault checks its Seal).
+    """
+
+    __slots__ = ("_conn", "_instance", "_seal", "case_id", "decision", "index")
+
+    def __init__(self, instance: Instance, conn: Connection, seal: Seal) -> None:
+        self._instance = instance
+        self._conn = conn
+        self._seal = seal
+        self.decision = seal.decision
+        self.index = seal.ledger_index
+        self.case_id = seal.case_id
+
+    def create_key(self) -> None:
+        """Give a new case its data key."""
+        self._instance.vault.create_case_key(self._conn, self._seal, self.case_id)
+
+    def seal_fields(self, values: Mapping[CaseField, str]) -> None:
+        """Insert or replace fields of the case, stored only as ciphertext."""
+        self._instance.vault.seal_fields(self._conn, self._seal, self.case_id, values)
+
+    def seal_blob(self, category: DataCategory, label: str, data: bytes) -> bytes:
+        """``data`` sealed under the case's key; the caller stores the bytes."""
+        return self._instance.vault.seal_blob(
+            self._conn, self._seal, self.case_id, category, label, data
+        )
+
+
+def writer(
+    instance: Instance, conn: Connection, decision: Decision, index: int, case_id: str
+) -> Write:
+    """The :class:`Write` for an allowing ``decision`` appended at ``index`` in ``conn``'s
+    transaction (:func:`decide_and_record` with ``conn``)."""
+    return Write(instance, conn, instance.ledger.seal(conn, decision, index, case_id))
+
+
+def decide_write(
+    instance: Instance,
+    conn: Connection,
+    actor: Actor,
+    case_id: str,
+    *,
+    action: Action = Action.UPDATE,
+    purpose: Purpose,
+    categories: Iterable[DataCategory],
+    context: Mapping[str, Any] | None = None,
+    detail: Mapping[str, str] | None = None,
+    victim_request: str | None = None,
+) -> tuple[Decision, Write | None]:
+    """Decide a write and append the decision in ``conn``'s transaction; with it, the
+    :class:`Write` that may seal (None when denied: the denial is appended, nothing sealed)."""
+    decision, index = decide_and_record(
+        instance, actor, case_id, action=action, purpose=purpose, categories=categories,
+        context=context, detail=detail, conn=conn, victim_request=victim_request,
+    )
+    if not decision.allowed:
+        return decision, None
+    return decision, writer(instance, conn, decision, index, case_id)
+
+
+def open_blob(
+    instance: Instance,
+    conn: Connection,
+    grant: Grant,
+    case_id: str,
+    category: DataCategory,
+    label: str,
+    sealed: bytes,
+) -> bytes:
+    """One sealed note, message, attachment or package of the case, opened under ``grant``."""
+    return instance.vault.open_blob(conn, grant, case_id, category, label, sealed)
+
+
+def grant_for(
+    instance: Instance,
+    decision: Decision,
+    index: int,
+    case_id: str,
+    fulfilled: frozenset[Obligation] = frozenset(),
+) -> Grant:
+    """The Grant for ``decision``, committed at ``index`` (a disclosure's recipient, who
+    opens a package once its obligations are met)."""
+    return instance.ledger.grant(decision, index, case_id, fulfilled)
+
+
+def seal_new_cases(
+    instance: Instance,
+    conn: Connection,
+    new: Sequence[tuple[Actor, str, Mapping[CaseField, str], Mapping[BlindKind, str]]],
+    *,
+    purpose: Purpose,
+    detail: Mapping[str, str],
+) -> None:
+    """The first write of many brand-new cases (a bulk import, the synthetic generator): each
+    case's write decided on its own and its entry appended in ``conn``'s transaction, then all
+    sealed at once. One denial writes nothing (AccessDenied; the transaction rolls back)."""
+    now = datetime.now(UTC)
+    decisions: list[Decision] = []
+    records = []
+    for actor, case_id, values, _ in new:
+        categories = frozenset(FIELD_CATEGORY[name] for name in values) or frozenset(
+            {DataCategory.CRIME_DETAILS})
+        decision = _decide(instance, conn, actor, case_id,
+                           _Asked(Action.UPDATE, purpose, categories))
+        if not decision.allowed:
+            raise _denied(decision)
+        decisions.append(decision)
+        records.append(record_from_decision(decision, **_entry(actor, case_id, detail), now=now))
+    indices = instance.ledger.append_in(conn, records)
+    seals = [
+        instance.ledger.seal(conn, decision, index, case_id)
+        for decision, index, (_, case_id, _, _) in zip(decisions, indices, new, strict=True)
+    ]
+    instance.vault.seal_new_cases(
+        conn,
+        ((seal, case_id, values, lookups)
+         for seal, (_, case_id, values, lookups) in zip(seals, new, strict=True)),
+    )

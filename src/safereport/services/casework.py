@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, and_, delete, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from safereport.domain.case import CaseStatus, IntakeKind, can_transition, new_id
 from safereport.domain.fields import FIELD_CATEGORY, MAX_FIELD_CHARS, CaseField
@@ -48,13 +48,17 @@ from safereport.policy.decision import Grant
 from safereport.services.access import (
     Actor,
     Part,
+    Write,
     access_case_parts,
     decide_and_record,
+    decide_write,
+    open_blob,
     record_failure,
 )
 from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
-from safereport.store.core import cases, consents, notes, reports, users
+from safereport.store.cases import NewCase, NewConsent, insert_case, remove_case
+from safereport.store.core import cases, notes, users
 from safereport.store.provenance import FactSource
 from safereport.store.quarantine import held_case_ids
 from safereport.vault.blind import BlindKind
@@ -547,8 +551,8 @@ def _open_notes(instance: Instance, actor: Actor, grant: Grant, case_id: str) ->
         ).all()
         for row in rows:
             try:
-                text = instance.vault.open_blob(
-                    conn, grant, case_id, DataCategory.CASE_NOTES, _note_label(row),
+                text = open_blob(
+                    instance, conn, grant, case_id, DataCategory.CASE_NOTES, _note_label(row),
                     bytes(row.sealed),
                 )
             except VaultError:
@@ -591,23 +595,23 @@ def _decide_write(
     case_id: str,
     categories: Iterable[DataCategory],
     event: str,
-) -> None:
-    decision, _ = decide_and_record(
+) -> Write:
+    decision, write = decide_write(
         instance,
+        conn,
         actor_for(user),
         case_id,
-        action=Action.UPDATE,
         purpose=default_purpose(user),
         categories=categories,
         detail={"event": event},
-        conn=conn,
     )
-    if not decision.allowed:
+    if write is None:
         raise AccessDenied(
             "not allowed: " + "; ".join(decision.reasons or ("no rule allows it",)),
             rules=decision.rules,
             reasons=decision.reasons,
         )
+    return write
 
 
 def _committed_denial(
@@ -662,8 +666,9 @@ def add_note(
 
     def work(conn: Connection) -> None:
         _case_row(conn, user, case_id)
-        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "note_added")
-        insert_note(instance, conn, case_id, note_id, body, author_id=user.id,
+        write = _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES],
+                              "note_added")
+        insert_note(write, conn, note_id, body, author_id=user.id,
                     author_kind="staff", visible_to_subject=visible_to_subject, now=_now(now))
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="note_added")
@@ -675,9 +680,8 @@ def add_note(
 
 
 def insert_note(
-    instance: Instance,
+    write: Write,
     conn: Connection,
-    case_id: str,
     note_id: str,
     text: str,
     *,
@@ -690,9 +694,8 @@ def insert_note(
     from safereport.services.victim import message_label
 
     label = message_label(note_id) if visible_to_subject else NOTE_LABEL + note_id
-    sealed = instance.vault.seal_blob(
-        conn, case_id, DataCategory.CASE_NOTES, label, text.encode("utf-8")
-    )
+    case_id = write.case_id
+    sealed = write.seal_blob(DataCategory.CASE_NOTES, label, text.encode("utf-8"))
     conn.execute(
         notes.insert().values(
             id=note_id, case_id=case_id, author_id=author_id, author_kind=author_kind,
@@ -795,10 +798,9 @@ def save_risk_assessment(
 
     def work(conn: Connection) -> None:
         _case_row(conn, user, case_id)
-        _decide_write(instance, conn, user, case_id, [DataCategory.RISK_ASSESSMENT], "risk")
-        instance.vault.seal_fields(
-            conn,
-            case_id,
+        write = _decide_write(instance, conn, user, case_id, [DataCategory.RISK_ASSESSMENT],
+                              "risk")
+        write.seal_fields(
             {CaseField.RISK_ANSWERS: result.to_json(), CaseField.RISK_LEVEL: result.level.value},
         )
 
@@ -828,7 +830,6 @@ def file_third_party_report(
     now: datetime | None = None,
 ) -> FiledReport:
     """File a report on the victim's behalf; she claims it later with the claim code."""
-    from safereport.services.intake import _unused_reference
     from safereport.services.victim import issue_claim_code
 
     moment = _now(now)
@@ -841,53 +842,31 @@ def file_third_party_report(
     holder: dict[str, str] = {}
 
     def work(conn: Connection) -> None:
-        reference = _unused_reference(conn)
-        _insert_case(conn, user, case_id, reference, crime_type, subject_role, language, moment)
-        for recipient, purpose in sorted(set(consents_given)):
+        reference = insert_case(conn, NewCase(
+            id=case_id, org_id=user.org_id, subject_role=SubjectRole(subject_role).value,
+            crime_type=CrimeType(crime_type).value, status=CaseStatus.NEW.value,
+            intake=IntakeKind.THIRD_PARTY.value, language=language, created_at=moment,
+            assigned_to=user.id, filed_by=user.id,
             # Recorded by this staff member on her behalf: it waits for a colleague's
             # confirmation and counts for nothing until then (POLICY.md v2).
-            conn.execute(consents.insert().values(
-                id=new_id(), case_id=case_id, recipient=recipient.value, purpose=purpose.value,
-                given_at=moment, source=FactSource.STAFF.value, recorded_by=user.id))
+            consents=[NewConsent(recipient.value, purpose.value, FactSource.STAFF.value,
+                                 recorded_by=user.id)
+                      for recipient, purpose in sorted(set(consents_given))]))
         categories = {FIELD_CATEGORY[name] for name in kept}
         try:
-            _decide_write(instance, conn, user, case_id, categories, "third_party_report")
+            write = _decide_write(instance, conn, user, case_id, categories,
+                                  "third_party_report")
         except AccessDenied:
-            _remove_case(conn, case_id)  # nothing is kept but the denial
+            remove_case(conn, case_id)  # nothing is kept but the denial
             raise
-        instance.vault.create_case_key(conn, case_id)
-        instance.vault.seal_fields(conn, case_id, kept)
+        write.create_key()
+        write.seal_fields(kept)
         _index(instance, conn, case_id, kept, reference)
         holder["reference"] = reference
         holder["code"] = issue_claim_code(instance, case_id, conn=conn)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="third_party_report")
     return FiledReport(case_id=case_id, reference=holder["reference"], claim_code=holder["code"])
-
-
-def _insert_case(
-    conn: Connection,
-    user: StaffUser,
-    case_id: str,
-    reference: str,
-    crime_type: CrimeType,
-    subject_role: SubjectRole,
-    language: str,
-    moment: datetime,
-) -> None:
-    conn.execute(cases.insert().values(
-        id=case_id, reference=reference, org_id=user.org_id, subject_id=None,
-        subject_role=SubjectRole(subject_role).value, crime_type=CrimeType(crime_type).value,
-        status=CaseStatus.NEW.value, intake=IntakeKind.THIRD_PARTY.value, language=language,
-        assigned_to=user.id, created_at=moment, updated_at=moment))
-    conn.execute(reports.insert().values(
-        id=new_id(), case_id=case_id, submitted_at=moment, filed_by=user.id))
-
-
-def _remove_case(conn: Connection, case_id: str) -> None:
-    conn.execute(delete(consents).where(consents.c.case_id == case_id))
-    conn.execute(delete(reports).where(reports.c.case_id == case_id))
-    conn.execute(delete(cases).where(cases.c.id == case_id))
 
 
 def _index(
@@ -947,9 +926,8 @@ def set_language_needs(
 
     def work(conn: Connection) -> None:
         _case_row(conn, user, case_id)
-        _decide_write(instance, conn, user, case_id, [DataCategory.CONTACT], "language")
-        instance.vault.seal_fields(conn, case_id, {CaseField.LANGUAGE: spoken,
-                                                   CaseField.INTERPRETER: interpreter})
+        write = _decide_write(instance, conn, user, case_id, [DataCategory.CONTACT], "language")
+        write.seal_fields({CaseField.LANGUAGE: spoken, CaseField.INTERPRETER: interpreter})
         _touch(conn, case_id)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="language")
@@ -982,9 +960,9 @@ def save_immigration_abuse(
 
     def work(conn: Connection) -> None:
         _case_row(conn, user, case_id)
-        _decide_write(instance, conn, user, case_id, [DataCategory.IMMIGRATION_ABUSE],
-                      "immigration_abuse")
-        instance.vault.seal_fields(conn, case_id, {CaseField.IMMIGRATION_ABUSE: sealed})
+        write = _decide_write(instance, conn, user, case_id, [DataCategory.IMMIGRATION_ABUSE],
+                              "immigration_abuse")
+        write.seal_fields({CaseField.IMMIGRATION_ABUSE: sealed})
         _touch(conn, case_id)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="immigration_abuse")
@@ -1049,9 +1027,10 @@ def add_safety_action(
         from safereport.store.staff import safety_plan_actions
 
         _case_row(conn, user, case_id)
-        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "safety_plan")
-        sealed = instance.vault.seal_blob(conn, case_id, DataCategory.CASE_NOTES,
-                                          SAFETY_LABEL + action_id, body.encode("utf-8"))
+        write = _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES],
+                              "safety_plan")
+        sealed = write.seal_blob(DataCategory.CASE_NOTES, SAFETY_LABEL + action_id,
+                                 body.encode("utf-8"))
         conn.execute(safety_plan_actions.insert().values(
             id=action_id, case_id=case_id, sealed=sealed, owner_id=owner_id,
             due_on=due_on, done_at=None, created_by=user.id,
@@ -1114,8 +1093,8 @@ def open_sealed_rows(instance: Instance, actor: Actor, grant: Grant, case_id: st
     with instance.engine.connect() as conn:
         for row in conn.execute(query).all():
             try:
-                text = instance.vault.open_blob(conn, grant, case_id, DataCategory.CASE_NOTES,
-                                                label + row.id, bytes(row.sealed))
+                text = open_blob(instance, conn, grant, case_id, DataCategory.CASE_NOTES,
+                                 label + row.id, bytes(row.sealed))
             except VaultError:
                 text = b"(this could not be opened)"
                 failed += 1

@@ -52,13 +52,24 @@ from safereport.errors import AccessDenied, InvalidInput, LedgerError, VaultErro
 from safereport.policy.decision import Decision, Grant
 from safereport.services.access import (
     Actor,
+    Write,
     access_case,
     active_consent,
     decide_and_record,
+    decide_write,
+    grant_for,
+    open_blob,
     record_failure,
+    writer,
 )
 from safereport.services.auth import StaffUser, get_user
-from safereport.services.casework import CaseNotHeld, actor_for, insert_note, record_not_held
+from safereport.services.casework import (
+    CaseNotHeld,
+    actor_for,
+    default_purpose,
+    insert_note,
+    record_not_held,
+)
 from safereport.services.disclosure_seal import (
     SealedPackage,
     ensure_org_key,
@@ -66,7 +77,8 @@ from safereport.services.disclosure_seal import (
     seal_package,
 )
 from safereport.services.instance import Instance
-from safereport.store.core import cases, organisations, reports, subjects
+from safereport.store.cases import NewCase, insert_case, remove_case
+from safereport.store.core import cases, organisations, subjects
 from safereport.store.provenance import standing_consent_row, victim_request_row
 from safereport.store.staff import (
     case_transfers,
@@ -345,8 +357,8 @@ def _decide_request(
         )
         sealed = None
         if decision.allowed and form.justification:
-            sealed = _seal_justification(instance, conn, form.case_id, request_id,
-                                         form.justification)
+            sealed = _seal_justification(writer(instance, conn, decision, index, form.case_id),
+                                         request_id, form.justification)
         conn.execute(insert(disclosure_requests).values(
             id=request_id, case_id=form.case_id, holder_org_id=user.org_id,
             requester_id=user.id, recipient_org_id=form.recipient_org_id,
@@ -364,13 +376,9 @@ def _decide_request(
     return decision
 
 
-def _seal_justification(
-    instance: Instance, conn: Connection, case_id: str, request_id: str, text: str
-) -> bytes:
-    return instance.vault.seal_blob(
-        conn, case_id, DataCategory.CASE_NOTES, JUSTIFICATION_LABEL + request_id,
-        text.encode("utf-8"),
-    )
+def _seal_justification(write: Write, request_id: str, text: str) -> bytes:
+    return write.seal_blob(DataCategory.CASE_NOTES, JUSTIFICATION_LABEL + request_id,
+                           text.encode("utf-8"))
 
 
 def add_justification(instance: Instance, user: StaffUser, request_id: str, text: str) -> None:
@@ -392,7 +400,14 @@ def add_justification(instance: Instance, user: StaffUser, request_id: str, text
         raise InvalidInput(refusal)
     try:
         with instance.engine.begin() as conn:
-            sealed = _seal_justification(instance, conn, row.case_id, request_id, body)
+            # Writing the reason is a write to her case: decided and recorded with it.
+            decision, write = decide_write(
+                instance, conn, actor_for(user), row.case_id, purpose=default_purpose(user),
+                categories=[DataCategory.CASE_NOTES],
+                detail={"event": "justification_added", "disclosure": request_id})
+            if write is None:
+                raise _Denied(decision)
+            sealed = _seal_justification(write, request_id, body)
             changed = conn.execute(
                 update(disclosure_requests).where(and_(
                     disclosure_requests.c.id == request_id,
@@ -408,6 +423,13 @@ def add_justification(instance: Instance, user: StaffUser, request_id: str, text
         record_failure(instance, actor_for(user), row.case_id, None, "vault_error",
                        detail={"event": "justification", "disclosure": request_id})
         raise AccessDenied("access denied: the protected data could not be sealed") from exc
+    except _Denied as denied:  # rolled back with the write: the denial commits on its own
+        decide_and_record(instance, actor_for(user), row.case_id, action=Action.UPDATE,
+                          purpose=default_purpose(user), categories=[DataCategory.CASE_NOTES],
+                          detail={"event": "justification_added", "disclosure": request_id})
+        raise AccessDenied("not allowed: " + "; ".join(
+            denied.decision.reasons or ("no rule allows it",)),
+            rules=denied.decision.rules, reasons=denied.decision.reasons) from None
     except _Raced:
         _record_refusal(instance, user, row, "justification_raced")
         raise InvalidInput("this request was closed meanwhile; look at it again") from None
@@ -806,6 +828,12 @@ def _release(instance: Instance, row: Any, met: frozenset[Obligation]) -> None:
                                                   "nothing was sent."]))
 
 
+class _Denied(Exception):
+    def __init__(self, decision: Decision) -> None:
+        super().__init__("denied")
+        self.decision = decision
+
+
 class _FactWithdrawn(Exception):
     def __init__(self, failure: str, reason: str) -> None:
         super().__init__(reason)
@@ -837,6 +865,7 @@ def _store_package(
     withheld: Mapping[CaseField, str],
     ledger_index: int,
 ) -> None:
+    requester = _requester_actor(instance, row)
     with instance.engine.begin() as conn:
         _facts_still_stand(conn, row, decision)
         # Claim the release first: of two approvals racing, only one stores a package.
@@ -870,7 +899,17 @@ def _store_package(
             ciphertext=sealed.ciphertext, sha256=hashlib.sha256(sealed.ciphertext).hexdigest(),
             accepted_case_id=None, created_at=_now()))
         if Obligation.NOTIFY_SUBJECT in decision.obligations:
-            insert_note(instance, conn, row.case_id, new_id(), _notice(row), author_id=None,
+            # Her notice is a write to her case too: decided and recorded with the release.
+            noticed, write = decide_write(
+                instance, conn, requester, row.case_id,
+                purpose=(Purpose.INVESTIGATION if requester.org_kind is OrgKind.POLICE
+                         else Purpose.SUPPORT),
+                categories=[DataCategory.CASE_NOTES],
+                detail={"event": "disclosure_notice", "disclosure": row.id})
+            if write is None:  # no notice, no release: the obligation is unmet (fail closed)
+                raise AccessDenied("not allowed: she could not be told",
+                                   rules=noticed.rules, reasons=noticed.reasons)
+            insert_note(write, conn, new_id(), _notice(row), author_id=None,
                         author_kind="system", visible_to_subject=True, now=_now())
         conn.execute(update(disclosure_requests).where(disclosure_requests.c.id == row.id)
                      .values(status=DisclosureStatus.RELEASED.value, release_index=ledger_index,
@@ -947,8 +986,6 @@ def awaiting_approval(instance: Instance, user: StaffUser) -> list[DisclosureVie
 
 def justification_text(instance: Instance, user: StaffUser, request_id: str) -> str:
     """The written reason, opened under a guard decision (a view of the case's notes)."""
-    from safereport.services.casework import default_purpose
-
     row = _held_request(instance, user, request_id, "justification_view")
     if row.justification_sealed is None:
         return ""
@@ -957,10 +994,9 @@ def justification_text(instance: Instance, user: StaffUser, request_id: str) -> 
                          categories=[DataCategory.CASE_NOTES])
     try:
         with instance.engine.connect() as conn:
-            data = instance.vault.open_blob(conn, access.grant, row.case_id,
-                                            DataCategory.CASE_NOTES,
-                                            JUSTIFICATION_LABEL + request_id,
-                                            bytes(row.justification_sealed))
+            data = open_blob(instance, conn, access.grant, row.case_id,
+                             DataCategory.CASE_NOTES, JUSTIFICATION_LABEL + request_id,
+                             bytes(row.justification_sealed))
     except VaultError as exc:
         record_failure(instance, actor_for(user), row.case_id, access.decision, "vault_error",
                        detail={"disclosure": request_id})
@@ -1147,7 +1183,7 @@ def read_package(instance: Instance, user: StaffUser, request_id: str, *,
         raise AccessDenied("this package can no longer be opened: the disclosure it came from "
                            "no longer stands", rules=decision.rules, reasons=decision.reasons)
     try:
-        grant = instance.ledger.grant(decision, index, req.case_id, met)
+        grant = grant_for(instance, decision, index, req.case_id, met)
         body = open_released_package(grant, instance.settings.keys_dir, user.org_id,
                                      request_id, req.case_id, pkg)
         values = {CaseField(k): str(v) for k, v in dict(body["fields"]).items()}
@@ -1235,39 +1271,30 @@ def _package_body(instance: Instance, user: StaffUser, request_id: str, pkg: Any
 def _take_in(
     instance: Instance, user: StaffUser, request_id: str, case_id: str, body: Any
 ) -> str:
-    from safereport.services.intake import _unused_reference
-
     denial: AccessDenied | None = None
     with instance.engine.begin() as conn:
         pkg = conn.execute(select(disclosure_packages.c.accepted_case_id).where(
             disclosure_packages.c.request_id == request_id)).first()
         if pkg is not None and pkg.accepted_case_id is not None:
             return str(pkg.accepted_case_id)
-        moment = _now()
-        conn.execute(cases.insert().values(
-            id=case_id, reference=_unused_reference(conn), org_id=user.org_id, subject_id=None,
+        insert_case(conn, NewCase(
+            id=case_id, org_id=user.org_id,
             subject_role=SubjectRole(body["subject_role"]).value,
             crime_type=CrimeType(body["crime_type"]).value, status=CaseStatus.NEW.value,
-            intake=IntakeKind.THIRD_PARTY.value, language="en", assigned_to=user.id,
-            created_at=moment, updated_at=moment))
-        conn.execute(reports.insert().values(id=new_id(), case_id=case_id, submitted_at=moment,
-                                             filed_by=user.id))
+            intake=IntakeKind.THIRD_PARTY.value, language="en", created_at=_now(),
+            assigned_to=user.id, filed_by=user.id))
         values = {CaseField(k): v for k, v in body["fields"].items() if v}
-        from safereport.services.casework import default_purpose
-
-        decision, _ = decide_and_record(
-            instance, actor_for(user), case_id, action=Action.UPDATE,
-            purpose=default_purpose(user),
+        decision, write = decide_write(
+            instance, conn, actor_for(user), case_id, purpose=default_purpose(user),
             categories={FIELD_CATEGORY[k] for k in values} or {DataCategory.CRIME_DETAILS},
-            detail={"event": "disclosure_accepted", "disclosure": request_id}, conn=conn)
-        if decision.allowed:
-            instance.vault.create_case_key(conn, case_id)
-            instance.vault.seal_fields(conn, case_id, values)
+            detail={"event": "disclosure_accepted", "disclosure": request_id})
+        if write is not None:
+            write.create_key()
+            write.seal_fields(values)
             conn.execute(update(disclosure_packages).where(
                 disclosure_packages.c.request_id == request_id).values(accepted_case_id=case_id))
         else:
-            conn.execute(reports.delete().where(reports.c.case_id == case_id))
-            conn.execute(cases.delete().where(cases.c.id == case_id))
+            remove_case(conn, case_id)
             denial = AccessDenied("not allowed", rules=decision.rules, reasons=decision.reasons)
     if denial is not None:
         raise denial

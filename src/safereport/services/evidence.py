@@ -41,7 +41,15 @@ from safereport.config import Settings
 from safereport.domain.case import new_id
 from safereport.domain.vocabulary import Action, DataCategory, Purpose
 from safereport.errors import AccessDenied, InvalidInput, VaultError
-from safereport.services.access import Actor, access_case, decide_and_record, record_failure
+from safereport.services.access import (
+    Actor,
+    Write,
+    access_case,
+    decide_and_record,
+    decide_write,
+    open_blob,
+    record_failure,
+)
 from safereport.services.auth import StaffUser
 from safereport.services.casework import (
     CaseNotHeld,
@@ -366,10 +374,11 @@ def evidence_label(evidence_id: str) -> str:
     return f"evidence:{evidence_id}"
 
 
-def _store(instance: Instance, conn: Connection, case_id: str, evidence_id: str,
+def _store(write: Write, conn: Connection, evidence_id: str,
            media_type: str, data: bytes, *, added_kind: str, added_by: str | None,
            voice: bool = False) -> None:
-    sealed = instance.vault.seal_blob(conn, case_id, CATEGORY, evidence_label(evidence_id), data)
+    case_id = write.case_id
+    sealed = write.seal_blob(CATEGORY, evidence_label(evidence_id), data)
     conn.execute(evidence_files.insert().values(
         id=evidence_id, case_id=case_id, media_type=media_type, size=len(data),
         cleaned=not _is_media(media_type), added_kind=added_kind, added_by=added_by,
@@ -385,7 +394,7 @@ def _held(conn: Connection, user: StaffUser, case_id: str) -> bool:
 
 def _write(instance: Instance, actor: Actor, case_id: str, purpose: Purpose,
            allowed_here: Callable[[Connection], bool], refuse: Callable[[], Exception],
-           store: Callable[[Connection], None]) -> None:
+           store: Callable[[Write, Connection], None]) -> None:
     """Decide and record an update of ``crime_details``, then ``store`` in the same
     transaction. A refusal commits its denial and raises (:class:`AccessDenied`, or what
     ``refuse`` returns for a case that is not the actor's)."""
@@ -395,11 +404,11 @@ def _write(instance: Instance, actor: Actor, case_id: str, purpose: Purpose,
             if not allowed_here(conn):
                 decision = None
                 raise _NotHeld()
-            decision, _ = decide_and_record(
-                instance, actor, case_id, action=Action.UPDATE, purpose=purpose,
-                categories=[CATEGORY], detail={"event": "evidence_added"}, conn=conn)
-            if decision.allowed:
-                store(conn)
+            decision, write = decide_write(
+                instance, conn, actor, case_id, purpose=purpose,
+                categories=[CATEGORY], detail={"event": "evidence_added"})
+            if write is not None:
+                store(write, conn)
     except _NotHeld:
         raise refuse() from None
     except VaultError as exc:
@@ -437,7 +446,7 @@ def attach_for_staff(instance: Instance, user: StaffUser, case_id: str, source: 
         instance, actor_for(user), case_id, default_purpose(user),
         lambda conn: _held(conn, user, case_id),
         lambda: _not_held(instance, user, case_id, Action.UPDATE, "evidence_added"),
-        lambda conn: _store(instance, conn, case_id, evidence_id, media_type, data,
+        lambda write, conn: _store(write, conn, evidence_id, media_type, data,
                             added_kind="staff", added_by=user.id),
     )
     return evidence_id
@@ -475,7 +484,7 @@ def attach_prepared_for_victim(instance: Instance, session: VictimSession, media
         instance, victim_actor(session.subject_id), session.case_id, Purpose.SUBJECT_ACCESS,
         lambda conn: _hers(conn, session),
         lambda: _refuse_victim(instance, session, Action.UPDATE, "evidence_added"),
-        lambda conn: _store(instance, conn, session.case_id, evidence_id, media_type, data,
+        lambda write, conn: _store(write, conn, evidence_id, media_type, data,
                             added_kind="victim", added_by=None, voice=voice),
     )
     return evidence_id
@@ -574,8 +583,8 @@ def _open(instance: Instance, actor: Actor, case_id: str, evidence_id: str,
                 evidence_files.c.case_id == case_id))).scalar()
             if sealed is None:  # erased between the listing and now
                 raise VaultError("the protected data could not be opened")
-            data = instance.vault.open_blob(conn, access.grant, case_id, CATEGORY,
-                                            evidence_label(evidence_id), bytes(sealed))
+            data = open_blob(instance, conn, access.grant, case_id, CATEGORY,
+                             evidence_label(evidence_id), bytes(sealed))
     except VaultError as exc:
         # The allow is on record already: the ledger's last word must not be "allow" for a
         # read that released nothing (I2).

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from safereport.domain.case import CaseStatus, IntakeKind, new_id, new_reference
+from safereport.domain.case import CaseStatus, IntakeKind, new_id
 from safereport.domain.codename import (
     Argon2Params,
     CodenameSecret,
@@ -43,9 +43,10 @@ from safereport.domain.vocabulary import (
 )
 from safereport.errors import AccessDenied, InstanceError, InvalidInput
 from safereport.services import quarantine
-from safereport.services.access import Actor, decide_and_record
+from safereport.services.access import Actor, decide_and_record, decide_write
 from safereport.services.instance import Instance
-from safereport.store.core import cases, consents, instance_info, organisations, reports, subjects
+from safereport.store.cases import NewCase, NewConsent, insert_case
+from safereport.store.core import cases, instance_info, organisations
 from safereport.store.provenance import FactSource
 
 __all__ = [
@@ -409,14 +410,6 @@ def victim_actor(subject_id: str) -> Actor:
     return Actor(id=f"subject:{subject_id}", role=ActorRole.VICTIM)
 
 
-def _unused_reference(conn: Connection) -> str:
-    while True:
-        reference = new_reference()
-        taken = conn.execute(select(cases.c.id).where(cases.c.reference == reference)).first()
-        if taken is None:
-            return reference
-
-
 # -- the use case ---------------------------------------------------------------------------
 
 def submit_report(
@@ -461,21 +454,21 @@ def submit_report(
             held = _quarantine_reason(conn, instance, case_id, values, door, suspicion)
             if held is not None:
                 detail = {**detail, "quarantine": held[0]}
-            decision, index = decide_and_record(
+            decision, write = decide_write(
                 instance,
+                conn,
                 replace(victim_actor(subject_id), system=door is FactSource.IMPORT),
                 case_id,
-                action=Action.UPDATE,
                 purpose=Purpose.SUBJECT_ACCESS,
                 categories=categories,
                 detail=detail,
-                conn=conn,
             )
-            if not decision.allowed:  # unreachable under the shipped regimes (C-self)
+            if write is None:  # unreachable under the shipped regimes (C-self)
                 raise AccessDenied("the report could not be saved", rules=decision.rules,
                                    reasons=decision.reasons)
-            instance.vault.create_case_key(conn, case_id)
-            instance.vault.seal_fields(conn, case_id, values)
+            index = write.index
+            write.create_key()
+            write.seal_fields(values)
             if held is not None:
                 quarantine.hold(conn, case_id, held[1], held[0], held[2], now)
     except AccessDenied:
@@ -520,40 +513,20 @@ def _insert_case(
     now: datetime,
     door: FactSource = FactSource.SUBJECT,
 ) -> str:
-    org_id = _intake_org(conn, instance)
-    reference = _unused_reference(conn)
-    conn.execute(
-        subjects.insert().values(
-            id=subject_id, lookup_id=secret.lookup_id if secret else None, created_at=now
-        )
-    )
-    conn.execute(
-        cases.insert().values(
-            id=case_id,
-            reference=reference,
-            org_id=org_id,
-            subject_id=subject_id,
-            subject_role=submission.subject_role.value,
-            crime_type=submission.crime_type.value,
-            status=CaseStatus.NEW.value,
-            intake=submission.mode.value,
-            language=submission.language,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    conn.execute(reports.insert().values(id=new_id(), case_id=case_id, submitted_at=now))
-    for recipient, purpose in sorted(submission.consents):
-        conn.execute(
-            consents.insert().values(
-                id=new_id(),
-                case_id=case_id,
-                recipient=recipient.value,
-                purpose=purpose.value,
-                given_at=now,
-                source=door.value,
-                # reviewed with her after consent_review_days (issue 17)
-                review_on=now + timedelta(days=instance.settings.consent_review_days),
-            )
-        )
-    return reference
+    review_on = now + timedelta(days=instance.settings.consent_review_days)
+    return insert_case(conn, NewCase(
+        id=case_id,
+        org_id=_intake_org(conn, instance),
+        subject_role=submission.subject_role.value,
+        crime_type=submission.crime_type.value,
+        status=CaseStatus.NEW.value,
+        intake=submission.mode.value,
+        language=submission.language,
+        created_at=now,
+        subject_id=subject_id,
+        subject_lookup_id=secret.lookup_id if secret else None,
+        # given through her own door (or an integration's), reviewed with her after
+        # consent_review_days (issue 17)
+        consents=[NewConsent(recipient.value, purpose.value, door.value, review_on=review_on)
+                  for recipient, purpose in sorted(submission.consents)],
+    ))

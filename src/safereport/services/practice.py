@@ -216,9 +216,10 @@ def add_marac_action(instance: Instance, user: StaffUser, case_id: str, text: st
         from safereport.store.staff import marac_actions
 
         _case_row(conn, user, case_id)
-        _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "marac_action")
-        sealed = instance.vault.seal_blob(conn, case_id, DataCategory.CASE_NOTES,
-                                          MARAC_LABEL + action_id, body.encode("utf-8"))
+        write = _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES],
+                              "marac_action")
+        sealed = write.seal_blob(DataCategory.CASE_NOTES, MARAC_LABEL + action_id,
+                                 body.encode("utf-8"))
         conn.execute(marac_actions.insert().values(
             id=action_id, case_id=case_id, request_id=referral_id or None, sealed=sealed,
             agency=agency, due_on=due_on, done_at=None, created_by=user.id,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from safereport.domain.case import new_id, new_reference
 from safereport.domain.fields import CaseField
@@ -21,10 +21,12 @@ from safereport.domain.passwords import PasswordHasher
 from safereport.domain.synthetic import SyntheticCase, synthetic_cases
 from safereport.domain.vocabulary import Action, ActorRole, OrgKind, Purpose, Recipient
 from safereport.errors import AccessDenied
-from safereport.services.access import Actor, access_case
+from safereport.services.access import Actor, access_case, seal_new_cases
 from safereport.services.instance import Instance
 from safereport.services.users import add_org
-from safereport.store.core import cases, consents, organisations, reports, subjects, users
+from safereport.store.cases import NewCase, NewConsent, insert_cases
+from safereport.store.core import cases, organisations, users
+from safereport.store.provenance import FactSource
 from safereport.vault.blind import BlindKind
 
 __all__ = ["DEMO_PASSWORD", "DemoOrgs", "populate_cases", "populate_demo", "populate_orgs"]
@@ -119,58 +121,33 @@ def _write_batch(
     instance: Instance, conn: Connection, batch: list[SyntheticCase], holders: list[str]
 ) -> None:
     now = datetime.now(UTC)
-    case_rows, subject_rows, report_rows, consent_rows = [], [], [], []
-    sealed: list[tuple[str, SyntheticCase, str]] = []
+    # as if reviewed with her today (issue 17: consents have a review date)
+    review_on = now + timedelta(days=instance.settings.consent_review_days)
+    new: list[NewCase] = []
+    sealed: list[tuple[str, str, SyntheticCase, str]] = []
     for case in batch:
         case_id, subject_id, reference = new_id(), new_id(), new_reference()
-        subject_rows.append({"id": subject_id, "lookup_id": None, "created_at": case.created_at})
-        case_rows.append(
-            {
-                "id": case_id,
-                "reference": reference,
-                "org_id": holders[case.holder_index],
-                "subject_id": subject_id,
-                "subject_role": case.subject_role.value,
-                "crime_type": case.crime_type.value,
-                "status": case.status.value,
-                "intake": case.intake.value,
-                "language": case.language,
-                "assigned_to": None,
-                "claim_code_hash": None,
-                "erasure_requested_at": None,
-                "erased_at": None,
-                "created_at": case.created_at,
-                "updated_at": now,
-            }
-        )
-        report_rows.append(
-            {"id": new_id(), "case_id": case_id, "submitted_at": case.created_at, "filed_by": None}
-        )
-        consent_rows += [
-            {
-                "id": new_id(),
-                "case_id": case_id,
-                "recipient": r.value,
-                "purpose": p.value,
-                "given_at": case.created_at,
-                "withdrawn_at": None,
-                # as if reviewed with her today (issue 17: consents have a review date)
-                "review_on": now + timedelta(days=instance.settings.consent_review_days),
-            }
-            for r, p in case.consents
-        ]
-        sealed.append((case_id, case, reference))
-    conn.execute(insert(subjects), subject_rows)
-    conn.execute(insert(cases), case_rows)
-    conn.execute(insert(reports), report_rows)
-    if consent_rows:
-        conn.execute(insert(consents), consent_rows)
-    instance.vault.seal_new_cases(
+        new.append(NewCase(
+            id=case_id, org_id=holders[case.holder_index], subject_role=case.subject_role.value,
+            crime_type=case.crime_type.value, status=case.status.value,
+            intake=case.intake.value, language=case.language, created_at=case.created_at,
+            updated_at=now, subject_id=subject_id, reference=reference,
+            consents=[NewConsent(r.value, p.value, FactSource.SUBJECT.value,
+                                 review_on=review_on) for r, p in case.consents]))
+        sealed.append((case_id, subject_id, case, reference))
+    insert_cases(conn, new)
+    # Each synthetic case came in as an import would: its first write decided and on record.
+    seal_new_cases(
+        instance,
         conn,
-        (
-            (case_id, case.fields, {BlindKind.REFERENCE: reference})
-            for case_id, case, reference in sealed
-        ),
+        [
+            (Actor(id=f"subject:{subject_id}", role=ActorRole.VICTIM, system=True), case_id,
+             case.fields,
+             {BlindKind.REFERENCE: reference})
+            for case_id, subject_id, case, reference in sealed
+        ],
+        purpose=Purpose.SUBJECT_ACCESS,
+        detail={"event": "report_submitted", "via": "synthetic"},
     )
 
 

@@ -34,7 +34,13 @@ from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.ledger.log import EntryView
 from safereport.ledger.verifier import TlogProof, format_proof, parse_proof
 from safereport.ledger.witness_client import cosigned_proof
-from safereport.services.access import access_case, decide_and_record, record_failure
+from safereport.services.access import (
+    access_case,
+    decide_and_record,
+    decide_write,
+    open_blob,
+    record_failure,
+)
 from safereport.services.instance import Instance
 from safereport.services.intake import CONSENT_CHOICES, argon2_params, codename_salt, victim_actor
 from safereport.services.provenance import (
@@ -351,8 +357,8 @@ def messages(instance: Instance, session: VictimSession) -> list[Message]:
     try:
         with instance.engine.connect() as conn:
             for row in rows:
-                data = instance.vault.open_blob(
-                    conn, access.grant, session.case_id, DataCategory.CASE_NOTES,
+                data = open_blob(
+                    instance, conn, access.grant, session.case_id, DataCategory.CASE_NOTES,
                     message_label(row.id), bytes(row.sealed),
                 )
                 opened.append(
@@ -386,15 +392,14 @@ def send_message(
         instance.engine.begin() as conn,
     ):
         _require_open(_owned_case(conn, session))
-        decision, _ = decide_and_record(
-            instance, victim_actor(session.subject_id), session.case_id,
-            action=Action.UPDATE, purpose=Purpose.SUBJECT_ACCESS,
-            categories=[DataCategory.CASE_NOTES], detail={"event": "message_sent"}, conn=conn,
+        decision, write = decide_write(
+            instance, conn, victim_actor(session.subject_id), session.case_id,
+            purpose=Purpose.SUBJECT_ACCESS,
+            categories=[DataCategory.CASE_NOTES], detail={"event": "message_sent"},
         )
-        if decision.allowed:
-            sealed = instance.vault.seal_blob(
-                conn, session.case_id, DataCategory.CASE_NOTES, message_label(note_id),
-                text.encode("utf-8"),
+        if write is not None:
+            sealed = write.seal_blob(
+                DataCategory.CASE_NOTES, message_label(note_id), text.encode("utf-8"),
             )
             conn.execute(
                 notes.insert().values(

@@ -5,10 +5,12 @@ Every case has a random data key, stored only wrapped by a key-encryption key (K
 with associated data naming their case and place (see :mod:`safereport.vault.envelope`).
 
 Opening demands a :class:`~safereport.policy.decision.Grant` for the same case and opens only
-the categories it covers (after ``redact_immigration``). Any failure to open is one opaque
-:class:`~safereport.errors.VaultError`, logged on the ``safereport.vault`` logger with the
-case id and operation only: never plaintext, ciphertext or key material. A failure leaves
-nothing half-returned and touches no other case.
+the categories it covers (after ``redact_immigration``); sealing demands a
+:class:`~safereport.policy.decision.Seal` for the same case, minted in the very transaction the
+write happens in, and seals only the categories its decision decided. Any failure to open is
+one opaque :class:`~safereport.errors.VaultError`, logged on the ``safereport.vault`` logger
+with the case id and operation only: never plaintext, ciphertext or key material. A failure
+leaves nothing half-returned and touches no other case.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from sqlalchemy import Connection, Engine, text
 from safereport.domain.fields import MAX_FIELD_CHARS, CaseField, category_of
 from safereport.domain.vocabulary import DataCategory, Obligation
 from safereport.errors import AccessDenied, InvalidInput, SafeReportError, VaultError
-from safereport.policy.decision import Grant, is_genuine
+from safereport.policy.decision import Grant, Seal, is_genuine
 from safereport.store import vault as rows
 from safereport.vault.blind import BlindKind, blind_digest
 from safereport.vault.envelope import (
@@ -84,6 +86,23 @@ def _check_grant(grant: Grant, case_id: str) -> None:
         raise AccessDenied("this grant was given for another case")
     if not grant.decision.allowed:
         raise AccessDenied("a denial grants nothing")
+
+
+def _check_seal(
+    seal: Seal, conn: Connection, case_id: str, categories: Iterable[DataCategory]
+) -> None:
+    # Like a Grant, a Seal cannot be forged nor widened; it also belongs to one transaction:
+    # its decision's ledger entry is in that transaction, so the write commits with it or not
+    # at all (no write without its decision in the same transaction).
+    if not isinstance(seal, Seal) or not is_genuine(seal):
+        raise AccessDenied("writing case data needs a Seal from the ledger")
+    if seal.case_id != case_id:
+        raise AccessDenied("this seal was given for another case")
+    if seal.transaction is not conn or not conn.in_transaction():
+        raise AccessDenied("this seal was given in another transaction")
+    outside = sorted(str(c) for c in set(categories) if not seal.covers(c))
+    if outside:
+        raise AccessDenied("this seal does not cover " + ", ".join(outside))
 
 
 def _withheld_reason(grant: Grant, category: DataCategory) -> WithheldReason:
@@ -150,8 +169,9 @@ class Vault:
         key = check_data_key(self.keys.unwrap(row.kek_id, row.wrapped, aad))
         return DataKey(key, case, row.key_version)
 
-    def create_case_key(self, conn: Connection, case_id: str) -> None:
+    def create_case_key(self, conn: Connection, seal: Seal, case_id: str) -> None:
         """Give the case its data key (a no-op if it has one; VaultError if it was shredded)."""
+        _check_seal(seal, conn, case_id, ())
         with self._opaque("create_case_key", case_id):
             self._data_key(conn, case_id, create=True)
 
@@ -161,9 +181,12 @@ class Vault:
 
     # --- fields -------------------------------------------------------------------------
 
-    def seal_fields(self, conn: Connection, case_id: str, values: Mapping[CaseField, str]) -> None:
+    def seal_fields(
+        self, conn: Connection, seal: Seal, case_id: str, values: Mapping[CaseField, str]
+    ) -> None:
         """Insert or replace fields, stored only as ciphertext; email and phone are indexed."""
         checked = _check_values(values)
+        _check_seal(seal, conn, case_id, {category_of(name) for name in checked})
         if not checked:
             return
         with self._opaque("seal_fields", case_id):
@@ -225,6 +248,7 @@ class Vault:
     def seal_blob(
         self,
         conn: Connection,
+        seal: Seal,
         case_id: str,
         category: DataCategory,
         purpose_label: str,
@@ -235,6 +259,7 @@ class Vault:
         The caller stores the returned bytes (a note, a message, a disclosure package).
         """
         category = DataCategory(category)
+        _check_seal(seal, conn, case_id, {category})
         _check_label(purpose_label)
         with self._opaque("seal_blob", case_id):
             key = self._data_key(conn, case_id, create=True)
@@ -319,20 +344,22 @@ class Vault:
     def seal_new_cases(
         self,
         conn: Connection,
-        cases: Iterable[tuple[str, Mapping[CaseField, str], Mapping[BlindKind, str]]],
+        cases: Iterable[tuple[Seal, str, Mapping[CaseField, str], Mapping[BlindKind, str]]],
     ) -> None:
         """Data keys, sealed fields and blind indexes for many brand-new cases at once.
 
         The same recipes as :meth:`create_case_key`, :meth:`seal_fields` and
         :meth:`index_value`, written with one statement per table (bulk import and the
-        synthetic generator). A case that already has a key makes the whole batch fail.
+        synthetic generator), each case with its own Seal. A case that already has a key makes
+        the whole batch fail.
         """
         now = self._clock()
         keys: list[dict[str, object]] = []
         fields: list[dict[str, object]] = []
         indexes: list[dict[str, object]] = []
-        for case_id, values, lookups in cases:
+        for seal, case_id, values, lookups in cases:
             checked = _check_values(values)
+            _check_seal(seal, conn, case_id, {category_of(name) for name in checked})
             case = check_case_id(case_id)
             key = new_data_key()
             kek_id, wrapped = self._wrap(case, _FIRST_VERSION, key)

@@ -75,9 +75,10 @@ def test_npcc_requires_justification_before_release(npcc_world: StaffWorld) -> N
     package = _package(w, request_id, "ie")
     assert package["fields"] == {"name": "Maria Exemplo",
                                  "address": "1 Example Street, Testtown"}
-    # the request, officer2's refused justification (a denial on record), the release
-    assert _ledger(w)[-3:] == [("disclose", "conditional"), ("disclose", "deny"),
-                               ("disclose", "conditional")]
+    # the request, officer2's refused justification (a denial on record), the written reason
+    # (a write to her case, decided and recorded with it), the release
+    assert _ledger(w)[-4:] == [("disclose", "conditional"), ("disclose", "deny"),
+                               ("update", "allow"), ("disclose", "conditional")]
 
 
 def test_marac_without_consent_needs_two_supervisors(world: StaffWorld) -> None:

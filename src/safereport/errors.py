@@ -5,6 +5,7 @@
     ├── InstanceError        the data directory: exists already, missing, read-only, corrupt
     ├── StorageError         the database cannot be reached or used
     ├── InvalidInput         input from a person or a file that we refuse, with a clear reason
+    │   └── NotFound         what it names does not exist, or is not held by the one asking
     ├── PolicyError          a policy set or custom regime that does not validate
     ├── AccessDenied         the guard said no (the denial is already in the ledger)
     ├── VaultError           one opaque error for every failure to open or seal
@@ -21,6 +22,7 @@ __all__ = [
     "InstanceError",
     "InvalidInput",
     "LedgerError",
+    "NotFound",
     "PolicyError",
     "SafeReportError",
     "StorageError",
@@ -46,6 +48,14 @@ class StorageError(SafeReportError):
 
 class InvalidInput(SafeReportError):
     """Input we refuse, with a reason a person can act on."""
+
+
+class NotFound(InvalidInput):
+    """What the input names (a case, a package, an ask) does not exist for the one asking.
+
+    Another organisation's thing reads the same as a missing one (no probing across
+    organisations); a page shows it as "not found" (HTTP 404), other refused input as 400.
+    """
 
 
 class PolicyError(SafeReportError):

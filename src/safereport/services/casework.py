@@ -43,7 +43,7 @@ from safereport.domain.vocabulary import (
     Recipient,
     SubjectRole,
 )
-from safereport.errors import AccessDenied, ConfigError, InvalidInput, VaultError
+from safereport.errors import AccessDenied, ConfigError, InvalidInput, NotFound, VaultError
 from safereport.policy.decision import Grant
 from safereport.services.access import (
     Actor,
@@ -385,7 +385,7 @@ class CasePage:
         return [n for n in self.notes if n.visible_to_subject or n.author_kind == "victim"]
 
 
-class CaseNotHeld(InvalidInput):
+class CaseNotHeld(NotFound):
     """Raised for a case id the person's organisation does not hold (or that does not exist).
 
     It reads "no such case" either way (no probing across organisations), and the attempt is
@@ -1063,7 +1063,7 @@ def complete_action(instance: Instance, user: StaffUser, case_id: str, action_id
             table.c.id == action_id, table.c.case_id == case_id,
             table.c.done_at.is_(None))).values(done_at=_now(None)))
         if changed.rowcount != 1:
-            raise InvalidInput(missing)
+            raise NotFound(missing)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event=event)
 

@@ -48,7 +48,7 @@ from safereport.domain.vocabulary import (
     StatusEvidence,
     SubjectRole,
 )
-from safereport.errors import AccessDenied, InvalidInput, LedgerError, VaultError
+from safereport.errors import AccessDenied, InvalidInput, LedgerError, NotFound, VaultError
 from safereport.policy.decision import Decision, Grant
 from safereport.services.access import (
     Actor,
@@ -487,7 +487,7 @@ def _held_request(instance: Instance, user: StaffUser, request_id: str, event: s
     if row is None:
         record_failure(instance, actor_for(user), None, None, "disclosure_not_held",
                        detail={"event": event})
-        raise InvalidInput("no such disclosure request")
+        raise NotFound("no such disclosure request")
     return row
 
 
@@ -1156,7 +1156,7 @@ def read_package(instance: Instance, user: StaffUser, request_id: str, *,
     if pkg is None or req is None:
         record_failure(instance, actor, None, None, "package_not_held",
                        detail={"event": "package_open", "disclosure": request_id[:32]})
-        raise InvalidInput("no such package")
+        raise NotFound("no such package")
     expires = package_expiry(instance, pkg.created_at)
     if moment >= expires:
         record_failure(instance, actor, None, None, "package_expired",
@@ -1227,7 +1227,7 @@ def accept_package(instance: Instance, user: StaffUser, request_id: str) -> str:
         # Another organisation's package, or one destroyed by an erasure: refused on record.
         record_failure(instance, actor_for(user), None, None, "package_not_held",
                        detail={"disclosure": request_id[:32]})
-        raise InvalidInput("no such package")
+        raise NotFound("no such package")
     if pkg.accepted_case_id is not None:
         return str(pkg.accepted_case_id)
     expires = package_expiry(instance, pkg.created_at)
@@ -1445,7 +1445,7 @@ def decline_ask(instance: Instance, user: StaffUser, ask_id: str, reason: str) -
     if row is None:
         record_failure(instance, actor, None, None, "ask_not_held",
                        detail={"event": "ask_decline"})
-        raise InvalidInput("no such ask")
+        raise NotFound("no such ask")
     # On record first: an ask is never closed without its entry (I2).
     record_failure(instance, actor, None, None, "ask_declined",
                    detail={"event": "ask_decline", "ask": ask_id})
@@ -1479,7 +1479,7 @@ def answer_ask(instance: Instance, user: StaffUser, ask_id: str, form: Disclosur
     if row is None:
         record_failure(instance, actor_for(user), None, None, "ask_not_held",
                        detail={"event": "ask_answer"})
-        raise InvalidInput("no such ask")
+        raise NotFound("no such ask")
     refusal = None
     if form.recipient_org_id != row.from_org_id:
         refusal = "an answer to an ask goes to the organisation that asked"

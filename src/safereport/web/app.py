@@ -66,6 +66,8 @@ def create_app(instance: Any = None) -> FastAPI:
         module = importlib.import_module(f"safereport.web.{name}")
         offload_async_routes(module.router)  # blocking work (Argon2, database) off the loop
         app.include_router(module.router)
+    # A refusal on a staff page (denied, not found, refused input): the route's own page.
+    importlib.import_module("safereport.web.errors").install_error_pages(app)
     # A mistyped address on her side: a calm, translated page with the quick exit, not JSON.
     importlib.import_module("safereport.web.victim").install_not_found(app)
     # Told by the security middleware of a NUL-refused case address, to record the denial.

@@ -31,11 +31,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from safereport.errors import AccessDenied, InvalidInput
+from safereport.errors import NotFound
 from safereport.services import evidence as service
 from safereport.services.auth import StaffArea, ensure_area
 from safereport.services.evidence import Download, EvidenceRefused, limits_of
 from safereport.web.auth import StaffRequest, instance_of, render_staff, require_staff
+from safereport.web.errors import back_to
 from safereport.web.security import UPLOAD_LIMITS, CsrfError, RequestTooLarge, verify_csrf
 
 __all__ = ["UploadTooLarge", "download_response", "read_upload", "router", "upload_of"]
@@ -108,34 +109,22 @@ def _staff_page(request: Request, staff: StaffRequest, case_id: str, *, error: s
         media_max_mb=limits.media_max_bytes // (1024 * 1024))
 
 
-def _staff_guarded(request: Request, staff: StaffRequest, case_id: str,
-                   work: Any) -> Response:
-    try:
-        return work()  # type: ignore[no-any-return]
-    except AccessDenied as exc:
-        return render_staff(request, "staff/denied.html", status_code=403, message=str(exc),
-                            rules=exc.rules, reasons=exc.reasons)
-    except InvalidInput as exc:
-        status = 404 if str(exc).startswith("no such") else 400
-        return render_staff(request, "staff/error.html", status_code=status, message=str(exc),
-                            back=f"/staff/cases/{case_id}")
-
-
 @router.get("/staff/cases/{case_id}/evidence", response_class=HTMLResponse)
+@back_to("/staff/cases/{case_id}")
 def staff_evidence(request: Request, staff: Staff, case_id: str) -> Response:
-    return _staff_guarded(request, staff, case_id,
-                          lambda: _staff_page(request, staff, case_id))
+    return _staff_page(request, staff, case_id)
 
 
 @router.post("/staff/cases/{case_id}/evidence", response_class=HTMLResponse)
+@back_to("/staff/cases/{case_id}")
 def staff_upload(request: Request, staff: Staff, case_id: str) -> Response:
     try:
         form = read_upload(request)
     except UploadTooLarge:
         mb = limits_of(instance_of(request).settings).largest // (1024 * 1024)
-        return _staff_guarded(request, staff, case_id, lambda: _staff_page(
+        return _staff_page(
             request, staff, case_id, status_code=413,
-            error=f"The file is too large: the largest accepted is {mb} MB. Nothing was saved."))
+            error=f"The file is too large: the largest accepted is {mb} MB. Nothing was saved.")
     token = form.get("csrf_token")
     try:
         verify_csrf(request, token if isinstance(token, str) else None)
@@ -145,8 +134,7 @@ def staff_upload(request: Request, staff: Staff, case_id: str) -> Response:
                                     "Nothing was saved.",
                             back=f"/staff/cases/{case_id}/evidence")
     upload = upload_of(form)
-
-    def work() -> Response:
+    try:
         ensure_area(staff.user, StaffArea.CASEWORK)
         if upload is None or (not upload.filename and upload.size == 0):
             return _staff_page(request, staff, case_id, status_code=400,
@@ -157,33 +145,28 @@ def staff_upload(request: Request, staff: Staff, case_id: str) -> Response:
         except EvidenceRefused as exc:
             return _staff_page(request, staff, case_id, status_code=400, error=str(exc))
         return RedirectResponse(f"/staff/cases/{case_id}/evidence#attached", status_code=303)
-
-    try:
-        return _staff_guarded(request, staff, case_id, work)
     finally:
         if upload is not None:
             upload.file.close()
 
 
 @router.get("/staff/cases/{case_id}/evidence/{evidence_id}/play")
+@back_to("/staff/cases/{case_id}")
 def staff_play(request: Request, staff: Staff, case_id: str, evidence_id: str) -> Response:
     """A recording for the case page's ``<audio>`` player (her recorded answer): opened
     through the road like a download (decided and recorded first), served with its own sound
     or video type so that the player can play it, still as an attachment, ``nosniff`` and
     sandboxed. Anything else (a photo, a PDF) is not served here."""
-
-    def play() -> Response:
-        got = service.open_for_staff(instance_of(request), staff.user, case_id, evidence_id)
-        if not service.is_media(got.media_type):
-            raise InvalidInput("no such recording")
-        response = download_response(got)
-        response.headers["content-type"] = got.media_type
-        return response
-
-    return _staff_guarded(request, staff, case_id, play)
+    got = service.open_for_staff(instance_of(request), staff.user, case_id, evidence_id)
+    if not service.is_media(got.media_type):
+        raise NotFound("no such recording")
+    response = download_response(got)
+    response.headers["content-type"] = got.media_type
+    return response
 
 
 @router.get("/staff/cases/{case_id}/evidence/{evidence_id}")
+@back_to("/staff/cases/{case_id}")
 def staff_download(request: Request, staff: Staff, case_id: str, evidence_id: str) -> Response:
-    return _staff_guarded(request, staff, case_id, lambda: download_response(
-        service.open_for_staff(instance_of(request), staff.user, case_id, evidence_id)))
+    return download_response(
+        service.open_for_staff(instance_of(request), staff.user, case_id, evidence_id))

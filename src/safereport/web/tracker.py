@@ -2,12 +2,14 @@
 
 Signed-in staff whose role is offered the campaign area (``services.auth``) only; the FOI
 records are the campaign's own, not case data, so no guard decision is involved. Each route
-checks the form's CSRF token, calls one tracker service, and redirects back.
+checks the form's CSRF token, calls one tracker service, and redirects back. A refusal is shown
+by the app's exception handlers (:mod:`safereport.web.errors`): a denial on the tracker's own
+denial page, refused input on the tracker page with the reason, for the round the form was
+about.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 from urllib.parse import quote
@@ -22,6 +24,7 @@ from safereport.stats import tracker
 from safereport.stats.foi import Classification
 from safereport.stats.forces import load_forces
 from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+from safereport.web.errors import ErrorPages, shown_by
 
 __all__ = ["router"]
 
@@ -61,66 +64,73 @@ def _back(round_name: str) -> RedirectResponse:
     return RedirectResponse(f"/staff/foi?round={quote(round_name)}", status_code=303)
 
 
-def _guarded(request: Request, staff: StaffRequest, round_name: str | None,
-             work: Callable[[], Response]) -> Response:
-    try:
-        ensure_area(staff.user, StaffArea.CAMPAIGN)
-        return work()
-    except AccessDenied as exc:
-        return render_staff(request, "public/staff_foi_denied.html", status_code=403,
-                            message=str(exc))
-    except InvalidInput as exc:
-        return _page(request, round_name, error=str(exc), status_code=400)
+def _foi_denied(request: Request, exc: AccessDenied) -> Response:
+    return render_staff(request, "public/staff_foi_denied.html", status_code=403,
+                        message=str(exc))
+
+
+def _foi_invalid(request: Request, exc: InvalidInput) -> Response:
+    return _page(request, getattr(request.state, "foi_round", None), error=str(exc),
+                 status_code=400)
+
+
+#: A refusal here: the tracker's own denial page, or the tracker with the reason (HTTP 400).
+_shows_refusals = shown_by(ErrorPages(denied=_foi_denied, invalid=_foi_invalid))
+
+
+def _enter(request: Request, staff: StaffRequest, round_name: str | None) -> None:
+    """Only for the campaign area; a refusal from here on shows the round ``round_name``."""
+    request.state.foi_round = round_name
+    ensure_area(staff.user, StaffArea.CAMPAIGN)
 
 
 @router.get("", response_class=HTMLResponse)
+@_shows_refusals
 def overview(request: Request, staff: Staff,
              round_name: Annotated[str | None, Query(alias="round")] = None) -> Response:
-    return _guarded(request, staff, round_name, lambda: _page(request, round_name))
+    _enter(request, staff, round_name)
+    return _page(request, round_name)
 
 
 @router.post("/rounds")
+@_shows_refusals
 async def new_round(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
     name = _text(form, "name")
-
-    def work() -> Response:
-        tracker.create_round(instance_of(request).engine, name, _text(form, "question"))
-        return _back(name)
-    return _guarded(request, staff, None, work)
+    _enter(request, staff, None)
+    tracker.create_round(instance_of(request).engine, name, _text(form, "question"))
+    return _back(name)
 
 
 @router.post("/send")
+@_shows_refusals
 async def send(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
     name = _text(form, "round")
-
-    def work() -> Response:
-        chosen = [f for f in form.getlist("force") if isinstance(f, str) and f]
-        if not chosen:
-            raise InvalidInput("choose at least one force (or all of them)")
-        force_ids = None if "all" in chosen else chosen
-        tracker.send_requests(instance_of(request).engine, name, force_ids,
-                              _day(_text(form, "date"), "date sent"))
-        return _back(name)
-    return _guarded(request, staff, name, work)
+    _enter(request, staff, name)
+    chosen = [f for f in form.getlist("force") if isinstance(f, str) and f]
+    if not chosen:
+        raise InvalidInput("choose at least one force (or all of them)")
+    force_ids = None if "all" in chosen else chosen
+    tracker.send_requests(instance_of(request).engine, name, force_ids,
+                          _day(_text(form, "date"), "date sent"))
+    return _back(name)
 
 
 @router.post("/answer")
+@_shows_refusals
 async def answer(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
     name = _text(form, "round")
-
-    def work() -> Response:
-        kind = _text(form, "classification")
-        if kind not in set(Classification):
-            raise InvalidInput("choose how the answer reads")
-        answered = _text(form, "date")
-        tracker.record_answer(
-            instance_of(request).engine, name, _text(form, "force"),
-            classification=Classification(kind),
-            answered_on=_day(answered, "answer date") if answered else None,
-            answer_text=_text(form, "text") or None,
-        )
-        return _back(name)
-    return _guarded(request, staff, name, work)
+    _enter(request, staff, name)
+    kind = _text(form, "classification")
+    if kind not in set(Classification):
+        raise InvalidInput("choose how the answer reads")
+    answered = _text(form, "date")
+    tracker.record_answer(
+        instance_of(request).engine, name, _text(form, "force"),
+        classification=Classification(kind),
+        answered_on=_day(answered, "answer date") if answered else None,
+        answer_text=_text(form, "text") or None,
+    )
+    return _back(name)

@@ -311,9 +311,7 @@ def append_entries(
         edge = compact_range(conn, size, keep)
     else:
         edge = CompactRange(size, edge_hashes, keep)
-    append = edge.append
-    for row in rows:
-        append(row[-1])
+    edge.extend([row[-1] for row in rows])
     if not rows:
         return edge
     writer = _writer(conn.dialect)

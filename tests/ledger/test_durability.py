@@ -105,3 +105,31 @@ def test_a_staff_page_view_checks_its_session_without_the_write_lock(tmp_path: P
         assert found is not None and found.touch_due
         assert conn.execute(select(staff_sessions.c.last_seen_at)).scalar_one() == before
     instance.close()
+
+
+def test_a_sqlite_write_that_cannot_take_the_lock_fails_as_sqlalchemy_reports_it(
+    tmp_path: Path,
+) -> None:
+    """BEGIN IMMEDIATE runs on the driver's connection: a busy database still raises
+    SQLAlchemy's OperationalError (what the services translate), and the pool stays usable."""
+    from sqlalchemy.exc import OperationalError
+
+    path = tmp_path / "x.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        with pytest.raises(OperationalError, match="locked"), engine.begin() as writer:
+            writer.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with engine.begin() as writer:
+        writer.execute(text("INSERT INTO t VALUES (2)"))
+    with engine.connect() as reader:
+        assert reader.execute(text("SELECT x FROM t")).scalars().all() == [2]
+    engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -121,6 +122,10 @@ class MemoryTree:
     def hashes(self, ranges: list[tuple[int, int]]) -> list[bytes]:
         return [merkle.range_hash(s, e, self.nodes) for s, e in ranges]
 
+    def edge_at(self, size: int) -> list[bytes]:
+        """The right edge of the first ``size`` leaves (their compact range's hashes)."""
+        return [self.nodes[node] for node in merkle.CompactRange.nodes(size)]
+
 
 TREE = MemoryTree(LEAVES)
 
@@ -132,6 +137,27 @@ def test_roots_match_the_reference_for_every_size() -> None:
             edge.append(merkle.leaf_hash(leaf))
         assert edge.root() == mth(LEAVES[:size])
         assert merkle.range_hash(0, size, TREE.nodes) == mth(LEAVES[:size])
+
+
+def _remember_node(seen: dict[merkle.Node, bytes], level: int, index: int, value: bytes) -> None:
+    seen[(level, index)] = value
+
+
+def test_extending_in_batches_is_appending_one_by_one() -> None:
+    # CompactRange.extend (the append path's batch loop) gives the same edge, root and nodes.
+    for start in range(0, 40):
+        for count in (0, 1, 2, 3, 7, 24):
+            seen: dict[merkle.Node, bytes] = {}
+            keep = functools.partial(_remember_node, seen)
+            edge = merkle.CompactRange(start, TREE.edge_at(start), keep)
+            edge.extend([merkle.leaf_hash(leaf) for leaf in LEAVES[start : start + count]])
+            assert edge.size == start + count
+            assert edge.root() == mth(LEAVES[: start + count])
+            assert edge.hashes() == TREE.edge_at(start + count)
+            assert seen == {
+                node: value for node, value in TREE.nodes.items()
+                if node[0] > 0 and start < (node[1] + 1) << node[0] <= start + count
+            }
 
 
 def test_every_inclusion_proof_up_to_64_verifies() -> None:

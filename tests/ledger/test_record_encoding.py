@@ -11,17 +11,25 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
+from sqlalchemy.dialects import sqlite
 
 from safereport.ledger import tree
 from safereport.ledger.log import _row_for
-from safereport.ledger.record import DecisionRecord, canonical_bytes, padding_record, parse_leaf
+from safereport.ledger.record import (
+    DecisionRecord,
+    _time_text,
+    canonical_bytes,
+    padding_record,
+    parse_leaf,
+)
 from safereport.store.ledger import ledger_entries
 
-from .helpers import append_n, make_ledger
+from .helpers import append_n, make_decision, make_ledger
 
 # Any text JSON can carry: quotes, backslashes, control characters, non-ASCII, emoji.
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -125,3 +133,48 @@ def test_driver_level_rows_are_stored_as_sqlalchemy_core_stores_them(engine: Eng
     with engine.begin() as conn:
         conn.execute(ledger_entries.delete().where(ledger_entries.c.idx == 1000))
     assert ledger.verify().size == 2  # every copy column matches its signed leaf
+
+
+_MOMENTS = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from(
+        [UTC, ZoneInfo("Europe/London"), timezone(timedelta(hours=5, minutes=30)),
+         timezone(-timedelta(hours=9))]
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(moment=_MOMENTS)
+def test_the_leaf_time_is_isoformats_utc_text(moment: datetime) -> None:
+    # Formatted field by field (issue 13): the very text isoformat gives, years 1 to 9999.
+    expected = moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    assert _time_text(moment) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(moment=_MOMENTS)
+def test_created_at_from_the_leaf_time_is_what_sqlalchemy_stores_on_sqlite(
+    moment: datetime,
+) -> None:
+    dialect = sqlite.dialect()
+    column_type = ledger_entries.c.created_at.type.dialect_impl(dialect)
+    processor = column_type.bind_processor(dialect)
+    assert processor is not None
+    assert tree.stored_time(_time_text(moment)) == processor(moment.astimezone(UTC))
+    assert tree.entry_times(dialect) == "text"
+
+
+def test_the_sequencer_keeps_the_leaves_it_wrote(engine: Engine) -> None:
+    # A commit remembers the bytes it wrote (for grant), not a second encoding of the record.
+    ledger = make_ledger(engine)
+    indices = ledger.commit_many(
+        [make_decision(), make_decision(purpose="safeguarding")], actor_id="u1", case_id="c1"
+    )
+    assert indices == [0, 1]
+    for index in indices:
+        assert ledger._committed_leaf(index) == ledger.entry(index)
+    ledger.close()
+    assert tree.entry_times(engine.dialect) == (
+        "text" if engine.dialect.name == "sqlite" else "datetime"
+    )

@@ -80,14 +80,14 @@ def test_the_next_batch_signs_over_the_last_in_its_own_transaction(
 ) -> None:
     """The checkpoint over batch 1 is stored by batch 2's commit: nothing signed is lost."""
     sizes_at_append: list[int] = []
-    original = ledger.append_many
+    original = ledger.append_batch
 
-    def watching(conn: Connection, records: Any) -> list[int]:
+    def watching(conn: Connection, records: Any) -> tuple[int, int, list[bytes]]:
         latest = latest_checkpoint(conn)  # inside the batch's transaction, before its entries
         sizes_at_append.append(latest.size if latest else 0)
         return original(conn, records)
 
-    monkeypatch.setattr(ledger, "append_many", watching)
+    monkeypatch.setattr(ledger, "append_batch", watching)
     monkeypatch.setattr(ledger.sequencer, "_sign_alone", lambda: None)  # never idle-signs
     ledger.commit(make_decision(), actor_id="u1", case_id="c")
     ledger.commit(make_decision(), actor_id="u2", case_id="c")
@@ -99,16 +99,16 @@ def test_concurrent_requests_share_one_batch(
 ) -> None:
     """While one batch commits, the requests that arrive meanwhile queue into the next one."""
     release = threading.Event()
-    original = ledger.append_many
+    original = ledger.append_batch
     calls: list[int] = []
 
-    def slow_append(conn: Connection, records: Any) -> list[int]:
+    def slow_append(conn: Connection, records: Any) -> tuple[int, int, list[bytes]]:
         calls.append(len(records))
         if len(calls) == 1:
             release.wait(30)
         return original(conn, records)
 
-    monkeypatch.setattr(ledger, "append_many", slow_append)
+    monkeypatch.setattr(ledger, "append_batch", slow_append)
     first = threading.Thread(
         target=ledger.commit, args=(make_decision(),), kwargs={"actor_id": "a", "case_id": "c"}
     )
@@ -145,10 +145,10 @@ def test_a_batch_is_never_larger_than_its_maximum(engine: Engine) -> None:
 def test_a_failed_batch_fails_every_request_in_it(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(conn: Connection, records: Any) -> list[int]:
+    def broken(conn: Connection, records: Any) -> tuple[int, int, list[bytes]]:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ledger, "append_many", broken)
+    monkeypatch.setattr(ledger, "append_batch", broken)
     with pytest.raises(LedgerError, match="RuntimeError"):
         ledger.commit(make_decision(), actor_id="u", case_id="c")
     assert ledger.size() == 0

@@ -148,8 +148,8 @@ def test_no_ledger_entry_no_data(demo, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_append(*args: object, **kwargs: object) -> int:
         raise RuntimeError("disk full")
 
-    # Both ways in (a caller's transaction, the sequencer's batch) append through append_many.
-    monkeypatch.setattr(instance.ledger, "append_many", broken_append)
+    # Both ways in (a caller's transaction, the sequencer's batch) append through append_batch.
+    monkeypatch.setattr(instance.ledger, "append_batch", broken_append)
     with pytest.raises(LedgerError):
         access_case(instance, caseworker, case_id, purpose=Purpose.SUPPORT)
     assert opened == []

@@ -16,6 +16,7 @@ someone has edited its tables.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -101,12 +102,13 @@ def lock_sequencer(conn: Connection) -> None:
 
 
 def _row_for(record: DecisionRecord) -> tuple[Any, ...]:
-    """The entry's row in :data:`tree.ENTRY_COLUMNS` order: the copy columns and the leaf."""
-    leaf = record.leaf()
-    moment = record.time.astimezone(UTC)
+    """The entry's row in :data:`tree.ENTRY_COLUMNS` order, as SQLAlchemy Core takes it: the
+    copy columns and the leaf (for :func:`tree.append_values`; the append path writes
+    :func:`_rows_for`, the same values in the driver's own form)."""
+    leaf, moment = record.encoded()
     return (
-        moment,
-        f"{moment.year:04d}-{moment.month:02d}",
+        record.time.astimezone(UTC),
+        moment[:7],
         record.case_id,
         record.actor_id,
         record.actor_role,
@@ -121,6 +123,39 @@ def _row_for(record: DecisionRecord) -> tuple[Any, ...]:
         leaf,
         merkle.leaf_hash(leaf),
     )
+
+
+def _rows_for(
+    records: Sequence[DecisionRecord], first: int, times: str
+) -> list[tuple[Any, ...]]:
+    """The rows of :func:`tree.append_entries`, numbered from ``first``: each record's leaf and
+    time text made once, ``created_at`` as the database takes it (``times``, from
+    :func:`tree.entry_times`), the leaf hash last."""
+    text = times == "text"
+    stored_time = tree.stored_time
+    sha256 = hashlib.sha256
+    rows = []
+    for index, record in enumerate(records, first):
+        leaf, moment = record.encoded()
+        rows.append((
+            index,
+            stored_time(moment) if text else record.time.astimezone(UTC),
+            moment[:7],
+            record.case_id,
+            record.actor_id,
+            record.actor_role,
+            record.actor_org_kind,
+            record.holder,
+            record.action,
+            record.purpose,
+            record.recipient,
+            record.effect,
+            " ".join(record.rules),
+            record.regime,
+            leaf,
+            sha256(b"\x00" + leaf).digest(),  # merkle.leaf_hash, inlined
+        ))
+    return rows
 
 
 #: The order :func:`_row_for` writes (checked at import: a new column must be added there).
@@ -331,22 +366,37 @@ class Ledger:
 
     def append_many(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
         """Record several decisions at once (same transaction rules as :meth:`append`)."""
+        return list(range(*self.append_batch(conn, records)[:2]))
+
+    def append_batch(
+        self, conn: Connection, records: Sequence[DecisionRecord]
+    ) -> tuple[int, int, list[bytes]]:
+        """:meth:`append_many`, returning the first index, the size after and the leaves
+        written (the sequencer keeps those for :meth:`grant` without encoding them again).
+        Every append, in a caller's transaction or the sequencer's, goes through here."""
         if not records:
-            return []
+            return 0, 0, []
         lock_sequencer(conn)
         size, newest = tree.last_entry(conn)
-        rows = [_row_for(record) for record in records]
-        edge = tree.append_values(conn, size, rows, self._edge.get(size, newest))
+        edge_hashes = self._edge.get(size, newest)
+        times = tree.entry_times(conn.dialect)
+        rows: Sequence[tuple[Any, ...]]
+        if times is None:
+            rows = [_row_for(record) for record in records]
+            edge = tree.append_values(conn, size, rows, edge_hashes)
+        else:
+            rows = _rows_for(records, size, times)
+            edge = tree.append_entries(conn, size, rows, edge_hashes)
         self._edge.put(edge.size, rows[-1][-1], edge.hashes())
-        return list(range(size, edge.size))
+        return size, edge.size, [row[-2] for row in rows]
 
     def append_in(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
         """:meth:`append_many` for a caller's own transaction: the sequencer signs over the
         entries once that transaction has committed (or the ledger does when it is closed)."""
-        indices = self.append_many(conn, records)
-        if indices and not self.sequencer.nudge(indices[-1]):
+        first, end, _ = self.append_batch(conn, records)
+        if end > first and not self.sequencer.nudge(end - 1):
             self._unsigned.set()
-        return indices
+        return list(range(first, end))
 
     # -- capabilities ----------------------------------------------------------------------
 
@@ -371,13 +421,14 @@ class Ledger:
         except ValueError as exc:
             raise AccessDenied(str(exc), rules=decision.rules, reasons=decision.reasons) from exc
 
-    def committed(self, indices: Sequence[int], records: Sequence[DecisionRecord]) -> None:
-        """The sequencer's note that these entries have committed (a transaction it ran and
-        saw commit): :meth:`grant` then checks a decision against the exact leaf bytes
-        committed instead of reading them back. Only the sequencer calls this."""
+    def committed(self, first: int, leaves: Sequence[bytes]) -> None:
+        """The sequencer's note that entries ``first``, ``first + 1``... have committed with
+        these leaves (a transaction it ran and saw commit): :meth:`grant` then checks a
+        decision against the exact leaf bytes committed instead of reading them back. Only the
+        sequencer calls this."""
         with self._committed_lock:
-            for index, record in zip(indices, records, strict=True):
-                self._recent[index] = record.leaf()
+            for index, leaf in enumerate(leaves, first):
+                self._recent[index] = leaf
             while len(self._recent) > _RECENT_LEAVES:
                 self._recent.popitem(last=False)
 

@@ -169,6 +169,25 @@ class CompactRange:
         stack.append((level, value))
         self.size += 1
 
+    def extend(self, hashes: Iterable[bytes]) -> None:
+        """:meth:`append` each of ``hashes`` in turn, in one loop (a batch of leaves: no call
+        per leaf, the hash function inlined)."""
+        stack = self._stack
+        on_node = self._on_node
+        sha256 = hashlib.sha256
+        size = self.size
+        for value in hashes:
+            level, index = 0, size
+            while stack and stack[-1][0] == level:
+                value = sha256(b"\x01" + stack.pop()[1] + value).digest()  # node_hash
+                level += 1
+                index >>= 1
+                if on_node is not None:
+                    on_node(level, index, value)
+            stack.append((level, value))
+            size += 1
+            self.size = size
+
     def hashes(self) -> list[bytes]:
         """The edge's perfect-subtree hashes, left to right (what ``nodes(size)`` names)."""
         return [value for _, value in self._stack]

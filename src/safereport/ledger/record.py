@@ -52,10 +52,6 @@ def canonical_bytes(value: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode(value).encode("utf-8")
 
 
-def _optional(value: str | None) -> str:
-    return "null" if value is None else _quote(value)
-
-
 def _text(value: Any) -> str:
     """A vocabulary value from a request that may be malformed (it was denied if so)."""
     if isinstance(value, str) and 0 < len(value) <= _COLUMN_WIDTH:
@@ -64,11 +60,16 @@ def _text(value: Any) -> str:
 
 
 def _time_text(moment: datetime) -> str:
+    """``2026-11-25T13:05:07.123456Z``: the UTC time with microseconds, as ``isoformat`` writes
+    it (formatted here directly: about twice as fast, the same text)."""
     if moment.tzinfo is None:
         raise LedgerError("ledger times must be timezone-aware")
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 (faster than format)
+        moment.year, moment.month, moment.day,
+        moment.hour, moment.minute, moment.second, moment.microsecond,
+    )
 
 
 @dataclass(frozen=True)
@@ -114,40 +115,44 @@ class DecisionRecord:
         }
 
     def leaf(self) -> bytes:
-        """The canonical bytes of :meth:`as_json`, written out field by field (the keys are
-        already in sorted order) with the JSON encoder's own string writer: about three times
-        faster than the encoder on the append path (issue 13), and the same bytes
-        (tests/ledger/test_record_encoding.py). A field of another type than a string (the
-        writer raises TypeError) goes through the encoder instead."""
-        try:
-            return self._written()
-        except TypeError:
-            return canonical_bytes(self.as_json())
+        """The canonical bytes of :meth:`as_json` (see :meth:`encoded`)."""
+        return self.encoded()[0]
 
-    def _written(self) -> bytes:
+    def encoded(self) -> tuple[bytes, str]:
+        """The leaf and its UTC time text (``"time"`` in the leaf: the copy columns derive the
+        month and, on SQLite, the stored time from it, so the time is formatted once).
+
+        The leaf is written out field by field (the keys are already in sorted order) with the
+        JSON encoder's own string writer: about three times faster than the encoder on the
+        append path (issue 13), and the same bytes (tests/ledger/test_record_encoding.py). A
+        field of another type than a string (the writer raises TypeError) goes through the
+        encoder instead."""
+        moment = _time_text(self.time)
+        try:
+            return self._written(moment), moment
+        except TypeError:
+            return canonical_bytes(self.as_json()), moment
+
+    def _written(self, moment: str | None = None) -> bytes:
         s = _quote
         detail = self.detail
+        org = self.actor_org_kind
+        case = self.case_id
+        # One f-string: no intermediate strings. ``moment`` needs no quoting (digits, '-',
+        # ':', '.', 'T' and 'Z').
         return (
-            '{"action":' + s(self.action)
-            + ',"actor":{"id":' + s(self.actor_id)
-            + ',"org":' + _optional(self.actor_org_kind)
-            + ',"role":' + s(self.actor_role)
-            + '},"case":' + _optional(self.case_id)
-            + ',"data":[' + ",".join(map(s, self.categories))
-            + '],"decision":' + s(self.effect)
-            + ',"detail":{' + ",".join([s(key) + ":" + s(detail[key]) for key in sorted(detail)])
-            + '},"holder":' + s(self.holder)
-            + ',"obligations":[' + ",".join(map(s, self.obligations))
-            + '],"policy_hash":' + s(self.policy_hash)
-            + ',"purpose":' + s(self.purpose)
-            + ',"recipient":' + s(self.recipient)
-            + ',"regime":' + s(self.regime)
-            + ',"rules":[' + ",".join(map(s, self.rules))
-            + '],"salt":' + s(self.salt)
-            + ',"time":' + s(_time_text(self.time))
-            + ',"v":' + str(RECORD_VERSION)
-            + "}"
-        ).encode("utf-8")
+            f'{{"action":{s(self.action)},"actor":{{"id":{s(self.actor_id)},'
+            f'"org":{"null" if org is None else s(org)},"role":{s(self.actor_role)}}},'
+            f'"case":{"null" if case is None else s(case)},'
+            f'"data":[{",".join(map(s, self.categories))}],"decision":{s(self.effect)},'
+            f'"detail":{{{",".join([s(key) + ":" + s(detail[key]) for key in sorted(detail)])}}},'
+            f'"holder":{s(self.holder)},"obligations":[{",".join(map(s, self.obligations))}],'
+            f'"policy_hash":{s(self.policy_hash)},"purpose":{s(self.purpose)},'
+            f'"recipient":{s(self.recipient)},"regime":{s(self.regime)},'
+            f'"rules":[{",".join(map(s, self.rules))}],"salt":{s(self.salt)},'
+            f'"time":"{_time_text(self.time) if moment is None else moment}",'
+            f'"v":{RECORD_VERSION}}}'
+        ).encode()
 
     @property
     def month(self) -> str:

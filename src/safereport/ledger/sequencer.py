@@ -230,7 +230,7 @@ class Sequencer:
                 # still checks the stored tree against the last signed checkpoint: a log whose
                 # signed history was edited appends nothing more.
                 signed = self.ledger.sign_in(conn, empty=False)
-                indices = self.ledger.append_many(conn, records)
+                first, end, leaves = self.ledger.append_batch(conn, records)
         except Exception as exc:  # every waiter learns it; nothing of theirs opens
             log.error("a ledger batch of %d entries failed: %s", len(records), exc)
             self._release(batch, error=exc)
@@ -238,8 +238,8 @@ class Sequencer:
         self.batches += 1
         self.appended += len(records)
         self._behind = True  # this batch is durable; the next transaction signs over it
-        self.ledger.committed(indices, records)
-        self._release(batch, indices=indices)
+        self.ledger.committed(first, leaves)  # the very bytes written, not encoded again
+        self._release(batch, indices=list(range(first, end)))
         self.ledger.signed(signed, wait=False)
 
     def _sign_alone(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, LargeBinary, Table, bindparam, func, select
@@ -23,15 +24,18 @@ T = TypeVar("T")
 __all__ = [
     "ENTRY_COLUMNS",
     "EdgeCache",
+    "append_entries",
     "append_rows",
     "append_values",
     "compact_range",
     "consistency_proof",
+    "entry_times",
     "fetch_nodes",
     "inclusion_proof",
     "last_entry",
     "node_key",
     "root",
+    "stored_time",
     "tree_size",
 ]
 
@@ -162,7 +166,8 @@ class EdgeCache:
 ENTRY_COLUMNS: tuple[str, ...] = tuple(
     column.name for column in ledger_entries.columns if column.name != "idx"
 )
-_LEAF_HASH_AT = ENTRY_COLUMNS.index("leaf_hash")
+if ENTRY_COLUMNS[-1] != "leaf_hash":
+    raise ImportError("ledger_entries' last column must be leaf_hash (append_entries reads it)")
 
 Converters = tuple[tuple[int, Callable[[Any], Any]], ...]
 
@@ -181,7 +186,9 @@ def _converters(table: Table, names: Sequence[str], dialect: Dialect) -> Convert
     return tuple(found)
 
 
-def _converted(rows: list[tuple[Any, ...]], converters: Converters) -> list[tuple[Any, ...]]:
+def _converted(
+    rows: Sequence[tuple[Any, ...]], converters: Converters
+) -> Sequence[tuple[Any, ...]]:
     if not converters:
         return rows
     result = []
@@ -193,13 +200,32 @@ def _converted(rows: list[tuple[Any, ...]], converters: Converters) -> list[tupl
     return result
 
 
+#: A time whose stored form probes how a dialect stores ``created_at`` (see ``_Writer``).
+_PROBE_TIME = datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC)
+_PROBE_TEXT = "2001-02-03T04:05:06.000007Z"
+
+
+def stored_time(moment: str) -> str:
+    """``created_at`` for :func:`append_entries` where :func:`entry_times` is ``"text"``, from
+    the leaf's time text (``2001-02-03T04:05:06.000007Z``): the UTC wall clock with
+    microseconds, ``2001-02-03 04:05:06.000007``, as SQLAlchemy stores a time on SQLite."""
+    return f"{moment[:10]} {moment[11:26]}"
+
+
 class _Writer:
     """The two INSERT statements of an append in the driver's own parameter style, and the
     column conversions SQLAlchemy would apply: built once per kind of database, so that a batch
     is one ``executemany`` per table, with no statement compiled or parameters processed per
-    row by SQLAlchemy (issue 13)."""
+    row by SQLAlchemy (issue 13).
 
-    __slots__ = ("entries_sql", "entry_converters", "node_converters", "nodes_sql")
+    ``times`` says how the ledger's own rows (:func:`append_entries`) pass ``created_at`` when
+    that is the only column SQLAlchemy would convert: ``"text"`` where its stored form is
+    :func:`stored_time` of the leaf's time (SQLite: the probe checks it), ``"datetime"``
+    where the driver takes the datetime itself (PostgreSQL); ``None`` if neither holds, and
+    the rows then go through :func:`append_values`' conversions.
+    """
+
+    __slots__ = ("entries_sql", "entry_converters", "node_converters", "nodes_sql", "times")
 
     def __init__(self, dialect: Dialect) -> None:
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -215,6 +241,14 @@ class _Writer:
         )
         self.entry_converters = _converters(ledger_entries, entry_names, dialect)
         self.node_converters = _converters(ledger_nodes, node_names, dialect)
+        time_at = entry_names.index("created_at")
+        self.times: str | None = None
+        if not self.entry_converters:
+            self.times = "datetime"
+        elif [position for position, _ in self.entry_converters] == [time_at]:
+            stored = self.entry_converters[0][1](_PROBE_TIME)
+            if stored == stored_time(_PROBE_TEXT):
+                self.times = "text"
 
 
 _WRITERS: dict[tuple[str, str, str], _Writer] = {}
@@ -238,9 +272,33 @@ def append_values(
 ) -> CompactRange:
     """Insert entries numbered from ``size`` and the tree nodes they complete.
 
-    Each row of ``values`` holds the :data:`ENTRY_COLUMNS` in that order. The new nodes
-    are computed in memory from the right edge (``edge_hashes``, the edge at ``size`` if the
-    caller knows it; else it is read), then the rows and the nodes go in as one
+    Each row of ``values`` holds the :data:`ENTRY_COLUMNS` in that order, as SQLAlchemy Core
+    would take them (SQLAlchemy's own conversions are applied). Otherwise as
+    :func:`append_entries`.
+    """
+    writer = _writer(conn.dialect)
+    rows = [(size + offset, *row) for offset, row in enumerate(values)]
+    return append_entries(conn, size, _converted(rows, writer.entry_converters), edge_hashes)
+
+
+def entry_times(dialect: Dialect) -> str | None:
+    """How :func:`append_entries` takes ``created_at`` on this database (see ``_Writer``):
+    ``"text"`` (:func:`stored_time`), ``"datetime"``, or None (use :func:`append_values`)."""
+    return _writer(dialect).times
+
+
+def append_entries(
+    conn: Connection,
+    size: int,
+    rows: Sequence[Sequence[Any]],
+    edge_hashes: Sequence[bytes] | None = None,
+) -> CompactRange:
+    """Insert entries numbered from ``size`` and the tree nodes they complete.
+
+    Each row holds ``idx`` (``size``, ``size + 1``...) and then the :data:`ENTRY_COLUMNS`, in
+    that order, as the driver takes them (``created_at`` as :func:`entry_times` says). The new
+    nodes are computed in memory from the right edge (``edge_hashes``, the edge at ``size`` if
+    the caller knows it; else it is read), then the rows and the nodes go in as one
     ``executemany`` each, in the caller's transaction. The caller holds the sequencer lock and
     has checked that ``size`` is the current size.
     """
@@ -253,14 +311,11 @@ def append_values(
         edge = compact_range(conn, size, keep)
     else:
         edge = CompactRange(size, edge_hashes, keep)
-    append = edge.append
-    for row in values:
-        append(row[_LEAF_HASH_AT])
-    if not values:
+    edge.extend([row[-1] for row in rows])
+    if not rows:
         return edge
     writer = _writer(conn.dialect)
-    rows = [(size + offset, *row) for offset, row in enumerate(values)]
-    _driver_run(conn, writer.entries_sql, _converted(rows, writer.entry_converters))
+    _driver_run(conn, writer.entries_sql, rows)
     if new_nodes:
         _driver_run(conn, writer.nodes_sql, _converted(new_nodes, writer.node_converters))
     return edge

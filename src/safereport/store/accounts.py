@@ -204,9 +204,7 @@ def username_taken(conn: Connection, username: str) -> bool:
 
 def user_is_active(conn: Connection, user_id: str) -> bool:
     """True if the account exists and is active."""
-    row = conn.execute(
-        select(users.c.active, users.c.locked_until).where(users.c.id == user_id)
-    ).first()
+    row = conn.execute(select(users.c.active).where(users.c.id == user_id)).first()
     return row is not None and bool(row.active)
 
 

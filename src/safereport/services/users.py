@@ -73,8 +73,8 @@ from safereport.store.factor_resets import (
     confirm_open_factor_reset,
     open_factor_resets,
     open_factor_resets_of,
+    withdraw_factor_reset,
 )
-from safereport.store.factor_resets import cancel_factor_reset as cancel_reset_row
 from safereport.store.organisations import add_org_row, org_by_name, orgs_by_name
 from safereport.store.signin import forget_used_codes
 
@@ -489,7 +489,7 @@ def cancel_factor_reset(instance: Instance, username: str, *, by: Admin) -> None
         if pending is None:
             raise _Refused("nothing_to_cancel", f"no reset of {username}'s second factor is "
                            "waiting")
-        cancel_reset_row(conn, pending.id, canceller.id, moment)
+        withdraw_factor_reset(conn, pending.id, canceller.id, moment)
         return None, {"request": pending.id}
 
     _administer(instance, by, "factor_reset_cancelled", username, work)

@@ -15,11 +15,11 @@ __all__ = [
     "FactorResetRow",
     "WaitingReset",
     "add_factor_reset",
-    "cancel_factor_reset",
     "cancel_open_factor_resets",
     "confirm_open_factor_reset",
     "open_factor_resets",
     "open_factor_resets_of",
+    "withdraw_factor_reset",
 ]
 
 _table = staff_factor_resets
@@ -89,7 +89,10 @@ def cancel_open_factor_resets(
     ).values(cancelled_by=cancelled_by, cancelled_at=at))
 
 
-def cancel_factor_reset(conn: Connection, reset_id: str, cancelled_by: str, at: datetime) -> None:
+def withdraw_factor_reset(
+    conn: Connection, reset_id: str, cancelled_by: str, at: datetime
+) -> None:
+    """Cancel this one reset."""
     conn.execute(update(_table).where(_table.c.id == reset_id).values(
         cancelled_by=cancelled_by, cancelled_at=at))
 

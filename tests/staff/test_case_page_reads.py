@@ -10,11 +10,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import event
 from tests.staff._client import signed_in
 from tests.staff._world import StaffWorld
 from tests.staff.test_every_route import _fixture
 
+from safereport.domain.risk import DEFAULT_CHECKLIST
 from safereport.services import casework, disclosure, evidence, practice, provenance
 from safereport.services.case_page import case_page_view
 
@@ -90,3 +92,29 @@ def test_a_case_not_held_is_refused_on_record(world: StaffWorld) -> None:
     with pytest.raises(casework.CaseNotHeld):
         case_page_view(world.instance, world.users["other_cw"], fx.support_case)
     assert world.instance.ledger.size() == size + 1
+
+
+def test_the_checklist_file_is_read_again_only_when_it_changes(
+    sqlite_world: StaffWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = sqlite_world.instance.settings.data_dir / casework.RISK_CHECKLIST_FILE
+    assert casework.load_checklist(sqlite_world.instance) is DEFAULT_CHECKLIST
+    path.write_text("high_threshold: 2\nitems:\n  - {id: a, prompt: 'First?'}\n"
+                    "  - {id: b, prompt: 'Second?'}\n", encoding="utf-8")
+    parsed: list[object] = []
+    real = yaml.safe_load
+
+    def counting(text: str) -> object:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(yaml, "safe_load", counting)
+    first = casework.load_checklist(sqlite_world.instance)
+    assert casework.load_checklist(sqlite_world.instance) is first
+    assert first.ids == ("a", "b") and len(parsed) == 1  # parsed once, then kept
+    path.write_text("high_threshold: 1\nitems:\n  - {id: c, prompt: 'Only one?'}\n",
+                    encoding="utf-8")
+    changed = casework.load_checklist(sqlite_world.instance)
+    assert changed.ids == ("c",) and changed.high_threshold == 1 and len(parsed) == 2
+    path.unlink()
+    assert casework.load_checklist(sqlite_world.instance) is DEFAULT_CHECKLIST

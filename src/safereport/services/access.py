@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from safereport.domain.fields import FIELD_CATEGORY, CaseField
 from safereport.domain.refusals import refusal_for
@@ -118,18 +118,22 @@ class _CaseFacts:
     erased: bool
 
 
+#: Built once: every read of a case asks for these facts (issue 13).
+_CASE_FACTS = (
+    select(
+        cases.c.org_id,
+        organisations.c.kind,
+        cases.c.subject_role,
+        cases.c.crime_type,
+        cases.c.erased_at,
+    )
+    .join(organisations, organisations.c.id == cases.c.org_id)
+    .where(cases.c.id == bindparam("case_id"))
+)
+
+
 def _case_facts(conn: Connection, case_id: str) -> _CaseFacts | None:
-    row = conn.execute(
-        select(
-            cases.c.org_id,
-            organisations.c.kind,
-            cases.c.subject_role,
-            cases.c.crime_type,
-            cases.c.erased_at,
-        )
-        .join(organisations, organisations.c.id == cases.c.org_id)
-        .where(cases.c.id == case_id)
-    ).first()
+    row = conn.execute(_CASE_FACTS, {"case_id": case_id}).first()
     if row is None:
         return None
     try:

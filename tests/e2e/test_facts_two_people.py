@@ -12,7 +12,7 @@ from tests.e2e.test_staff_pages import sign_in
 from tests.staff._world import StaffWorld
 
 from safereport.services import provenance
-from safereport.services.victim import claim_case
+from safereport.services.claim import claim_case
 from safereport.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

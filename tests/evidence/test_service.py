@@ -26,14 +26,10 @@ from tests.staff._world import StaffWorld
 from safereport.errors import AccessDenied
 from safereport.services import evidence
 from safereport.services.casework import CaseNotHeld
+from safereport.services.erasure import complete_due_erasures, request_erasure
 from safereport.services.evidence import EvidenceRefused
 from safereport.services.intake import parse_submission, submit_report
-from safereport.services.victim import (
-    VictimSession,
-    complete_due_erasures,
-    open_by_codename,
-    request_erasure,
-)
+from safereport.services.victim import VictimSession, open_by_codename
 from safereport.store.evidence import evidence_files
 
 

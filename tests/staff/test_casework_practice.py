@@ -343,7 +343,7 @@ def test_every_recipient_kind_reads_its_package(world: StaffWorld, kind: OrgKind
 def test_a_court_reads_what_was_released_under_a_court_order(world: StaffWorld) -> None:
     """The court, too, gets a read-only inbox (issue 17): C-court needs a justification, a
     supervisor's approval and a notice to her before anything is released to it."""
-    from safereport.services.victim import claim_case
+    from safereport.services.claim import claim_case
 
     with world.instance.engine.begin() as conn:
         org = add_org(conn, "Testtown Family Court", OrgKind.COURT)
@@ -471,7 +471,8 @@ def test_transfer_from_the_case_page(world: StaffWorld) -> None:
 
 
 def test_she_gives_an_expired_consent_again_on_her_own_page(world: StaffWorld) -> None:
-    from safereport.services.victim import claim_case, open_by_codename, set_consent
+    from safereport.services.claim import claim_case
+    from safereport.services.victim import open_by_codename, set_consent
 
     filed = world.file("cw")
     claimed = claim_case(world.instance, filed.claim_code)

@@ -11,9 +11,9 @@ from tests.staff._world import StaffWorld
 from safereport.domain.vocabulary import DataCategory, Purpose, Recipient, StatusEvidence
 from safereport.errors import InvalidInput
 from safereport.services import casework, disclosure
+from safereport.services.claim import claim_case
 from safereport.services.disclosure import DisclosureForm, DisclosureStatus
 from safereport.services.disclosure_seal import SealedPackage, open_package
-from safereport.services.victim import claim_case
 from safereport.store.core import notes
 from safereport.store.ledger import ledger_entries
 from safereport.store.staff import disclosure_packages

@@ -24,17 +24,11 @@ from safereport.domain.fields import FIELD_CATEGORY, CaseField
 from safereport.domain.vocabulary import DataCategory, Purpose, Recipient, StatusEvidence
 from safereport.errors import InvalidInput
 from safereport.services import disclosure, provenance
+from safereport.services.claim import ClaimCodeRefused, claim_case, issue_claim_code
 from safereport.services.disclosure import DisclosureForm, DisclosureStatus
 from safereport.services.disclosure import release as disclosure_release
-from safereport.services.victim import (
-    ClaimCodeRefused,
-    claim_case,
-    complete_due_erasures,
-    issue_claim_code,
-    open_by_codename,
-    request_erasure,
-    set_consent,
-)
+from safereport.services.erasure import complete_due_erasures, request_erasure
+from safereport.services.victim import open_by_codename, set_consent
 from safereport.store.core import cases
 from safereport.store.staff import disclosure_packages
 

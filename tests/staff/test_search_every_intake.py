@@ -87,7 +87,7 @@ def test_a_staff_filed_report_is_found_by_its_claim_code_until_she_claims_it(
     from tests.staff._client import signed_in
 
     from safereport.ledger.record import parse_leaf
-    from safereport.services.victim import claim_case
+    from safereport.services.claim import claim_case
     from safereport.store.ledger import ledger_entries
 
     filed = world.file("cw")

@@ -18,6 +18,7 @@ from safereport.domain.case import new_id
 from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
 from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.ledger.record import parse_leaf
+from safereport.services import erasure as erasure_service
 from safereport.services import victim as victim_service
 from safereport.services.instance import Instance
 from safereport.services.intake import parse_submission, submit_report
@@ -119,8 +120,8 @@ _CALLS: dict[str, tuple[Callable[[Instance, VictimSession], object], str]] = {
     "send_message": (lambda i, s: victim_service.send_message(i, s, "probing"), "update"),
     "set_consent": (lambda i, s: victim_service.set_consent(
         i, s, Recipient.POLICE, Purpose.INVESTIGATION, give=True), "update"),
-    "request_erasure": (victim_service.request_erasure, "erase"),
-    "cancel_erasure": (victim_service.cancel_erasure, "update"),
+    "request_erasure": (erasure_service.request_erasure, "erase"),
+    "cancel_erasure": (erasure_service.cancel_erasure, "update"),
 }
 
 
@@ -161,9 +162,9 @@ def test_an_erasure_no_longer_pending_is_a_clear_error_not_an_assertion(
         # As if another tab cancelled between the request's commit and this read.
         return dataclasses.replace(real(instance, got), erasure_due_at=None)
 
-    monkeypatch.setattr(victim_service, "case_overview", cancelled_meanwhile)
+    monkeypatch.setattr(erasure_service, "case_overview", cancelled_meanwhile)
     with pytest.raises(InvalidInput, match="no longer pending"):
-        victim_service.request_erasure(world.instance, session)
+        erasure_service.request_erasure(world.instance, session)
 
 
 def test_an_erasure_that_cannot_be_placed_shows_her_page_not_a_500(
@@ -174,7 +175,7 @@ def test_an_erasure_that_cannot_be_placed_shows_her_page_not_a_500(
     def no_longer_pending(*_args: object, **_kwargs: object) -> datetime:
         raise InvalidInput("the erasure request is no longer pending")
 
-    monkeypatch.setattr(victim_service, "request_erasure", no_longer_pending)
+    monkeypatch.setattr(erasure_service, "request_erasure", no_longer_pending)
     with TestClient(create_app(sqlite_world.instance)) as client:
         token = _TOKEN.search(client.get("/return").text)
         assert token is not None

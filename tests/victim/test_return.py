@@ -15,20 +15,17 @@ from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
 from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.ledger.verifier import check_proof, parse_proof
 from safereport.services.access import access_case, active_consent
+from safereport.services.claim import claim_case, issue_claim_code
+from safereport.services.erasure import cancel_erasure, complete_due_erasures, request_erasure
 from safereport.services.intake import parse_submission, submit_report
 from safereport.services.victim import (
     VictimSession,
-    cancel_erasure,
     case_overview,
-    claim_case,
-    complete_due_erasures,
     consent_states,
-    issue_claim_code,
     message_label,
     messages,
     open_by_codename,
     receipt,
-    request_erasure,
     send_message,
     set_consent,
     who_has_seen,
@@ -154,11 +151,11 @@ def test_erasure_waits_for_the_cooling_off_period_and_can_be_cancelled(world: Wo
 def test_erasure_shreds_the_case_and_is_recorded(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import safereport.services.victim as victim_service
+    import safereport.services.erasure as erasure_service
 
     purged: list[object] = []
-    real_purge = victim_service.purge_remnants
-    monkeypatch.setattr(victim_service, "purge_remnants",
+    real_purge = erasure_service.purge_remnants
+    monkeypatch.setattr(erasure_service, "purge_remnants",
                         lambda engine: (purged.append(engine), real_purge(engine)))
     session, codename = _report(world)
     _staff_message(world, session.case_id, "Hi")

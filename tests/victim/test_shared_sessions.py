@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.staff._client import csrf_of
 from tests.staff._world import make_staff_world
 
-from safereport.services.victim import claim_case
+from safereport.services.claim import claim_case
 from safereport.store.victim_sessions import victim_sessions
 from safereport.web.app import create_app
 

@@ -18,8 +18,9 @@ from tests.victim._world import World, make_world
 from safereport.domain.case import IntakeKind
 from safereport.domain.vocabulary import Purpose
 from safereport.services.access import access_case
+from safereport.services.claim import issue_claim_code
 from safereport.services.intake import parse_submission, submit_report
-from safereport.services.victim import issue_claim_code, open_by_codename
+from safereport.services.victim import open_by_codename
 from safereport.store.core import cases
 from safereport.web.app import create_app
 from safereport.web.i18n import LANGUAGES, extract_messages, translations

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from safereport.domain.vocabulary import ActorRole
 from safereport.errors import InvalidInput
 from safereport.services.access import Actor, record_failure
+from safereport.services.claim import ClaimCodeRefused, issue_claim_code
+from safereport.services.erasure import complete_due_erasures
 from safereport.services.instance import Instance, open_instance
 from safereport.services.intake import (
     SUBMISSION_SCHEMA,
@@ -26,7 +28,6 @@ from safereport.services.intake import (
     parse_submission,
     submit_report,
 )
-from safereport.services.victim import ClaimCodeRefused, complete_due_erasures, issue_claim_code
 from safereport.store.core import cases
 from safereport.store.provenance import FactSource
 

@@ -854,7 +854,7 @@ def file_third_party_report(
     now: datetime | None = None,
 ) -> FiledReport:
     """File a report on the victim's behalf; she claims it later with the claim code."""
-    from safereport.services.victim import issue_claim_code
+    from safereport.services.claim import issue_claim_code
 
     moment = _now(now)
     kept = {CaseField(k): v.strip() for k, v in values.items() if v and v.strip()}

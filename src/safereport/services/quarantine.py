@@ -355,7 +355,7 @@ def shred_expired_quarantine(instance: Instance, now: datetime | None = None) ->
     transaction as the shred (erasure path: data key destroyed, notes and evidence deleted,
     codename closed). Returns how many were shredded. Safe to run from several places at once.
     """
-    from safereport.services.victim import ERASABLE_CATEGORIES, shred_case
+    from safereport.services.erasure import ERASABLE_CATEGORIES, shred_case
     from safereport.vault import purge_remnants
 
     moment = now or datetime.now(UTC)

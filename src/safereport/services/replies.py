@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, select, update
-
 from safereport.domain.case import IntakeKind
 from safereport.domain.vocabulary import OrgKind
 from safereport.errors import InvalidInput
 from safereport.services.instance import Instance
-from safereport.store.core import cases, organisations
+from safereport.store.reply_times import (
+    CaseReplyTime,
+    organisation_named,
+    reply_time_for_her_case,
+    reply_time_for_reference,
+    set_reply_working_days,
+)
 
 __all__ = [
     "MAX_REPLY_WORKING_DAYS",
@@ -51,40 +55,30 @@ def set_reply_time(instance: Instance, org: str, working_days: int | None) -> st
         raise InvalidInput(
             f"the reply time must be between 1 and {MAX_REPLY_WORKING_DAYS} working days")
     with instance.engine.begin() as conn:
-        row = conn.execute(
-            select(organisations.c.id, organisations.c.name, organisations.c.kind).where(
-                (organisations.c.id == org) | (organisations.c.name == org))
-        ).first()
-        if row is None:
+        found = organisation_named(conn, org)
+        if found is None:
             raise InvalidInput(f"no organisation called {org!r} (see `safereport org list`)")
-        if row.kind != OrgKind.SUPPORT_SERVICE:
-            raise InvalidInput(f"{row.name} is not a support service: only support services "
+        if found.kind != OrgKind.SUPPORT_SERVICE:
+            raise InvalidInput(f"{found.name} is not a support service: only support services "
                                "answer the people who report")
-        conn.execute(update(organisations).where(organisations.c.id == row.id)
-                     .values(reply_working_days=working_days))
-    return str(row.name)
+        set_reply_working_days(conn, found.id, working_days)
+    return found.name
 
 
-def _reply_time(conn: Connection, where: object) -> ReplyTime | None:
-    row = conn.execute(
-        select(cases.c.intake, organisations.c.reply_working_days)
-        .join(organisations, organisations.c.id == cases.c.org_id)
-        .where(where)  # type: ignore[arg-type]
-    ).first()
-    if row is None:
+def _reply_time(found: CaseReplyTime | None) -> ReplyTime | None:
+    if found is None:
         return None
-    days = row.reply_working_days
-    return ReplyTime(working_days=int(days) if days is not None else None,
-                     can_answer=row.intake != IntakeKind.ANONYMOUS)
+    return ReplyTime(working_days=found.working_days,
+                     can_answer=found.intake != IntakeKind.ANONYMOUS)
 
 
 def for_reference(instance: Instance, reference: str) -> ReplyTime | None:
     """The reply time of the service holding the case with this reference (None: no case)."""
     with instance.engine.connect() as conn:
-        return _reply_time(conn, cases.c.reference == reference)
+        return _reply_time(reply_time_for_reference(conn, reference))
 
 
 def for_session(instance: Instance, case_id: str, subject_id: str) -> ReplyTime | None:
     """The reply time for her case (None unless the case is hers)."""
     with instance.engine.connect() as conn:
-        return _reply_time(conn, and_(cases.c.id == case_id, cases.c.subject_id == subject_id))
+        return _reply_time(reply_time_for_her_case(conn, case_id, subject_id))

@@ -14,9 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import IO, Any
-
-from sqlalchemy import and_, delete, select
+from typing import IO
 
 from safereport.domain.case import new_id
 from safereport.errors import SafeReportError
@@ -24,8 +22,8 @@ from safereport.services import evidence
 from safereport.services.instance import Instance
 from safereport.services.intake import IntakeReceipt, ReportSubmission, submit_report
 from safereport.services.victim import VictimSession
-from safereport.store.core import cases
-from safereport.store.report_drafts import report_draft_files
+from safereport.store import report_drafts as store
+from safereport.store.doors import case_subject_id
 from safereport.vault.transient import TransientBox
 
 __all__ = ["DraftFile", "drop", "files", "keep", "send"]
@@ -65,39 +63,27 @@ def keep(instance: Instance, session_key: str, source: IO[bytes], *, voice: bool
     made = DraftFile(new_id(), media_type, len(data), not evidence.is_media(media_type), voice)
     now = time.time()
     with instance.engine.begin() as conn:
-        conn.execute(delete(report_draft_files).where(report_draft_files.c.expires <= now))
-        mine = report_draft_files.c.session_key == session_key
+        store.delete_expired_files(conn, now)
         if voice:
-            conn.execute(delete(report_draft_files).where(and_(
-                mine, report_draft_files.c.voice.is_(True))))
-        held = conn.execute(select(report_draft_files.c.id).where(mine)).all()
-        if len(held) >= MAX_FILES:
+            store.delete_voice_file(conn, session_key)
+        if len(store.draft_file_ids(conn, session_key)) >= MAX_FILES:
             raise evidence.EvidenceRefused("too_many")
-        conn.execute(report_draft_files.insert().values(
-            id=made.id, session_key=session_key, expires=now + DRAFT_SECONDS,
-            media_type=media_type, size=made.size, cleaned=made.cleaned, voice=voice,
-            sealed=_box(instance).seal(made.id, data)))
+        store.insert_draft_file(conn, session_key, now + DRAFT_SECONDS, store.DraftFileRow(
+            made.id, media_type, made.size, made.cleaned, voice,
+            _box(instance).seal(made.id, data)))
     return made
 
 
 def files(instance: Instance, session_key: str) -> list[DraftFile]:
     with instance.engine.connect() as conn:
-        rows = conn.execute(
-            select(report_draft_files).where(and_(
-                report_draft_files.c.session_key == session_key,
-                report_draft_files.c.expires > time.time()))
-            .order_by(report_draft_files.c.voice.desc(), report_draft_files.c.expires)).all()
-    return [DraftFile(r.id, r.media_type, int(r.size), bool(r.cleaned), bool(r.voice))
-            for r in rows]
+        rows = store.draft_files(conn, session_key, time.time())
+    return [DraftFile(r.id, r.media_type, r.size, r.cleaned, r.voice) for r in rows]
 
 
 def drop(instance: Instance, session_key: str, file_id: str | None = None) -> None:
     """Forget her draft's files (all, or one)."""
-    where: Any = report_draft_files.c.session_key == session_key
-    if file_id is not None:
-        where = and_(where, report_draft_files.c.id == file_id)
     with instance.engine.begin() as conn:
-        conn.execute(delete(report_draft_files).where(where))
+        store.delete_draft_files(conn, session_key, file_id)
 
 
 def send(instance: Instance, session_key: str, submission: ReportSubmission) -> IntakeReceipt:
@@ -106,19 +92,12 @@ def send(instance: Instance, session_key: str, submission: ReportSubmission) -> 
     A file that cannot be attached (the case's key refused it) is logged; the report, which
     is committed first, is never lost for it. The draft is deleted either way.
     """
-    kept = []
     with instance.engine.connect() as conn:
-        rows = conn.execute(select(report_draft_files).where(and_(
-            report_draft_files.c.session_key == session_key,
-            report_draft_files.c.expires > time.time()))
-            .order_by(report_draft_files.c.voice.desc(), report_draft_files.c.expires)).all()
-    for row in rows:
-        kept.append((row.media_type, bool(row.voice),
-                     _box(instance).open(row.id, bytes(row.sealed))))
+        rows = store.draft_files(conn, session_key, time.time())
+    kept = [(row.media_type, row.voice, _box(instance).open(row.id, row.sealed)) for row in rows]
     receipt = submit_report(instance, submission)
     with instance.engine.connect() as conn:
-        subject_id = conn.execute(select(cases.c.subject_id)
-                                  .where(cases.c.id == receipt.case_id)).scalar_one()
+        subject_id = case_subject_id(conn, receipt.case_id)
     door = VictimSession(subject_id=str(subject_id), case_id=receipt.case_id)
     for media_type, voice, data in kept:
         try:

@@ -11,7 +11,7 @@ The schedule is ``Settings.retention`` (domain/retention.py): ``closed 6y``, ``n
    after the notice, whatever the schedule says, so shortening a rule never surprises her;
 3. withdraws the notice of a case that no longer matches (reopened, written to, erased);
 4. shreds each noticed case whose day has come, through the erasure path of her own erasure
-   request (:func:`safereport.services.victim.shred_case`: the data key destroyed, notes,
+   request (:func:`safereport.services.erasure.shred_case`: the data key destroyed, notes,
    evidence and unaccepted packages deleted, the door closed), decided by the guard and
    recorded in the ledger in the same transaction as the shred.
 
@@ -290,7 +290,7 @@ def run_retention(instance: Instance, *, clock: Clock | None = None,
 
 def _shred(instance: Instance, match: _Match, now: datetime) -> tuple[str, str]:
     """Decide, record and shred one case in one transaction; ``(action, reason)``."""
-    from safereport.services.victim import ERASABLE_CATEGORIES, shred_case
+    from safereport.services.erasure import ERASABLE_CATEGORIES, shred_case
 
     with instance.engine.begin() as conn:
         query = select(cases.c.org_id, cases.c.subject_id).where(and_(

@@ -125,7 +125,7 @@ class JobState:
 # -- the jobs ---------------------------------------------------------------------------------
 
 def _erasures(instance: Instance, now: datetime, _clock: Clock) -> str:
-    from safereport.services.victim import complete_due_erasures
+    from safereport.services.erasure import complete_due_erasures
 
     return f"{complete_due_erasures(instance, now=now)} case(s) erased after their cooling-off"
 

@@ -27,7 +27,7 @@ from safereport.domain.codename import looks_like_codename, normalise_codename
 from safereport.domain.fields import MAX_FIELD_CHARS, CaseField
 from safereport.domain.vocabulary import CrimeType, Purpose, Recipient
 from safereport.errors import AccessDenied, InvalidInput, SafeReportError
-from safereport.services import intake, replies
+from safereport.services import claim, erasure, intake, replies
 from safereport.services import victim as service
 from safereport.services.intake import ContactChannel, InvalidReport, Problem
 from safereport.web import victim_bots as bots
@@ -469,7 +469,7 @@ async def return_open(request: Request) -> Response:
         _attempt_failed(request, "codename")
         return _login_page(request, lang, {"codename": translate(lang, _WRONG_CODENAME)}, 400)
     throttles(request).attempts.success(client_key(request, "codename"))
-    service.complete_due_erasures(instance)
+    erasure.complete_due_erasures(instance)
     response = _see_other("/return", lang)
     start_session(request, response, session)
     return response
@@ -665,7 +665,7 @@ async def return_erase(request: Request) -> Response:
         return acted
     lang, _form, found, session = acted
     try:
-        due = service.request_erasure(request.app.state.instance, session)
+        due = erasure.request_erasure(request.app.state.instance, session)
     except SafeReportError:
         # Refused (and on record) or no longer pending: her page again, not a 500.
         found.flash = Flash(notice=translate(lang, _FAILED))
@@ -683,7 +683,7 @@ async def return_erase_cancel(request: Request) -> Response:
         return acted
     lang, _form, found, session = acted
     try:
-        service.cancel_erasure(request.app.state.instance, session)
+        erasure.cancel_erasure(request.app.state.instance, session)
     except SafeReportError:
         found.flash = Flash(notice=translate(lang, _FAILED))
     else:
@@ -739,8 +739,8 @@ async def claim_submit(request: Request) -> Response:
     if verdict.stop is not None:
         return _claim_page(request, lang, {"claim_code": bots.message(lang, verdict)}, 429)
     try:
-        result = service.claim_case(request.app.state.instance,
-                                    _text(form, "claim_code")[:100], language=lang)
+        result = claim.claim_case(request.app.state.instance,
+                                  _text(form, "claim_code")[:100], language=lang)
     except InvalidInput:
         _attempt_failed(request, "claim")
         return _claim_page(request, lang, {"claim_code": translate(lang, _BAD_CLAIM)}, 400)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -10,8 +11,8 @@ from sqlalchemy import Connection, Select, delete, func, select, update
 from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions
 
-__all__ = ["AccountRow", "account_by_username", "accounts", "active_count", "end_sessions",
-           "set_active"]
+__all__ = ["AccountRow", "StaffIdentity", "account_by_username", "accounts", "active_count",
+           "end_sessions", "identity_by_username", "set_active"]
 
 
 class AccountRow(NamedTuple):
@@ -70,3 +71,23 @@ def end_sessions(conn: Connection, user_id: str) -> int:
     """Delete every session of the account; returns how many there were."""
     result = conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == user_id))
     return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffIdentity:
+    """Who a staff account acts as: its id, role, organisation and that organisation's kind."""
+
+    id: str
+    role: str
+    org_id: str
+    org_kind: str
+
+
+def identity_by_username(conn: Connection, username: str) -> StaffIdentity:
+    """The identity of the account with this username (raises when there is none)."""
+    row = conn.execute(
+        select(users.c.id, users.c.role, users.c.org_id, organisations.c.kind)
+        .join(organisations, organisations.c.id == users.c.org_id)
+        .where(users.c.username == username)
+    ).one()
+    return StaffIdentity(id=row.id, role=row.role, org_id=row.org_id, org_kind=row.kind)

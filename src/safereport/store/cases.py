@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, insert, select
 
 from safereport.domain.case import new_id, new_reference
-from safereport.store.core import cases, consents, reports, subjects
+from safereport.store.core import cases, consents, organisations, reports, subjects
 
-__all__ = ["NewCase", "NewConsent", "insert_case", "insert_cases", "remove_case",
-           "unused_reference"]
+__all__ = ["CaseFactsRow", "NewCase", "NewConsent", "case_facts", "case_ids_of_org",
+           "insert_case", "insert_cases", "remove_case", "unused_reference"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +133,45 @@ def _with_reference(new: NewCase, reference: str) -> NewCase:
     from dataclasses import replace
 
     return replace(new, reference=reference)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFactsRow:
+    """What the road needs to decide about a case: its organisation and that organisation's
+    kind, who she is in it, the kind of crime, and whether it was erased."""
+
+    org_id: str
+    org_kind: str
+    subject_role: str
+    crime_type: str
+    erased: bool
+
+
+def case_facts(conn: Connection, case_id: str) -> CaseFactsRow | None:
+    """The facts of one case the guard weighs; none when there is no such case."""
+    row = conn.execute(
+        select(
+            cases.c.org_id,
+            organisations.c.kind,
+            cases.c.subject_role,
+            cases.c.crime_type,
+            cases.c.erased_at,
+        )
+        .join(organisations, organisations.c.id == cases.c.org_id)
+        .where(cases.c.id == case_id)
+    ).first()
+    if row is None:
+        return None
+    return CaseFactsRow(
+        org_id=row.org_id,
+        org_kind=row.kind,
+        subject_role=row.subject_role,
+        crime_type=row.crime_type,
+        erased=row.erased_at is not None,
+    )
+
+
+def case_ids_of_org(conn: Connection, org_id: str, limit: int) -> list[str]:
+    """The ids of an organisation's first ``limit`` cases, oldest first."""
+    query = select(cases.c.id).where(cases.c.org_id == org_id).order_by(cases.c.created_at)
+    return [str(case_id) for case_id in conn.execute(query.limit(limit)).scalars()]

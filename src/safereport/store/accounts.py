@@ -12,7 +12,7 @@ from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions
 
 __all__ = ["AccountRow", "StaffIdentity", "account_by_username", "accounts", "active_count",
-           "end_sessions", "identity_by_username", "set_active"]
+           "end_sessions", "identity_by_username", "org_kind_by_id", "set_active"]
 
 
 class AccountRow(NamedTuple):
@@ -91,3 +91,11 @@ def identity_by_username(conn: Connection, username: str) -> StaffIdentity:
         .where(users.c.username == username)
     ).one()
     return StaffIdentity(id=row.id, role=row.role, org_id=row.org_id, org_kind=row.kind)
+
+
+def org_kind_by_id(conn: Connection, org_id: str) -> str | None:
+    """The kind of the organisation with this id; none when there is no such organisation."""
+    row = conn.execute(
+        select(organisations.c.kind).where(organisations.c.id == org_id)
+    ).first()
+    return str(row.kind) if row is not None else None

@@ -21,8 +21,9 @@ from sqlalchemy import Connection, delete, insert, select
 from safereport.domain.case import new_id, new_reference
 from safereport.store.core import cases, consents, organisations, reports, subjects
 
-__all__ = ["CaseFactsRow", "NewCase", "NewConsent", "case_facts", "case_ids_of_org",
-           "insert_case", "insert_cases", "remove_case", "unused_reference"]
+__all__ = ["CaseFactsRow", "CaseLanguageRow", "CaseOrgRow", "NewCase", "NewConsent",
+           "case_facts", "case_ids_of_org", "case_language", "case_org", "insert_case",
+           "insert_cases", "remove_case", "unused_reference"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +176,36 @@ def case_ids_of_org(conn: Connection, org_id: str, limit: int) -> list[str]:
     """The ids of an organisation's first ``limit`` cases, oldest first."""
     query = select(cases.c.id).where(cases.c.org_id == org_id).order_by(cases.c.created_at)
     return [str(case_id) for case_id in conn.execute(query.limit(limit)).scalars()]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLanguageRow:
+    """The language she reported in (none if not recorded), and whether the case was erased."""
+
+    language: str | None
+    erased: bool
+
+
+def case_language(conn: Connection, case_id: str) -> CaseLanguageRow | None:
+    """The case's language and whether it was erased; none when there is no such case."""
+    row = conn.execute(select(cases.c.language, cases.c.erased_at)
+                       .where(cases.c.id == case_id)).first()
+    if row is None:
+        return None
+    return CaseLanguageRow(language=row.language, erased=row.erased_at is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOrgRow:
+    """The organisation that holds a case: its id and name."""
+
+    id: str
+    name: str
+
+
+def case_org(conn: Connection, case_id: str) -> CaseOrgRow | None:
+    """The organisation holding the case; none when there is no such case."""
+    row = conn.execute(select(organisations.c.id, organisations.c.name)
+                       .join(cases, cases.c.org_id == organisations.c.id)
+                       .where(cases.c.id == case_id)).first()
+    return CaseOrgRow(id=row.id, name=row.name) if row is not None else None

@@ -12,7 +12,8 @@ from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions
 
 __all__ = ["AccountRow", "StaffIdentity", "account_by_username", "accounts", "active_count",
-           "end_sessions", "identity_by_username", "org_kind_by_id", "set_active"]
+           "display_names", "end_sessions", "identity_by_username", "org_kind_by_id",
+           "set_active"]
 
 
 class AccountRow(NamedTuple):
@@ -99,3 +100,9 @@ def org_kind_by_id(conn: Connection, org_id: str) -> str | None:
         select(organisations.c.kind).where(organisations.c.id == org_id)
     ).first()
     return str(row.kind) if row is not None else None
+
+
+def display_names(conn: Connection) -> dict[str, str]:
+    """Every account's display name, by its id."""
+    rows = conn.execute(select(users.c.id, users.c.display_name)).all()
+    return {str(user_id): str(name) for user_id, name in rows}

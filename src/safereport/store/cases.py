@@ -12,18 +12,34 @@ transaction; this module holds no case content.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from safereport.domain.case import new_id, new_reference
 from safereport.store.core import cases, consents, organisations, reports, subjects
 
-__all__ = ["CaseFactsRow", "CaseLanguageRow", "CaseOrgRow", "NewCase", "NewConsent",
-           "case_facts", "case_ids_of_org", "case_language", "case_org", "insert_case",
-           "insert_cases", "remove_case", "unused_reference"]
+__all__ = [
+    "CaseFactsRow",
+    "CaseHolderRow",
+    "CaseLanguageRow",
+    "CaseOrgRow",
+    "NewCase",
+    "NewConsent",
+    "case_facts",
+    "case_holder",
+    "case_ids_of_org",
+    "case_language",
+    "case_org",
+    "insert_case",
+    "insert_cases",
+    "references_of",
+    "remove_case",
+    "touch_case",
+    "unused_reference",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +225,30 @@ def case_org(conn: Connection, case_id: str) -> CaseOrgRow | None:
                        .join(cases, cases.c.org_id == organisations.c.id)
                        .where(cases.c.id == case_id)).first()
     return CaseOrgRow(id=row.id, name=row.name) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseHolderRow:
+    """The organisation holding a case, and whether the case was erased."""
+
+    org_id: str
+    erased: bool
+
+
+def case_holder(conn: Connection, case_id: str) -> CaseHolderRow | None:
+    """Who holds the case and whether it was erased; none when there is no such case."""
+    row = conn.execute(
+        select(cases.c.org_id, cases.c.erased_at).where(cases.c.id == case_id)
+    ).first()
+    return CaseHolderRow(str(row.org_id), row.erased_at is not None) if row is not None else None
+
+
+def references_of(conn: Connection, case_ids: Iterable[str]) -> list[str]:
+    """The references of these cases (those that exist), in no particular order."""
+    query = select(cases.c.reference).where(cases.c.id.in_(list(case_ids)))
+    return [str(reference) for reference in conn.execute(query).scalars()]
+
+
+def touch_case(conn: Connection, case_id: str, moment: datetime) -> None:
+    """Mark the case as last worked on at ``moment``."""
+    conn.execute(update(cases).where(cases.c.id == case_id).values(updated_at=moment))

@@ -12,6 +12,7 @@ from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
 from safereport.errors import AccessDenied, InvalidInput, VaultError
 from safereport.services import disclosure
 from safereport.services.disclosure import DisclosureForm, DisclosureStatus
+from safereport.services.disclosure import release as disclosure_release
 from safereport.store.staff import disclosure_packages
 
 REFERRAL = frozenset({DataCategory.IDENTITY, DataCategory.CONTACT})
@@ -53,7 +54,7 @@ def test_a_release_that_cannot_be_stored_is_a_denial_on_record(
     def broken_seal(*args: object, **kwargs: object) -> object:
         raise VaultError()
 
-    monkeypatch.setattr(disclosure, "seal_package", broken_seal)
+    monkeypatch.setattr(disclosure_release, "seal_package", broken_seal)
     request_id = disclosure.request_disclosure(world.instance, world.users["cw"],
                                                _referral(world, filed.case_id))
     view = disclosure.view_disclosure(world.instance, world.users["cw"], request_id)

@@ -155,7 +155,7 @@ def test_a_package_not_held_says_so(sqlite_world: StaffWorld) -> None:
 
 #: The non-literal failure arguments whose values _dynamic_failures enumerates.
 _DYNAMIC = {("services/users.py", "step"), ("services/provenance.py", "exc.failure"),
-            ("services/disclosure.py", "failure")}
+            ("services/disclosure/release.py", "failure")}
 
 
 def _literal_failures() -> dict[str, str]:
@@ -201,8 +201,8 @@ def _dynamic_failures() -> dict[str, set[str]]:
 
     out["steps"] = literals("services/users.py", "_administer", 2)
     out["provenance"] = literals("services/provenance.py", "_Refused", 0)
-    out["disclosure"] = (literals("services/disclosure.py", "_FactWithdrawn", 0)
-                         | literals("services/disclosure.py", "_refuse_release", 2))
+    out["disclosure"] = (literals("services/disclosure/release.py", "_FactWithdrawn", 0)
+                         | literals("services/disclosure/release.py", "_refuse_release", 2))
     out["accounts"] = literals("services/users.py", "_Refused", 0)
     return out
 

@@ -56,7 +56,7 @@ def test_sensitive_calls_stay_where_they_belong(pattern: str, allowed: set[str])
 
 
 def test_every_open_blob_on_the_road_uses_a_grant_from_access_case() -> None:
-    for path in sorted((SRC / "services").glob("*.py")):
+    for path in sorted((SRC / "services").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         calls = list(re.finditer(r"(?<![.\w])open_blob\(\s*instance,\s*conn,\s*([\w.]+)", text))
         for call in calls:

@@ -28,6 +28,7 @@ from safereport.domain.vocabulary import DataCategory, Effect, Purpose, Recipien
 from safereport.policy.decision import Decision, Grant
 from safereport.services import casework, disclosure, evidence, practice, provenance
 from safereport.services.disclosure import DisclosureForm
+from safereport.services.disclosure import recipient as disclosure_recipient
 from safereport.web.app import ROUTER_MODULES, create_app
 
 pytestmark = pytest.mark.slow
@@ -108,14 +109,14 @@ def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
     vault.open_fields = opener(open_fields)  # type: ignore[method-assign]
     vault.open_blob = opener(open_blob)  # type: ignore[method-assign]
     # A recipient's package opens only under a Grant, like the vault (issue 17).
-    real_package = disclosure.open_released_package
+    real_package = disclosure_recipient.open_released_package
 
     def spied_package(grant: Grant, *args: Any, **kw: Any) -> Any:
         spy.opened.append(grant)
         spy.packages += 1
         return real_package(grant, *args, **kw)
 
-    monkeypatch.setattr(disclosure, "open_released_package", spied_package)
+    monkeypatch.setattr(disclosure_recipient, "open_released_package", spied_package)
     return spy
 
 

@@ -25,6 +25,7 @@ from safereport.domain.vocabulary import DataCategory, Purpose, Recipient, Statu
 from safereport.errors import InvalidInput
 from safereport.services import disclosure, provenance
 from safereport.services.disclosure import DisclosureForm, DisclosureStatus
+from safereport.services.disclosure import release as disclosure_release
 from safereport.services.victim import (
     ClaimCodeRefused,
     claim_case,
@@ -231,7 +232,7 @@ def test_a_withdrawal_racing_a_release_wins(
     world = sqlite_world
     filed = world.file("cw", consents=((Recipient.LOCAL_AUTHORITY, Purpose.SAFEGUARDING),))
     world.confirm_consents(filed)
-    real = disclosure.access_case
+    real = disclosure_release.access_case
 
     def then_withdrawn(*args: object, **kw: object) -> object:
         opened = real(*args, **kw)  # type: ignore[arg-type]
@@ -241,7 +242,7 @@ def test_a_withdrawal_racing_a_release_wins(
             conn.execute(update(consents).values(withdrawn_at=datetime.now(UTC)))
         return opened
 
-    monkeypatch.setattr(disclosure, "access_case", then_withdrawn)
+    monkeypatch.setattr(disclosure_release, "access_case", then_withdrawn)
     request_id = disclosure.request_disclosure(world.instance, world.users["cw"],
                                                _safeguarding(world, filed.case_id))
     view = disclosure.view_disclosure(world.instance, world.users["cw"], request_id)

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from safereport.domain.case import CaseStatus, IntakeKind, can_transition, new_id
 from safereport.domain.fields import FIELD_CATEGORY, MAX_FIELD_CHARS, CaseField
@@ -397,8 +398,12 @@ class CaseNotHeld(NotFound):
         super().__init__("no such case")
 
 
+#: Built once: every case page and case write reads the row (issue 13).
+_CASE_ROW = select(cases).where(cases.c.id == bindparam("case_id"))
+
+
 def _case_row(conn: Connection, user: StaffUser, case_id: str) -> CaseSummary:
-    row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+    row = conn.execute(_CASE_ROW, {"case_id": case_id}).first()
     # Another organisation's case looks exactly like a missing one (no probing across orgs).
     if row is None or row.org_id != user.org_id or row.erased_at is not None:
         raise CaseNotHeld()
@@ -539,16 +544,20 @@ def _risk_from(values: Mapping[CaseField, str]) -> Assessment | None:
         return None
 
 
+#: The case's notes with their authors' names, oldest first (built once: issue 13).
+_NOTES = (
+    select(notes, users.c.display_name)
+    .outerjoin(users, users.c.id == notes.c.author_id)
+    .where(notes.c.case_id == bindparam("case_id"))
+    .order_by(notes.c.created_at, notes.c.id)
+)
+
+
 def _open_notes(instance: Instance, actor: Actor, grant: Grant, case_id: str) -> list[NoteView]:
     opened = []
     failed = 0
     with instance.engine.connect() as conn:
-        rows = conn.execute(
-            select(notes, users.c.display_name)
-            .outerjoin(users, users.c.id == notes.c.author_id)
-            .where(notes.c.case_id == case_id)
-            .order_by(notes.c.created_at, notes.c.id)
-        ).all()
+        rows = conn.execute(_NOTES, {"case_id": case_id}).all()
         for row in rows:
             try:
                 text = open_blob(
@@ -765,11 +774,24 @@ def change_status(
 # ---- the risk checklist ---------------------------------------------------------------------
 
 
+#: The last checklist read from each file, with the file's inode, modification time and size:
+#: a file is parsed again only when it changes (the case page shows it on every view: issue 13).
+_CHECKLISTS: dict[Path, tuple[tuple[int, int, int], Checklist]] = {}
+
+
 def load_checklist(instance: Instance) -> Checklist:
     """``<data dir>/risk_checklist.yaml`` if present, else the built-in checklist."""
     path = Path(instance.settings.data_dir) / RISK_CHECKLIST_FILE
-    if not path.is_file():
+    try:
+        found = path.stat()
+    except OSError:
         return DEFAULT_CHECKLIST
+    if not S_ISREG(found.st_mode):
+        return DEFAULT_CHECKLIST
+    version = (found.st_ino, found.st_mtime_ns, found.st_size)
+    known = _CHECKLISTS.get(path)
+    if known is not None and known[0] == version:
+        return known[1]
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -777,9 +799,11 @@ def load_checklist(instance: Instance) -> Checklist:
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must be a mapping with 'items'")
     try:
-        return checklist_from_mapping(data)
+        checklist = checklist_from_mapping(data)
     except InvalidInput as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    _CHECKLISTS[path] = (version, checklist)
+    return checklist
 
 
 def save_risk_assessment(
@@ -1068,30 +1092,38 @@ def complete_action(instance: Instance, user: StaffUser, case_id: str, action_id
     _committed_denial(instance, work, user=user, case_id=case_id, event=event)
 
 
-def _open_safety_plan(instance: Instance, actor: Actor, grant: Grant,
-                      case_id: str) -> list[SafetyAction]:
+def _safety_plan_query() -> Any:
     from safereport.store.staff import safety_plan_actions
 
-    query = (select(safety_plan_actions, users.c.display_name)
-             .join(users, users.c.id == safety_plan_actions.c.owner_id)
-             .where(safety_plan_actions.c.case_id == case_id)
-             .order_by(safety_plan_actions.c.due_on, safety_plan_actions.c.id))
+    return (select(safety_plan_actions, users.c.display_name)
+            .join(users, users.c.id == safety_plan_actions.c.owner_id)
+            .where(safety_plan_actions.c.case_id == bindparam("case_id"))
+            .order_by(safety_plan_actions.c.due_on, safety_plan_actions.c.id))
+
+
+#: Her safety plan's actions with their owners' names, due first (built once: issue 13).
+_SAFETY_PLAN = _safety_plan_query()
+
+
+def _open_safety_plan(instance: Instance, actor: Actor, grant: Grant,
+                      case_id: str) -> list[SafetyAction]:
     return [SafetyAction(row.id, text, row.display_name, _aware(row.due_on),
                          _aware(row.done_at) if row.done_at is not None else None)
-            for row, text in open_sealed_rows(instance, actor, grant, case_id, query,
+            for row, text in open_sealed_rows(instance, actor, grant, case_id, _SAFETY_PLAN,
                                               SAFETY_LABEL, "safety_actions_unopened")]
 
 
 def open_sealed_rows(instance: Instance, actor: Actor, grant: Grant, case_id: str, query: Any,
                      label: str, failure_detail: str) -> list[tuple[Any, str]]:
-    """Each row of ``query`` with its ``sealed`` text opened under the page's Grant.
+    """Each row of ``query`` (its ``case_id`` bound) with its ``sealed`` text opened under
+    the page's Grant.
 
     A row that cannot be opened shows a plain line, and the failure is a denial on record (I2).
     """
     opened: list[tuple[Any, str]] = []
     failed = 0
     with instance.engine.connect() as conn:
-        for row in conn.execute(query).all():
+        for row in conn.execute(query, {"case_id": case_id}).all():
             try:
                 text = open_blob(instance, conn, grant, case_id, DataCategory.CASE_NOTES,
                                  label + row.id, bytes(row.sealed))

@@ -15,11 +15,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from safereport.errors import ConfigError, VaultError
-from safereport.store.core import organisations
-from safereport.store.staff import org_keys
+from safereport.store.disclosures import insert_org_key, lock_organisation, org_public_key
 from safereport.vault.keyfile import make_key_folder, read_key_file, write_key_file
 from safereport.vault.recipes import (
     RecipientSealed,
@@ -48,20 +47,16 @@ def ensure_org_key(conn: Connection, keys_dir: Path, org_id: str) -> bytes:
     # stored, and every package sealed to it would be lost. Locking the organisation's row
     # makes the second wait and then find the first's key (SQLite's BEGIN IMMEDIATE already
     # serialises whole transactions).
-    conn.execute(select(organisations.c.id).where(organisations.c.id == org_id)
-                 .with_for_update())
-    stored = conn.execute(
-        select(org_keys.c.public_key).where(org_keys.c.org_id == org_id)
-    ).scalar()
+    lock_organisation(conn, org_id)
+    stored = org_public_key(conn, org_id)
     if stored is not None:
-        return bytes(stored)
+        return stored
     private, public = new_recipient_key()
     path = _key_path(keys_dir, org_id)
     make_key_folder(path.parent)
     # Replacing: a file left by a transaction that rolled back has no public key on record.
     write_key_file(path, private, replace=True)
-    conn.execute(insert(org_keys).values(org_id=org_id, public_key=public,
-                                         created_at=datetime.now(UTC)))
+    insert_org_key(conn, org_id, public, datetime.now(UTC))
     return public
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, select, update
 
 from safereport.domain.case import new_id
 from safereport.domain.vocabulary import Action, DataCategory, OrgKind, Purpose, Recipient
@@ -135,14 +136,22 @@ def record_outcomes(instance: Instance, user: StaffUser, case_id: str, stage: st
     _committed_denial(instance, work, user=user, case_id=case_id, event=f"outcomes_{stage}")
 
 
-def outcome_scores(instance: Instance, case_id: str) -> dict[str, dict[str, int]]:
-    """{stage: {measure: score}} for the case (the caller holds its page's Grant)."""
+def _outcome_scores_query() -> Any:
     from safereport.store.staff import outcome_scores as table
 
+    return select(table.c.stage, table.c.measure, table.c.score).where(
+        table.c.case_id == bindparam("case_id"))
+
+
+#: Built once: the case page reads them on every view (issue 13).
+_OUTCOME_SCORES = _outcome_scores_query()
+
+
+def outcome_scores(instance: Instance, case_id: str) -> dict[str, dict[str, int]]:
+    """{stage: {measure: score}} for the case (the caller holds its page's Grant)."""
     found: dict[str, dict[str, int]] = {}
     with instance.engine.connect() as conn:
-        for row in conn.execute(select(table.c.stage, table.c.measure, table.c.score)
-                                .where(table.c.case_id == case_id)):
+        for row in conn.execute(_OUTCOME_SCORES, {"case_id": case_id}):
             found.setdefault(row.stage, {})[row.measure] = int(row.score)
     return found
 
@@ -239,17 +248,24 @@ def complete_marac_action(instance: Instance, user: StaffUser, case_id: str,
                     "no such open MARAC action on this case")
 
 
+def _marac_actions_query() -> Any:
+    from safereport.store.staff import marac_actions
+
+    return (select(marac_actions).where(marac_actions.c.case_id == bindparam("case_id"))
+            .order_by(marac_actions.c.due_on, marac_actions.c.id))
+
+
+#: The case's MARAC actions, due first (built once: issue 13).
+_MARAC_ACTIONS = _marac_actions_query()
+
+
 def open_marac_actions(instance: Instance, actor: Actor, grant: Grant,
                        case_id: str) -> list[MaracAction]:
     """The case's MARAC actions, due first, opened under the case page's Grant."""
-    from safereport.store.staff import marac_actions
-
-    query = (select(marac_actions).where(marac_actions.c.case_id == case_id)
-             .order_by(marac_actions.c.due_on, marac_actions.c.id))
     return [MaracAction(row.id, text, row.agency, _aware(row.due_on),
                         _aware(row.done_at) if row.done_at is not None else None,
                         row.request_id)
-            for row, text in open_sealed_rows(instance, actor, grant, case_id, query,
+            for row, text in open_sealed_rows(instance, actor, grant, case_id, _MARAC_ACTIONS,
                                               MARAC_LABEL, "marac_actions_unopened")]
 
 

@@ -31,32 +31,52 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, TypeVar
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection
 
 from safereport.domain.case import new_id
 from safereport.domain.vocabulary import ActorRole, OrgKind
 from safereport.errors import AccessDenied, InvalidInput
 from safereport.services.access import Actor, record_failure
-from safereport.services.auth import (
+from safereport.services.accounts import (
     ONE_TIME_PASSWORD_LIFETIME,
     StaffArea,
     StaffUser,
+    create_user,
     ensure_area,
     hash_password,
     role_fits_org,
 )
 from safereport.services.casework import actor_for
 from safereport.services.instance import Instance
+from safereport.services.signin import SignInOutcome, authenticate
+from safereport.services.totp import totp_sealer
 from safereport.store.accounts import (
     AccountRow,
     account_by_username,
     accounts,
     active_count,
     end_sessions,
+    lock_active_admins,
+    mark_one_time_password,
+    org_of_user,
+    remove_second_factor,
     set_active,
+    set_one_time_password,
+    set_role,
+    username_taken,
+    usernames_with_one_time_password,
 )
-from safereport.store.core import organisations, users
-from safereport.store.staff import staff_factor_resets, staff_signin_state
+from safereport.store.factor_resets import (
+    FactorResetRow,
+    add_factor_reset,
+    cancel_open_factor_resets,
+    confirm_open_factor_reset,
+    open_factor_resets,
+    open_factor_resets_of,
+    withdraw_factor_reset,
+)
+from safereport.store.organisations import add_org_row, org_by_name, orgs_by_name
+from safereport.store.signin import forget_used_codes
 
 __all__ = [
     "FACTOR_RESET_LIFETIME",
@@ -130,9 +150,7 @@ def admin_for(instance: Instance, user: StaffUser) -> Admin:
 
 
 def find_org(conn: Connection, name: str) -> tuple[str, OrgKind] | None:
-    row = conn.execute(
-        select(organisations.c.id, organisations.c.kind).where(organisations.c.name == name)
-    ).first()
+    row = org_by_name(conn, name)
     return (row.id, OrgKind(row.kind)) if row else None
 
 
@@ -143,22 +161,14 @@ def add_org(conn: Connection, name: str, kind: OrgKind, *, org_id: str | None = 
     if find_org(conn, name) is not None:
         raise InvalidInput(f"an organisation called {name!r} exists already")
     oid = org_id or new_id()
-    conn.execute(
-        insert(organisations).values(
-            id=oid, name=name, kind=kind.value, created_at=datetime.now(UTC)
-        )
-    )
+    add_org_row(conn, org_id=oid, name=name, kind=kind.value, created_at=datetime.now(UTC))
     return oid
 
 
 def list_orgs(instance: Instance) -> list[tuple[str, str, str]]:
     """``(id, kind, name)`` of every organisation, by name."""
     with instance.engine.connect() as conn:
-        rows = conn.execute(
-            select(organisations.c.id, organisations.c.kind, organisations.c.name).order_by(
-                organisations.c.name
-            )
-        ).all()
+        rows = orgs_by_name(conn)
     return [(row.id, row.kind, row.name) for row in rows]
 
 
@@ -194,10 +204,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _administer(
     instance: Instance,
     admin: Admin,
@@ -230,8 +236,7 @@ def _keep_an_admin(conn: Connection, row: AccountRow, username: str) -> None:
         return
     # Lock the active administrators' rows (PostgreSQL; SQLite writes one at a time): two
     # administrators disabling each other at once cannot both pass this check.
-    conn.execute(select(users.c.id).where(
-        users.c.role == ActorRole.ADMIN.value, users.c.active).with_for_update()).all()
+    lock_active_admins(conn, ActorRole.ADMIN.value)
     if active_count(conn, ActorRole.ADMIN.value) <= 1:
         raise _Refused("last_admin",
                        f"{username} is the last active admin account; enable another first")
@@ -281,8 +286,6 @@ def _add(
     instance: Instance, by: Admin, *, org_name: str, username: str, display_name: str,
     role: ActorRole | str, password: str | None,
 ) -> tuple[str, str | None]:
-    from safereport.services.auth import create_user
-
     if role == ActorRole.VICTIM:
         raise InvalidInput("victims have no accounts: they return with their codename")
     given = one_time_password() if password is None else None
@@ -291,8 +294,7 @@ def _add(
             org = find_org(conn, org_name)
             if org is None:
                 raise InvalidInput(f"no organisation called {org_name!r}")
-            taken = conn.execute(select(users.c.id).where(users.c.username == username)).first()
-            if taken is not None:
+            if username_taken(conn, username):
                 raise InvalidInput(f"the username {username!r} is taken")
             user_id = create_user(
                 conn, org_id=org[0], username=username, display_name=display_name,
@@ -300,8 +302,7 @@ def _add(
                 hasher=instance.settings.password_hasher,
             )
             if given is not None:
-                conn.execute(update(users).where(users.c.id == user_id).values(
-                    password_reset_at=_now()))
+                mark_one_time_password(conn, user_id, _now())
             record_failure(instance, by.actor, None, None, "account_added", conn=conn,
                            detail={"account": f"user:{user_id}", "role": str(role),
                                    "one_time_password": "yes" if given else "no"})
@@ -345,7 +346,7 @@ def change_role(
     sign-in sees the new role's pages). The last active admin is not demoted."""
 
     def work(conn: Connection, row: AccountRow) -> tuple[AccountChange, dict[str, str]]:
-        account_org = conn.execute(select(users.c.org_id).where(users.c.id == row.id)).scalar_one()
+        account_org = org_of_user(conn, row.id)
         try:
             new = role_fits_org(conn, account_org, role)
         except InvalidInput as exc:
@@ -354,7 +355,7 @@ def change_role(
             return AccountChange(username, False, 0), {"role": new.value}
         if new is not ActorRole.ADMIN:
             _keep_an_admin(conn, row, username)
-        conn.execute(update(users).where(users.c.id == row.id).values(role=new.value))
+        set_role(conn, row.id, new.value)
         ended = end_sessions(conn, row.id)
         return AccountChange(username, True, ended), {"from": row.role, "role": new.value,
                                                       "sessions_ended": str(ended)}
@@ -378,10 +379,8 @@ def reset_password(instance: Instance, username: str, *, by: Admin = OPERATOR) -
             raise _Refused("own_account", "you cannot reset your own password here: ask "
                            "another administrator")
         password = one_time_password()
-        conn.execute(update(users).where(users.c.id == row.id).values(
-            password_hash=hash_password(password, instance.settings.password_hasher),
-            password_reset_at=_now(),
-            failed_logins=0, locked_until=None))
+        set_one_time_password(
+            conn, row.id, hash_password(password, instance.settings.password_hasher), _now())
         ended = end_sessions(conn, row.id)
         return password, {"sessions_ended": str(ended)}
 
@@ -409,14 +408,10 @@ def _identified(admin: Admin, step: str) -> StaffUser:
     return admin.user
 
 
-def _pending(conn: Connection, user_id: str, moment: datetime) -> object | None:
-    rows = conn.execute(select(staff_factor_resets).where(
-        staff_factor_resets.c.user_id == user_id,
-        staff_factor_resets.c.confirmed_at.is_(None),
-        staff_factor_resets.c.cancelled_at.is_(None),
-    ).order_by(staff_factor_resets.c.requested_at.desc())).all()
-    for row in rows:
-        if _aware(row.requested_at) + FACTOR_RESET_LIFETIME > moment:
+def _pending(conn: Connection, user_id: str, moment: datetime) -> FactorResetRow | None:
+    """The account's newest reset still waiting and not too old, if any."""
+    for row in open_factor_resets_of(conn, user_id):
+        if row.requested_at + FACTOR_RESET_LIFETIME > moment:
             return row
     return None
 
@@ -445,9 +440,8 @@ def request_factor_reset(
             raise _Refused("already_requested", f"a reset of {username}'s second factor is "
                            "already waiting for a second administrator")
         request_id = new_id()
-        conn.execute(insert(staff_factor_resets).values(
-            id=request_id, user_id=row.id, requested_by=asker.id, requested_at=moment,
-            reason=why))
+        add_factor_reset(conn, reset_id=request_id, user_id=row.id, requested_by=asker.id,
+                         requested_at=moment, reason=why)
         return request_id, {"request": request_id}
 
     return _administer(instance, by, "factor_reset_requested", username, work)
@@ -466,31 +460,21 @@ def confirm_factor_reset(instance: Instance, username: str, *, by: Admin) -> int
             raise _Refused("nothing_to_confirm", f"no reset of {username}'s second factor is "
                            "waiting (none was asked for, or it is more than "
                            f"{int(FACTOR_RESET_LIFETIME.total_seconds() // 3600)} hours old)")
-        if pending.requested_by == confirmer.id:  # type: ignore[attr-defined]
+        if pending.requested_by == confirmer.id:
             raise _Refused("same_admin", "a different administrator must confirm: not the one "
                            "who asked")
         if confirmer.id == row.id:
             raise _Refused("own_account", "you cannot confirm the reset of your own factor")
-        done = conn.execute(update(staff_factor_resets).where(
-            staff_factor_resets.c.id == pending.id,  # type: ignore[attr-defined]
-            staff_factor_resets.c.confirmed_at.is_(None),
-            staff_factor_resets.c.cancelled_at.is_(None),
-        ).values(confirmed_by=confirmer.id, confirmed_at=moment).returning(
-            staff_factor_resets.c.id)).first()
+        done = confirm_open_factor_reset(conn, pending.id, confirmer.id, moment)
         if done is None:
             raise _Refused("nothing_to_confirm", "this reset was confirmed or cancelled "
                            "meanwhile")
         # Any other request for her still waiting (two asked at once) is done with too.
-        conn.execute(update(staff_factor_resets).where(
-            staff_factor_resets.c.user_id == row.id,
-            staff_factor_resets.c.confirmed_at.is_(None),
-            staff_factor_resets.c.cancelled_at.is_(None),
-        ).values(cancelled_by=confirmer.id, cancelled_at=moment))
-        conn.execute(update(users).where(users.c.id == row.id).values(
-            totp_secret=None, failed_logins=0, locked_until=None))
-        conn.execute(delete(staff_signin_state).where(staff_signin_state.c.user_id == row.id))
+        cancel_open_factor_resets(conn, row.id, confirmer.id, moment)
+        remove_second_factor(conn, row.id)
+        forget_used_codes(conn, row.id)
         ended = end_sessions(conn, row.id)
-        return ended, {"request": str(done.id), "sessions_ended": str(ended)}
+        return ended, {"request": done, "sessions_ended": str(ended)}
 
     return _administer(instance, by, "factor_reset_confirmed", username, work)
 
@@ -505,10 +489,8 @@ def cancel_factor_reset(instance: Instance, username: str, *, by: Admin) -> None
         if pending is None:
             raise _Refused("nothing_to_cancel", f"no reset of {username}'s second factor is "
                            "waiting")
-        conn.execute(update(staff_factor_resets).where(
-            staff_factor_resets.c.id == pending.id,  # type: ignore[attr-defined]
-        ).values(cancelled_by=canceller.id, cancelled_at=moment))
-        return None, {"request": str(pending.id)}  # type: ignore[attr-defined]
+        withdraw_factor_reset(conn, pending.id, canceller.id, moment)
+        return None, {"request": pending.id}
 
     _administer(instance, by, "factor_reset_cancelled", username, work)
 
@@ -516,40 +498,29 @@ def cancel_factor_reset(instance: Instance, username: str, *, by: Admin) -> None
 def pending_factor_resets(instance: Instance) -> list[FactorReset]:
     """Resets waiting for a second administrator, oldest first."""
     moment = _now()
-    asker = users.alias("asker")
     with instance.engine.connect() as conn:
-        rows = conn.execute(
-            select(staff_factor_resets, users.c.username,
-                   asker.c.username.label("asker_name"))
-            .join(users, users.c.id == staff_factor_resets.c.user_id)
-            .outerjoin(asker, asker.c.id == staff_factor_resets.c.requested_by)
-            .where(staff_factor_resets.c.confirmed_at.is_(None),
-                   staff_factor_resets.c.cancelled_at.is_(None))
-            .order_by(staff_factor_resets.c.requested_at)
-        ).all()
+        rows = open_factor_resets(conn)
     found = []
     for row in rows:
-        expires = _aware(row.requested_at) + FACTOR_RESET_LIFETIME
+        reset = row.reset
+        expires = reset.requested_at + FACTOR_RESET_LIFETIME
         if expires > moment:
-            found.append(FactorReset(row.id, row.user_id, row.username,
-                                     row.asker_name or "?", _aware(row.requested_at),
-                                     row.reason, expires))
+            found.append(FactorReset(reset.id, reset.user_id, row.username,
+                                     row.asker_name or "?", reset.requested_at,
+                                     reset.reason, expires))
     return found
 
 
 def must_change_password(instance: Instance) -> set[str]:
     """Usernames whose password is a one-time password still to be changed."""
     with instance.engine.connect() as conn:
-        return set(conn.execute(select(users.c.username).where(
-            users.c.password_reset_at.is_not(None))).scalars())
+        return usernames_with_one_time_password(conn)
 
 
 
 def authenticate_admin(instance: Instance, username: str, password: str, code: str) -> Admin:
     """A named administrator at the command line, checked like a sign-in (password and current
     code, under the same throttles); InvalidInput with one answer for every failure."""
-    from safereport.services.auth import SignInOutcome, authenticate, totp_sealer
-
     with instance.engine.begin() as conn:  # committed even when refused: the throttle counts
         result = authenticate(conn, username=username, password=password, totp_code=code,
                               totp=totp_sealer(instance.settings), source="cli",

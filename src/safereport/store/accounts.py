@@ -1,22 +1,67 @@
-"""Staff accounts as an administrator sees them: typed rows, the active flag, live sessions."""
+"""Staff accounts: typed rows for sign-in and for the administrator, and the writes to them.
+
+Datetimes come back aware (UTC): SQLite hands back naive ones even for timezone columns, and
+they were stored as UTC. (``AccountRow`` keeps what the database gives, as it always has.)
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NamedTuple
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, select, update
+from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
 
 from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions
 
-__all__ = ["AccountRow", "StaffIdentity", "account_by_username", "accounts", "active_count",
-           "display_names", "end_sessions", "identity_by_username", "org_kind_by_id",
-           "set_active"]
+__all__ = [
+    "AccountRow",
+    "StaffIdentity",
+    "StoredTotpSecret",
+    "UserRecord",
+    "account_by_username",
+    "accounts",
+    "active_count",
+    "add_user_row",
+    "clear_code_failures",
+    "display_names",
+    "end_sessions",
+    "identity_by_username",
+    "lock_active_admins",
+    "mark_one_time_password",
+    "org_kind_by_id",
+    "org_of_user",
+    "remove_second_factor",
+    "replace_password",
+    "set_active",
+    "set_code_failures",
+    "set_one_time_password",
+    "set_role",
+    "set_totp_secret",
+    "store_first_totp_secret",
+    "stored_totp_secrets",
+    "user_by_id",
+    "user_by_username",
+    "user_is_active",
+    "username_taken",
+    "usernames_with_one_time_password",
+]
 
 
-class AccountRow(NamedTuple):
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _maybe_aware(moment: datetime | None) -> datetime | None:
+    return _aware(moment) if moment is not None else None
+
+
+# ---- the administrator's view ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
     id: str
     username: str
     display_name: str
@@ -27,6 +72,9 @@ class AccountRow(NamedTuple):
     locked_until: datetime | None
     sessions: int
     created_at: datetime
+
+
+_ACCOUNT_FIELDS = tuple(field.name for field in fields(AccountRow))
 
 
 def _query() -> Select[Any]:
@@ -44,8 +92,8 @@ def _query() -> Select[Any]:
     ).join(organisations, organisations.c.id == users.c.org_id)
 
 
-def _row(row: object) -> AccountRow:
-    return AccountRow(*(getattr(row, name) for name in AccountRow._fields))
+def _row(row: Row[Any]) -> AccountRow:
+    return AccountRow(*(getattr(row, name) for name in _ACCOUNT_FIELDS))
 
 
 def accounts(conn: Connection) -> list[AccountRow]:
@@ -72,6 +120,197 @@ def end_sessions(conn: Connection, user_id: str) -> int:
     """Delete every session of the account; returns how many there were."""
     result = conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == user_id))
     return int(result.rowcount or 0)
+
+
+def lock_active_admins(conn: Connection, admin_role: str) -> None:
+    """Lock the rows of the active accounts holding ``admin_role`` until the transaction ends
+    (PostgreSQL; SQLite writes one at a time anyway)."""
+    conn.execute(select(users.c.id).where(
+        users.c.role == admin_role, users.c.active).with_for_update()).all()
+
+
+def org_of_user(conn: Connection, user_id: str) -> str:
+    """The organisation id of an account that exists."""
+    return str(conn.execute(select(users.c.org_id).where(users.c.id == user_id)).scalar_one())
+
+
+def set_role(conn: Connection, user_id: str, role: str) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+
+
+def usernames_with_one_time_password(conn: Connection) -> set[str]:
+    """Usernames whose password is a one-time password still to be changed."""
+    return {str(name) for name in conn.execute(select(users.c.username).where(
+        users.c.password_reset_at.is_not(None))).scalars()}
+
+
+# ---- one account, as sign-in sees it ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A staff account's row with its organisation's kind and name."""
+
+    id: str
+    org_id: str
+    org_kind: str
+    org_name: str
+    username: str
+    display_name: str
+    role: str
+    password_hash: str
+    totp_secret: bytes | None
+    failed_logins: int
+    locked_until: datetime | None
+    password_reset_at: datetime | None
+    active: bool
+
+
+def _user_query() -> Select[Any]:
+    return select(
+        users,
+        organisations.c.kind.label("org_kind"),
+        organisations.c.name.label("org_name"),
+    ).join(organisations, organisations.c.id == users.c.org_id)
+
+
+def _user(row: Row[Any]) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        org_id=row.org_id,
+        org_kind=row.org_kind,
+        org_name=row.org_name,
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        password_hash=row.password_hash,
+        totp_secret=bytes(row.totp_secret) if row.totp_secret is not None else None,
+        failed_logins=int(row.failed_logins),
+        locked_until=_maybe_aware(row.locked_until),
+        password_reset_at=_maybe_aware(row.password_reset_at),
+        active=bool(row.active),
+    )
+
+
+def user_by_id(conn: Connection, user_id: str) -> UserRecord | None:
+    row = conn.execute(_user_query().where(users.c.id == user_id)).first()
+    return _user(row) if row is not None else None
+
+
+def user_by_username(conn: Connection, username: str) -> UserRecord | None:
+    row = conn.execute(_user_query().where(users.c.username == username)).first()
+    return _user(row) if row is not None else None
+
+
+def username_taken(conn: Connection, username: str) -> bool:
+    return conn.execute(select(users.c.id).where(users.c.username == username)).first() is not None
+
+
+def user_is_active(conn: Connection, user_id: str) -> bool:
+    """True if the account exists and is active."""
+    row = conn.execute(select(users.c.active).where(users.c.id == user_id)).first()
+    return row is not None and bool(row.active)
+
+
+def add_user_row(
+    conn: Connection, *, user_id: str, org_id: str, username: str, display_name: str,
+    role: str, password_hash: str, created_at: datetime,
+) -> None:
+    """A new active account with no second factor and no failures."""
+    conn.execute(
+        insert(users).values(
+            id=user_id,
+            org_id=org_id,
+            username=username,
+            display_name=display_name,
+            role=role,
+            password_hash=password_hash,
+            totp_secret=None,
+            failed_logins=0,
+            locked_until=None,
+            active=True,
+            created_at=created_at,
+        )
+    )
+
+
+# ---- passwords --------------------------------------------------------------------------------
+
+
+def mark_one_time_password(conn: Connection, user_id: str, at: datetime) -> None:
+    """The account's password is a one-time password, set at ``at``."""
+    conn.execute(update(users).where(users.c.id == user_id).values(password_reset_at=at))
+
+
+def set_one_time_password(
+    conn: Connection, user_id: str, password_hash: str, at: datetime
+) -> None:
+    """A one-time password set by an administrator at ``at``; failures and lock cleared."""
+    conn.execute(update(users).where(users.c.id == user_id).values(
+        password_hash=password_hash, password_reset_at=at, failed_logins=0,
+        locked_until=None))
+
+
+def replace_password(conn: Connection, user_id: str, password_hash: str) -> None:
+    """The person's own password (no longer a one-time one)."""
+    conn.execute(update(users).where(users.c.id == user_id).values(
+        password_hash=password_hash, password_reset_at=None))
+
+
+# ---- code failures and the lock ---------------------------------------------------------------
+
+
+def set_code_failures(
+    conn: Connection, user_id: str, failures: int, locked_until: datetime | None
+) -> None:
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(failed_logins=failures, locked_until=locked_until)
+    )
+
+
+def clear_code_failures(conn: Connection, user_id: str) -> None:
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(failed_logins=0, locked_until=None)
+    )
+
+
+# ---- the second factor's secret ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTotpSecret:
+    user_id: str
+    stored: bytes
+
+
+def stored_totp_secrets(conn: Connection) -> list[StoredTotpSecret]:
+    """Every account's stored TOTP secret (sealed or, from before sealing, clear)."""
+    rows = conn.execute(select(users.c.id, users.c.totp_secret).where(
+        users.c.totp_secret.is_not(None))).all()
+    return [StoredTotpSecret(row.id, bytes(row.totp_secret)) for row in rows]
+
+
+def set_totp_secret(conn: Connection, user_id: str, sealed: bytes) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(totp_secret=sealed))
+
+
+def store_first_totp_secret(conn: Connection, user_id: str, sealed: bytes) -> bool:
+    """Store the account's secret if it has none yet (atomically); True if stored."""
+    stored = conn.execute(
+        update(users)
+        .where(users.c.id == user_id, users.c.totp_secret.is_(None))
+        .values(totp_secret=sealed)
+        .returning(users.c.id)
+    ).first()
+    return stored is not None
+
+
+def remove_second_factor(conn: Connection, user_id: str) -> None:
+    """The account's secret gone, with its code failures and lock."""
+    conn.execute(update(users).where(users.c.id == user_id).values(
+        totp_secret=None, failed_logins=0, locked_until=None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from safereport.domain.case import new_id, new_reference
 from safereport.store.core import cases, consents, organisations, reports, subjects
@@ -164,19 +164,23 @@ class CaseFactsRow:
     erased: bool
 
 
+#: Built once: every read of a case asks for these facts (issue 13).
+_CASE_FACTS = (
+    select(
+        cases.c.org_id,
+        organisations.c.kind,
+        cases.c.subject_role,
+        cases.c.crime_type,
+        cases.c.erased_at,
+    )
+    .join(organisations, organisations.c.id == cases.c.org_id)
+    .where(cases.c.id == bindparam("case_id"))
+)
+
+
 def case_facts(conn: Connection, case_id: str) -> CaseFactsRow | None:
     """The facts of one case the guard weighs; none when there is no such case."""
-    row = conn.execute(
-        select(
-            cases.c.org_id,
-            organisations.c.kind,
-            cases.c.subject_role,
-            cases.c.crime_type,
-            cases.c.erased_at,
-        )
-        .join(organisations, organisations.c.id == cases.c.org_id)
-        .where(cases.c.id == case_id)
-    ).first()
+    row = conn.execute(_CASE_FACTS, {"case_id": case_id}).first()
     if row is None:
         return None
     return CaseFactsRow(

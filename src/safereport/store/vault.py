@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -195,10 +196,7 @@ def read_fields(
     return [(str(f), int(v), bytes(c)) for f, v, c in conn.execute(query.order_by("field"))]
 
 
-def read_fields_and_key(
-    conn: Connection, case_id: str, names: Iterable[str] | None
-) -> tuple[CaseKeyRow | None, list[tuple[str, int, bytes]]]:
-    """The case's key row and its fields in one round trip (the key row only if fields exist)."""
+def _fields_and_key(names: bool) -> Any:
     keys = vault_case_keys
     query = (
         select(
@@ -211,12 +209,28 @@ def read_fields_and_key(
             keys.c.destroyed_at,
         )
         .select_from(vault_fields.outerjoin(keys, keys.c.case_id == vault_fields.c.case_id))
-        .where(vault_fields.c.case_id == case_id)
+        .where(vault_fields.c.case_id == bindparam("case_id"))
         .order_by(vault_fields.c.field)
     )
-    if names is not None:
-        query = query.where(vault_fields.c.field.in_(list(names)))
-    found = conn.execute(query).all()
+    if names:
+        query = query.where(vault_fields.c.field.in_(bindparam("names", expanding=True)))
+    return query
+
+
+#: Built once: a case page reads a case's fields on every view (issue 13).
+_FIELDS_AND_KEY = _fields_and_key(names=False)
+_NAMED_FIELDS_AND_KEY = _fields_and_key(names=True)
+
+
+def read_fields_and_key(
+    conn: Connection, case_id: str, names: Iterable[str] | None
+) -> tuple[CaseKeyRow | None, list[tuple[str, int, bytes]]]:
+    """The case's key row and its fields in one round trip (the key row only if fields exist)."""
+    if names is None:
+        found = conn.execute(_FIELDS_AND_KEY, {"case_id": case_id}).all()
+    else:
+        found = conn.execute(_NAMED_FIELDS_AND_KEY,
+                             {"case_id": case_id, "names": list(names)}).all()
     if not found:
         return None, []
     first = found[0]

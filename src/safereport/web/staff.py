@@ -40,7 +40,7 @@ from safereport.domain.vocabulary import (
     SubjectRole,
 )
 from safereport.errors import AccessDenied, InvalidInput, NotFound
-from safereport.services import casework, disclosure, evidence, practice, provenance
+from safereport.services import case_page, casework, disclosure, practice, provenance
 from safereport.services.auth import StaffArea, ensure_area
 from safereport.services.intake import CONSENT_CHOICES
 from safereport.stats.labels import label
@@ -164,8 +164,9 @@ async def new_case(request: Request, staff: Staff) -> Response:
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 @back_to("/staff/cases")
 def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -> Response:
-    instance = instance_of(request)
-    page = casework.case_page(instance, staff.user, case_id, _enum(Purpose, purpose))
+    view = case_page.case_page_view(instance_of(request), staff.user, case_id,
+                                    _enum(Purpose, purpose))
+    page = view.page
     abuse = page.values.get(CaseField.IMMIGRATION_ABUSE)
     return render_staff(
         request, "staff/case.html", page=page, fields=list(FIELD_ORDER),
@@ -177,17 +178,17 @@ def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -
         closure_reasons=casework.CLOSURE_REASONS,
         outcome_measures=practice.OUTCOME_MEASURES, outcome_stages=practice.OUTCOME_STAGES,
         marac_agencies=practice.MARAC_AGENCIES,
-        marac_referrals=practice.marac_referrals(instance, staff.user, case_id),
-        transfers=practice.transfers_for_case(instance, staff.user, case_id),
-        transfer_orgs=practice.transfer_organisations(instance, staff.user),
-        colleagues=casework.colleagues(instance, staff.user),
+        marac_referrals=view.marac_referrals,
+        transfers=view.transfers,
+        transfer_orgs=view.transfer_orgs,
+        colleagues=view.colleagues,
         statuses=[s for s in casework.STAFF_STATUSES if s is not page.summary.status],
-        disclosures=disclosure.disclosures_for_case(instance, staff.user, case_id),
-        checklist=casework.load_checklist(instance),
-        facts=provenance.case_facts(instance, staff.user, case_id),
+        disclosures=view.disclosures,
+        checklist=view.checklist,
+        facts=view.facts,
         consent_choices=CONSENT_CHOICES, request_choices=provenance.REQUEST_CHOICES,
         requestable=provenance.REQUESTABLE_CATEGORIES,
-        voices=[i for i in evidence.list_for_staff(instance, staff.user, case_id) if i.voice],
+        voices=view.voices,
         case_id=case_id)
 
 

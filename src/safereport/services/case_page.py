@@ -1,0 +1,146 @@
+"""Everything the staff case page shows, read through one database connection (issue 13).
+
+The page shows her case as the guard allows it (:func:`casework.case_page`: two decisions in
+one group commit, then the vault), and around it the facts staff work with: MARAC referrals,
+transfers, disclosures, colleagues, the support services a case can be handed to, consents and
+requests, attachments, the risk checklist. Each of those is read by its own service function,
+which stays the one place its query lives; here they are lent one read connection instead of
+each opening its own. The page then costs one ``BEGIN`` and one rollback, not fifteen, and on
+SQLite everything on it comes from one snapshot.
+
+Nothing about the decisions changes: they are made, appended and committed as before, and the
+ledger checks each entry from its own connection before the vault opens anything (I1). A
+refusal on the way (a case not held, a note that cannot be opened) is committed through the
+ledger as before. The lent connection only reads: a service that tried to write through it
+would fail, loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine
+
+from safereport.domain.risk import Checklist
+from safereport.domain.vocabulary import OrgKind, Purpose
+from safereport.services import casework, disclosure, evidence, practice, provenance
+from safereport.services.auth import StaffUser
+from safereport.services.instance import Instance
+from safereport.store import case_page as rows
+
+__all__ = ["CasePageView", "case_page_view"]
+
+
+@dataclass(frozen=True)
+class CasePageView:
+    """The case page's content: her case as decided, and the facts around it."""
+
+    page: casework.CasePage
+    marac_referrals: list[tuple[str, str]]
+    transfers: list[practice.TransferView]
+    transfer_orgs: list[tuple[str, str]]
+    colleagues: list[tuple[str, str]]
+    disclosures: list[disclosure.DisclosureView]
+    checklist: Checklist
+    facts: provenance.CaseFacts
+    #: Her recorded voice notes among the case's attachments.
+    voices: list[evidence.EvidenceItem]
+
+
+def case_page_view(
+    instance: Instance, user: StaffUser, case_id: str, purpose: Purpose | None = None
+) -> CasePageView:
+    """The case page for ``user``: the case first (a case not held is refused, on record,
+    before anything else is read), then the facts around it from the same snapshot."""
+    with _one_connection(instance) as (reading, conn):
+        page = casework.case_page(reading, user, case_id, purpose)
+        return CasePageView(
+            page=page,
+            marac_referrals=[
+                (r.id, f"{r.status.replace('_', ' ')}, asked {r.created_at:%d %b %Y}")
+                for r in rows.marac_referral_rows(conn, case_id, user.org_id)],
+            transfers=[
+                practice.TransferView(r.request_id, r.name, r.status, _aware(r.created_at),
+                                      _aware(r.accepted_at) if r.accepted_at is not None
+                                      else None)
+                for r in rows.transfer_rows(conn, case_id, user.org_id)],
+            transfer_orgs=(rows.support_services(conn, user.org_id)
+                           if user.org_kind is OrgKind.SUPPORT_SERVICE else []),
+            colleagues=rows.colleagues(conn, user.org_id),
+            disclosures=[disclosure._view(conn, row)
+                         for row in rows.disclosure_rows(conn, case_id, user.org_id)],
+            checklist=casework.load_checklist(reading),
+            facts=_facts(conn, case_id),
+            voices=[item for item in _attachments(conn, case_id) if item.voice],
+        )
+
+
+def _facts(conn: Connection, case_id: str) -> provenance.CaseFacts:
+    """Consents and requests on the case, with who stated and confirmed each."""
+    consents = rows.consent_rows(conn, case_id)
+    requests = rows.victim_request_rows(conn, case_id)
+    names = rows.display_names(conn, [*(c.recorded_by for c in consents),
+                                      *(c.confirmed_by for c in consents),
+                                      *(r.recorded_by for r in requests),
+                                      *(r.confirmed_by for r in requests)])
+    return provenance.CaseFacts(
+        tuple(provenance._consent_view(c, names) for c in consents),
+        tuple(provenance._request_view(r, names) for r in requests))
+
+
+def _attachments(conn: Connection, case_id: str) -> list[evidence.EvidenceItem]:
+    """The case's attachments, numbered in the order they were added."""
+    return [
+        evidence.EvidenceItem(id=row.id, number=number, media_type=row.media_type,
+                              size=int(row.size), cleaned=bool(row.cleaned),
+                              added_kind=row.added_kind, created_at=_aware(row.created_at),
+                              voice=bool(row.voice))
+        for number, row in enumerate(rows.evidence_rows(conn, case_id), start=1)
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@contextmanager
+def _one_connection(instance: Instance) -> Iterator[tuple[Instance, Connection]]:
+    """``instance`` as the page's reads see it: its engine lends one read connection.
+
+    The guard, vault and ledger are the instance's own (the ledger keeps its own engine, so
+    its commits and its check of a committed entry never go through the lent connection).
+    """
+    with instance.engine.connect() as conn:
+        yield cast(Instance, _Reading(instance, _LentConnection(instance.engine, conn))), conn
+
+
+class _LentConnection:
+    """An engine whose ``connect()`` hands out one open connection, and that cannot write."""
+
+    def __init__(self, engine: Engine, conn: Connection) -> None:
+        self._engine = engine
+        self._conn = conn
+
+    def connect(self) -> nullcontext[Connection]:
+        return nullcontext(self._conn)
+
+    def begin(self) -> Any:
+        raise RuntimeError("the case page only reads: a write goes through the instance")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)  # the dialect, the URL
+
+
+class _Reading:
+    """An instance whose ``engine`` is a :class:`_LentConnection`; the rest is the instance's."""
+
+    def __init__(self, instance: Instance, engine: _LentConnection) -> None:
+        self._instance = instance
+        self.engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._instance, name)

@@ -10,7 +10,8 @@ from safereport.domain.vocabulary import Action, Purpose, Recipient
 from safereport.errors import AccessDenied, LedgerError
 from safereport.services.access import access_case
 from safereport.services.instance import Instance
-from safereport.services.synthetic import DemoOrgs, _actor, _cases_of
+from safereport.services.synthetic import DemoOrgs, _actor
+from safereport.store.cases import case_ids_of_org
 from safereport.store.core import cases
 from safereport.store.ledger import ledger_entries
 from safereport.store.vault import vault_fields
@@ -30,8 +31,8 @@ def _entries(instance: Instance) -> list[tuple[int, str, str, str | None]]:
 def _setup(demo: tuple[Instance, DemoOrgs]) -> tuple[Instance, DemoOrgs, str, str]:
     instance, orgs = demo
     with instance.engine.connect() as conn:
-        support_case = _cases_of(conn, orgs.support[0], 1)[0]
-        police_case = _cases_of(conn, orgs.police[0], 1)[0]
+        support_case = case_ids_of_org(conn, orgs.support[0], 1)[0]
+        police_case = case_ids_of_org(conn, orgs.police[0], 1)[0]
     return instance, orgs, support_case, police_case
 
 
@@ -78,7 +79,7 @@ def test_another_organisation_cannot_read(demo) -> None:  # type: ignore[no-unty
     instance, orgs, _, _ = _setup(demo)
     with instance.engine.connect() as conn:
         caseworker = _actor(conn, "caseworker1")  # works for support[0]
-        other_case = _cases_of(conn, orgs.support[1], 1)[0]
+        other_case = case_ids_of_org(conn, orgs.support[1], 1)[0]
     with pytest.raises(AccessDenied):
         access_case(instance, caseworker, other_case, purpose=Purpose.SUPPORT)
     assert _entries(instance)[-1][1] == "deny"
@@ -132,7 +133,7 @@ def test_a_tampered_ciphertext_is_an_opaque_denial_on_record(demo) -> None:  # t
     assert entries[-1][1] == "deny" and entries[-2][1] == "allow"  # decision, then the failure
     # other cases are unaffected
     with instance.engine.connect() as conn:
-        others = [c for c in _cases_of(conn, demo[1].support[0], 5) if c != case_id]
+        others = [c for c in case_ids_of_org(conn, demo[1].support[0], 5) if c != case_id]
     assert access_case(instance, caseworker, others[0], purpose=Purpose.SUPPORT).values
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection
 
 from safereport.domain.fields import FIELD_CATEGORY, CaseField
 from safereport.domain.refusals import refusal_for
@@ -44,7 +44,7 @@ from safereport.ledger.record import record_from_decision
 from safereport.policy.decision import Decision, Grant, Seal
 from safereport.policy.request import make_request
 from safereport.services.instance import Instance
-from safereport.store.core import cases, organisations
+from safereport.store.cases import case_facts
 from safereport.store.provenance import standing_consent, victim_request_stands
 from safereport.vault.blind import BlindKind
 
@@ -118,31 +118,15 @@ class _CaseFacts:
     erased: bool
 
 
-#: Built once: every read of a case asks for these facts (issue 13).
-_CASE_FACTS = (
-    select(
-        cases.c.org_id,
-        organisations.c.kind,
-        cases.c.subject_role,
-        cases.c.crime_type,
-        cases.c.erased_at,
-    )
-    .join(organisations, organisations.c.id == cases.c.org_id)
-    .where(cases.c.id == bindparam("case_id"))
-)
-
-
 def _case_facts(conn: Connection, case_id: str) -> _CaseFacts | None:
-    row = conn.execute(_CASE_FACTS, {"case_id": case_id}).first()
+    row = case_facts(conn, case_id)
     if row is None:
         return None
     try:
-        holder = _HOLDERS.get(OrgKind(row.kind))
+        holder = _HOLDERS.get(OrgKind(row.org_kind))
     except ValueError:
         holder = None
-    return _CaseFacts(
-        row.org_id, holder, row.subject_role, row.crime_type, row.erased_at is not None
-    )
+    return _CaseFacts(row.org_id, holder, row.subject_role, row.crime_type, row.erased)
 
 
 def active_consent(conn: Connection, case_id: str, recipient: Recipient, purpose: Purpose) -> bool:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection
 
 from safereport.domain.case import new_id
 from safereport.domain.fields import CaseField
@@ -54,10 +54,17 @@ from safereport.services.access import Actor, record_failure
 from safereport.services.auth import INTEGRATION_ACCOUNT_PREFIX, StaffUser, create_user
 from safereport.services.instance import Instance
 from safereport.services.users import find_org
-from safereport.store.accounts import set_active
-from safereport.store.api_tokens import api_tokens
-from safereport.store.core import organisations, users
-from safereport.store.ledger import ledger_entries
+from safereport.store.accounts import org_kind_by_id, set_active
+from safereport.store.api_tokens import (
+    count_call,
+    insert_token,
+    revocation_of,
+    revoke,
+    token_by_hash,
+    token_name_taken,
+    tokens,
+)
+from safereport.store.ledger import entries_by_actor
 from safereport.store.provenance import FactSource
 
 __all__ = [
@@ -217,18 +224,16 @@ def add_token(
         found = find_org(conn, org) or _org_by_id(conn, org)
         if found is None:
             raise InvalidInput(f"no organisation {org!r} (see `safereport org list`)")
-        taken = conn.execute(select(api_tokens.c.id).where(api_tokens.c.name == name)).first()
-        if taken is not None:
+        if token_name_taken(conn, name):
             raise InvalidInput(f"a token named {name!r} exists already (revoke it, or pick "
                                "another name)")
         user_id = create_user(conn, org_id=found[0], username=INTEGRATION_ACCOUNT_PREFIX + name,
                               display_name=f"Integration {name}", role=actor_role,
                               password="", password_hash=_NO_PASSWORD, now=moment)
         set_active(conn, user_id, False)  # never signs in: only its token acts for it
-        conn.execute(api_tokens.insert().values(
-            id=new_id(), name=name, user_id=user_id, token_hash=hash_token(secret),
-            scopes=" ".join(s.value for s in chosen), rate_per_minute=rate_per_minute,
-            window_minute=0, window_count=0, created_at=moment))
+        insert_token(conn, id=new_id(), name=name, user_id=user_id,
+                     token_hash=hash_token(secret), scopes=" ".join(s.value for s in chosen),
+                     rate_per_minute=rate_per_minute, created_at=moment)
         # On record with the change (a step that opens no case data: ``deny`` says so).
         record_failure(instance, _OPERATOR, None, None, "api_token_added", conn=conn, detail={
             "token": name, "account": f"user:{user_id}", "role": actor_role.value,
@@ -238,22 +243,14 @@ def add_token(
 
 
 def _org_by_id(conn: Connection, org_id: str) -> tuple[str, OrgKind] | None:
-    row = conn.execute(select(organisations.c.id, organisations.c.kind).where(
-        organisations.c.id == org_id)).first()
-    return (row.id, OrgKind(row.kind)) if row else None
-
-
-def _token_query() -> Any:
-    return (select(api_tokens, users.c.role, organisations.c.name.label("org_name"),
-                   organisations.c.kind.label("org_kind"))
-            .join(users, users.c.id == api_tokens.c.user_id)
-            .join(organisations, organisations.c.id == users.c.org_id))
+    kind = org_kind_by_id(conn, org_id)
+    return (org_id, OrgKind(kind)) if kind is not None else None
 
 
 def list_tokens(instance: Instance) -> list[TokenInfo]:
     """Every token, revoked ones too (never a secret, nor its hash)."""
     with instance.engine.connect() as conn:
-        rows = conn.execute(_token_query().order_by(api_tokens.c.name)).all()
+        rows = tokens(conn)
     return [TokenInfo(r.name, r.org_name, r.org_kind, r.role, tuple(r.scopes.split()),
                       r.rate_per_minute, r.created_at, r.last_used_at, r.revoked_at)
             for r in rows]
@@ -262,14 +259,12 @@ def list_tokens(instance: Instance) -> list[TokenInfo]:
 def revoke_token(instance: Instance, name: str, *, now: datetime | None = None) -> bool:
     """Revoke a token: refused from its next call on. False if it was revoked already."""
     with instance.engine.begin() as conn:
-        row = conn.execute(select(api_tokens.c.revoked_at).where(
-            api_tokens.c.name == name)).first()
+        row = revocation_of(conn, name)
         if row is None:
             raise InvalidInput(f"no token named {name!r} (see `safereport api token list`)")
         if row.revoked_at is not None:
             return False
-        conn.execute(update(api_tokens).where(api_tokens.c.name == name).values(
-            revoked_at=_now(now)))
+        revoke(conn, name, _now(now))
         record_failure(instance, _OPERATOR, None, None, "api_token_revoked", conn=conn,
                        detail={"token": name})
     return True
@@ -292,17 +287,6 @@ class Integration:
         return casework.actor_for(self.user).id
 
 
-def _count_call(conn: Connection, token_id: str, minute: int, moment: datetime) -> int:
-    """Count one call in the token's current minute; returns the count including it."""
-    conn.execute(update(api_tokens).where(and_(
-        api_tokens.c.id == token_id, api_tokens.c.window_minute != minute)).values(
-        window_minute=minute, window_count=0))
-    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(
-        window_count=api_tokens.c.window_count + 1, last_used_at=moment))
-    return int(conn.execute(select(api_tokens.c.window_count).where(
-        api_tokens.c.id == token_id)).scalar_one())
-
-
 def authenticate(instance: Instance, secret: str | None, *,
                  now: datetime | None = None) -> Integration:
     """The integration behind a bearer token, counted against its rate; or a refusal."""
@@ -312,15 +296,13 @@ def authenticate(instance: Instance, secret: str | None, *,
     moment = _now(now)
     wanted = hash_token(secret)
     with instance.engine.begin() as conn:
-        row = conn.execute(_token_query().add_columns(
-            users.c.username, users.c.display_name, users.c.org_id).where(
-            api_tokens.c.token_hash == wanted)).first()
+        row = token_by_hash(conn, wanted)
         if row is None or not hmac.compare_digest(row.token_hash, wanted):
             raise IntegrationRefused(Refusal.UNAUTHORIZED,
                                      "send a valid token: Authorization: Bearer <token>")
         if row.revoked_at is not None:
             raise IntegrationRefused(Refusal.TOKEN_REVOKED, "this token has been revoked")
-        count = _count_call(conn, row.id, int(moment.timestamp()) // 60, moment)
+        count = count_call(conn, row.id, int(moment.timestamp()) // 60, moment)
     if count > row.rate_per_minute:
         raise IntegrationRefused(
             Refusal.RATE_LIMITED,
@@ -464,13 +446,7 @@ def own_entries(instance: Instance, integration: Integration, *, after: int = -1
                 limit: int = 100) -> list[OwnEntry]:
     """The ledger entries whose actor is the integration, oldest first, after ``after``."""
     with instance.engine.connect() as conn:
-        rows = conn.execute(
-            select(ledger_entries.c.idx, ledger_entries.c.created_at, ledger_entries.c.case_id,
-                   ledger_entries.c.action, ledger_entries.c.purpose,
-                   ledger_entries.c.recipient, ledger_entries.c.effect, ledger_entries.c.rules)
-            .where(and_(ledger_entries.c.actor_id == integration.actor_id,
-                        ledger_entries.c.idx > after))
-            .order_by(ledger_entries.c.idx).limit(max(1, min(limit, 1000)))).all()
+        rows = entries_by_actor(conn, integration.actor_id, after, max(1, min(limit, 1000)))
     return [OwnEntry(r.idx, r.created_at, r.case_id, r.action, r.purpose, r.recipient, r.effect,
                      tuple(r.rules.split())) for r in rows]
 

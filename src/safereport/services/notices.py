@@ -40,10 +40,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import and_, select, update
 
 from safereport.config import Secret, Settings
 from safereport.domain.case import new_id
@@ -53,8 +51,15 @@ from safereport.services.access import access_case
 from safereport.services.auth import get_user
 from safereport.services.casework import actor_for, default_purpose
 from safereport.services.instance import Instance
-from safereport.store.core import cases, organisations
-from safereport.store.notices import notices
+from safereport.store.cases import case_language, case_org
+from safereport.store.notices import (
+    NoticeRow,
+    claim_notice,
+    due_notices,
+    queue_notice,
+    record_try,
+)
+from safereport.store.notices import outcome_counts as notice_outcomes
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -265,9 +270,8 @@ def _enqueue(instance: Instance, kind: str, case_id: str, user_id: str | None) -
     now = datetime.now(UTC)
     try:
         with instance.engine.begin() as conn:
-            conn.execute(notices.insert().values(
-                id=new_id(), kind=kind, case_id=case_id, user_id=user_id, created_at=now,
-                due_at=now, attempts=0))
+            queue_notice(conn, id=new_id(), kind=kind, case_id=case_id, user_id=user_id,
+                         now=now)
     except Exception:  # the reply or report is saved already: never fail it for a notice
         log.exception("a %s notice could not be queued", kind)
         return
@@ -306,18 +310,14 @@ def deliver_due(instance: Instance, *, now: datetime | None = None,
     now = now or datetime.now(UTC)
     config = config_of(instance.settings)
     with instance.engine.connect() as conn:
-        due = conn.execute(
-            select(notices).where(and_(notices.c.sent_at.is_(None), notices.c.due_at <= now))
-            .order_by(notices.c.due_at).limit(limit)).all()
+        due = due_notices(conn, now, limit)
     settled = 0
     for row in due:
         # Claim the row (compare-and-set on its due time): of several workers over one
         # database, only one sends it; a worker that dies mid-send leaves it to a retry.
         with instance.engine.begin() as conn:
-            claimed = conn.execute(update(notices).where(and_(
-                notices.c.id == row.id, notices.c.sent_at.is_(None),
-                notices.c.due_at == row.due_at)).values(due_at=now + _CLAIM)).rowcount
-        if claimed != 1:
+            claimed = claim_notice(conn, row.id, row.due_at, now + _CLAIM)
+        if not claimed:
             continue
         try:
             result = (_deliver_reply(instance, config, row, now, translate) if row.kind == "reply"
@@ -325,34 +325,32 @@ def deliver_due(instance: Instance, *, now: datetime | None = None,
         except Exception as exc:  # a notifier may fail in any way: retry later
             log.warning("notice %s not sent (%s); it will be tried again", row.id,
                         type(exc).__name__)
-            attempts = int(row.attempts) + 1
+            attempts = row.attempts + 1
             gave_up = attempts >= MAX_ATTEMPTS
             result = _Outcome("gave_up" if gave_up else None,
                               now + timedelta(minutes=min(2 ** attempts, 360)),
                               type(exc).__name__)
             if gave_up:
                 log.error("notice %s not sent after %d tries: given up", row.id, attempts)
-        values: dict[str, Any] = {"attempts": notices.c.attempts + 1}
         if result.outcome is not None:
-            values.update(sent_at=now, outcome=result.outcome)
             settled += 1
-        values["due_at"] = result.due if result.due is not None else row.due_at
-        if result.error:
-            values["last_error"] = result.error[:_ERROR_CHARS]
         with instance.engine.begin() as conn:
-            conn.execute(update(notices).where(notices.c.id == row.id).values(**values))
+            record_try(
+                conn, row.id,
+                due_at=result.due if result.due is not None else row.due_at,
+                settled=(now, result.outcome) if result.outcome is not None else None,
+                error=result.error[:_ERROR_CHARS])
     return settled
 
 
-def _deliver_reply(instance: Instance, config: NoticeConfig, row: Any, now: datetime,
+def _deliver_reply(instance: Instance, config: NoticeConfig, row: NoticeRow, now: datetime,
                    translate: Translate) -> _Outcome:
     if config.email is None and config.text is None:
         return _Outcome("not_configured")
     with instance.engine.connect() as conn:
-        case = conn.execute(select(cases.c.language, cases.c.erased_at)
-                            .where(cases.c.id == row.case_id)).first()
+        case = case_language(conn, row.case_id) if row.case_id is not None else None
         user = get_user(conn, row.user_id) if row.user_id else None
-    if case is None or case.erased_at is not None or user is None:
+    if case is None or case.erased or user is None or row.case_id is None:
         return _Outcome("erased")
     try:
         opened = access_case(
@@ -380,13 +378,11 @@ def _deliver_reply(instance: Instance, config: NoticeConfig, row: Any, now: date
     return _Outcome(outcome)
 
 
-def _deliver_staff(instance: Instance, config: NoticeConfig, row: Any) -> _Outcome:
+def _deliver_staff(instance: Instance, config: NoticeConfig, row: NoticeRow) -> _Outcome:
     if config.email is None or not config.staff:
         return _Outcome("not_configured")
     with instance.engine.connect() as conn:
-        org = conn.execute(select(organisations.c.id, organisations.c.name)
-                           .join(cases, cases.c.org_id == organisations.c.id)
-                           .where(cases.c.id == row.case_id)).first()
+        org = case_org(conn, row.case_id) if row.case_id is not None else None
     if org is None:
         return _Outcome("erased")
     to = config.staff.get(org.id) or config.staff.get(org.name) or config.staff.get("*")
@@ -398,12 +394,9 @@ def _deliver_staff(instance: Instance, config: NoticeConfig, row: Any) -> _Outco
 
 def outcome_counts(instance: Instance) -> dict[str, int]:
     """How many notices wait (``waiting``) and how many ended each way."""
-    from sqlalchemy import func
-
     with instance.engine.connect() as conn:
-        rows = conn.execute(select(notices.c.outcome, func.count())
-                            .group_by(notices.c.outcome)).all()
-    return {str(outcome or "waiting"): int(count) for outcome, count in rows}
+        counts = notice_outcomes(conn)
+    return {str(outcome or "waiting"): count for outcome, count in counts.items()}
 
 
 # ---- the worker -----------------------------------------------------------------------------

@@ -10,8 +10,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select
-
 from safereport.domain.case import new_id
 from safereport.errors import InvalidInput, LedgerError
 from safereport.ledger.keys import verify_cosignature
@@ -20,9 +18,14 @@ from safereport.ledger.record import PADDING
 from safereport.services.auth import StaffArea, StaffUser, ensure_area
 from safereport.services.instance import Instance
 from safereport.services.quarantine import quarantine_counts
-from safereport.store.ledger import ledger_entries
-from safereport.store.staff import witness_cosignatures
-from safereport.store.witnesses import WitnessStatus, statuses
+from safereport.store.ledger import counts_by_rules, latest_denials
+from safereport.store.witnesses import (
+    WitnessStatus,
+    keep_offered_cosignature,
+    offered_cosignatures,
+    offered_notes,
+    statuses,
+)
 
 __all__ = [
     "AUTO_VERIFY_MAX",
@@ -84,8 +87,7 @@ class AuditOverview:
 
 def _cosigned_notes(instance: Instance) -> list[tuple[str, str]]:
     with instance.engine.connect() as conn:
-        rows = conn.execute(select(witness_cosignatures.c.witness, witness_cosignatures.c.note))
-        return [(f"cosigned by {r.witness}", r.note) for r in rows]
+        return [(f"cosigned by {witness}", note) for witness, note in offered_notes(conn)]
 
 
 #: Up to this size the page recomputes the whole log on every view; beyond it, verification
@@ -136,34 +138,21 @@ def audit_overview(instance: Instance, user: StaffUser, *, denied_limit: int = 5
     checkpoint = instance.ledger.checkpoint()
     verified, message = _status(instance, instance.ledger.size())
     with instance.engine.connect() as conn:
-        denied_rows = conn.execute(
-            select(ledger_entries.c.idx, ledger_entries.c.created_at, ledger_entries.c.actor_role,
-                   ledger_entries.c.actor_org_kind, ledger_entries.c.holder,
-                   ledger_entries.c.action, ledger_entries.c.purpose,
-                   ledger_entries.c.recipient, ledger_entries.c.rules)
-            .where(ledger_entries.c.effect == "deny")
-            .order_by(ledger_entries.c.idx.desc()).limit(denied_limit)
-        ).all()
-        # Grouped in SQL by (rules, effect): few distinct combinations, whatever the log's size.
-        grouped = conn.execute(
-            select(ledger_entries.c.rules, ledger_entries.c.effect, func.count())
-            .group_by(ledger_entries.c.rules, ledger_entries.c.effect)
-        ).all()
-        cosigs = conn.execute(
-            select(witness_cosignatures).order_by(witness_cosignatures.c.checkpoint_size.desc())
-        ).all()
+        denied_rows = latest_denials(conn, denied_limit)
+        grouped = counts_by_rules(conn)
+        cosigs = offered_cosignatures(conn)
         held = tuple(quarantine_counts(conn).items())
         witnesses = list(statuses(conn))
     by_rule: Counter[tuple[str, str]] = Counter()
     by_effect: Counter[str] = Counter()
     padding = 0
-    for rules, effect, count in grouped:
-        if effect == PADDING:
-            padding += count  # no decision: not counted with the decisions
+    for group in grouped:
+        if group.effect == PADDING:
+            padding += group.count  # no decision: not counted with the decisions
             continue
-        by_effect[effect] += count
-        for rule in rules.split():
-            by_rule[(rule, effect)] += count
+        by_effect[group.effect] += group.count
+        for rule in group.rules.split():
+            by_rule[(rule, group.effect)] += group.count
     return AuditOverview(
         size=instance.ledger.size(),
         checkpoint=checkpoint,
@@ -205,8 +194,8 @@ def add_cosignature(instance: Instance, user: StaffUser, note_text: str, witness
     except LedgerError as exc:
         raise InvalidInput(f"the cosigned checkpoint does not verify: {exc}") from exc
     with instance.engine.begin() as conn:
-        conn.execute(insert(witness_cosignatures).values(
-            id=new_id(), witness=verifier.name, key_id=verifier.key_id.hex(),
+        keep_offered_cosignature(
+            conn, id=new_id(), witness=verifier.name, key_id=verifier.key_id.hex(),
             checkpoint_size=size, cosigned_at=timestamp, note=text,
-            added_at=datetime.now(UTC)))
+            added_at=datetime.now(UTC))
     return size

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection
 
 from safereport.domain.case import new_id
 from safereport.domain.vocabulary import (
@@ -38,19 +38,24 @@ from safereport.services.casework import (
 )
 from safereport.services.instance import Instance
 from safereport.services.intake import CONSENT_CHOICES, victim_actor
-from safereport.store.core import cases, consents, users
+from safereport.store.accounts import display_names
+from safereport.store.cases import case_holder
 from safereport.store.provenance import (
     ConsentRow,
     FactSource,
     VictimRequestRow,
+    confirm_consent_by,
+    confirm_request_by,
     consent_row,
     consent_rows,
+    insert_consent,
+    insert_victim_request,
+    released_to,
     standing_consent_row,
     victim_request_row,
     victim_request_rows,
-    victim_requests,
+    withdraw_victim_request,
 )
-from safereport.store.staff import disclosure_requests
 
 __all__ = [
     "REQUESTABLE_CATEGORIES",
@@ -156,9 +161,8 @@ class SharedBefore:
 
 
 def _held_case(conn: Connection, user: StaffUser, case_id: str) -> None:
-    row = conn.execute(select(cases.c.org_id, cases.c.erased_at).where(cases.c.id == case_id))
-    found = row.first()
-    if found is None or found.org_id != user.org_id or found.erased_at is not None:
+    found = case_holder(conn, case_id)
+    if found is None or found.org_id != user.org_id or found.erased:
         raise CaseNotHeld()
 
 
@@ -257,9 +261,8 @@ def _insert_staff_consent(
     conn: Connection, consent_id: str, case_id: str, recipient: Recipient, purpose: Purpose,
     recorder: str,
 ) -> None:
-    conn.execute(insert(consents).values(
-        id=consent_id, case_id=case_id, recipient=recipient.value, purpose=purpose.value,
-        given_at=_now(), source=FactSource.STAFF.value, recorded_by=recorder))
+    insert_consent(conn, id=consent_id, case_id=case_id, recipient=recipient, purpose=purpose,
+                   given_at=_now(), source=FactSource.STAFF, recorded_by=recorder)
 
 
 def record_request_in_person(
@@ -280,10 +283,10 @@ def record_request_in_person(
 
     def work(conn: Connection) -> None:
         _insert_staff_consent(conn, consent_id, case_id, recipient, purpose, user.id)
-        conn.execute(insert(victim_requests).values(
-            id=request_id, case_id=case_id, recipient=recipient.value, purpose=purpose.value,
-            categories=" ".join(sorted(wanted)), source=FactSource.STAFF.value,
-            recorded_by=user.id, consent_id=consent_id, created_at=_now()))
+        insert_victim_request(
+            conn, id=request_id, case_id=case_id, recipient=recipient, purpose=purpose,
+            categories=wanted, source=FactSource.STAFF, recorded_by=user.id,
+            consent_id=consent_id, created_at=_now())
 
     _staff_write(instance, user, case_id, "request_recorded", work)
     return request_id
@@ -311,10 +314,8 @@ def _confirmation_refusal(user: StaffUser, row: ConsentRow | VictimRequestRow | 
 
 
 def _case_org(conn: Connection, case_id: str) -> str | None:
-    row = conn.execute(
-        select(cases.c.org_id, cases.c.erased_at).where(cases.c.id == case_id)
-    ).first()
-    return None if row is None or row.erased_at is not None else str(row.org_id)
+    row = case_holder(conn, case_id)
+    return None if row is None or row.erased else row.org_id
 
 
 def confirm_consent(instance: Instance, user: StaffUser, consent_id: str) -> None:
@@ -367,22 +368,15 @@ def _mark_confirmed(
     review_on: datetime,
 ) -> bool:
     """Confirm it; a consent gets its review date now (``consent_review_days``)."""
-    table = victim_requests if kind == "request" else consents
     moment = _now()
-    done = conn.execute(
-        update(table)
-        .where(and_(table.c.id == row.id, table.c.confirmed_by.is_(None),
-                    table.c.withdrawn_at.is_(None), table.c.recorded_by != confirmer))
-        .values(confirmed_by=confirmer, confirmed_at=moment,
-                **({"review_on": review_on} if table is consents else {}))
-    ).rowcount == 1
+    if kind == "request":
+        done = confirm_request_by(conn, row.id, confirmer, moment)
+    else:
+        done = confirm_consent_by(conn, row.id, confirmer, moment, review_on,
+                                  not_its_recorder=True)
     if done and isinstance(row, VictimRequestRow) and row.consent_id:
-        conn.execute(
-            update(consents)
-            .where(and_(consents.c.id == row.consent_id, consents.c.confirmed_by.is_(None),
-                        consents.c.withdrawn_at.is_(None)))
-            .values(confirmed_by=confirmer, confirmed_at=moment, review_on=review_on)
-        )
+        confirm_consent_by(conn, row.consent_id, confirmer, moment, review_on,
+                           not_its_recorder=False)
     return done
 
 
@@ -390,7 +384,7 @@ def case_facts(instance: Instance, user: StaffUser, case_id: str) -> CaseFacts:
     """Consents and requests on a held case, with who stated and confirmed each."""
     with instance.engine.connect() as conn:
         _held_case(conn, user, case_id)
-        names = dict(conn.execute(select(users.c.id, users.c.display_name)).all())
+        names = display_names(conn)
         consent_views = tuple(_consent_view(c, names) for c in consent_rows(conn, case_id))
         request_views = tuple(_request_view(r, names) for r in victim_request_rows(conn, case_id))
     return CaseFacts(consent_views, request_views)
@@ -443,15 +437,15 @@ def ask_for_disclosure_herself(
     consent = standing_consent_row(conn, case_id, recipient, purpose)
     consent_id = consent.id if consent is not None else new_id()
     if consent is None:
-        conn.execute(insert(consents).values(
-            id=consent_id, case_id=case_id, recipient=recipient.value, purpose=purpose.value,
-            given_at=_now(), source=FactSource.SUBJECT.value,
-            review_on=_now() + timedelta(days=instance.settings.consent_review_days)))
+        insert_consent(
+            conn, id=consent_id, case_id=case_id, recipient=recipient, purpose=purpose,
+            given_at=_now(), source=FactSource.SUBJECT,
+            review_on=_now() + timedelta(days=instance.settings.consent_review_days))
     request_id = new_id()
-    conn.execute(insert(victim_requests).values(
-        id=request_id, case_id=case_id, recipient=recipient.value, purpose=purpose.value,
-        categories=" ".join(sorted(wanted)), source=FactSource.SUBJECT.value,
-        consent_id=consent_id, created_at=_now()))
+    insert_victim_request(
+        conn, id=request_id, case_id=case_id, recipient=recipient, purpose=purpose,
+        categories=wanted, source=FactSource.SUBJECT, consent_id=consent_id,
+        created_at=_now())
     return request_id
 
 
@@ -469,8 +463,7 @@ def withdraw_her_request(
     )
     if not decision.allowed:
         raise AccessDenied("access denied", rules=decision.rules, reasons=decision.reasons)
-    conn.execute(update(victim_requests).where(victim_requests.c.id == row.id)
-                 .values(withdrawn_at=_now()))
+    withdraw_victim_request(conn, row.id, _now())
     return True
 
 
@@ -478,14 +471,7 @@ def shared_under(
     conn: Connection, case_id: str, recipient: Recipient, purpose: Purpose
 ) -> list[SharedBefore]:
     """What was released to this kind of recipient for this purpose (newest first)."""
-    rows = conn.execute(
-        select(disclosure_requests.c.categories, disclosure_requests.c.updated_at)
-        .where(and_(disclosure_requests.c.case_id == case_id,
-                    disclosure_requests.c.recipient == recipient.value,
-                    disclosure_requests.c.purpose == purpose.value,
-                    disclosure_requests.c.status == "released"))
-        .order_by(disclosure_requests.c.updated_at.desc())
-    ).all()
+    rows = released_to(conn, case_id, recipient, purpose)
     return [
         SharedBefore(recipient, purpose, tuple(DataCategory(c) for c in r.categories.split()),
                      r.updated_at)

@@ -19,10 +19,17 @@ import secrets
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Table, case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 
-from safereport.store.public_forms import public_form_counters, public_form_salts
+from safereport.store.public_forms import (
+    add_counter,
+    add_salt,
+    count_again,
+    counter,
+    counts_under,
+    salt_of,
+    sweep,
+)
 
 __all__ = ["caught_counts", "day_salt", "hit", "peek", "record_caught", "spend"]
 
@@ -44,16 +51,6 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _insert_new(conn: Connection, values: dict[str, object],
-                table: Table = public_form_counters) -> bool:
-    """Insert a row unless its key exists already (atomically); True if added."""
-    target = table
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    key = next(iter(target.primary_key.columns))
-    statement = dialect.insert(target).values(**values).on_conflict_do_nothing().returning(key)
-    return conn.execute(statement).first() is not None
-
-
 def hit(engine: Engine, key: str, window: timedelta, *, now: datetime | None = None) -> int:
     """Count one event for ``key`` in its current window; the count including this one.
 
@@ -61,18 +58,10 @@ def hit(engine: Engine, key: str, window: timedelta, *, now: datetime | None = N
     starts a new one.
     """
     moment = _now(now)
-    table = public_form_counters
     with engine.begin() as conn:
-        if _insert_new(conn, {"key": key, "window_start": moment, "count": 1}):
+        if add_counter(conn, key, moment, 1):
             return 1
-        expired = table.c.window_start <= moment - window
-        counted = conn.execute(
-            update(table).where(table.c.key == key).values(
-                count=case((expired, 1), else_=table.c.count + 1),
-                window_start=case((expired, moment), else_=table.c.window_start),
-            ).returning(table.c.count)
-        ).scalar_one()
-        return int(counted)
+        return count_again(conn, key, moment, window)
 
 
 def peek(engine: Engine, key: str, window: timedelta, *,
@@ -80,17 +69,16 @@ def peek(engine: Engine, key: str, window: timedelta, *,
     """(the count of ``key`` in its current window, when that window ends), adding nothing."""
     moment = _now(now)
     with engine.connect() as conn:
-        row = conn.execute(select(public_form_counters.c.count, public_form_counters.c.window_start)
-                           .where(public_form_counters.c.key == key)).first()
-    if row is None or _aware(row[1]) <= moment - window:
+        row = counter(conn, key)
+    if row is None or _aware(row.window_start) <= moment - window:
         return 0, moment
-    return int(row[0]), _aware(row[1]) + window
+    return row.count, _aware(row.window_start) + window
 
 
 def spend(engine: Engine, key: str, until: datetime) -> bool:
     """Mark ``key`` (a challenge's hash) used; True only for the first caller, ever."""
     with engine.begin() as conn:
-        return _insert_new(conn, {"key": "spent/" + key, "window_start": until, "count": 1})
+        return add_counter(conn, "spent/" + key, until, 1)
 
 
 def record_caught(engine: Engine, what: str, *, now: datetime | None = None) -> None:
@@ -105,9 +93,8 @@ def caught_counts(engine: Engine, day: str) -> dict[str, int]:
     """What each layer stopped on ``day`` (YYYY-MM-DD, UTC): ``{"honeypot/report": 3, ...}``."""
     prefix = f"{_CAUGHT}{day}/"
     with engine.connect() as conn:
-        rows = conn.execute(select(public_form_counters.c.key, public_form_counters.c.count)
-                            .where(public_form_counters.c.key.startswith(prefix))).all()
-    return {str(row[0])[len(prefix):]: int(row[1]) for row in rows}
+        counts = counts_under(conn, prefix)
+    return {key[len(prefix):]: count for key, count in counts.items()}
 
 
 def day_salt(engine: Engine, *, now: datetime | None = None) -> bytes:
@@ -120,15 +107,11 @@ def day_salt(engine: Engine, *, now: datetime | None = None) -> bytes:
     if found is not None:
         return found
     with engine.begin() as conn:
-        _insert_new(conn, {"day": day, "salt": secrets.token_bytes(32)}, public_form_salts)
-        salt = bytes(conn.execute(select(public_form_salts.c.salt)
-                                  .where(public_form_salts.c.day == day)).scalar_one())
+        add_salt(conn, day, secrets.token_bytes(32))
+        salt = salt_of(conn, day)
         # Once a day: earlier salts go (their keys become unlinkable), old counts with them.
-        conn.execute(delete(public_form_salts).where(public_form_salts.c.day < day))
-        table = public_form_counters
-        conn.execute(delete(table).where(
-            table.c.window_start < moment - _KEEP, ~table.c.key.startswith(_CAUGHT)))
-        conn.execute(delete(table).where(table.c.window_start < moment - _KEEP_CAUGHT))
+        sweep(conn, day=day, before=moment - _KEEP, caught_prefix=_CAUGHT,
+              caught_before=moment - _KEEP_CAUGHT)
     with _salts_lock:
         for old in [k for k in _salts if k[0] == id(engine) and k[1] != day]:
             del _salts[old]

@@ -25,10 +25,8 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from safereport.domain import spam
 from safereport.domain.fields import CaseField
@@ -43,8 +41,25 @@ from safereport.services.casework import (
     record_not_held,
 )
 from safereport.services.instance import Instance
-from safereport.store.core import cases, instance_info
-from safereport.store.quarantine import HELD, quarantine, spam_features
+from safereport.store.cases import touch_case
+from safereport.store.instance_values import add_instance_value, instance_value
+from safereport.store.quarantine import (
+    HELD,
+    HeldRow,
+    decide_held,
+    feature_counts,
+    held_before,
+    held_count,
+    held_features,
+    held_for_shredding,
+    held_row,
+    held_rows,
+    held_since,
+    insert_held,
+    learn,
+    mark_shredded,
+    outcome_counts,
+)
 
 __all__ = [
     "DEFAULT_QUARANTINE_DAYS",
@@ -96,28 +111,18 @@ def feature_key(instance: Instance) -> bytes:
     if cache in _keys:
         return _keys[cache]
     with instance.engine.connect() as conn:
-        value = conn.execute(select(instance_info.c.value)
-                             .where(instance_info.c.key == _KEY_NAME)).scalar()
+        value = instance_value(conn, _KEY_NAME)
     if value is None:
-        try:
-            with instance.engine.begin() as conn:
-                value = secrets.token_hex(32)
-                conn.execute(instance_info.insert().values(key=_KEY_NAME, value=value))
-        except IntegrityError:  # another worker made it first: use theirs
-            with instance.engine.connect() as conn:
-                value = conn.execute(select(instance_info.c.value)
-                                     .where(instance_info.c.key == _KEY_NAME)).scalar_one()
-    _keys[cache] = bytes.fromhex(str(value))
+        with instance.engine.begin() as conn:
+            # another worker may make it first: then theirs stays, and is the one used
+            value = add_instance_value(conn, _KEY_NAME, secrets.token_hex(32))
+    _keys[cache] = bytes.fromhex(value)
     return _keys[cache]
 
 
 def _counts(conn: Connection, org_id: str, hashed: Iterable[str]) -> spam.Counts:
     wanted = sorted(set(hashed) | {""})
-    rows = conn.execute(select(spam_features.c.feature, spam_features.c.spam,
-                               spam_features.c.real)
-                        .where(and_(spam_features.c.org_id == org_id,
-                                    spam_features.c.feature.in_(wanted)))).all()
-    by_feature = {str(r.feature): (int(r.spam), int(r.real)) for r in rows}
+    by_feature = feature_counts(conn, org_id, wanted)
     totals = by_feature.pop("", (0, 0))
     return spam.Counts(totals[0], totals[1], by_feature)
 
@@ -155,16 +160,9 @@ def hold(conn: Connection, case_id: str, org_id: str, reason: str, assessment: A
     """Put a just-stored report in quarantine (inside its intake transaction)."""
     if reason not in REASONS:
         raise InvalidInput(f"unknown quarantine reason {reason!r}")
-    conn.execute(quarantine.insert().values(
-        case_id=case_id, org_id=org_id, reason=reason, score=round(assessment.probability, 4),
-        features=" ".join(assessment.hashed), held_at=now, outcome="", decided_at=None,
-        decided_by=None))
-
-
-def _held_since() -> Select[Any]:
-    """``(case_id, held_at)`` of every report still in quarantine (for retention's rule)."""
-    return select(quarantine.c.case_id, quarantine.c.held_at).where(
-        quarantine.c.outcome.in_(_HELD))
+    insert_held(conn, case_id=case_id, org_id=org_id, reason=reason,
+                score=round(assessment.probability, 4), features=" ".join(assessment.hashed),
+                held_at=now)
 
 
 def _register_with_retention() -> None:
@@ -175,7 +173,7 @@ def _register_with_retention() -> None:
         return
     register = getattr(retention, "register_quarantine_marker", None)
     if callable(register):
-        register(_held_since)
+        register(held_since)
 
 
 _register_with_retention()
@@ -203,17 +201,9 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _held_query(org_id: str) -> Select[Any]:
-    return (select(quarantine, cases.c.reference)
-            .join(cases, cases.c.id == quarantine.c.case_id)
-            .where(and_(quarantine.c.org_id == org_id, quarantine.c.outcome.in_(_HELD),
-                        cases.c.erased_at.is_(None))))
-
-
-def _held_report(instance: Instance, row: Any) -> HeldReport:
+def _held_report(instance: Instance, row: HeldRow) -> HeldReport:
     held_at = _aware(row.held_at)
-    return HeldReport(str(row.case_id), str(row.reference), str(row.reason), float(row.score),
-                      held_at, str(row.outcome),
+    return HeldReport(row.case_id, row.reference, row.reason, row.score, held_at, row.outcome,
                       held_at + timedelta(days=quarantine_days(instance)))
 
 
@@ -221,12 +211,9 @@ def list_held(instance: Instance, user: StaffUser, *, limit: int = 200) -> tuple
         list[HeldReport], int]:
     """The organisation's held reports, waiting ones first, newest first; and how many."""
     ensure_area(user, StaffArea.CASEWORK)
-    query = _held_query(user.org_id)
     with instance.engine.connect() as conn:
-        total = int(conn.execute(select(func.count()).select_from(query.subquery()))
-                    .scalar_one())
-        rows = conn.execute(query.order_by(quarantine.c.outcome, quarantine.c.held_at.desc(),
-                                           quarantine.c.case_id).limit(limit)).all()
+        total = held_count(conn, user.org_id)
+        rows = held_rows(conn, user.org_id, limit)
     return [_held_report(instance, row) for row in rows], total
 
 
@@ -244,7 +231,7 @@ class HeldPage:
 
 
 def _held_row(conn: Connection, instance: Instance, user: StaffUser, case_id: str) -> HeldReport:
-    row = conn.execute(_held_query(user.org_id).where(quarantine.c.case_id == case_id)).first()
+    row = held_row(conn, user.org_id, case_id)
     if row is None:  # not held (any more), or not this organisation's: "no such case"
         raise CaseNotHeld()
     return _held_report(instance, row)
@@ -274,20 +261,6 @@ def held_page(instance: Instance, user: StaffUser, case_id: str) -> HeldPage:
 
 # -- the two actions ------------------------------------------------------------------------
 
-def _learn(conn: Connection, org_id: str, hashed: Iterable[str], *, spam_step: int,
-           real_step: int) -> None:
-    """Add (or take back) one report's features to the organisation's counts."""
-    for feature in sorted(set(hashed) | {""}):
-        changed = conn.execute(update(spam_features).where(and_(
-            spam_features.c.org_id == org_id, spam_features.c.feature == feature)).values(
-            spam=spam_features.c.spam + spam_step,
-            real=spam_features.c.real + real_step)).rowcount
-        if not changed:
-            conn.execute(spam_features.insert().values(
-                org_id=org_id, feature=feature, spam=max(spam_step, 0),
-                real=max(real_step, 0)))
-
-
 def _decide(instance: Instance, user: StaffUser, case_id: str, outcome: str, event: str,
             now: datetime | None) -> None:
     ensure_area(user, StaffArea.CASEWORK)
@@ -313,20 +286,17 @@ def _decide_in(instance: Instance, user: StaffUser, case_id: str, outcome: str, 
                 rules=decision.rules, reasons=decision.reasons)
         else:
             denial = None
-            features = str(conn.execute(select(quarantine.c.features).where(
-                quarantine.c.case_id == case_id)).scalar_one()).split()
+            features = held_features(conn, case_id)
             # What it had taught before (a confirmed "not real" now released) is taken back.
             undo = -1 if report.outcome == "not_real" else 0
             if outcome == "released":
-                _learn(conn, user.org_id, features, spam_step=undo, real_step=1)
+                learn(conn, user.org_id, features, spam_step=undo, real_step=1)
             elif report.outcome != "not_real":
-                _learn(conn, user.org_id, features, spam_step=1, real_step=0)
-            conn.execute(update(quarantine).where(quarantine.c.case_id == case_id).values(
-                outcome=outcome, decided_at=moment, decided_by=user.id,
-                features="" if outcome == "released" else " ".join(features)))
+                learn(conn, user.org_id, features, spam_step=1, real_step=0)
+            decide_held(conn, case_id, outcome=outcome, decided_at=moment, decided_by=user.id,
+                        features="" if outcome == "released" else " ".join(features))
             if outcome == "released":
-                conn.execute(update(cases).where(cases.c.id == case_id).values(
-                    updated_at=moment))
+                touch_case(conn, case_id, moment)
     if denial is not None:  # its ledger entry committed with the transaction above (I2)
         raise denial
 
@@ -361,23 +331,16 @@ def shred_expired_quarantine(instance: Instance, now: datetime | None = None) ->
     moment = now or datetime.now(UTC)
     cutoff = moment - timedelta(days=quarantine_days(instance))
     with instance.engine.connect() as conn:
-        due = [str(r[0]) for r in conn.execute(select(quarantine.c.case_id).where(and_(
-            quarantine.c.outcome.in_(_HELD), quarantine.c.held_at <= cutoff)))]
+        due = held_before(conn, cutoff)
     shredded = 0
     for case_id in due:
         with instance.engine.begin() as conn:
-            query = (select(quarantine.c.org_id, cases.c.subject_id, cases.c.erased_at)
-                     .join(cases, cases.c.id == quarantine.c.case_id)
-                     .where(and_(quarantine.c.case_id == case_id,
-                                 quarantine.c.outcome.in_(_HELD))))
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(of=quarantine)
-            row = conn.execute(query).first()
+            row = held_for_shredding(conn, case_id)  # locked on PostgreSQL
             if row is None:  # released, or shredded by another run meanwhile
                 continue
-            if row.erased_at is None:
+            if not row.erased:
                 actor = Actor(id=SHRED_ACTOR_ID, role=ActorRole.SUPERVISOR,
-                              org_id=str(row.org_id), org_kind=OrgKind.SUPPORT_SERVICE,
+                              org_id=row.org_id, org_kind=OrgKind.SUPPORT_SERVICE,
                               system=True)
                 decision, _ = decide_and_record(
                     instance, actor, case_id, action=Action.ERASE, purpose=Purpose.SUPPORT,
@@ -385,10 +348,8 @@ def shred_expired_quarantine(instance: Instance, now: datetime | None = None) ->
                     detail={"event": "quarantine_shredded"})
                 if not decision.allowed:  # stays; the denial commits for an operator to see
                     continue
-                shred_case(instance, conn, case_id,
-                           str(row.subject_id) if row.subject_id is not None else None, moment)
-            conn.execute(update(quarantine).where(quarantine.c.case_id == case_id).values(
-                outcome="shredded", features="", decided_at=moment))
+                shred_case(instance, conn, case_id, row.subject_id, moment)
+            mark_shredded(conn, case_id, moment)
             shredded += 1
     if shredded:
         purge_remnants(instance.engine)
@@ -398,13 +359,9 @@ def shred_expired_quarantine(instance: Instance, now: datetime | None = None) ->
 def quarantine_counts(conn: Connection) -> dict[str, int]:
     """For the auditor: reports ``held`` (waiting), ``not_real``, ``released``, ``shredded``
     (by this schedule or any other erasure), over the whole instance."""
-    rows = conn.execute(
-        select(quarantine.c.outcome, cases.c.erased_at.is_not(None), func.count())
-        .join(cases, cases.c.id == quarantine.c.case_id, isouter=True)
-        .group_by(quarantine.c.outcome, cases.c.erased_at.is_not(None))).all()
     counts = {"held": 0, "not_real": 0, "released": 0, "shredded": 0}
-    for outcome, erased, count in rows:
-        gone = outcome == "shredded" or (erased and outcome in _HELD)
-        name = "shredded" if gone else (outcome or "held")
-        counts[name] = counts.get(name, 0) + int(count)
+    for row in outcome_counts(conn):
+        gone = row.outcome == "shredded" or (row.erased and row.outcome in _HELD)
+        name = "shredded" if gone else (row.outcome or "held")
+        counts[name] = counts.get(name, 0) + row.count
     return counts

@@ -34,23 +34,30 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Select, and_, delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
-from safereport.domain.case import CaseStatus
 from safereport.domain.retention import RetentionBasis, RetentionRule, add_period
 from safereport.domain.vocabulary import Action, ActorRole, OrgKind, Purpose
 from safereport.services.access import Actor, decide_and_record
 from safereport.services.clock import Clock, SystemClock
 from safereport.services.instance import Instance
-from safereport.store.core import cases, notes, organisations
-from safereport.store.jobs import retention_notices
-from safereport.store.staff import case_closures
+from safereport.store.cases import references_of
+from safereport.store.retention import (
+    Candidate,
+    HeldSince,
+    RetentionNoticeRow,
+    closed_candidates,
+    drop_notices,
+    due_for_shredding,
+    held_candidates,
+    inactive_candidates,
+    retention_notice_rows,
+    shred_on_of,
+    write_notice,
+)
 
 __all__ = [
     "RETENTION_ACTOR_ID",
@@ -67,7 +74,7 @@ log = logging.getLogger("safereport.retention")
 RETENTION_ACTOR_ID = "system:retention"
 
 #: A query of ``(case_id, quarantined_since)`` rows: the cases held in quarantine.
-QuarantineMarker = Callable[[], Select[Any]]
+QuarantineMarker = HeldSince
 _quarantine_marker: list[QuarantineMarker] = []
 
 
@@ -145,15 +152,6 @@ class _Match:
     since: datetime
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _live() -> Any:
-    """Cases retention may touch: not erased, no erasure of hers pending."""
-    return and_(cases.c.erased_at.is_(None), cases.c.erasure_requested_at.is_(None))
-
-
 def _latest_since(rule: RetentionRule, horizon: datetime) -> datetime:
     """A moment after which no count can have started for a case due by ``horizon``: what
     the query asks the database for (a few days to spare for short months; the exact test is
@@ -162,41 +160,19 @@ def _latest_since(rule: RetentionRule, horizon: datetime) -> datetime:
 
 
 def _rule_rows(conn: Connection, rule: RetentionRule, horizon: datetime,
-               warnings: list[str]) -> list[tuple[str, str, str, datetime]]:
+               warnings: list[str]) -> list[Candidate]:
     """Cases the rule selects whose count started early enough to be due by ``horizon``."""
-    base = (cases.c.id, cases.c.reference, organisations.c.kind)
     latest = _latest_since(rule, horizon)
-    joined = cases.join(organisations, organisations.c.id == cases.c.org_id)
     if rule.basis is RetentionBasis.CLOSURE:
-        closed = (select(case_closures.c.case_id, func.max(case_closures.c.closed_at).label("at"))
-                  .group_by(case_closures.c.case_id).subquery())
-        since = func.coalesce(closed.c.at, cases.c.updated_at)
-        query = (select(*base, since).select_from(joined.outerjoin(closed,
-                                                                   closed.c.case_id == cases.c.id))
-                 .where(and_(_live(), cases.c.status == CaseStatus.CLOSED.value,
-                             since <= latest)))
-    elif rule.basis is RetentionBasis.INACTIVITY:
-        last_note = (select(notes.c.case_id, func.max(notes.c.created_at).label("at"))
-                     .group_by(notes.c.case_id).subquery())
-        query = (select(*base, cases.c.updated_at, last_note.c.at)
-                 .select_from(joined.outerjoin(last_note, last_note.c.case_id == cases.c.id))
-                 .where(and_(_live(), cases.c.status == rule.kind,
-                             cases.c.updated_at <= latest,
-                             or_(last_note.c.at.is_(None), last_note.c.at <= latest))))
-        return [(str(r[0]), str(r[1]), str(r[2]),
-                 max(_aware(r[3]), _aware(r[4])) if r[4] is not None else _aware(r[3]))
-                for r in conn.execute(query)]
-    else:
-        marker = _marker()
-        if marker is None:
-            warnings.append(f"rule '{rule.name}': this version has no quarantine marker, so it "
-                            "selects nothing")
-            return []
-        held = marker().subquery()
-        key, since_column = list(held.c)[:2]
-        query = (select(*base, since_column).select_from(joined.join(held, key == cases.c.id))
-                 .where(and_(_live(), since_column <= latest)))
-    return [(str(r[0]), str(r[1]), str(r[2]), _aware(r[3])) for r in conn.execute(query)]
+        return closed_candidates(conn, latest)
+    if rule.basis is RetentionBasis.INACTIVITY:
+        return inactive_candidates(conn, rule.kind, latest)
+    marker = _marker()
+    if marker is None:
+        warnings.append(f"rule '{rule.name}': this version has no quarantine marker, so it "
+                        "selects nothing")
+        return []
+    return held_candidates(conn, marker, latest)
 
 
 def _matches(conn: Connection, rules: tuple[RetentionRule, ...], horizon: datetime,
@@ -205,20 +181,18 @@ def _matches(conn: Connection, rules: tuple[RetentionRule, ...], horizon: dateti
     that makes it due first."""
     found: dict[str, _Match] = {}
     for rule in rules:
-        for case_id, reference, org_kind, since in _rule_rows(conn, rule, horizon, warnings):
-            if rule.due(since) > horizon:
+        for row in _rule_rows(conn, rule, horizon, warnings):
+            if rule.due(row.since) > horizon:
                 continue  # not yet within its notice period
-            match = _Match(case_id, reference, org_kind, rule, since)
-            earlier = found.get(case_id)
-            if earlier is None or rule.due(since) < earlier.rule.due(earlier.since):
-                found[case_id] = match
+            match = _Match(row.case_id, row.reference, row.org_kind, rule, row.since)
+            earlier = found.get(row.case_id)
+            if earlier is None or rule.due(row.since) < earlier.rule.due(earlier.since):
+                found[row.case_id] = match
     return found
 
 
 def _notices(conn: Connection) -> dict[str, tuple[str, datetime, datetime]]:
-    rows = conn.execute(select(retention_notices.c.case_id, retention_notices.c.rule,
-                               retention_notices.c.noticed_at, retention_notices.c.shred_on))
-    return {str(r[0]): (str(r[1]), _aware(r[2]), _aware(r[3])) for r in rows}
+    return {r.case_id: (r.rule, r.noticed_at, r.shred_on) for r in retention_notice_rows(conn)}
 
 
 def run_retention(instance: Instance, *, clock: Clock | None = None,
@@ -235,9 +209,8 @@ def run_retention(instance: Instance, *, clock: Clock | None = None,
         matches = _matches(conn, settings.retention, now + notice, report.warnings)
         noticed = _notices(conn)
         stale = sorted(set(noticed) - set(matches))
-        report.withdrawn = sorted(str(ref) for ref in conn.execute(
-            select(cases.c.reference).where(cases.c.id.in_(stale))).scalars()) if stale else []
-    new_notices: list[dict[str, Any]] = []
+        report.withdrawn = sorted(references_of(conn, stale)) if stale else []
+    new_notices: list[RetentionNoticeRow] = []
     due: list[_Match] = []
     for case_id, match in sorted(matches.items(), key=lambda kv: kv[1].reference):
         due_at = match.rule.due(match.since)
@@ -254,8 +227,8 @@ def run_retention(instance: Instance, *, clock: Clock | None = None,
         # told (a rule shortened since then waits for it); a rule lengthened moves it later
         shred_on = max(due_at, noticed_at + notice, *((told[2],) if told else ()))
         if told is None or told[0] != match.rule.name or told[2] != shred_on:
-            new_notices.append({"case_id": case_id, "rule": match.rule.name,
-                                "noticed_at": noticed_at, "shred_on": shred_on})
+            new_notices.append(RetentionNoticeRow(case_id, match.rule.name, noticed_at,
+                                                  shred_on))
         if told is not None and now >= shred_on:
             due.append(match)
             action = "shred"
@@ -267,14 +240,10 @@ def run_retention(instance: Instance, *, clock: Clock | None = None,
         return report
     with instance.engine.begin() as conn:
         if stale:
-            conn.execute(delete(retention_notices).where(retention_notices.c.case_id.in_(stale)))
-        upsert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+            drop_notices(conn, stale)
         for row in new_notices:  # a hand-run `retention run` at the same moment may write it too
-            statement = upsert(retention_notices).values(**row)
-            conn.execute(statement.on_conflict_do_update(
-                index_elements=[retention_notices.c.case_id],
-                set_={"rule": statement.excluded.rule, "noticed_at": statement.excluded.noticed_at,
-                      "shred_on": statement.excluded.shred_on}))
+            write_notice(conn, case_id=row.case_id, rule=row.rule, noticed_at=row.noticed_at,
+                         shred_on=row.shred_on)
     outcomes = {match.case_id: _shred(instance, match, now) for match in due}
     if any(action == "shredded" for action, _ in outcomes.values()):
         from safereport.vault import purge_remnants
@@ -293,16 +262,11 @@ def _shred(instance: Instance, match: _Match, now: datetime) -> tuple[str, str]:
     from safereport.services.erasure import ERASABLE_CATEGORIES, shred_case
 
     with instance.engine.begin() as conn:
-        query = select(cases.c.org_id, cases.c.subject_id).where(and_(
-            cases.c.id == match.case_id, _live(),
-            cases.c.id.in_(select(retention_notices.c.case_id)
-                           .where(retention_notices.c.shred_on <= now))))
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()  # another runner waits here, then finds it gone
-        row = conn.execute(query).first()
+        # on PostgreSQL the row is locked: another runner waits here, then finds it gone
+        row = due_for_shredding(conn, match.case_id, now)
         if row is None:  # shredded by another runner meanwhile, reopened, or hers to erase
             return "skipped", "no longer due when its turn came"
-        actor = Actor(id=RETENTION_ACTOR_ID, role=ActorRole.SUPERVISOR, org_id=str(row.org_id),
+        actor = Actor(id=RETENTION_ACTOR_ID, role=ActorRole.SUPERVISOR, org_id=row.org_id,
                       org_kind=OrgKind.SUPPORT_SERVICE, system=True)
         decision, _ = decide_and_record(
             instance, actor, match.case_id, action=Action.ERASE, purpose=Purpose.SUPPORT,
@@ -316,15 +280,11 @@ def _shred(instance: Instance, match: _Match, now: datetime) -> tuple[str, str]:
             log.warning("retention of case %s refused: %s", match.case_id,
                         "; ".join(decision.reasons))
             return "refused", "; ".join(decision.reasons) or "no rule allows it"
-        shred_case(instance, conn, match.case_id,
-                   str(row.subject_id) if row.subject_id is not None else None, now)
-        conn.execute(delete(retention_notices)
-                     .where(retention_notices.c.case_id == match.case_id))
+        shred_case(instance, conn, match.case_id, row.subject_id, now)
+        drop_notices(conn, [match.case_id])
     return "shredded", ""
 
 
 def notice_for_case(conn: Connection, case_id: str) -> datetime | None:
     """The day a retention rule will shred this case, once she has been told; else None."""
-    moment = conn.execute(select(retention_notices.c.shred_on)
-                          .where(retention_notices.c.case_id == case_id)).scalar()
-    return _aware(moment) if moment is not None else None
+    return shred_on_of(conn, case_id)

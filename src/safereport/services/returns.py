@@ -19,9 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Connection
 
 from safereport.domain.case import CaseStatus, IntakeKind
 from safereport.domain.vocabulary import CrimeType, Recipient
@@ -31,15 +30,15 @@ from safereport.services.instance import Instance
 from safereport.services.practice import OUTCOME_MEASURES
 from safereport.stats.labels import label
 from safereport.stats.spreadsheet import csv_text
-from safereport.store.core import cases
-from safereport.store.quarantine import held_case_ids
-from safereport.store.staff import (
-    case_closures,
-    case_status_changes,
-    disclosure_packages,
-    disclosure_requests,
-    outcome_scores,
+from safereport.store.returns import (
+    StatusChange,
+    cases_now,
+    last_closures,
+    new_cases,
+    packages_sent,
+    status_changes,
 )
+from safereport.store.returns import scores as scores_of
 
 __all__ = ["SMALL_CELL", "Period", "ReturnTable", "funders_return", "suppress", "to_csv"]
 
@@ -107,38 +106,16 @@ def funders_return(instance: Instance, user: StaffUser, *, year: int,
     end = datetime(year + 1, 1, 1, tzinfo=UTC)
     counts: Counter[tuple[str, str]] = Counter()
     with instance.engine.connect() as conn:
-        for row in conn.execute(select(cases.c.created_at, cases.c.crime_type, cases.c.intake)
-                                .where(and_(cases.c.org_id == user.org_id,
-                                            cases.c.erased_at.is_(None),
-                                            # suspected spam held in quarantine is no case
-                                            cases.c.id.not_in(held_case_ids()),
-                                            cases.c.created_at >= start,
-                                            cases.c.created_at < end))):
+        for row in new_cases(conn, user.org_id, start, end):
             when = _period_of(_aware(row.created_at), period)
             counts["New cases", when] += 1
             counts[f"New cases: {_crime(row.crime_type)}", when] += 1
             route = ("her own report" if row.intake in _OWN_REPORT else "filed by staff for her")
             counts[f"New cases: {route}", when] += 1
-        latest = (select(case_closures.c.case_id, func.max(case_closures.c.closed_at)
-                         .label("closed_at")).group_by(case_closures.c.case_id).subquery())
-        for closed in conn.execute(
-            select(case_closures.c.reason, case_closures.c.closed_at)
-            .join(latest, and_(latest.c.case_id == case_closures.c.case_id,
-                               latest.c.closed_at == case_closures.c.closed_at))
-            .join(cases, cases.c.id == case_closures.c.case_id)
-            .where(and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None),
-                        case_closures.c.closed_at >= start, case_closures.c.closed_at < end))
-        ):
+        for closed in last_closures(conn, user.org_id, start, end):
             reason = CLOSURE_REASONS.get(closed.reason, closed.reason)
             counts[f"Cases closed: {reason}", _period_of(_aware(closed.closed_at), period)] += 1
-        for sent in conn.execute(
-            select(disclosure_requests.c.recipient, disclosure_packages.c.created_at)
-            .join(disclosure_packages,
-                  disclosure_packages.c.request_id == disclosure_requests.c.id)
-            .where(and_(disclosure_requests.c.holder_org_id == user.org_id,
-                        disclosure_packages.c.created_at >= start,
-                        disclosure_packages.c.created_at < end))
-        ):
+        for sent in packages_sent(conn, user.org_id, start, end):
             counts[f"Referrals and disclosures sent: {label('recipient', sent.recipient)}",
                    _period_of(_aware(sent.created_at), period)] += 1
         _count_statuses(conn, user, counts, year, period)
@@ -183,25 +160,16 @@ def _bounds(year: int, period: Period) -> list[tuple[str, datetime, datetime]]:
     return found
 
 
-def _count_statuses(conn: Any, user: StaffUser, counts: Counter[tuple[str, str]], year: int,
+def _count_statuses(conn: Connection, user: StaffUser, counts: Counter[tuple[str, str]], year: int,
                     period: Period) -> None:
     """Cases open, and dormant, at the end of each period (or now, for the current one).
 
     A case's status at a moment is read from its history (``case_status_changes``): the last
     change before it, else what the first change after it changed from, else its status now.
     """
-    rows = conn.execute(select(cases.c.id, cases.c.created_at, cases.c.status)
-                        .where(and_(cases.c.org_id == user.org_id,
-                                    cases.c.erased_at.is_(None),
-                                    cases.c.id.not_in(held_case_ids())))).all()
-    changes: dict[str, list[Any]] = {}
-    for change in conn.execute(
-        select(case_status_changes.c.case_id, case_status_changes.c.from_status,
-               case_status_changes.c.to_status, case_status_changes.c.changed_at)
-        .join(cases, cases.c.id == case_status_changes.c.case_id)
-        .where(cases.c.org_id == user.org_id)
-        .order_by(case_status_changes.c.changed_at, case_status_changes.c.id)
-    ):
+    rows = cases_now(conn, user.org_id)
+    changes: dict[str, list[StatusChange]] = {}
+    for change in status_changes(conn, user.org_id):
         changes.setdefault(change.case_id, []).append(change)
     now = datetime.now(UTC)
     for column, start, end in _bounds(year, period):
@@ -218,7 +186,7 @@ def _count_statuses(conn: Any, user: StaffUser, counts: Counter[tuple[str, str]]
                 counts[_DORMANT_AT_END, column] += 1
 
 
-def _status_at(changes: list[Any], current: str, moment: datetime) -> CaseStatus | None:
+def _status_at(changes: list[StatusChange], current: str, moment: datetime) -> CaseStatus | None:
     before = [c for c in changes if _aware(c.changed_at) < moment]
     if before:
         found = before[-1].to_status
@@ -232,19 +200,14 @@ def _status_at(changes: list[Any], current: str, moment: datetime) -> CaseStatus
         return None
 
 
-def _count_outcomes(conn: Any, user: StaffUser, counts: Counter[tuple[str, str]],
+def _count_outcomes(conn: Connection, user: StaffUser, counts: Counter[tuple[str, str]],
                     start: datetime, end: datetime, period: Period) -> None:
     """Cases whose outcomes were scored at the end of support in the period (and at its
     start), and of those how many improved on each measure."""
     scores: dict[str, dict[tuple[str, str], tuple[int, datetime]]] = {}
-    for row in conn.execute(
-        select(outcome_scores.c.case_id, outcome_scores.c.stage, outcome_scores.c.measure,
-               outcome_scores.c.score, outcome_scores.c.recorded_at)
-        .join(cases, cases.c.id == outcome_scores.c.case_id)
-        .where(and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None)))
-    ):
+    for row in scores_of(conn, user.org_id):
         scores.setdefault(row.case_id, {})[row.stage, row.measure] = (
-            int(row.score), _aware(row.recorded_at))
+            row.score, _aware(row.recorded_at))
     for case_scores in scores.values():
         paired = [(m, case_scores[("entry", m.code)][0], case_scores[("exit", m.code)])
                   for m in OUTCOME_MEASURES

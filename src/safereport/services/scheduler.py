@@ -27,16 +27,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
 from safereport.config import Settings
 from safereport.errors import InvalidInput, SafeReportError
 from safereport.services.clock import Clock, SystemClock
 from safereport.services.instance import Instance
-from safereport.store.jobs import scheduled_job_runs, scheduler_lease
+from safereport.store.jobs import (
+    advisory_unlock,
+    claim_job,
+    drop_lease,
+    ensure_job_rows,
+    finish_job,
+    job_runs,
+    lease_of,
+    ping,
+    renew_lease,
+    take_lease,
+    try_advisory_lock,
+)
 
 __all__ = [
     "JOBS",
@@ -179,12 +189,11 @@ def _witnesses_off(settings: Settings) -> str | None:
 
 def _statistics(instance: Instance, now: datetime, _clock: Clock) -> str:
     from safereport.stats.release import ReleaseOptions, previous_month, publish_release
-    from safereport.store.stats import stats_releases
+    from safereport.store.stats import first_release_of_month
 
     month = previous_month(now)
     with instance.engine.connect() as conn:
-        done = conn.execute(select(stats_releases.c.id)
-                            .where(stats_releases.c.month == month).limit(1)).scalar()
+        done = first_release_of_month(conn, month)
     if done is not None:
         return f"{month} was already released ({done})"
     release = publish_release(instance.engine, instance.ledger.signer, month, ReleaseOptions(),
@@ -254,20 +263,13 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _ensure_rows(conn: Connection) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for job in JOBS:
-        conn.execute(dialect.insert(scheduled_job_runs)
-                     .values(name=job.name, runs=0).on_conflict_do_nothing())
-
-
 def scheduled_jobs(instance: Instance) -> list[JobState]:
     """Every job with its last run, result and next run (never run: due at once).
 
     A read only (the admin page shows it on a GET): a job with no row yet has never run.
     """
     with instance.engine.connect() as conn:
-        rows = {row.name: row for row in conn.execute(select(scheduled_job_runs))}
+        rows = job_runs(conn)
     states = []
     for job in JOBS:
         row = rows.get(job.name)
@@ -280,38 +282,24 @@ def scheduled_jobs(instance: Instance) -> list[JobState]:
             last_ok=row.last_ok if row else None, last_result=row.last_result if row else None,
             next_run_at=_aware(row.next_run_at) if row else None,
             running=row is not None and row.running_since is not None,
-            runs=int(row.runs or 0) if row else 0,
+            runs=row.runs if row else 0,
         ))
     return states
 
 
 def _claim(instance: Instance, job: Job, now: datetime, runner_id: str, force: bool) -> bool:
     """Take the job for this runner if it is due and nobody is running it: one update."""
-    due = or_(scheduled_job_runs.c.next_run_at.is_(None), scheduled_job_runs.c.next_run_at <= now)
-    free = or_(scheduled_job_runs.c.running_since.is_(None),
-               scheduled_job_runs.c.running_since < now - STALE_CLAIM)
     with instance.engine.begin() as conn:
-        _ensure_rows(conn)
-        claimed = conn.execute(
-            update(scheduled_job_runs)
-            .where(and_(scheduled_job_runs.c.name == job.name, free, *(() if force else (due,))))
-            .values(running_since=now, running_by=runner_id, last_started_at=now)
-        )
-    return claimed.rowcount == 1
+        ensure_job_rows(conn, [each.name for each in JOBS])
+        return claim_job(conn, job.name, now=now, runner_id=runner_id,
+                         stale_before=now - STALE_CLAIM, force=force)
 
 
 def _finish(instance: Instance, job: Job, started: datetime, finished: datetime, ok: bool,
             result: str, runner_id: str) -> None:
     with instance.engine.begin() as conn:
-        conn.execute(
-            update(scheduled_job_runs)
-            .where(and_(scheduled_job_runs.c.name == job.name,
-                        scheduled_job_runs.c.running_by == runner_id))
-            .values(running_since=None, running_by=None, last_finished_at=finished,
-                    last_ok=ok, last_result=result[:2000],
-                    next_run_at=job.cadence.next_after(started),
-                    runs=scheduled_job_runs.c.runs + 1)
-        )
+        finish_job(conn, job.name, runner_id=runner_id, finished=finished, ok=ok,
+                   result=result[:2000], next_run_at=job.cadence.next_after(started))
 
 
 def run_job(instance: Instance, name: str, *, clock: Clock | None = None,
@@ -366,7 +354,7 @@ class _Leadership:
 
     def __init__(self, instance: Instance, runner_id: str, clock: Clock) -> None:
         self.instance, self.runner_id, self.clock = instance, runner_id, clock
-        self._held: Any = None  # PostgreSQL: the connection that holds the lock
+        self._held: Connection | None = None  # PostgreSQL: the connection holding the lock
 
     def acquire(self) -> bool:
         if self.instance.engine.dialect.name == "postgresql":
@@ -376,13 +364,12 @@ class _Leadership:
     def _advisory(self) -> bool:
         if self._held is not None:
             try:
-                self._held.execute(text("SELECT 1"))
+                ping(self._held)
                 return True
             except Exception:  # the connection (and with it the lock) is gone
                 self.release()
         conn = self.instance.engine.connect()
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _RUNNER_LOCK})
-        if got.scalar():
+        if try_advisory_lock(conn, _RUNNER_LOCK):
             conn.commit()
             self._held = conn
             return True
@@ -393,23 +380,20 @@ class _Leadership:
     def _lease(self) -> bool:
         now = self.clock.now()
         with self.instance.engine.begin() as conn:  # BEGIN IMMEDIATE: one at a time
-            row = conn.execute(select(scheduler_lease.c.holder, scheduler_lease.c.expires_at)
-                               .where(scheduler_lease.c.name == "runner")).first()
+            row = lease_of(conn, "runner")
             if row is None:
-                conn.execute(scheduler_lease.insert().values(
-                    name="runner", holder=self.runner_id, expires_at=now + LEASE))
+                take_lease(conn, "runner", self.runner_id, now + LEASE)
                 return True
             expires = _aware(row.expires_at)
             if row.holder != self.runner_id and expires is not None and expires > now:
                 return False
-            conn.execute(update(scheduler_lease).where(scheduler_lease.c.name == "runner")
-                         .values(holder=self.runner_id, expires_at=now + LEASE))
+            renew_lease(conn, "runner", self.runner_id, now + LEASE)
             return True
 
     def release(self) -> None:
         if self._held is not None:
             try:
-                self._held.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _RUNNER_LOCK})
+                advisory_unlock(self._held, _RUNNER_LOCK)
                 self._held.commit()
             except Exception:  # already gone: the database released it
                 log.debug("advisory lock connection already closed")
@@ -418,9 +402,7 @@ class _Leadership:
                 self._held = None
         elif self.instance.engine.dialect.name != "postgresql":
             with self.instance.engine.begin() as conn:
-                conn.execute(scheduler_lease.delete().where(and_(
-                    scheduler_lease.c.name == "runner",
-                    scheduler_lease.c.holder == self.runner_id)))
+                drop_lease(conn, "runner", self.runner_id)
 
 
 class Runner:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from safereport.domain.case import new_id, new_reference
 from safereport.domain.fields import CaseField
@@ -24,8 +24,8 @@ from safereport.errors import AccessDenied
 from safereport.services.access import Actor, access_case, seal_new_cases
 from safereport.services.instance import Instance
 from safereport.services.users import add_org
-from safereport.store.cases import NewCase, NewConsent, insert_cases
-from safereport.store.core import cases, organisations, users
+from safereport.store.accounts import identity_by_username
+from safereport.store.cases import NewCase, NewConsent, case_ids_of_org, insert_cases
 from safereport.store.provenance import FactSource
 from safereport.vault.blind import BlindKind
 
@@ -192,17 +192,10 @@ def populate_demo(instance: Instance, *, seed: int, cases: int) -> list[str]:
 
 
 def _actor(conn: Connection, username: str) -> Actor:
-    row = conn.execute(
-        select(users.c.id, users.c.role, users.c.org_id, organisations.c.kind)
-        .join(organisations, organisations.c.id == users.c.org_id)
-        .where(users.c.username == username)
-    ).one()
-    return Actor(id=row.id, role=ActorRole(row.role), org_id=row.org_id, org_kind=OrgKind(row.kind))
-
-
-def _cases_of(conn: Connection, org_id: str, limit: int) -> list[str]:
-    query = select(cases.c.id).where(cases.c.org_id == org_id).order_by(cases.c.created_at)
-    return list(conn.execute(query.limit(limit)).scalars())
+    row = identity_by_username(conn, username)
+    return Actor(
+        id=row.id, role=ActorRole(row.role), org_id=row.org_id, org_kind=OrgKind(row.org_kind)
+    )
 
 
 def populate_activity(instance: Instance, orgs: DemoOrgs) -> int:
@@ -212,8 +205,8 @@ def populate_activity(instance: Instance, orgs: DemoOrgs) -> int:
         caseworker = _actor(conn, "caseworker1")
         officer = _actor(conn, "police-officer1")
         analyst = _actor(conn, "analyst1")
-        support_cases = _cases_of(conn, orgs.support[0], 5)
-        police_cases = _cases_of(conn, orgs.police[0], 2)
+        support_cases = case_ids_of_org(conn, orgs.support[0], 5)
+        police_cases = case_ids_of_org(conn, orgs.police[0], 2)
     attempts = 0
     for case_id in support_cases:
         access_case(

@@ -17,6 +17,7 @@ from safereport.store.staff import staff_sessions
 
 __all__ = [
     "AccountRow",
+    "StaffIdentity",
     "StoredTotpSecret",
     "UserRecord",
     "account_by_username",
@@ -24,9 +25,12 @@ __all__ = [
     "active_count",
     "add_user_row",
     "clear_code_failures",
+    "display_names",
     "end_sessions",
+    "identity_by_username",
     "lock_active_admins",
     "mark_one_time_password",
+    "org_kind_by_id",
     "org_of_user",
     "remove_second_factor",
     "replace_password",
@@ -307,3 +311,37 @@ def remove_second_factor(conn: Connection, user_id: str) -> None:
     """The account's secret gone, with its code failures and lock."""
     conn.execute(update(users).where(users.c.id == user_id).values(
         totp_secret=None, failed_logins=0, locked_until=None))
+
+
+@dataclass(frozen=True, slots=True)
+class StaffIdentity:
+    """Who a staff account acts as: its id, role, organisation and that organisation's kind."""
+
+    id: str
+    role: str
+    org_id: str
+    org_kind: str
+
+
+def identity_by_username(conn: Connection, username: str) -> StaffIdentity:
+    """The identity of the account with this username (raises when there is none)."""
+    row = conn.execute(
+        select(users.c.id, users.c.role, users.c.org_id, organisations.c.kind)
+        .join(organisations, organisations.c.id == users.c.org_id)
+        .where(users.c.username == username)
+    ).one()
+    return StaffIdentity(id=row.id, role=row.role, org_id=row.org_id, org_kind=row.kind)
+
+
+def org_kind_by_id(conn: Connection, org_id: str) -> str | None:
+    """The kind of the organisation with this id; none when there is no such organisation."""
+    row = conn.execute(
+        select(organisations.c.kind).where(organisations.c.id == org_id)
+    ).first()
+    return str(row.kind) if row is not None else None
+
+
+def display_names(conn: Connection) -> dict[str, str]:
+    """Every account's display name, by its id."""
+    rows = conn.execute(select(users.c.id, users.c.display_name)).all()
+    return {str(user_id): str(name) for user_id, name in rows}

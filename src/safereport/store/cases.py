@@ -12,17 +12,34 @@ transaction; this module holds no case content.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from safereport.domain.case import new_id, new_reference
-from safereport.store.core import cases, consents, reports, subjects
+from safereport.store.core import cases, consents, organisations, reports, subjects
 
-__all__ = ["NewCase", "NewConsent", "insert_case", "insert_cases", "remove_case",
-           "unused_reference"]
+__all__ = [
+    "CaseFactsRow",
+    "CaseHolderRow",
+    "CaseLanguageRow",
+    "CaseOrgRow",
+    "NewCase",
+    "NewConsent",
+    "case_facts",
+    "case_holder",
+    "case_ids_of_org",
+    "case_language",
+    "case_org",
+    "insert_case",
+    "insert_cases",
+    "references_of",
+    "remove_case",
+    "touch_case",
+    "unused_reference",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +150,109 @@ def _with_reference(new: NewCase, reference: str) -> NewCase:
     from dataclasses import replace
 
     return replace(new, reference=reference)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFactsRow:
+    """What the road needs to decide about a case: its organisation and that organisation's
+    kind, who she is in it, the kind of crime, and whether it was erased."""
+
+    org_id: str
+    org_kind: str
+    subject_role: str
+    crime_type: str
+    erased: bool
+
+
+#: Built once: every read of a case asks for these facts (issue 13).
+_CASE_FACTS = (
+    select(
+        cases.c.org_id,
+        organisations.c.kind,
+        cases.c.subject_role,
+        cases.c.crime_type,
+        cases.c.erased_at,
+    )
+    .join(organisations, organisations.c.id == cases.c.org_id)
+    .where(cases.c.id == bindparam("case_id"))
+)
+
+
+def case_facts(conn: Connection, case_id: str) -> CaseFactsRow | None:
+    """The facts of one case the guard weighs; none when there is no such case."""
+    row = conn.execute(_CASE_FACTS, {"case_id": case_id}).first()
+    if row is None:
+        return None
+    return CaseFactsRow(
+        org_id=row.org_id,
+        org_kind=row.kind,
+        subject_role=row.subject_role,
+        crime_type=row.crime_type,
+        erased=row.erased_at is not None,
+    )
+
+
+def case_ids_of_org(conn: Connection, org_id: str, limit: int) -> list[str]:
+    """The ids of an organisation's first ``limit`` cases, oldest first."""
+    query = select(cases.c.id).where(cases.c.org_id == org_id).order_by(cases.c.created_at)
+    return [str(case_id) for case_id in conn.execute(query.limit(limit)).scalars()]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLanguageRow:
+    """The language she reported in (none if not recorded), and whether the case was erased."""
+
+    language: str | None
+    erased: bool
+
+
+def case_language(conn: Connection, case_id: str) -> CaseLanguageRow | None:
+    """The case's language and whether it was erased; none when there is no such case."""
+    row = conn.execute(select(cases.c.language, cases.c.erased_at)
+                       .where(cases.c.id == case_id)).first()
+    if row is None:
+        return None
+    return CaseLanguageRow(language=row.language, erased=row.erased_at is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOrgRow:
+    """The organisation that holds a case: its id and name."""
+
+    id: str
+    name: str
+
+
+def case_org(conn: Connection, case_id: str) -> CaseOrgRow | None:
+    """The organisation holding the case; none when there is no such case."""
+    row = conn.execute(select(organisations.c.id, organisations.c.name)
+                       .join(cases, cases.c.org_id == organisations.c.id)
+                       .where(cases.c.id == case_id)).first()
+    return CaseOrgRow(id=row.id, name=row.name) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseHolderRow:
+    """The organisation holding a case, and whether the case was erased."""
+
+    org_id: str
+    erased: bool
+
+
+def case_holder(conn: Connection, case_id: str) -> CaseHolderRow | None:
+    """Who holds the case and whether it was erased; none when there is no such case."""
+    row = conn.execute(
+        select(cases.c.org_id, cases.c.erased_at).where(cases.c.id == case_id)
+    ).first()
+    return CaseHolderRow(str(row.org_id), row.erased_at is not None) if row is not None else None
+
+
+def references_of(conn: Connection, case_ids: Iterable[str]) -> list[str]:
+    """The references of these cases (those that exist), in no particular order."""
+    query = select(cases.c.reference).where(cases.c.id.in_(list(case_ids)))
+    return [str(reference) for reference in conn.execute(query).scalars()]
+
+
+def touch_case(conn: Connection, case_id: str, moment: datetime) -> None:
+    """Mark the case as last worked on at ``moment``."""
+    conn.execute(update(cases).where(cases.c.id == case_id).values(updated_at=moment))

@@ -25,26 +25,36 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    insert,
     or_,
     select,
+    update,
 )
 
 from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
 from safereport.store.core import consents
 from safereport.store.metadata import metadata
+from safereport.store.staff import disclosure_requests
 
 __all__ = [
     "ConsentRow",
     "FactSource",
+    "ReleasedRow",
     "VictimRequestRow",
+    "confirm_consent_by",
+    "confirm_request_by",
     "consent_row",
     "consent_rows",
+    "insert_consent",
+    "insert_victim_request",
+    "released_to",
     "standing_consent",
     "standing_consent_row",
     "victim_request_row",
     "victim_request_rows",
     "victim_request_stands",
     "victim_requests",
+    "withdraw_victim_request",
 ]
 
 
@@ -275,3 +285,85 @@ def victim_request_stands(
         and row.purpose is purpose
         and frozenset(categories) <= row.categories
     )
+
+
+# ---- writing stated facts -------------------------------------------------------------------
+
+
+def insert_consent(conn: Connection, *, id: str, case_id: str, recipient: Recipient,
+                   purpose: Purpose, given_at: datetime, source: FactSource,
+                   recorded_by: str | None = None, review_on: datetime | None = None) -> None:
+    """Write a consent: given through her door (``subject``, with its review date), or
+    recorded in person by ``recorded_by`` (``staff``, counting once a colleague confirms)."""
+    conn.execute(insert(consents).values(
+        id=id, case_id=case_id, recipient=recipient.value, purpose=purpose.value,
+        given_at=given_at, source=source.value, recorded_by=recorded_by, review_on=review_on))
+
+
+def insert_victim_request(conn: Connection, *, id: str, case_id: str, recipient: Recipient,
+                          purpose: Purpose, categories: Iterable[str], source: FactSource,
+                          consent_id: str, created_at: datetime,
+                          recorded_by: str | None = None) -> None:
+    """Write her request for a disclosure of ``categories``, with the consent it carries."""
+    conn.execute(insert(victim_requests).values(
+        id=id, case_id=case_id, recipient=recipient.value, purpose=purpose.value,
+        categories=" ".join(sorted(categories)), source=source.value,
+        recorded_by=recorded_by, consent_id=consent_id, created_at=created_at))
+
+
+def confirm_consent_by(conn: Connection, consent_id: str, confirmer: str, moment: datetime,
+                       review_on: datetime, *, not_its_recorder: bool) -> bool:
+    """Confirm a consent not yet confirmed nor withdrawn, setting its review date; with
+    ``not_its_recorder``, only if ``confirmer`` did not record it. True if confirmed here."""
+    conditions = [consents.c.id == consent_id, consents.c.confirmed_by.is_(None),
+                  consents.c.withdrawn_at.is_(None)]
+    if not_its_recorder:
+        conditions.append(consents.c.recorded_by != confirmer)
+    done = conn.execute(
+        update(consents).where(and_(*conditions))
+        .values(confirmed_by=confirmer, confirmed_at=moment, review_on=review_on)
+    ).rowcount
+    return done == 1
+
+
+def confirm_request_by(conn: Connection, request_id: str, confirmer: str,
+                       moment: datetime) -> bool:
+    """Confirm a request not yet confirmed nor withdrawn that ``confirmer`` did not record.
+    True if confirmed here."""
+    done = conn.execute(
+        update(victim_requests)
+        .where(and_(victim_requests.c.id == request_id, victim_requests.c.confirmed_by.is_(None),
+                    victim_requests.c.withdrawn_at.is_(None),
+                    victim_requests.c.recorded_by != confirmer))
+        .values(confirmed_by=confirmer, confirmed_at=moment)
+    ).rowcount
+    return done == 1
+
+
+def withdraw_victim_request(conn: Connection, request_id: str, moment: datetime) -> None:
+    """Mark her request withdrawn at ``moment``."""
+    conn.execute(update(victim_requests).where(victim_requests.c.id == request_id)
+                 .values(withdrawn_at=moment))
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedRow:
+    """A disclosure released: its data categories (space-separated) and when."""
+
+    categories: str
+    updated_at: datetime
+
+
+def released_to(conn: Connection, case_id: str, recipient: Recipient,
+                purpose: Purpose) -> list[ReleasedRow]:
+    """The case's disclosures released to this kind of recipient for this purpose, newest
+    first."""
+    rows = conn.execute(
+        select(disclosure_requests.c.categories, disclosure_requests.c.updated_at)
+        .where(and_(disclosure_requests.c.case_id == case_id,
+                    disclosure_requests.c.recipient == recipient.value,
+                    disclosure_requests.c.purpose == purpose.value,
+                    disclosure_requests.c.status == "released"))
+        .order_by(disclosure_requests.c.updated_at.desc())
+    ).all()
+    return [ReleasedRow(r.categories, r.updated_at) for r in rows]

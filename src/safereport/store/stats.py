@@ -39,6 +39,7 @@ __all__ = [
     "budget_for",
     "budget_ledger",
     "budgets",
+    "first_release_of_month",
     "immutable_ddl",
     "insert_budget",
     "insert_charge",
@@ -206,3 +207,10 @@ def latest_releases(conn: Connection, limit: int = 12) -> Sequence[RowMapping]:
     """The newest releases first (by month, then by sequence within the month)."""
     order = (stats_releases.c.month.desc(), stats_releases.c.seq.desc())
     return conn.execute(select(stats_releases).order_by(*order).limit(limit)).mappings().all()
+
+
+def first_release_of_month(conn: Connection, month: str) -> str | None:
+    """The id of a release published for ``month`` (YYYY-MM), if any."""
+    found = conn.execute(select(stats_releases.c.id)
+                         .where(stats_releases.c.month == month).limit(1)).scalar()
+    return None if found is None else str(found)

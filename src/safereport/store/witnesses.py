@@ -28,14 +28,19 @@ from sqlalchemy import (
 )
 
 from safereport.store.metadata import metadata
+from safereport.store.staff import witness_cosignatures
 
 __all__ = [
+    "OfferedCosignature",
     "WitnessStatus",
     "cosignature_of",
     "cosignatures_for",
     "cosigned_sizes",
+    "keep_offered_cosignature",
     "ledger_cosignatures",
     "ledger_witness_status",
+    "offered_cosignatures",
+    "offered_notes",
     "save_cosignature",
     "save_status",
     "statuses",
@@ -154,3 +159,40 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedCosignature:
+    """A witness's cosigned checkpoint an auditor gave us (``witness_cosignatures``), kept so
+    that every audit re-checks it. ``cosigned_at`` is the cosignature's own timestamp."""
+
+    witness: str
+    key_id: str
+    checkpoint_size: int
+    cosigned_at: int
+    note: str
+
+
+def offered_cosignatures(conn: Connection) -> list[OfferedCosignature]:
+    """Every cosigned checkpoint an auditor gave us, largest checkpoint first."""
+    rows = conn.execute(
+        select(witness_cosignatures).order_by(witness_cosignatures.c.checkpoint_size.desc())
+    ).all()
+    return [OfferedCosignature(witness=r.witness, key_id=r.key_id,
+                               checkpoint_size=r.checkpoint_size, cosigned_at=r.cosigned_at,
+                               note=r.note) for r in rows]
+
+
+def offered_notes(conn: Connection) -> list[tuple[str, str]]:
+    """Each offered cosigned checkpoint as (its witness's name, the whole note)."""
+    rows = conn.execute(select(witness_cosignatures.c.witness, witness_cosignatures.c.note))
+    return [(str(r.witness), str(r.note)) for r in rows]
+
+
+def keep_offered_cosignature(conn: Connection, *, id: str, witness: str, key_id: str,
+                             checkpoint_size: int, cosigned_at: int, note: str,
+                             added_at: datetime) -> None:
+    """Keep a cosigned checkpoint an auditor gave us (checked by the caller first)."""
+    conn.execute(insert(witness_cosignatures).values(
+        id=id, witness=witness, key_id=key_id, checkpoint_size=checkpoint_size,
+        cosigned_at=cosigned_at, note=note, added_at=added_at))

@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, insert, select
 
 from safereport.domain.case import new_id, new_reference
-from safereport.store.core import cases, consents, reports, subjects
+from safereport.store.core import cases, consents, organisations, reports, subjects
 
-__all__ = ["NewCase", "NewConsent", "insert_case", "insert_cases", "remove_case",
-           "unused_reference"]
+__all__ = ["NewCase", "NewConsent", "case_org_id", "first_org_of_kind", "insert_case",
+           "insert_cases", "remove_case", "unused_reference"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +133,18 @@ def _with_reference(new: NewCase, reference: str) -> NewCase:
     from dataclasses import replace
 
     return replace(new, reference=reference)
+
+
+def first_org_of_kind(conn: Connection, kind: str, wanted: str | None = None) -> str | None:
+    """The id of the oldest organisation of ``kind`` (the one with id or name ``wanted``,
+    when given); None if there is none."""
+    query = select(organisations.c.id).where(organisations.c.kind == kind)
+    if wanted:
+        query = query.where((organisations.c.id == wanted) | (organisations.c.name == wanted))
+    org_id = conn.execute(query.order_by(organisations.c.created_at).limit(1)).scalar()
+    return str(org_id) if org_id is not None else None
+
+
+def case_org_id(conn: Connection, case_id: str) -> str:
+    """The id of the organisation holding the case (which must exist)."""
+    return str(conn.execute(select(cases.c.org_id).where(cases.c.id == case_id)).scalar_one())

@@ -81,3 +81,44 @@ def test_the_safety_plan_on_the_case_page(sqlite_world: StaffWorld) -> None:
     refused = client.post(f"/staff/cases/{filed.case_id}/safety-plan", data={
         "csrf_token": token, "action": "x", "owner": world.users["cw"].id, "due": "soon"})
     assert refused.status_code == 400 and "YYYY-MM-DD" in refused.text
+
+
+def test_actions_that_cannot_be_opened_show_a_plain_line_and_are_denials_on_record(
+    sqlite_world: StaffWorld,
+) -> None:
+    """The safety plan's and the MARAC meeting's actions are opened row by row under the
+    page's Grant (casework.open_sealed_rows over the store's typed rows): one that cannot be
+    opened shows a plain line, the others their text, and each list's failures are a denial
+    on record with their count."""
+    from sqlalchemy import update
+
+    from safereport.services import practice
+    from safereport.store.staff import marac_actions
+
+    world = sqlite_world
+    cw = world.users["cw"]
+    case_id = world.file("cw").case_id
+    later = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%d")
+    spoiled = casework.add_safety_action(world.instance, cw, case_id, "Change the locks",
+                                         owner_id=cw.id, due=later)
+    casework.add_safety_action(world.instance, cw, case_id, "Keep a phone charged",
+                               owner_id=cw.id, due=later)
+    marac = practice.add_marac_action(world.instance, cw, case_id, "Flag her address",
+                                      agency="police", due=later)
+    with world.instance.engine.begin() as conn:
+        for table, row_id in ((safety_plan_actions, spoiled), (marac_actions, marac)):
+            sealed = bytes(conn.execute(select(table.c.sealed)
+                                        .where(table.c.id == row_id)).scalar_one())
+            conn.execute(update(table).where(table.c.id == row_id)
+                         .values(sealed=sealed[:-1] + bytes([sealed[-1] ^ 1])))
+    page = casework.case_page(world.instance, cw, case_id)
+    assert sorted(a.text for a in page.safety_plan) == [
+        "(this could not be opened)", "Keep a phone charged"]
+    assert [a.text for a in page.marac_actions] == ["(this could not be opened)"]
+    with world.instance.engine.connect() as conn:
+        leaves = [parse_leaf(bytes(leaf)) for leaf in conn.execute(
+            select(ledger_entries.c.leaf).order_by(ledger_entries.c.idx.desc()).limit(2))
+            .scalars()]
+    assert [(leaf["decision"], leaf["detail"]) for leaf in leaves] == [
+        ("deny", {"marac_actions_unopened": "1", "outcome": "vault_error"}),
+        ("deny", {"safety_actions_unopened": "1", "outcome": "vault_error"})]

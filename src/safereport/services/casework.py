@@ -13,16 +13,17 @@ the signed-in person's own organisation's cases.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import yaml
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection
 
 from safereport.domain.case import CaseStatus, IntakeKind, can_transition, new_id
 from safereport.domain.fields import FIELD_CATEGORY, MAX_FIELD_CHARS, CaseField
@@ -58,11 +59,14 @@ from safereport.services.access import (
 )
 from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
+from safereport.store import casework as store
 from safereport.store.cases import NewCase, NewConsent, insert_case, remove_case
-from safereport.store.core import cases, notes, users
+from safereport.store.casework import ActionList, CaseRow, NoteRow, SealedRow
 from safereport.store.provenance import FactSource
-from safereport.store.quarantine import held_case_ids
 from safereport.vault.blind import BlindKind
+
+if TYPE_CHECKING:
+    from safereport.services.practice import MaracAction
 
 __all__ = [
     "CLOSURE_REASONS",
@@ -167,23 +171,18 @@ class CaseFilter:
     assigned_to_me: bool = False
 
 
-def _summary(row: object) -> CaseSummary:
-    r = row
+def _summary(row: CaseRow) -> CaseSummary:
     return CaseSummary(
-        id=r.id,  # type: ignore[attr-defined]
-        reference=r.reference,  # type: ignore[attr-defined]
-        status=CaseStatus(r.status),  # type: ignore[attr-defined]
-        crime_type=CrimeType(r.crime_type),  # type: ignore[attr-defined]
-        subject_role=SubjectRole(r.subject_role),  # type: ignore[attr-defined]
-        intake=IntakeKind(r.intake),  # type: ignore[attr-defined]
-        assigned_to=r.assigned_to,  # type: ignore[attr-defined]
-        created_at=_aware(r.created_at),  # type: ignore[attr-defined]
-        updated_at=_aware(r.updated_at),  # type: ignore[attr-defined]
+        id=row.id,
+        reference=row.reference,
+        status=CaseStatus(row.status),
+        crime_type=CrimeType(row.crime_type),
+        subject_role=SubjectRole(row.subject_role),
+        intake=IntakeKind(row.intake),
+        assigned_to=row.assigned_to,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def list_cases(
@@ -193,39 +192,23 @@ def list_cases(
 
     Reports held in quarantine as suspected spam are not here (services/quarantine.py).
     """
-    query = select(cases).where(
-        and_(cases.c.org_id == user.org_id, cases.c.erased_at.is_(None),
-             cases.c.id.not_in(held_case_ids()))
-    )
-    if filters.status is not None:
-        query = query.where(cases.c.status == filters.status.value)
-    if filters.crime_type is not None:
-        query = query.where(cases.c.crime_type == filters.crime_type.value)
-    if filters.assigned_to_me:
-        query = query.where(cases.c.assigned_to == user.id)
-    query = query.order_by(cases.c.updated_at.desc(), cases.c.id).limit(limit)
     with instance.engine.connect() as conn:
-        return _with_flags(conn, [_summary(row) for row in conn.execute(query)])
+        rows = store.org_case_rows(
+            conn, user.org_id,
+            status=filters.status.value if filters.status is not None else None,
+            crime_type=filters.crime_type.value if filters.crime_type is not None else None,
+            assigned_to=user.id if filters.assigned_to_me else None, limit=limit)
+        return _with_flags(conn, [_summary(row) for row in rows])
 
 
 def _with_flags(conn: Connection, found: list[CaseSummary]) -> list[CaseSummary]:
     """Add the assignee's name, her waiting message and the first-contact timer."""
-    import dataclasses
-
-    from sqlalchemy import func
-
     ids = [c.id for c in found]
     if not ids:
         return found
-    latest: dict[tuple[str, str], datetime] = {}
-    for row in conn.execute(
-        select(notes.c.case_id, notes.c.author_kind, func.max(notes.c.created_at).label("at"))
-        .where(notes.c.case_id.in_(ids)).group_by(notes.c.case_id, notes.c.author_kind)
-    ):
-        latest[row.case_id, row.author_kind] = _aware(row.at)
+    latest = store.latest_note_times(conn, ids)
     holders = {c.assigned_to for c in found if c.assigned_to}
-    names = dict(conn.execute(select(users.c.id, users.c.display_name).where(
-        users.c.id.in_(sorted(holders)))).all()) if holders else {}
+    names = store.display_names(conn, holders) if holders else {}
     flagged = []
     quiet_since = datetime.now(UTC) - timedelta(days=INACTIVE_DAYS)
     for c in found:
@@ -256,22 +239,14 @@ def search_cases(
         found = set(instance.vault.find_cases(conn, kind, value))
         if kind is BlindKind.REFERENCE:
             found |= _by_reference(conn, value)
-        rows = conn.execute(
-            select(cases).where(
-                and_(
-                    cases.c.id.in_(sorted(found)),
-                    cases.c.org_id == user.org_id,
-                    cases.c.erased_at.is_(None),
-                )
-            )
-        ).all()
+        rows = store.org_cases_among(conn, user.org_id, found)
     category = (
         DataCategory.CRIME_DETAILS if kind is BlindKind.REFERENCE else DataCategory.CONTACT
     )
     return _decided_matches(instance, user, rows, category, f"search_{kind.value}")
 
 
-def _decided_matches(instance: Instance, user: StaffUser, rows: Iterable[Any],
+def _decided_matches(instance: Instance, user: StaffUser, rows: Iterable[CaseRow],
                      category: DataCategory, event: str) -> list[CaseSummary]:
     """The matches the guard allows this person to see, each decided and recorded."""
     shown: list[CaseSummary] = []
@@ -299,9 +274,7 @@ def search_claim_code(instance: Instance, user: StaffUser, code: str) -> list[Ca
     if not code.strip():
         return []
     with instance.engine.connect() as conn:
-        rows = conn.execute(select(cases).where(and_(
-            cases.c.claim_code_hash == hash_claim_code(code),
-            cases.c.org_id == user.org_id, cases.c.erased_at.is_(None)))).all()
+        rows = store.org_cases_by_claim_code(conn, user.org_id, hash_claim_code(code))
     return _decided_matches(instance, user, rows, DataCategory.CRIME_DETAILS,
                             "search_claim_code")
 
@@ -325,7 +298,7 @@ def canonical_reference(value: str) -> str:
 
 def _by_reference(conn: Connection, value: str) -> set[str]:
     reference = canonical_reference(value)
-    return set(conn.execute(select(cases.c.id).where(cases.c.reference == reference)).scalars())
+    return store.case_ids_by_reference(conn, reference)
 
 
 # ---- the case page --------------------------------------------------------------------------
@@ -373,7 +346,7 @@ class CasePage:
     #: Outcome scores by stage ("entry", "exit") and measure (empty when notes are withheld).
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     #: The MARAC meeting's actions recorded against the case (empty when notes are withheld).
-    marac_actions: list[Any] = field(default_factory=list)
+    marac_actions: list[MaracAction] = field(default_factory=list)
 
     @property
     def internal_notes(self) -> list[NoteView]:
@@ -398,12 +371,8 @@ class CaseNotHeld(NotFound):
         super().__init__("no such case")
 
 
-#: Built once: every case page and case write reads the row (issue 13).
-_CASE_ROW = select(cases).where(cases.c.id == bindparam("case_id"))
-
-
 def _case_row(conn: Connection, user: StaffUser, case_id: str) -> CaseSummary:
-    row = conn.execute(_CASE_ROW, {"case_id": case_id}).first()
+    row = store.case_row(conn, case_id)
     # Another organisation's case looks exactly like a missing one (no probing across orgs).
     if row is None or row.org_id != user.org_id or row.erased_at is not None:
         raise CaseNotHeld()
@@ -475,7 +444,7 @@ def case_page(
     note_views = _open_notes(instance, actor, grant, case_id) if grant is not None else []
     plan = _open_safety_plan(instance, actor, grant, case_id) if grant is not None else []
     outcomes: dict[str, dict[str, int]] = {}
-    marac: list[Any] = []
+    marac: list[MaracAction] = []
     if grant is not None:  # shown only under the page's allowed decision on her case notes
         from safereport.services import practice
 
@@ -484,14 +453,9 @@ def case_page(
     assignee = closure = ""
     with instance.engine.connect() as conn:
         if summary.assigned_to:
-            assignee = str(conn.execute(select(users.c.display_name).where(
-                users.c.id == summary.assigned_to)).scalar() or "")
+            assignee = store.display_name(conn, summary.assigned_to) or ""
         if summary.status is CaseStatus.CLOSED:
-            from safereport.store.staff import case_closures
-
-            latest = conn.execute(select(case_closures.c.reason).where(
-                case_closures.c.case_id == case_id).order_by(
-                case_closures.c.closed_at.desc()).limit(1)).scalar()
+            latest = store.latest_closure_reason(conn, case_id)
             closure = CLOSURE_REASONS.get(str(latest), "") if latest else ""
     return CasePage(
         summary=summary,
@@ -544,25 +508,15 @@ def _risk_from(values: Mapping[CaseField, str]) -> Assessment | None:
         return None
 
 
-#: The case's notes with their authors' names, oldest first (built once: issue 13).
-_NOTES = (
-    select(notes, users.c.display_name)
-    .outerjoin(users, users.c.id == notes.c.author_id)
-    .where(notes.c.case_id == bindparam("case_id"))
-    .order_by(notes.c.created_at, notes.c.id)
-)
-
-
 def _open_notes(instance: Instance, actor: Actor, grant: Grant, case_id: str) -> list[NoteView]:
     opened = []
     failed = 0
     with instance.engine.connect() as conn:
-        rows = conn.execute(_NOTES, {"case_id": case_id}).all()
-        for row in rows:
+        for row in store.note_rows(conn, case_id):
             try:
                 text = open_blob(
                     instance, conn, grant, case_id, DataCategory.CASE_NOTES, _note_label(row),
-                    bytes(row.sealed),
+                    row.sealed,
                 )
             except VaultError:
                 text = b"(this note could not be opened)"
@@ -570,10 +524,10 @@ def _open_notes(instance: Instance, actor: Actor, grant: Grant, case_id: str) ->
             opened.append(
                 NoteView(
                     id=row.id,
-                    author=row.display_name or row.author_kind,
+                    author=row.author_name or row.author_kind,
                     author_kind=row.author_kind,
-                    visible_to_subject=bool(row.visible_to_subject),
-                    created_at=_aware(row.created_at),
+                    visible_to_subject=row.visible_to_subject,
+                    created_at=row.created_at,
                     text=text.decode("utf-8"),
                 )
             )
@@ -584,14 +538,13 @@ def _open_notes(instance: Instance, actor: Actor, grant: Grant, case_id: str) ->
     return opened
 
 
-def _note_label(row: object) -> str:
+def _note_label(row: NoteRow) -> str:
     # Messages the victim can read use the victim side's label so that her page opens them.
     from safereport.services.victim import message_label
 
-    note_id = str(row.id)  # type: ignore[attr-defined]
-    if row.visible_to_subject:  # type: ignore[attr-defined]
-        return message_label(note_id)
-    return NOTE_LABEL + note_id
+    if row.visible_to_subject:
+        return message_label(row.id)
+    return NOTE_LABEL + row.id
 
 
 # ---- writes ---------------------------------------------------------------------------------
@@ -705,12 +658,9 @@ def insert_note(
     label = message_label(note_id) if visible_to_subject else NOTE_LABEL + note_id
     case_id = write.case_id
     sealed = write.seal_blob(DataCategory.CASE_NOTES, label, text.encode("utf-8"))
-    conn.execute(
-        notes.insert().values(
-            id=note_id, case_id=case_id, author_id=author_id, author_kind=author_kind,
-            visible_to_subject=visible_to_subject, sealed=sealed, created_at=now,
-        )
-    )
+    store.insert_note_row(conn, note_id, case_id, sealed, author_id=author_id,
+                          author_kind=author_kind, visible_to_subject=visible_to_subject,
+                          now=now)
 
 
 #: Why a case is closed: the closed list funders and commissioners count (issue 17).
@@ -729,16 +679,8 @@ CLOSURE_REASONS: dict[str, str] = {
 def set_status(conn: Connection, case_id: str, current: CaseStatus, target: CaseStatus, *,
                by: str | None, now: datetime, closure_reason: str = "") -> None:
     """Write a status change and its history row (the caller has decided and recorded it)."""
-    from safereport.store.staff import case_closures, case_status_changes
-
-    conn.execute(update(cases).where(cases.c.id == case_id)
-                 .values(status=target.value, updated_at=now))
-    conn.execute(case_status_changes.insert().values(
-        id=new_id(), case_id=case_id, from_status=current.value, to_status=target.value,
-        changed_by=by, changed_at=now))
-    if target is CaseStatus.CLOSED:
-        conn.execute(case_closures.insert().values(
-            id=new_id(), case_id=case_id, reason=closure_reason, closed_by=by, closed_at=now))
+    store.record_status_change(conn, case_id, current, target, by=by, now=now,
+                               closure_reason=closure_reason)
 
 
 def change_status(
@@ -958,7 +900,7 @@ def set_language_needs(
 
 
 def _touch(conn: Connection, case_id: str) -> None:
-    conn.execute(update(cases).where(cases.c.id == case_id).values(updated_at=_now(None)))
+    store.touch_case(conn, case_id, _now(None))
 
 
 # ---- the immigration-related abuse checklist ------------------------------------------------
@@ -1001,10 +943,7 @@ _CASE_HOLDING_ROLES = ("caseworker", "supervisor", "police_officer")
 def colleagues(instance: Instance, user: StaffUser) -> list[tuple[str, str]]:
     """(id, display name) of the people in the user's organisation who can hold a case."""
     with instance.engine.connect() as conn:
-        rows = conn.execute(select(users.c.id, users.c.display_name).where(and_(
-            users.c.org_id == user.org_id, users.c.role.in_(_CASE_HOLDING_ROLES)))
-            .order_by(users.c.display_name)).all()
-    return [(r.id, r.display_name) for r in rows]
+        return store.case_holders(conn, user.org_id, _CASE_HOLDING_ROLES)
 
 
 def assign(instance: Instance, user: StaffUser, case_id: str, assignee_id: str) -> None:
@@ -1015,8 +954,7 @@ def assign(instance: Instance, user: StaffUser, case_id: str, assignee_id: str) 
     def work(conn: Connection) -> None:
         _case_row(conn, user, case_id)
         _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], "assigned")
-        conn.execute(update(cases).where(cases.c.id == case_id).values(
-            assigned_to=assignee_id, updated_at=_now(None)))
+        store.assign_case(conn, case_id, assignee_id, _now(None))
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="assigned")
 
@@ -1048,17 +986,13 @@ def add_safety_action(
     action_id = new_id()
 
     def work(conn: Connection) -> None:
-        from safereport.store.staff import safety_plan_actions
-
         _case_row(conn, user, case_id)
         write = _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES],
                               "safety_plan")
         sealed = write.seal_blob(DataCategory.CASE_NOTES, SAFETY_LABEL + action_id,
                                  body.encode("utf-8"))
-        conn.execute(safety_plan_actions.insert().values(
-            id=action_id, case_id=case_id, sealed=sealed, owner_id=owner_id,
-            due_on=due_on, done_at=None, created_by=user.id,
-            created_at=_now(None)))
+        store.insert_safety_action(conn, action_id, case_id, sealed, owner_id=owner_id,
+                                   due_on=due_on, created_by=user.id, now=_now(None))
         _touch(conn, case_id)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="safety_plan")
@@ -1069,64 +1003,50 @@ def complete_safety_action(
     instance: Instance, user: StaffUser, case_id: str, action_id: str
 ) -> None:
     """Mark an action of the case's safety plan done (decided and recorded)."""
-    from safereport.store.staff import safety_plan_actions
-
-    complete_action(instance, user, case_id, action_id, safety_plan_actions, "safety_done",
+    complete_action(instance, user, case_id, action_id, ActionList.SAFETY_PLAN, "safety_done",
                     "no such open action on this case")
 
 
 def complete_action(instance: Instance, user: StaffUser, case_id: str, action_id: str,
-                    table: Any, event: str, missing: str) -> None:
-    """Mark one open action of ``table`` (a safety plan's, a MARAC's) done: an update of the
+                    actions: ActionList, event: str, missing: str) -> None:
+    """Mark one open action of ``actions`` (a safety plan's, a MARAC's) done: an update of the
     case's notes, decided and recorded with ``event``; ``missing`` if there is none open."""
 
     def work(conn: Connection) -> None:
         _case_row(conn, user, case_id)
         _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES], event)
-        changed = conn.execute(update(table).where(and_(
-            table.c.id == action_id, table.c.case_id == case_id,
-            table.c.done_at.is_(None))).values(done_at=_now(None)))
-        if changed.rowcount != 1:
+        if not store.mark_action_done(conn, actions, action_id, case_id, _now(None)):
             raise NotFound(missing)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event=event)
 
 
-def _safety_plan_query() -> Any:
-    from safereport.store.staff import safety_plan_actions
-
-    return (select(safety_plan_actions, users.c.display_name)
-            .join(users, users.c.id == safety_plan_actions.c.owner_id)
-            .where(safety_plan_actions.c.case_id == bindparam("case_id"))
-            .order_by(safety_plan_actions.c.due_on, safety_plan_actions.c.id))
-
-
-#: Her safety plan's actions with their owners' names, due first (built once: issue 13).
-_SAFETY_PLAN = _safety_plan_query()
-
-
 def _open_safety_plan(instance: Instance, actor: Actor, grant: Grant,
                       case_id: str) -> list[SafetyAction]:
-    return [SafetyAction(row.id, text, row.display_name, _aware(row.due_on),
-                         _aware(row.done_at) if row.done_at is not None else None)
-            for row, text in open_sealed_rows(instance, actor, grant, case_id, _SAFETY_PLAN,
-                                              SAFETY_LABEL, "safety_actions_unopened")]
+    return [SafetyAction(row.id, text, row.owner_name, row.due_on, row.done_at)
+            for row, text in open_sealed_rows(instance, actor, grant, case_id,
+                                              store.safety_plan_rows, SAFETY_LABEL,
+                                              "safety_actions_unopened")]
 
 
-def open_sealed_rows(instance: Instance, actor: Actor, grant: Grant, case_id: str, query: Any,
-                     label: str, failure_detail: str) -> list[tuple[Any, str]]:
-    """Each row of ``query`` (its ``case_id`` bound) with its ``sealed`` text opened under
-    the page's Grant.
+_Sealed = TypeVar("_Sealed", bound=SealedRow)
+
+
+def open_sealed_rows(instance: Instance, actor: Actor, grant: Grant, case_id: str,
+                     read: Callable[[Connection, str], Sequence[_Sealed]], label: str,
+                     failure_detail: str) -> list[tuple[_Sealed, str]]:
+    """Each row ``read`` finds for the case, with its sealed text opened under the page's
+    Grant (a row's label is ``label`` and its id).
 
     A row that cannot be opened shows a plain line, and the failure is a denial on record (I2).
     """
-    opened: list[tuple[Any, str]] = []
+    opened: list[tuple[_Sealed, str]] = []
     failed = 0
     with instance.engine.connect() as conn:
-        for row in conn.execute(query, {"case_id": case_id}).all():
+        for row in read(conn, case_id):
             try:
                 text = open_blob(instance, conn, grant, case_id, DataCategory.CASE_NOTES,
-                                 label + row.id, bytes(row.sealed))
+                                 label + row.id, row.sealed)
             except VaultError:
                 text = b"(this could not be opened)"
                 failed += 1

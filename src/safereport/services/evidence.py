@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
 
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import Connection
 
 from safereport.config import Settings
 from safereport.domain.case import new_id
@@ -60,8 +60,8 @@ from safereport.services.casework import (
 from safereport.services.instance import Instance
 from safereport.services.intake import victim_actor
 from safereport.services.victim import VictimSession
-from safereport.store.core import cases
-from safereport.store.evidence import evidence_files
+from safereport.store import evidence as store
+from safereport.store.casework import is_held_by, is_subjects_case
 
 __all__ = [
     "CATEGORY",
@@ -379,17 +379,14 @@ def _store(write: Write, conn: Connection, evidence_id: str,
            voice: bool = False) -> None:
     case_id = write.case_id
     sealed = write.seal_blob(CATEGORY, evidence_label(evidence_id), data)
-    conn.execute(evidence_files.insert().values(
-        id=evidence_id, case_id=case_id, media_type=media_type, size=len(data),
-        cleaned=not _is_media(media_type), added_kind=added_kind, added_by=added_by,
-        sealed=sealed, created_at=datetime.now(UTC), voice=voice,
-    ))
+    store.insert_evidence(conn, evidence_id, case_id, sealed, media_type=media_type,
+                          size=len(data), cleaned=not _is_media(media_type),
+                          added_kind=added_kind, added_by=added_by, now=datetime.now(UTC),
+                          voice=voice)
 
 
 def _held(conn: Connection, user: StaffUser, case_id: str) -> bool:
-    row = conn.execute(select(cases.c.org_id, cases.c.erased_at)
-                       .where(cases.c.id == case_id)).first()
-    return row is not None and row.org_id == user.org_id and row.erased_at is None
+    return is_held_by(conn, case_id, user.org_id)
 
 
 def _write(instance: Instance, actor: Actor, case_id: str, purpose: Purpose,
@@ -453,9 +450,7 @@ def attach_for_staff(instance: Instance, user: StaffUser, case_id: str, source: 
 
 
 def _hers(conn: Connection, session: VictimSession) -> bool:
-    row = conn.execute(select(cases.c.erased_at).where(and_(
-        cases.c.id == session.case_id, cases.c.subject_id == session.subject_id))).first()
-    return row is not None and row.erased_at is None
+    return is_subjects_case(conn, session.case_id, session.subject_id)
 
 
 def _refuse_victim(instance: Instance, session: VictimSession, action: Action,
@@ -526,23 +521,12 @@ class Download:
 
 
 def _items(conn: Connection, case_id: str) -> list[EvidenceItem]:
-    rows = conn.execute(
-        select(evidence_files.c.id, evidence_files.c.media_type, evidence_files.c.size,
-               evidence_files.c.cleaned, evidence_files.c.added_kind,
-               evidence_files.c.created_at, evidence_files.c.voice)
-        .where(evidence_files.c.case_id == case_id)
-        .order_by(evidence_files.c.created_at, evidence_files.c.id)
-    ).all()
     return [
-        EvidenceItem(id=row.id, number=number, media_type=row.media_type, size=int(row.size),
-                     cleaned=bool(row.cleaned), added_kind=row.added_kind,
-                     created_at=_aware(row.created_at), voice=bool(row.voice))
-        for number, row in enumerate(rows, start=1)
+        EvidenceItem(id=row.id, number=number, media_type=row.media_type, size=row.size,
+                     cleaned=row.cleaned, added_kind=row.added_kind,
+                     created_at=row.created_at, voice=row.voice)
+        for number, row in enumerate(store.evidence_rows(conn, case_id), start=1)
     ]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def list_for_staff(instance: Instance, user: StaffUser, case_id: str) -> list[EvidenceItem]:
@@ -578,13 +562,11 @@ def _open(instance: Instance, actor: Actor, case_id: str, evidence_id: str,
     assert item is not None  # denied above otherwise
     try:
         with instance.engine.connect() as conn:
-            sealed = conn.execute(select(evidence_files.c.sealed).where(and_(
-                evidence_files.c.id == evidence_id,
-                evidence_files.c.case_id == case_id))).scalar()
+            sealed = store.sealed_evidence(conn, evidence_id, case_id)
             if sealed is None:  # erased between the listing and now
                 raise VaultError("the protected data could not be opened")
             data = open_blob(instance, conn, access.grant, case_id, CATEGORY,
-                             evidence_label(evidence_id), bytes(sealed))
+                             evidence_label(evidence_id), sealed)
     except VaultError as exc:
         # The allow is on record already: the ledger's last word must not be "allow" for a
         # read that released nothing (I2).
@@ -620,4 +602,4 @@ def open_for_victim(instance: Instance, session: VictimSession, evidence_id: str
 
 def delete_for_case(conn: Connection, case_id: str) -> None:
     """Erasure: the rows go with the case (their key is destroyed by ``vault.shred``)."""
-    conn.execute(delete(evidence_files).where(evidence_files.c.case_id == case_id))
+    store.delete_case_evidence(conn, case_id)

@@ -21,8 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from safereport.domain.case import CaseStatus, IntakeKind, new_id
 from safereport.domain.codename import (
@@ -45,8 +44,8 @@ from safereport.errors import AccessDenied, InstanceError, InvalidInput
 from safereport.services import quarantine
 from safereport.services.access import Actor, decide_and_record, decide_write
 from safereport.services.instance import Instance
-from safereport.store.cases import NewCase, NewConsent, insert_case
-from safereport.store.core import cases, instance_info, organisations
+from safereport.store.cases import NewCase, NewConsent, case_org_id, first_org_of_kind, insert_case
+from safereport.store.instance_facts import InstanceValueTaken, add_instance_value, instance_value
 from safereport.store.provenance import FactSource
 
 __all__ = [
@@ -371,20 +370,18 @@ def codename_salt(instance: Instance) -> bytes:
     if cache_key in _SALTS:
         return _SALTS[cache_key]
     with instance.engine.begin() as conn:
-        value = conn.execute(
-            select(instance_info.c.value).where(instance_info.c.key == _SALT_KEY)
-        ).scalar()
+        value = instance_value(conn, _SALT_KEY)
     if value is None:
         try:
             with instance.engine.begin() as conn:
                 value = secrets.token_hex(16)
-                conn.execute(instance_info.insert().values(key=_SALT_KEY, value=value))
-        except IntegrityError:  # another worker made it first: use theirs
+                add_instance_value(conn, _SALT_KEY, value)
+        except InstanceValueTaken:  # another worker made it first: use theirs
             with instance.engine.begin() as conn:
-                value = conn.execute(
-                    select(instance_info.c.value).where(instance_info.c.key == _SALT_KEY)
-                ).scalar_one()
-    _SALTS[cache_key] = bytes.fromhex(str(value))
+                value = instance_value(conn, _SALT_KEY)
+            if value is None:
+                raise InstanceError("the codename salt could not be read") from None
+    _SALTS[cache_key] = bytes.fromhex(value)
     return _SALTS[cache_key]
 
 
@@ -395,14 +392,11 @@ def argon2_params(instance: Instance) -> Argon2Params:
 
 
 def _intake_org(conn: Connection, instance: Instance) -> str:
-    wanted = instance.settings.intake_org
-    query = select(organisations.c.id).where(organisations.c.kind == OrgKind.SUPPORT_SERVICE)
-    if wanted:
-        query = query.where((organisations.c.id == wanted) | (organisations.c.name == wanted))
-    org_id = conn.execute(query.order_by(organisations.c.created_at).limit(1)).scalar()
+    org_id = first_org_of_kind(conn, OrgKind.SUPPORT_SERVICE.value,
+                               instance.settings.intake_org)
     if org_id is None:
         raise InstanceError("no support service is set up to receive reports (safereport init)")
-    return str(org_id)
+    return org_id
 
 
 def victim_actor(subject_id: str) -> Actor:
@@ -496,7 +490,7 @@ def _quarantine_reason(
     """
     if door is not FactSource.SUBJECT and suspicion is None:
         return None
-    org_id = str(conn.execute(select(cases.c.org_id).where(cases.c.id == case_id)).scalar_one())
+    org_id = case_org_id(conn, case_id)
     assessment = quarantine.assess(conn, instance, org_id, values)
     if suspicion is not None:
         return suspicion, org_id, assessment

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, select, update
+from sqlalchemy import Connection
 
-from safereport.domain.case import new_id
+from safereport.domain.case import CaseStatus, can_transition, new_id
 from safereport.domain.vocabulary import Action, DataCategory, OrgKind, Purpose, Recipient
 from safereport.errors import InvalidInput
 from safereport.policy.decision import Grant
@@ -34,6 +33,8 @@ from safereport.services.casework import (
     open_sealed_rows,
 )
 from safereport.services.instance import Instance
+from safereport.store import casework as store
+from safereport.store.casework import ActionList
 
 __all__ = [
     "MARAC_AGENCIES",
@@ -118,42 +119,20 @@ def record_outcomes(instance: Instance, user: StaffUser, case_id: str, stage: st
         raise InvalidInput("answer at least one question")
 
     def work(conn: Connection) -> None:
-        from safereport.store.staff import outcome_scores as table
-
         _case_row(conn, user, case_id)
         _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES],
                       f"outcomes_{stage}")
-        moment = datetime.now(UTC)
-        conn.execute(delete(table).where(and_(table.c.case_id == case_id,
-                                              table.c.stage == stage,
-                                              table.c.measure.in_(sorted(scores)))))
-        for code, score in sorted(scores.items()):
-            conn.execute(table.insert().values(
-                id=new_id(), case_id=case_id, stage=stage, measure=code, score=score,
-                recorded_by=user.id, recorded_at=moment))
+        store.replace_outcome_scores(conn, case_id, stage, scores, by=user.id,
+                                     now=datetime.now(UTC))
         _touch(conn, case_id)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event=f"outcomes_{stage}")
 
 
-def _outcome_scores_query() -> Any:
-    from safereport.store.staff import outcome_scores as table
-
-    return select(table.c.stage, table.c.measure, table.c.score).where(
-        table.c.case_id == bindparam("case_id"))
-
-
-#: Built once: the case page reads them on every view (issue 13).
-_OUTCOME_SCORES = _outcome_scores_query()
-
-
 def outcome_scores(instance: Instance, case_id: str) -> dict[str, dict[str, int]]:
     """{stage: {measure: score}} for the case (the caller holds its page's Grant)."""
-    found: dict[str, dict[str, int]] = {}
     with instance.engine.connect() as conn:
-        for row in conn.execute(_OUTCOME_SCORES, {"case_id": case_id}):
-            found.setdefault(row.stage, {})[row.measure] = int(row.score)
-    return found
+        return store.outcome_score_table(conn, case_id)
 
 
 # ---- the MARAC meeting's actions ------------------------------------------------------------
@@ -194,14 +173,8 @@ class MaracAction:
 
 def marac_referrals(instance: Instance, user: StaffUser, case_id: str) -> list[tuple[str, str]]:
     """(id, "released 03 Dec 2026") of the organisation's MARAC referrals of this case."""
-    from safereport.store.staff import disclosure_requests as requests
-
     with instance.engine.connect() as conn:
-        rows = conn.execute(select(requests.c.id, requests.c.status, requests.c.created_at)
-                            .where(and_(requests.c.case_id == case_id,
-                                        requests.c.holder_org_id == user.org_id,
-                                        requests.c.recipient == Recipient.MARAC.value))
-                            .order_by(requests.c.created_at.desc())).all()
+        rows = store.marac_referral_rows(conn, case_id, user.org_id, Recipient.MARAC.value)
     return [(r.id, f"{r.status.replace('_', ' ')}, asked {r.created_at:%d %b %Y}") for r in rows]
 
 
@@ -222,17 +195,14 @@ def add_marac_action(instance: Instance, user: StaffUser, case_id: str, text: st
     action_id = new_id()
 
     def work(conn: Connection) -> None:
-        from safereport.store.staff import marac_actions
-
         _case_row(conn, user, case_id)
         write = _decide_write(instance, conn, user, case_id, [DataCategory.CASE_NOTES],
                               "marac_action")
         sealed = write.seal_blob(DataCategory.CASE_NOTES, MARAC_LABEL + action_id,
                                  body.encode("utf-8"))
-        conn.execute(marac_actions.insert().values(
-            id=action_id, case_id=case_id, request_id=referral_id or None, sealed=sealed,
-            agency=agency, due_on=due_on, done_at=None, created_by=user.id,
-            created_at=datetime.now(UTC)))
+        store.insert_marac_action(conn, action_id, case_id, sealed,
+                                  request_id=referral_id or None, agency=agency, due_on=due_on,
+                                  created_by=user.id, now=datetime.now(UTC))
         _touch(conn, case_id)
 
     _committed_denial(instance, work, user=user, case_id=case_id, event="marac_action")
@@ -242,35 +212,17 @@ def add_marac_action(instance: Instance, user: StaffUser, case_id: str, text: st
 def complete_marac_action(instance: Instance, user: StaffUser, case_id: str,
                           action_id: str) -> None:
     """Mark a MARAC action done (decided and recorded)."""
-    from safereport.store.staff import marac_actions
-
-    complete_action(instance, user, case_id, action_id, marac_actions, "marac_action_done",
+    complete_action(instance, user, case_id, action_id, ActionList.MARAC, "marac_action_done",
                     "no such open MARAC action on this case")
-
-
-def _marac_actions_query() -> Any:
-    from safereport.store.staff import marac_actions
-
-    return (select(marac_actions).where(marac_actions.c.case_id == bindparam("case_id"))
-            .order_by(marac_actions.c.due_on, marac_actions.c.id))
-
-
-#: The case's MARAC actions, due first (built once: issue 13).
-_MARAC_ACTIONS = _marac_actions_query()
 
 
 def open_marac_actions(instance: Instance, actor: Actor, grant: Grant,
                        case_id: str) -> list[MaracAction]:
     """The case's MARAC actions, due first, opened under the case page's Grant."""
-    return [MaracAction(row.id, text, row.agency, _aware(row.due_on),
-                        _aware(row.done_at) if row.done_at is not None else None,
-                        row.request_id)
-            for row, text in open_sealed_rows(instance, actor, grant, case_id, _MARAC_ACTIONS,
-                                              MARAC_LABEL, "marac_actions_unopened")]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return [MaracAction(row.id, text, row.agency, row.due_on, row.done_at, row.request_id)
+            for row, text in open_sealed_rows(instance, actor, grant, case_id,
+                                              store.marac_action_rows, MARAC_LABEL,
+                                              "marac_actions_unopened")]
 
 
 # ---- transfer to another area ---------------------------------------------------------------
@@ -323,7 +275,6 @@ def request_transfer(instance: Instance, user: StaffUser, case_id: str, to_org_i
     "transferred to another area" (:func:`complete_transfer`). Returns the request's id.
     """
     from safereport.services.disclosure import DisclosureForm, request_disclosure
-    from safereport.store.staff import case_transfers
 
     if user.org_kind is not OrgKind.SUPPORT_SERVICE:
         raise InvalidInput("only a support service hands a case to another area here")
@@ -337,37 +288,23 @@ def request_transfer(instance: Instance, user: StaffUser, case_id: str, to_org_i
         case_id=case_id, recipient_org_id=to_org_id, purpose=Purpose.MARAC,
         categories=TRANSFER_CATEGORIES, justification=why))
     with instance.engine.begin() as conn:
-        conn.execute(case_transfers.insert().values(
-            id=new_id(), case_id=case_id, request_id=request_id, to_org_id=to_org_id,
-            requested_by=user.id, created_at=datetime.now(UTC)))
+        store.insert_case_transfer(conn, case_id, request_id, to_org_id, requested_by=user.id,
+                                   now=datetime.now(UTC))
     return request_id
 
 
 def transfers_for_case(instance: Instance, user: StaffUser, case_id: str) -> list[TransferView]:
     """The case's transfers (routing facts: where to, how far it got), newest first."""
-    from safereport.store.core import organisations
-    from safereport.store.staff import case_transfers, disclosure_requests
-
     with instance.engine.connect() as conn:
-        rows = conn.execute(
-            select(case_transfers.c.request_id, organisations.c.name, disclosure_requests.c.status,
-                   case_transfers.c.created_at, case_transfers.c.accepted_at)
-            .join(organisations, organisations.c.id == case_transfers.c.to_org_id)
-            .join(disclosure_requests, disclosure_requests.c.id == case_transfers.c.request_id)
-            .where(and_(case_transfers.c.case_id == case_id,
-                        disclosure_requests.c.holder_org_id == user.org_id))
-            .order_by(case_transfers.c.created_at.desc())).all()
-    return [TransferView(r.request_id, r.name, r.status, _aware(r.created_at),
-                         _aware(r.accepted_at) if r.accepted_at is not None else None)
+        rows = store.transfer_rows(conn, case_id, user.org_id)
+    return [TransferView(r.request_id, r.to_org_name, r.status, r.created_at, r.accepted_at)
             for r in rows]
 
 
 def is_transfer(instance: Instance, request_id: str) -> bool:
-    from safereport.store.staff import case_transfers
-
+    """Whether the disclosure request carries a transfer of a case to another area."""
     with instance.engine.connect() as conn:
-        return conn.execute(select(case_transfers.c.id).where(
-            case_transfers.c.request_id == request_id)).first() is not None
+        return store.is_transfer_request(conn, request_id)
 
 
 def complete_transfer(instance: Instance, request_id: str, new_case_id: str,
@@ -378,27 +315,19 @@ def complete_transfer(instance: Instance, request_id: str, new_case_id: str,
     of the supervisor-approved request's author and recorded with who took it in; a refusal
     (the author's account gone, the case erased) leaves the case open for its staff to close.
     """
-    from safereport.domain.case import CaseStatus, can_transition
     from safereport.services.access import decide_and_record
     from safereport.services.auth import get_user
     from safereport.services.casework import actor_for, default_purpose, set_status
-    from safereport.store.core import cases
-    from safereport.store.staff import case_transfers, disclosure_requests
 
     with instance.engine.begin() as conn:
-        transfer = conn.execute(select(case_transfers).where(and_(
-            case_transfers.c.request_id == request_id,
-            case_transfers.c.accepted_at.is_(None)))).first()
+        transfer = store.open_transfer(conn, request_id)
         if transfer is None:
             return
         moment = datetime.now(UTC)
-        conn.execute(update(case_transfers).where(case_transfers.c.id == transfer.id)
-                     .values(accepted_case_id=new_case_id, accepted_at=moment))
+        store.mark_transfer_taken_in(conn, transfer.id, new_case_id, moment)
         author = get_user(conn, transfer.requested_by)
-        case = conn.execute(select(cases.c.status, cases.c.erased_at).where(
-            cases.c.id == transfer.case_id)).first()
-        holder = conn.execute(select(disclosure_requests.c.holder_org_id).where(
-            disclosure_requests.c.id == request_id)).scalar()
+        case = store.case_row(conn, transfer.case_id)
+        holder = store.request_holder_org(conn, request_id)
         if author is None or case is None or case.erased_at is not None \
                 or author.org_id != holder:
             return

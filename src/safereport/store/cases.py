@@ -33,6 +33,8 @@ __all__ = [
     "case_ids_of_org",
     "case_language",
     "case_org",
+    "case_org_id",
+    "first_org_of_kind",
     "insert_case",
     "insert_cases",
     "references_of",
@@ -256,3 +258,16 @@ def references_of(conn: Connection, case_ids: Iterable[str]) -> list[str]:
 def touch_case(conn: Connection, case_id: str, moment: datetime) -> None:
     """Mark the case as last worked on at ``moment``."""
     conn.execute(update(cases).where(cases.c.id == case_id).values(updated_at=moment))
+def first_org_of_kind(conn: Connection, kind: str, wanted: str | None = None) -> str | None:
+    """The id of the oldest organisation of ``kind`` (the one with id or name ``wanted``,
+    when given); None if there is none."""
+    query = select(organisations.c.id).where(organisations.c.kind == kind)
+    if wanted:
+        query = query.where((organisations.c.id == wanted) | (organisations.c.name == wanted))
+    org_id = conn.execute(query.order_by(organisations.c.created_at).limit(1)).scalar()
+    return str(org_id) if org_id is not None else None
+
+
+def case_org_id(conn: Connection, case_id: str) -> str:
+    """The id of the organisation holding the case (which must exist)."""
+    return str(conn.execute(select(cases.c.org_id).where(cases.c.id == case_id)).scalar_one())

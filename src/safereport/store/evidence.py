@@ -9,9 +9,13 @@ deletes these rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -19,12 +23,22 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    and_,
+    delete,
     false,
+    select,
 )
 
 from safereport.store.metadata import metadata
 
-__all__ = ["evidence_files"]
+__all__ = [
+    "EvidenceRow",
+    "delete_case_evidence",
+    "evidence_files",
+    "evidence_rows",
+    "insert_evidence",
+    "sealed_evidence",
+]
 
 evidence_files = Table(
     "evidence_files",
@@ -46,3 +60,59 @@ evidence_files = Table(
     Column("voice", Boolean, nullable=False, server_default=false()),
     Index("ix_evidence_files_case", "case_id"),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """What is kept of an attachment besides its sealed content."""
+
+    id: str
+    media_type: str
+    size: int
+    cleaned: bool
+    added_kind: str
+    created_at: datetime
+    voice: bool
+
+
+def insert_evidence(conn: Connection, evidence_id: str, case_id: str, sealed: bytes, *,
+                    media_type: str, size: int, cleaned: bool, added_kind: str,
+                    added_by: str | None, now: datetime, voice: bool) -> None:
+    """Store an attachment whose content the vault has sealed."""
+    conn.execute(evidence_files.insert().values(
+        id=evidence_id, case_id=case_id, media_type=media_type, size=size,
+        cleaned=cleaned, added_kind=added_kind, added_by=added_by,
+        sealed=sealed, created_at=now, voice=voice,
+    ))
+
+
+def evidence_rows(conn: Connection, case_id: str) -> list[EvidenceRow]:
+    """The case's attachments (no content), oldest first."""
+    rows = conn.execute(
+        select(evidence_files.c.id, evidence_files.c.media_type, evidence_files.c.size,
+               evidence_files.c.cleaned, evidence_files.c.added_kind,
+               evidence_files.c.created_at, evidence_files.c.voice)
+        .where(evidence_files.c.case_id == case_id)
+        .order_by(evidence_files.c.created_at, evidence_files.c.id)
+    ).all()
+    return [EvidenceRow(id=row.id, media_type=row.media_type, size=int(row.size),
+                        cleaned=bool(row.cleaned), added_kind=row.added_kind,
+                        created_at=_aware(row.created_at), voice=bool(row.voice))
+            for row in rows]
+
+
+def sealed_evidence(conn: Connection, evidence_id: str, case_id: str) -> bytes | None:
+    """The sealed content of the case's attachment (None if the case has no such one)."""
+    sealed = conn.execute(select(evidence_files.c.sealed).where(and_(
+        evidence_files.c.id == evidence_id,
+        evidence_files.c.case_id == case_id))).scalar()
+    return bytes(sealed) if sealed is not None else None
+
+
+def delete_case_evidence(conn: Connection, case_id: str) -> None:
+    """Delete the case's attachments (erasure: their key is destroyed apart)."""
+    conn.execute(delete(evidence_files).where(evidence_files.c.case_id == case_id))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

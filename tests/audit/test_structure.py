@@ -110,3 +110,63 @@ def test_the_scanner_sees_a_write_that_skips_the_road(tmp_path: Path) -> None:
         r"\.guard\.(decide|refuse|decide_many)\(",
     ) if re.search(pattern, sample)]
     assert len(caught) == 3
+
+
+# ---- the store layer used (issue 12): no service holds SQL -----------------------------------
+
+_SQL_CALLS = {"execute", "exec_driver_sql", "scalar", "scalars", "execution_options"}
+
+
+def _service_modules() -> list[Path]:
+    return sorted((SRC / "services").rglob("*.py"))
+
+
+def test_no_service_builds_or_runs_a_statement() -> None:
+    """Every service queries through typed functions of the store: it imports nothing from
+    SQLAlchemy but the connection and engine it passes on, and runs no statement itself."""
+    bad: dict[str, list[str]] = {}
+    for path in _service_modules():
+        name = path.relative_to(SRC).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                extra = {a.name for a in node.names} - {"Connection", "Engine"}
+                if extra or node.module != "sqlalchemy":
+                    bad.setdefault(name, []).append(f"imports {sorted(extra)} from {node.module}")
+            elif isinstance(node, ast.Import) and any(
+                a.name.startswith("sqlalchemy") for a in node.names
+            ):
+                bad.setdefault(name, []).append("imports sqlalchemy")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr in _SQL_CALLS):
+                bad.setdefault(name, []).append(f"calls .{node.func.attr}() at {node.lineno}")
+    assert bad == {}
+
+
+def test_no_service_holds_a_table_or_a_statement() -> None:
+    """At run time too: no service module keeps a table, a column or a built statement."""
+    import importlib
+
+    from sqlalchemy import Table
+    from sqlalchemy.sql import ClauseElement
+
+    found = {}
+    for path in _service_modules():
+        dotted = "safereport." + ".".join(path.relative_to(SRC).with_suffix("").parts)
+        module = importlib.import_module(dotted.removesuffix(".__init__"))
+        held = sorted(name for name, value in vars(module).items()
+                      if isinstance(value, Table | ClauseElement))
+        if held:
+            found[dotted] = held
+    assert found == {}
+
+
+def test_the_sql_scanner_sees_a_service_that_queries() -> None:
+    source = ("from sqlalchemy import Connection, select\n"
+              "def f(conn: Connection) -> None:\n"
+              "    conn.execute(select(1))\n")
+    tree = ast.parse(source)
+    calls = [n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Attribute) and n.func.attr in _SQL_CALLS]
+    imports = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+               for a in n.names if a.name not in {"Connection", "Engine"}]
+    assert calls == ["execute"] and imports == ["select"]

@@ -170,3 +170,9 @@ def test_the_sql_scanner_sees_a_service_that_queries() -> None:
     imports = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                for a in n.names if a.name not in {"Connection", "Engine"}]
     assert calls == ["execute"] and imports == ["select"]
+
+
+def test_no_module_tells_errors_apart_by_their_message() -> None:
+    """A refusal's kind is its class (NotFound, PackageExpired, ...), never its wording."""
+    pattern = r"str\(exc\)\s*(in|==)\s|str\(exc\)\.startswith\("
+    assert _files_using(pattern) == set()

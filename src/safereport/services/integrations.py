@@ -45,7 +45,7 @@ from safereport.domain.vocabulary import (
     Recipient,
     SubjectRole,
 )
-from safereport.errors import InvalidInput, LedgerError, SafeReportError
+from safereport.errors import InvalidInput, LedgerError, NotFound, SafeReportError
 from safereport.ledger.record import parse_leaf
 from safereport.ledger.verifier import TlogProof, format_proof, parse_proof
 from safereport.ledger.witness_client import cosigned_proof
@@ -152,7 +152,6 @@ THIRD_PARTY_FIELDS: tuple[CaseField, ...] = (
     CaseField.OCCURRED, CaseField.LOCATION, CaseField.NARRATIVE, CaseField.NATIONALITY,
     CaseField.IMMIGRATION_STATUS,
 )
-_NOT_FOUND = ("no such package", "no such disclosure request", "no such ask")
 #: Who manages tokens: the operator at the command line (as for staff accounts).
 _OPERATOR = Actor(id="operator:cli", role=ActorRole.ADMIN)
 
@@ -328,7 +327,7 @@ def require_scope(instance: Instance, integration: Integration, scope: Scope,
 
 
 def _not_found(exc: InvalidInput) -> InvalidInput | IntegrationRefused:
-    if str(exc) in _NOT_FOUND or isinstance(exc, casework.CaseNotHeld):
+    if isinstance(exc, NotFound):  # a case, package, request or ask not held: one answer
         return IntegrationRefused(Refusal.NOT_FOUND, str(exc))
     if isinstance(exc, disclosure.PackageExpired):
         return IntegrationRefused(Refusal.EXPIRED, str(exc))

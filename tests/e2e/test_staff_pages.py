@@ -186,8 +186,9 @@ def test_npcc_requires_the_justification_before_release(
     page.get_by_label("Written justification").fill("Named in a trafficking investigation.")
     page.get_by_role("button", name="Record the justification").click()
     assert page.locator(".disclosure-status").inner_text() == "released"
+    # the written reason is a write to her case, decided and recorded with it; then the release
     assert _entries(world)[len(before):] == [
-        ("disclose", "immigration_enforcement", "conditional")]
+        ("update", "none", "allow"), ("disclose", "immigration_enforcement", "conditional")]
 
 
 def test_two_supervisor_approval(world: StaffWorld, live_server: Serve, browser: Any,

@@ -110,7 +110,7 @@ def test_a_staff_page_view_checks_its_session_without_the_write_lock(tmp_path: P
 def test_a_sqlite_write_that_cannot_take_the_lock_fails_as_sqlalchemy_reports_it(
     tmp_path: Path,
 ) -> None:
-    """BEGIN IMMEDIATE runs on the driver's connection: a busy database still raises
+    """A writer's BEGIN IMMEDIATE on a busy database raises
     SQLAlchemy's OperationalError (what the services translate), and the pool stays usable."""
     from sqlalchemy.exc import OperationalError
 

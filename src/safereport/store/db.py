@@ -61,17 +61,10 @@ def _sqlite_begin(conn: Any) -> None:
     # A writer's IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on
     # busy_timeout instead of failing when a read transaction upgrades (the ledger sequencer
     # relies on it). A reader's deferred BEGIN is a snapshot: it takes no lock at all.
-    #
-    # Run on the driver's connection itself: through ``exec_driver_sql`` (SQLAlchemy's whole
-    # statement path: context, events, result) it cost a third of an empty write transaction
-    # (issue 13). A driver error is raised as SQLAlchemy's own exception class, as before.
-    statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN"
-    try:
-        conn.connection.driver_connection.execute(statement)
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(
-            statement, None, exc, sqlite3.Error, hide_parameters=True, dialect=conn.dialect
-        ) from exc
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 #: How long a writer waits for another writer of the same process (as SQLite's busy timeout).

@@ -7,13 +7,14 @@ they were stored as UTC. (``AccountRow`` keeps what the database gives, as it al
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
 
 from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions
+from safereport.store.times import aware as _aware
 
 __all__ = [
     "AccountRow",
@@ -49,8 +50,6 @@ __all__ = [
 ]
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _maybe_aware(moment: datetime | None) -> datetime | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from safereport.store.staff import (
     outcome_scores,
     safety_plan_actions,
 )
+from safereport.store.times import aware as _aware
 
 __all__ = [
     "ActionList",
@@ -73,8 +74,6 @@ __all__ = [
 ]
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _aware_or_none(moment: datetime | None) -> datetime | None:

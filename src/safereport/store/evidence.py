@@ -10,7 +10,7 @@ deletes these rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from safereport.store.metadata import metadata
+from safereport.store.times import aware as _aware
 
 __all__ = [
     "EvidenceRow",
@@ -114,5 +115,3 @@ def delete_case_evidence(conn: Connection, case_id: str) -> None:
     conn.execute(delete(evidence_files).where(evidence_files.c.case_id == case_id))
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
 from safereport.store.core import users
 from safereport.store.staff import staff_factor_resets
+from safereport.store.times import aware as _aware
 
 __all__ = [
     "FactorResetRow",
@@ -25,9 +26,6 @@ __all__ = [
 _table = staff_factor_resets
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone=True columns; they were stored as UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, or_, select
@@ -19,6 +19,7 @@ from safereport.domain.case import CaseStatus
 from safereport.store.core import cases, notes, organisations
 from safereport.store.jobs import retention_notices
 from safereport.store.staff import case_closures
+from safereport.store.times import aware as _aware
 
 __all__ = [
     "Candidate",
@@ -39,8 +40,6 @@ __all__ = [
 HeldSince = Callable[[], Select[Any]]
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _live() -> ColumnElement[bool]:

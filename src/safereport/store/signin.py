@@ -3,13 +3,14 @@ TOTP step (a code is good once)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from safereport.store.staff import staff_signin_state, staff_signin_throttle
+from safereport.store.times import aware as _aware
 
 __all__ = [
     "claim_totp_step",
@@ -21,9 +22,6 @@ __all__ = [
 ]
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone=True columns; they were stored as UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _insert_ignoring_conflict(conn: Connection, table: Table, values: dict[str, Any]) -> bool:

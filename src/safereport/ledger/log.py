@@ -41,6 +41,7 @@ from safereport.ledger.record import DecisionRecord, parse_leaf, record_from_dec
 from safereport.ledger.sequencer import Sequencer
 from safereport.ledger.verifier import TlogProof, format_proof
 from safereport.policy.decision import Decision, Grant, Seal, _mint_grant, _mint_seal
+from safereport.store.db import make_engine
 from safereport.store.ledger import ledger_checkpoints, ledger_entries
 
 __all__ = [
@@ -235,6 +236,7 @@ class Ledger:
         origin: str,
         *,
         signed_state: Path | None = None,
+        writer: Engine | None = None,
     ) -> None:
         if signer.name != origin:
             raise ConfigError(
@@ -242,6 +244,10 @@ class Ledger:
                 "a log's origin is its identity and cannot change"
             )
         self.engine = engine
+        #: The sequencer's engine. :func:`open_ledger` gives it one of its own, so that a batch
+        #: never waits for a pooled connection held by a request that waits for that batch
+        #: (a server's requests can hold every connection of the instance's pool).
+        self.writer = writer or engine
         self.signer = signer
         self.origin = origin
         self._edge = tree.EdgeCache()
@@ -339,6 +345,8 @@ class Ledger:
         if self._hook_runner is not None:
             self._hook_runner.shutdown(wait=True)
             self._hook_runner = None
+        if self.writer is not self.engine:
+            self.writer.dispose()
 
     # -- appending -------------------------------------------------------------------------
 
@@ -474,8 +482,9 @@ class Ledger:
             raise LedgerError(f"there is no ledger entry {index}")
         return bytes(leaf)
 
-    def size(self) -> int:
-        with self.engine.connect() as conn:
+    def size(self, *, writer: bool = False) -> int:
+        """Entries committed; ``writer`` reads through the sequencer's own engine."""
+        with (self.writer if writer else self.engine).connect() as conn:
             return tree.tree_size(conn)
 
     # -- checkpoints and proofs ------------------------------------------------------------
@@ -727,6 +736,8 @@ def init_ledger(settings: Settings) -> None:
 
 def open_ledger(settings: Settings, engine: Engine) -> Ledger:
     signer = read_key_file(settings.keys_dir / KEY_FILE, NoteSigner)
+    writer = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
     return Ledger(
-        engine, signer, settings.log_origin, signed_state=settings.keys_dir / SIGNED_STATE_FILE
+        engine, signer, settings.log_origin, signed_state=settings.keys_dir / SIGNED_STATE_FILE,
+        writer=writer,
     )

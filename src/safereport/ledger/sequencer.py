@@ -223,7 +223,7 @@ class Sequencer:
     def _commit(self, batch: list[_Waiter]) -> None:
         records = [record for waiter in batch for record in waiter.records]
         try:
-            with self.ledger.engine.begin() as conn:
+            with self.ledger.writer.begin() as conn:
                 # First, in the same transaction, sign over the earlier batches: they have
                 # committed, so the checkpoint covers durable entries only; this batch's own
                 # entries are not in it (they are added below). With nothing new to sign, this
@@ -245,7 +245,7 @@ class Sequencer:
     def _sign_alone(self) -> None:
         """Nothing queued: sign over the last batch in a transaction of its own."""
         try:
-            with self.ledger.engine.begin() as conn:
+            with self.ledger.writer.begin() as conn:
                 signed = self.ledger.sign_in(conn, empty=False)
         except Exception as exc:
             # Still behind: the next batch's transaction tries again and, refused, fails its
@@ -275,7 +275,7 @@ class Sequencer:
     def _sign_nudged(self, *, final: bool = False) -> None:
         """Sign once every nudged entry has committed (or its caller gave up)."""
         try:
-            size = self.ledger.size()
+            size = self.ledger.size(writer=True)
         except Exception as exc:
             log.warning("cannot read the ledger's size: %s", exc)
             return

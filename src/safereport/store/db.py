@@ -71,6 +71,19 @@ def _sqlite_begin(conn: Any) -> None:
 _WRITER_WAIT = 30.0
 
 
+#: One writers' lock per SQLite database file, shared by every engine of this process on it (the
+#: instance's and the ledger sequencer's own), so their writers queue on it in turn.
+_WRITER_LOCKS: dict[str, threading.RLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.RLock:
+    database = engine.url.database or ""
+    key = str(Path(database).resolve()) if database and database != ":memory:" else str(id(engine))
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(key, threading.RLock())
+
+
 def _begin_for_write(engine: Engine) -> Any:
     """``engine.begin`` that marks its connection as a writer before the transaction starts.
 
@@ -80,7 +93,7 @@ def _begin_for_write(engine: Engine) -> Any:
     sequencer commits batch after batch. On a Python lock it wakes as soon as the writer
     before it is done. Writers in other processes still queue on SQLite's busy timeout.
     """
-    writers = threading.RLock()
+    writers = _writer_lock(engine)
 
     @contextmanager
     def begin() -> Iterator[Any]:
@@ -97,8 +110,13 @@ def _begin_for_write(engine: Engine) -> Any:
     return begin
 
 
-def make_engine(url: str, *, pool: bool = True) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, pool: bool = True, pool_size: int | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout.
+
+    ``pool_size`` bounds the pool to that many connections (and as many again on overflow);
+    the ledger's sequencer has an engine of its own with one, so that it never waits for a
+    connection held by a request that is itself waiting for the sequencer.
+    """
     try:
         parsed = make_url(url)
     except Exception as exc:
@@ -109,13 +127,18 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             parent = Path(database).parent
             if not parent.is_dir():
                 raise StorageError(f"the database folder {parent} does not exist")
+        sizing: dict[str, Any] = {}
+        if not pool:
+            sizing["poolclass"] = NullPool
+        elif pool_size is not None:
+            sizing.update(pool_size=pool_size, max_overflow=pool_size)
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=None if pool else NullPool,
             # A failing statement's error and log never carry its bound values (usernames,
             # case ids, lookup ids): security review, finding 20.
             hide_parameters=True,
+            **sizing,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -133,6 +156,8 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         }
         if not pool:
             kwargs["poolclass"] = NullPool
+        elif pool_size is not None:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         return create_engine(parsed, **kwargs)
     backend = parsed.get_backend_name()
     raise StorageError(f"unsupported database: {backend} (use sqlite or postgresql)")

@@ -3,8 +3,9 @@
 The page shows her case as the guard allows it (:func:`casework.case_page`: two decisions in
 one group commit, then the vault), and around it the facts staff work with: MARAC referrals,
 transfers, disclosures, colleagues, the support services a case can be handed to, consents and
-requests, attachments, the risk checklist. Each of those is read by its own service function,
-which stays the one place its query lives; here they are lent one read connection instead of
+requests, attachments, the risk checklist. Each of those is read by its own service function
+(the ``..._in`` form that takes a connection), which stays the one place its query lives, and
+its statement is built once, in ``store``; here they are lent one read connection instead of
 each opening its own. The page then costs one ``BEGIN`` and one rollback, not fifteen, and on
 SQLite everything on it comes from one snapshot.
 
@@ -20,17 +21,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine
 
 from safereport.domain.risk import Checklist
-from safereport.domain.vocabulary import OrgKind, Purpose
+from safereport.domain.vocabulary import Purpose
 from safereport.services import casework, disclosure, evidence, practice, provenance
 from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
-from safereport.store import case_page as rows
 
 __all__ = ["CasePageView", "case_page_view"]
 
@@ -60,51 +59,15 @@ def case_page_view(
         page = casework.case_page(reading, user, case_id, purpose)
         return CasePageView(
             page=page,
-            marac_referrals=[
-                (r.id, f"{r.status.replace('_', ' ')}, asked {r.created_at:%d %b %Y}")
-                for r in rows.marac_referral_rows(conn, case_id, user.org_id)],
-            transfers=[
-                practice.TransferView(r.request_id, r.name, r.status, _aware(r.created_at),
-                                      _aware(r.accepted_at) if r.accepted_at is not None
-                                      else None)
-                for r in rows.transfer_rows(conn, case_id, user.org_id)],
-            transfer_orgs=(rows.support_services(conn, user.org_id)
-                           if user.org_kind is OrgKind.SUPPORT_SERVICE else []),
-            colleagues=rows.colleagues(conn, user.org_id),
-            disclosures=[disclosure._view(conn, row)
-                         for row in rows.disclosure_rows(conn, case_id, user.org_id)],
+            marac_referrals=practice.marac_referrals_in(conn, user, case_id),
+            transfers=practice.transfers_in(conn, user, case_id),
+            transfer_orgs=practice.transfer_organisations_in(conn, user),
+            colleagues=casework.colleagues_in(conn, user),
+            disclosures=disclosure.disclosures_in(conn, user, case_id),
             checklist=casework.load_checklist(reading),
-            facts=_facts(conn, case_id),
-            voices=[item for item in _attachments(conn, case_id) if item.voice],
+            facts=provenance.case_facts_in(conn, case_id),
+            voices=[item for item in evidence.items_in(conn, case_id) if item.voice],
         )
-
-
-def _facts(conn: Connection, case_id: str) -> provenance.CaseFacts:
-    """Consents and requests on the case, with who stated and confirmed each."""
-    consents = rows.consent_rows(conn, case_id)
-    requests = rows.victim_request_rows(conn, case_id)
-    names = rows.display_names(conn, [*(c.recorded_by for c in consents),
-                                      *(c.confirmed_by for c in consents),
-                                      *(r.recorded_by for r in requests),
-                                      *(r.confirmed_by for r in requests)])
-    return provenance.CaseFacts(
-        tuple(provenance._consent_view(c, names) for c in consents),
-        tuple(provenance._request_view(r, names) for r in requests))
-
-
-def _attachments(conn: Connection, case_id: str) -> list[evidence.EvidenceItem]:
-    """The case's attachments, numbered in the order they were added."""
-    return [
-        evidence.EvidenceItem(id=row.id, number=number, media_type=row.media_type,
-                              size=int(row.size), cleaned=bool(row.cleaned),
-                              added_kind=row.added_kind, created_at=_aware(row.created_at),
-                              voice=bool(row.voice))
-        for number, row in enumerate(rows.evidence_rows(conn, case_id), start=1)
-    ]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @contextmanager

@@ -943,7 +943,12 @@ _CASE_HOLDING_ROLES = ("caseworker", "supervisor", "police_officer")
 def colleagues(instance: Instance, user: StaffUser) -> list[tuple[str, str]]:
     """(id, display name) of the people in the user's organisation who can hold a case."""
     with instance.engine.connect() as conn:
-        return store.case_holders(conn, user.org_id, _CASE_HOLDING_ROLES)
+        return colleagues_in(conn, user)
+
+
+def colleagues_in(conn: Connection, user: StaffUser) -> list[tuple[str, str]]:
+    """:func:`colleagues` through an open connection (the case page lends its own)."""
+    return store.case_holders(conn, user.org_id, _CASE_HOLDING_ROLES)
 
 
 def assign(instance: Instance, user: StaffUser, case_id: str, assignee_id: str) -> None:

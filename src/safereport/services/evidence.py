@@ -520,7 +520,8 @@ class Download:
     data: bytes
 
 
-def _items(conn: Connection, case_id: str) -> list[EvidenceItem]:
+def items_in(conn: Connection, case_id: str) -> list[EvidenceItem]:
+    """The case's attachments, numbered in the order they were added (no check who asks)."""
     return [
         EvidenceItem(id=row.id, number=number, media_type=row.media_type, size=row.size,
                      cleaned=row.cleaned, added_kind=row.added_kind,
@@ -535,7 +536,7 @@ def list_for_staff(instance: Instance, user: StaffUser, case_id: str) -> list[Ev
     A case not held is :class:`CaseNotHeld` ("no such case"), a denial on record."""
     with instance.engine.connect() as conn:
         held = _held(conn, user, case_id)
-        items = _items(conn, case_id) if held else []
+        items = items_in(conn, case_id) if held else []
     if not held:
         raise _not_held(instance, user, case_id, Action.VIEW, "evidence_listed")
     return items
@@ -545,7 +546,7 @@ def list_for_victim(instance: Instance, session: VictimSession) -> list[Evidence
     with instance.engine.connect() as conn:
         if not _hers(conn, session):
             return []
-        return _items(conn, session.case_id)
+        return items_in(conn, session.case_id)
 
 
 def _open(instance: Instance, actor: Actor, case_id: str, evidence_id: str,
@@ -553,7 +554,7 @@ def _open(instance: Instance, actor: Actor, case_id: str, evidence_id: str,
     """Decide, record and commit a view of ``crime_details`` (``access_case``, which opens no
     field here); only with its Grant is the one file decrypted."""
     with instance.engine.connect() as conn:
-        item = next((i for i in _items(conn, case_id) if i.id == evidence_id), None)
+        item = next((i for i in items_in(conn, case_id) if i.id == evidence_id), None)
     # An attachment that is not on this case makes the request invalid: the guard denies it,
     # and the denial is on record like any other.
     access = access_case(

@@ -35,6 +35,7 @@ from safereport.services.casework import (
 from safereport.services.instance import Instance
 from safereport.store import casework as store
 from safereport.store.casework import ActionList
+from safereport.store.disclosures import other_organisations
 
 __all__ = [
     "MARAC_AGENCIES",
@@ -174,7 +175,12 @@ class MaracAction:
 def marac_referrals(instance: Instance, user: StaffUser, case_id: str) -> list[tuple[str, str]]:
     """(id, "released 03 Dec 2026") of the organisation's MARAC referrals of this case."""
     with instance.engine.connect() as conn:
-        rows = store.marac_referral_rows(conn, case_id, user.org_id, Recipient.MARAC.value)
+        return marac_referrals_in(conn, user, case_id)
+
+
+def marac_referrals_in(conn: Connection, user: StaffUser, case_id: str) -> list[tuple[str, str]]:
+    """:func:`marac_referrals` through an open connection (the case page lends its own)."""
+    rows = store.marac_referral_rows(conn, case_id, user.org_id, Recipient.MARAC.value)
     return [(r.id, f"{r.status.replace('_', ' ')}, asked {r.created_at:%d %b %Y}") for r in rows]
 
 
@@ -256,12 +262,16 @@ class TransferView:
 
 def transfer_organisations(instance: Instance, user: StaffUser) -> list[tuple[str, str]]:
     """(id, name) of the support services a case of this organisation can be handed to."""
-    from safereport.services.disclosure import recipient_organisations
+    with instance.engine.connect() as conn:
+        return transfer_organisations_in(conn, user)
 
+
+def transfer_organisations_in(conn: Connection, user: StaffUser) -> list[tuple[str, str]]:
+    """:func:`transfer_organisations` through an open connection."""
     if user.org_kind is not OrgKind.SUPPORT_SERVICE:
         return []
-    return [(org_id, name) for org_id, name, kind in recipient_organisations(instance, user)
-            if kind == OrgKind.SUPPORT_SERVICE.value]
+    return [(org.id, org.name) for org in other_organisations(conn, user.org_id)
+            if org.kind == OrgKind.SUPPORT_SERVICE.value]
 
 
 def request_transfer(instance: Instance, user: StaffUser, case_id: str, to_org_id: str,
@@ -296,9 +306,13 @@ def request_transfer(instance: Instance, user: StaffUser, case_id: str, to_org_i
 def transfers_for_case(instance: Instance, user: StaffUser, case_id: str) -> list[TransferView]:
     """The case's transfers (routing facts: where to, how far it got), newest first."""
     with instance.engine.connect() as conn:
-        rows = store.transfer_rows(conn, case_id, user.org_id)
+        return transfers_in(conn, user, case_id)
+
+
+def transfers_in(conn: Connection, user: StaffUser, case_id: str) -> list[TransferView]:
+    """:func:`transfers_for_case` through an open connection."""
     return [TransferView(r.request_id, r.to_org_name, r.status, r.created_at, r.accepted_at)
-            for r in rows]
+            for r in store.transfer_rows(conn, case_id, user.org_id)]
 
 
 def is_transfer(instance: Instance, request_id: str) -> bool:

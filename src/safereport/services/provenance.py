@@ -38,8 +38,8 @@ from safereport.services.casework import (
 )
 from safereport.services.instance import Instance
 from safereport.services.intake import CONSENT_CHOICES, victim_actor
-from safereport.store.accounts import display_names
 from safereport.store.cases import case_holder
+from safereport.store.casework import display_names
 from safereport.store.provenance import (
     ConsentRow,
     FactSource,
@@ -384,10 +384,19 @@ def case_facts(instance: Instance, user: StaffUser, case_id: str) -> CaseFacts:
     """Consents and requests on a held case, with who stated and confirmed each."""
     with instance.engine.connect() as conn:
         _held_case(conn, user, case_id)
-        names = display_names(conn)
-        consent_views = tuple(_consent_view(c, names) for c in consent_rows(conn, case_id))
-        request_views = tuple(_request_view(r, names) for r in victim_request_rows(conn, case_id))
-    return CaseFacts(consent_views, request_views)
+        return case_facts_in(conn, case_id)
+
+
+def case_facts_in(conn: Connection, case_id: str) -> CaseFacts:
+    """:func:`case_facts` of a case already known to be held, through an open connection."""
+    consents = consent_rows(conn, case_id)
+    requests = victim_request_rows(conn, case_id)
+    names = display_names(conn, [*(c.recorded_by for c in consents),
+                                 *(c.confirmed_by for c in consents),
+                                 *(r.recorded_by for r in requests),
+                                 *(r.confirmed_by for r in requests)])
+    return CaseFacts(tuple(_consent_view(c, names) for c in consents),
+                     tuple(_request_view(r, names) for r in requests))
 
 
 def _consent_view(c: ConsentRow, names: dict[str, str]) -> FactView:

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, Table, and_, delete, func, select, update
+from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, func, select, update
 
 from safereport.domain.case import CaseStatus, new_id
 from safereport.store.core import cases, notes, organisations, users
@@ -223,17 +223,30 @@ def display_name(conn: Connection, user_id: str) -> str | None:
     return str(name) if name is not None else None
 
 
-def display_names(conn: Connection, user_ids: Iterable[str]) -> dict[str, str]:
-    """{id: display name} of these staff members."""
-    return {str(uid): str(name) for uid, name in conn.execute(
-        select(users.c.id, users.c.display_name).where(users.c.id.in_(sorted(user_ids)))).all()}
+# The case page reads these on every view: their statements are built once, at import (with
+# SQLAlchemy, building one costs several times what SQLite takes to run it).
+_NAMES = select(users.c.id, users.c.display_name).where(
+    users.c.id.in_(bindparam("ids", expanding=True)))
+
+_HOLDERS = (
+    select(users.c.id, users.c.display_name)
+    .where(and_(users.c.org_id == bindparam("org_id"),
+                users.c.role.in_(bindparam("roles", expanding=True))))
+    .order_by(users.c.display_name)
+)
+
+
+def display_names(conn: Connection, user_ids: Iterable[str | None]) -> dict[str, str]:
+    """{id: display name} of these staff members (ids with no account are left out)."""
+    wanted = sorted({uid for uid in user_ids if uid})
+    if not wanted:
+        return {}
+    return {str(uid): str(name) for uid, name in conn.execute(_NAMES, {"ids": wanted}).all()}
 
 
 def case_holders(conn: Connection, org_id: str, roles: Iterable[str]) -> list[tuple[str, str]]:
     """(id, display name) of the organisation's people in ``roles``, by name."""
-    rows = conn.execute(select(users.c.id, users.c.display_name).where(and_(
-        users.c.org_id == org_id, users.c.role.in_(tuple(roles))))
-        .order_by(users.c.display_name)).all()
+    rows = conn.execute(_HOLDERS, {"org_id": org_id, "roles": list(roles)}).all()
     return [(str(r.id), str(r.display_name)) for r in rows]
 
 
@@ -425,16 +438,22 @@ class MaracReferralRow:
     created_at: datetime
 
 
+_REQUESTS_TO = (
+    select(disclosure_requests.c.id, disclosure_requests.c.status,
+           disclosure_requests.c.created_at)
+    .where(and_(disclosure_requests.c.case_id == bindparam("case_id"),
+                disclosure_requests.c.holder_org_id == bindparam("org_id"),
+                disclosure_requests.c.recipient == bindparam("recipient")))
+    .order_by(disclosure_requests.c.created_at.desc())
+)
+
+
 def marac_referral_rows(conn: Connection, case_id: str, holder_org_id: str,
                         recipient: str) -> list[MaracReferralRow]:
     """The organisation's disclosure requests of the case to ``recipient``, newest first."""
-    requests = disclosure_requests
-    rows = conn.execute(select(requests.c.id, requests.c.status, requests.c.created_at)
-                        .where(and_(requests.c.case_id == case_id,
-                                    requests.c.holder_org_id == holder_org_id,
-                                    requests.c.recipient == recipient))
-                        .order_by(requests.c.created_at.desc())).all()
-    return [MaracReferralRow(r.id, r.status, r.created_at) for r in rows]
+    rows = conn.execute(_REQUESTS_TO, {"case_id": case_id, "org_id": holder_org_id,
+                                       "recipient": recipient}).all()
+    return [MaracReferralRow(r.id, r.status, _aware(r.created_at)) for r in rows]
 
 
 def insert_case_transfer(conn: Connection, case_id: str, request_id: str, to_org_id: str, *,
@@ -456,16 +475,20 @@ class TransferRow:
     accepted_at: datetime | None
 
 
+_TRANSFERS = (
+    select(case_transfers.c.request_id, organisations.c.name, disclosure_requests.c.status,
+           case_transfers.c.created_at, case_transfers.c.accepted_at)
+    .join(organisations, organisations.c.id == case_transfers.c.to_org_id)
+    .join(disclosure_requests, disclosure_requests.c.id == case_transfers.c.request_id)
+    .where(and_(case_transfers.c.case_id == bindparam("case_id"),
+                disclosure_requests.c.holder_org_id == bindparam("org_id")))
+    .order_by(case_transfers.c.created_at.desc())
+)
+
+
 def transfer_rows(conn: Connection, case_id: str, holder_org_id: str) -> list[TransferRow]:
     """The case's transfers requested by the holding organisation, newest first."""
-    rows = conn.execute(
-        select(case_transfers.c.request_id, organisations.c.name, disclosure_requests.c.status,
-               case_transfers.c.created_at, case_transfers.c.accepted_at)
-        .join(organisations, organisations.c.id == case_transfers.c.to_org_id)
-        .join(disclosure_requests, disclosure_requests.c.id == case_transfers.c.request_id)
-        .where(and_(case_transfers.c.case_id == case_id,
-                    disclosure_requests.c.holder_org_id == holder_org_id))
-        .order_by(case_transfers.c.created_at.desc())).all()
+    rows = conn.execute(_TRANSFERS, {"case_id": case_id, "org_id": holder_org_id}).all()
     return [TransferRow(r.request_id, r.name, r.status, _aware(r.created_at),
                         _aware_or_none(r.accepted_at)) for r in rows]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from safereport.domain.vocabulary import ActorRole
 from safereport.store.core import cases, organisations, subjects, users
@@ -298,13 +298,16 @@ def _ask(r: Any) -> AskRow:
 # ---- organisations, people and cases --------------------------------------------------------
 
 
+_OTHER_ORGANISATIONS = (
+    select(organisations.c.id, organisations.c.name, organisations.c.kind)
+    .where(organisations.c.id != bindparam("org_id"))
+    .order_by(organisations.c.kind, organisations.c.name)
+)
+
+
 def other_organisations(conn: Connection, org_id: str) -> list[OrganisationRow]:
     """Every organisation but ``org_id``, by kind then name."""
-    rows = conn.execute(
-        select(organisations.c.id, organisations.c.name, organisations.c.kind)
-        .where(organisations.c.id != org_id)
-        .order_by(organisations.c.kind, organisations.c.name)
-    ).all()
+    rows = conn.execute(_OTHER_ORGANISATIONS, {"org_id": org_id}).all()
     return [OrganisationRow(r.id, r.name, r.kind) for r in rows]
 
 
@@ -416,13 +419,18 @@ def request_state(conn: Connection, request_id: str) -> RequestState | None:
     return None if row is None else RequestState(status=row.status, reasons=row.reasons)
 
 
+_FOR_CASE = (
+    select(disclosure_requests)
+    .where(and_(disclosure_requests.c.case_id == bindparam("case_id"),
+                disclosure_requests.c.holder_org_id == bindparam("org_id")))
+    .order_by(disclosure_requests.c.created_at.desc())
+)
+
+
 def requests_for_case(conn: Connection, case_id: str, holder_org_id: str) -> list[RequestRow]:
-    """The organisation's requests about a case, newest first."""
-    rows = conn.execute(select(disclosure_requests).where(and_(
-        disclosure_requests.c.case_id == case_id,
-        disclosure_requests.c.holder_org_id == holder_org_id)).order_by(
-        disclosure_requests.c.created_at.desc())).all()
-    return [_request(r) for r in rows]
+    """The organisation's requests about a case, newest first (built once: every case page)."""
+    return [_request(r) for r in conn.execute(
+        _FOR_CASE, {"case_id": case_id, "org_id": holder_org_id}).all()]
 
 
 def requests_with_status(

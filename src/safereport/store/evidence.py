@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     false,
     select,
@@ -87,15 +88,18 @@ def insert_evidence(conn: Connection, evidence_id: str, case_id: str, sealed: by
     ))
 
 
+_LISTED = (
+    select(evidence_files.c.id, evidence_files.c.media_type, evidence_files.c.size,
+           evidence_files.c.cleaned, evidence_files.c.added_kind,
+           evidence_files.c.created_at, evidence_files.c.voice)
+    .where(evidence_files.c.case_id == bindparam("case_id"))
+    .order_by(evidence_files.c.created_at, evidence_files.c.id)
+)
+
+
 def evidence_rows(conn: Connection, case_id: str) -> list[EvidenceRow]:
-    """The case's attachments (no content), oldest first."""
-    rows = conn.execute(
-        select(evidence_files.c.id, evidence_files.c.media_type, evidence_files.c.size,
-               evidence_files.c.cleaned, evidence_files.c.added_kind,
-               evidence_files.c.created_at, evidence_files.c.voice)
-        .where(evidence_files.c.case_id == case_id)
-        .order_by(evidence_files.c.created_at, evidence_files.c.id)
-    ).all()
+    """The case's attachments (no content), oldest first (built once: every case page)."""
+    rows = conn.execute(_LISTED, {"case_id": case_id}).all()
     return [EvidenceRow(id=row.id, media_type=row.media_type, size=int(row.size),
                         cleaned=bool(row.cleaned), added_kind=row.added_kind,
                         created_at=_aware(row.created_at), voice=bool(row.voice))

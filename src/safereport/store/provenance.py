@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     insert,
     or_,
     select,
@@ -235,12 +236,16 @@ def standing_consent(
     return standing_consent_row(conn, case_id, recipient, purpose) is not None
 
 
+# Read on every view of a case page: built once, at import.
+_CONSENTS = (select(consents).where(consents.c.case_id == bindparam("case_id"))
+             .order_by(consents.c.given_at.desc()))
+_REQUESTS = (select(victim_requests).where(victim_requests.c.case_id == bindparam("case_id"))
+             .order_by(victim_requests.c.created_at.desc()))
+
+
 def consent_rows(conn: Connection, case_id: str) -> list[ConsentRow]:
     """Every consent on the case, newest first (withdrawn and waiting ones included)."""
-    rows = conn.execute(
-        select(consents).where(consents.c.case_id == case_id).order_by(consents.c.given_at.desc())
-    ).all()
-    return [_consent(r) for r in rows]
+    return [_consent(r) for r in conn.execute(_CONSENTS, {"case_id": case_id}).all()]
 
 
 def consent_row(conn: Connection, consent_id: str) -> ConsentRow | None:
@@ -254,12 +259,8 @@ def victim_request_row(conn: Connection, request_id: str) -> VictimRequestRow | 
 
 
 def victim_request_rows(conn: Connection, case_id: str) -> list[VictimRequestRow]:
-    rows = conn.execute(
-        select(victim_requests)
-        .where(victim_requests.c.case_id == case_id)
-        .order_by(victim_requests.c.created_at.desc())
-    ).all()
-    return [_request(r) for r in rows]
+    """Every request of hers on the case, newest first."""
+    return [_request(r) for r in conn.execute(_REQUESTS, {"case_id": case_id}).all()]
 
 
 def victim_request_stands(

@@ -75,6 +75,7 @@ from safereport.services.disclosure.views import (
     DisclosureView,
     awaiting_approval,
     disclosures_for_case,
+    disclosures_in,
     justification_text,
     view_disclosure,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "consent_on_record",
     "decline_ask",
     "disclosures_for_case",
+    "disclosures_in",
     "inbox",
     "justification_text",
     "open_released_package",

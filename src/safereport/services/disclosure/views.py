@@ -50,6 +50,7 @@ __all__ = [
     "DisclosureView",
     "awaiting_approval",
     "disclosures_for_case",
+    "disclosures_in",
     "justification_text",
     "view_disclosure",
 ]
@@ -115,8 +116,12 @@ def view_disclosure(instance: Instance, user: StaffUser, request_id: str) -> Dis
 
 def disclosures_for_case(instance: Instance, user: StaffUser, case_id: str) -> list[DisclosureView]:
     with instance.engine.connect() as conn:
-        rows = requests_for_case(conn, case_id, user.org_id)
-        return [_view(conn, row) for row in rows]
+        return disclosures_in(conn, user, case_id)
+
+
+def disclosures_in(conn: Connection, user: StaffUser, case_id: str) -> list[DisclosureView]:
+    """:func:`disclosures_for_case` through an open connection (the case page lends its own)."""
+    return [_view(conn, row) for row in requests_for_case(conn, case_id, user.org_id)]
 
 
 #: What waits on a supervisor of the holding organisation.

@@ -8,6 +8,7 @@ from safereport.domain.vocabulary import DataCategory
 from safereport.policy.decision import Seal, UnsafeSealForTests
 
 
-def unsafe_seal(conn: Connection, case_id: str) -> Seal:
+def unsafe_seal(conn: Connection, case_id: str, action: str = "update") -> Seal:
     """A Seal covering every category of ``case_id``, for ``conn``'s open transaction."""
-    return UnsafeSealForTests(frozenset(DataCategory), case_id=case_id, transaction=conn)
+    return UnsafeSealForTests(frozenset(DataCategory), case_id=case_id, transaction=conn,
+                              action=action)

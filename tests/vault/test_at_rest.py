@@ -66,7 +66,8 @@ def test_no_plaintext_in_the_database_file_its_wal_or_the_logs(
             for case_id, values in cases.items():
                 with sqlite_engine.begin() as conn:
                     vault.seal_fields(conn, unsafe_seal(conn, case_id), case_id, values)
-                    vault.index_value(conn, case_id, BlindKind.REFERENCE, f"{MARK}-REF-{case_id}")
+                    vault.index_value(conn, unsafe_seal(conn, case_id), case_id,
+                                      BlindKind.REFERENCE, f"{MARK}-REF-{case_id}")
                     stolen_note = vault.seal_blob(conn, unsafe_seal(conn, case_id),
                                                   case_id, DataCategory.CASE_NOTES, "note",
                                                   f"{MARK} note of {case_id}".encode())
@@ -124,7 +125,7 @@ def test_after_erasure_no_remaining_key_opens_the_case(
         ).all()
     assert len(tokens) == len(CaseField)
     with sqlite_engine.begin() as conn:
-        vault.shred(conn, "case-2")
+        vault.shred(conn, unsafe_seal(conn, "case-2", "erase"), "case-2")
     purge_remnants(sqlite_engine)
 
     with sqlite_engine.connect() as conn:
@@ -167,12 +168,12 @@ def test_a_shredded_case_cannot_be_sealed_again(engine: Engine) -> None:
     vault = Vault(UnsafeMemoryKeyStore())
     with engine.begin() as conn:
         vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", {CaseField.NAME: "Ana"})
-        vault.shred(conn, "case-a")
+        vault.shred(conn, unsafe_seal(conn, "case-a", "erase"), "case-a")
         with pytest.raises(VaultError):
             vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", {CaseField.NAME: "Ana"})
         with pytest.raises(VaultError):
             vault.create_case_key(conn, unsafe_seal(conn, "case-a"), "case-a")
-        vault.shred(conn, "never-had-a-key")
+        vault.shred(conn, unsafe_seal(conn, "never-had-a-key", "erase"), "never-had-a-key")
         assert vault.is_shredded(conn, "never-had-a-key")
         with pytest.raises(VaultError):
             vault.seal_blob(conn, unsafe_seal(conn, "never-had-a-key"),

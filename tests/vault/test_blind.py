@@ -62,7 +62,8 @@ def test_lookup_by_phone_email_and_reference(engine: Engine) -> None:
                           "case-b", {CaseField.PHONE: "+44 7700 900123"})
         vault.seal_fields(conn, unsafe_seal(conn, "case-c"),
                           "case-c", {CaseField.PHONE: "not a number"})
-        vault.index_value(conn, "case-c", BlindKind.REFERENCE, "SR-1")
+        vault.index_value(conn, unsafe_seal(conn, "case-c"), "case-c",
+                          BlindKind.REFERENCE, "SR-1")
     with engine.connect() as conn:
         assert vault.find_cases(conn, BlindKind.PHONE, "+447700900123") == ["case-a", "case-b"]
         assert vault.find_cases(conn, BlindKind.EMAIL, " ana@example.ORG") == ["case-a"]

@@ -142,3 +142,47 @@ def test_a_widened_moved_or_copied_seal_seals_nothing(sqlite_engine: Engine) -> 
 def test_a_rebuilt_decision_gets_no_seal() -> None:
     with pytest.raises(AccessDenied):
         _mint_seal(object(), 1, "c", object())  # type: ignore[arg-type]
+
+
+def test_destroying_a_case_needs_the_seal_of_an_erase_decision(sqlite_engine: Engine) -> None:
+    """Crypto-shredding was open to any caller with a connection; it now needs the Seal of an
+    allowed ``erase`` decision recorded in the same transaction, for that very case."""
+    from safereport.store.vault import vault_case_keys
+
+    vault = Vault(UnsafeMemoryKeyStore())
+    with sqlite_engine.begin() as conn:
+        vault.seal_fields(conn, unsafe_seal(conn, "case-a"), "case-a", {CaseField.NAME: "Ana"})
+    with sqlite_engine.begin() as conn:
+        for wrong in (None, object.__new__(Seal),
+                      unsafe_seal(conn, "case-a"),  # an update's Seal, not an erase's
+                      unsafe_seal(conn, "case-b", "erase")):  # another case's
+            with pytest.raises(AccessDenied):
+                vault.shred(conn, wrong, "case-a")  # type: ignore[arg-type]
+        assert not vault.is_shredded(conn, "case-a")
+    with sqlite_engine.begin() as conn:
+        erase = unsafe_seal(conn, "case-a", "erase")
+    with sqlite_engine.begin() as other, pytest.raises(AccessDenied):  # another transaction
+        vault.shred(other, erase, "case-a")
+    with sqlite_engine.begin() as conn:
+        vault.shred(conn, unsafe_seal(conn, "case-a", "erase"), "case-a")
+        assert vault.is_shredded(conn, "case-a")
+        assert conn.execute(vault_case_keys.select()).first() is not None  # the tombstone
+
+
+def test_indexing_her_phone_needs_a_seal_covering_her_contact_details(
+    sqlite_engine: Engine,
+) -> None:
+    from safereport.vault.blind import BlindKind
+
+    vault = Vault(UnsafeMemoryKeyStore())
+    with sqlite_engine.begin() as conn:
+        narrow = UnsafeSealForTests(frozenset({DataCategory.CRIME_DETAILS}), case_id="case-a",
+                                    transaction=conn)
+        for wrong in (None, object.__new__(Seal), narrow, unsafe_seal(conn, "case-b")):
+            with pytest.raises(AccessDenied):
+                vault.index_value(conn, wrong, "case-a",  # type: ignore[arg-type]
+                                  BlindKind.PHONE, "07700 900123")
+        assert vault.find_cases(conn, BlindKind.PHONE, "07700 900123") == []
+        vault.index_value(conn, unsafe_seal(conn, "case-a"), "case-a",
+                          BlindKind.PHONE, "07700 900123")
+        assert vault.find_cases(conn, BlindKind.PHONE, "07700 900123") == ["case-a"]

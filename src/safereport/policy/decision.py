@@ -203,7 +203,8 @@ def _mint_seal(decision: Decision, ledger_index: int, case_id: str, transaction:
 
 
 def UnsafeSealForTests(
-    categories: frozenset[DataCategory], *, case_id: str, transaction: object
+    categories: frozenset[DataCategory], *, case_id: str, transaction: object,
+    action: str = "update",
 ) -> Seal:
     """A Seal with no guard and no ledger behind it. Tests only; never in ``src/``."""
     decision = _mint_decision(
@@ -214,7 +215,7 @@ def UnsafeSealForTests(
         regime="unsafe-test",
         policy_hash="0" * 64,
         categories=categories,
-        request={"action": "update"},
+        request={"action": action},
     )
     return _mint_seal(decision, -1, case_id, transaction)
 

@@ -40,6 +40,7 @@ from safereport.domain.vocabulary import (
     SubjectRole,
 )
 from safereport.errors import AccessDenied, LedgerError, VaultError
+from safereport.ledger.log import EntryView
 from safereport.ledger.record import record_from_decision
 from safereport.policy.decision import Decision, Grant, Seal
 from safereport.policy.request import make_request
@@ -58,6 +59,8 @@ __all__ = [
     "active_consent",
     "decide_and_record",
     "decide_write",
+    "entries_about",
+    "find_cases",
     "grant_for",
     "open_blob",
     "record_failure",
@@ -537,6 +540,27 @@ class Write:
         return self._instance.vault.seal_blob(
             self._conn, self._seal, self.case_id, category, label, data
         )
+
+    def index_value(self, kind: BlindKind, value: str) -> None:
+        """Make the case findable by ``value`` (its blind index: a keyed hash, never the value)."""
+        self._instance.vault.index_value(self._conn, self._seal, self.case_id, kind, value)
+
+    def shred(self) -> None:
+        """Destroy the case's data key and ciphertext (an allowed ``erase`` decision only)."""
+        self._instance.vault.shred(self._conn, self._seal, self.case_id)
+
+
+def find_cases(instance: Instance, conn: Connection, kind: BlindKind, value: str) -> list[str]:
+    """Ids of the cases whose ``kind`` value is ``value``, through the vault's blind index.
+
+    A match opens nothing: the caller decides each match (a view of the case) before it
+    shows one."""
+    return instance.vault.find_cases(conn, kind, value)
+
+
+def entries_about(instance: Instance, conn: Connection, case_id: str) -> list[EntryView]:
+    """Every ledger entry about the case, oldest first, read from its signed leaf."""
+    return instance.ledger.entries_for_case(conn, case_id)
 
 
 def writer(

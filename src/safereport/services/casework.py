@@ -54,6 +54,7 @@ from safereport.services.access import (
     access_case_parts,
     decide_and_record,
     decide_write,
+    find_cases,
     open_blob,
     record_failure,
 )
@@ -236,7 +237,7 @@ def search_cases(
     (as a view of the case's contact or reference) and recorded; only allowed matches show.
     """
     with instance.engine.connect() as conn:
-        found = set(instance.vault.find_cases(conn, kind, value))
+        found = set(find_cases(instance, conn, kind, value))
         if kind is BlindKind.REFERENCE:
             found |= _by_reference(conn, value)
         rows = store.org_cases_among(conn, user.org_id, found)
@@ -827,7 +828,7 @@ def file_third_party_report(
             raise
         write.create_key()
         write.seal_fields(kept)
-        _index(instance, conn, case_id, kept, reference)
+        _index(write, kept, reference)
         holder["reference"] = reference
         holder["code"] = issue_claim_code(instance, case_id, conn=conn)
 
@@ -835,19 +836,13 @@ def file_third_party_report(
     return FiledReport(case_id=case_id, reference=holder["reference"], claim_code=holder["code"])
 
 
-def _index(
-    instance: Instance,
-    conn: Connection,
-    case_id: str,
-    kept: Mapping[CaseField, str],
-    reference: str,
-) -> None:
-    instance.vault.index_value(conn, case_id, BlindKind.REFERENCE, reference)
+def _index(write: Write, kept: Mapping[CaseField, str], reference: str) -> None:
+    write.index_value(BlindKind.REFERENCE, reference)
     phone = kept.get(CaseField.PHONE)
     if phone:
         # not a phone number we can normalise: kept, but not searchable
         with contextlib.suppress(InvalidInput):
-            instance.vault.index_value(conn, case_id, BlindKind.PHONE, phone)
+            write.index_value(BlindKind.PHONE, phone)
 
 
 # ---- her language and interpreter needs -----------------------------------------------------

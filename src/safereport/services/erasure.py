@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from safereport.domain.fields import FIELD_CATEGORY
 from safereport.domain.vocabulary import Action, DataCategory, Purpose
 from safereport.errors import InvalidInput
-from safereport.services.access import decide_and_record
+from safereport.services.access import Write, decide_and_record, decide_write
 from safereport.services.instance import Instance
 from safereport.services.intake import victim_actor
 from safereport.services.victim import (
@@ -113,22 +113,23 @@ def complete_due_erasures(instance: Instance, *, now: datetime | None = None) ->
 
 def _erase(instance: Instance, case_id: str, subject_id: str, now: datetime) -> None:
     with instance.engine.begin() as conn:
-        decision, _ = decide_and_record(
+        _, write = decide_write(
             # her request, carried out by a scheduled job (automated: POLICY.md v2)
-            instance, replace(victim_actor(subject_id), system=True), case_id,
+            instance, conn, replace(victim_actor(subject_id), system=True), case_id,
             action=Action.ERASE, purpose=Purpose.SUBJECT_ACCESS, categories=ERASABLE_CATEGORIES,
-            detail={"event": "erased"}, conn=conn,
+            detail={"event": "erased"},
         )
-        if not decision.allowed:
+        if write is None:
             return  # stays pending; the denial is in the ledger for an operator to see
-        shred_case(instance, conn, case_id, subject_id, now)
+        shred_case(write, conn, subject_id, now)
 
 
-def shred_case(instance: Instance, conn: Connection, case_id: str, subject_id: str | None,
-               now: datetime) -> None:
-    """Crypto-shred one case inside ``conn``'s transaction, after an allowed erase decision
-    recorded in that same transaction (her erasure, or retention: services/retention.py)."""
-    instance.vault.shred(conn, case_id)
+def shred_case(write: Write, conn: Connection, subject_id: str | None, now: datetime) -> None:
+    """Crypto-shred one case inside ``conn``'s transaction, under the :class:`Write` of an
+    allowed erase decision recorded in that same transaction (her erasure, retention,
+    quarantine): the vault refuses a Write of any other decision."""
+    case_id = write.case_id
+    write.shred()
     store.destroy_case_rows(conn, case_id, now)
     if subject_id is not None:
         # The codename now opens nothing: the door goes with the data.

@@ -32,7 +32,7 @@ from safereport.domain import spam
 from safereport.domain.fields import CaseField
 from safereport.domain.vocabulary import Action, ActorRole, DataCategory, OrgKind, Purpose
 from safereport.errors import AccessDenied, InvalidInput
-from safereport.services.access import Actor, access_case, decide_and_record
+from safereport.services.access import Actor, access_case, decide_and_record, decide_write
 from safereport.services.auth import StaffArea, StaffUser, ensure_area
 from safereport.services.casework import (
     CaseNotHeld,
@@ -342,13 +342,13 @@ def shred_expired_quarantine(instance: Instance, now: datetime | None = None) ->
                 actor = Actor(id=SHRED_ACTOR_ID, role=ActorRole.SUPERVISOR,
                               org_id=row.org_id, org_kind=OrgKind.SUPPORT_SERVICE,
                               system=True)
-                decision, _ = decide_and_record(
-                    instance, actor, case_id, action=Action.ERASE, purpose=Purpose.SUPPORT,
-                    categories=ERASABLE_CATEGORIES, conn=conn,
+                _, write = decide_write(
+                    instance, conn, actor, case_id, action=Action.ERASE,
+                    purpose=Purpose.SUPPORT, categories=ERASABLE_CATEGORIES,
                     detail={"event": "quarantine_shredded"})
-                if not decision.allowed:  # stays; the denial commits for an operator to see
+                if write is None:  # stays; the denial commits for an operator to see
                     continue
-                shred_case(instance, conn, case_id, row.subject_id, moment)
+                shred_case(write, conn, row.subject_id, moment)
             mark_shredded(conn, case_id, moment)
             shredded += 1
     if shredded:

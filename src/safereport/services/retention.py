@@ -41,7 +41,7 @@ from sqlalchemy import Connection
 
 from safereport.domain.retention import RetentionBasis, RetentionRule, add_period
 from safereport.domain.vocabulary import Action, ActorRole, OrgKind, Purpose
-from safereport.services.access import Actor, decide_and_record
+from safereport.services.access import Actor, decide_write
 from safereport.services.clock import Clock, SystemClock
 from safereport.services.instance import Instance
 from safereport.store.cases import references_of
@@ -268,19 +268,19 @@ def _shred(instance: Instance, match: _Match, now: datetime) -> tuple[str, str]:
             return "skipped", "no longer due when its turn came"
         actor = Actor(id=RETENTION_ACTOR_ID, role=ActorRole.SUPERVISOR, org_id=row.org_id,
                       org_kind=OrgKind.SUPPORT_SERVICE, system=True)
-        decision, _ = decide_and_record(
-            instance, actor, match.case_id, action=Action.ERASE, purpose=Purpose.SUPPORT,
-            categories=ERASABLE_CATEGORIES, conn=conn,
+        decision, write = decide_write(
+            instance, conn, actor, match.case_id, action=Action.ERASE, purpose=Purpose.SUPPORT,
+            categories=ERASABLE_CATEGORIES,
             # the request's ``automated`` is true (a scheduled job); the entry says so too
             detail={"event": "retention_erased", "rule": match.rule.name, "automated": "true"},
         )
-        if not decision.allowed:
+        if write is None:
             # The denial is committed with this transaction; the notice stays, and the case
             # with it, for an operator to see in the ledger and in this run's result.
             log.warning("retention of case %s refused: %s", match.case_id,
                         "; ".join(decision.reasons))
             return "refused", "; ".join(decision.reasons) or "no rule allows it"
-        shred_case(instance, conn, match.case_id, row.subject_id, now)
+        shred_case(write, conn, row.subject_id, now)
         drop_notices(conn, [match.case_id])
     return "shredded", ""
 

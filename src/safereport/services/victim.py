@@ -35,6 +35,7 @@ from safereport.services.access import (
     access_case,
     decide_and_record,
     decide_write,
+    entries_about,
     open_blob,
     record_failure,
 )
@@ -502,7 +503,7 @@ def who_has_seen(instance: Instance, session: VictimSession) -> list[EntryView]:
         instance.engine.connect() as conn,
     ):
         her_case(conn, session)
-        return instance.ledger.entries_for_case(conn, session.case_id)
+        return entries_about(instance, conn, session.case_id)
 
 
 def receipt(instance: Instance, session: VictimSession, index: int) -> Receipt:

@@ -49,6 +49,9 @@ _FIRST_VERSION = 1
 _MAX_LABEL_CHARS = 100
 #: Fields whose values are also indexed for exact-match lookup.
 _INDEXED_FIELDS = {CaseField.EMAIL: BlindKind.EMAIL, CaseField.PHONE: BlindKind.PHONE}
+#: What indexing a value writes about her (a case's reference is a routing fact, kept in clear).
+_INDEX_CATEGORY: dict[BlindKind, tuple[DataCategory, ...]] = {
+    BlindKind.EMAIL: (DataCategory.CONTACT,), BlindKind.PHONE: (DataCategory.CONTACT,)}
 
 
 class WithheldReason(StrEnum):
@@ -285,8 +288,11 @@ class Vault:
 
     # --- erasure ------------------------------------------------------------------------
 
-    def shred(self, conn: Connection, case_id: str) -> None:
+    def shred(self, conn: Connection, seal: Seal, case_id: str) -> None:
         """Crypto-shredding: destroy the case's data key, so none of its ciphertext opens again.
+
+        Only under a Seal of an allowed ``erase`` decision recorded in this transaction (her
+        erasure, retention, quarantine): nothing else destroys a case.
 
         The key row stays as a tombstone with ``destroyed_at``; the case's blind indexes go too
         (they are keyed hashes of its phone and email). On SQLite ``secure_delete`` zeroes the
@@ -294,6 +300,9 @@ class Vault:
         write-ahead log as well.
         """
         check_case_id(case_id)
+        _check_seal(seal, conn, case_id, ())
+        if seal.decision.request.get("action") != "erase":
+            raise AccessDenied("destroying a case needs an erase decision")
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
         now = self._clock()
@@ -312,9 +321,13 @@ class Vault:
         """The keyed index of ``value`` (InvalidInput if it is not a ``kind``)."""
         return blind_digest(self.keys.index_key(), BlindKind(kind), value)
 
-    def index_value(self, conn: Connection, case_id: str, kind: BlindKind, value: str) -> None:
-        """Index ``value`` for the case (replacing its previous value of that kind)."""
+    def index_value(
+        self, conn: Connection, seal: Seal, case_id: str, kind: BlindKind, value: str
+    ) -> None:
+        """Index ``value`` for the case (replacing its previous value of that kind), under a
+        Seal of the write that holds it: a phone or an email is her contact details."""
         check_case_id(case_id)
+        _check_seal(seal, conn, case_id, _INDEX_CATEGORY.get(BlindKind(kind), ()))
         if self.is_shredded(conn, case_id):
             raise VaultError()
         rows.replace_index(conn, case_id, BlindKind(kind).value, self.blind_index(kind, value))

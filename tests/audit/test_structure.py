@@ -182,3 +182,26 @@ def test_no_module_tells_errors_apart_by_their_message() -> None:
     """A refusal's kind is its class (NotFound, PackageExpired, ...), never its wording."""
     pattern = r"str\(exc\)\s*(in|==)\s|str\(exc\)\.startswith\("
     assert _files_using(pattern) == set()
+
+
+# ---- seams, not patched globals (issue 12) ---------------------------------------------------
+
+_PATCHED_TIME = re.compile(
+    r"monkeypatch\.setattr\([^,]+,\s*\"(clock|now|time|monotonic|utcnow|sleep)\"")
+
+
+def test_time_is_a_seam_no_test_patches_a_clock() -> None:
+    """Time reaches the code through a Clock (services/clock.py) handed to it: the scheduler,
+    retention and the app (``create_app(clock=...)``) take one. No test swaps a module's
+    clock for its own, and no module keeps one to be swapped."""
+    tests = Path(__file__).resolve().parents[1]
+    patched = sorted(path.relative_to(tests).as_posix() for path in tests.rglob("*.py")
+                     if _PATCHED_TIME.search(path.read_text(encoding="utf-8")))
+    assert patched == []
+    kept = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Attribute)
+                    and node.value.attr in ("time", "monotonic", "now")):
+                kept.append(f"{path.relative_to(SRC).as_posix()}:{node.lineno}")
+    assert kept == []

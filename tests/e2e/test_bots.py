@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ from sqlalchemy import func, select
 from tests.e2e.only_here import only_here  # noqa: F401  (the fixture, by name below)
 from tests.victim._world import World, make_world
 
+from safereport.services.clock import FakeClock
 from safereport.store.core import cases
-from safereport.web import victim_bots
 from safereport.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("only_here")]
@@ -111,13 +112,11 @@ def test_with_javascript_the_proof_of_work_sends_her_report_at_once(
 
 def test_without_javascript_she_is_asked_to_wait_and_loses_nothing(
     world: World, live_server: Callable[[Any], str], page_nojs: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world.instance.settings = replace(world.instance.settings, form_wait_seconds=5)
-    base = live_server(create_app(world.instance))
-    real_clock = victim_bots.clock
-    # The server's clock is held just after each form was issued, then moved on: no sleeping.
-    monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() - 10)
+    clock = FakeClock(datetime.now(UTC) - timedelta(seconds=10))
+    base = live_server(create_app(world.instance, clock=clock))
+    # The app's clock stands before each form was issued, then moves on: no sleeping.
     before = _cases(world)
     page = page_nojs
     page.goto(f"{base}/report?lang=ar")
@@ -133,7 +132,7 @@ def test_without_javascript_she_is_asked_to_wait_and_loses_nothing(
     assert page.locator("#mode-anonymous").is_checked()
     assert page.evaluate("document.documentElement.dir") == "rtl"
     assert _cases(world) == before
-    monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() + 10)
+    clock.set(datetime.now(UTC) + timedelta(seconds=10))
     page.locator("form button[type=submit]").click()
     _send_checked(page)
     page.wait_for_url("**/return/new**")

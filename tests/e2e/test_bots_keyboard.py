@@ -10,6 +10,7 @@ Every request the browser makes goes through the guard (tests/e2e/only_here.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ from sqlalchemy import func, select
 from tests.e2e.only_here import only_here  # noqa: F401  (the fixture, by name below)
 from tests.victim._world import World, make_world
 
+from safereport.services.clock import FakeClock
 from safereport.store.core import cases
-from safereport.web import victim_bots
 from safereport.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("only_here")]
@@ -158,12 +159,11 @@ def test_keyboard_only_in_arabic_with_javascript(
 
 
 def test_keyboard_only_in_arabic_without_javascript_through_the_wait(
-    world: World, live_server: Serve, page_nojs: Any, monkeypatch: pytest.MonkeyPatch,
+    world: World, live_server: Serve, page_nojs: Any,
 ) -> None:
-    base = live_server(create_app(world.instance))
-    real_clock = victim_bots.clock
-    # The server's clock is held where each form was issued, then moved on: no sleeping.
-    monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() - 600)
+    clock = FakeClock(datetime.now(UTC) - timedelta(seconds=600))
+    base = live_server(create_app(world.instance, clock=clock))
+    # The app's clock stands before each form was issued, then moves on: no sleeping.
     before = _cases(world)
     page = page_nojs
     _report_by_keyboard(page, base)
@@ -172,7 +172,7 @@ def test_keyboard_only_in_arabic_without_javascript_through_the_wait(
     assert page.locator("#mode-anonymous").is_checked()
     assert page.locator("#crime-other").is_checked()
     assert _cases(world) == before
-    monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() + 600)
+    clock.set(datetime.now(UTC) + timedelta(seconds=600))
     # She presses the button again, by keyboard, from the top of the page.
     page.locator("body").focus()
     _tab_to(page, "form button[type=submit]")

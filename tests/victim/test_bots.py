@@ -26,6 +26,7 @@ from tests.victim._client import TestClient
 from tests.victim._world import World, make_world
 
 from safereport.services import public_forms
+from safereport.services.clock import FakeClock
 from safereport.services.instance import Instance
 from safereport.store.core import cases
 from safereport.store.db import make_engine
@@ -50,6 +51,11 @@ def _set(world: World, **settings: int) -> None:
 def closing() -> Iterator[ExitStack]:
     with ExitStack() as stack:
         yield stack
+
+
+def _later(seconds: int) -> FakeClock:
+    """The app's clock, ``seconds`` from now (the test moves the time, it never sleeps)."""
+    return FakeClock(datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 def _client(app_instance: Instance, address: str, stack: ExitStack) -> TestClient:
@@ -300,7 +306,7 @@ def test_an_expired_challenge_is_no_proof(sqlite_world: World, closing: ExitStac
 
 
 def test_without_javascript_the_form_only_has_to_be_open_a_moment(
-    sqlite_world: World, closing: ExitStack, monkeypatch: pytest.MonkeyPatch
+    sqlite_world: World, closing: ExitStack,
 ) -> None:
     _set(sqlite_world, form_wait_seconds=4)
     client = _client(sqlite_world.instance, "198.51.100.40", closing)
@@ -311,20 +317,19 @@ def test_without_javascript_the_form_only_has_to_be_open_a_moment(
     assert early.status_code == 429 and re.search(r"Please wait [34] seconds", early.text)
     # Four seconds later (the clock moved, not the test), a fresh form goes through.
     fresh = _token(client)
-    real_clock = victim_bots.clock
-    monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() + 5)
+    client.app.state.clock = _later(5)
     sent = client.post("/report", data={**data, "csrf_token": fresh}, follow_redirects=False)
     assert sent.status_code == 303
     # A second or two later is still too soon: the wait counts from the form's signed issue
     # time (whole seconds), not from the request.
     fresh = _token(client)
-    monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() + 1)
+    client.app.state.clock = _later(1)
     again = client.post("/report", data={**data, "csrf_token": fresh}, follow_redirects=False)
     assert again.status_code == 429 and re.search(r"Please wait [23] seconds", again.text)
 
 
 def test_a_solved_challenge_used_again_is_kept_in_quarantine(
-    sqlite_world: World, closing: ExitStack, monkeypatch: pytest.MonkeyPatch
+    sqlite_world: World, closing: ExitStack,
 ) -> None:
     _set(sqlite_world, form_wait_seconds=4, form_pow_max_number=2000)
     client = _client(sqlite_world.instance, "198.51.100.41", closing)
@@ -335,8 +340,7 @@ def test_a_solved_challenge_used_again_is_kept_in_quarantine(
     early = _report(client, altcha=payload)
     assert early.status_code == 429 and _case_count(sqlite_world) == before
     # ... and once the wait is over, kept, but in quarantine (a script reusing one solution).
-    real_clock = victim_bots.clock
-    monkeypatch.setattr(victim_bots, "clock", lambda: real_clock() + 5)
+    client.app.state.clock = _later(5)
     reused = _report(client, altcha=payload)
     assert reused.status_code == 303 and reused.headers["location"] == "/return/new"
     assert _case_count(sqlite_world) == before + 1 and _held(sqlite_world) == ["challenge_reused"]

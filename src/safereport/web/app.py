@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from safereport.services.clock import Clock, SystemClock
 from safereport.web.i18n import install_i18n
 from safereport.web.offload import offload_async_routes
 from safereport.web.security import install_security
@@ -43,8 +44,11 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
                              status_code=400)
 
 
-def create_app(instance: Any = None) -> FastAPI:
-    """A FastAPI app serving ``instance`` (a ``services.instance.Instance``)."""
+def create_app(instance: Any = None, *, clock: Clock | None = None) -> FastAPI:
+    """A FastAPI app serving ``instance`` (a ``services.instance.Instance``).
+
+    ``clock`` is the time the app's checks are measured by (the public forms' wait); tests
+    pass a :class:`~safereport.services.clock.FakeClock` and move it by hand."""
     app = FastAPI(
         title="safereport",
         docs_url=None,
@@ -52,6 +56,7 @@ def create_app(instance: Any = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.instance = instance
+    app.state.clock = clock or SystemClock()
     install_security(app)
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -205,3 +205,26 @@ def test_time_is_a_seam_no_test_patches_a_clock() -> None:
                     and node.value.attr in ("time", "monotonic", "now")):
                 kept.append(f"{path.relative_to(SRC).as_posix()}:{node.lineno}")
     assert kept == []
+
+
+#: What of the ledger a module off the road may use: the public, signed log (its size, its
+#: checkpoints, an entry's leaf, verifying it, its key to sign a release) and the process's
+#: own handles on it. Every read of a case's entries, every append, grant and seal is the
+#: road's (issue 12: services stop touching the guard, the ledger and the vault directly).
+PUBLIC_LOG = {"size", "verify", "checkpoint", "sign_checkpoint", "verifier_key", "entry",
+              "signer", "close", "sequencer"}
+
+
+def test_off_the_road_only_the_public_log_is_read() -> None:
+    used: dict[str, set[str]] = {}
+    for path in SRC.rglob("*.py"):
+        name = path.relative_to(SRC).as_posix()
+        if name == ROAD or name.startswith("ledger/"):
+            continue
+        for match in re.finditer(r"\b\w+\.ledger\.(\w+)\b(?!\s*import)",
+                                 path.read_text(encoding="utf-8")):
+            if match.group(0).startswith("safereport."):
+                continue  # a module path (safereport.ledger.x), not the instance's ledger
+            if match.group(1) not in PUBLIC_LOG:
+                used.setdefault(name, set()).add(match.group(1))
+    assert used == {}

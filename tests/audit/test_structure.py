@@ -228,3 +228,43 @@ def test_off_the_road_only_the_public_log_is_read() -> None:
             if match.group(1) not in PUBLIC_LOG:
                 used.setdefault(name, set()).add(match.group(1))
     assert used == {}
+
+
+# ---- the store's rows are typed (issue 12) ----------------------------------------------------
+
+#: Names a public store function's return annotation may not mention: rows come back as the
+#: store's own dataclasses, never as SQLAlchemy's rows or results, nor as ``Any``.
+_UNTYPED_ROWS = {"Any", "CursorResult", "Row", "RowMapping"}
+
+
+def _untyped_returns(tree: ast.Module) -> list[str]:
+    found = []
+    for node in tree.body:
+        if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and not node.name.startswith("_") and node.returns is not None):
+            names = {n.id if isinstance(n, ast.Name) else n.attr
+                     for n in ast.walk(node.returns) if isinstance(n, ast.Name | ast.Attribute)}
+            # A string annotation (``"Row[Any]"``) is read as the expression it names.
+            names |= {m for c in ast.walk(node.returns) if isinstance(c, ast.Constant)
+                      and isinstance(c.value, str) for m in re.findall(r"\w+", c.value)}
+            if names & _UNTYPED_ROWS:
+                found.append(f"{node.name}: {ast.unparse(node.returns)}")
+    return found
+
+
+def test_every_store_query_returns_typed_rows() -> None:
+    bad = {}
+    for path in sorted((SRC / "store").glob("*.py")):
+        found = _untyped_returns(ast.parse(path.read_text(encoding="utf-8")))
+        if found:
+            bad[path.name] = found
+    assert bad == {}
+
+
+def test_the_row_scanner_sees_an_untyped_query() -> None:
+    source = ("def a(conn) -> RowMapping | None: ...\n"
+              "def b(conn) -> Sequence[sqlalchemy.Row[Any]]: ...\n"
+              "def c(conn) -> 'list[Any]': ...\n"
+              "def _private(conn) -> Any: ...\n"
+              "def typed(conn) -> list[CaseRow]: ...\n")
+    assert [f.split(":")[0] for f in _untyped_returns(ast.parse(source))] == ["a", "b", "c"]

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import sqlite
 
 from safereport.ledger import tree
-from safereport.ledger.log import _row_for
+from safereport.ledger.log import _rows_for
 from safereport.ledger.record import (
     DecisionRecord,
     _time_text,
@@ -117,7 +117,8 @@ def test_driver_level_rows_are_stored_as_sqlalchemy_core_stores_them(engine: Eng
     record = _record(time=datetime(2026, 3, 1, 0, 30, tzinfo=berlin), actor_org_kind="police")
     with engine.begin() as conn:
         ledger.append_many(conn, [record])
-        core = dict(zip(tree.ENTRY_COLUMNS, _row_for(record), strict=True))
+        [(_, *row)] = _rows_for([record], 1000, None)  # SQLAlchemy Core's form
+        core = dict(zip(tree.ENTRY_COLUMNS, row, strict=True))
         conn.execute(ledger_entries.insert().values(idx=1000, **core))
     names = ", ".join(tree.ENTRY_COLUMNS)
     with engine.connect() as conn:

@@ -28,10 +28,16 @@ from safereport.services.casework import CaseNotHeld
 
 WEB = Path(safereport.web.__file__).parent
 MISSING = "a" * 32
-#: The modules whose routes show refusals through the handlers, and a route that calls no
-#: service (the start page) and so declares nothing.
-HANDLED = ("staff", "staff_quarantine", "tracker", "evidence")
+#: Every module of web/ with staff routes shows refusals through the handlers, but the
+#: sign-in door (no one is signed in yet: it answers with its own forms); and a route that
+#: calls no service (the start page) declares nothing.
+SIGN_IN_DOOR = "auth"
 CALLS_NO_SERVICE = {"/staff/"}
+#: The catches of a denial that draw no refusal page (``module: function``): the sign-in door
+#: ends a session that can enrol nothing; a disclosure shows a justification it may not open
+#: as withheld; her pages tell her calmly that her case or her messages are closed to her.
+CATCHES_A_DENIAL = {"auth.py:_enrol_page", "staff.py:disclosure_view",
+                    "victim.py:return_page", "victim.py:_return_page"}
 
 
 # ---- structure --------------------------------------------------------------------------------
@@ -52,6 +58,43 @@ def test_no_web_module_wraps_a_route_in_a_nested_work_function() -> None:
                           inner, ast.FunctionDef | ast.AsyncFunctionDef)
                       and inner.name in ("work", "play")]
     assert not found, f"a route's work in a nested function (use web/errors.py): {found}"
+
+
+def _catches_of_a_denial(tree: ast.Module) -> list[tuple[str, int]]:
+    """``(function, line)`` of every ``except`` naming AccessDenied (alone or in a tuple)."""
+    found = []
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for handler in ast.walk(function):
+            if isinstance(handler, ast.ExceptHandler) and handler.type is not None and any(
+                    isinstance(n, ast.Name) and n.id == "AccessDenied"
+                    for n in ast.walk(handler.type)):
+                found.append((function.name, handler.lineno))
+    return found
+
+
+def test_no_web_module_catches_a_denial_to_draw_its_page() -> None:
+    """A denial travels to the handlers (web/errors.py), which draw the denial page: no module
+    in web/ catches AccessDenied to draw a page itself, or draws the denial page itself."""
+    caught, drawn = [], []
+    for name, tree in _web_modules():
+        caught += [f"{name}:{function}:{line}" for function, line in _catches_of_a_denial(tree)
+                   if f"{name}:{function}" not in CATCHES_A_DENIAL]
+        if name != "errors.py":
+            drawn += [f"{name}:{node.lineno}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Constant) and node.value == "staff/denied.html"]
+    assert not caught, f"a denial caught in a route (use @back_to or shown_by): {caught}"
+    assert not drawn, f"the denial page drawn outside web/errors.py: {drawn}"
+
+
+def test_the_catch_scanner_sees_a_caught_denial() -> None:
+    tree = ast.parse("def route():\n"
+                     "    try:\n        pass\n"
+                     "    except (InvalidInput, AccessDenied) as exc:\n        pass\n"
+                     "    try:\n        pass\n"
+                     "    except InvalidInput:\n        pass\n")
+    assert _catches_of_a_denial(tree) == [("route", 4)]
 
 
 def _names_a_missing_thing_by_its_words(node: ast.AST) -> bool:
@@ -87,13 +130,16 @@ def test_every_staff_route_declares_how_it_shows_a_refusal() -> None:
     from safereport.web.errors import error_pages_of
 
     silent = []
-    for name in HANDLED:
-        module = importlib.import_module(f"safereport.web.{name}")
+    for path in sorted(WEB.glob("*.py")):
+        module = importlib.import_module(f"safereport.web.{path.stem}")
+        if path.stem == SIGN_IN_DOOR or not isinstance(getattr(module, "router", None),
+                                                       APIRouter):
+            continue
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             if (route.path.startswith("/staff") and route.path not in CALLS_NO_SERVICE
                     and error_pages_of(route.endpoint) is None):
-                silent.append(f"{name}: {sorted(route.methods)} {route.path}")
+                silent.append(f"{path.stem}: {sorted(route.methods)} {route.path}")
     assert not silent, f"a refusal on these would be a server error: {silent}"
 
 
@@ -212,6 +258,27 @@ def test_a_denial_is_the_denial_page_with_its_rules_and_reasons(world: StaffWorl
         assert "<li>a analyst is not offered the casework pages</li>" in text
         assert "<code>staff-areas</code>" in text
         assert "This refusal has been recorded in the log." in text
+
+
+def test_the_audit_and_accounts_pages_deny_with_the_denial_page(world: StaffWorld) -> None:
+    caseworker = signed_in(world, "cw")
+    token = csrf_of(caseworker.get("/staff/").text)
+    for method, path, pages in (
+        ("GET", "/staff/audit", "audit"), ("POST", "/staff/audit/verify", "audit"),
+        ("POST", "/staff/audit/cosignatures", "audit"), ("GET", "/staff/admin", "accounts"),
+        ("GET", "/staff/admin/account?username=cw", "accounts"),
+        ("POST", "/staff/admin/accounts", "accounts"),
+        ("POST", "/staff/admin/disable", "accounts"),
+    ):
+        answer = caseworker.request(method, path, data={"csrf_token": token, "username": "x"}
+                                    if method == "POST" else None)
+        assert answer.status_code == 403, path
+        text = html.unescape(answer.text)
+        assert "<h1>Not allowed</h1>" in text, path
+        assert f"<p>the {pages} pages are not part of a caseworker's work</p>" in text, path
+        assert f"<li>a caseworker is not offered the {pages} pages</li>" in text, path
+        assert "<p>Rules: <code>staff-areas</code></p>" in text, path
+        assert "This refusal has been recorded in the log." in text, path
 
 
 def test_a_photo_is_no_such_recording(sqlite_world: StaffWorld) -> None:

@@ -102,36 +102,13 @@ def lock_sequencer(conn: Connection) -> None:
     # SQLite: every transaction began with BEGIN IMMEDIATE (store.db), a database-wide lock.
 
 
-def _row_for(record: DecisionRecord) -> tuple[Any, ...]:
-    """The entry's row in :data:`tree.ENTRY_COLUMNS` order, as SQLAlchemy Core takes it: the
-    copy columns and the leaf (for :func:`tree.append_values`; the append path writes
-    :func:`_rows_for`, the same values in the driver's own form)."""
-    leaf, moment = record.encoded()
-    return (
-        record.time.astimezone(UTC),
-        moment[:7],
-        record.case_id,
-        record.actor_id,
-        record.actor_role,
-        record.actor_org_kind,
-        record.holder,
-        record.action,
-        record.purpose,
-        record.recipient,
-        record.effect,
-        " ".join(record.rules),
-        record.regime,
-        leaf,
-        merkle.leaf_hash(leaf),
-    )
-
-
 def _rows_for(
-    records: Sequence[DecisionRecord], first: int, times: str
+    records: Sequence[DecisionRecord], first: int, times: str | None
 ) -> list[tuple[Any, ...]]:
-    """The rows of :func:`tree.append_entries`, numbered from ``first``: each record's leaf and
-    time text made once, ``created_at`` as the database takes it (``times``, from
-    :func:`tree.entry_times`), the leaf hash last."""
+    """The entries' rows, numbered from ``first``: ``idx`` and then the
+    :data:`tree.ENTRY_COLUMNS`, each record's leaf and time text made once, the leaf hash last.
+    ``created_at`` is as :func:`tree.entry_times` says the database takes it (``times``): the
+    stored text, or the UTC datetime (also SQLAlchemy Core's form, for ``None``)."""
     text = times == "text"
     stored_time = tree.stored_time
     sha256 = hashlib.sha256
@@ -159,13 +136,14 @@ def _rows_for(
     return rows
 
 
-#: The order :func:`_row_for` writes (checked at import: a new column must be added there).
+#: The order :func:`_rows_for` writes after ``idx`` (checked at import: a new column must be
+#: added there).
 _ROW_COLUMNS = (
     "created_at", "month", "case_id", "actor_id", "actor_role", "actor_org_kind", "holder",
     "action", "purpose", "recipient", "effect", "rules", "regime", "leaf", "leaf_hash",
 )
 if _ROW_COLUMNS != tree.ENTRY_COLUMNS:
-    raise ImportError("ledger._row_for does not match the ledger_entries table's columns")
+    raise ImportError("ledger._rows_for does not match the ledger_entries table's columns")
 
 
 #: Fields of a stored record that must match the Decision a Grant is minted from.
@@ -388,12 +366,10 @@ class Ledger:
         size, newest = tree.last_entry(conn)
         edge_hashes = self._edge.get(size, newest)
         times = tree.entry_times(conn.dialect)
-        rows: Sequence[tuple[Any, ...]]
-        if times is None:
-            rows = [_row_for(record) for record in records]
-            edge = tree.append_values(conn, size, rows, edge_hashes)
+        rows = _rows_for(records, size, times)
+        if times is None:  # SQLAlchemy's conversions, over the rows without their idx
+            edge = tree.append_values(conn, size, [row[1:] for row in rows], edge_hashes)
         else:
-            rows = _rows_for(records, size, times)
             edge = tree.append_entries(conn, size, rows, edge_hashes)
         self._edge.put(edge.size, rows[-1][-1], edge.hashes())
         return size, edge.size, [row[-2] for row in rows]

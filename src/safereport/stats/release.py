@@ -628,12 +628,11 @@ def _table(raw: Mapping[str, Any], threshold: int) -> ReleaseTable:
     )
 
 
-def _published(row: Mapping[Any, Any]) -> PublishedRelease:
-    data = json.loads(row["body"])
+def _published(row: store.ReleaseRow) -> PublishedRelease:
+    data = json.loads(row.body)
     return PublishedRelease(
-        id=row["id"], month=row["month"], created_at=data["created_at"],
-        epsilon=float(row["epsilon"]), body=row["body"], body_sha256=row["body_sha256"],
-        note=row["note"], data=data,
+        id=row.id, month=row.month, created_at=data["created_at"], epsilon=row.epsilon,
+        body=row.body, body_sha256=row.body_sha256, note=row.note, data=data,
     )
 
 
@@ -679,13 +678,12 @@ class BudgetYear:
 def budget_ledger(engine: Engine) -> list[BudgetYear]:
     """Every year with a release: its cap, what was spent and each charge (newest first)."""
     with engine.connect() as conn:
-        totals = {row["month"]: float(row["total_epsilon"]) for row in store.budgets(conn)}
+        totals = {row.month: row.total_epsilon for row in store.budgets(conn)}
         charges = store.budget_ledger(conn)
     years: dict[str, list[BudgetCharge]] = {}
     for row in charges:
-        years.setdefault(str(row["charged_to"])[:4], []).append(BudgetCharge(
-            str(row["release_id"]), str(row["period"]), float(row["epsilon"]),
-            row["created_at"]))
+        years.setdefault(row.charged_to[:4], []).append(
+            BudgetCharge(row.release_id, row.period, row.epsilon, row.created_at))
     return [
         BudgetYear(year, totals.get(year), sum(c.epsilon for c in items), tuple(items))
         for year, items in sorted(years.items(), reverse=True)

@@ -123,7 +123,7 @@ def create_round(engine: Engine, name: str, question: str, *, now: datetime | No
         return store.insert_round(conn, name=name, question=question, now=now or _now())
 
 
-def _round(conn: Connection, name: str) -> Mapping[Any, Any]:
+def _round(conn: Connection, name: str) -> store.RoundRow:
     row = store.round_by_name(conn, name)
     if row is None:
         raise InvalidInput(f"no FOI round named {name!r} (see `safereport foi rounds`)")
@@ -142,20 +142,20 @@ def send_requests(
     forces = list(load_forces()) if force_ids is None else [force_by_id(f) for f in force_ids]
     with engine.begin() as conn:
         found = _round(conn, round_name)
-        asked = {r["force_id"] for r in store.list_requests(conn, round_id=found["id"])}
+        asked = {r.force_id for r in store.list_requests(conn, round_id=found.id)}
         for force in forces:
-            if store.find_request(conn, found["id"], force.id) is not None:
+            if store.find_request(conn, found.id, force.id) is not None:
                 if every:  # "all forces" means all not yet asked in this round
                     continue
                 raise InvalidInput(f"{force.name} was already sent round {round_name!r}")
             store.insert_request(conn, {
-                "round_id": found["id"], "force_id": force.id, "question": found["question"],
+                "round_id": found.id, "force_id": force.id, "question": found.question,
                 "jurisdiction": force.jurisdiction.value, "sent_on": sent_on,
                 "due_on": due_date(sent_on, force.jurisdiction), "updated_at": _now(),
             })
-        rows = store.list_requests(conn, round_id=found["id"])
+        rows = store.list_requests(conn, round_id=found.id)
         wanted = {force.id for force in forces} - asked
-    return [_request(row) for row in rows if row["force_id"] in wanted]
+    return [_request(row) for row in rows if row.force_id in wanted]
 
 
 def record_answer(
@@ -171,34 +171,34 @@ def record_answer(
     force = force_by_id(force_id)
     with engine.begin() as conn:
         found = _round(conn, round_name)
-        row = store.find_request(conn, found["id"], force.id)
+        row = store.find_request(conn, found.id, force.id)
         if row is None:
             raise InvalidInput(f"{force.name} was not sent round {round_name!r}")
-        if answered_on is not None and answered_on < row["sent_on"]:
+        if answered_on is not None and answered_on < row.sent_on:
             raise InvalidInput("the answer date is before the request was sent")
         text = answer_text.strip() if answer_text else None
-        store.update_request(conn, row["id"], {
+        store.update_request(conn, row.id, {
             "classification": classification.value, "answered_on": answered_on,
             "answer_text": text or None, "updated_at": _now(),
         })
-        updated = store.find_request(conn, found["id"], force.id)
+        updated = store.find_request(conn, found.id, force.id)
     assert updated is not None
-    return _request({**updated, "round_name": round_name})
+    return _request(updated)
 
 
-def _request(row: Mapping[Any, Any]) -> FoiRequest:
-    kind = row["classification"]
+def _request(row: store.RequestRow) -> FoiRequest:
+    kind = row.classification
     return FoiRequest(
-        round_name=row["round_name"], force_id=row["force_id"], question=row["question"],
-        jurisdiction=Jurisdiction(row["jurisdiction"]), sent_on=row["sent_on"],
-        due_on=row["due_on"], answered_on=row["answered_on"], answer_text=row["answer_text"],
+        round_name=row.round_name, force_id=row.force_id, question=row.question,
+        jurisdiction=Jurisdiction(row.jurisdiction), sent_on=row.sent_on, due_on=row.due_on,
+        answered_on=row.answered_on, answer_text=row.answer_text,
         classification=Classification(kind) if kind else None,
     )
 
 
 def list_requests(engine: Engine, round_name: str | None = None) -> list[FoiRequest]:
     with engine.connect() as conn:
-        round_id = None if round_name is None else _round(conn, round_name)["id"]
+        round_id = None if round_name is None else _round(conn, round_name).id
         return [_request(row) for row in store.list_requests(conn, round_id=round_id)]
 
 
@@ -216,11 +216,11 @@ def round_tallies(engine: Engine, today: date) -> list[RoundTally]:
         requests = [_request(row) for row in store.list_requests(conn)]
     tallies = []
     for found in rounds:
-        mine = [r for r in requests if r.round_name == found["name"]]
+        mine = [r for r in requests if r.round_name == found.name]
         counts = Counter(r.classification for r in mine if r.classification is not None)
         statuses = Counter(r.status(today) for r in mine)
         tallies.append(RoundTally(
-            name=found["name"], question=found["question"], created_at=found["created_at"],
+            name=found.name, question=found.question, created_at=found.created_at,
             asked=len(mine), counts={c: counts.get(c, 0) for c in Classification},
             awaiting=statuses[RequestStatus.AWAITING], overdue=statuses[RequestStatus.OVERDUE],
         ))
@@ -230,7 +230,7 @@ def round_tallies(engine: Engine, today: date) -> list[RoundTally]:
 def export_csv(engine: Engine) -> str:
     """Every request of every round, as CSV with :data:`CSV_COLUMNS`."""
     with engine.connect() as conn:
-        questions = {r["name"]: r["question"] for r in store.list_rounds(conn)}
+        questions = {r.name: r.question for r in store.list_rounds(conn)}
     rows = (
         [r.round_name, questions[r.round_name], r.force_id, r.question, r.jurisdiction.value,
          r.sent_on.isoformat(), r.due_on.isoformat(),
@@ -314,14 +314,14 @@ def import_csv(engine: Engine, text: str) -> int:
 
 def _apply_row(conn: Connection, row: _Row) -> None:
     found = store.round_by_name(conn, row.round_name)
-    round_id = (found["id"] if found is not None else store.insert_round(
+    round_id = (found.id if found is not None else store.insert_round(
         conn, name=row.round_name, question=row.round_question, now=_now()))
     existing = store.find_request(conn, round_id, row.values["force_id"])
     values = {**row.values, "updated_at": _now()}
     if existing is None:
         store.insert_request(conn, {**values, "round_id": round_id})
     else:
-        store.update_request(conn, existing["id"], values)
+        store.update_request(conn, existing.id, values)
 
 
 def tally_rows(tally: RoundTally) -> Sequence[tuple[str, int]]:

@@ -5,7 +5,8 @@ Query functions take a connection and never commit; the tracker service owns the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    Select,
     String,
     Table,
     Text,
@@ -25,11 +27,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Row
 
 from safereport.store.metadata import metadata
+from safereport.store.times import aware
 
 __all__ = [
+    "RequestRow",
+    "RoundRow",
     "find_request",
     "foi_requests",
     "foi_rounds",
@@ -78,13 +83,28 @@ def insert_round(conn: Connection, *, name: str, question: str, now: datetime) -
     return int(key[0])
 
 
-def round_by_name(conn: Connection, name: str) -> RowMapping | None:
-    return conn.execute(select(foi_rounds).where(foi_rounds.c.name == name)).mappings().first()
+@dataclass(frozen=True, slots=True)
+class RoundRow:
+    """A round of FOI requests: its name and the question every request in it asks."""
+
+    id: int
+    name: str
+    question: str
+    created_at: datetime
 
 
-def list_rounds(conn: Connection) -> Sequence[RowMapping]:
+def _round(row: Row[Any]) -> RoundRow:
+    return RoundRow(int(row.id), row.name, row.question, aware(row.created_at))
+
+
+def round_by_name(conn: Connection, name: str) -> RoundRow | None:
+    row = conn.execute(select(foi_rounds).where(foi_rounds.c.name == name)).first()
+    return None if row is None else _round(row)
+
+
+def list_rounds(conn: Connection) -> list[RoundRow]:
     query = select(foi_rounds).order_by(foi_rounds.c.created_at, foi_rounds.c.id)
-    return conn.execute(query).mappings().all()
+    return [_round(row) for row in conn.execute(query)]
 
 
 def insert_request(conn: Connection, values: Mapping[str, Any]) -> int:
@@ -93,11 +113,44 @@ def insert_request(conn: Connection, values: Mapping[str, Any]) -> int:
     return int(key[0])
 
 
-def find_request(conn: Connection, round_id: int, force_id: str) -> RowMapping | None:
-    query = select(foi_requests).where(
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """One request to one force in one round (its round's name with it); the jurisdiction
+    and classification as their stored words."""
+
+    id: int
+    round_id: int
+    round_name: str
+    force_id: str
+    question: str
+    jurisdiction: str
+    sent_on: date
+    due_on: date
+    answered_on: date | None
+    answer_text: str | None
+    classification: str | None
+    updated_at: datetime
+
+
+def _request(row: Row[Any]) -> RequestRow:
+    return RequestRow(
+        id=int(row.id), round_id=int(row.round_id), round_name=row.round_name,
+        force_id=row.force_id, question=row.question, jurisdiction=row.jurisdiction,
+        sent_on=row.sent_on, due_on=row.due_on, answered_on=row.answered_on,
+        answer_text=row.answer_text, classification=row.classification,
+        updated_at=aware(row.updated_at))
+
+
+def _requests() -> Select[Any]:
+    return select(foi_requests, foi_rounds.c.name.label("round_name")).join(foi_rounds)
+
+
+def find_request(conn: Connection, round_id: int, force_id: str) -> RequestRow | None:
+    query = _requests().where(
         foi_requests.c.round_id == round_id, foi_requests.c.force_id == force_id
     )
-    return conn.execute(query).mappings().first()
+    row = conn.execute(query).first()
+    return None if row is None else _request(row)
 
 
 def update_request(conn: Connection, request_id: int, values: Mapping[str, Any]) -> None:
@@ -106,8 +159,8 @@ def update_request(conn: Connection, request_id: int, values: Mapping[str, Any])
 
 def list_requests(
     conn: Connection, *, round_id: int | None = None, unanswered_due_before: date | None = None
-) -> Sequence[RowMapping]:
-    query = select(foi_requests, foi_rounds.c.name.label("round_name")).join(foi_rounds)
+) -> list[RequestRow]:
+    query = _requests()
     if round_id is not None:
         query = query.where(foi_requests.c.round_id == round_id)
     if unanswered_due_before is not None:
@@ -117,4 +170,4 @@ def list_requests(
             foi_requests.c.due_on < unanswered_due_before,
         )
     order = (foi_rounds.c.created_at, foi_requests.c.round_id, foi_requests.c.force_id)
-    return conn.execute(query.order_by(*order)).mappings().all()
+    return [_request(row) for row in conn.execute(query.order_by(*order))]

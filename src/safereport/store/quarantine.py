@@ -95,12 +95,12 @@ spam_features = Table(
 HELD = ("", "not_real")
 
 
-def held_case_ids() -> Select[Any]:
+def held_case_ids() -> Select[str]:
     """The ids of the cases held in quarantine: lists and counts of cases leave them out."""
     return select(quarantine.c.case_id).where(quarantine.c.outcome.in_(HELD))
 
 
-def held_since() -> Select[Any]:
+def held_since() -> Select[str, datetime]:
     """``(case_id, held_at)`` of every report still in quarantine (retention's marker)."""
     return select(quarantine.c.case_id, quarantine.c.held_at).where(
         quarantine.c.outcome.in_(HELD))

@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: A query of ``(case_id, held_since)`` rows, one per case still held in quarantine.
-HeldSince = Callable[[], Select[Any]]
+HeldSince = Callable[[], Select[str, datetime]]
 
 
 

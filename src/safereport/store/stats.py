@@ -8,7 +8,7 @@ checks and charges in the same transaction that inserts the release.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,12 +30,16 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Row
 
 from safereport.store.ledger import ledger_entries
 from safereport.store.metadata import metadata
+from safereport.store.times import aware
 
 __all__ = [
+    "BudgetChargeRow",
+    "BudgetRow",
+    "ReleaseRow",
     "budget_for",
     "budget_ledger",
     "budgets",
@@ -48,7 +52,6 @@ __all__ = [
     "ledger_entries_month_case",
     "next_seq",
     "release_by_id",
-    "releases_for_month",
     "spent_in",
     "spent_in_year",
     "stats_budget_charges",
@@ -155,23 +158,43 @@ def spent_in_year(conn: Connection, year: str) -> float:
     return float(conn.execute(query).scalar_one())
 
 
-def budgets(conn: Connection) -> Sequence[RowMapping]:
-    """Every budget period (a year, or a month of an older release) with its total."""
+@dataclass(frozen=True, slots=True)
+class BudgetRow:
+    """A budget period (a year, or a month of an older release) and its total epsilon."""
+
+    month: str
+    total_epsilon: float
+    created_at: datetime
+
+
+def budgets(conn: Connection) -> list[BudgetRow]:
+    """Every budget period, newest first, with its total."""
     query = select(stats_budgets).order_by(stats_budgets.c.month.desc())
-    return conn.execute(query).mappings().all()
+    return [BudgetRow(r.month, float(r.total_epsilon), aware(r.created_at))
+            for r in conn.execute(query)]
 
 
-def budget_ledger(conn: Connection) -> Sequence[RowMapping]:
-    """Every charge, newest first: release id, the release's period, the budget period
-    charged (``charged_to``), epsilon and time."""
+@dataclass(frozen=True, slots=True)
+class BudgetChargeRow:
+    """One charge: the release, the release's period, the budget period charged, epsilon."""
+
+    release_id: str
+    period: str
+    charged_to: str
+    epsilon: float
+    created_at: datetime
+
+
+def budget_ledger(conn: Connection) -> list[BudgetChargeRow]:
+    """Every charge, newest first."""
     c, r = stats_budget_charges.c, stats_releases.c
     query = (
-        select(c.release_id, r.month.label("period"), c.month.label("charged_to"), c.epsilon,
-               c.created_at)
+        select(c.release_id, r.month, c.month, c.epsilon, c.created_at)
         .join(stats_releases, r.id == c.release_id)
         .order_by(c.created_at.desc(), c.id.desc())
     )
-    return conn.execute(query).mappings().all()
+    return [BudgetChargeRow(str(row[0]), str(row[1]), str(row[2]), float(row[3]),
+                            aware(row[4])) for row in conn.execute(query)]
 
 
 def insert_charge(
@@ -193,20 +216,36 @@ def insert_release(conn: Connection, **values: object) -> None:
     conn.execute(insert(stats_releases).values(**values))
 
 
-def release_by_id(conn: Connection, release_id: str) -> RowMapping | None:
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    """A published release as stored: its signed body, the body's hash and the signed note."""
+
+    id: str
+    month: str
+    seq: int
+    created_at: datetime
+    epsilon: float
+    body: str
+    body_sha256: str
+    note: str
+
+
+def _release(row: Row[Any]) -> ReleaseRow:
+    return ReleaseRow(row.id, row.month, int(row.seq), aware(row.created_at), float(row.epsilon),
+                      row.body, row.body_sha256, row.note)
+
+
+def release_by_id(conn: Connection, release_id: str) -> ReleaseRow | None:
     query = select(stats_releases).where(stats_releases.c.id == release_id)
-    return conn.execute(query).mappings().first()
+    row = conn.execute(query).first()
+    return None if row is None else _release(row)
 
 
-def releases_for_month(conn: Connection, month: str) -> Sequence[RowMapping]:
-    query = select(stats_releases).where(stats_releases.c.month == month)
-    return conn.execute(query.order_by(stats_releases.c.seq)).mappings().all()
-
-
-def latest_releases(conn: Connection, limit: int = 12) -> Sequence[RowMapping]:
+def latest_releases(conn: Connection, limit: int = 12) -> list[ReleaseRow]:
     """The newest releases first (by month, then by sequence within the month)."""
     order = (stats_releases.c.month.desc(), stats_releases.c.seq.desc())
-    return conn.execute(select(stats_releases).order_by(*order).limit(limit)).mappings().all()
+    return [_release(row) for row in
+            conn.execute(select(stats_releases).order_by(*order).limit(limit))]
 
 
 def first_release_of_month(conn: Connection, month: str) -> str | None:

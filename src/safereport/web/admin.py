@@ -5,7 +5,9 @@ administrator, a form to add an account, and the scheduled work (each job's last
 run); ``/staff/admin/account?username=...`` shows one account with its actions (disable or
 enable, reset the password, change the role, ask for, confirm or cancel a second-factor
 reset). Each action is one POST with the CSRF token, calls
-one service (services/users.py), which puts it on the ledger, and shows the result.
+one service (services/users.py), which puts it on the ledger, and shows the result. A
+denial (the account is not an administrator's) is the staff denial page, drawn by the app's
+handlers (web/errors.py); refused input is shown on the page the action came from.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from safereport.domain.vocabulary import ActorRole
-from safereport.errors import AccessDenied, InvalidInput
+from safereport.errors import InvalidInput
 from safereport.services import scheduler, users
 from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+from safereport.web.errors import back_to
 
 __all__ = ["router"]
 
@@ -35,11 +38,6 @@ _RESET_HOURS = int(users.FACTOR_RESET_LIFETIME.total_seconds() // 3600)
 def _text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
-
-
-def _denied(request: Request, exc: AccessDenied) -> HTMLResponse:
-    return render_staff(request, "staff/denied.html", status_code=403, message=str(exc),
-                        rules=exc.rules, reasons=exc.reasons)
 
 
 def _admin(request: Request, staff: StaffRequest) -> users.Admin:
@@ -75,30 +73,22 @@ def _account_page(request: Request, admin: users.Admin, username: str, *, notice
 
 
 @router.get("/admin", response_class=HTMLResponse)
+@back_to("/staff/")
 def overview(request: Request, staff: Staff) -> Response:
-    try:
-        admin = _admin(request, staff)
-    except AccessDenied as exc:
-        return _denied(request, exc)
-    return _overview(request, admin)
+    return _overview(request, _admin(request, staff))
 
 
 @router.get("/admin/account", response_class=HTMLResponse)
+@back_to("/staff/admin")
 def account(request: Request, staff: Staff, username: str = "") -> Response:
-    try:
-        admin = _admin(request, staff)
-    except AccessDenied as exc:
-        return _denied(request, exc)
-    return _account_page(request, admin, username[:100])
+    return _account_page(request, _admin(request, staff), username[:100])
 
 
 @router.post("/admin/accounts", response_class=HTMLResponse)
+@back_to("/staff/admin")
 async def add(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
-    try:
-        admin = _admin(request, staff)
-    except AccessDenied as exc:
-        return _denied(request, exc)
+    admin = _admin(request, staff)
     username = _text(form, "username")
     try:
         _, password = users.add_account(
@@ -114,11 +104,8 @@ async def add(request: Request, staff: Staff) -> Response:
 def _act(request: Request, staff: StaffRequest, form: FormData,
          step: Callable[[users.Admin, str], str | tuple[str, str]]) -> Response:
     """Run one account action for the form's ``username``; show the account with its result
-    (a notice, and a one-time password when the step gives one) or the refusal."""
-    try:
-        admin = _admin(request, staff)
-    except AccessDenied as exc:
-        return _denied(request, exc)
+    (a notice, and a one-time password when the step gives one) or the refused input."""
+    admin = _admin(request, staff)
     username = _text(form, "username")[:100]
     try:
         outcome = step(admin, username)
@@ -130,6 +117,7 @@ def _act(request: Request, staff: StaffRequest, form: FormData,
 
 
 @router.post("/admin/disable", response_class=HTMLResponse)
+@back_to("/staff/admin")
 async def disable(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
 
@@ -143,6 +131,7 @@ async def disable(request: Request, staff: Staff) -> Response:
 
 
 @router.post("/admin/enable", response_class=HTMLResponse)
+@back_to("/staff/admin")
 async def enable(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
 
@@ -154,6 +143,7 @@ async def enable(request: Request, staff: Staff) -> Response:
 
 
 @router.post("/admin/role", response_class=HTMLResponse)
+@back_to("/staff/admin")
 async def role(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
 
@@ -169,6 +159,7 @@ async def role(request: Request, staff: Staff) -> Response:
 
 
 @router.post("/admin/password", response_class=HTMLResponse)
+@back_to("/staff/admin")
 async def password(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
 
@@ -180,6 +171,7 @@ async def password(request: Request, staff: Staff) -> Response:
 
 
 @router.post("/admin/factor-reset", response_class=HTMLResponse)
+@back_to("/staff/admin")
 async def factor_reset(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
 
@@ -193,6 +185,7 @@ async def factor_reset(request: Request, staff: Staff) -> Response:
 
 
 @router.post("/admin/factor-reset/confirm", response_class=HTMLResponse)
+@back_to("/staff/admin")
 async def factor_reset_confirm(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
 
@@ -205,6 +198,7 @@ async def factor_reset_confirm(request: Request, staff: Staff) -> Response:
 
 
 @router.post("/admin/factor-reset/cancel", response_class=HTMLResponse)
+@back_to("/staff/admin")
 async def factor_reset_cancel(request: Request, staff: Staff) -> Response:
     form = await check_form(request)
 

@@ -6,8 +6,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from tests.support.paths import ROOT
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "safereport"
+SRC = ROOT / "src" / "safereport"
 _BASE = {"errors", "config"}
 ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},

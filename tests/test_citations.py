@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "docs" / "spec"
 SCANNED = ("src", "tests", "docs", "benchmarks", "README.md", "tasks.py")
 SUFFIXES = {".py", ".md", ".cedar", ".html", ".txt", ".toml", ".yaml", ".po", ".pot"}

@@ -9,11 +9,11 @@ primitive here: RFC 6962 hashing is the ledger's format and stays in ``ledger/me
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
+from tests.support.paths import ROOT
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
+SRC = ROOT / "src" / "safereport"
 PRIMITIVES = "vault/_primitives.py"
 
 #: Libraries whose every use is a primitive.

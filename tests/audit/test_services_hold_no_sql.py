@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.support.paths import ROOT
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
+SRC = ROOT / "src" / "safereport"
 
 #: Services whose queries all live in store/ (add one here once it holds no SQL).
 WITHOUT_SQL = (

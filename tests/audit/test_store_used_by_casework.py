@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
+from tests.support.paths import ROOT
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
+SRC = ROOT / "src" / "safereport"
 
 #: Services whose every query is a typed function in ``store/``.
 WITHOUT_SQL = ("services/casework.py", "services/evidence.py", "services/intake.py",

@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.support.paths import ROOT
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
+SRC = ROOT / "src" / "safereport"
 
 
 def _files_using(pattern: str) -> set[str]:

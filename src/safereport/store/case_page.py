@@ -6,7 +6,7 @@ what SQLite takes to run it). They read what these service functions read, in th
 ``practice.marac_referrals``, ``practice.transfers_for_case``, ``practice.transfer_organisations``
 (through ``disclosure.recipient_organisations``), ``casework.colleagues``,
 ``disclosure.disclosures_for_case``, ``provenance.case_facts`` and ``evidence.list_for_staff``;
-tests/staff/test_case_page_reads.py holds the page to the same answers as those functions.
+tests/services/test_case_page_reads.py holds the page to the same answers as those functions.
 Whether the case is held is checked once, by the page, in the same snapshot.
 """
 

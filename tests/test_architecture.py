@@ -6,9 +6,8 @@ import ast
 from pathlib import Path
 
 import pytest
-from tests.support.paths import ROOT
+from tests.support.paths import SRC
 
-SRC = ROOT / "src" / "safereport"
 _BASE = {"errors", "config"}
 ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},

@@ -11,9 +11,8 @@ import ast
 import re
 
 import pytest
-from tests.support.paths import ROOT
+from tests.support.paths import SRC
 
-SRC = ROOT / "src" / "safereport"
 SERVICES = ("auth", "accounts", "signin", "sessions", "totp", "users", "setup", "instance")
 _SQL = re.compile(r"\b(select|insert|update|delete|text|and_|or_)\(|\.execute\(|"
                   r"exec_driver_sql|\bfunc\.")

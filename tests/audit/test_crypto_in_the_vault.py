@@ -11,9 +11,8 @@ from __future__ import annotations
 import ast
 
 import pytest
-from tests.support.paths import ROOT
+from tests.support.paths import SRC
 
-SRC = ROOT / "src" / "safereport"
 PRIMITIVES = "vault/_primitives.py"
 
 #: Libraries whose every use is a primitive.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 from tests.support.ledger_entries import entries
-from tests.support.paths import ROOT
+from tests.support.paths import SRC
 from tests.support.staff_world import StaffWorld
 
 from safereport.domain.fields import CaseField
@@ -25,8 +25,6 @@ from safereport.services.disclosure import PackageExpired
 from safereport.store.core import cases
 from safereport.store.ledger import ledger_entries
 from safereport.store.vault import vault_fields
-
-SRC = ROOT / "src" / "safereport"
 
 
 def _assert_refused(

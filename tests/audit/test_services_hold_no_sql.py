@@ -12,9 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.support.paths import ROOT
-
-SRC = ROOT / "src" / "safereport"
+from tests.support.paths import SRC
 
 #: Services whose queries all live in store/ (add one here once it holds no SQL).
 WITHOUT_SQL = (

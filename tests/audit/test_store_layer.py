@@ -10,9 +10,7 @@ import ast
 import re
 
 import pytest
-from tests.support.paths import ROOT
-
-SRC = ROOT / "src" / "safereport"
+from tests.support.paths import SRC
 
 SERVICES = ["claim", "erasure", "replies", "report_drafts", "return_sessions", "victim"]
 STORES = ["consent_changes", "doors", "erasure", "messages", "reply_times", "report_drafts",

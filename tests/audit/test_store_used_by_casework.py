@@ -8,9 +8,7 @@ import ast
 import re
 
 import pytest
-from tests.support.paths import ROOT
-
-SRC = ROOT / "src" / "safereport"
+from tests.support.paths import SRC
 
 #: Services whose every query is a typed function in ``store/``.
 WITHOUT_SQL = ("services/casework.py", "services/evidence.py", "services/intake.py",

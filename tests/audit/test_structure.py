@@ -7,9 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.support.paths import ROOT
-
-SRC = ROOT / "src" / "safereport"
+from tests.support.paths import SRC
 
 
 def _files_using(pattern: str) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DOCS", "ROOT", "SRC", "SUPPORT"]
+__all__ = ["ROOT", "SRC", "SUPPORT"]
 
 
 def _root() -> Path:
@@ -17,6 +17,5 @@ def _root() -> Path:
 
 ROOT = _root()
 SRC = ROOT / "src" / "safereport"
-DOCS = ROOT / "docs"
 #: This folder: the helper modules, and the scripts tests run as processes.
 SUPPORT = Path(__file__).resolve().parent

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import re
-import warnings
 from datetime import UTC, datetime, timedelta
 
 import pyotp
 from tests.support.staff_world import PASSWORD, StaffWorld
-
-with warnings.catch_warnings():  # its httpx2 deprecation warning would be an error here
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from tests.support.testclient import TestClient
 
 from safereport.web.app import create_app
 

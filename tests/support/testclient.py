@@ -1,4 +1,6 @@
-"""Starlette's TestClient, imported without its httpx2 deprecation warning (warnings are errors)."""
+"""Starlette's TestClient, imported without its httpx2 deprecation warning (warnings are errors).
+
+staff_client.py and victim_client.py hand on this one."""
 
 from __future__ import annotations
 

@@ -1,14 +1,11 @@
-"""Starlette's TestClient, imported without its httpx2 deprecation warning (warnings are errors)."""
+"""The victim's side over HTTP: the TestClient (testclient.py) and sending the report form."""
 
 from __future__ import annotations
 
 import re
-import warnings
 from typing import Any
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from tests.support.testclient import TestClient
 
 __all__ = ["TestClient", "post_report"]
 

@@ -60,7 +60,7 @@ from safereport.web import tlog
 from safereport.web.witness import create_witness_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.ledger.helpers import make_decision
+from tests.support.ledger_helpers import make_decision
 
 
 @contextmanager

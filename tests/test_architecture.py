@@ -6,8 +6,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from tests.support.paths import SRC
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "safereport"
 _BASE = {"errors", "config"}
 ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},

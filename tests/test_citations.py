@@ -1,10 +1,10 @@
-"""Every citation of the spec resolves in a fresh clone (issue 12).
+"""Every citation of the spec, and of a test file, resolves in a fresh clone (issue 12).
 
 The code, tests and docs cite the policy contract, the design and the style guide by section
 ("POLICY.md section 3.4", "DESIGN.md section 7", "STYLE.md 11"). Those documents live in this
 repository under docs/spec/, so a citation must name a section that exists there, a citation
-must not point outside the repository to the shared folder, and every relative link in the
-docs must reach a file.
+must not point outside the repository to the shared folder, every relative link in the
+docs must reach a file, and every test file or folder named (``tests/web/staff/``) must exist.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "docs" / "spec"
 SCANNED = ("src", "tests", "docs", "benchmarks", "README.md", "tasks.py")
 SUFFIXES = {".py", ".md", ".cedar", ".html", ".txt", ".toml", ".yaml", ".po", ".pot"}
@@ -25,6 +25,9 @@ CITATION = re.compile(
 )
 OUTSIDE = re.compile(r"shared/(?:POLICY|DESIGN|STYLE)\.md")
 LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#[^)]*)?\)")
+TEST_PATH = re.compile(r"(?<![\w/.])tests/(?:[\w-]+/)*(?:[\w-]+\.py\b|(?=[\s`'\",;:)]))")
+#: Files that name test paths that do not exist on purpose.
+NAMES_MADE_UP_PATHS = {ROOT / "tests" / "audit" / "test_test_layout.py"}
 
 
 def _files() -> list[Path]:
@@ -104,6 +107,18 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
             if not (doc.parent / target).exists():
                 broken.append(f"{doc.relative_to(ROOT)}: {target}")
     assert not broken, "links to files that do not exist:\n" + "\n".join(broken)
+
+
+def test_every_test_path_named_exists() -> None:
+    missing = []
+    for path in _files():
+        if path in NAMES_MADE_UP_PATHS:
+            continue
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in TEST_PATH.finditer(line):
+                if not (ROOT / match[0]).exists():
+                    missing.append(f"{path.relative_to(ROOT)}:{lineno}: {match[0]}")
+    assert not missing, "test files or folders named but not there:\n" + "\n".join(missing)
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
+from tests.support.paths import ROOT
 
 from safereport.cli import main
 from safereport.config import _FIELDS
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = "\n".join(
     p.read_text(encoding="utf-8")
     for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -12,7 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-WEB = Path(__file__).resolve().parents[1] / "src" / "safereport" / "web"
+from tests.support.paths import ROOT
+
+WEB = ROOT / "src" / "safereport" / "web"
 # Anything that makes the browser fetch: src/srcset/poster/data attributes, <link href>,
 # CSS url() and @import, and script calls that reach the network.
 _LOADS = re.compile(
@@ -72,8 +74,8 @@ def test_the_bot_defences_pages_as_served_load_nothing_from_elsewhere(tmp_path: 
     import warnings
     from dataclasses import replace
 
-    from tests.staff._client import csrf_of, signed_in
-    from tests.staff._world import make_staff_world
+    from tests.support.staff_client import csrf_of, signed_in
+    from tests.support.staff_world import make_staff_world
 
     from safereport.services import quarantine
     from safereport.web.app import create_app

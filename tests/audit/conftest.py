@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.staff.conftest import sqlite_world, world
+from tests.support.staff_world import sqlite_world, world
 
 __all__ = ["sqlite_world", "world"]

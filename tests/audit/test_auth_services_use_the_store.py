@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
+from tests.support.paths import SRC
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
 SERVICES = ("auth", "accounts", "signin", "sessions", "totp", "users", "setup", "instance")
 _SQL = re.compile(r"\b(select|insert|update|delete|text|and_|or_)\(|\.execute\(|"
                   r"exec_driver_sql|\bfunc\.")

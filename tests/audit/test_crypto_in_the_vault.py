@@ -9,11 +9,10 @@ primitive here: RFC 6962 hashing is the ledger's format and stays in ``ledger/me
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
+from tests.support.paths import SRC
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
 PRIMITIVES = "vault/_primitives.py"
 
 #: Libraries whose every use is a primitive.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, update
-from tests.audit._ledger import entries
-from tests.staff._client import signed_in
-from tests.staff._world import StaffWorld
+from tests.support.ledger_entries import entries
+from tests.support.staff_client import signed_in
+from tests.support.staff_world import StaffWorld
 
 from safereport.domain.vocabulary import DataCategory, Purpose
 from safereport.errors import InvalidInput

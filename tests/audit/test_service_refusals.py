@@ -6,13 +6,13 @@ from __future__ import annotations
 import ast
 import logging
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from tests.audit._ledger import entries
-from tests.staff._world import StaffWorld
+from tests.support.ledger_entries import entries
+from tests.support.paths import SRC
+from tests.support.staff_world import StaffWorld
 
 from safereport.domain.fields import CaseField
 from safereport.domain.refusals import ACCOUNT_REFUSALS, FAILURES, SERVICE_RULE_MEANINGS
@@ -25,8 +25,6 @@ from safereport.services.disclosure import PackageExpired
 from safereport.store.core import cases
 from safereport.store.ledger import ledger_entries
 from safereport.store.vault import vault_fields
-
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
 
 
 def _assert_refused(
@@ -92,7 +90,7 @@ def test_a_vault_failure_is_s_vault_failure(sqlite_world: StaffWorld) -> None:
 
 
 def test_an_expired_package_is_s_expired(sqlite_world: StaffWorld) -> None:
-    from tests.staff.test_recipients import _marac_referral
+    from tests.services.disclosure.test_recipients import _marac_referral
 
     world = sqlite_world
     _, request_id = _marac_referral(world)
@@ -237,7 +235,7 @@ def test_every_service_rule_has_a_meaning_and_is_used() -> None:
 
 
 def test_the_auditor_page_says_what_each_service_rule_means(sqlite_world: StaffWorld) -> None:
-    from tests.staff._client import signed_in
+    from tests.support.staff_client import signed_in
 
     world = sqlite_world
     with pytest.raises(AccessDenied):

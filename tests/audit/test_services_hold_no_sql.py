@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
+from tests.support.paths import SRC
 
 #: Services whose queries all live in store/ (add one here once it holds no SQL).
 WITHOUT_SQL = (

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
-
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
+from tests.support.paths import SRC
 
 #: Services whose every query is a typed function in ``store/``.
 WITHOUT_SQL = ("services/casework.py", "services/evidence.py", "services/intake.py",

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-SRC = Path(__file__).resolve().parents[2] / "src" / "safereport"
+from tests.support.paths import SRC
 
 
 def _files_using(pattern: str) -> set[str]:

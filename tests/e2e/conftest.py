@@ -132,8 +132,8 @@ def _axe_violations(page: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def staff_world(tmp_path: Path) -> Iterator[Any]:
-    """A staff world on SQLite (tests/staff/_world.py) whose passwords hash cheaply."""
-    from tests.staff._world import make_staff_world
+    """A staff world on SQLite (tests/support/staff_world.py) whose passwords hash cheaply."""
+    from tests.support.staff_world import make_staff_world
 
     made = make_staff_world(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     yield made

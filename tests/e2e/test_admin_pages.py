@@ -11,8 +11,8 @@ import pyotp
 import pytest
 from tests.e2e.test_staff_pages import _no_violations as _clean
 from tests.e2e.test_staff_pages import sign_in
-from tests.staff._admins import add_admin
-from tests.staff._world import PASSWORD, StaffWorld
+from tests.support.admins import add_admin
+from tests.support.staff_world import PASSWORD, StaffWorld
 
 from safereport.web.app import create_app
 

@@ -33,8 +33,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import func, select
 from tests.e2e.only_here import only_here  # noqa: F401  (the fixture, by name below)
 from tests.e2e.test_staff_pages import sign_in
-from tests.staff._world import StaffWorld
-from tests.victim.test_bots import _solve  # a solution found as /static/pow.js finds it
+from tests.support.staff_world import StaffWorld
+from tests.web.victim.test_bots import _solve  # a solution found as /static/pow.js finds it
 
 from safereport.domain.spam_corpus import corpus
 from safereport.services import casework, quarantine

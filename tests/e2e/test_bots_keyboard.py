@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from tests.e2e.only_here import only_here  # noqa: F401  (the fixture, by name below)
-from tests.victim._world import World, make_world
+from tests.support.victim_world import World, make_world
 
 from safereport.services.clock import FakeClock
 from safereport.store.core import cases

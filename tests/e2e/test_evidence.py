@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from tests.e2e.test_staff_pages import _no_violations as _clean
 from tests.e2e.test_staff_pages import sign_in
-from tests.evidence._files import HTML_AS_JPG, MARKER, jpeg_with_gps, pdf_with_metadata
-from tests.staff._world import StaffWorld
+from tests.support.evidence_files import HTML_AS_JPG, MARKER, jpeg_with_gps, pdf_with_metadata
+from tests.support.staff_world import StaffWorld
 
 from safereport.services.intake import parse_submission, submit_report
 from safereport.services.victim import open_by_codename

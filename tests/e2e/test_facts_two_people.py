@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from tests.e2e.test_staff_pages import _no_violations as _clean
 from tests.e2e.test_staff_pages import sign_in
-from tests.staff._world import StaffWorld
+from tests.support.staff_world import StaffWorld
 
 from safereport.services import provenance
 from safereport.services.claim import claim_case

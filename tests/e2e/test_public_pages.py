@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from tests.staff._client import fresh_code
-from tests.staff._world import PASSWORD, make_staff_world
-from tests.stats._entries import Entry, append_entries
+from tests.support.staff_client import fresh_code
+from tests.support.staff_world import PASSWORD, make_staff_world
+from tests.support.stats_entries import Entry, append_entries
 
 from safereport.config import Settings
 from safereport.ledger.log import init_ledger

@@ -14,9 +14,9 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_evidence import _only_local
 from tests.e2e.test_staff_pages import _no_violations as _clean
 from tests.e2e.test_staff_pages import sign_in
-from tests.evidence._files import jpeg_with_gps
-from tests.evidence._sound import voice_note
-from tests.staff._world import StaffWorld
+from tests.support.evidence_files import jpeg_with_gps
+from tests.support.sound import voice_note
+from tests.support.staff_world import StaffWorld
 
 from safereport.store.evidence import evidence_files
 from safereport.web.app import create_app

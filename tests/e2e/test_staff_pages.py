@@ -11,7 +11,7 @@ from typing import Any
 import pyotp
 import pytest
 from sqlalchemy import select, update
-from tests.staff._world import PASSWORD, StaffWorld, make_staff_world
+from tests.support.staff_world import PASSWORD, StaffWorld, make_staff_world
 
 from safereport.store.core import users
 from safereport.store.ledger import ledger_entries

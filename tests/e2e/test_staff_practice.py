@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 from tests.e2e.test_staff_pages import Axe, Serve, _no_violations, sign_in
-from tests.staff._world import StaffWorld
+from tests.support.staff_world import StaffWorld
 
 from safereport.domain.vocabulary import Purpose, Recipient
 from safereport.store.core import consents

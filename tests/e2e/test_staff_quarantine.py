@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tests.e2e.only_here import only_here  # noqa: F401  (the fixture, by name below)
 from tests.e2e.test_staff_pages import Axe, Serve, _no_violations, sign_in
-from tests.staff._world import StaffWorld
+from tests.support.staff_world import StaffWorld
 
 from safereport.domain.spam_corpus import corpus
 from safereport.services import casework, intake, quarantine

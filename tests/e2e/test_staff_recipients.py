@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.test_staff_pages import Axe, Serve, _no_violations, sign_in
-from tests.staff._world import StaffWorld, make_staff_world
+from tests.support.staff_world import StaffWorld, make_staff_world
 
 from safereport.domain.vocabulary import DataCategory, Purpose, StatusEvidence
 from safereport.services import disclosure

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.victim._world import World, make_world
+from tests.support.victim_world import World, make_world
 
 from safereport.web.app import create_app
 from safereport.web.i18n import LANGUAGES

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from tests.e2e import test_victim_a11y as _a11y
-from tests.victim._world import World
+from tests.support.victim_world import World
 
 from safereport.services import replies
 from safereport.services.intake import parse_submission, submit_report

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.victim._world import World, make_world
+from tests.support.victim_world import World, make_world
 
 from safereport.domain.vocabulary import Purpose
 from safereport.ledger.verifier import parse_proof

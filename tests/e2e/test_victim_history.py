@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from tests.e2e.test_victim_flow import EXIT_STUB, _exit_to_stub
-from tests.victim._world import World, make_world
+from tests.support.victim_world import World, make_world
 
 from safereport.services.victim import case_overview, consent_states, open_by_codename
 from safereport.store.core import cases, notes

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from tests.e2e import test_victim_history as _history
-from tests.victim._world import World
+from tests.support.victim_world import World
 
 from safereport.services.intake import parse_submission, submit_report
 from safereport.store.core import cases

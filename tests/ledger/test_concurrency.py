@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.support.ledger_helpers import make_decision, make_ledger
 
 from safereport.store.db import make_engine
 from safereport.store.ledger import ledger_entries
 from safereport.store.tables import metadata
-
-from .helpers import make_decision, make_ledger
 
 PROCESSES = 4
 EACH = 25

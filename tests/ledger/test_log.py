@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.support.ledger_helpers import ORIGIN, append_n, make_decision, make_ledger
 
 from safereport.domain.vocabulary import Effect, Obligation
 from safereport.errors import AccessDenied, LedgerError
@@ -14,8 +15,6 @@ from safereport.ledger.notes import parse_checkpoint, parse_note
 from safereport.ledger.record import parse_leaf
 from safereport.ledger.verifier import check_proof, parse_proof
 from safereport.store.ledger import ledger_entries, ledger_nodes
-
-from .helpers import ORIGIN, append_n, make_decision, make_ledger
 
 
 def test_append_returns_consecutive_indices_and_fills_columns(engine: Engine) -> None:
@@ -182,7 +181,7 @@ def test_two_writers_and_rollbacks_keep_the_tree_right(engine: Engine) -> None:
 @pytest.mark.slow
 def test_stored_tree_proofs_for_every_size_up_to_64(engine: Engine) -> None:
     """The database-backed tree gives the RFC 6962 root and valid proofs at every size."""
-    from .test_merkle import mth
+    from tests.ledger.test_merkle import mth
 
     ledger = make_ledger(engine)
     append_n(ledger, 64)

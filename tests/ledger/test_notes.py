@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.ledger_helpers import make_decision
 
 from safereport.errors import ConfigError, LedgerError
 from safereport.ledger.keys import (
@@ -28,8 +29,6 @@ from safereport.ledger.notes import (
     parse_vkey,
 )
 from safereport.ledger.record import canonical_bytes, parse_leaf, record_from_decision
-
-from .helpers import make_decision
 
 TEXT = "example.com/log\n5\n" + base64.b64encode(b"\x01" * 32).decode() + "\n"
 

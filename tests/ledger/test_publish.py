@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from tests.support.ledger_helpers import append_n
+from tests.support.witness import serve_in_thread
 
 from safereport.config import Settings, load_settings
 from safereport.errors import ConfigError
@@ -42,9 +44,6 @@ from safereport.store.witnesses import save_cosignature
 from safereport.web import public, tlog
 from safereport.web.security import install_security
 from safereport.web.witness import create_witness_app
-
-from ._witness import serve_in_thread
-from .helpers import append_n
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

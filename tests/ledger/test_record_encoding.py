@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import sqlite
+from tests.support.ledger_helpers import append_n, make_decision, make_ledger
 
 from safereport.ledger import tree
 from safereport.ledger.log import _rows_for
@@ -28,8 +29,6 @@ from safereport.ledger.record import (
     parse_leaf,
 )
 from safereport.store.ledger import ledger_entries
-
-from .helpers import append_n, make_decision, make_ledger
 
 # Any text JSON can carry: quotes, backslashes, control characters, non-ASCII, emoji.
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
+from tests.support.ledger_helpers import append_n, make_ledger
 
 from safereport.store.db import make_engine
 from safereport.store.ledger import ledger_entries, ledger_nodes
 from safereport.store.migrate import upgrade
-
-from .helpers import append_n, make_ledger
 
 
 def _autoindexes(engine: Engine) -> set[str]:

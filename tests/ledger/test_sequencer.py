@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, select, text
+from tests.support.ledger_helpers import ORIGIN, make_decision, make_ledger
+from tests.support.paths import ROOT, SUPPORT
 
 from safereport.errors import LedgerError
 from safereport.ledger import tree
@@ -25,10 +27,7 @@ from safereport.store.db import make_engine
 from safereport.store.ledger import ledger_checkpoints, ledger_entries
 from safereport.store.tables import metadata
 
-from .helpers import ORIGIN, make_decision, make_ledger
-
-APPENDER = Path(__file__).with_name("appender.py")
-ROOT = Path(__file__).resolve().parents[2]
+APPENDER = SUPPORT / "appender.py"
 
 
 @pytest.fixture
@@ -227,7 +226,7 @@ def test_a_write_is_signed_over_by_a_running_sequencer(engine: Engine) -> None:
 
 
 def _spawn(url: str, state: Path, name: str, threads: int, each: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(APPENDER.parent)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     return subprocess.Popen(
         [sys.executable, str(APPENDER), url, str(state), name, str(threads), str(each)],
         stdout=subprocess.PIPE,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, select, update
+from tests.support.ledger_helpers import ORIGIN, append_n, make_ledger
 
 from safereport.errors import LedgerError
 from safereport.ledger import merkle, tree
@@ -16,8 +17,6 @@ from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_note
 from safereport.ledger.record import index_columns, parse_leaf
 from safereport.ledger.witness import Witness, WitnessRefusal
 from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
-
-from .helpers import ORIGIN, append_n, make_ledger
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.support.paths import ROOT
 
 from safereport.domain.fields import CaseField
 from safereport.domain.vocabulary import ActorRole, CrimeType, OrgKind, SubjectRole
@@ -21,7 +22,6 @@ from safereport.services.instance import open_instance
 from safereport.services.setup import init_instance
 from safereport.services.users import add_org
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
 REQUESTS = 24
 

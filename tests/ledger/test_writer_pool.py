@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection
+from tests.support.ledger_helpers import make_decision
 
 from safereport.services.instance import open_instance
 from safereport.services.setup import init_instance
-
-from .helpers import make_decision
 
 
 def test_a_batch_commits_while_requests_hold_every_pooled_connection(

@@ -14,6 +14,8 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from tests.policy.test_fast_path import SCENARIOS, random_requests
+from tests.support.policy_helpers import REGIMES, req
 
 from safereport.policy import compiled
 from safereport.policy.compiled import (
@@ -32,9 +34,6 @@ from safereport.policy.compiled import (
 from safereport.policy.guard import Guard
 from safereport.policy.regimes import builtin_sources, load_pack
 from safereport.policy.scenarios import load_scenarios
-
-from .helpers import REGIMES, req
-from .test_fast_path import SCENARIOS, random_requests
 
 N_RANDOM_CELLS = 2_500
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import cedarpy
 import pytest
+from tests.support.policy_helpers import REGIMES
 
 from safereport.domain.vocabulary import (
     Action,
@@ -35,8 +36,6 @@ from safereport.policy.guard import Guard
 from safereport.policy.regimes import PolicyPack, schema_text
 from safereport.policy.request import CONTEXT_FLAGS, make_request, parse_request
 from safereport.policy.scenarios import load_scenarios
-
-from .helpers import REGIMES
 
 # A copy of shared/policy/scenarios.yaml, so that a clone on its own runs the suite;
 # tests/policy/test_scenarios_copy.py keeps it equal to the shared file where that is present.

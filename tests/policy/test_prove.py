@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import z3
 from click.testing import CliRunner
+from tests.policy.test_fast_path import random_requests
+from tests.support.policy_helpers import REGIMES
 
 from safereport.cli import main
 from safereport.errors import PolicyError
@@ -15,9 +17,6 @@ from safereport.policy.guard import Guard
 from safereport.policy.prove import REGIME_PROPERTIES, prove, resolve_properties
 from safereport.policy.regimes import builtin_sources
 from safereport.policy.smt import RequestVars, encode
-
-from .helpers import REGIMES
-from .test_fast_path import random_requests
 
 BAD_PERMIT = """
 @id("X-police-to-ie")

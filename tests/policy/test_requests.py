@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.policy_helpers import REGIMES, guard, req
 
 from safereport.policy.scenarios import check_scenario, load_scenarios
-
-from .helpers import REGIMES, guard, req
 
 # A copy of shared/policy/scenarios.yaml, so that a clone on its own runs the suite;
 # tests/policy/test_scenarios_copy.py keeps it equal to the shared file where that is present.

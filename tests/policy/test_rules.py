@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.support.policy_helpers import REGIMES, guard, req
 
 from safereport.policy.regimes import load_pack
-
-from .helpers import REGIMES, guard, req
 
 PO_TO_IE = {"action": "disclose", "recipient": "immigration_enforcement"}
 CW = {"actor_role": "caseworker", "holder": "support_service"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.support.paths import ROOT
 
 COPY = Path(__file__).resolve().parent / "data" / "scenarios.yaml"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "policy" / "scenarios.yaml"
+SHARED = ROOT.parent / "shared" / "policy" / "scenarios.yaml"
 
 
 def test_the_copy_equals_the_shared_scenarios() -> None:

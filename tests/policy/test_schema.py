@@ -6,6 +6,7 @@ import re
 from enum import StrEnum
 
 import pytest
+from tests.support.policy_helpers import REGIMES, req
 
 from safereport.domain.vocabulary import (
     Action,
@@ -20,8 +21,6 @@ from safereport.domain.vocabulary import (
 )
 from safereport.policy.guard import Guard
 from safereport.policy.regimes import schema_text
-
-from .helpers import REGIMES, req
 
 ENTITY_ENUMS: dict[str, type[StrEnum]] = {
     "Role": ActorRole,

@@ -1,13 +1,21 @@
+"""Fixtures for the services: the staff world (tests/support/staff_world.py) and a demo instance.
+
+tests/services/victim/ has her world under the same names.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.staff_world import npcc_world, sqlite_world, world
 
 from safereport.services.instance import Instance, open_instance
 from safereport.services.setup import init_instance
 from safereport.services.synthetic import DemoOrgs, populate_cases, populate_orgs, populate_staff
+
+__all__ = ["demo", "npcc_world", "sqlite_world", "world"]
 
 
 @pytest.fixture

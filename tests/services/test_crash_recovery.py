@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.staff._world import StaffWorld, make_staff_world
+from tests.support.paths import ROOT, SUPPORT
+from tests.support.staff_world import StaffWorld, make_staff_world
 
 from safereport.services.casework import case_page
 from safereport.services.disclosure import view_disclosure
 from safereport.store.core import cases
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKER = Path(__file__).with_name("crash_worker.py")
+WORKER = SUPPORT / "crash_worker.py"
 
 #: Kills per database; both databases together make the issue's 100 runs.
 CRASH_RUNS = int(os.environ.get("SAFEREPORT_CRASH_RUNS", "50"))

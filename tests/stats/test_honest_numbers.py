@@ -15,6 +15,9 @@ from pathlib import Path
 import opendp.prelude as dp
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.support.stats_entries import Entry, add_entries, append_entries
+from tests.support.testclient import TestClient
+from tests.web.test_public_pages import public_app
 
 from safereport.config import Settings
 from safereport.ledger.keys import NoteSigner
@@ -36,10 +39,6 @@ from safereport.stats.release import (
 )
 from safereport.store import stats as store
 from safereport.store.stats import stats_releases
-
-from ._client import TestClient
-from ._entries import Entry, add_entries, append_entries
-from .test_public_pages import public_app
 
 NOW = datetime(2027, 1, 10, tzinfo=UTC)
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import DBAPIError
+from tests.support.stats_entries import Entry, add_entries
 
 from safereport.domain.vocabulary import Regime
 from safereport.errors import InvalidInput, LedgerError
@@ -31,8 +32,6 @@ from safereport.stats.release import (
     verify_release,
 )
 from safereport.store.stats import stats_budget_charges, stats_releases
-
-from ._entries import Entry, add_entries
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
-from tests.unsafe_seal import unsafe_seal
+from tests.support.unsafe_seal import unsafe_seal
 
 from safereport.domain.fields import CaseField
 from safereport.errors import InvalidInput

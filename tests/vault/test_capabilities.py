@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from tests.unsafe_seal import unsafe_seal
+from tests.support.unsafe_seal import unsafe_seal
 
 from safereport.domain.fields import CaseField
 from safereport.domain.vocabulary import DataCategory, Effect

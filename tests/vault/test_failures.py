@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, select, update
-from tests.unsafe_seal import unsafe_seal
+from tests.support.unsafe_seal import unsafe_seal
 from tests.vault.conftest import grant_for, sample_fields
 
 from safereport.domain.fields import CaseField

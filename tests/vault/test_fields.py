@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
-from tests.unsafe_seal import unsafe_seal
+from tests.support.unsafe_seal import unsafe_seal
 from tests.vault.conftest import ALL_CATEGORIES, grant_for, sample_fields
 
 from safereport.domain.fields import MAX_FIELD_CHARS, CaseField, category_of

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
-from tests.unsafe_seal import unsafe_seal
+from tests.support.unsafe_seal import unsafe_seal
 from tests.vault.conftest import grant_for
 
 from safereport.config import Settings

@@ -1,0 +1,7 @@
+"""Fixtures for her door's services: her world (tests/support/victim_world.py), not the staff's."""
+
+from __future__ import annotations
+
+from tests.support.victim_world import sqlite_world, world
+
+__all__ = ["sqlite_world", "world"]

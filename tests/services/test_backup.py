@@ -330,3 +330,21 @@ def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert refused.output.strip().splitlines()[-1].startswith("error: the archive is damaged")
     assert not (tmp_path / "newer").exists()
     assert [p for p in os.listdir(tmp_path) if "restore" in p] == []
+
+
+def test_a_checkpoint_signed_during_a_backup_does_not_stop_it(
+    live: Instance, tmp_path: Path
+) -> None:
+    """CI, stop 24: the signer writes its memory of the last checkpoint through a temporary
+    ``ledger.last-checkpoint.<pid>.tmp`` in keys/; a backup that met one took it for a key
+    (made 0644, so "readable by others") and failed. Its temporaries are not keys, and the
+    memory itself is now 0600 from its first byte."""
+    keys = live.settings.keys_dir
+    stray = keys / "ledger.last-checkpoint.4242.tmp"
+    stray.write_text("a checkpoint being written\n", encoding="utf-8")
+    stray.chmod(0o644)
+    archive = create_backup(live, tmp_path)
+    assert archive.path.is_file()
+    live.ledger.sign_checkpoint()
+    state = keys / "ledger.last-checkpoint"
+    assert state.is_file() and state.stat().st_mode & 0o777 == 0o600

@@ -577,10 +577,13 @@ class Ledger:
             temporary = self._signed_state.with_name(
                 f"{self._signed_state.name}.{os.getpid()}.tmp"
             )
-            with open(temporary, "w", encoding="utf-8") as handle:
+            # It lives among the keys, so it is made as they are: 0600 from the first byte.
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(fd, 0o600)
                 handle.write(note)
                 handle.flush()
-                os.fsync(handle.fileno())
+                os.fsync(fd)
             os.replace(temporary, self._signed_state)
 
     def _check_extends(

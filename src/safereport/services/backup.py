@@ -77,7 +77,7 @@ _KEYS_MAGIC = b"SAFEREPORT-KEYS/1\n"
 _CHUNK = 1 << 20
 _LEN = struct.Struct(">I")
 #: The ledger signer's memory of its last checkpoint: state, not a key (see restore_backup).
-_NOT_KEYS = frozenset({"ledger.last-checkpoint", "ledger.last-checkpoint.tmp"})
+_SIGNED_STATE = "ledger.last-checkpoint"
 _SQLITE_MEMBER = "database/safereport.db"
 _POSTGRES_MEMBER = "database/postgres.dump"
 _MIN_PASSPHRASE = 12
@@ -192,8 +192,15 @@ def _key_files(keys_dir: Path) -> dict[str, bytes]:
     return {
         path.relative_to(keys_dir).as_posix(): read_key_file(path, "the key file")
         for path in sorted(keys_dir.rglob("*"))
-        if path.is_file() and path.name not in _NOT_KEYS and not path.name.endswith(".partial")
+        if path.is_file() and not _is_state(path.name) and not path.name.endswith(".partial")
     }
+
+
+def _is_state(name: str) -> bool:
+    """The signer's memory, or one of its temporaries (``ledger.last-checkpoint.<pid>.tmp``,
+    there for a moment while a checkpoint is signed during a backup)."""
+    return name == _SIGNED_STATE or (name.startswith(f"{_SIGNED_STATE}.")
+                                     and name.endswith(".tmp"))
 
 
 def _key_path(keys_dir: Path, name: str) -> Path:

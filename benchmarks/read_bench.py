@@ -8,8 +8,13 @@ behind the page:
 * ``guarded``: the real staff case page (``GET /staff/cases/{id}``): two guard decisions, each
   appended to the ledger through the sequencer (group commit; committed, fsynced and signed
   over before the vault opens anything);
-* ``unguarded`` (exists only in this benchmark): the same case row and the same vault
-  decryption, opened with ``UnsafeGrantForTests`` (no guard, no ledger);
+* ``unguarded`` (exists only in this benchmark): the same page with the road's decisions taken
+  out: each part of the case the page asks for is opened by the vault with an
+  ``UnsafeGrantForTests`` instead of a decided, recorded Grant (no guard, no ledger), and
+  everything else (notes, safety plan, outcomes, MARAC actions, the facts around the case) is
+  read and opened exactly as on the guarded page. (Until 2026-12-01 this route replaced the
+  whole of ``casework.case_page`` and so skipped the notes and the rest: it did less work than
+  the guarded page for reasons other than the guard, which made the ratio look worse.)
 * ``template`` (exists only in this benchmark): the page rendered from values read once at
   start-up: no case row, no vault.
 
@@ -54,9 +59,8 @@ def _bench_app(data_dir: Path) -> Any:
     from fastapi import Depends, Request
     from fastapi.responses import HTMLResponse, Response
 
-    from safereport.domain.fields import FIELD_CATEGORY, CaseField
     from safereport.policy.decision import UnsafeGrantForTests
-    from safereport.services import casework
+    from safereport.services import access, casework
     from safereport.services.instance import open_instance
     from safereport.web import staff as staff_pages
     from safereport.web.app import create_app
@@ -68,20 +72,23 @@ def _bench_app(data_dir: Path) -> Any:
 
     # The unguarded and template routes run the real case page's route (so they render the
     # very same page, whatever it shows today) with two substitutions in this thread only:
-    # the case is opened without guard or ledger, and the page's context can be captured.
+    # the parts of the case are opened without guard or ledger, and the page's context can be
+    # captured.
     mode = threading.local()
-    guarded_page = casework.case_page
+    guarded_parts = casework.access_case_parts
 
-    def case_page(inst: Any, user: Any, case_id: str, purpose: Any = None) -> Any:
+    def access_case_parts(inst: Any, actor: Any, case_id: str, parts: Any, *, purpose: Any,
+                          detail: Any = None) -> Any:
         if not getattr(mode, "unguarded", False):
-            return guarded_page(inst, user, case_id, purpose)
-        grant = UnsafeGrantForTests(frozenset(FIELD_CATEGORY.values()), case_id=case_id)
-        with inst.engine.connect() as conn:
-            summary = casework._case_row(conn, user, case_id)
-            opened = inst.vault.open_fields(conn, grant, case_id, list(CaseField))
-        return casework.CasePage(summary=summary, purpose=purpose or
-                                 casework.default_purpose(user), values=dict(opened.values),
-                                 withheld=dict(opened.withheld))
+            return guarded_parts(inst, actor, case_id, parts, purpose=purpose, detail=detail)
+        opened = []
+        for part in parts:  # as the road's _open: one connection per part
+            grant = UnsafeGrantForTests(part.categories, case_id=case_id)
+            with inst.engine.connect() as conn:
+                fields = inst.vault.open_fields(conn, grant, case_id, list(part.fields))
+            opened.append(access.CaseAccess(grant.decision, grant, dict(fields.values),
+                                            dict(fields.withheld)))
+        return opened
 
     captured: dict[str, Any] = {}
     page_renderer = staff_pages.render_staff
@@ -91,7 +98,7 @@ def _bench_app(data_dir: Path) -> Any:
             captured.update(context)
         return page_renderer(request, name, **context)
 
-    casework.case_page = case_page  # type: ignore[assignment]
+    casework.access_case_parts = access_case_parts  # type: ignore[assignment]
     staff_pages.render_staff = capturing_render  # type: ignore[assignment]
 
     def unguarded_view(request: Request, staff: StaffRequest, case_id: str) -> Response:

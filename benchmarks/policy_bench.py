@@ -33,9 +33,10 @@ import casbin
 import cedarpy
 from cedarpy import pst
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.*
 
-from policy.test_fast_path import random_requests
+from tests.policy.test_fast_path import random_requests
+
 from safereport.policy.compiled import compile_pack, verify
 from safereport.policy.guard import Guard, cedar_request
 from safereport.policy.regimes import load_pack

@@ -59,13 +59,60 @@ class Acknowledged:
                 self.checkpoints.append(bytes.fromhex(rest).decode())
 
 
-def _spawn(world: StaffWorld, db_url: str, run: int) -> subprocess.Popen[str]:
-    url = db_url if db_url.startswith("postgresql") else "-"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    args = [str(world.instance.settings.data_dir), url, world.users["cw"].id,
-            world.orgs["police"], str(run)]
-    return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=subprocess.PIPE,
-                            text=True, env=env)
+class _Forks:
+    """The worker's fork server (crash_worker.py ``--forks``): one warm-up, a worker per run."""
+
+    def __init__(self, world: StaffWorld, db_url: str) -> None:
+        url = db_url if db_url.startswith("postgresql") else "-"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+        args = [str(world.instance.settings.data_dir), url, world.users["cw"].id,
+                world.orgs["police"]]
+        self.server = subprocess.Popen([sys.executable, str(WORKER), "--forks", *args],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       text=True, env=env)
+
+    def start(self, run: int, output: Path) -> int:
+        assert self.server.stdin is not None and self.server.stdout is not None
+        self.server.stdin.write(f"RUN {run} {output}\n")
+        self.server.stdin.flush()
+        answer = self.server.stdout.readline().split()
+        assert answer and answer[0] == "PID", "the fork server stopped"
+        return int(answer[1])
+
+    def close(self) -> None:
+        if self.server.stdin is not None:
+            self.server.stdin.close()
+        self.server.wait(timeout=60)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_ready(pid: int, output: Path) -> str:
+    """The worker's lines up to READY (it has done one round of work)."""
+    deadline = time.monotonic() + 120
+    while True:
+        text = output.read_text(encoding="utf-8") if output.exists() else ""
+        if "READY\n" in text:
+            return text
+        assert _alive(pid), f"the worker died before it was ready:\n{text}"
+        assert time.monotonic() < deadline, "the worker was not ready in time"
+        time.sleep(0.01)
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL, then wait until the process is gone (its fork server reaps it)."""
+    assert _alive(pid), "the worker ended before it was killed"
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the killed worker did not go"
+        time.sleep(0.005)
 
 
 def _check(world: StaffWorld, acked: Acknowledged) -> None:
@@ -97,25 +144,23 @@ def test_kill_9_during_intake_casework_and_disclosure_loses_nothing_acknowledged
     everything = Acknowledged()
     rng = random.Random(2026)
     started = 0
+    forks = _Forks(world, db_url)
     try:
         for run in range(CRASH_RUNS):
-            child = _spawn(world, db_url, run)
-            assert child.stdout is not None
-            warm = []
-            while (line := child.stdout.readline()) and line.strip() != "READY":
-                warm.append(line)
-            assert line, "the worker died before it was ready"
+            output = tmp_path / f"run-{run}.out"
+            pid = forks.start(run, output)
+            _wait_ready(pid, output)
             started += 1
             time.sleep(rng.uniform(0.0, 1.0))
-            child.send_signal(signal.SIGKILL)
-            output, _ = child.communicate(timeout=60)
-            assert child.returncode == -signal.SIGKILL, "the worker ended before it was killed"
+            _kill(pid)
+            lines = output.read_text(encoding="utf-8")
             acked = Acknowledged()
-            acked.take("".join(warm) + output)
+            acked.take(lines)
             _check(world, acked)  # what this run acknowledged, after its kill
-            everything.take("".join(warm) + output)
+            everything.take(lines)
         _check(world, everything)  # and, at the end, everything every run acknowledged
     finally:
+        forks.close()
         world.instance.close()
     assert started == CRASH_RUNS
     # The kills landed while work was going on, not only before it started.

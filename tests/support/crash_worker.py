@@ -4,6 +4,14 @@ Run as a script by tests/services/test_crash_recovery.py::
 
     python crash_worker.py DATA_DIR DATABASE_URL CASEWORKER_ID POLICE_ORG_ID RUN
 
+or, so that a hundred runs do not each import everything and prove the policy's decision
+table again, as a fork server (``--forks``, the same four arguments but RUN): it warms up once
+(imports, and the guard's proved table, which is cached per process by the policy's hash),
+then for each line ``RUN <run> <output file>`` on its standard input forks a worker that
+writes its lines to that file, and answers ``PID <pid>``. The worker is a process of its own
+(its own database connections, opened after the fork): the test kills it with SIGKILL as it
+would a freshly started one.
+
 ``DATABASE_URL`` is ``-`` for the instance's own SQLite file. Lines on standard output,
 flushed one by one, each written only after the service call returned (acknowledged):
 
@@ -19,8 +27,11 @@ The test kills it with SIGKILL at a random moment, then checks the database agai
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
+import traceback
 from dataclasses import replace
 from pathlib import Path
 
@@ -62,7 +73,40 @@ def open_world(data_dir: str, url: str) -> Instance:
 
 
 def main() -> None:
-    data_dir, url, caseworker_id, police_org, run = sys.argv[1:6]
+    if sys.argv[1] == "--forks":
+        serve_forks(*sys.argv[2:6])
+        return
+    work(*sys.argv[1:6])
+
+
+def serve_forks(data_dir: str, url: str, caseworker_id: str, police_org: str) -> None:
+    """Warm up once, then fork a worker for each ``RUN <run> <file>`` line (see above)."""
+    warm = open_world(data_dir, url)
+    warm.guard  # noqa: B018 (proves the decision table once; every fork inherits it)
+    warm.engine.dispose()  # no connection crosses a fork
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the workers are reaped as they die
+    for line in sys.stdin:
+        _, run, output = line.split()
+        pid = os.fork()
+        if pid == 0:  # the worker: its output to the file, line by line
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.close(fd)
+            sys.stdout = open(1, "w", buffering=1, encoding="utf-8", closefd=False)  # noqa: SIM115
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            code = 1
+            try:
+                work(data_dir, url, caseworker_id, police_org, run)
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        sys.stdout.write(f"PID {pid}\n")
+        sys.stdout.flush()
+
+
+def work(data_dir: str, url: str, caseworker_id: str, police_org: str, run: str) -> None:
     instance = open_world(data_dir, url)
     instance.ledger.on_checkpoint(lambda note: say("CHECKPOINT " + note.encode().hex()))
     with instance.engine.connect() as conn:

@@ -335,10 +335,11 @@ def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_checkpoint_signed_during_a_backup_does_not_stop_it(
     live: Instance, tmp_path: Path
 ) -> None:
-    """CI, stop 24: the signer writes its memory of the last checkpoint through a temporary
+    """CI, stop 24: the signer wrote its memory of the last checkpoint through a temporary
     ``ledger.last-checkpoint.<pid>.tmp`` in keys/; a backup that met one took it for a key
-    (made 0644, so "readable by others") and failed. Its temporaries are not keys, and the
-    memory itself is now 0600 from its first byte."""
+    (made 0644, so "readable by others") and failed. The memory is now written as a key file
+    is (0600, through a ``.partial`` temporary a backup passes over), and a ``.tmp`` one left
+    by the earlier writer is not taken for a key either."""
     keys = live.settings.keys_dir
     stray = keys / "ledger.last-checkpoint.4242.tmp"
     stray.write_text("a checkpoint being written\n", encoding="utf-8")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,6 +42,7 @@ from safereport.ledger.verifier import TlogProof, format_proof
 from safereport.policy.decision import Decision, Grant, Seal, _mint_grant, _mint_seal
 from safereport.store.db import make_engine
 from safereport.store.ledger import ledger_checkpoints, ledger_entries
+from safereport.vault import keyfile
 
 __all__ = [
     "KEY_FILE",
@@ -574,17 +574,9 @@ class Ledger:
                 return  # another process remembered a later one meanwhile
             # Written, fsynced, renamed: after a power loss the file holds this note or an
             # earlier one, never a torn or empty file that would stop the log from signing.
-            temporary = self._signed_state.with_name(
-                f"{self._signed_state.name}.{os.getpid()}.tmp"
-            )
-            # It lives among the keys, so it is made as they are: 0600 from the first byte.
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with open(fd, "w", encoding="utf-8") as handle:
-                os.fchmod(fd, 0o600)
-                handle.write(note)
-                handle.flush()
-                os.fsync(fd)
-            os.replace(temporary, self._signed_state)
+            # It lives among the keys, so it is written as they are (0600 from the first byte,
+            # through a ``.partial`` temporary that a backup passes over).
+            keyfile.write_key_file(self._signed_state, note.encode("utf-8"), replace=True)
 
     def _check_extends(
         self, conn: Connection, latest: StoredCheckpoint, size: int, root: bytes

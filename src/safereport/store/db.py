@@ -127,18 +127,13 @@ def make_engine(url: str, *, pool: bool = True, pool_size: int | None = None) ->
             parent = Path(database).parent
             if not parent.is_dir():
                 raise StorageError(f"the database folder {parent} does not exist")
-        sizing: dict[str, Any] = {}
-        if not pool:
-            sizing["poolclass"] = NullPool
-        elif pool_size is not None:
-            sizing.update(pool_size=pool_size, max_overflow=pool_size)
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": 30},
             # A failing statement's error and log never carry its bound values (usernames,
             # case ids, lookup ids): security review, finding 20.
             hide_parameters=True,
-            **sizing,
+            **_pool_args(pool, pool_size),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -153,14 +148,20 @@ def make_engine(url: str, *, pool: bool = True, pool_size: int | None = None) ->
             "hide_parameters": True,
             "pool_pre_ping": True,
             "connect_args": {"options": "-c synchronous_commit=on"},
+            **_pool_args(pool, pool_size),
         }
-        if not pool:
-            kwargs["poolclass"] = NullPool
-        elif pool_size is not None:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         return create_engine(parsed, **kwargs)
     backend = parsed.get_backend_name()
     raise StorageError(f"unsupported database: {backend} (use sqlite or postgresql)")
+
+
+def _pool_args(pool: bool, pool_size: int | None) -> dict[str, Any]:
+    """``create_engine``'s pool arguments: none at all, a bounded pool, or its default."""
+    if not pool:
+        return {"poolclass": NullPool}
+    if pool_size is not None:
+        return {"pool_size": pool_size, "max_overflow": pool_size}
+    return {}
 
 
 def check_database(engine: Engine) -> None:

@@ -11,7 +11,9 @@ gaps, whatever the number of processes.
 
 Checkpoints are signed only after a consistency proof, built from the stored tree, links the
 new root to the last signed one: the log never signs two inconsistent checkpoints, even if
-someone has edited its tables.
+someone has edited its tables. The proof is not read again when the stored right edge is
+exactly the edge this process extended in memory from one already proven (the sequencer's own
+batches, one after another): that edge fixes the root, and appending cannot break consistency.
 """
 
 from __future__ import annotations
@@ -364,14 +366,17 @@ class Ledger:
             return 0, 0, []
         lock_sequencer(conn)
         size, newest = tree.last_entry(conn)
-        edge_hashes = self._edge.get(size, newest)
+        known = self._edge.anchored(size, newest)
+        edge_hashes, anchors = known if known is not None else (None, ())
         times = tree.entry_times(conn.dialect)
         rows = _rows_for(records, size, times)
         if times is None:  # SQLAlchemy's conversions, over the rows without their idx
             edge = tree.append_values(conn, size, [row[1:] for row in rows], edge_hashes)
         else:
             edge = tree.append_entries(conn, size, rows, edge_hashes)
-        self._edge.put(edge.size, rows[-1][-1], edge.hashes())
+        # Extended in memory, the edge still extends whatever its anchors are (an edge read
+        # from the database has none).
+        self._edge.put(edge.size, rows[-1][-1], edge.hashes(), anchors)
         return size, edge.size, [row[-2] for row in rows]
 
     def append_in(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
@@ -497,17 +502,22 @@ class Ledger:
         an empty log with no checkpoint yet is left unsigned (the result is not ``new``).
         """
         lock_sequencer(conn)
-        size = tree.tree_size(conn)
+        size, newest = tree.last_entry(conn)
         latest = latest_checkpoint(conn)
         if size == 0 and latest is None and not empty:
             return StoredCheckpoint(0, b"", "")
         remembered = self._remembered()
-        root = tree.root(conn, size)
-        for known in (latest, remembered):
-            if known is not None and not (known is remembered and latest is not None
-                                          and remembered.note == latest.note):
-                self._check_extends(conn, known, size, root)
+        stored = tree.compact_range(conn, size).hashes()
+        root = merkle.CompactRange(size, stored).root()
+        known = [checkpoint.note for checkpoint in (latest, remembered) if checkpoint is not None]
+        if not self._extends_in_memory(size, newest, stored, known):
+            if remembered is not None and latest is not None and remembered.note == latest.note:
+                remembered = None  # the same checkpoint: proven once
+            for checkpoint in (latest, remembered):
+                if checkpoint is not None:
+                    self._check_extends(conn, checkpoint, size, root)
         if latest is not None and latest.size == size:
+            self._edge.put(size, newest, stored, known)
             return latest
         body = format_checkpoint(Checkpoint(self.origin, size, root))
         note = self.signer.sign_note(body)
@@ -516,7 +526,28 @@ class Ledger:
                 size=size, root=root, note=note, created_at=datetime.now(UTC)
             )
         )
+        # If this transaction rolls back, the table's latest is not ``note`` and the next
+        # signing proves consistency from the stored tree again.
+        self._edge.put(size, newest, stored, [*known, note])
         return StoredCheckpoint(size, root, note, new=True)
+
+    def _extends_in_memory(
+        self, size: int, newest: bytes | None, stored: Sequence[bytes], notes: Sequence[str]
+    ) -> bool:
+        """Whether the stored tree is provably the one this process holds in memory, and that
+        one extends every checkpoint in ``notes``: then no consistency proof need be read.
+
+        The stored right edge (which fixes the root, so every leaf under it) must be exactly
+        this process's edge for the same size and newest leaf, and each note must be one of
+        the edge's anchors (proven against the stored tree, or signed here, at an earlier size,
+        with only appends since). Anything else (an edge read back from the database, a
+        rebuilt tree, another process's checkpoint, a rollback) is checked in full.
+        """
+        known = self._edge.anchored(size, newest)
+        if known is None:
+            return False
+        edge, anchors = known
+        return edge == list(stored) and all(note in anchors for note in notes)
 
     def signed(self, checkpoint: StoredCheckpoint, *, wait: bool = True) -> None:
         """After the transaction that stored ``checkpoint`` has committed: remember it beside
@@ -664,10 +695,16 @@ def _run_hook(hook: CheckpointHook, note: str) -> None:
         log.exception("a checkpoint hook failed")
 
 
+#: Built once: the sequencer asks before every batch.
+_LATEST_CHECKPOINT = (
+    select(ledger_checkpoints.c.size, ledger_checkpoints.c.root, ledger_checkpoints.c.note)
+    .order_by(ledger_checkpoints.c.size.desc())
+    .limit(1)
+)
+
+
 def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
-    row = conn.execute(
-        select(ledger_checkpoints).order_by(ledger_checkpoints.c.size.desc()).limit(1)
-    ).first()
+    row = conn.execute(_LATEST_CHECKPOINT).first()
     if row is None:
         return None
     return StoredCheckpoint(int(row.size), bytes(row.root), str(row.note))

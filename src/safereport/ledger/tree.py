@@ -146,20 +146,47 @@ class EdgeCache:
     It is used only when the log's size *and newest leaf hash* are what this process left:
     leaves carry a random salt, so another process's entry, or a rollback of ours, changes
     the newest hash and the edge is read from the database again.
+
+    An edge also carries its *anchors*: the notes of signed checkpoints it is known to extend,
+    because the stored tree was proven consistent with them (or this process signed them) at
+    an earlier size and the edge has only been extended in memory since. An edge read from the
+    database has none. The signer uses them to skip the consistency proof when the stored edge
+    is exactly this one (see ``Ledger.sign_in``).
     """
+
+    #: How many anchors an edge keeps (the newest): enough for the signed-state file, which is
+    #: written in the background and may lag a batch or two behind the checkpoint table.
+    KEEP = 8
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[int, bytes | None] = (0, None)
         self._hashes: tuple[bytes, ...] = ()
+        self._anchors: tuple[str, ...] = ()
 
     def get(self, size: int, newest: bytes | None) -> list[bytes] | None:
-        with self._lock:
-            return list(self._hashes) if self._key == (size, newest) else None
+        found = self.anchored(size, newest)
+        return None if found is None else found[0]
 
-    def put(self, size: int, newest: bytes | None, hashes: Sequence[bytes]) -> None:
+    def anchored(
+        self, size: int, newest: bytes | None
+    ) -> tuple[list[bytes], tuple[str, ...]] | None:
+        """The edge and its anchors, if the log is as this process left it."""
+        with self._lock:
+            if self._key != (size, newest):
+                return None
+            return list(self._hashes), self._anchors
+
+    def put(
+        self,
+        size: int,
+        newest: bytes | None,
+        hashes: Sequence[bytes],
+        anchors: Sequence[str] = (),
+    ) -> None:
         with self._lock:
             self._key, self._hashes = (size, newest), tuple(hashes)
+            self._anchors = tuple(anchors)[-self.KEEP :]
 
 
 #: ``ledger_entries``' columns after ``idx``, in the order :func:`append_values` takes them.

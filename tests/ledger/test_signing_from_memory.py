@@ -1,0 +1,121 @@
+"""Signing a checkpoint per batch without re-proving what this process already knows.
+
+The sequencer signs before every batch. The consistency proof from the stored tree to the last
+signed checkpoint is read only when the stored right edge is not exactly the edge this process
+extended in memory from one already proven (issue 13: it was 60 % of a durable batch). These
+tests show both halves: the proof is skipped for the sequencer's own batches, and every kind of
+edit still makes the signer read it, and refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete
+from tests.support.ledger_helpers import ORIGIN, make_decision, make_ledger
+
+from safereport.errors import LedgerError
+from safereport.ledger import merkle, tree
+from safereport.ledger.log import Ledger
+from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
+
+
+@pytest.fixture
+def proofs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Every consistency proof the ledger reads from the stored tree, as (old, new)."""
+    read: list[tuple[int, int]] = []
+    real = tree.consistency_proof
+
+    def counting(conn: Any, old: int, new: int) -> list[bytes]:
+        read.append((old, new))
+        return real(conn, old, new)
+
+    monkeypatch.setattr(tree, "consistency_proof", counting)
+    return read
+
+
+@pytest.fixture
+def ledger(engine: Engine, tmp_path: Path) -> Iterator[Ledger]:
+    made = make_ledger(engine)
+    made = Ledger(engine, made.signer, ORIGIN, signed_state=tmp_path / "ledger.last-checkpoint")
+    yield made
+    made.close()
+
+
+def _commit(ledger: Ledger, count: int) -> None:
+    for i in range(count):
+        ledger.commit(make_decision(), actor_id=f"u{i}", case_id="c")
+
+
+def test_the_sequencers_own_batches_are_signed_without_a_proof_read(
+    ledger: Ledger, proofs: list[tuple[int, int]]
+) -> None:
+    _commit(ledger, 3)
+    ledger.sign_checkpoint()
+    read_before = len(proofs)
+    _commit(ledger, 20)
+    final = ledger.sign_checkpoint()
+    assert final.size == 23
+    assert ledger.sequencer.batches >= 20
+    assert proofs[read_before:] == []  # each batch signed, none re-proven
+    ledger.verify()  # and what was signed is the stored tree
+
+
+def test_an_edge_read_from_the_database_is_proven(
+    engine: Engine, ledger: Ledger, proofs: list[tuple[int, int]]
+) -> None:
+    _commit(ledger, 5)
+    ledger.sign_checkpoint()
+    other = Ledger(engine, ledger.signer, ORIGIN)  # another process: its memory is empty
+    with engine.begin() as conn:
+        other.append(conn, make_decision(), actor_id="o", case_id="c")
+    other.sign_checkpoint()
+    assert proofs[-1] == (5, 6)
+    read_before = len(proofs)
+    # This process's edge is stale now (its key names size 5): before its next batch the
+    # stored tree is proven to extend what this process remembers signing (5).
+    _commit(ledger, 1)
+    assert (5, 6) in proofs[read_before:]
+    ledger.sign_checkpoint()
+    ledger.verify()
+    other.close()
+
+
+def test_a_rebuilt_tree_under_the_same_newest_entry_is_refused(ledger: Ledger) -> None:
+    """The newest entry (and so the cache's key) is unchanged; an older one is rewritten and
+    the tree rebuilt over it: the stored edge differs from memory, the proof is read, refused."""
+    _commit(ledger, 9)
+    ledger.sign_checkpoint()
+    with ledger.engine.begin() as conn:
+        rows = [
+            dict(row._mapping)
+            for row in conn.execute(ledger_entries.select().order_by(ledger_entries.c.idx))
+        ]
+        rows[2]["leaf"] = rows[2]["leaf"].replace(b'"u2"', b'"x2"')
+        conn.execute(delete(ledger_nodes))
+        conn.execute(delete(ledger_entries))
+        for row in rows:
+            row.pop("idx")
+            row["leaf_hash"] = merkle.leaf_hash(row["leaf"])
+        tree.append_rows(conn, 0, rows)
+    with pytest.raises(LedgerError, match="refusing to sign"):
+        ledger.commit(make_decision(), actor_id="next", case_id="c")
+
+
+def test_a_checkpoint_table_rewritten_under_it_is_proven(
+    ledger: Ledger, proofs: list[tuple[int, int]]
+) -> None:
+    """A checkpoint the process never signed or proved (here: the table's latest replaced by an
+    older, genuine one) is not one of the edge's anchors: the proof is read again."""
+    _commit(ledger, 4)
+    first = ledger.sign_checkpoint()
+    _commit(ledger, 4)
+    ledger.sign_checkpoint()
+    with ledger.engine.begin() as conn:
+        conn.execute(delete(ledger_checkpoints).where(ledger_checkpoints.c.size > first.size))
+    read_before = len(proofs)
+    ledger.sign_checkpoint()
+    assert (first.size, 8) in proofs[read_before:]

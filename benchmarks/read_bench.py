@@ -63,7 +63,7 @@ def _bench_app(data_dir: Path) -> Any:
     from safereport.services import access, casework
     from safereport.services.instance import open_instance
     from safereport.web import staff as staff_pages
-    from safereport.web.app import create_app
+    from safereport.web.app import create_app, settled
     from safereport.web.auth import StaffRequest, render_staff, require_staff
 
     instance = open_instance(data_dir)
@@ -124,7 +124,7 @@ def _bench_app(data_dir: Path) -> Any:
                 mode.capture = False
         return render_staff(request, "staff/case.html", **captured)
 
-    return app
+    return settled(app)  # as `safereport serve` serves it
 
 
 def bench_app_from_environment() -> Any:

@@ -217,3 +217,25 @@ def test_demo_builds_an_instance_with_decisions_a_checkpoint_and_a_release(tmp_p
     assert any(effect == "allow" for effect, _ in rows)
     assert run("--data-dir", str(target), "ledger", "verify").exit_code == 0
     assert "\t" in run("--data-dir", str(target), "stats", "list").output
+
+
+def test_the_served_app_is_frozen_out_of_the_collectors_way(tmp_path: Path) -> None:
+    """What start-up loaded (here: the guard's proven decision table) is in the generation
+    the garbage collector no longer walks, so requests' collections do not walk it."""
+    import gc
+
+    from safereport.cli.instance import _serving_app
+
+    target = tmp_path / "inst"
+    assert run("--data-dir", str(target), "init").exit_code == 0
+    gc.unfreeze()
+    app = _serving_app(target)
+    try:
+        table = app.state.instance.guard._table
+        assert table is not None and gc.is_tracked(table.root)
+        assert gc.get_freeze_count() > 0
+        # Frozen objects are in no generation a collection walks.
+        assert not any(obj is table.root for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
+        app.state.instance.close()

@@ -46,7 +46,7 @@ def init(ctx: click.Context, regime: str, origin: str | None, data_dir_opt: Path
 def _serving_app(data_dir: Path, *, scheduler: bool = False) -> Any:
     """Open the instance and build its app; the ledger's sequencer starts at once, and with
     ``scheduler`` this process's runner of scheduled work (one leads per database)."""
-    from safereport.web.app import create_app
+    from safereport.web.app import create_app, settled
 
     instance = open_instance(data_dir)
     _ = instance.vault, instance.ledger, instance.guard  # fail now, not on the first request
@@ -59,7 +59,8 @@ def _serving_app(data_dir: Path, *, scheduler: bool = False) -> Any:
         from safereport.services.scheduler import start_scheduler
 
         start_scheduler(instance)
-    return create_app(instance)
+    return settled(create_app(instance))
+
 
 
 def worker_app() -> Any:
@@ -129,10 +130,10 @@ def demo(ctx: click.Context, seed: int, cases: int, port: int, no_serve: bool, k
         return
     import uvicorn
 
-    from safereport.web.app import create_app
+    from safereport.web.app import create_app, settled
 
     click.echo(f"serving the demo on http://127.0.0.1:{port}/  (Ctrl-C to stop)")
-    uvicorn.run(create_app(instance), host="127.0.0.1", port=port, log_level="warning",
+    uvicorn.run(settled(create_app(instance)), host="127.0.0.1", port=port, log_level="warning",
                 server_header=False, proxy_headers=False)
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, event, insert, select, update
 from tests.support.cheap_costs import CHEAP_HASHER
 
 from safereport.domain.passwords import Argon2idHasher
@@ -186,3 +186,32 @@ def test_session_idle_timeout_and_sign_out(engine: Engine) -> None:
         auth.end_session(conn, other)
         assert auth.load_session(conn, other, now=T0) is None
         assert auth.load_session(conn, "forged-token", now=T0) is None
+
+
+def test_a_page_checks_its_session_in_two_reads_and_a_deactivated_account_has_none(
+    engine: Engine,
+) -> None:
+    """Every staff page checks its session: the session row, then the account with its
+    organisation and whether it is active, in one read (there was a third, for ``active``)."""
+    _enrol(engine, _user(engine))
+    with engine.begin() as conn:
+        staff = auth.get_user(conn, conn.execute(select(users.c.id)).scalar_one())
+        assert staff is not None
+        token = auth.start_session(conn, staff, auth.SessionState.ACTIVE, now=T0)
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    with engine.connect() as conn:
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            found = auth.load_session(conn, token, now=T0, write=False)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert found is not None and found.user == staff
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2
+    with engine.begin() as conn:
+        conn.execute(update(users).where(users.c.id == staff.id).values(active=False))
+    with engine.connect() as conn:
+        assert auth.load_session(conn, token, now=T0, write=False) is None

@@ -15,8 +15,8 @@ from enum import StrEnum
 
 from sqlalchemy import Connection
 
-from safereport.services.accounts import StaffUser, get_user
-from safereport.store.accounts import user_is_active
+from safereport.services.accounts import StaffUser, staff_user
+from safereport.store.accounts import user_by_id
 from safereport.store.staff_sessions import (
     add_session,
     delete_session,
@@ -93,11 +93,10 @@ def load_session(
         if write:
             delete_session(conn, key)
         return None
-    user = get_user(conn, row.user_id)
-    if user is None:
+    record = user_by_id(conn, row.user_id)  # one read: the account, its organisation, active
+    if record is None or not record.active:
         return None
-    if not user_is_active(conn, user.id):
-        return None
+    user = staff_user(record)
     if idle > _TOUCH_EVERY:
         # Touch at most every few seconds: a page view need not be a database write, and the
         # idle timeout loses nothing at this granularity.

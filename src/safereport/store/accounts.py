@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
 
 from safereport.store.core import organisations, users
 from safereport.store.staff import staff_sessions
@@ -191,8 +191,12 @@ def _user(row: Row[Any]) -> UserRecord:
     )
 
 
+#: Every staff page reads its signed-in account: built once.
+_USER_BY_ID = _user_query().where(users.c.id == bindparam("user_id"))
+
+
 def user_by_id(conn: Connection, user_id: str) -> UserRecord | None:
-    row = conn.execute(_user_query().where(users.c.id == user_id)).first()
+    row = conn.execute(_USER_BY_ID, {"user_id": user_id}).first()
     return _user(row) if row is not None else None
 
 

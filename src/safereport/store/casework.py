@@ -111,9 +111,14 @@ def _case(row: Row[Any]) -> CaseRow:
     )
 
 
+#: The case page reads these on every view: built once (see ``_NAMES`` below).
+_CASE = select(cases).where(cases.c.id == bindparam("case_id"))
+_DISPLAY_NAME = select(users.c.display_name).where(users.c.id == bindparam("user_id"))
+
+
 def case_row(conn: Connection, case_id: str) -> CaseRow | None:
     """The case with this id, erased or not, whoever holds it; None if there is none."""
-    row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+    row = conn.execute(_CASE, {"case_id": case_id}).first()
     return _case(row) if row is not None else None
 
 
@@ -219,7 +224,7 @@ def latest_closure_reason(conn: Connection, case_id: str) -> str | None:
 
 def display_name(conn: Connection, user_id: str) -> str | None:
     """The display name of the staff member with this id (None if there is none)."""
-    name = conn.execute(select(users.c.display_name).where(users.c.id == user_id)).scalar()
+    name = conn.execute(_DISPLAY_NAME, {"user_id": user_id}).scalar()
     return str(name) if name is not None else None
 
 
@@ -276,14 +281,17 @@ class NoteRow:
     created_at: datetime
 
 
+_NOTES = (
+    select(notes, users.c.display_name)
+    .outerjoin(users, users.c.id == notes.c.author_id)
+    .where(notes.c.case_id == bindparam("case_id"))
+    .order_by(notes.c.created_at, notes.c.id)
+)
+
+
 def note_rows(conn: Connection, case_id: str) -> list[NoteRow]:
     """The case's notes and messages, oldest first."""
-    rows = conn.execute(
-        select(notes, users.c.display_name)
-        .outerjoin(users, users.c.id == notes.c.author_id)
-        .where(notes.c.case_id == case_id)
-        .order_by(notes.c.created_at, notes.c.id)
-    ).all()
+    rows = conn.execute(_NOTES, {"case_id": case_id}).all()
     return [NoteRow(id=row.id, author_kind=row.author_kind, author_name=row.display_name,
                     visible_to_subject=bool(row.visible_to_subject), sealed=bytes(row.sealed),
                     created_at=_aware(row.created_at)) for row in rows]
@@ -341,13 +349,17 @@ class SafetyActionRow:
     done_at: datetime | None
 
 
+_SAFETY_PLAN = (
+    select(safety_plan_actions, users.c.display_name)
+    .join(users, users.c.id == safety_plan_actions.c.owner_id)
+    .where(safety_plan_actions.c.case_id == bindparam("case_id"))
+    .order_by(safety_plan_actions.c.due_on, safety_plan_actions.c.id)
+)
+
+
 def safety_plan_rows(conn: Connection, case_id: str) -> list[SafetyActionRow]:
     """The case's safety plan actions with their owners' names, due first."""
-    rows = conn.execute(
-        select(safety_plan_actions, users.c.display_name)
-        .join(users, users.c.id == safety_plan_actions.c.owner_id)
-        .where(safety_plan_actions.c.case_id == case_id)
-        .order_by(safety_plan_actions.c.due_on, safety_plan_actions.c.id)).all()
+    rows = conn.execute(_SAFETY_PLAN, {"case_id": case_id}).all()
     return [SafetyActionRow(row.id, bytes(row.sealed), row.display_name, _aware(row.due_on),
                             _aware_or_none(row.done_at)) for row in rows]
 
@@ -373,10 +385,16 @@ class MaracActionRow:
     request_id: str | None
 
 
+_MARAC_ACTIONS = (
+    select(marac_actions)
+    .where(marac_actions.c.case_id == bindparam("case_id"))
+    .order_by(marac_actions.c.due_on, marac_actions.c.id)
+)
+
+
 def marac_action_rows(conn: Connection, case_id: str) -> list[MaracActionRow]:
     """The case's MARAC actions, due first."""
-    rows = conn.execute(select(marac_actions).where(marac_actions.c.case_id == case_id)
-                        .order_by(marac_actions.c.due_on, marac_actions.c.id)).all()
+    rows = conn.execute(_MARAC_ACTIONS, {"case_id": case_id}).all()
     return [MaracActionRow(row.id, bytes(row.sealed), row.agency, _aware(row.due_on),
                            _aware_or_none(row.done_at), row.request_id) for row in rows]
 
@@ -416,12 +434,15 @@ def replace_outcome_scores(conn: Connection, case_id: str, stage: str,
             recorded_by=by, recorded_at=now))
 
 
+_OUTCOME_SCORES = select(
+    outcome_scores.c.stage, outcome_scores.c.measure, outcome_scores.c.score
+).where(outcome_scores.c.case_id == bindparam("case_id"))
+
+
 def outcome_score_table(conn: Connection, case_id: str) -> dict[str, dict[str, int]]:
     """{stage: {measure: score}} of the case."""
     found: dict[str, dict[str, int]] = {}
-    table = outcome_scores
-    for row in conn.execute(select(table.c.stage, table.c.measure, table.c.score)
-                            .where(table.c.case_id == case_id)):
+    for row in conn.execute(_OUTCOME_SCORES, {"case_id": case_id}):
         found.setdefault(row.stage, {})[row.measure] = int(row.score)
     return found
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from safereport.store.core import users
 from safereport.store.staff import staff_sessions
@@ -52,10 +52,12 @@ def _session(row: Row[Any]) -> SessionRow:
     )
 
 
+#: Every staff page reads its session: built once.
+_BY_TOKEN = select(staff_sessions).where(staff_sessions.c.token_hash == bindparam("token_hash"))
+
+
 def session_by_token(conn: Connection, token_hash: str) -> SessionRow | None:
-    row = conn.execute(
-        select(staff_sessions).where(staff_sessions.c.token_hash == token_hash)
-    ).first()
+    row = conn.execute(_BY_TOKEN, {"token_hash": token_hash}).first()
     return _session(row) if row is not None else None
 
 

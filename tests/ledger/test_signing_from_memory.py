@@ -10,16 +10,18 @@ edit still makes the signer read it, and refuse.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, insert
 from tests.support.ledger_helpers import ORIGIN, make_decision, make_ledger
 
 from safereport.errors import LedgerError
 from safereport.ledger import merkle, tree
 from safereport.ledger.log import Ledger
+from safereport.ledger.notes import Checkpoint, format_checkpoint
 from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
 
 
@@ -65,20 +67,29 @@ def test_the_sequencers_own_batches_are_signed_without_a_proof_read(
 
 
 def test_an_edge_read_from_the_database_is_proven(
-    engine: Engine, ledger: Ledger, proofs: list[tuple[int, int]]
+    engine: Engine, ledger: Ledger, proofs: list[tuple[int, int]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _commit(ledger, 5)
     ledger.sign_checkpoint()
+    checked: list[int] = []
+    real = ledger._check_extends
+
+    def counting(conn: Any, known: Any, size: int, root: bytes) -> None:
+        checked.append(size)
+        real(conn, known, size, root)
+
+    monkeypatch.setattr(ledger, "_check_extends", counting)
     other = Ledger(engine, ledger.signer, ORIGIN)  # another process: its memory is empty
     with engine.begin() as conn:
         other.append(conn, make_decision(), actor_id="o", case_id="c")
     other.sign_checkpoint()
     assert proofs[-1] == (5, 6)
-    read_before = len(proofs)
-    # This process's edge is stale now (its key names size 5): before its next batch the
-    # stored tree is proven to extend what this process remembers signing (5).
+    # This process's edge is stale now (its key names size 5): before it signs again (its
+    # next batch, or its idle signature if that comes first) the stored tree of 6 entries is
+    # checked in full against the last checkpoints it knows.
     _commit(ledger, 1)
-    assert (5, 6) in proofs[read_before:]
+    assert 6 in checked
     ledger.sign_checkpoint()
     ledger.verify()
     other.close()
@@ -105,17 +116,21 @@ def test_a_rebuilt_tree_under_the_same_newest_entry_is_refused(ledger: Ledger) -
         ledger.commit(make_decision(), actor_id="next", case_id="c")
 
 
-def test_a_checkpoint_table_rewritten_under_it_is_proven(
+def test_a_checkpoint_it_never_signed_or_proved_is_proven(
     ledger: Ledger, proofs: list[tuple[int, int]]
 ) -> None:
-    """A checkpoint the process never signed or proved (here: the table's latest replaced by an
-    older, genuine one) is not one of the edge's anchors: the proof is read again."""
-    _commit(ledger, 4)
-    first = ledger.sign_checkpoint()
-    _commit(ledger, 4)
-    ledger.sign_checkpoint()
+    """A genuine checkpoint put in the table behind the process's back (signed with the log's
+    key, over the stored tree, at a size this process never signed) is not one of the edge's
+    anchors: the proof is read again before the next signature."""
+    ledger.commit_many([make_decision() for _ in range(8)], actor_id="u", case_id="c")
+    ledger.sign_checkpoint()  # one batch: sizes 0 and 8 signed, never 6
     with ledger.engine.begin() as conn:
-        conn.execute(delete(ledger_checkpoints).where(ledger_checkpoints.c.size > first.size))
+        root = tree.root(conn, 6)
+        note = ledger.signer.sign_note(format_checkpoint(Checkpoint(ORIGIN, 6, root)))
+        conn.execute(delete(ledger_checkpoints))
+        conn.execute(insert(ledger_checkpoints).values(
+            size=6, root=root, note=note, created_at=datetime.now(UTC)))
     read_before = len(proofs)
-    ledger.sign_checkpoint()
-    assert (first.size, 8) in proofs[read_before:]
+    _commit(ledger, 1)
+    assert (6, 8) in proofs[read_before:]
+    ledger.verify()

@@ -239,6 +239,10 @@ class Ledger:
         self._hook_runner: ThreadPoolExecutor | None = None
         self._unsigned = threading.Event()  # appended in a caller's transaction, not signed yet
         self._remember_lock = threading.RLock()
+        # Not the remember lock: the sequencer hands each checkpoint to the background thread
+        # and must not wait while that thread writes (and fsyncs) the previous one.
+        self._runner_lock = threading.Lock()
+        self._newest_signed = ""  # the newest note handed to the background thread
         self._committed_lock = threading.Lock()
         self._recent: OrderedDict[int, bytes] = OrderedDict()  # index -> leaf, committed
         self._verified: dict[str, Checkpoint] = {}
@@ -302,7 +306,7 @@ class Ledger:
         self._hooks.append(hook)
 
     def _background(self) -> ThreadPoolExecutor:
-        with self._remember_lock:
+        with self._runner_lock:
             if self._hook_runner is None:
                 self._hook_runner = ThreadPoolExecutor(1, thread_name_prefix="ledger-hooks")
             return self._hook_runner
@@ -510,32 +514,36 @@ class Ledger:
         stored = tree.compact_range(conn, size).hashes()
         root = merkle.CompactRange(size, stored).root()
         known = [checkpoint.note for checkpoint in (latest, remembered) if checkpoint is not None]
-        if not self._extends_in_memory(size, newest, stored, known):
+        anchors = self._extends_in_memory(size, newest, stored, known)
+        if anchors is None:
+            anchors = ()
             if remembered is not None and latest is not None and remembered.note == latest.note:
                 remembered = None  # the same checkpoint: proven once
             for checkpoint in (latest, remembered):
                 if checkpoint is not None:
                     self._check_extends(conn, checkpoint, size, root)
+        # Proven now (or already): the stored tree at this size extends these checkpoints.
+        anchors = (*[note for note in anchors if note not in known], *known)
         if latest is not None and latest.size == size:
-            self._edge.put(size, newest, stored, known)
+            self._edge.put(size, newest, stored, anchors)
             return latest
         body = format_checkpoint(Checkpoint(self.origin, size, root))
         note = self.signer.sign_note(body)
         conn.execute(
-            ledger_checkpoints.insert().values(
-                size=size, root=root, note=note, created_at=datetime.now(UTC)
-            )
+            _INSERT_CHECKPOINT,
+            {"size": size, "root": root, "note": note, "created_at": datetime.now(UTC)},
         )
         # If this transaction rolls back, the table's latest is not ``note`` and the next
         # signing proves consistency from the stored tree again.
-        self._edge.put(size, newest, stored, [*known, note])
+        self._edge.put(size, newest, stored, (*anchors, note))
         return StoredCheckpoint(size, root, note, new=True)
 
     def _extends_in_memory(
         self, size: int, newest: bytes | None, stored: Sequence[bytes], notes: Sequence[str]
-    ) -> bool:
-        """Whether the stored tree is provably the one this process holds in memory, and that
-        one extends every checkpoint in ``notes``: then no consistency proof need be read.
+    ) -> tuple[str, ...] | None:
+        """The edge's anchors if the stored tree is provably the one this process holds in
+        memory, and that one extends every checkpoint in ``notes`` (then no consistency proof
+        need be read); else None.
 
         The stored right edge (which fixes the root, so every leaf under it) must be exactly
         this process's edge for the same size and newest leaf, and each note must be one of
@@ -545,9 +553,11 @@ class Ledger:
         """
         known = self._edge.anchored(size, newest)
         if known is None:
-            return False
+            return None
         edge, anchors = known
-        return edge == list(stored) and all(note in anchors for note in notes)
+        if edge == list(stored) and all(note in anchors for note in notes):
+            return anchors
+        return None
 
     def signed(self, checkpoint: StoredCheckpoint, *, wait: bool = True) -> None:
         """After the transaction that stored ``checkpoint`` has committed: remember it beside
@@ -560,12 +570,18 @@ class Ledger:
             self._remember(checkpoint.note)
             self._announce(checkpoint.note)
             return
+        self._newest_signed = checkpoint.note
         self._background().submit(self._remember_and_announce, checkpoint.note)
 
     def _remember_and_announce(self, note: str) -> None:
-        """On the background thread: remember ``note``, then run the hooks here, in order."""
+        """On the background thread: remember ``note``, then run the hooks here, in order.
+
+        A note already followed by a newer one is not written beside the key (the newer one's
+        own turn writes it): under load the file is written as often as the disk allows, not
+        once per batch, and it never holds an older checkpoint than it would have."""
         try:
-            self._remember(note)
+            if note == self._newest_signed:
+                self._remember(note)
         except OSError as exc:
             log.error("cannot write %s: %s", self._signed_state, exc)
         for hook in list(self._hooks):
@@ -595,19 +611,26 @@ class Ledger:
     def _remember(self, note: str) -> None:
         if self._signed_state is None:
             return
-        size = parse_checkpoint(parse_note(note).text).size
+        checkpoint = parse_checkpoint(parse_note(note).text)
         with self._remember_lock:
             try:
                 known = self._remembered()
             except LedgerError:
                 known = None
-            if known is not None and known.size >= size:
+            if known is not None and known.size >= checkpoint.size:
                 return  # another process remembered a later one meanwhile
             # Written, fsynced, renamed: after a power loss the file holds this note or an
             # earlier one, never a torn or empty file that would stop the log from signing.
             # It lives among the keys, so it is written as they are (0600 from the first byte,
             # through a ``.partial`` temporary that a backup passes over).
             keyfile.write_key_file(self._signed_state, note.encode("utf-8"), replace=True)
+            # What was just written need not be read back before the next batch: remembered
+            # under the file's new stamp (any other writer of the file changes the stamp).
+            stat = self._signed_state.stat()
+            self._remembered_cache = (
+                (stat.st_ino, stat.st_mtime_ns, stat.st_size),
+                StoredCheckpoint(checkpoint.size, checkpoint.root, note),
+            )
 
     def _check_extends(
         self, conn: Connection, latest: StoredCheckpoint, size: int, root: bytes
@@ -695,7 +718,8 @@ def _run_hook(hook: CheckpointHook, note: str) -> None:
         log.exception("a checkpoint hook failed")
 
 
-#: Built once: the sequencer asks before every batch.
+#: Built once: the sequencer asks before every batch, and stores one after most.
+_INSERT_CHECKPOINT = ledger_checkpoints.insert()
 _LATEST_CHECKPOINT = (
     select(ledger_checkpoints.c.size, ledger_checkpoints.c.root, ledger_checkpoints.c.note)
     .order_by(ledger_checkpoints.c.size.desc())

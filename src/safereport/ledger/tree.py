@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Dialect, LargeBinary, Table, bindparam, func, select
+from sqlalchemy import Connection, Dialect, LargeBinary, Table, func, select
 from sqlalchemy.exc import DBAPIError
 
 from safereport.errors import LedgerError
@@ -43,13 +43,10 @@ __all__ = [
 _MAX_INDEX = select(func.max(ledger_entries.c.idx))
 #: Plain SQL, the same on SQLite and PostgreSQL, run on the driver's cursor once per batch.
 _LAST_ENTRY_SQL = "SELECT idx, leaf_hash FROM ledger_entries ORDER BY idx DESC LIMIT 1"
-# Fixed statements with expanding IN parameters compile once and stay in SQLAlchemy's cache.
-_LEAF_HASHES = select(ledger_entries.c.idx, ledger_entries.c.leaf_hash).where(
-    ledger_entries.c.idx.in_(bindparam("ids", expanding=True))
-)
-_NODE_HASHES = select(ledger_nodes.c.node, ledger_nodes.c.hash).where(
-    ledger_nodes.c.node.in_(bindparam("ids", expanding=True))
-)
+#: The hashes of stored nodes, by key, on the driver's cursor (the sequencer reads the right
+#: edge before every batch, and every proof reads its nodes): ``{in}`` is the placeholders.
+_LEAF_HASHES_SQL = "SELECT idx, leaf_hash FROM ledger_entries WHERE idx IN ({in})"
+_NODE_HASHES_SQL = "SELECT node, hash FROM ledger_nodes WHERE node IN ({in})"
 _INDEX_MASK = (1 << NODE_LEVEL_SHIFT) - 1
 
 
@@ -71,10 +68,10 @@ def fetch_nodes(conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
     inner = sorted(node_key(level, index) for level, index in wanted if level > 0)
     found: dict[Node, bytes] = {}
     for chunk in _chunks(leaves):
-        rows = conn.execute(_LEAF_HASHES, {"ids": chunk})
+        rows = _driver_select(conn, _LEAF_HASHES_SQL, chunk)
         found.update(((0, int(idx)), bytes(value)) for idx, value in rows)
     for chunk in _chunks(inner):
-        rows = conn.execute(_NODE_HASHES, {"ids": chunk})
+        rows = _driver_select(conn, _NODE_HASHES_SQL, chunk)
         found.update(
             ((int(key) >> NODE_LEVEL_SHIFT, int(key) & _INDEX_MASK), bytes(value))
             for key, value in rows
@@ -105,10 +102,16 @@ def root(conn: Connection, size: int) -> bytes:
 
 
 def _driver_run(
-    conn: Connection, sql: str, rows: Sequence[Sequence[Any]] = ((),), *, fetch: bool = False
+    conn: Connection,
+    sql: str,
+    rows: Sequence[Sequence[Any]] = ((),),
+    *,
+    fetch: bool = False,
+    fetch_all: bool = False,
 ) -> Sequence[Any] | None:
     """Run ``sql`` on the driver's own cursor of ``conn``, inside ``conn``'s transaction: once
-    per row of ``rows`` (one ``executemany``), or once with ``fetch``, returning the first row.
+    per row of ``rows`` (one ``executemany``), or once with ``fetch`` (returning the first
+    row) or ``fetch_all`` (returning every row).
 
     The append path's statements are fixed, so SQLAlchemy's per-statement work (compiled
     cache lookup, execution context, events, result wrapping) is pure overhead there: on the
@@ -119,8 +122,10 @@ def _driver_run(
     dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if fetch or len(rows) == 1:
+        if fetch or fetch_all or len(rows) == 1:
             cursor.execute(sql, rows[0])
+            if fetch_all:
+                return list(cursor.fetchall())
             return cursor.fetchone() if fetch else None
         cursor.executemany(sql, rows)
         return None
@@ -130,6 +135,14 @@ def _driver_run(
         ) from exc
     finally:
         cursor.close()
+
+
+def _driver_select(conn: Connection, sql: str, keys: Sequence[int]) -> Sequence[Any]:
+    """The rows of ``sql``, a ``WHERE ... IN ({in})`` over integer ``keys``, on the driver's
+    cursor (:func:`_driver_run`)."""
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = sql.format(**{"in": ", ".join([marker] * len(keys))})
+    return _driver_run(conn, statement, [list(keys)], fetch_all=True) or []
 
 
 def last_entry(conn: Connection) -> tuple[int, bytes | None]:
@@ -156,7 +169,7 @@ class EdgeCache:
 
     #: How many anchors an edge keeps (the newest): enough for the signed-state file, which is
     #: written in the background and may lag a batch or two behind the checkpoint table.
-    KEEP = 8
+    KEEP = 32
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, event, select, text
 from tests.support.ledger_helpers import ORIGIN, make_decision, make_ledger
 from tests.support.paths import ROOT, SUPPORT
 
@@ -370,3 +370,58 @@ def test_a_grant_checks_the_committed_leaf_of_a_batch(ledger: Ledger) -> None:
 
 class _RolledBack(Exception):
     pass
+
+
+def test_under_steady_load_a_batch_costs_one_commit(ledger: Ledger) -> None:
+    """A request that comes right after a batch is in the next batch, whose transaction signs
+    over the last: the sequencer does not sign alone in a transaction (and fsync) of its own
+    between them. (It did after nearly every batch: two commits a batch.)"""
+    commits: list[int] = []
+    event.listen(ledger.writer, "commit", lambda _conn: commits.append(1))
+    ledger.commit(make_decision(), actor_id="warm", case_id="c")
+    before, batches = len(commits), ledger.sequencer.batches
+    for i in range(60):
+        ledger.commit(make_decision(), actor_id=f"u{i}", case_id="c")
+    made = ledger.sequencer.batches - batches
+    assert made == 60
+    assert len(commits) - before <= made * 1.25  # was about 2 per batch
+    ledger.close()
+    ledger.verify()
+
+
+def test_a_slow_write_of_the_signed_state_does_not_hold_up_later_batches(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint is written beside the key on a background thread; while that write is
+    stuck (a slow disk), requests still get their batches. (The sequencer used to wait for
+    the writer's lock before handing over the next checkpoint, and so stopped.)"""
+    from safereport.vault import keyfile
+
+    ledger = Ledger(engine, make_ledger(engine).signer, ORIGIN,
+                    signed_state=tmp_path / "ledger.last-checkpoint")
+    entered, gate = threading.Event(), threading.Event()
+    real = keyfile.write_key_file
+
+    def stuck(path: Path, data: bytes, *, replace: bool = False) -> None:
+        entered.set()
+        gate.wait(60)
+        real(path, data, replace=replace)
+
+    monkeypatch.setattr(keyfile, "write_key_file", stuck)
+    ledger.commit(make_decision(), actor_id="a", case_id="c")
+    assert entered.wait(30), "the checkpoint over the first batch was never written"
+    done = threading.Event()
+
+    def more() -> None:
+        for name in ("b", "c", "d", "e"):
+            ledger.commit(make_decision(), actor_id=name, case_id="c")
+        done.set()
+
+    thread = threading.Thread(target=more)
+    thread.start()
+    finished = done.wait(30)
+    gate.set()
+    thread.join()
+    ledger.close()
+    assert finished, "requests waited for the signed-state file"
+    assert ledger.size() == 5

@@ -1,0 +1,34 @@
+"""The SQLite engine keeps its connections: a busy server does not open one per request."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+
+from safereport.store.db import make_engine
+
+
+def test_connections_held_together_are_kept_for_the_next_requests(tmp_path: Path) -> None:
+    """Eight requests, each holding three connections at once (its snapshot and the vault's),
+    twice over: the second time, no connection is opened. (With SQLAlchemy's default pool of
+    five and ten more on overflow, a sixteenth connection waited 30 s and failed, and the
+    overflow ones were closed after each use and opened again.)"""
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    opened: list[Any] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+
+    def round_of(count: int) -> None:
+        with ExitStack() as stack:
+            for _ in range(count):
+                conn = stack.enter_context(engine.connect())
+                conn.execute(text("SELECT 1"))
+
+    round_of(24)
+    first = len(opened)
+    round_of(24)
+    assert first == 24
+    assert len(opened) == first
+    engine.dispose()

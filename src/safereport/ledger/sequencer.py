@@ -15,9 +15,9 @@ entry back from a fresh connection, before the vault opens anything (I1).
 **A signed checkpoint per batch.** The next transaction the sequencer runs begins by signing
 a checkpoint over the committed tree (the earlier batches, durable; never the entries that
 transaction is about to add), and stores it with the next batch, in the same commit; if
-nothing else is queued, it signs at once in a transaction of its own. So no checkpoint ever
-covers an entry that is not durable, and an acknowledged entry is outside a signed checkpoint
-for at most one batch interval (one commit). If the log refuses to sign (its stored tree
+nothing else is queued within :data:`SIGN_WAIT`, it signs in a transaction of its own. So no
+checkpoint ever covers an entry that is not durable, and an acknowledged entry is outside a
+signed checkpoint for at most :data:`SIGN_WAIT` plus one commit. If the log refuses to sign (its stored tree
 contradicts a checkpoint it signed before), the next batch's transaction fails, and with it
 every request in that batch: fail closed. If a batch's transaction fails, every request in it
 gets the error and nothing of theirs opens.
@@ -49,7 +49,7 @@ from safereport.ledger.record import DecisionRecord
 if TYPE_CHECKING:
     from safereport.ledger.log import Ledger
 
-__all__ = ["MAX_BATCH", "MAX_WAIT", "Sequencer"]
+__all__ = ["MAX_BATCH", "MAX_WAIT", "SIGN_WAIT", "Sequencer"]
 
 log = logging.getLogger("safereport.ledger")
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, insert
-from tests.support.ledger_helpers import ORIGIN, make_decision, make_ledger
+from tests.support.ledger_helpers import ORIGIN, make_decision, make_ledger, rebuild_tree
 
 from safereport.errors import LedgerError
-from safereport.ledger import merkle, tree
+from safereport.ledger import tree
 from safereport.ledger.log import Ledger
 from safereport.ledger.notes import Checkpoint, format_checkpoint
-from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
+from safereport.store.ledger import ledger_checkpoints
 
 
 @pytest.fixture
@@ -100,18 +100,11 @@ def test_a_rebuilt_tree_under_the_same_newest_entry_is_refused(ledger: Ledger) -
     the tree rebuilt over it: the stored edge differs from memory, the proof is read, refused."""
     _commit(ledger, 9)
     ledger.sign_checkpoint()
-    with ledger.engine.begin() as conn:
-        rows = [
-            dict(row._mapping)
-            for row in conn.execute(ledger_entries.select().order_by(ledger_entries.c.idx))
-        ]
+
+    def forge(rows: list[dict[str, Any]]) -> None:
         rows[2]["leaf"] = rows[2]["leaf"].replace(b'"u2"', b'"x2"')
-        conn.execute(delete(ledger_nodes))
-        conn.execute(delete(ledger_entries))
-        for row in rows:
-            row.pop("idx")
-            row["leaf_hash"] = merkle.leaf_hash(row["leaf"])
-        tree.append_rows(conn, 0, rows)
+
+    rebuild_tree(ledger, forge)
     with pytest.raises(LedgerError, match="refusing to sign"):
         ledger.commit(make_decision(), actor_id="next", case_id="c")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, select, update
-from tests.support.ledger_helpers import ORIGIN, append_n, make_ledger
+from tests.support.ledger_helpers import ORIGIN, append_n, make_ledger, rebuild_tree
 
 from safereport.errors import LedgerError
 from safereport.ledger import merkle, tree
@@ -16,7 +16,7 @@ from safereport.ledger.log import Ledger
 from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_note
 from safereport.ledger.record import index_columns, parse_leaf
 from safereport.ledger.witness import Witness, WitnessRefusal
-from safereport.store.ledger import ledger_checkpoints, ledger_entries, ledger_nodes
+from safereport.store.ledger import ledger_checkpoints, ledger_entries
 
 
 @pytest.fixture
@@ -50,21 +50,6 @@ def _set_leaf(ledger: Ledger, index: int, leaf: bytes, *, rehash: bool) -> None:
         conn.execute(update(ledger_entries).where(ledger_entries.c.idx == index).values(values))
 
 
-def _rebuild_tree(ledger: Ledger) -> None:
-    """What a careful attacker does after editing leaves: recompute every stored node."""
-    with ledger.engine.begin() as conn:
-        rows = [
-            dict(r._mapping)
-            for r in conn.execute(select(ledger_entries).order_by(ledger_entries.c.idx))
-        ]
-        conn.execute(delete(ledger_nodes))
-        conn.execute(delete(ledger_entries))
-        for row in rows:
-            row.pop("idx")
-            row["leaf_hash"] = merkle.leaf_hash(row["leaf"])
-        tree.append_rows(conn, 0, rows)
-
-
 def test_untouched_log_verifies(ledger: Ledger) -> None:
     report = ledger.verify()
     assert report.size == 40 and report.checkpoints == 1
@@ -87,7 +72,7 @@ def test_rebuilt_tree_fails_the_signed_checkpoint_and_the_signer_refuses(
     ledger: Ledger,
 ) -> None:
     _set_leaf(ledger, 5, _leaf(ledger, 5).replace(b'"deny"', b'"allow"'), rehash=True)
-    _rebuild_tree(ledger)
+    rebuild_tree(ledger)
     with pytest.raises(LedgerTampered, match="checkpoint 40: its root does not match"):
         ledger.verify()
     append_n(ledger, 1)
@@ -98,7 +83,7 @@ def test_rebuilt_tree_fails_the_signed_checkpoint_and_the_signer_refuses(
 def test_deleted_newest_entries(ledger: Ledger, witness: Witness) -> None:
     with ledger.engine.begin() as conn:
         conn.execute(delete(ledger_entries).where(ledger_entries.c.idx >= 37))
-    _rebuild_tree(ledger)
+    rebuild_tree(ledger)
     with pytest.raises(LedgerTampered, match="checkpoint 40: it covers 40 entries, the log has 37"):
         ledger.verify()
     # The signer will not sign a shorter log...
@@ -118,7 +103,7 @@ def test_resigned_rewritten_history(ledger: Ledger, witness: Witness) -> None:
     """The operator rewrites an entry, rebuilds the tree, drops old checkpoints, re-signs."""
     old_note = ledger.checkpoint()
     _set_leaf(ledger, 5, _leaf(ledger, 5).replace(b'"deny"', b'"allow"'), rehash=True)
-    _rebuild_tree(ledger)
+    rebuild_tree(ledger)
     with ledger.engine.begin() as conn:
         conn.execute(delete(ledger_checkpoints))
     append_n(ledger, 4)
@@ -174,7 +159,7 @@ def test_signer_remembers_outside_the_database(engine: Engine, tmp_path: Path) -
     with engine.begin() as conn:
         conn.execute(delete(ledger_checkpoints))
         conn.execute(delete(ledger_entries).where(ledger_entries.c.idx >= 8))
-    _rebuild_tree(log)
+    rebuild_tree(log)
     append_n(log, 5)
     with pytest.raises(LedgerError, match="refusing to sign"):
         log.checkpoint(new=True)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select
 
 from safereport.domain.vocabulary import DataCategory, Effect, Obligation
+from safereport.ledger import merkle, tree
 from safereport.ledger.keys import NoteSigner
 from safereport.ledger.log import Ledger
 from safereport.ledger.witness import Witness
 from safereport.policy.decision import Decision, _mint_decision
+from safereport.store.ledger import ledger_entries, ledger_nodes
 from safereport.store.witnesses import save_cosignature
 
 ORIGIN = "safereport.local/test"
@@ -75,3 +79,23 @@ def cosign(ledger: Ledger, note: str, state: Path, count: int = 2) -> list[Witne
                              f"{witness.signer.name}+{witness.signer.key_id.hex()}", line)
         witnesses.append(witness)
     return witnesses
+
+
+def rebuild_tree(
+    ledger: Ledger, edit: Callable[[list[dict[str, Any]]], None] | None = None
+) -> None:
+    """What a careful attacker does after editing leaves (``edit`` may change the entries'
+    rows first): recompute every stored node and leaf hash."""
+    with ledger.engine.begin() as conn:
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(select(ledger_entries).order_by(ledger_entries.c.idx))
+        ]
+        if edit is not None:
+            edit(rows)
+        conn.execute(delete(ledger_nodes))
+        conn.execute(delete(ledger_entries))
+        for row in rows:
+            row.pop("idx")
+            row["leaf_hash"] = merkle.leaf_hash(row["leaf"])
+        tree.append_rows(conn, 0, rows)

@@ -17,10 +17,10 @@ a checkpoint over the committed tree (the earlier batches, durable; never the en
 transaction is about to add), and stores it with the next batch, in the same commit; if
 nothing else is queued within :data:`SIGN_WAIT`, it signs in a transaction of its own. So no
 checkpoint ever covers an entry that is not durable, and an acknowledged entry is outside a
-signed checkpoint for at most :data:`SIGN_WAIT` plus one commit. If the log refuses to sign (its stored tree
-contradicts a checkpoint it signed before), the next batch's transaction fails, and with it
-every request in that batch: fail closed. If a batch's transaction fails, every request in it
-gets the error and nothing of theirs opens.
+signed checkpoint for at most :data:`SIGN_WAIT` plus one commit. If the log refuses to sign
+(its stored tree contradicts a checkpoint it signed before), the next batch's transaction
+fails, and with it every request in that batch: fail closed. If a batch's transaction fails,
+every request in it gets the error and nothing of theirs opens.
 
 Writes (a case update) do **not** come through here: their decision is appended in the
 write's own transaction (``Ledger.append(conn, ...)``), so the write and its record commit

@@ -12,10 +12,10 @@ from safereport.store.db import make_engine
 
 
 def test_connections_held_together_are_kept_for_the_next_requests(tmp_path: Path) -> None:
-    """Eight requests, each holding three connections at once (its snapshot and the vault's),
-    twice over: the second time, no connection is opened. (With SQLAlchemy's default pool of
-    five and ten more on overflow, a sixteenth connection waited 30 s and failed, and the
-    overflow ones were closed after each use and opened again.)"""
+    """Twenty-four connections held together, twice over: the second time, no connection is
+    opened. (With SQLAlchemy's default pool of five and ten more on overflow, a sixteenth
+    connection waited 30 s and failed, and the overflow ones were closed after each use and
+    opened again.)"""
     engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
     opened: list[Any] = []
     event.listen(engine, "connect", lambda *_: opened.append(1))

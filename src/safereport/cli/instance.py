@@ -62,7 +62,6 @@ def _serving_app(data_dir: Path, *, scheduler: bool = False) -> Any:
     return settled(create_app(instance))
 
 
-
 def worker_app() -> Any:
     """The app of one ``serve --workers N`` process (uvicorn calls this in each worker)."""
     return _serving_app(Path(os.environ[_WORKER_DATA_DIR]), scheduler=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -596,7 +597,7 @@ class Ledger:
             return None
         except OSError as exc:
             raise LedgerError(f"cannot read {self._signed_state}") from exc
-        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        stamp = _stamp(stat)
         if self._remembered_cache is not None and self._remembered_cache[0] == stamp:
             return self._remembered_cache[1]
         try:
@@ -626,9 +627,8 @@ class Ledger:
             keyfile.write_key_file(self._signed_state, note.encode("utf-8"), replace=True)
             # What was just written need not be read back before the next batch: remembered
             # under the file's new stamp (any other writer of the file changes the stamp).
-            stat = self._signed_state.stat()
             self._remembered_cache = (
-                (stat.st_ino, stat.st_mtime_ns, stat.st_size),
+                _stamp(self._signed_state.stat()),
                 StoredCheckpoint(checkpoint.size, checkpoint.root, note),
             )
 
@@ -709,6 +709,12 @@ class Ledger:
             checks.append(("the signer's last checkpoint", remembered.note))
         with self.engine.connect() as conn:
             return verify_log(conn, self.signer.verifier, checks)
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
+    """What tells one version of the signed-state file from another (it is replaced, never
+    edited in place: a new inode)."""
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _run_hook(hook: CheckpointHook, note: str) -> None:

@@ -177,10 +177,6 @@ class EdgeCache:
         self._hashes: tuple[bytes, ...] = ()
         self._anchors: tuple[str, ...] = ()
 
-    def get(self, size: int, newest: bytes | None) -> list[bytes] | None:
-        found = self.anchored(size, newest)
-        return None if found is None else found[0]
-
     def anchored(
         self, size: int, newest: bytes | None
     ) -> tuple[list[bytes], tuple[str, ...]] | None:

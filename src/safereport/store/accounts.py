@@ -44,7 +44,6 @@ __all__ = [
     "stored_totp_secrets",
     "user_by_id",
     "user_by_username",
-    "user_is_active",
     "username_taken",
     "usernames_with_one_time_password",
 ]
@@ -207,12 +206,6 @@ def user_by_username(conn: Connection, username: str) -> UserRecord | None:
 
 def username_taken(conn: Connection, username: str) -> bool:
     return conn.execute(select(users.c.id).where(users.c.username == username)).first() is not None
-
-
-def user_is_active(conn: Connection, user_id: str) -> bool:
-    """True if the account exists and is active."""
-    row = conn.execute(select(users.c.active).where(users.c.id == user_id)).first()
-    return row is not None and bool(row.active)
 
 
 def add_user_row(

@@ -111,8 +111,8 @@ def _begin_for_write(engine: Engine) -> Any:
 
 
 #: Connections a SQLite engine keeps open (and may open as many again, closed on return).
-#: A page view holds up to three at once (its snapshot, and the vault's for each part it
-#: opens) and a server runs up to 40 requests in its thread pool: with SQLAlchemy's default
+#: A staff page view takes two (its session check, then one lent to the whole page) and a
+#: server runs up to 40 requests in its thread pool: with SQLAlchemy's default
 #: of five kept, most connections were opened for one request and closed after it (a file
 #: open, the pragmas, the schema read again), and requests queued for them under load
 #: (issue 13: p99 of the case page at 8 connections 191 ms, with this 126 ms). An idle

@@ -63,6 +63,9 @@ class Settings:
     origin: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Threads that run requests' blocking work (pages, Argon2, the database) in each serving
+    #: process; 0: as many as the machine's CPUs and two more, at least 4 (web/app.py says why).
+    request_threads: int = 0
     kek_env: str = ""
     erasure_cooling_off_hours: int = 72
     #: Days a report held in quarantine as suspected spam is kept if nobody releases it; then
@@ -169,6 +172,7 @@ _FIELDS: dict[str, type] = {
     "origin": str,
     "host": str,
     "port": int,
+    "request_threads": int,
     "kek_env": str,
     "erasure_cooling_off_hours": int,
     "quarantine_days": int,
@@ -293,6 +297,8 @@ def _check(settings: Settings) -> None:
     """ConfigError, naming the setting, for a value out of its range."""
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting 'port' must be between 1 and 65535, not {settings.port}")
+    if not 0 <= settings.request_threads <= 256:
+        raise ConfigError("setting 'request_threads' must be between 0 (automatic) and 256")
     if settings.hsts_max_age < 0:
         raise ConfigError("setting 'hsts_max_age' must be 0 or more")
     if not 1 <= settings.retention_notice_days <= 365:

@@ -18,13 +18,15 @@ from sqlalchemy import Engine
 from tests.support.unsafe_seal import unsafe_seal
 
 from safereport.domain.fields import CaseField
-from safereport.domain.vocabulary import DataCategory, Effect
+from safereport.domain.vocabulary import DataCategory, Effect, Obligation
 from safereport.errors import AccessDenied
 from safereport.policy.decision import (
+    Decision,
     Grant,
     Seal,
     UnsafeGrantForTests,
     UnsafeSealForTests,
+    _mint_decision,
     _mint_grant,
     _mint_seal,
     is_genuine,
@@ -74,6 +76,34 @@ def test_a_rebuilt_decision_gets_no_grant() -> None:
         dataclasses.replace(genuine, effect=Effect.ALLOW, categories=frozenset(DataCategory))
     with pytest.raises(AccessDenied):
         _mint_grant(object(), 1, "c", frozenset())  # type: ignore[arg-type]
+
+
+def test_a_decision_is_made_only_with_the_guards_token_and_holds_its_own_request() -> None:
+    # Decision's __init__ is written out (a first-time request is decided in ~15 us): it keeps
+    # every check the generated one made.
+    fields = (Effect.ALLOW, frozenset(), ("r",), ("why",), "firewall", "0" * 64,
+              frozenset({DataCategory.CONTACT}))
+    for token in ((), (None,), (object(),)):
+        with pytest.raises(TypeError, match="only by the guard"):
+            Decision(*fields, {"action": "view"}, *token)
+    with pytest.raises(ValueError, match="a deny has no obligations"):
+        _mint_decision(effect=Effect.DENY, obligations=frozenset({Obligation.NOTIFY_SUBJECT}),
+                       rules=(), reasons=(), regime="firewall", policy_hash="0" * 64,
+                       categories=frozenset(), request={})
+    asked = {"action": "view"}
+    made = _mint_decision(effect=Effect.ALLOW, obligations=frozenset(), rules=("r",),
+                          reasons=("why",), regime="firewall", policy_hash="0" * 64,
+                          categories=frozenset({DataCategory.CONTACT}), request=asked)
+    asked["action"] = "disclose"  # the caller's dict changes; the decision's does not
+    assert made.request == {"action": "view"}
+    with pytest.raises(TypeError):
+        made.request["action"] = "disclose"  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.effect = Effect.DENY  # type: ignore[misc]
+    assert made == _mint_decision(
+        effect=Effect.ALLOW, obligations=frozenset(), rules=("r",), reasons=("why",),
+        regime="firewall", policy_hash="0" * 64, categories=frozenset({DataCategory.CONTACT}),
+        request={"action": "view"})
 
 
 # ---- the write capability (issue 12: "a forged or widened capability ... seals nothing") ----

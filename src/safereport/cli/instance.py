@@ -87,7 +87,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     bind_host = host or settings.host
     bind_port = port or settings.port
     click.echo(f"serving on http://{bind_host}:{bind_port}/"
-               + (f" with {workers} worker processes" if workers > 1 else ""))
+               + (f" with {workers} worker processes" if workers > 1 else "")
+               + f" ({app.state.request_threads} request threads"
+               + (" each)" if workers > 1 else ")"))
     # proxy_headers off: forwarding headers are believed only from the configured
     # trusted_proxies, by the app itself (web/security.py), never by uvicorn's default.
     options: dict[str, Any] = {"host": bind_host, "port": bind_port, "log_level": "warning",

@@ -97,12 +97,34 @@ class Decision(_NotCopied):
     request: Mapping[str, Any]
     _mint: InitVar[object] = None
 
-    def __post_init__(self, _mint: object) -> None:
+    def __init__(
+        self,
+        effect: Effect,
+        obligations: frozenset[Obligation],
+        rules: tuple[str, ...],
+        reasons: tuple[str, ...],
+        regime: str,
+        policy_hash: str,
+        categories: frozenset[DataCategory],
+        request: Mapping[str, Any],
+        _mint: object = None,
+    ) -> None:
+        # Written out rather than generated: the guard makes one per first-time request, and
+        # the fields' own slot setters cost half what a frozen dataclass's __init__ spends.
         if _mint is not _DECISION_MINT:
             raise TypeError("a Decision is made only by the guard")
-        if self.effect is Effect.DENY and self.obligations:
+        if effect is _DENY and obligations:
             raise ValueError("a deny has no obligations")
-        object.__setattr__(self, "request", MappingProxyType(dict(self.request)))
+        set_effect, set_obligations, set_rules, set_reasons, set_regime, set_hash, \
+            set_categories, set_request = _DECISION_SETTERS  # fmt: skip
+        set_effect(self, effect)
+        set_obligations(self, obligations)
+        set_rules(self, rules)
+        set_reasons(self, reasons)
+        set_regime(self, regime)
+        set_hash(self, policy_hash)
+        set_categories(self, categories)
+        set_request(self, MappingProxyType(dict(request)))
 
     @property
     def allowed(self) -> bool:
@@ -117,6 +139,15 @@ class Decision(_NotCopied):
         if Obligation.REDACT_IMMIGRATION in self.obligations:
             return self.categories - SENSITIVE_CATEGORIES
         return self.categories
+
+
+_DENY = Effect.DENY
+#: Decision's slot setters, in field order (they bypass the frozen ``__setattr__``).
+_DECISION_SETTERS = tuple(
+    getattr(Decision, name).__set__
+    for name in ("effect", "obligations", "rules", "reasons", "regime", "policy_hash",
+                 "categories", "request")
+)  # fmt: skip
 
 
 def _mint_decision(**fields: Any) -> Decision:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import gc
 import importlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +22,7 @@ from safereport.web.i18n import install_i18n
 from safereport.web.offload import offload_async_routes
 from safereport.web.security import install_security
 
-__all__ = ["STATIC_DIR", "TEMPLATES", "create_app", "settled"]
+__all__ = ["STATIC_DIR", "TEMPLATES", "create_app", "request_threads", "settled"]
 
 _HERE = Path(__file__).parent
 STATIC_DIR = _HERE / "static"
@@ -45,6 +47,25 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
                              status_code=400)
 
 
+def request_threads(settings: Any = None) -> int:
+    """How many threads run requests' blocking work in one serving process.
+
+    ``request_threads`` from the settings, or (0, the default) the machine's CPUs and two
+    more, at least 4. Not AnyIO's 40: the work of a page is Python, which runs one thread at a
+    time in a process, and a thread back from each short database call waits for the lock
+    that lets it run again behind every other thread that is running. With 40 threads and 8
+    pages at once, each page waited in turn for all the others at each of its twenty or so
+    calls: on 2 CPUs the case page served 80 pages a second (p99 169 ms); with 4 threads 86
+    to 95 (p99 118 to 132 ms), and every page faster with it (``benchmarks/read_bench.py``;
+    README, Benchmarks). The threads beyond the CPUs are for work that waits without holding
+    that lock: the fsync of a ledger batch, Argon2 (64 MiB each: fewer at once also bounds
+    the memory a burst of sign-ins takes). A request beyond them waits its turn on the event
+    loop, which keeps answering ``/healthz`` and the quick exit meanwhile.
+    """
+    chosen = int(getattr(settings, "request_threads", 0) or 0)
+    return chosen if chosen > 0 else max(4, (os.cpu_count() or 1) + 2)
+
+
 def create_app(instance: Any = None, *, clock: Clock | None = None) -> FastAPI:
     """A FastAPI app serving ``instance`` (a ``services.instance.Instance``).
 
@@ -58,6 +79,12 @@ def create_app(instance: Any = None, *, clock: Clock | None = None) -> FastAPI:
     )
     app.state.instance = instance
     app.state.clock = clock or SystemClock()
+    app.state.request_threads = threads = request_threads(getattr(instance, "settings", None))
+
+    async def size_thread_pool() -> None:  # per event loop: set once the server's loop runs
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+
+    app.router.on_startup.append(size_thread_pool)
     install_security(app)
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -425,3 +425,23 @@ def test_a_slow_write_of_the_signed_state_does_not_hold_up_later_batches(
     ledger.close()
     assert finished, "requests waited for the signed-state file"
     assert ledger.size() == 5
+
+
+def test_at_interpreter_exit_the_last_checkpoint_is_still_remembered_and_announced(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """At exit Python shuts the hooks' thread pool down before ``atexit`` runs the sequencer's
+    close: its last signing handed the note to that pool and failed with "cannot schedule new
+    futures after shutdown" (a traceback at every stop of ``serve``, the note never written
+    beside the key nor given to the witnesses). Now it is done on the closing thread."""
+    state = tmp_path / "ledger.last-checkpoint"
+    ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x07" * 32), ORIGIN, signed_state=state)
+    seen: list[int] = []
+    ledger.on_checkpoint(lambda note: seen.append(parse_checkpoint(parse_note(note).text).size))
+    ledger.sequencer.start()
+    ledger.commit(make_decision(), actor_id="w", case_id="c")
+    ledger._background().shutdown(wait=True)  # what interpreter exit does first
+    ledger.sequencer.close()  # then atexit: sign over the last batch
+    assert parse_checkpoint(parse_note(state.read_text()).text).size == 1
+    assert seen == [1]
+    ledger.close()

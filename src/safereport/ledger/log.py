@@ -312,12 +312,18 @@ class Ledger:
                 self._hook_runner = ThreadPoolExecutor(1, thread_name_prefix="ledger-hooks")
             return self._hook_runner
 
+    def _in_background(self, work: Callable[..., None], *args: Any) -> None:
+        """Run ``work`` on the hooks' thread, or here once that thread is gone: at exit Python
+        shuts thread pools down before ``atexit`` closes the sequencer, whose last signing
+        must still be remembered and announced."""
+        try:
+            self._background().submit(work, *args)
+        except RuntimeError:  # "cannot schedule new futures after shutdown"
+            work(*args)
+
     def _announce(self, note: str) -> None:
-        if not self._hooks:
-            return
-        runner = self._background()
         for hook in list(self._hooks):
-            runner.submit(_run_hook, hook, note)
+            self._in_background(_run_hook, hook, note)
 
     def close(self) -> None:
         """Stop the sequencer; sign over entries appended in callers' transactions; run hooks."""
@@ -572,7 +578,7 @@ class Ledger:
             self._announce(checkpoint.note)
             return
         self._newest_signed = checkpoint.note
-        self._background().submit(self._remember_and_announce, checkpoint.note)
+        self._in_background(self._remember_and_announce, checkpoint.note)
 
     def _remember_and_announce(self, note: str) -> None:
         """On the background thread: remember ``note``, then run the hooks here, in order.

@@ -28,6 +28,11 @@ _HERE = Path(__file__).parent
 STATIC_DIR = _HERE / "static"
 TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
 install_i18n(TEMPLATES.env)  # base.html speaks through gettext (English unless a page says)
+# The templates ship inside the package and change only with a new release and a restart, so
+# Jinja need not stat every template file (and each one it extends or includes) on every page
+# to see whether it changed: a system call per file per page, and on a busy server a wait for
+# Python's lock after each one (about a tenth of the samples of a plain page under load).
+TEMPLATES.env.auto_reload = False
 log = logging.getLogger("safereport.web")
 
 #: Modules under ``safereport.web`` that each define ``router: fastapi.APIRouter``.

@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,9 @@ log = logging.getLogger("safereport.ledger")
 
 #: How many leaves the sequencer last committed are kept for :meth:`Ledger.grant`.
 _RECENT_LEAVES = 8192
+#: The copy of the last checkpoint beside the key is written at most this often (seconds);
+#: the newest note signed meanwhile is the one written (docs/ledger.md).
+REMEMBER_EVERY = 0.05
 
 #: Called with each checkpoint note this process signs, after it is committed (a witness client).
 CheckpointHook = Callable[[str], None]
@@ -244,6 +248,7 @@ class Ledger:
         # and must not wait while that thread writes (and fsyncs) the previous one.
         self._runner_lock = threading.Lock()
         self._newest_signed = ""  # the newest note handed to the background thread
+        self._remembered_at = 0.0  # time.monotonic() of the last write beside the key
         self._committed_lock = threading.Lock()
         self._recent: OrderedDict[int, bytes] = OrderedDict()  # index -> leaf, committed
         self._verified: dict[str, Checkpoint] = {}
@@ -588,7 +593,14 @@ class Ledger:
         once per batch, and it never holds an older checkpoint than it would have."""
         try:
             if note == self._newest_signed:
+                # At most one write every REMEMBER_EVERY: wait out the rest of it, and a
+                # newer note signed meanwhile is written in this one's place.
+                pause = self._remembered_at + REMEMBER_EVERY - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+            if note == self._newest_signed:
                 self._remember(note)
+                self._remembered_at = time.monotonic()
         except OSError as exc:
             log.error("cannot write %s: %s", self._signed_state, exc)
         for hook in list(self._hooks):

@@ -178,3 +178,27 @@ def test_the_sequencer_keeps_the_leaves_it_wrote(engine: Engine) -> None:
     assert tree.entry_times(engine.dialect) == (
         "text" if engine.dialect.name == "sqlite" else "datetime"
     )
+
+
+def test_a_checkpoint_stored_on_the_drivers_cursor_reads_back_as_sqlalchemy_stores_it(
+    engine: Engine,
+) -> None:
+    """The sequencer stores and reads checkpoints on the driver's cursor: the row must be the
+    one SQLAlchemy Core writes (on SQLite the time is text in its format), on both databases."""
+    from safereport.store.ledger import ledger_checkpoints
+
+    moment = datetime(2026, 12, 2, 5, 48, 52, 123456, tzinfo=UTC)
+    with engine.begin() as conn:
+        tree.insert_checkpoint(conn, 7, b"\x01" * 32, "a note\n", moment)
+        conn.execute(ledger_checkpoints.insert().values(
+            size=8, root=b"\x02" * 32, note="another\n", created_at=moment))
+        assert tree.latest_checkpoint_row(conn) == (8, b"\x02" * 32, "another\n")
+    with engine.connect() as conn:
+        rows = conn.execute(select(ledger_checkpoints).order_by(ledger_checkpoints.c.size)).all()
+        raw = conn.exec_driver_sql("SELECT created_at FROM ledger_checkpoints ORDER BY size").all()
+    assert [(r.size, bytes(r.root), r.note) for r in rows] == [
+        (7, b"\x01" * 32, "a note\n"), (8, b"\x02" * 32, "another\n")]
+    # SQLite gives the UTC time back without its zone, PostgreSQL with it
+    assert {r.created_at.replace(tzinfo=UTC) if r.created_at.tzinfo is None
+            else r.created_at.astimezone(UTC) for r in rows} == {moment}
+    assert raw[0] == raw[1]  # stored alike, byte for byte

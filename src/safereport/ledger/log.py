@@ -519,12 +519,13 @@ class Ledger:
         """
         lock_sequencer(conn)
         size, newest = tree.last_entry(conn)
-        latest = latest_checkpoint(conn)
+        found = tree.latest_checkpoint_row(conn)
+        latest = StoredCheckpoint(*found) if found is not None else None
         if size == 0 and latest is None and not empty:
             return StoredCheckpoint(0, b"", "")
         remembered = self._remembered()
-        stored = tree.compact_range(conn, size).hashes()
-        root = merkle.CompactRange(size, stored).root()
+        edge = tree.compact_range(conn, size)
+        stored, root = edge.hashes(), edge.root()
         known = [checkpoint.note for checkpoint in (latest, remembered) if checkpoint is not None]
         anchors = self._extends_in_memory(size, newest, stored, known)
         if anchors is None:
@@ -541,10 +542,7 @@ class Ledger:
             return latest
         body = format_checkpoint(Checkpoint(self.origin, size, root))
         note = self.signer.sign_note(body)
-        conn.execute(
-            _INSERT_CHECKPOINT,
-            {"size": size, "root": root, "note": note, "created_at": datetime.now(UTC)},
-        )
+        tree.insert_checkpoint(conn, size, root, note, datetime.now(UTC))
         # If this transaction rolls back, the table's latest is not ``note`` and the next
         # signing proves consistency from the stored tree again.
         self._edge.put(size, newest, stored, (*anchors, note))
@@ -742,8 +740,8 @@ def _run_hook(hook: CheckpointHook, note: str) -> None:
         log.exception("a checkpoint hook failed")
 
 
-#: Built once: the sequencer asks before every batch, and stores one after most.
-_INSERT_CHECKPOINT = ledger_checkpoints.insert()
+#: Built once (the sequencer itself reads and stores checkpoints on the driver's cursor:
+#: ``tree.latest_checkpoint_row``, ``tree.insert_checkpoint``).
 _LATEST_CHECKPOINT = (
     select(ledger_checkpoints.c.size, ledger_checkpoints.c.root, ledger_checkpoints.c.note)
     .order_by(ledger_checkpoints.c.size.desc())

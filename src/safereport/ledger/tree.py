@@ -17,7 +17,12 @@ from sqlalchemy.exc import DBAPIError
 from safereport.errors import LedgerError
 from safereport.ledger import merkle
 from safereport.ledger.merkle import CompactRange, Node
-from safereport.store.ledger import NODE_LEVEL_SHIFT, ledger_entries, ledger_nodes
+from safereport.store.ledger import (
+    NODE_LEVEL_SHIFT,
+    ledger_checkpoints,
+    ledger_entries,
+    ledger_nodes,
+)
 
 T = TypeVar("T")
 
@@ -261,7 +266,8 @@ class _Writer:
     the rows then go through :func:`append_values`' conversions.
     """
 
-    __slots__ = ("entries_sql", "entry_converters", "node_converters", "nodes_sql", "times")
+    __slots__ = ("checkpoint_converters", "checkpoint_sql", "entries_sql", "entry_converters",
+                 "node_converters", "nodes_sql", "times")
 
     def __init__(self, dialect: Dialect) -> None:
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -275,6 +281,11 @@ class _Writer:
             f"INSERT INTO {ledger_nodes.name} ({', '.join(node_names)}) "
             f"VALUES ({marker}, {marker})"
         )
+        self.checkpoint_sql = (
+            f"INSERT INTO {ledger_checkpoints.name} ({', '.join(_CHECKPOINT_COLUMNS)}) "
+            f"VALUES ({', '.join([marker] * len(_CHECKPOINT_COLUMNS))})"
+        )
+        self.checkpoint_converters = _converters(ledger_checkpoints, _CHECKPOINT_COLUMNS, dialect)
         self.entry_converters = _converters(ledger_entries, entry_names, dialect)
         self.node_converters = _converters(ledger_nodes, node_names, dialect)
         time_at = entry_names.index("created_at")
@@ -285,6 +296,29 @@ class _Writer:
             stored = self.entry_converters[0][1](_PROBE_TIME)
             if stored == stored_time(_PROBE_TEXT):
                 self.times = "text"
+
+
+_CHECKPOINT_COLUMNS = ("size", "root", "note", "created_at")
+_LATEST_CHECKPOINT_SQL = (
+    f"SELECT size, root, note FROM {ledger_checkpoints.name} ORDER BY size DESC LIMIT 1"
+)
+
+
+def latest_checkpoint_row(conn: Connection) -> tuple[int, bytes, str] | None:
+    """(size, root, note) of the newest stored checkpoint, on the driver's cursor: for a
+    transaction already begun (the sequencer's, which asks before every batch)."""
+    row = _driver_run(conn, _LATEST_CHECKPOINT_SQL, fetch=True)
+    return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]))
+
+
+def insert_checkpoint(
+    conn: Connection, size: int, root: bytes, note: str, created_at: datetime
+) -> None:
+    """Store a signed checkpoint in ``conn``'s transaction, on the driver's cursor (with the
+    conversions SQLAlchemy would apply: on SQLite the time becomes its text)."""
+    writer = _writer(conn.dialect)
+    row = [(size, root, note, created_at)]
+    _driver_run(conn, writer.checkpoint_sql, _converted(row, writer.checkpoint_converters))
 
 
 _WRITERS: dict[tuple[str, str, str], _Writer] = {}

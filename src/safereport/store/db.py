@@ -111,12 +111,13 @@ def _begin_for_write(engine: Engine) -> Any:
 
 
 #: Connections a SQLite engine keeps open (and may open as many again, closed on return).
-#: A staff page view takes two (its session check, then one lent to the whole page) and a
-#: server runs up to 40 requests in its thread pool: with SQLAlchemy's default
-#: of five kept, most connections were opened for one request and closed after it (a file
-#: open, the pragmas, the schema read again), and requests queued for them under load
-#: (issue 13: p99 of the case page at 8 connections 191 ms, with this 126 ms). An idle
-#: SQLite connection costs a file handle and its page cache.
+#: A staff page view takes two (its session check, then one lent to the whole page), and a
+#: server runs as many requests at once as it has request threads (``request_threads``: 4 on
+#: 2 CPUs by default, AnyIO's 40 before 2026-12-02), besides its scheduler and notices
+#: threads: with SQLAlchemy's default of five kept, most connections were opened for one
+#: request and closed after it (a file open, the pragmas, the schema read again), and requests
+#: queued for them under load (issue 13: p99 of the case page at 8 connections 191 ms, with
+#: this 126 ms). An idle SQLite connection costs a file handle and its page cache.
 SQLITE_POOL = 40
 
 

@@ -519,8 +519,7 @@ class Ledger:
         """
         lock_sequencer(conn)
         size, newest = tree.last_entry(conn)
-        found = tree.latest_checkpoint_row(conn)
-        latest = StoredCheckpoint(*found) if found is not None else None
+        latest = latest_checkpoint(conn)
         if size == 0 and latest is None and not empty:
             return StoredCheckpoint(0, b"", "")
         remembered = self._remembered()
@@ -740,8 +739,7 @@ def _run_hook(hook: CheckpointHook, note: str) -> None:
         log.exception("a checkpoint hook failed")
 
 
-#: Built once (the sequencer itself reads and stores checkpoints on the driver's cursor:
-#: ``tree.latest_checkpoint_row``, ``tree.insert_checkpoint``).
+#: Built once, for a connection whose transaction has not begun yet.
 _LATEST_CHECKPOINT = (
     select(ledger_checkpoints.c.size, ledger_checkpoints.c.root, ledger_checkpoints.c.note)
     .order_by(ledger_checkpoints.c.size.desc())
@@ -750,6 +748,12 @@ _LATEST_CHECKPOINT = (
 
 
 def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
+    """The newest stored checkpoint. Inside a transaction already begun (the sequencer asks
+    before every batch) it is read on the driver's cursor, without SQLAlchemy's per-statement
+    work; a connection not yet in one begins it through SQLAlchemy."""
+    if conn.in_transaction():
+        found = tree.latest_checkpoint_row(conn)
+        return None if found is None else StoredCheckpoint(*found)
     row = conn.execute(_LATEST_CHECKPOINT).first()
     if row is None:
         return None

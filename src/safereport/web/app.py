@@ -67,8 +67,8 @@ def request_threads(settings: Any = None) -> int:
     the memory a burst of sign-ins takes). A request beyond them waits its turn on the event
     loop, which keeps answering ``/healthz`` and the quick exit meanwhile.
     """
-    chosen = int(getattr(settings, "request_threads", 0) or 0)
-    return chosen if chosen > 0 else max(4, (os.cpu_count() or 1) + 2)
+    chosen: int = getattr(settings, "request_threads", 0)
+    return chosen or max(4, (os.cpu_count() or 1) + 2)
 
 
 def create_app(instance: Any = None, *, clock: Clock | None = None) -> FastAPI:

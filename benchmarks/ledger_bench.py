@@ -223,7 +223,9 @@ def run(size: int, appends: int, proof_count: int, writers: int, seconds: float)
         url = f"sqlite:///{folder / 'ledger.db'}"
         engine = make_engine(url)
         metadata.create_all(engine)
-        ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x01" * 32), ORIGIN)
+        # As ``open_ledger`` makes it: the sequencer on a connection of its own.
+        ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x01" * 32), ORIGIN,
+                        writer=make_engine(url, pool_size=1))
         peer_default = pymerkle_tree(folder / "pymerkle-default.db", wal=False)
         peer_wal = pymerkle_tree(folder / "pymerkle-wal.db", wal=True)
         peers = [peer_default, peer_wal]

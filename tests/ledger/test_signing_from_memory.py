@@ -22,6 +22,7 @@ from safereport.errors import LedgerError
 from safereport.ledger import tree
 from safereport.ledger.log import Ledger
 from safereport.ledger.notes import Checkpoint, format_checkpoint
+from safereport.store.db import make_engine
 from safereport.store.ledger import ledger_checkpoints
 
 
@@ -127,3 +128,94 @@ def test_a_checkpoint_it_never_signed_or_proved_is_proven(
     _commit(ledger, 1)
     assert (6, 8) in proofs[read_before:]
     ledger.verify()
+
+
+# -- a quiet log: the sequencer's reads skipped while nobody else writes (SQLite) -----------
+
+
+@pytest.fixture
+def own_writer(engine: Engine, tmp_path: Path) -> Iterator[Ledger]:
+    """The ledger as ``open_ledger`` makes it: the sequencer on an engine of its own."""
+    signer = make_ledger(engine).signer
+    writer = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
+    made = Ledger(engine, signer, ORIGIN, signed_state=tmp_path / "ledger.last-checkpoint",
+                  writer=writer)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sequencer's reads of the log's state (size and newest leaf, latest checkpoint,
+    stored right edge), by name."""
+    seen: list[str] = []
+    for name in ("last_entry", "latest_checkpoint_row", "compact_range"):
+        real = getattr(tree, name)
+
+        def counting(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            seen.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(tree, name, counting)
+    return seen
+
+
+def _forge_third(rows: list[dict[str, Any]]) -> None:
+    rows[2]["leaf"] = rows[2]["leaf"].replace(b'"q2"', b'"x2"')
+
+
+def _writer_batches(ledger: Ledger, count: int) -> None:
+    for i in range(count):
+        ledger.commit(make_decision(), actor_id=f"q{i}", case_id="c")
+
+
+def test_a_quiet_log_is_not_read_again_before_each_batch(
+    own_writer: Ledger, reads: list[str]
+) -> None:
+    _writer_batches(own_writer, 3)
+    before = len(reads)
+    _writer_batches(own_writer, 10)
+    own_writer.sequencer.close()
+    if own_writer.engine.dialect.name == "sqlite":
+        assert reads[before:] == []  # ten batches, each signed over, nothing read back
+    else:
+        assert reads[before:].count("last_entry") >= 10  # no such number: read every time
+    final = own_writer.sign_checkpoint()
+    assert final.size == 13
+    own_writer.verify()
+
+
+def test_a_write_through_another_connection_is_read_before_the_next_batch(
+    own_writer: Ledger, reads: list[str]
+) -> None:
+    _writer_batches(own_writer, 3)
+    with own_writer.engine.begin() as conn:  # a case update's own transaction
+        own_writer.append(conn, make_decision(), actor_id="w", case_id="c")
+    before = len(reads)
+    index = own_writer.commit(make_decision(), actor_id="after", case_id="c")
+    assert index == 4  # after the other write, not over it
+    assert "last_entry" in reads[before:]
+    own_writer.sequencer.close()
+    assert own_writer.sign_checkpoint().size == 5
+    own_writer.verify()
+
+
+def test_a_tree_rebuilt_through_another_connection_is_refused(own_writer: Ledger) -> None:
+    _writer_batches(own_writer, 6)
+
+    rebuild_tree(own_writer, _forge_third)
+    with pytest.raises(LedgerError, match="refusing to sign"):
+        own_writer.commit(make_decision(), actor_id="next", case_id="c")
+
+
+def test_a_tree_rebuilt_through_the_sequencers_own_connection_is_refused(
+    own_writer: Ledger,
+) -> None:
+    """SQLite's data_version does not change for a connection's own commits: the count of
+    rows the connection has changed tells that someone wrote through it."""
+    _writer_batches(own_writer, 6)
+
+    through_writer = Ledger(own_writer.writer, own_writer.signer, ORIGIN)
+    rebuild_tree(through_writer, _forge_third)  # the writer engine's one connection
+    with pytest.raises(LedgerError, match="refusing to sign"):
+        own_writer.commit(make_decision(), actor_id="next", case_id="c")

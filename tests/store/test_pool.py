@@ -32,3 +32,22 @@ def test_connections_held_together_are_kept_for_the_next_requests(tmp_path: Path
     assert first == 24
     assert len(opened) == first
     engine.dispose()
+
+
+def test_a_transaction_begins_on_the_drivers_connection(tmp_path: Path) -> None:
+    """BEGIN (a read's snapshot) and BEGIN IMMEDIATE (a write's lock) run on the driver's own
+    connection, not through SQLAlchemy's statement execution, which cost several times the
+    BEGIN itself on every transaction of every page (issue 13); they still take effect."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'begin.db'}")
+    executed: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: executed.append(statement))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+    with engine.connect() as conn:
+        conn.execute(text("SELECT count(*) FROM t"))
+        assert conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+    assert not [statement for statement in executed if statement.startswith("BEGIN")]
+    assert executed == ["CREATE TABLE t (x INTEGER)", "SELECT count(*) FROM t"]
+    engine.dispose()

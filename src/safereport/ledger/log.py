@@ -18,7 +18,6 @@ batches, one after another): that edge fixes the root, and appending cannot brea
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -26,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,13 @@ from safereport.ledger import merkle, tree
 from safereport.ledger.audit import AuditReport, verify_log
 from safereport.ledger.keys import NoteSigner, read_key_file, write_key_file
 from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_checkpoint, parse_note
-from safereport.ledger.record import DecisionRecord, parse_leaf, record_from_decision
+from safereport.ledger.record import (
+    DecisionRecord,
+    Encoded,
+    encode_records,
+    parse_leaf,
+    record_from_decision,
+)
 from safereport.ledger.sequencer import Sequencer
 from safereport.ledger.verifier import TlogProof, format_proof
 from safereport.policy.decision import Decision, Grant, Seal, _mint_grant, _mint_seal
@@ -102,6 +107,44 @@ class StoredCheckpoint:
     new: bool = False  # signed just now (by this call)
 
 
+@dataclass(frozen=True, slots=True)
+class _Left:
+    """The log as the sequencer's last committed transaction left it, and how to tell that
+    nobody has written since (SQLite only): ``version`` is the driver connection and its
+    :func:`tree.data_version`, read inside that transaction under the write lock (another
+    connection's commit changes it), and ``changes`` the connection's count of rows it has
+    changed, read at the transaction's end (a write through this same connection changes it)."""
+
+    version: tuple[Any, int]
+    changes: int
+    size: int
+    newest: bytes | None
+    edge: tuple[bytes, ...]
+    latest: StoredCheckpoint | None
+
+    def still(self, version: tuple[Any, int] | None) -> bool:
+        """Whether the database is still as this left it: the same driver connection, no
+        other connection has committed since, and nothing was written through this one."""
+        return (
+            version is not None
+            and version[0] is self.version[0]
+            and version[1] == self.version[1]
+            and version[0].total_changes == self.changes
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sequenced:
+    """One transaction of the sequencer (:meth:`Ledger.sequence`): the checkpoint it signed
+    over the earlier batches and the entries ``first``..``end - 1`` it appended (``leaves``)."""
+
+    signed: StoredCheckpoint
+    first: int
+    end: int
+    leaves: list[bytes]
+    left: _Left | None
+
+
 def lock_sequencer(conn: Connection) -> None:
     """Take the one-writer lock for the rest of ``conn``'s transaction."""
     if conn.dialect.name == "postgresql":
@@ -110,18 +153,24 @@ def lock_sequencer(conn: Connection) -> None:
 
 
 def _rows_for(
-    records: Sequence[DecisionRecord], first: int, times: str | None
+    records: Sequence[DecisionRecord],
+    first: int,
+    times: str | None,
+    encoded: Sequence[Encoded] | None = None,
 ) -> list[tuple[Any, ...]]:
     """The entries' rows, numbered from ``first``: ``idx`` and then the
-    :data:`tree.ENTRY_COLUMNS`, each record's leaf and time text made once, the leaf hash last.
-    ``created_at`` is as :func:`tree.entry_times` says the database takes it (``times``): the
-    stored text, or the UTC datetime (also SQLAlchemy Core's form, for ``None``)."""
+    :data:`tree.ENTRY_COLUMNS`, each record's leaf and time text made once (or given, as
+    :func:`encode_records` made them), the leaf hash last. ``created_at`` is as
+    :func:`tree.entry_times` says the database takes it (``times``): the stored text, or the
+    UTC datetime (also SQLAlchemy Core's form, for ``None``)."""
     text = times == "text"
     stored_time = tree.stored_time
-    sha256 = hashlib.sha256
+    if encoded is None:
+        encoded = encode_records(records)
     rows = []
-    for index, record in enumerate(records, first):
-        leaf, moment = record.encoded()
+    for index, record, (leaf, moment, leaf_hash) in zip(
+        range(first, first + len(records)), records, encoded, strict=True
+    ):
         rows.append((
             index,
             stored_time(moment) if text else record.time.astimezone(UTC),
@@ -138,7 +187,7 @@ def _rows_for(
             " ".join(record.rules),
             record.regime,
             leaf,
-            sha256(b"\x00" + leaf).digest(),  # merkle.leaf_hash, inlined
+            leaf_hash,
         ))
     return rows
 
@@ -253,6 +302,8 @@ class Ledger:
         self._recent: OrderedDict[int, bytes] = OrderedDict()  # index -> leaf, committed
         self._verified: dict[str, Checkpoint] = {}
         self._remembered_cache: tuple[tuple[int, int, int], StoredCheckpoint] | None = None
+        # The sequencer thread's own: the log as its last committed transaction left it.
+        self._left: _Left | None = None
 
     # -- group commit ----------------------------------------------------------------------
 
@@ -376,16 +427,30 @@ class Ledger:
         self, conn: Connection, records: Sequence[DecisionRecord]
     ) -> tuple[int, int, list[bytes]]:
         """:meth:`append_many`, returning the first index, the size after and the leaves
-        written (the sequencer keeps those for :meth:`grant` without encoding them again).
-        Every append, in a caller's transaction or the sequencer's, goes through here."""
+        written (the sequencer keeps those for :meth:`grant` without encoding them again)."""
         if not records:
             return 0, 0, []
         lock_sequencer(conn)
         size, newest = tree.last_entry(conn)
+        first, edge, rows = self._append(conn, records, size, newest)
+        return first, edge.size, [row[-2] for row in rows]
+
+    def _append(
+        self,
+        conn: Connection,
+        records: Sequence[DecisionRecord],
+        size: int,
+        newest: bytes | None,
+        encoded: Sequence[Encoded] | None = None,
+    ) -> tuple[int, merkle.CompactRange, list[tuple[Any, ...]]]:
+        """Append ``records`` to the log of ``size`` entries whose newest leaf hash is
+        ``newest`` (as read in this write transaction, or known to be so); the first index,
+        the edge after and the rows written. Every append, in a caller's transaction or the
+        sequencer's, goes through here."""
         known = self._edge.anchored(size, newest)
         edge_hashes, anchors = known if known is not None else (None, ())
         times = tree.entry_times(conn.dialect)
-        rows = _rows_for(records, size, times)
+        rows = _rows_for(records, size, times, encoded)
         if times is None:  # SQLAlchemy's conversions, over the rows without their idx
             edge = tree.append_values(conn, size, [row[1:] for row in rows], edge_hashes)
         else:
@@ -393,7 +458,41 @@ class Ledger:
         # Extended in memory, the edge still extends whatever its anchors are (an edge read
         # from the database has none).
         self._edge.put(edge.size, rows[-1][-1], edge.hashes(), anchors)
-        return size, edge.size, [row[-2] for row in rows]
+        return size, edge, rows
+
+    def sequence(
+        self,
+        conn: Connection,
+        records: Sequence[DecisionRecord],
+        encoded: Sequence[Encoded] | None = None,
+    ) -> Sequenced:
+        """The sequencer's write transaction: sign over the committed tree (:meth:`sign_in`),
+        then append ``records`` (none: only sign; ``encoded`` as :func:`encode_records` gives
+        them, if the callers made them). Once the transaction has committed, pass the result
+        to :meth:`sequenced`.
+
+        On SQLite, if no other connection has committed since the sequencer's last
+        transaction did (``PRAGMA data_version``, read under the write lock), the log is
+        exactly as that transaction left it, and its size, newest leaf, right edge and latest
+        checkpoint are not read again (issue 13: three reads of every batch).
+        """
+        signed, left = self._sign_in(conn, empty=False)
+        if not records:
+            return Sequenced(signed, 0, 0, [], left)
+        if left is None:  # PostgreSQL: read where the log stands (the lock is held)
+            size, newest = tree.last_entry(conn)
+            first, edge, rows = self._append(conn, records, size, newest, encoded)
+            return Sequenced(signed, first, edge.size, [row[-2] for row in rows], None)
+        first, edge, rows = self._append(conn, records, left.size, left.newest, encoded)
+        after = _left_as(left.version, edge.size, rows[-1][-1], edge.hashes(), left.latest)
+        return Sequenced(signed, first, edge.size, [row[-2] for row in rows], after)
+
+    def sequenced(self, done: Sequenced) -> None:
+        """After the sequencer's transaction (:meth:`sequence`) has committed: its entries are
+        durable (:meth:`committed`), and the log is as it left it until someone else writes."""
+        self._left = done.left
+        if done.end > done.first:
+            self.committed(done.first, done.leaves)
 
     def append_in(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
         """:meth:`append_many` for a caller's own transaction: the sequencer signs over the
@@ -517,13 +616,32 @@ class Ledger:
         the transaction has committed, pass the result to :meth:`signed`. Without ``empty``,
         an empty log with no checkpoint yet is left unsigned (the result is not ``new``).
         """
+        return self._sign_in(conn, empty=empty)[0]
+
+    def _sign_in(
+        self, conn: Connection, *, empty: bool
+    ) -> tuple[StoredCheckpoint, _Left | None]:
+        """:meth:`sign_in`, and the log as it stands after it (on SQLite; see
+        :meth:`sequence`)."""
         lock_sequencer(conn)
-        size, newest = tree.last_entry(conn)
-        latest = latest_checkpoint(conn)
+        # Only on an engine of the sequencer's own (open_ledger's): no one else's transaction
+        # ever runs on its connection.
+        version = tree.data_version(conn) if self.writer is not self.engine else None
+        # Used at most once: a transaction that fails or rolls back leaves nothing known.
+        left, self._left = self._left, None
+        stored: list[bytes] | None = None
+        if left is not None and left.still(version):
+            size, newest, latest, stored = left.size, left.newest, left.latest, list(left.edge)
+        else:
+            size, newest = tree.last_entry(conn)
+            latest = latest_checkpoint(conn)
         if size == 0 and latest is None and not empty:
-            return StoredCheckpoint(0, b"", "")
+            return StoredCheckpoint(0, b"", ""), _left_as(version, 0, None, [], None)
         remembered = self._remembered()
-        edge = tree.compact_range(conn, size)
+        if stored is None:
+            edge = tree.compact_range(conn, size)
+        else:
+            edge = merkle.CompactRange(size, stored)
         stored, root = edge.hashes(), edge.root()
         known = [checkpoint.note for checkpoint in (latest, remembered) if checkpoint is not None]
         anchors = self._extends_in_memory(size, newest, stored, known)
@@ -538,14 +656,15 @@ class Ledger:
         anchors = (*[note for note in anchors if note not in known], *known)
         if latest is not None and latest.size == size:
             self._edge.put(size, newest, stored, anchors)
-            return latest
+            return latest, _left_as(version, size, newest, stored, latest)
         body = format_checkpoint(Checkpoint(self.origin, size, root))
         note = self.signer.sign_note(body)
         tree.insert_checkpoint(conn, size, root, note, datetime.now(UTC))
         # If this transaction rolls back, the table's latest is not ``note`` and the next
         # signing proves consistency from the stored tree again.
         self._edge.put(size, newest, stored, (*anchors, note))
-        return StoredCheckpoint(size, root, note, new=True)
+        signed = StoredCheckpoint(size, root, note, new=True)
+        return signed, _left_as(version, size, newest, stored, replace(signed, new=False))
 
     def _extends_in_memory(
         self, size: int, newest: bytes | None, stored: Sequence[bytes], notes: Sequence[str]
@@ -724,6 +843,20 @@ class Ledger:
             checks.append(("the signer's last checkpoint", remembered.note))
         with self.engine.connect() as conn:
             return verify_log(conn, self.signer.verifier, checks)
+
+
+def _left_as(
+    version: tuple[Any, int] | None,
+    size: int,
+    newest: bytes | None,
+    edge: Sequence[bytes],
+    latest: StoredCheckpoint | None,
+) -> _Left | None:
+    """The log as it stands now, in the sequencer's transaction, on the connection of
+    ``version`` (None: not known, PostgreSQL or a shared engine)."""
+    if version is None:
+        return None
+    return _Left(version, version[0].total_changes, size, newest, tuple(edge), latest)
 
 
 def _stamp(stat: os.stat_result) -> tuple[int, int, int]:

@@ -34,6 +34,7 @@ __all__ = [
     "append_values",
     "compact_range",
     "consistency_proof",
+    "data_version",
     "entry_times",
     "fetch_nodes",
     "inclusion_proof",
@@ -148,6 +149,17 @@ def _driver_select(conn: Connection, sql: str, keys: Sequence[int]) -> Sequence[
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     statement = sql.format(**{"in": ", ".join([marker] * len(keys))})
     return _driver_run(conn, statement, [list(keys)], fetch_all=True) or []
+
+
+def data_version(conn: Connection) -> tuple[Any, int] | None:
+    """On SQLite, ``conn``'s driver connection and its ``PRAGMA data_version``: the number
+    changes whenever *another* connection (of this process or any other) commits to the
+    database, never for this connection's own commits. Two equal answers from the same driver
+    connection mean nobody else has written in between. None on PostgreSQL (no such number)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    row = _driver_run(conn, "PRAGMA data_version", fetch=True)
+    return conn.connection.dbapi_connection, int(row[0])  # type: ignore[index]
 
 
 def last_entry(conn: Connection) -> tuple[int, bytes | None]:

@@ -61,10 +61,17 @@ def _sqlite_begin(conn: Any) -> None:
     # A writer's IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on
     # busy_timeout instead of failing when a read transaction upgrades (the ledger sequencer
     # relies on it). A reader's deferred BEGIN is a snapshot: it takes no lock at all.
-    if conn.get_execution_options().get(WRITE_OPTION):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        conn.exec_driver_sql("BEGIN")
+    statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN"
+    # On the driver's own connection: every transaction begins here, and SQLAlchemy's
+    # execution machinery (context, events, cursor result) cost several times the BEGIN
+    # itself (issue 13). A failure is raised as SQLAlchemy would raise it (OperationalError
+    # for "database is locked"), as every other statement's is.
+    try:
+        conn.connection.dbapi_connection.execute(statement)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, sqlite3.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
 
 
 #: How long a writer waits for another writer of the same process (as SQLite's busy timeout).

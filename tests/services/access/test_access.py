@@ -149,8 +149,8 @@ def test_no_ledger_entry_no_data(demo, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_append(*args: object, **kwargs: object) -> int:
         raise RuntimeError("disk full")
 
-    # Both ways in (a caller's transaction, the sequencer's batch) append through append_batch.
-    monkeypatch.setattr(instance.ledger, "append_batch", broken_append)
+    # Both ways in (a caller's transaction, the sequencer's batch) append through _append.
+    monkeypatch.setattr(instance.ledger, "_append", broken_append)
     with pytest.raises(LedgerError):
         access_case(instance, caseworker, case_id, purpose=Purpose.SUPPORT)
     assert opened == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from tests.support.unsafe_seal import unsafe_seal
 from tests.vault.conftest import ALL_CATEGORIES, grant_for, sample_fields
 
@@ -25,6 +25,37 @@ def test_fields_round_trip_on_both_databases(engine: Engine, vault: Vault) -> No
         opened = vault.open_fields(conn, grant_for("case-a"), "case-a")
     assert opened.values == values
     assert opened.withheld == {}
+
+
+def test_named_fields_open_only_those_and_in_one_plain_statement(
+    engine: Engine, vault: Vault
+) -> None:
+    """A page asks for some fields of a case: only those open (the rest are not even listed
+    as withheld), and the read is one statement without an IN list (SQLAlchemy renders an
+    expanding IN afresh at every execution: the case page's costliest read, issue 13)."""
+    values = sample_fields("NF")
+    with engine.begin() as conn:
+        vault.create_case_key(conn, unsafe_seal(conn, "case-n"), "case-n")
+        vault.seal_fields(conn, unsafe_seal(conn, "case-n"), "case-n", values)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.connect() as conn:
+            opened = vault.open_fields(conn, grant_for("case-n"), "case-n",
+                                       [CaseField.NAME, CaseField.PHONE])
+            nothing = vault.open_fields(conn, grant_for("case-n"), "case-n", [])
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert opened.values == {CaseField.NAME: values[CaseField.NAME],
+                             CaseField.PHONE: values[CaseField.PHONE]}
+    assert opened.withheld == {}
+    assert nothing.values == {} and nothing.withheld == {}
+    reads = [statement for statement in statements if "vault_fields" in statement]
+    assert reads and all(" IN " not in statement.upper() for statement in reads)
 
 
 def test_stored_rows_are_ciphertext_with_their_category(engine: Engine, vault: Vault) -> None:

@@ -196,41 +196,38 @@ def read_fields(
     return [(str(f), int(v), bytes(c)) for f, v, c in conn.execute(query.order_by("field"))]
 
 
-def _fields_and_key(names: bool) -> Any:
-    keys = vault_case_keys
-    query = (
-        select(
-            vault_fields.c.field,
-            vault_fields.c.key_version,
-            vault_fields.c.ciphertext,
-            keys.c.key_version,
-            keys.c.kek_id,
-            keys.c.wrapped,
-            keys.c.destroyed_at,
-        )
-        .select_from(vault_fields.outerjoin(keys, keys.c.case_id == vault_fields.c.case_id))
-        .where(vault_fields.c.case_id == bindparam("case_id"))
-        .order_by(vault_fields.c.field)
+#: Built once: a case page reads a case's fields on every view (issue 13). Every field of the
+#: case, in one statement without an IN list: a case holds a few fields, and SQLAlchemy renders
+#: an expanding IN afresh at every execution (52 against 32 microseconds a read here).
+_FIELDS_AND_KEY = (
+    select(
+        vault_fields.c.field,
+        vault_fields.c.key_version,
+        vault_fields.c.ciphertext,
+        vault_case_keys.c.key_version,
+        vault_case_keys.c.kek_id,
+        vault_case_keys.c.wrapped,
+        vault_case_keys.c.destroyed_at,
     )
-    if names:
-        query = query.where(vault_fields.c.field.in_(bindparam("names", expanding=True)))
-    return query
-
-
-#: Built once: a case page reads a case's fields on every view (issue 13).
-_FIELDS_AND_KEY = _fields_and_key(names=False)
-_NAMED_FIELDS_AND_KEY = _fields_and_key(names=True)
+    .select_from(
+        vault_fields.outerjoin(
+            vault_case_keys, vault_case_keys.c.case_id == vault_fields.c.case_id
+        )
+    )
+    .where(vault_fields.c.case_id == bindparam("case_id"))
+    .order_by(vault_fields.c.field)
+)
 
 
 def read_fields_and_key(
     conn: Connection, case_id: str, names: Iterable[str] | None
 ) -> tuple[CaseKeyRow | None, list[tuple[str, int, bytes]]]:
-    """The case's key row and its fields in one round trip (the key row only if fields exist)."""
-    if names is None:
-        found = conn.execute(_FIELDS_AND_KEY, {"case_id": case_id}).all()
-    else:
-        found = conn.execute(_NAMED_FIELDS_AND_KEY,
-                             {"case_id": case_id, "names": list(names)}).all()
+    """The case's key row and its fields (``names`` only, if given) in one round trip (the key
+    row only if such fields exist). Fields not named are dropped here, never opened."""
+    found = conn.execute(_FIELDS_AND_KEY, {"case_id": case_id}).all()
+    if names is not None:
+        wanted = set(names)
+        found = [row for row in found if row[0] in wanted]
     if not found:
         return None, []
     first = found[0]

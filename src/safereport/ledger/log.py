@@ -471,15 +471,16 @@ class Ledger:
         them, if the callers made them). Once the transaction has committed, pass the result
         to :meth:`sequenced`.
 
-        On SQLite, if no other connection has committed since the sequencer's last
-        transaction did (``PRAGMA data_version``, read under the write lock), the log is
-        exactly as that transaction left it, and its size, newest leaf, right edge and latest
-        checkpoint are not read again (issue 13: three reads of every batch).
+        On SQLite, on the sequencer's own engine, if no other connection has committed since
+        the sequencer's last transaction did (``PRAGMA data_version``, read under the write
+        lock) and nothing was written through its connection since, the log is exactly as that
+        transaction left it, and its size, newest leaf, right edge and latest checkpoint are
+        not read again (issue 13: three reads of every batch; docs/ledger.md).
         """
         signed, left = self._sign_in(conn, empty=False)
         if not records:
             return Sequenced(signed, 0, 0, [], left)
-        if left is None:  # PostgreSQL: read where the log stands (the lock is held)
+        if left is None:  # not known (PostgreSQL, a shared engine): read it, under the lock
             size, newest = tree.last_entry(conn)
             first, edge, rows = self._append(conn, records, size, newest, encoded)
             return Sequenced(signed, first, edge.size, [row[-2] for row in rows], None)

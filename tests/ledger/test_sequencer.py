@@ -504,3 +504,22 @@ def test_the_copy_beside_the_key_is_written_at_most_every_interval_and_ends_newe
     assert 1 <= len(writes) <= 3, f"written {len(writes)} times for {len(seen)} signings"
     assert writes == sorted(writes) and writes[-1] == 20
     assert parse_checkpoint(parse_note(state.read_text()).text).size == 20
+
+
+def test_a_record_that_cannot_be_encoded_fails_as_a_ledger_error(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaves are encoded in the caller's thread before they queue; a record that cannot be
+    encoded fails there exactly as a failed batch does (a LedgerError: nothing opens), and
+    nothing is appended."""
+    from safereport.ledger.record import DecisionRecord
+
+    def unencodable(self: DecisionRecord) -> tuple[bytes, str]:
+        raise ValueError("cannot encode")
+
+    monkeypatch.setattr(DecisionRecord, "encoded", unencodable)
+    with pytest.raises(LedgerError, match="could not record"):
+        ledger.commit(make_decision(), actor_id="u", case_id="c")
+    monkeypatch.undo()
+    assert ledger.size() == 0
+    assert ledger.commit(make_decision(), actor_id="u", case_id="c") == 0

@@ -118,7 +118,12 @@ class Sequencer:
         The records' leaves are encoded and hashed here, in the caller's thread, before they
         are queued: every batch goes through the one sequencer thread, and this work can run
         while that thread waits on the disk."""
-        waiter = _Waiter(list(records))
+        try:
+            waiter = _Waiter(list(records))
+        except Exception as exc:  # a record that cannot be written: as a failed batch would
+            raise LedgerError(
+                f"the ledger could not record the decision ({exc.__class__.__name__})"
+            ) from exc
         if not waiter.records:
             return []
         with self._cond:

@@ -117,3 +117,39 @@ def test_cedar_errors_fail_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Evaluation error" in decided.reasons[0]
     monkeypatch.undo()
     assert fresh.decide(req()).effect == "allow"  # the failure was not cached
+
+
+def test_an_invalid_request_asked_again_is_refused_from_memory_the_same_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request that breaks a rule (all text, flags real booleans) is refused once by the
+    parser, then from memory with the very same reason (issue 13: a quarter of the benchmark's
+    repeated requests were parsed again every time). The remembered refusal keeps a copy of
+    the request, never the caller's dicts; a request with a non-text value is parsed every
+    time (``1`` and ``1.0`` are equal keys but worded differently)."""
+    from safereport.policy import guard as guard_module
+
+    g = guard("firewall")
+    bad = req()
+    bad["purpose"] = "no_such_purpose"
+    first = g.decide(bad)
+    assert first.effect == "deny" and first.reasons[0].startswith("Invalid request")
+    parsed: list[object] = []
+    real = guard_module.parse_request
+
+    def counting(request: object) -> object:
+        parsed.append(request)
+        return real(request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(guard_module, "parse_request", counting)
+    again = g.decide(copy.deepcopy(bad))
+    assert parsed == []
+    assert (again.effect, again.rules, again.reasons) == (first.effect, first.rules, first.reasons)
+    bad["actor"]["role"] = "changed after"
+    assert again.request["actor"]["role"] != "changed after"
+    for odd in (1, 1.0):
+        numbered = req()
+        numbered["purpose"] = odd
+        g.decide(numbered)
+        g.decide(numbered)
+    assert len(parsed) == 4

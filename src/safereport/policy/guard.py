@@ -19,6 +19,7 @@ are memoised: errors are never cached, so the fast path fails closed exactly as 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -247,6 +248,12 @@ class Guard:
         try:
             parsed = parse_request(request)
         except InvalidInput as exc:
+            if key is not None and _spelled_out(key):
+                # Refused the same way every time: remembered, with a copy of the request
+                # (the caller's dicts are not kept).
+                denied = self._invalid(copy.deepcopy(request), str(exc))
+                self._remember_whole(key, denied)
+                return denied
             return self._invalid(request, str(exc))
         single = len(parsed.data) == 1
         rest = parsed.rest_key()
@@ -636,6 +643,21 @@ def _whole_key(request: object) -> tuple[object, ...] | None:
         )  # fmt: skip
     except (KeyError, TypeError):
         return None
+
+
+#: The places of a whole-request key (:func:`_whole_key`) that hold the flags (booleans).
+_FLAG_PLACES = frozenset({1, 9, 10, 11, 12, 13, 14})
+
+
+def _spelled_out(key: tuple[object, ...]) -> bool:
+    """Whether ``key`` holds exactly ``str`` in every place but the flags (already real
+    booleans): then the key determines its request exactly, and an invalid request's refusal,
+    a function of the request alone, may be remembered under it. (A key with other values,
+    ``1`` or ``1.0`` for a role, say, could equal another's while its refusal words it
+    differently: those are decided every time.)"""
+    return all(
+        place in _FLAG_PLACES or type(value) is str for place, value in enumerate(key)
+    )
 
 
 def _members(enum: type[StrEnum]) -> dict[object, Any]:

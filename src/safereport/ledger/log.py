@@ -482,10 +482,12 @@ class Ledger:
             return Sequenced(signed, 0, 0, [], left)
         if left is None:  # not known (PostgreSQL, a shared engine): read it, under the lock
             size, newest = tree.last_entry(conn)
-            first, edge, rows = self._append(conn, records, size, newest, encoded)
-            return Sequenced(signed, first, edge.size, [row[-2] for row in rows], None)
-        first, edge, rows = self._append(conn, records, left.size, left.newest, encoded)
-        after = _left_as(left.version, edge.size, rows[-1][-1], edge.hashes(), left.latest)
+        else:
+            size, newest = left.size, left.newest
+        first, edge, rows = self._append(conn, records, size, newest, encoded)
+        after = None if left is None else _left_as(
+            left.version, edge.size, rows[-1][-1], edge.hashes(), left.latest
+        )
         return Sequenced(signed, first, edge.size, [row[-2] for row in rows], after)
 
     def sequenced(self, done: Sequenced) -> None:

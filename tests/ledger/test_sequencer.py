@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -18,11 +19,13 @@ from sqlalchemy import Connection, Engine, event, select, text
 from tests.support.ledger_helpers import ORIGIN, make_decision, make_ledger
 from tests.support.paths import ROOT, SUPPORT
 
+from safereport.domain.vocabulary import DataCategory, Obligation
 from safereport.errors import LedgerError
-from safereport.ledger import tree
+from safereport.ledger import merkle, tree
 from safereport.ledger.keys import NoteSigner
 from safereport.ledger.log import Ledger, latest_checkpoint
 from safereport.ledger.notes import parse_checkpoint, parse_note
+from safereport.policy.decision import _mint_decision
 from safereport.store.db import make_engine
 from safereport.store.ledger import ledger_checkpoints, ledger_entries
 from safereport.store.tables import metadata
@@ -368,6 +371,51 @@ def test_a_grant_checks_the_committed_leaf_of_a_batch(ledger: Ledger) -> None:
         with pytest.raises(LedgerError, match="not committed"):
             ledger.grant(made, pending, "case-1")
         raise _RolledBack
+
+
+def _as_role(decision: Any, role: str) -> Any:
+    """``decision`` as if made for an actor of another ``role`` (same rules, same outcome)."""
+    request = {**decision.request, "actor": {**decision.request["actor"], "role": role}}
+    return _mint_decision(
+        effect=decision.effect, obligations=decision.obligations, rules=decision.rules,
+        reasons=decision.reasons, regime=decision.regime, policy_hash=decision.policy_hash,
+        categories=decision.categories, request=request,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["kept-leaf", "stored-leaf"])
+def test_a_grant_names_what_its_entry_records_otherwise(ledger: Ledger, kept: bool) -> None:
+    """Checked against the leaf the sequencer kept, or read back from the database."""
+    made = make_decision()
+    index = ledger.commit(made, actor_id="u1", case_id="case-1")
+    if not kept:
+        ledger._recent.clear()
+    cases = [
+        (_as_role(made, "police_officer"), r"\(actor\.role\)"),
+        (make_decision(categories=frozenset({DataCategory.IMMIGRATION_STATUS})), r"\(data\)"),
+        (make_decision(obligations=frozenset({Obligation.NOTIFY_SUBJECT})), r"\(obligations\)"),
+        (make_decision(action="export", purpose="investigation"), r"\(action, purpose\)"),
+    ]
+    for other, named in cases:
+        with pytest.raises(LedgerError, match=named):
+            ledger.grant(other, index, "case-1")
+    assert ledger.grant(made, index, "case-1").ledger_index == index
+
+
+def test_a_grant_refuses_a_stored_leaf_that_is_not_canonical(ledger: Ledger) -> None:
+    """A leaf read back from the database is checked to be in canonical form, even when its
+    stored hash was made to match (only the sequencer's own kept bytes are not re-encoded)."""
+    made = make_decision()
+    index = ledger.commit(made, actor_id="u1", case_id="case-1")
+    ledger._recent.clear()
+    leaf = ledger.entry(index)
+    loose = leaf.replace(b'","', b'", "', 1)
+    assert loose != leaf and json.loads(loose) == json.loads(leaf)
+    with ledger.engine.begin() as conn:
+        conn.execute(ledger_entries.update().where(ledger_entries.c.idx == index).values(
+            leaf=loose, leaf_hash=merkle.leaf_hash(loose)))
+    with pytest.raises(LedgerError, match="canonical form"):
+        ledger.grant(made, index, "case-1")
 
 
 class _RolledBack(Exception):

@@ -42,7 +42,9 @@ from safereport.ledger.notes import Checkpoint, format_checkpoint, parse_checkpo
 from safereport.ledger.record import (
     DecisionRecord,
     Encoded,
+    bound_fields,
     encode_records,
+    leaf_bound_fields,
     parse_leaf,
     record_from_decision,
 )
@@ -202,43 +204,21 @@ if _ROW_COLUMNS != tree.ENTRY_COLUMNS:
     raise ImportError("ledger._rows_for does not match the ledger_entries table's columns")
 
 
-#: Fields of a stored record that must match the Decision a Grant is minted from.
-_BOUND_FIELDS = (
-    "action",
-    "case",
-    "data",
-    "decision",
-    "holder",
-    "obligations",
-    "policy_hash",
-    "purpose",
-    "recipient",
-    "regime",
-    "rules",
-)
-
-
-def _role_of(record: Mapping[str, Any]) -> object:
-    actor = record.get("actor")
-    return actor.get("role") if isinstance(actor, Mapping) else None
-
-
-def _check_entry_records(index: int, leaf: bytes, decision: Decision, case_id: str | None) -> None:
-    """Raise unless entry ``index`` (its ``leaf``) records ``decision`` about ``case_id``."""
-    stored = parse_leaf(leaf)
-    expected = record_from_decision(
-        decision,
-        actor_id="",
-        case_id=case_id,
-        actor_org_kind=None,
-        detail=None,
-        now=datetime.now(UTC),
-    ).as_json()
-    mismatched = [name for name in _BOUND_FIELDS if stored.get(name) != expected[name]]
-    # The entry must record the same kind of actor the decision was made for: another
-    # role's entry with the same rules must not stand behind this Grant.
-    if _role_of(stored) != _role_of(expected):
-        mismatched.append("actor.role")
+def _check_entry_records(
+    index: int,
+    leaf: bytes,
+    decision: Decision,
+    case_id: str | None,
+    *,
+    encoded_here: bool = False,
+) -> None:
+    """Raise unless entry ``index`` (its ``leaf``) records ``decision`` about ``case_id``:
+    the same action, case, data, outcome, holder, obligations, policy, purpose, recipient,
+    regime and rules, and the same kind of actor (another role's entry with the same rules
+    must not stand behind this Grant). ``encoded_here``: see :func:`parse_leaf`."""
+    stored = leaf_bound_fields(parse_leaf(leaf, encoded_here=encoded_here))
+    expected = bound_fields(decision, case_id)
+    mismatched = [name for name, value in expected.items() if stored[name] != value]
     if mismatched:
         raise LedgerError(
             f"ledger entry {index} records another decision ({', '.join(mismatched)})"
@@ -518,11 +498,12 @@ class Ledger:
         if not decision.allowed:
             raise AccessDenied("access denied", rules=decision.rules, reasons=decision.reasons)
         leaf = self._committed_leaf(index)
+        encoded_here = leaf is not None
         if leaf is None:
             # A fresh connection sees only committed rows: an uncommitted entry grants nothing.
             with self.engine.connect() as conn:
                 leaf = _stored_leaf(conn, index, "is not committed")
-        _check_entry_records(index, leaf, decision, case_id)
+        _check_entry_records(index, leaf, decision, case_id, encoded_here=encoded_here)
         try:
             return _mint_grant(decision, index, case_id, fulfilled)
         except ValueError as exc:
@@ -581,9 +562,9 @@ class Ledger:
             raise LedgerError(f"there is no ledger entry {index}")
         return bytes(leaf)
 
-    def size(self, *, writer: bool = False) -> int:
-        """Entries committed; ``writer`` reads through the sequencer's own engine."""
-        with (self.writer if writer else self.engine).connect() as conn:
+    def size(self) -> int:
+        """Entries committed."""
+        with self.engine.connect() as conn:
             return tree.tree_size(conn)
 
     # -- checkpoints and proofs ------------------------------------------------------------

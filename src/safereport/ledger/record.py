@@ -23,10 +23,12 @@ __all__ = [
     "RECORD_VERSION",
     "DecisionRecord",
     "Encoded",
+    "bound_fields",
     "canonical_bytes",
     "encode_records",
     "index_columns",
     "is_padding",
+    "leaf_bound_fields",
     "padding_record",
     "parse_leaf",
     "record_from_decision",
@@ -178,6 +180,45 @@ def encode_records(records: Sequence[DecisionRecord]) -> list[Encoded]:
     return encoded
 
 
+def bound_fields(decision: Decision, case_id: str | None) -> dict[str, Any]:
+    """What an entry recording ``decision`` about ``case_id`` holds in the fields a Grant is
+    bound to, as its leaf writes them (``"actor.role"``: the actor's role, nested there). The
+    record a decision is written as takes these very values (:func:`record_from_decision`)."""
+    request = decision.request
+    actor = request.get("actor")
+    # POLICY.md names the field ``actor.role``: nested in a request dict, or flat.
+    role = actor.get("role") if isinstance(actor, Mapping) else request.get("actor.role")
+    return {
+        "action": _text(request.get("action")),
+        "actor.role": _text(role),
+        "case": case_id,
+        "data": sorted(str(c) for c in decision.categories),
+        "decision": str(decision.effect),
+        "holder": _text(request.get("holder")),
+        "obligations": sorted(str(o) for o in decision.obligations),
+        "policy_hash": decision.policy_hash,
+        "purpose": _text(request.get("purpose")),
+        "recipient": _text(request.get("recipient")),
+        "regime": decision.regime,
+        "rules": [str(rule) for rule in decision.rules],
+    }
+
+
+def leaf_bound_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`bound_fields` as a parsed leaf holds them."""
+    fields = {name: record.get(name) for name in _BOUND}
+    actor = record.get("actor")
+    fields["actor.role"] = actor.get("role") if isinstance(actor, Mapping) else None
+    return fields
+
+
+#: The leaf's own fields among :func:`bound_fields` (all but the nested actor's role).
+_BOUND = (
+    "action", "case", "data", "decision", "holder", "obligations", "policy_hash", "purpose",
+    "recipient", "regime", "rules",
+)  # fmt: skip
+
+
 def record_from_decision(
     decision: Decision,
     *,
@@ -189,25 +230,21 @@ def record_from_decision(
 ) -> DecisionRecord:
     if now.tzinfo is None:
         raise LedgerError("ledger times must be timezone-aware")
-    request = decision.request
-    actor = request.get("actor")
-    # POLICY.md names the field ``actor.role``: nested in a request dict, or flat.
-    role = actor.get("role") if isinstance(actor, Mapping) else request.get("actor.role")
-    actor_role = _text(role)
+    bound = bound_fields(decision, case_id)
     return DecisionRecord(
         time=now,
         actor_id=actor_id,
-        actor_role=actor_role,
+        actor_role=bound["actor.role"],
         actor_org_kind=actor_org_kind,
-        holder=_text(request.get("holder")),
-        action=_text(request.get("action")),
-        purpose=_text(request.get("purpose")),
-        recipient=_text(request.get("recipient")),
+        holder=bound["holder"],
+        action=bound["action"],
+        purpose=bound["purpose"],
+        recipient=bound["recipient"],
         case_id=case_id,
-        categories=tuple(sorted(str(c) for c in decision.categories)),
-        effect=str(decision.effect),
-        obligations=tuple(sorted(str(o) for o in decision.obligations)),
-        rules=tuple(str(rule) for rule in decision.rules),
+        categories=tuple(bound["data"]),
+        effect=bound["decision"],
+        obligations=tuple(bound["obligations"]),
+        rules=tuple(bound["rules"]),
         regime=decision.regime,
         policy_hash=decision.policy_hash,
         salt=secrets.token_hex(16),
@@ -248,15 +285,17 @@ def is_padding(record: Mapping[str, Any]) -> bool:
     return record.get("decision") == PADDING
 
 
-def parse_leaf(leaf: bytes) -> dict[str, Any]:
-    """The record in a stored leaf; LedgerError if the bytes are not a canonical record."""
+def parse_leaf(leaf: bytes, *, encoded_here: bool = False) -> dict[str, Any]:
+    """The record in a stored leaf; LedgerError if the bytes are not a canonical record.
+    ``encoded_here``: the bytes are ones this process's encoder wrote (the sequencer's, kept
+    for :meth:`Ledger.grant`), canonical by construction: not encoded again to check."""
     try:
         value = json.loads(leaf.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LedgerError("a ledger leaf is not a decision record") from exc
     if not isinstance(value, dict) or value.get("v") != RECORD_VERSION:
         raise LedgerError("a ledger leaf is not a decision record of a known version")
-    if canonical_bytes(value) != leaf:
+    if not encoded_here and canonical_bytes(value) != leaf:
         raise LedgerError("a ledger leaf is not in canonical form")
     return value
 

@@ -40,11 +40,16 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Connection
+
 from safereport.errors import LedgerError
+from safereport.ledger import tree
 from safereport.ledger.record import DecisionRecord, encode_records
+from safereport.store.db import write_transaction
 
 if TYPE_CHECKING:
     from safereport.ledger.log import Ledger
@@ -106,6 +111,9 @@ class Sequencer:
         self._closed = False
         self._behind = False  # a batch has committed that no checkpoint covers yet
         self._retry_at = 0.0
+        # The thread's own connection to the ledger's writer engine, kept open between
+        # transactions (see _transaction); only that thread uses it.
+        self._conn: Connection | None = None
         #: Batches committed and records appended by this process (for tests and benchmarks).
         self.batches = 0
         self.appended = 0
@@ -187,6 +195,7 @@ class Sequencer:
             return
         self._pid = os.getpid()
         self._queue, self._nudged = [], []
+        self._conn = None  # a forked child's: its parent's, never used (nor closed) here
         self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
         self._thread.start()
         atexit.register(self.close)  # at exit: finish what is queued, sign over the last batch
@@ -241,12 +250,42 @@ class Sequencer:
             self._sign_alone()
         if self._nudged:
             self._sign_nudged(final=True)
+        self._drop_connection()
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Connection]:
+        """A transaction on the thread's own connection, opened on first use and kept: taking
+        one from the pool for every batch and giving it back (which rolls it back) cost about
+        a quarter of this thread's time (issue 13). After any failure it is closed, and the
+        next transaction opens a new one. ``write``: the log's write lock, as
+        ``engine.begin()`` takes it; else a read (a deferred snapshot on SQLite)."""
+        if self._conn is None:
+            self._conn = self.ledger.writer.connect()
+        conn = self._conn
+        try:
+            if write:
+                with write_transaction(conn):
+                    yield conn
+            else:
+                with conn.begin():
+                    yield conn
+        except BaseException:
+            self._drop_connection()
+            raise
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception as exc:  # already broken: nothing more to give back
+                log.warning("closing the sequencer's connection: %s", exc)
 
     def _commit(self, batch: list[_Waiter]) -> None:
         records = [record for waiter in batch for record in waiter.records]
         encoded = [made for waiter in batch for made in waiter.encoded]
         try:
-            with self.ledger.writer.begin() as conn:
+            with self._transaction() as conn:
                 # First, in the same transaction, sign over the earlier batches: they have
                 # committed, so the checkpoint covers durable entries only; this batch's own
                 # entries are not in it (they are added after). With nothing new to sign, this
@@ -268,7 +307,7 @@ class Sequencer:
     def _sign_alone(self) -> None:
         """Nothing queued: sign over the last batch in a transaction of its own."""
         try:
-            with self.ledger.writer.begin() as conn:
+            with self._transaction() as conn:
                 done = self.ledger.sequence(conn, [])
         except Exception as exc:
             # Still behind: the next batch's transaction tries again and, refused, fails its
@@ -299,7 +338,8 @@ class Sequencer:
     def _sign_nudged(self, *, final: bool = False) -> None:
         """Sign once every nudged entry has committed (or its caller gave up)."""
         try:
-            size = self.ledger.size(writer=True)
+            with self._transaction(write=False) as conn:
+                size = tree.tree_size(conn)
         except Exception as exc:
             log.warning("cannot read the ledger's size: %s", exc)
             return

@@ -10,18 +10,21 @@ writes through an engine of its own, and its writers still queue with the instan
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import OperationalError
 from tests.support.ledger_helpers import make_decision
 
 from safereport.errors import LedgerError
+from safereport.ledger import sequencer as sequencer_module
 from safereport.services.instance import Instance, open_instance
 from safereport.services.setup import init_instance
+from safereport.store.db import make_engine
 
 
 def test_a_batch_commits_while_requests_hold_every_pooled_connection(
@@ -62,7 +65,7 @@ def test_a_batch_commits_while_requests_hold_every_pooled_connection(
 def test_the_sequencer_and_the_instance_share_one_writers_lock(tmp_path: Path) -> None:
     """On SQLite, writers of one process queue on one lock per database file, whichever of
     its engines they write through (SQLite's busy handler alone can starve a writer)."""
-    from safereport.store.db import _writer_lock, make_engine
+    from safereport.store.db import _writer_lock
 
     url = f"sqlite:///{tmp_path / 'one.db'}"
     first, second = make_engine(url), make_engine(url, pool_size=1)
@@ -140,5 +143,34 @@ def test_after_a_failed_batch_the_sequencer_writes_through_a_new_connection(
         assert index == 1  # the failed batch's entry was rolled back
         assert lent[0] == 1
         assert ledger.verify().size == 2  # raises if the stored tree does not hold
+    finally:
+        instance.close()
+
+
+def test_a_connection_kept_idle_is_checked_before_the_next_batch(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool pings a PostgreSQL connection as it lends it (``pool_pre_ping``); a connection
+    the sequencer keeps is not lent again under load, so after it has been idle a while it is
+    given back and taken again. A database restarted while the log was quiet (here: every
+    server process of the database ended) then fails no request's batch."""
+    monkeypatch.setattr(sequencer_module, "IDLE_RECONNECT", 0.05)
+    instance = _instance(db_url, tmp_path, monkeypatch)
+    ledger = instance.ledger
+    try:
+        ledger.commit(make_decision(), actor_id="a", case_id="c")
+        lent = _checkouts(ledger.writer)
+        if db_url.startswith("postgresql"):
+            admin = make_engine(db_url, pool=False)
+            with admin.connect() as conn:
+                ended = conn.execute(text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )).scalar()
+            admin.dispose()
+            assert ended  # the sequencer's own among them
+        time.sleep(0.2)
+        assert ledger.commit(make_decision(), actor_id="b", case_id="c") == 1
+        assert lent[0] == 1
     finally:
         instance.close()

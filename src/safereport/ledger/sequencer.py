@@ -54,7 +54,7 @@ from safereport.store.db import write_transaction
 if TYPE_CHECKING:
     from safereport.ledger.log import Ledger
 
-__all__ = ["MAX_BATCH", "MAX_WAIT", "SIGN_WAIT", "Sequencer"]
+__all__ = ["IDLE_RECONNECT", "MAX_BATCH", "MAX_WAIT", "SIGN_WAIT", "Sequencer"]
 
 log = logging.getLogger("safereport.ledger")
 
@@ -76,6 +76,9 @@ SIGN_WAIT = 0.02
 #: How long a nudge waits for the caller's transaction to commit before giving up (seconds).
 _NUDGE_PATIENCE = 5.0
 _NUDGE_POLL = 0.005
+#: A connection the sequencer kept that has been idle this long is given back to the pool and
+#: taken again before its next transaction (seconds): the pool then checks it is alive.
+IDLE_RECONNECT = 1.0
 #: After a refusal to sign, how long an idle sequencer waits before it tries again (seconds).
 _RETRY_PAUSE = 1.0
 
@@ -114,6 +117,7 @@ class Sequencer:
         # The thread's own connection to the ledger's writer engine, kept open between
         # transactions (see _transaction); only that thread uses it.
         self._conn: Connection | None = None
+        self._used_at = 0.0
         #: Batches committed and records appended by this process (for tests and benchmarks).
         self.batches = 0
         self.appended = 0
@@ -259,6 +263,11 @@ class Sequencer:
         a quarter of this thread's time (issue 13). After any failure it is closed, and the
         next transaction opens a new one. ``write``: the log's write lock, as
         ``engine.begin()`` takes it; else a read (a deferred snapshot on SQLite)."""
+        now = time.monotonic()
+        if self._conn is not None and now - self._used_at > IDLE_RECONNECT:
+            # Idle a while: given back and taken again, so the pool checks it is still alive
+            # (PostgreSQL's ``pool_pre_ping``: a database restarted meanwhile fails no batch).
+            self._drop_connection()
         if self._conn is None:
             self._conn = self.ledger.writer.connect()
         conn = self._conn
@@ -272,6 +281,8 @@ class Sequencer:
         except BaseException:
             self._drop_connection()
             raise
+        finally:
+            self._used_at = time.monotonic()
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None

@@ -576,9 +576,8 @@ def test_a_record_that_cannot_be_encoded_fails_as_a_ledger_error(
 
 def test_a_caller_waits_for_its_batch_on_a_lock_the_sequencer_releases() -> None:
     """The waiter blocks until its batch is finished, and not a moment longer; finished
-    before it waits, it does not block at all (issue 13: it waited on a threading.Event,
-    whose Python-level Condition held the interpreter lock about a quarter of the time it was
-    held with 32 writers)."""
+    before it waits, it does not block at all (issue 13: it waited on a threading.Event, a
+    Condition written in Python; with a plain lock 32 writers append about a tenth faster)."""
     early = _Waiter([])
     early.finish()
     early.wait()  # finished already: returns at once

@@ -27,15 +27,20 @@ from safereport.services.setup import init_instance
 from safereport.store.db import make_engine
 
 
-def test_a_batch_commits_while_requests_hold_every_pooled_connection(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _instance(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Instance:
+    """A new instance on ``db_url`` (SQLite: in the instance folder), opened."""
     database_url = db_url if db_url.startswith("postgresql") else None
     monkeypatch.delenv("SAFEREPORT_DATABASE_URL", raising=False)
     if database_url:
         monkeypatch.setenv("SAFEREPORT_DATABASE_URL", database_url)
     init_instance(tmp_path / "instance", database_url=database_url)
-    instance = open_instance(tmp_path / "instance")
+    return open_instance(tmp_path / "instance")
+
+
+def test_a_batch_commits_while_requests_hold_every_pooled_connection(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance = _instance(db_url, tmp_path, monkeypatch)
     pool = instance.engine.pool
     capacity = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
     done = threading.Event()
@@ -76,15 +81,6 @@ def test_the_sequencer_and_the_instance_share_one_writers_lock(tmp_path: Path) -
     finally:
         for engine in (first, second, other):
             engine.dispose()
-
-
-def _instance(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Instance:
-    database_url = db_url if db_url.startswith("postgresql") else None
-    monkeypatch.delenv("SAFEREPORT_DATABASE_URL", raising=False)
-    if database_url:
-        monkeypatch.setenv("SAFEREPORT_DATABASE_URL", database_url)
-    init_instance(tmp_path / "instance", database_url=database_url)
-    return open_instance(tmp_path / "instance")
 
 
 def _checkouts(engine: Engine) -> list[int]:

@@ -204,19 +204,19 @@ def bound_fields(decision: Decision, case_id: str | None) -> dict[str, Any]:
     }
 
 
+#: The leaf's own fields among :func:`bound_fields` (all but the nested actor's role).
+_BOUND = (
+    "action", "case", "data", "decision", "holder", "obligations", "policy_hash", "purpose",
+    "recipient", "regime", "rules",
+)  # fmt: skip
+
+
 def leaf_bound_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`bound_fields` as a parsed leaf holds them."""
     fields = {name: record.get(name) for name in _BOUND}
     actor = record.get("actor")
     fields["actor.role"] = actor.get("role") if isinstance(actor, Mapping) else None
     return fields
-
-
-#: The leaf's own fields among :func:`bound_fields` (all but the nested actor's role).
-_BOUND = (
-    "action", "case", "data", "decision", "holder", "obligations", "policy_hash", "purpose",
-    "recipient", "regime", "rules",
-)  # fmt: skip
 
 
 def record_from_decision(

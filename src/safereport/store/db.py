@@ -111,6 +111,10 @@ def _begun(conn: Connection) -> RootTransaction:
         _BEGINNING_WRITE.on = False
 
 
+#: Where a SQLite engine keeps its writers' lock (:func:`_writer_lock`).
+_WRITERS = "_safereport_writers"
+
+
 def _begin_for_write(engine: Engine) -> Any:
     """``engine.begin`` that marks its connection as a writer before the transaction starts.
 
@@ -131,16 +135,11 @@ def _begin_for_write(engine: Engine) -> Any:
     return begin
 
 
-#: Where a SQLite engine keeps its writers' lock (:func:`_writer_lock`).
-_WRITERS = "_safereport_writers"
-
-
 @contextmanager
 def write_transaction(conn: Connection) -> Iterator[Connection]:
-    """A write transaction on ``conn``, a connection its owner keeps open, begun and queued as
-    ``engine.begin()`` begins and queues one (the ledger's sequencer keeps one connection for
-    all its batches: taking one from the pool and giving it back, which rolls it back, cost
-    about a quarter of that thread's time; issue 13). On PostgreSQL, ``conn.begin()``."""
+    """A write transaction on ``conn``, a connection its owner keeps open (the ledger's
+    sequencer), begun and queued as ``engine.begin()`` begins and queues one. On PostgreSQL,
+    ``conn.begin()``."""
     writers: threading.RLock | None = getattr(conn.engine, _WRITERS, None)
     if writers is None:
         with conn.begin():

@@ -122,7 +122,7 @@ def test_concurrent_requests_share_one_batch(
     assert calls, "the batch never reached the append"
     others = threading.Thread(target=_commit_from_threads, args=(ledger, 10))
     others.start()
-    while sum(len(w.records) for w in ledger.sequencer._queue) < 10:
+    while sum(w.count for w in ledger.sequencer._queue) < 10:
         time.sleep(0.001)
     release.set()
     first.join()
@@ -558,9 +558,8 @@ def test_the_copy_beside_the_key_is_written_at_most_every_interval_and_ends_newe
 def test_a_record_that_cannot_be_encoded_fails_as_a_ledger_error(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Leaves are encoded in the caller's thread before they queue; a record that cannot be
-    encoded fails there exactly as a failed batch does (a LedgerError: nothing opens), and
-    nothing is appended."""
+    """A record that cannot be encoded fails its request exactly as a failed batch does (a
+    LedgerError: nothing opens), and nothing is appended."""
     from safereport.ledger.record import DecisionRecord
 
     def unencodable(self: DecisionRecord) -> tuple[bytes, str]:
@@ -578,11 +577,11 @@ def test_a_caller_waits_for_its_batch_on_a_lock_the_sequencer_releases() -> None
     """The waiter blocks until its batch is finished, and not a moment longer; finished
     before it waits, it does not block at all (issue 13: it waited on a threading.Event, a
     Condition written in Python; with a plain lock 32 writers append about a tenth faster)."""
-    early = _Waiter([])
+    early = _Waiter(list, 0)
     early.finish()
     early.wait()  # finished already: returns at once
 
-    waiter = _Waiter([])
+    waiter = _Waiter(list, 0)
     woken = threading.Event()
 
     def caller() -> None:
@@ -597,3 +596,148 @@ def test_a_caller_waits_for_its_batch_on_a_lock_the_sequencer_releases() -> None
     assert woken.wait(10)
     thread.join(10)
     assert waiter.indices == [7]
+
+
+def _queued(ledger: Ledger, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while sum(w.count for w in ledger.sequencer._queue) < count:
+        assert time.monotonic() < deadline, "the requests never queued"
+        time.sleep(0.001)
+
+
+def _first_batch_held(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> tuple[threading.Thread, list[Any], threading.Event]:
+    """A first request whose batch waits in its append for the returned event (so that
+    others queue behind it): its thread, what it returns, the event."""
+    release, reached = threading.Event(), threading.Event()
+    original = ledger._append
+
+    def held(conn: Connection, records: Any, *args: Any) -> Any:
+        if not reached.is_set():
+            reached.set()
+            release.wait(30)
+        return original(conn, records, *args)
+
+    monkeypatch.setattr(ledger, "_append", held)
+    thread, got = _in_thread(ledger.commit, make_decision(), actor_id="a", case_id="c")
+    assert reached.wait(30), "the first batch never reached its append"
+    return thread, got, release
+
+
+def _in_thread(call: Any, *args: Any, **kwargs: Any) -> tuple[threading.Thread, list[Any]]:
+    """``call`` in a thread of its own; the list gets what it returned or raised."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(call(*args, **kwargs))
+        except Exception as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_a_batch_s_callers_wake_as_the_next_batch_goes_to_the_disk(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the next batch queued, a committed batch's callers are woken after the sequencer
+    has done that batch's work and before its commit, not before that work (woken earlier,
+    their threads ran while it worked and it waited for the interpreter lock after each
+    statement: issue 13). With nothing queued they are woken at once."""
+    events: list[tuple[str, Any]] = []
+    sequence, finish = ledger.sequence, _Waiter.finish
+
+    def sequencing(conn: Connection, records: Any, *args: Any) -> Any:
+        events.append(("sequence", len(records)))
+        return sequence(conn, records, *args)
+
+    def finishing(waiter: _Waiter) -> None:
+        events.append(("woken", tuple(waiter.indices)))
+        finish(waiter)
+
+    monkeypatch.setattr(ledger, "sequence", sequencing)
+    monkeypatch.setattr(_Waiter, "finish", finishing)
+    event.listen(ledger.writer, "commit", lambda conn: events.append(("commit", None)))
+    first, got, release = _first_batch_held(ledger, monkeypatch)
+    second, got_second = _in_thread(ledger.commit, make_decision(), actor_id="b", case_id="c")
+    _queued(ledger, 1)
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert got == [0] and got_second == [1]
+    batches = [e for e in events if e[0] != "sequence" or e[1] > 0]  # not the lone signing
+    assert batches[:6] == [
+        ("sequence", 1), ("commit", None),  # the first batch is durable...
+        ("sequence", 1), ("woken", (0,)),  # ...its caller wakes once the second is ready
+        ("commit", None), ("woken", (1,)),  # nothing queued after it: woken at once
+    ]
+
+
+def test_a_failed_batch_still_wakes_the_committed_batch_before_it(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch before is durable whatever happens to the next: its callers get their
+    indices, the failed batch's callers the error."""
+    first, got, release = _first_batch_held(ledger, monkeypatch)
+    sequence = ledger.sequence
+
+    def failing(conn: Connection, records: Any, *args: Any) -> Any:
+        if any(r.actor_id == "b" for r in records):
+            raise RuntimeError("disk full")
+        return sequence(conn, records, *args)
+
+    monkeypatch.setattr(ledger, "sequence", failing)
+    second, got_second = _in_thread(ledger.commit, make_decision(), actor_id="b", case_id="c")
+    _queued(ledger, 1)
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert got == [0]
+    assert len(got_second) == 1 and isinstance(got_second[0], LedgerError)
+    assert "RuntimeError" in str(got_second[0])
+    assert ledger.size() == 1
+
+
+def test_records_are_made_in_the_sequencer_s_thread(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller queues and sleeps; the sequencer makes, encodes and hashes the records, so a
+    woken caller holds the interpreter lock as briefly as it can (issue 13)."""
+    from safereport.ledger import log as ledger_log
+
+    made_in: list[str] = []
+    original = ledger_log.record_from_decision
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        made_in.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ledger_log, "record_from_decision", recording)
+    ledger.commit(make_decision(), actor_id="u", case_id="c")
+    ledger.commit_many([make_decision(), make_decision()], actor_id="u", case_id="c")
+    assert made_in == ["ledger-sequencer"] * 3
+
+
+def test_a_record_that_cannot_be_made_fails_its_request_alone(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made in the sequencer's thread, a record that cannot be made (here: a time without a
+    zone) fails its own request with a LedgerError; the others in its batch are appended."""
+    from datetime import datetime
+
+    first, got, release = _first_batch_held(ledger, monkeypatch)
+    bad, got_bad = _in_thread(ledger.commit, make_decision(), actor_id="b", case_id="c",
+                              now=datetime(2026, 12, 2, 12, 0))  # naive: refused
+    good, got_good = _in_thread(ledger.commit, make_decision(), actor_id="g", case_id="c")
+    _queued(ledger, 2)
+    release.set()
+    for thread in (first, bad, good):
+        thread.join(30)
+    assert got == [0] and got_good == [1]
+    assert len(got_bad) == 1 and isinstance(got_bad[0], LedgerError)
+    assert "timezone-aware" in str(got_bad[0])
+    with ledger.engine.connect() as conn:
+        assert _actors(conn) == {0: "a", 1: "g"}

@@ -297,16 +297,10 @@ class Ledger:
         detail: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> int:
-        """Record ``decision`` through the sequencer; returns once durable and signed over."""
-        record = record_from_decision(
-            decision,
-            actor_id=actor_id,
-            case_id=case_id,
-            actor_org_kind=actor_org_kind,
-            detail=detail,
-            now=now or datetime.now(UTC),
-        )
-        return self.sequencer.append([record])[0]
+        """Record ``decision`` through the sequencer; returns once durable and signed over.
+        The record is made (at this moment's time) by the sequencer's thread."""
+        return self.commit_many([decision], actor_id=actor_id, case_id=case_id,
+                                actor_org_kind=actor_org_kind, detail=detail, now=now)[0]
 
     def commit_many(
         self,
@@ -316,22 +310,27 @@ class Ledger:
         case_id: str | None,
         actor_org_kind: str | None = None,
         detail: Mapping[str, str] | None = None,
+        now: datetime | None = None,
     ) -> list[int]:
         """:meth:`commit` for several decisions of one actor about one case: one submission to
         the sequencer, so they share a batch (one transaction, one fsync, one wait)."""
-        now = datetime.now(UTC)
-        records = [
-            record_from_decision(
-                decision,
-                actor_id=actor_id,
-                case_id=case_id,
-                actor_org_kind=actor_org_kind,
-                detail=detail,
-                now=now,
-            )
-            for decision in decisions
-        ]
-        return self.sequencer.append(records)
+        when = now or datetime.now(UTC)
+        made = list(decisions)
+
+        def records() -> list[DecisionRecord]:
+            return [
+                record_from_decision(
+                    decision,
+                    actor_id=actor_id,
+                    case_id=case_id,
+                    actor_org_kind=actor_org_kind,
+                    detail=detail,
+                    now=when,
+                )
+                for decision in made
+            ]
+
+        return self.sequencer.submit(records, len(made))
 
     def on_checkpoint(self, hook: CheckpointHook) -> None:
         """Call ``hook(note)`` after each checkpoint this process signs and commits.

@@ -40,7 +40,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -48,7 +48,7 @@ from sqlalchemy import Connection
 
 from safereport.errors import LedgerError
 from safereport.ledger import tree
-from safereport.ledger.record import DecisionRecord, encode_records
+from safereport.ledger.record import DecisionRecord, Encoded, encode_records
 from safereport.store.db import write_transaction
 
 if TYPE_CHECKING:
@@ -86,22 +86,39 @@ _RETRY_PAUSE = 1.0
 class _Waiter:
     """One caller's records, and the caller waiting for their batch.
 
+    The records are built (``make``), encoded and hashed by the sequencer's thread when it
+    takes the batch, not by the caller's: every thread that runs Python takes turns at the
+    interpreter lock, and a caller woken from its batch holds it for as little as it can (it
+    queues and sleeps again) while the sequencer's next batch is on the disk. Built by each
+    caller, the records made the sequencer wait for the lock after that commit, behind every
+    caller of the batch before: durable appends from 32 writers were about a tenth faster
+    built here (issue 13; docs/ledger.md).
+
     The caller waits on a plain lock, taken at creation and released by the sequencer once
     the batch is done (:meth:`finish`), not on a ``threading.Event``: an Event is a Condition
     written in Python, whose making, waiting and setting run under the interpreter lock that
     every writer and the sequencer share; a lock waits in C. Durable appends from 32 writers
     were about a tenth faster so (issue 13; docs/ledger.md)."""
 
-    __slots__ = ("_done", "encoded", "error", "indices", "records")
+    __slots__ = ("_done", "count", "encoded", "error", "indices", "make", "records")
 
-    def __init__(self, records: list[DecisionRecord]) -> None:
-        self.records = records
-        # Made by the caller's thread, not the sequencer's (see Sequencer.append).
-        self.encoded = encode_records(records)
+    def __init__(self, make: Callable[[], Sequence[DecisionRecord]], count: int) -> None:
+        self.make = make
+        self.count = count
+        self.records: list[DecisionRecord] = []
+        self.encoded: list[Encoded] = []
         self._done = threading.Lock()
         self._done.acquire()
         self.indices: list[int] = []
         self.error: BaseException | None = None
+
+    def build(self) -> None:
+        """The records, their leaves and their hashes (in the sequencer's thread)."""
+        records = list(self.make())
+        if len(records) != self.count:
+            raise LedgerError(f"{len(records)} records made where {self.count} were queued")
+        self.encoded = encode_records(records)
+        self.records = records
 
     def wait(self) -> None:
         """Block until :meth:`finish` (at once if it has been called)."""
@@ -130,6 +147,9 @@ class Sequencer:
         self._pid = 0
         self._closed = False
         self._behind = False  # a batch has committed that no checkpoint covers yet
+        # A committed batch whose callers are woken just before the next batch commits, or
+        # at once when nothing else is queued (see _commit).
+        self._held: tuple[list[_Waiter], list[int]] | None = None
         self._retry_at = 0.0
         # The thread's own connection to the ledger's writer engine, kept open between
         # transactions (see _transaction); only that thread uses it.
@@ -142,19 +162,18 @@ class Sequencer:
     # -- callers ---------------------------------------------------------------------------
 
     def append(self, records: Sequence[DecisionRecord]) -> list[int]:
-        """Append ``records``; return their indices once they are durable and signed over.
+        """Append ``records``; return their indices once they are durable and signed over."""
+        made = list(records)
+        return self.submit(lambda: made, len(made))
 
-        The records' leaves are encoded and hashed here, in the caller's thread, before they
-        are queued: every batch goes through the one sequencer thread, and this work can run
-        while that thread waits on the disk."""
-        try:
-            waiter = _Waiter(list(records))
-        except Exception as exc:  # a record that cannot be written: as a failed batch would
-            raise LedgerError(
-                f"the ledger could not record the decision ({exc.__class__.__name__})"
-            ) from exc
-        if not waiter.records:
+    def submit(self, make: Callable[[], Sequence[DecisionRecord]], count: int) -> list[int]:
+        """Append the ``count`` records ``make`` returns (called in the sequencer's thread,
+        see :class:`_Waiter`); return their indices once they are durable and signed over.
+        If ``make`` raises, or a record cannot be encoded, this request fails as a failed
+        batch does (a LedgerError: nothing opens) and the others in its batch do not."""
+        if count <= 0:
             return []
+        waiter = _Waiter(make, count)
         with self._cond:
             self._start()
             self._queue.append(waiter)
@@ -224,6 +243,8 @@ class Sequencer:
     def _take(self) -> tuple[list[_Waiter], bool]:
         """Wait for work; return a batch of waiters and whether a nudge is due."""
         with self._cond:
+            if not self._queue or self.max_wait > 0:
+                self._wake_held()  # nothing (else) to do first: its callers go on now
             while not self._queue and not self._closed:
                 if self._behind:
                     pause = self._retry_at - time.monotonic()
@@ -240,7 +261,7 @@ class Sequencer:
             if self._queue and self.max_wait > 0:
                 deadline = time.monotonic() + self.max_wait
                 while (
-                    sum(len(w.records) for w in self._queue) < self.max_batch
+                    sum(w.count for w in self._queue) < self.max_batch
                     and not self._closed
                     and (left := deadline - time.monotonic()) > 0
                 ):
@@ -248,11 +269,11 @@ class Sequencer:
             batch: list[_Waiter] = []
             count = 0
             while self._queue and (
-                not batch or count + len(self._queue[0].records) <= self.max_batch
+                not batch or count + self._queue[0].count <= self.max_batch
             ):
                 waiter = self._queue.pop(0)
                 batch.append(waiter)
-                count += len(waiter.records)
+                count += waiter.count
             return batch, bool(self._nudged)
 
     def _run(self) -> None:
@@ -267,6 +288,7 @@ class Sequencer:
             with self._cond:
                 if self._closed and not self._queue:
                     break
+        self._wake_held()
         if self._behind:
             self._sign_alone()
         if self._nudged:
@@ -310,6 +332,9 @@ class Sequencer:
                 log.warning("closing the sequencer's connection: %s", exc)
 
     def _commit(self, batch: list[_Waiter]) -> None:
+        batch = self._built(batch)
+        if not batch:
+            return
         records = [record for waiter in batch for record in waiter.records]
         encoded = [made for waiter in batch for made in waiter.encoded]
         try:
@@ -320,7 +345,15 @@ class Sequencer:
                 # still checks the stored tree against the last signed checkpoint: a log whose
                 # signed history was edited appends nothing more.
                 done = self.ledger.sequence(conn, records, encoded)
+                # The batch before is durable since its own commit; its callers are woken
+                # only now, as this batch goes to the disk: woken earlier, their threads
+                # would run while this one does its work above, and it would wait for the
+                # interpreter lock after each of its statements (the lock passes among
+                # many runnable threads before it comes back). Durable appends from 32
+                # writers were about twice as fast so (issue 13; docs/ledger.md).
+                self._wake_held()
         except Exception as exc:  # every waiter learns it; nothing of theirs opens
+            self._wake_held()  # durable all the same
             log.error("a ledger batch of %d entries failed: %s", len(records), exc)
             self._release(batch, error=exc)
             return
@@ -329,8 +362,29 @@ class Sequencer:
         self._behind = True  # this batch is durable; the next transaction signs over it
         self._retry_at = time.monotonic() + SIGN_WAIT  # ...if it comes soon, else alone
         self.ledger.sequenced(done)  # the very bytes written, not encoded again
-        self._release(batch, indices=list(range(done.first, done.end)))
+        self._held = (batch, list(range(done.first, done.end)))
         self.ledger.signed(done.signed, wait=False)
+
+    @staticmethod
+    def _built(batch: list[_Waiter]) -> list[_Waiter]:
+        """The batch's waiters whose records could be made and encoded; the others fail."""
+        built = []
+        for waiter in batch:
+            try:
+                waiter.build()
+            except Exception as exc:  # this request's own records: it alone fails
+                log.error("a ledger record could not be made: %s", exc)
+                waiter.error = exc
+                waiter.finish()
+                continue
+            built.append(waiter)
+        return built
+
+    def _wake_held(self) -> None:
+        """Wake the callers of the last committed batch, if they still wait."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._release(held[0], indices=held[1])
 
     def _sign_alone(self) -> None:
         """Nothing queued: sign over the last batch in a transaction of its own."""

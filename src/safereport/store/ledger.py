@@ -44,7 +44,8 @@ __all__ = [
 ]
 
 #: A 64-bit key that on SQLite is the table's rowid (``INTEGER PRIMARY KEY``): a ``BIGINT``
-#: key there is a second b-tree that every append also writes (issue 13, migration 0021).
+#: key there is a second b-tree that every append also writes (issue 13, migrations 0021 and
+#: 0022).
 RowKey = BigInteger().with_variant(Integer(), "sqlite")
 
 ledger_entries = Table(
@@ -83,7 +84,7 @@ ledger_nodes = Table(
 ledger_checkpoints = Table(
     "ledger_checkpoints",
     metadata,
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("size", RowKey, primary_key=True, autoincrement=False),  # one per batch: 0022
     Column("root", LargeBinary(32), nullable=False),
     Column("note", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

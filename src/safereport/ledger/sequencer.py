@@ -9,7 +9,10 @@ the database's one writer; on PostgreSQL the transaction-scoped advisory lock
 at a time is the log's leader, and indices stay 0..n-1 without gaps or duplicates. The
 transaction commits (SQLite ``synchronous=FULL``, PostgreSQL ``synchronous_commit=on``: the
 commit is on disk) and only then are the waiting requests released with their indices:
-**acknowledged means durable**. The caller still asks :meth:`Ledger.grant`, which reads the
+**acknowledged means durable**. (At once if nothing else is queued; if the next batch is,
+as that batch goes to the disk, so that their threads run while the sequencer waits on it.)
+The records themselves are made, encoded and hashed by the sequencer's thread, not by the
+callers' (see :class:`_Waiter`). The caller still asks :meth:`Ledger.grant`, which reads the
 entry back from a fresh connection, before the vault opens anything (I1).
 
 **A signed checkpoint per batch.** The next transaction the sequencer runs begins by signing

@@ -237,7 +237,7 @@ class Sequencer:
         if self._thread is not None and self._pid == os.getpid():
             return
         self._pid = os.getpid()
-        self._queue, self._nudged = [], []
+        self._queue, self._nudged, self._held = [], [], None
         self._conn = None  # a forked child's: its parent's, never used (nor closed) here
         self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
         self._thread.start()
@@ -336,7 +336,8 @@ class Sequencer:
 
     def _commit(self, batch: list[_Waiter]) -> None:
         batch = self._built(batch)
-        if not batch:
+        if not batch:  # every request in it failed: nothing to commit
+            self._wake_held()
             return
         records = [record for waiter in batch for record in waiter.records]
         encoded = [made for waiter in batch for made in waiter.encoded]

@@ -354,7 +354,7 @@ class Sequencer:
                 # would run while this one does its work above, and it would wait for the
                 # interpreter lock after each of its statements (the lock passes among
                 # many runnable threads before it comes back). Durable appends from 32
-                # writers were about twice as fast so (issue 13; docs/ledger.md).
+                # writers were about a third faster so (issue 13; docs/ledger.md).
                 self._wake_held()
         except Exception as exc:  # every waiter learns it; nothing of theirs opens
             self._wake_held()  # durable all the same

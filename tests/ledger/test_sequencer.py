@@ -122,8 +122,7 @@ def test_concurrent_requests_share_one_batch(
     assert calls, "the batch never reached the append"
     others = threading.Thread(target=_commit_from_threads, args=(ledger, 10))
     others.start()
-    while sum(w.count for w in ledger.sequencer._queue) < 10:
-        time.sleep(0.001)
+    _queued(ledger, 10)
     release.set()
     first.join()
     others.join()

@@ -1,6 +1,6 @@
 """Group commit: decisions from concurrent requests appended in batches, one fsync per batch.
 
-A request that wants to open data hands its decision record to :meth:`Sequencer.append` and
+A request that wants to open data hands its decision to :meth:`Sequencer.submit` and
 blocks. One thread per process (the sequencer) takes whatever is queued, up to
 :data:`MAX_BATCH` records (waiting at most :data:`MAX_WAIT` seconds for more once the first
 has arrived), and appends them in **one** write transaction: on SQLite ``BEGIN IMMEDIATE``,
@@ -163,11 +163,6 @@ class Sequencer:
         self.appended = 0
 
     # -- callers ---------------------------------------------------------------------------
-
-    def append(self, records: Sequence[DecisionRecord]) -> list[int]:
-        """Append ``records``; return their indices once they are durable and signed over."""
-        made = list(records)
-        return self.submit(lambda: made, len(made))
 
     def submit(self, make: Callable[[], Sequence[DecisionRecord]], count: int) -> list[int]:
         """Append the ``count`` records ``make`` returns (called in the sequencer's thread,

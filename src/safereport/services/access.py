@@ -48,6 +48,7 @@ from safereport.services.instance import Instance
 from safereport.store.cases import case_facts
 from safereport.store.provenance import standing_consent, victim_request_stands
 from safereport.vault.blind import BlindKind
+from safereport.vault.vault import OpenedFields
 
 __all__ = [
     "Actor",
@@ -438,10 +439,27 @@ def _open(
     fulfilled: frozenset[Obligation] = frozenset(),
 ) -> CaseAccess:
     """After the entry of ``decision`` committed at ``index``: mint the Grant, then open."""
+    grant = _grant(instance, actor, case_id, decision, index, fulfilled)
+    opened = _open_granted(instance, actor, case_id, [(grant, names)])[0]
+    if isinstance(opened, AccessDenied):
+        raise opened
+    return opened
+
+
+def _grant(
+    instance: Instance,
+    actor: Actor,
+    case_id: str,
+    decision: Decision,
+    index: int,
+    fulfilled: frozenset[Obligation] = frozenset(),
+) -> Grant:
+    """The Grant for ``decision``, whose entry committed at ``index``; AccessDenied (recorded
+    when the decision allowed) if there is none."""
     if not decision.allowed:
         raise _denied(decision)
     try:
-        grant = instance.ledger.grant(decision, index, case_id, fulfilled)
+        return instance.ledger.grant(decision, index, case_id, fulfilled)
     except (AccessDenied, LedgerError) as exc:
         # Allowed, but no Grant (an obligation unmet, the entry unreadable): nothing opens, and
         # the refusal is a denial on record, not only an exception.
@@ -449,16 +467,40 @@ def _open(
         if isinstance(exc, AccessDenied):
             raise
         raise AccessDenied("access denied: the decision could not be confirmed") from exc
+
+
+def _open_granted(
+    instance: Instance,
+    actor: Actor,
+    case_id: str,
+    granted: Sequence[tuple[Grant, Sequence[CaseField]]],
+) -> list[CaseAccess | AccessDenied]:
+    """Open each grant's fields, in order, from one read of the case (:meth:`Vault.open_parts`).
+    A part the vault cannot open opens nothing: its decision is recorded as a denial
+    (``vault_error``) and it comes back as its AccessDenied; the others still open."""
     try:
         with instance.engine.connect() as conn:
-            opened = instance.vault.open_fields(conn, grant, case_id, list(names))
-    except VaultError as exc:
-        log.warning("vault refused to open case data (ledger index %d)", index)
-        # Recorded as a denial: nothing was released (the earlier version appended the allowing
-        # decision again, so the ledger showed two allows for a read that returned nothing).
-        record_failure(instance, actor, case_id, decision, "vault_error")
-        raise AccessDenied("access denied: the protected data could not be opened") from exc
-    return CaseAccess(decision, grant, dict(opened.values), dict(opened.withheld))
+            opened: Sequence[OpenedFields | VaultError] = instance.vault.open_parts(
+                conn, case_id, [(grant, list(names)) for grant, names in granted]
+            )
+    except VaultError as exc:  # the case as a whole: every part fails
+        opened = [exc] * len(granted)
+    results: list[CaseAccess | AccessDenied] = []
+    for (grant, _), fields in zip(granted, opened, strict=True):
+        if isinstance(fields, VaultError):
+            log.warning("vault refused to open case data (ledger index %d)", grant.ledger_index)
+            # Recorded as a denial: nothing was released (the earlier version appended the
+            # allowing decision again, so the ledger showed two allows for a read that returned
+            # nothing).
+            record_failure(instance, actor, case_id, grant.decision, "vault_error")
+            denied = AccessDenied("access denied: the protected data could not be opened")
+            denied.__cause__ = fields
+            results.append(denied)
+        else:
+            results.append(
+                CaseAccess(grant.decision, grant, dict(fields.values), dict(fields.withheld))
+            )
+    return results
 
 
 @dataclass(frozen=True)
@@ -498,13 +540,18 @@ def access_case_parts(
             for part in parts
         ]
     indices = instance.ledger.commit_many(decisions, **entry)
-    results: list[CaseAccess | AccessDenied] = []
+    results: list[CaseAccess | AccessDenied | None] = []
+    granted: list[tuple[Grant, Sequence[CaseField]]] = []
     for part, decision, index in zip(parts, decisions, indices, strict=True):
         try:
-            results.append(_open(instance, actor, case_id, decision, index, part.fields))
+            granted.append((_grant(instance, actor, case_id, decision, index), part.fields))
         except AccessDenied as exc:
             results.append(exc)
-    return results
+        else:
+            results.append(None)  # opened below, with the other allowed parts
+    # The allowed parts open together, from one read of the case.
+    opened = iter(_open_granted(instance, actor, case_id, granted) if granted else ())
+    return [next(opened) if result is None else result for result in results]
 
 
 # ---- writes ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,12 +211,37 @@ class Vault:
         names: Iterable[CaseField] | None = None,
     ) -> OpenedFields:
         """The case's fields the grant covers; the rest withheld with a reason."""
-        _check_grant(grant, case_id)
-        try:
-            wanted = None if names is None else sorted({CaseField(n).value for n in names})
-        except ValueError as exc:
-            raise InvalidInput("unknown case field") from exc
-        key_row, stored = rows.read_fields_and_key(conn, case_id, wanted)
+        opened = self.open_parts(conn, case_id, [(grant, names)])[0]
+        if isinstance(opened, VaultError):
+            raise opened
+        return opened
+
+    def open_parts(
+        self,
+        conn: Connection,
+        case_id: str,
+        parts: Sequence[tuple[Grant, Iterable[CaseField] | None]],
+    ) -> list[OpenedFields | VaultError]:
+        """:meth:`open_fields` for several grants on one case (a page's parts, each decided and
+        recorded apart), in order: each part opens what its own grant covers and withholds the
+        rest, exactly as alone, or is the VaultError that stopped it (a field of its own that
+        fails to open fails that part only). The case's fields and key are read once, and the
+        key unwrapped once, for them all (a case page read them once per part: issue 13). A
+        failure that concerns the whole case (its rows, its key) raises."""
+        checked = []
+        for grant, names in parts:
+            _check_grant(grant, case_id)
+            try:
+                wanted = None if names is None else {CaseField(n).value for n in names}
+            except ValueError as exc:
+                raise InvalidInput("unknown case field") from exc
+            checked.append((grant, wanted))
+        union: set[str] | None = set()
+        for _, wanted in checked:
+            union = None if wanted is None or union is None else union | wanted
+        key_row, stored = rows.read_fields_and_key(
+            conn, case_id, None if union is None else sorted(union)
+        )
         if not stored:
             # No fields: a case that holds none, or a shredded one (its ciphertext is deleted
             # with its key). The second is a failure to open, like any other.
@@ -224,27 +249,36 @@ class Vault:
             if gone is not None and gone.destroyed_at is not None:
                 with self._opaque("open_fields", case_id):
                     raise VaultError()
-        opened = OpenedFields(case_id)
-        to_open = []
         with self._opaque("open_fields", case_id):  # a stored name outside the closed set
-            for name, version, token in stored:
-                case_field = CaseField(name)
+            fields = [(CaseField(name), version, token) for name, version, token in stored]
+        key: DataKey | None = None
+        results: list[OpenedFields | VaultError] = []
+        for grant, wanted in checked:
+            opened = OpenedFields(case_id)
+            to_open = []
+            for case_field, version, token in fields:
+                if wanted is not None and case_field.value not in wanted:
+                    continue
                 category = category_of(case_field)
                 if category in grant.categories:
                     to_open.append((case_field, version, token))
                 else:
                     opened.withheld[case_field] = _withheld_reason(grant, category).value
-        if not to_open:
-            return opened
-        with self._opaque("open_fields", case_id):
-            key = self._unwrap(case_id, key_row)
-            if any(version != key.version for _, version, _ in to_open):
-                raise VaultError()
-            texts = key.open_fields([(name, token) for name, _, token in to_open])
-        opened.values.update(
-            (name, value) for (name, _, _), value in zip(to_open, texts, strict=True)
-        )
-        return opened
+            if to_open:
+                try:
+                    with self._opaque("open_fields", case_id):
+                        key = key or self._unwrap(case_id, key_row)
+                        if any(version != key.version for _, version, _ in to_open):
+                            raise VaultError()
+                        texts = key.open_fields([(name, token) for name, _, token in to_open])
+                except VaultError as exc:
+                    results.append(exc)
+                    continue
+                opened.values.update(
+                    (name, text) for (name, _, _), text in zip(to_open, texts, strict=True)
+                )
+            results.append(opened)
+        return results
 
     # --- blobs --------------------------------------------------------------------------
 

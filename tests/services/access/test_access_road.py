@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from tests.support.ledger_entries import entries
 from tests.support.staff_world import StaffWorld
 
-from safereport.domain.fields import CaseField
+from safereport.domain.fields import FIELD_CATEGORY, CaseField
 from safereport.domain.vocabulary import Action, Purpose
 from safereport.errors import AccessDenied, LedgerError
-from safereport.services.access import access_case
+from safereport.services.access import CaseAccess, Part, access_case, access_case_parts
 from safereport.services.casework import actor_for
 from safereport.store.core import cases
-from safereport.store.vault import vault_fields
+from safereport.store.vault import vault_case_keys, vault_fields
 
 
 def _tamper(world: StaffWorld, case_id: str) -> None:
@@ -67,7 +71,7 @@ def test_a_grant_refused_after_commit_is_a_denial_on_record(
     world = sqlite_world
     case_id = world.file().case_id
     opened: list[str] = []
-    monkeypatch.setattr(world.instance.vault, "open_fields",
+    monkeypatch.setattr(world.instance.vault, "open_parts",
                         lambda *a, **k: opened.append("opened"))
 
     def no_grant(*args: object, **kwargs: object) -> object:
@@ -143,3 +147,82 @@ def test_a_write_denied_by_the_guard_gets_no_write(sqlite_world: StaffWorld) -> 
                                        categories=[DataCategory.CASE_NOTES])
     assert not decision.allowed and write is None
     assert entries(world.instance)[-1]["decision"] == "deny"
+
+
+@contextmanager
+def _field_reads(world: StaffWorld) -> Iterator[list[str]]:
+    """The statements that read the vault's field rows, as they run."""
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "vault_fields" in statement:
+            seen.append(statement)
+
+    engine = world.instance.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def _parts() -> tuple[Part, Part]:
+    # The first asks for the name without its category: withheld. Both ask for the name.
+    return (
+        Part((CaseField.NARRATIVE, CaseField.NAME),
+             frozenset({FIELD_CATEGORY[CaseField.NARRATIVE]})),
+        Part((CaseField.NAME, CaseField.PHONE),
+             frozenset({FIELD_CATEGORY[CaseField.NAME], FIELD_CATEGORY[CaseField.PHONE]})),
+    )
+
+
+def test_a_pages_parts_open_from_one_read_of_the_case(world: StaffWorld) -> None:
+    """Issue 13: a page's parts each open what their own grant covers, and the case's fields
+    and key are read once for all of them (twice before, once per part)."""
+    case_id = world.file().case_id
+    first, second = _parts()
+    with _field_reads(world) as reads:
+        opened = access_case_parts(world.instance, actor_for(world.users["cw"]), case_id,
+                                   [first, second], purpose=Purpose.SUPPORT)
+    assert len(reads) == 1, reads
+    one, two = opened
+    assert isinstance(one, CaseAccess) and isinstance(two, CaseAccess)
+    assert one.values == {CaseField.NARRATIVE: "He took my passport and hit me."}
+    assert one.withheld == {CaseField.NAME: "not_in_decision"}
+    assert two.values == {CaseField.NAME: "Maria Exemplo", CaseField.PHONE: "07700 900123"}
+    assert two.withheld == {}
+    assert one.grant.decision.categories == first.categories
+    assert two.grant.decision.categories == second.categories
+
+
+def test_a_part_the_vault_cannot_open_is_a_denial_on_record_and_the_others_open(
+    world: StaffWorld,
+) -> None:
+    """Opened from one read, the parts still fail apart: the tampered narrative refuses its
+    own part (a denial on record), the name and phone still open."""
+    case_id = world.file().case_id
+    _tamper(world, case_id)
+    before = len(entries(world.instance))
+    one, two = access_case_parts(world.instance, actor_for(world.users["cw"]), case_id,
+                                 list(_parts()), purpose=Purpose.SUPPORT)
+    assert isinstance(one, AccessDenied) and "could not be opened" in str(one)
+    assert isinstance(two, CaseAccess) and two.values[CaseField.NAME] == "Maria Exemplo"
+    recorded = entries(world.instance)[before:]
+    # Two allows (committed before anything opened), then the one part's denial.
+    assert [e["decision"] for e in recorded] == ["allow", "allow", "deny"]
+    assert recorded[-1]["detail"]["outcome"] == "vault_error"
+    assert all(e["case"] == case_id and e["action"] == "view" for e in recorded)
+
+
+def test_a_key_that_cannot_be_unwrapped_fails_every_part_on_record(world: StaffWorld) -> None:
+    case_id = world.file().case_id
+    with world.instance.engine.begin() as conn:
+        conn.execute(update(vault_case_keys).where(vault_case_keys.c.case_id == case_id)
+                     .values(kek_id="no-such-kek"))
+    before = len(entries(world.instance))
+    opened = access_case_parts(world.instance, actor_for(world.users["cw"]), case_id,
+                               list(_parts()), purpose=Purpose.SUPPORT)
+    assert all(isinstance(part, AccessDenied) for part in opened)
+    recorded = entries(world.instance)[before:]
+    assert [e["decision"] for e in recorded] == ["allow", "allow", "deny", "deny"]
+    assert [e["detail"]["outcome"] for e in recorded[2:]] == ["vault_error"] * 2

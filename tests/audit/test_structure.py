@@ -28,9 +28,9 @@ ROAD = "services/access.py"
     [
         # Decrypting and sealing case data: the road, through the vault (which checks the
         # Grant or the Seal). Services open and seal through the road's functions and Write.
-        (r"\.vault\.(open_fields|open_blob|seal_fields|seal_blob|create_case_key|"
+        (r"\.vault\.(open_fields|open_parts|open_blob|seal_fields|seal_blob|create_case_key|"
          r"seal_new_cases)\(", {ROAD}),
-        (r"\.open_fields\(", {ROAD, "vault/vault.py"}),
+        (r"\.open_(fields|parts)\(", {ROAD, "vault/vault.py"}),
         # Nothing else of the vault either, but its key store (for the short-lived boxes of
         # drafts and return sessions, which hold no case): finding cases by a blind index,
         # indexing a value, destroying a case go through the road too (issue 12).

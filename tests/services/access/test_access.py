@@ -144,7 +144,7 @@ def test_no_ledger_entry_no_data(demo, monkeypatch: pytest.MonkeyPatch) -> None:
         caseworker = _actor(conn, "caseworker1")
     before = len(_entries(instance))
     opened: list[str] = []
-    monkeypatch.setattr(instance.vault, "open_fields", lambda *a, **k: opened.append("opened"))  # type: ignore[func-returns-value]
+    monkeypatch.setattr(instance.vault, "open_parts", lambda *a, **k: opened.append("opened"))  # type: ignore[func-returns-value]
 
     def broken_append(*args: object, **kwargs: object) -> int:
         raise RuntimeError("disk full")

@@ -1,7 +1,7 @@
 """Every staff route, as every role: each data access was decided by the guard and recorded.
 
 A spy wraps the guard's ``decide`` and ``refuse``, the ledger's ``append`` and the vault's
-``open_fields`` / ``open_blob``. For every request it checks that
+``open_fields`` / ``open_parts`` / ``open_blob``. For every request it checks that
 
 * every decision the guard made was appended to the ledger (no unrecorded decision), and
 * every vault open used a Grant whose decision was made *and* recorded during that request,
@@ -63,7 +63,7 @@ def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
     guard, ledger, vault = world.instance.guard, world.instance.ledger, world.instance.vault
     decide, append, commit = guard.decide, ledger.append, ledger.commit
     commit_many = ledger.commit_many
-    open_fields, open_blob = vault.open_fields, vault.open_blob
+    open_fields, open_parts, open_blob = vault.open_fields, vault.open_parts, vault.open_blob
 
     def spied_decide(request: Any) -> Decision:
         decision = decide(request)
@@ -89,6 +89,11 @@ def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
             return real(conn, grant, *args, **kw)
         return spied
 
+    def spied_open_parts(conn: Any, case_id: str, parts: Any) -> Any:
+        # A page's parts, opened from one read of the case (the case page: issue 13).
+        spy.opened.extend(grant for grant, _ in parts)
+        return open_parts(conn, case_id, parts)
+
     def spied_commit(decision: Decision, **kw: Any) -> int:
         # A read's decision goes through the sequencer (group commit), not ``append``.
         index = commit(decision, **kw)
@@ -107,6 +112,7 @@ def _install(world: StaffWorld, monkeypatch: pytest.MonkeyPatch) -> Spy:
     ledger.append = spied_append  # type: ignore[method-assign]
     ledger.commit = spied_commit  # type: ignore[method-assign]
     vault.open_fields = opener(open_fields)  # type: ignore[method-assign]
+    vault.open_parts = spied_open_parts  # type: ignore[method-assign]
     vault.open_blob = opener(open_blob)  # type: ignore[method-assign]
     # A recipient's package opens only under a Grant, like the vault (issue 17).
     real_package = disclosure_recipient.open_released_package

@@ -227,7 +227,8 @@ class Vault:
         rest, exactly as alone, or is the VaultError that stopped it (a field of its own that
         fails to open fails that part only). The case's fields and key are read once, and the
         key unwrapped once, for them all (a case page read them once per part: issue 13). A
-        failure that concerns the whole case (its rows, its key) raises."""
+        key that cannot be unwrapped fails every part with something to open; rows that cannot
+        be read (or a shredded case) raise."""
         checked = []
         for grant, names in parts:
             _check_grant(grant, case_id)
@@ -251,7 +252,7 @@ class Vault:
                     raise VaultError()
         with self._opaque("open_fields", case_id):  # a stored name outside the closed set
             fields = [(CaseField(name), version, token) for name, version, token in stored]
-        key: DataKey | None = None
+        key: DataKey | VaultError | None = None  # unwrapped (or failed) once, when first needed
         results: list[OpenedFields | VaultError] = []
         for grant, wanted in checked:
             opened = OpenedFields(case_id)
@@ -265,9 +266,17 @@ class Vault:
                 else:
                     opened.withheld[case_field] = _withheld_reason(grant, category).value
             if to_open:
+                if key is None:
+                    try:
+                        with self._opaque("open_fields", case_id):
+                            key = self._unwrap(case_id, key_row)
+                    except VaultError as exc:
+                        key = exc
+                if isinstance(key, VaultError):
+                    results.append(key)
+                    continue
                 try:
                     with self._opaque("open_fields", case_id):
-                        key = key or self._unwrap(case_id, key_row)
                         if any(version != key.version for _, version, _ in to_open):
                             raise VaultError()
                         texts = key.open_fields([(name, token) for name, _, token in to_open])

@@ -19,6 +19,7 @@ from tests.web.staff.test_every_route import _fixture
 from safereport.domain.risk import DEFAULT_CHECKLIST
 from safereport.services import casework, disclosure, evidence, practice, provenance
 from safereport.services.case_page import case_page_view
+from safereport.store import casework as store_casework
 
 pytestmark = pytest.mark.slow
 
@@ -118,3 +119,61 @@ def test_the_checklist_file_is_read_again_only_when_it_changes(
     assert changed.ids == ("c",) and changed.high_threshold == 1 and len(parsed) == 2
     path.unlink()
     assert casework.load_checklist(sqlite_world.instance) is DEFAULT_CHECKLIST
+
+
+#: The tables of the lists a case page shows (store/casework.py, ``_PAGE_LISTS``).
+_LISTS = ("notes", "safety_plan_actions", "marac_actions", "outcome_scores",
+          "disclosure_requests", "case_transfers", "consents", "victim_requests",
+          "evidence_files")
+
+
+@contextmanager
+def _list_reads(world: StaffWorld) -> Iterator[list[str]]:
+    """The tables of the page's lists that a SELECT read rows from (the holding statement,
+    which asks only whether rows exist, is not one)."""
+    read: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        text = " ".join(statement.split()).lower()
+        if not text.startswith("select") or "exists" in text:
+            return
+        read.extend(t for t in _LISTS if f"from {t}" in text or f"join {t}" in text)
+
+    engine = world.instance.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield read
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def test_lists_the_case_has_none_of_are_not_read(world: StaffWorld) -> None:
+    """Issue 13: one statement says which of the page's lists the case has none of; those are
+    not read again (each of the nine was a statement of its own on every view)."""
+    cw = world.users["cw"]
+    case_id = world.file().case_id
+    casework.add_note(world.instance, cw, case_id, "Called her back; safe to text.")
+    with _list_reads(world) as read:
+        view = case_page_view(world.instance, cw, case_id)
+    assert read == ["notes"]  # the one list the case has: read; the others are empty
+    assert [n.text for n in view.page.notes] == ["Called her back; safe to text."]
+    assert not (view.page.safety_plan or view.page.marac_actions or view.page.outcomes)
+    assert not (view.marac_referrals or view.transfers or view.disclosures or view.voices)
+    assert not (view.facts.consents or view.facts.requests)
+    assert view.page == casework.case_page(world.instance, cw, case_id)  # as read alone
+
+
+def test_what_a_page_knew_empty_is_read_again_in_the_next_transaction(
+    world: StaffWorld,
+) -> None:
+    cw = world.users["cw"]
+    case_id = world.file().case_id
+    with world.instance.engine.connect() as conn:
+        assert "notes" in store_casework.hold_case_page(conn, case_id)
+        assert store_casework.note_rows(conn, case_id) == []  # known: not read
+        conn.rollback()  # the page's transaction ends; the connection stays
+        casework.add_note(world.instance, cw, case_id, "A note after the page was read.")
+        assert len(store_casework.note_rows(conn, case_id)) == 1  # a new transaction: read
+        other = world.file().case_id
+        store_casework.hold_case_page(conn, other)
+        assert len(store_casework.note_rows(conn, case_id)) == 1  # held for another case

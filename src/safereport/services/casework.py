@@ -411,6 +411,10 @@ def case_page(
     try:
         with instance.engine.connect() as conn:
             summary = _case_row(conn, user, case_id)
+            # Held: which of the page's lists the case has none of, in one statement; read
+            # through the page's one connection (services/case_page.py), those lists are
+            # then not read again (issue 13).
+            store.hold_case_page(conn, case_id)
     except CaseNotHeld:
         record_not_held(instance, user, case_id, Action.VIEW, "case_page")
         raise

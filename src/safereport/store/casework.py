@@ -17,7 +17,10 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, func, select, update
 
 from safereport.domain.case import CaseStatus, new_id
-from safereport.store.core import cases, notes, organisations, users
+from safereport.store.core import cases, consents, notes, organisations, users
+from safereport.store.evidence import evidence_files
+from safereport.store.holding import hold, holds_none
+from safereport.store.provenance import victim_requests
 from safereport.store.quarantine import held_case_ids
 from safereport.store.staff import (
     case_closures,
@@ -46,6 +49,7 @@ __all__ = [
     "case_row",
     "display_name",
     "display_names",
+    "hold_case_page",
     "insert_case_transfer",
     "insert_marac_action",
     "insert_note_row",
@@ -114,6 +118,19 @@ def _case(row: Row[Any]) -> CaseRow:
 #: The case page reads these on every view: built once (see ``_NAMES`` below).
 _CASE = select(cases).where(cases.c.id == bindparam("case_id"))
 _DISPLAY_NAME = select(users.c.display_name).where(users.c.id == bindparam("user_id"))
+
+
+#: The case's own tables whose rows a case page lists (store/holding.py).
+_PAGE_LISTS = (
+    notes, safety_plan_actions, marac_actions, outcome_scores, disclosure_requests,
+    case_transfers, consents, victim_requests, evidence_files,
+)  # fmt: skip
+
+
+def hold_case_page(conn: Connection, case_id: str) -> frozenset[str]:
+    """In ``conn``'s transaction, which of the lists a case page shows the case has none of:
+    until that transaction ends, those lists are read without a statement (store/holding.py)."""
+    return hold(conn, case_id, _PAGE_LISTS)
 
 
 def case_row(conn: Connection, case_id: str) -> CaseRow | None:
@@ -294,6 +311,8 @@ _NOTES = (
 
 def note_rows(conn: Connection, case_id: str) -> list[NoteRow]:
     """The case's notes and messages, oldest first."""
+    if holds_none(conn, notes, case_id):
+        return []
     rows = conn.execute(_NOTES, {"case_id": case_id}).all()
     return [NoteRow(id=row.id, author_kind=row.author_kind, author_name=row.display_name,
                     visible_to_subject=bool(row.visible_to_subject), sealed=bytes(row.sealed),
@@ -362,6 +381,8 @@ _SAFETY_PLAN = (
 
 def safety_plan_rows(conn: Connection, case_id: str) -> list[SafetyActionRow]:
     """The case's safety plan actions with their owners' names, due first."""
+    if holds_none(conn, safety_plan_actions, case_id):
+        return []
     rows = conn.execute(_SAFETY_PLAN, {"case_id": case_id}).all()
     return [SafetyActionRow(row.id, bytes(row.sealed), row.display_name, _aware(row.due_on),
                             _aware_or_none(row.done_at)) for row in rows]
@@ -397,6 +418,8 @@ _MARAC_ACTIONS = (
 
 def marac_action_rows(conn: Connection, case_id: str) -> list[MaracActionRow]:
     """The case's MARAC actions, due first."""
+    if holds_none(conn, marac_actions, case_id):
+        return []
     rows = conn.execute(_MARAC_ACTIONS, {"case_id": case_id}).all()
     return [MaracActionRow(row.id, bytes(row.sealed), row.agency, _aware(row.due_on),
                            _aware_or_none(row.done_at), row.request_id) for row in rows]
@@ -445,6 +468,8 @@ _OUTCOME_SCORES = select(
 def outcome_score_table(conn: Connection, case_id: str) -> dict[str, dict[str, int]]:
     """{stage: {measure: score}} of the case."""
     found: dict[str, dict[str, int]] = {}
+    if holds_none(conn, outcome_scores, case_id):
+        return found
     for row in conn.execute(_OUTCOME_SCORES, {"case_id": case_id}):
         found.setdefault(row.stage, {})[row.measure] = int(row.score)
     return found
@@ -475,6 +500,8 @@ _REQUESTS_TO = (
 def marac_referral_rows(conn: Connection, case_id: str, holder_org_id: str,
                         recipient: str) -> list[MaracReferralRow]:
     """The organisation's disclosure requests of the case to ``recipient``, newest first."""
+    if holds_none(conn, disclosure_requests, case_id):
+        return []
     rows = conn.execute(_REQUESTS_TO, {"case_id": case_id, "org_id": holder_org_id,
                                        "recipient": recipient}).all()
     return [MaracReferralRow(r.id, r.status, _aware(r.created_at)) for r in rows]
@@ -512,6 +539,8 @@ _TRANSFERS = (
 
 def transfer_rows(conn: Connection, case_id: str, holder_org_id: str) -> list[TransferRow]:
     """The case's transfers requested by the holding organisation, newest first."""
+    if holds_none(conn, case_transfers, case_id):
+        return []
     rows = conn.execute(_TRANSFERS, {"case_id": case_id, "org_id": holder_org_id}).all()
     return [TransferRow(r.request_id, r.name, r.status, _aware(r.created_at),
                         _aware_or_none(r.accepted_at)) for r in rows]

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from safereport.domain.vocabulary import ActorRole
 from safereport.store.core import cases, organisations, subjects, users
+from safereport.store.holding import holds_none
 from safereport.store.staff import (
     case_transfers,
     disclosure_approvals,
@@ -429,6 +430,8 @@ _FOR_CASE = (
 
 def requests_for_case(conn: Connection, case_id: str, holder_org_id: str) -> list[RequestRow]:
     """The organisation's requests about a case, newest first (built once: every case page)."""
+    if holds_none(conn, disclosure_requests, case_id):
+        return []
     return [_request(r) for r in conn.execute(
         _FOR_CASE, {"case_id": case_id, "org_id": holder_org_id}).all()]
 

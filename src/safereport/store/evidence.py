@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 
+from safereport.store.holding import holds_none
 from safereport.store.metadata import metadata
 from safereport.store.times import aware as _aware
 
@@ -99,6 +100,8 @@ _LISTED = (
 
 def evidence_rows(conn: Connection, case_id: str) -> list[EvidenceRow]:
     """The case's attachments (no content), oldest first (built once: every case page)."""
+    if holds_none(conn, evidence_files, case_id):
+        return []
     rows = conn.execute(_LISTED, {"case_id": case_id}).all()
     return [EvidenceRow(id=row.id, media_type=row.media_type, size=int(row.size),
                         cleaned=bool(row.cleaned), added_kind=row.added_kind,

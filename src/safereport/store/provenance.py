@@ -34,6 +34,7 @@ from sqlalchemy import (
 
 from safereport.domain.vocabulary import DataCategory, Purpose, Recipient
 from safereport.store.core import consents
+from safereport.store.holding import holds_none
 from safereport.store.metadata import metadata
 from safereport.store.staff import disclosure_requests
 
@@ -245,6 +246,8 @@ _REQUESTS = (select(victim_requests).where(victim_requests.c.case_id == bindpara
 
 def consent_rows(conn: Connection, case_id: str) -> list[ConsentRow]:
     """Every consent on the case, newest first (withdrawn and waiting ones included)."""
+    if holds_none(conn, consents, case_id):
+        return []
     return [_consent(r) for r in conn.execute(_CONSENTS, {"case_id": case_id}).all()]
 
 
@@ -260,6 +263,8 @@ def victim_request_row(conn: Connection, request_id: str) -> VictimRequestRow | 
 
 def victim_request_rows(conn: Connection, case_id: str) -> list[VictimRequestRow]:
     """Every request of hers on the case, newest first."""
+    if holds_none(conn, victim_requests, case_id):
+        return []
     return [_request(r) for r in conn.execute(_REQUESTS, {"case_id": case_id}).all()]
 
 

@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy import event
 from tests.support.staff_client import signed_in
 from tests.support.staff_world import StaffWorld
+from tests.support.statements import statements_run
 from tests.web.staff.test_every_route import _fixture
 
 from safereport.domain.risk import DEFAULT_CHECKLIST
@@ -127,24 +128,15 @@ _LISTS = ("notes", "safety_plan_actions", "marac_actions", "outcome_scores",
           "evidence_files")
 
 
-@contextmanager
-def _list_reads(world: StaffWorld) -> Iterator[list[str]]:
-    """The tables of the page's lists that a SELECT read rows from (the holding statement,
-    which asks only whether rows exist, is not one)."""
+def _list_reads(ran: list[str]) -> list[str]:
+    """The tables of the page's lists that a SELECT among ``ran`` read rows from (the holding
+    statement, which asks only whether rows exist, is not one)."""
     read: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    for statement in ran:
         text = " ".join(statement.split()).lower()
-        if not text.startswith("select") or "exists" in text:
-            return
-        read.extend(t for t in _LISTS if f"from {t}" in text or f"join {t}" in text)
-
-    engine = world.instance.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield read
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+        if text.startswith("select") and "exists" not in text:
+            read.extend(t for t in _LISTS if f"from {t}" in text or f"join {t}" in text)
+    return read
 
 
 def test_lists_the_case_has_none_of_are_not_read(world: StaffWorld) -> None:
@@ -153,9 +145,9 @@ def test_lists_the_case_has_none_of_are_not_read(world: StaffWorld) -> None:
     cw = world.users["cw"]
     case_id = world.file().case_id
     casework.add_note(world.instance, cw, case_id, "Called her back; safe to text.")
-    with _list_reads(world) as read:
+    with statements_run(world.instance.engine) as ran:
         view = case_page_view(world.instance, cw, case_id)
-    assert read == ["notes"]  # the one list the case has: read; the others are empty
+    assert _list_reads(ran) == ["notes"]  # the one list the case has: read; the others are empty
     assert [n.text for n in view.page.notes] == ["Called her back; safe to text."]
     assert not (view.page.safety_plan or view.page.marac_actions or view.page.outcomes)
     assert not (view.marac_referrals or view.transfers or view.disclosures or view.voices)

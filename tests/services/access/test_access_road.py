@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from tests.support.ledger_entries import entries
 from tests.support.staff_world import StaffWorld
+from tests.support.statements import statements_run
 
 from safereport.domain.fields import FIELD_CATEGORY, CaseField
 from safereport.domain.vocabulary import Action, Purpose
@@ -149,21 +146,9 @@ def test_a_write_denied_by_the_guard_gets_no_write(sqlite_world: StaffWorld) -> 
     assert entries(world.instance)[-1]["decision"] == "deny"
 
 
-@contextmanager
-def _field_reads(world: StaffWorld) -> Iterator[list[str]]:
-    """The statements that read the vault's field rows, as they run."""
-    seen: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "vault_fields" in statement:
-            seen.append(statement)
-
-    engine = world.instance.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+def _field_reads(ran: list[str]) -> list[str]:
+    """The statements among ``ran`` that read the vault's field rows."""
+    return [s for s in ran if s.lstrip().upper().startswith("SELECT") and "vault_fields" in s]
 
 
 def _parts() -> tuple[Part, Part]:
@@ -181,9 +166,10 @@ def test_a_pages_parts_open_from_one_read_of_the_case(world: StaffWorld) -> None
     and key are read once for all of them (twice before, once per part)."""
     case_id = world.file().case_id
     first, second = _parts()
-    with _field_reads(world) as reads:
+    with statements_run(world.instance.engine) as ran:
         opened = access_case_parts(world.instance, actor_for(world.users["cw"]), case_id,
                                    [first, second], purpose=Purpose.SUPPORT)
+    reads = _field_reads(ran)
     assert len(reads) == 1, reads
     one, two = opened
     assert isinstance(one, CaseAccess) and isinstance(two, CaseAccess)

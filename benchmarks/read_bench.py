@@ -25,6 +25,12 @@ that drift on a shared machine hits all three alike. Targets (issue 13): guarded
 throughput at least 0.8; unguarded/template at least 0.6; the guarded p99 at 8 connections is
 reported.
 
+Throughput on a shared machine drifts (the same route's rate moved by a third between runs
+minutes apart on the machine these numbers come from), so each route's **CPU per page** is
+reported beside it: the server's own user and system time (every process of it, read from
+``/proc``) over the pages served, which another process's load moves much less. The guarded
+page's CPU above the unguarded one's is what the guard and the ledger cost a page.
+
     python benchmarks/read_bench.py [--seconds 8] [--rounds 2] [--concurrency 8] [--workers 1]
 """
 
@@ -251,10 +257,38 @@ def main() -> None:
                                    str(args.workers)], env=env)
         try:
             _wait(port)
-            _run(port, case_id, token, args)
+            _run(port, case_id, token, args, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=15)
+
+
+def _server_pids(pid: int) -> list[int]:
+    """``pid`` and every process below it (uvicorn's workers with ``--workers``), from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds the server (``pid`` and its children) has used so far, or
+    None where there is no /proc (then no CPU per page is reported)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    try:
+        for each in _server_pids(pid):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / ticks
 
 
 def _wait(port: int) -> None:
@@ -273,7 +307,7 @@ def _result(name: str, value: float, op: str, target: float) -> str:
     return f"RESULT {name} {value:.3f} target {op} {target} {'meets' if meets else 'MISSES'}"
 
 
-def _run(port: int, case_id: str, token: str, args: argparse.Namespace) -> None:
+def _run(port: int, case_id: str, token: str, args: argparse.Namespace, server: int) -> None:
     base = f"http://127.0.0.1:{port}"
     routes = {"guarded": f"{base}/staff/cases/{case_id}",
               "unguarded": f"{base}/bench/unguarded/{case_id}",
@@ -287,13 +321,19 @@ def _run(port: int, case_id: str, token: str, args: argparse.Namespace) -> None:
     counts: dict[str, int] = {name: 0 for name in routes}
     p50s: dict[str, list[float]] = {name: [] for name in routes}
     p99s: dict[str, list[float]] = {name: [] for name in routes}
+    cpu: dict[str, float | None] = {name: 0.0 for name in routes}
     for _ in range(args.rounds):
         for name, url in routes.items():
+            before = _cpu_seconds(server)
             if use_wrk:
                 count, p50, p99 = _wrk(url, token, args.seconds, args.concurrency)
             else:
                 got = asyncio.run(_load(url, token, args.seconds, args.concurrency))
                 count, p50, p99 = len(got), statistics.median(got), _p(got, 0.99)
+            after = _cpu_seconds(server)
+            used = cpu[name]
+            cpu[name] = (None if used is None or before is None or after is None
+                         else used + after - before)
             counts[name] += count
             p50s[name].append(p50)
             p99s[name].append(p99)
@@ -301,11 +341,18 @@ def _run(port: int, case_id: str, token: str, args: argparse.Namespace) -> None:
     print(f"read_bench: {args.rounds} rounds x {args.seconds:.0f} s per route, "
           f"{args.concurrency} connections ({generator}), uvicorn with {args.workers} "
           f"process(es) on 127.0.0.1, SQLite")
-    rates = {}
+    rates, per_page = {}, {}
     for name in routes:
         rates[name] = counts[name] / (args.rounds * args.seconds)
+        used = cpu[name]
+        per_page[name] = None if used is None else used / max(counts[name], 1) * 1000
+        shown = "" if per_page[name] is None else f"   CPU {per_page[name]:5.2f} ms a page"
         print(f"  {name:9s} {rates[name]:8.1f} req/s   p50 {max(p50s[name]) * 1000:6.1f} ms"
-              f"   p99 {max(p99s[name]) * 1000:6.1f} ms   ({counts[name]} requests)")
+              f"   p99 {max(p99s[name]) * 1000:6.1f} ms   ({counts[name]} requests){shown}")
+    guarded_cpu, unguarded_cpu = per_page["guarded"], per_page["unguarded"]
+    if guarded_cpu is not None and unguarded_cpu is not None:
+        print(f"  the guard and the ledger: {guarded_cpu - unguarded_cpu:+.2f} ms of the server's "
+              f"CPU a page; unguarded/guarded CPU a page {unguarded_cpu / guarded_cpu:.3f}")
     print(_result("guarded_vs_unguarded", rates["guarded"] / rates["unguarded"], ">=", 0.8))
     print(_result("unguarded_vs_template", rates["unguarded"] / rates["template"], ">=", 0.6))
     p99 = max(p99s["guarded"]) * 1000

@@ -28,8 +28,9 @@ reported.
 Throughput on a shared machine drifts (the same route's rate moved by a third between runs
 minutes apart on the machine these numbers come from), so each route's **CPU per page** is
 reported beside it: the server's own user and system time (every process of it, read from
-``/proc``) over the pages served, which another process's load moves much less. The guarded
-page's CPU above the unguarded one's is what the guard and the ledger cost a page.
+``/proc``) over the pages served. The server is bound by its CPU, so within a run the CPU per
+page explains the rates; the guarded page's CPU above the unguarded one's is what the guard
+and the ledger cost a page.
 
     python benchmarks/read_bench.py [--seconds 8] [--rounds 2] [--concurrency 8] [--workers 1]
 """

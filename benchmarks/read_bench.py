@@ -281,7 +281,6 @@ def _server_pids(pid: int) -> list[int]:
 def _cpu_seconds(pid: int) -> float | None:
     """User and system CPU seconds the server (``pid`` and its children) has used so far, or
     None where there is no /proc (then no CPU per page is reported)."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     total = 0
     try:
         for each in _server_pids(pid):
@@ -289,7 +288,7 @@ def _cpu_seconds(pid: int) -> float | None:
             total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
     except (OSError, IndexError, ValueError):
         return None
-    return total / ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _wait(port: int) -> None:
@@ -322,7 +321,8 @@ def _run(port: int, case_id: str, token: str, args: argparse.Namespace, server: 
     counts: dict[str, int] = {name: 0 for name in routes}
     p50s: dict[str, list[float]] = {name: [] for name in routes}
     p99s: dict[str, list[float]] = {name: [] for name in routes}
-    cpu: dict[str, float | None] = {name: 0.0 for name in routes}
+    cpu: dict[str, float] = {name: 0.0 for name in routes}
+    read_cpu = _cpu_seconds(server) is not None
     for _ in range(args.rounds):
         for name, url in routes.items():
             before = _cpu_seconds(server)
@@ -332,9 +332,8 @@ def _run(port: int, case_id: str, token: str, args: argparse.Namespace, server: 
                 got = asyncio.run(_load(url, token, args.seconds, args.concurrency))
                 count, p50, p99 = len(got), statistics.median(got), _p(got, 0.99)
             after = _cpu_seconds(server)
-            used = cpu[name]
-            cpu[name] = (None if used is None or before is None or after is None
-                         else used + after - before)
+            if before is not None and after is not None:
+                cpu[name] += after - before
             counts[name] += count
             p50s[name].append(p50)
             p99s[name].append(p99)
@@ -345,13 +344,12 @@ def _run(port: int, case_id: str, token: str, args: argparse.Namespace, server: 
     rates, per_page = {}, {}
     for name in routes:
         rates[name] = counts[name] / (args.rounds * args.seconds)
-        used = cpu[name]
-        per_page[name] = None if used is None else used / max(counts[name], 1) * 1000
-        shown = "" if per_page[name] is None else f"   CPU {per_page[name]:5.2f} ms a page"
+        per_page[name] = cpu[name] / max(counts[name], 1) * 1000
+        shown = f"   CPU {per_page[name]:5.2f} ms a page" if read_cpu else ""
         print(f"  {name:9s} {rates[name]:8.1f} req/s   p50 {max(p50s[name]) * 1000:6.1f} ms"
               f"   p99 {max(p99s[name]) * 1000:6.1f} ms   ({counts[name]} requests){shown}")
-    guarded_cpu, unguarded_cpu = per_page["guarded"], per_page["unguarded"]
-    if guarded_cpu is not None and unguarded_cpu is not None:
+    if read_cpu:
+        guarded_cpu, unguarded_cpu = per_page["guarded"], per_page["unguarded"]
         print(f"  the guard and the ledger: {guarded_cpu - unguarded_cpu:+.2f} ms of the server's "
               f"CPU a page; unguarded/guarded CPU a page {unguarded_cpu / guarded_cpu:.3f}")
     print(_result("guarded_vs_unguarded", rates["guarded"] / rates["unguarded"], ">=", 0.8))

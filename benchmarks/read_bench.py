@@ -63,7 +63,7 @@ PASSWORD = "benchmark password 1"
 def _bench_app(data_dir: Path) -> Any:
     import threading
 
-    from fastapi import Depends, Request
+    from fastapi import APIRouter, Request
     from fastapi.responses import HTMLResponse, Response
 
     from safereport.policy.decision import UnsafeGrantForTests
@@ -71,7 +71,7 @@ def _bench_app(data_dir: Path) -> Any:
     from safereport.services.instance import open_instance
     from safereport.web import staff as staff_pages
     from safereport.web.app import create_app, settled
-    from safereport.web.auth import StaffRequest, render_staff, require_staff
+    from safereport.web.auth import Staff, StaffRequest, check_staff_in_route, render_staff
 
     instance = open_instance(data_dir)
     instance.ledger.sequencer.start()
@@ -113,14 +113,15 @@ def _bench_app(data_dir: Path) -> Any:
         finally:
             mode.unguarded = False
 
-    @app.get("/bench/unguarded/{case_id}", response_class=HTMLResponse)
-    def unguarded(request: Request, case_id: str,
-                  staff: StaffRequest = Depends(require_staff)) -> Response:  # noqa: B008
+    # Routed as the app's own staff pages are (the session checked in the page's thread).
+    bench = APIRouter()
+
+    @bench.get("/bench/unguarded/{case_id}", response_class=HTMLResponse)
+    def unguarded(request: Request, staff: Staff, case_id: str) -> Response:
         return unguarded_view(request, staff, case_id)
 
-    @app.get("/bench/template/{case_id}", response_class=HTMLResponse)
-    def template(request: Request, case_id: str,
-                 staff: StaffRequest = Depends(require_staff)) -> Response:  # noqa: B008
+    @bench.get("/bench/template/{case_id}", response_class=HTMLResponse)
+    def template(request: Request, staff: Staff, case_id: str) -> Response:
         if not captured:  # read once, then the page is rendered from these values
             mode.capture = True
             try:
@@ -129,6 +130,8 @@ def _bench_app(data_dir: Path) -> Any:
                 mode.capture = False
         return render_staff(request, "staff/case.html", **captured)
 
+    check_staff_in_route(bench)
+    app.include_router(bench)
     return settled(app)  # as `safereport serve` serves it
 
 

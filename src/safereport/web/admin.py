@@ -13,22 +13,20 @@ handlers (web/errors.py); refused input is shown on the page the action came fro
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from safereport.domain.vocabulary import ActorRole
 from safereport.errors import InvalidInput
 from safereport.services import scheduler, users
-from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+from safereport.web.auth import Staff, StaffRequest, check_form, instance_of, render_staff
 from safereport.web.errors import back_to
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
-Staff = Annotated[StaffRequest, Depends(require_staff)]
 
 _ROLES = tuple(r for r in ActorRole if r is not ActorRole.VICTIM)
 _OTP_DAYS = users.ONE_TIME_PASSWORD_LIFETIME.days

@@ -100,8 +100,10 @@ def create_app(instance: Any = None, *, clock: Clock | None = None) -> FastAPI:
     def healthz() -> str:
         return "ok"
 
+    check_staff_in_route = importlib.import_module("safereport.web.auth").check_staff_in_route
     for name in ROUTER_MODULES:
         module = importlib.import_module(f"safereport.web.{name}")
+        check_staff_in_route(module.router)  # a page's session check: in the page's own thread
         offload_async_routes(module.router)  # blocking work (Argon2, database) off the loop
         app.include_router(module.router)
     # A refusal on a staff page (denied, not found, refused input): the route's own page.

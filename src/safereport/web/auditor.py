@@ -5,21 +5,18 @@ Nothing here reads case data; the oversight service says who is offered these pa
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from safereport.domain.refusals import SERVICE_RULE_MEANINGS
 from safereport.errors import InvalidInput
 from safereport.services import oversight
-from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+from safereport.web.auth import Staff, StaffRequest, check_form, instance_of, render_staff
 from safereport.web.errors import back_to
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
-Staff = Annotated[StaffRequest, Depends(require_staff)]
 
 
 def _page(request: Request, staff: StaffRequest, *, notice: str = "", error: str = "",

@@ -17,15 +17,20 @@ services/users.py). A one-time password set by an administrator signs in only to
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
-from collections.abc import MutableMapping
+import inspect
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 import anyio.to_thread
 import segno
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.params import Depends as DependsParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
 from safereport.errors import AccessDenied, InvalidInput
@@ -39,8 +44,10 @@ from safereport.web.security import CsrfError, csrf_token, has_nul, source_key, 
 
 __all__ = [
     "COOKIE",
+    "Staff",
     "StaffRequest",
     "check_form",
+    "check_staff_in_route",
     "record_malformed_request",
     "render_staff",
     "require_staff",
@@ -105,6 +112,62 @@ def require_staff(request: Request) -> StaffRequest:
         raise HTTPException(status_code=303, headers={"Location": "/staff/totp"})
     request.state.staff = found
     return found
+
+
+#: A staff route's parameter for the signed-in staff member (``staff: Staff``).
+Staff = Annotated[StaffRequest, Depends(require_staff)]
+
+_CHECKED = "__safereport_staff_checked__"
+
+
+def check_staff_in_route(router: APIRouter) -> None:
+    """Each plain ``def`` route of ``router`` that takes ``staff: Staff`` checks the session
+    in the route's own thread (in place; the app does this for every router it includes).
+
+    FastAPI runs a plain ``def`` dependency and the plain ``def`` route it feeds in two
+    separate trips to its threadpool: each a hand-over from the event loop to a worker
+    thread and back. On the case page that second trip cost about half a millisecond of the
+    server's CPU a page, a tenth of a plain staff page (issue 13; docs/staff.md#benchmark).
+    The route is given to FastAPI without its ``Staff`` parameter, wrapped so that
+    :func:`require_staff` runs first in the same thread, before anything of the route's own:
+    not signed in, the route does not run (the same redirect as the dependency gave).
+    ``async def`` routes keep the dependency: it refuses before their body is read.
+    """
+    for route in router.routes:
+        if isinstance(route, APIRoute) and not asyncio.iscoroutinefunction(route.endpoint):
+            route.endpoint = _checked_here(route.endpoint)
+
+
+def _is_staff(annotation: Any) -> bool:
+    return get_origin(annotation) is Annotated and any(
+        isinstance(meta, DependsParam) and meta.dependency is require_staff
+        for meta in get_args(annotation)[1:]
+    )
+
+
+def _checked_here(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint`` with its ``Staff`` parameter filled by :func:`require_staff` in its own
+    call (unchanged if it takes none)."""
+    if getattr(endpoint, _CHECKED, False):
+        return endpoint
+    signature = inspect.signature(endpoint, eval_str=True)
+    params = list(signature.parameters.values())
+    staff = [p.name for p in params if _is_staff(p.annotation)]
+    if not staff:
+        return endpoint
+    requests = [p.name for p in params if p.annotation is Request]
+    if len(staff) != 1 or len(requests) != 1:
+        raise TypeError(f"{endpoint.__qualname__}: a staff route takes one Request and one Staff")
+    (name,), (request_name,) = staff, requests
+
+    @functools.wraps(endpoint)
+    def checked(**values: Any) -> Any:
+        return endpoint(**values, **{name: require_staff(values[request_name])})
+
+    checked.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in params if p.name != name])
+    setattr(checked, _CHECKED, True)
+    return checked
 
 
 async def check_form(request: Request) -> FormData:

@@ -24,10 +24,10 @@ site's policy, so an uploaded file cannot script a staff member's (or her) brows
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import anyio.from_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
@@ -35,14 +35,13 @@ from safereport.errors import NotFound
 from safereport.services import evidence as service
 from safereport.services.auth import StaffArea, ensure_area
 from safereport.services.evidence import Download, EvidenceRefused, limits_of
-from safereport.web.auth import StaffRequest, instance_of, render_staff, require_staff
+from safereport.web.auth import Staff, StaffRequest, instance_of, render_staff
 from safereport.web.errors import back_to
 from safereport.web.security import UPLOAD_LIMITS, CsrfError, RequestTooLarge, verify_csrf
 
 __all__ = ["UploadTooLarge", "download_response", "read_upload", "router", "upload_of"]
 
 router = APIRouter(include_in_schema=False)
-Staff = Annotated[StaffRequest, Depends(require_staff)]
 
 #: Room for the form's other fields and the multipart framing around the file.
 _FORM_OVERHEAD = 64 * 1024

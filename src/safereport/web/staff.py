@@ -11,9 +11,9 @@ names with :func:`~safereport.web.errors.back_to` (:mod:`safereport.web.errors`)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from safereport.domain.case import CaseStatus
@@ -45,13 +45,12 @@ from safereport.services.auth import StaffArea, ensure_area
 from safereport.services.intake import CONSENT_CHOICES
 from safereport.stats.labels import label
 from safereport.vault.blind import BlindKind
-from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+from safereport.web.auth import Staff, StaffRequest, check_form, instance_of, render_staff
 from safereport.web.errors import back_to
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
-Staff = Annotated[StaffRequest, Depends(require_staff)]
 T = TypeVar("T")
 
 _DISCLOSABLE = tuple(c for c in DataCategory if c is not DataCategory.AGGREGATE)

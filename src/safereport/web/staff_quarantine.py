@@ -16,9 +16,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from safereport.domain.fields import FIELD_LABELS
 from safereport.domain.spam import MIN_MARKS, THRESHOLD
 from safereport.services import quarantine
-from safereport.web.auth import check_form, instance_of, render_staff
+from safereport.web.auth import Staff, check_form, instance_of, render_staff
 from safereport.web.errors import back_to  # the one way staff pages show refusals
-from safereport.web.staff import Staff
 
 __all__ = ["router"]
 

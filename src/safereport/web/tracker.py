@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -23,13 +23,12 @@ from safereport.services.auth import StaffArea, ensure_area
 from safereport.stats import tracker
 from safereport.stats.foi import Classification
 from safereport.stats.forces import load_forces
-from safereport.web.auth import StaffRequest, check_form, instance_of, render_staff, require_staff
+from safereport.web.auth import Staff, StaffRequest, check_form, instance_of, render_staff
 from safereport.web.errors import ErrorPages, shown_by
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/staff/foi", include_in_schema=False)
-Staff = Annotated[StaffRequest, Depends(require_staff)]
 
 
 def _text(form: FormData, name: str) -> str:

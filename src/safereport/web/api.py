@@ -314,8 +314,13 @@ def _caller(
 
 
 def _allowed(scope: Scope) -> Callable[..., Integration]:
-    def dependency(request: Request,
-                   caller: Annotated[Integration, Depends(_caller)]) -> Integration:
+    # The token and its scope are checked in one dependency, not one depending on the other:
+    # FastAPI runs each plain ``def`` dependency in a trip of its own to its threadpool.
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Integration:
+        caller = _caller(request, credentials)
         operation = f"{request.method} {request.url.path}"
         integrations.require_scope(_instance(request), caller, scope, operation)
         return caller

@@ -310,3 +310,28 @@ def test_an_expired_package_is_gone_and_says_so(sqlite_world: StaffWorld) -> Non
     [entry] = _new_entries(world, before)
     assert entry["decision"] == "deny" and entry["detail"]["outcome"] == "package_expired"
     assert entry["detail"]["automated"] == "true"
+
+
+def test_a_scoped_call_checks_its_token_and_scope_in_one_trip(
+    sqlite_world: StaffWorld, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FastAPI runs each plain ``def`` dependency in a trip of its own to its threadpool: the
+    token and its scope are one dependency, so a scoped call is three trips (that one, the
+    operation and FastAPI's check of its response model), not four (issue 13)."""
+    import anyio.to_thread
+
+    client = TestClient(create_app(sqlite_world.instance), follow_redirects=False)
+    secret = make_token(sqlite_world, "trips", scopes=("inbox:read",))
+    run_sync, sent = anyio.to_thread.run_sync, []
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(func, "__name__", repr(func)))
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    assert client.get(f"{API}/inbox", headers=bearer(secret)).status_code == 200
+    assert len(sent) == 3, sent
+    sent.clear()
+    _error(client.get(f"{API}/inbox", headers=bearer("srk_" + "A" * 43)), 401, "unauthorized")
+    # Refused in the dependency, answered by the refusal's handler: the operation never runs.
+    assert len(sent) == 2 and not any("inbox" in name for name in sent), sent

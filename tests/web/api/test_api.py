@@ -11,6 +11,7 @@ from tests.support.api import bearer, make_token, marac_referral
 from tests.support.ledger_entries import entries
 from tests.support.staff_client import TestClient
 from tests.support.staff_world import StaffWorld
+from tests.support.thread_trips import thread_trips
 
 from safereport.domain.vocabulary import Purpose, Recipient
 from safereport.ledger.verifier import check_proof, parse_proof
@@ -318,17 +319,9 @@ def test_a_scoped_call_checks_its_token_and_scope_in_one_trip(
     """FastAPI runs each plain ``def`` dependency in a trip of its own to its threadpool: the
     token and its scope are one dependency, so a scoped call is three trips (that one, the
     operation and FastAPI's check of its response model), not four (issue 13)."""
-    import anyio.to_thread
-
     client = TestClient(create_app(sqlite_world.instance), follow_redirects=False)
     secret = make_token(sqlite_world, "trips", scopes=("inbox:read",))
-    run_sync, sent = anyio.to_thread.run_sync, []
-
-    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(getattr(func, "__name__", repr(func)))
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    sent = thread_trips(monkeypatch)
     assert client.get(f"{API}/inbox", headers=bearer(secret)).status_code == 200
     assert len(sent) == 3, sent
     sent.clear()

@@ -12,15 +12,14 @@ import importlib
 import inspect
 import re
 import threading
-from collections.abc import Callable
 from typing import Any
 
-import anyio.to_thread
 import pytest
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from tests.support.staff_client import TestClient, signed_in
 from tests.support.staff_world import StaffWorld
+from tests.support.thread_trips import thread_trips
 
 from safereport.services import case_page
 from safereport.web import auth
@@ -28,25 +27,12 @@ from safereport.web.app import ROUTER_MODULES, create_app
 from safereport.web.auth import Staff, check_staff_in_route
 
 
-def _trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the functions sent to a worker thread, as they are sent."""
-    sent: list[str] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        sent.append(getattr(func, "__name__", repr(func)))
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    return sent
-
-
 def test_a_staff_page_is_one_trip_to_the_threadpool(
     sqlite_world: StaffWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     filed = sqlite_world.file()
     client = signed_in(sqlite_world, "cw")
-    sent = _trips(monkeypatch)
+    sent = thread_trips(monkeypatch)
     for path in ("/staff/", "/staff/cases", f"/staff/cases/{filed.case_id}", "/staff/inbox"):
         sent.clear()
         response = client.get(path)

@@ -559,12 +559,12 @@ def test_a_record_that_cannot_be_encoded_fails_as_a_ledger_error(
 ) -> None:
     """A record that cannot be encoded fails its request exactly as a failed batch does (a
     LedgerError: nothing opens), and nothing is appended."""
-    from safereport.ledger.record import DecisionRecord
+    from safereport.ledger import record
 
-    def unencodable(self: DecisionRecord) -> tuple[bytes, str]:
+    def unencodable(moment: object) -> str:
         raise ValueError("cannot encode")
 
-    monkeypatch.setattr(DecisionRecord, "encoded", unencodable)
+    monkeypatch.setattr(record, "_time_text", unencodable)  # every leaf writes its time
     with pytest.raises(LedgerError, match="could not record"):
         ledger.commit(make_decision(), actor_id="u", case_id="c")
     monkeypatch.undo()
@@ -707,17 +707,17 @@ def test_records_are_made_in_the_sequencer_s_thread(
     woken caller holds the interpreter lock as briefly as it can (issue 13)."""
     from safereport.ledger import log as ledger_log
 
-    made_in: list[str] = []
-    original = ledger_log.record_from_decision
+    made_in: list[tuple[str, int]] = []
+    original = ledger_log.records_from_decisions
 
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        made_in.append(threading.current_thread().name)
-        return original(*args, **kwargs)
+    def recording(decisions: Any, **kwargs: Any) -> Any:
+        made_in.append((threading.current_thread().name, len(decisions)))
+        return original(decisions, **kwargs)
 
-    monkeypatch.setattr(ledger_log, "record_from_decision", recording)
+    monkeypatch.setattr(ledger_log, "records_from_decisions", recording)
     ledger.commit(make_decision(), actor_id="u", case_id="c")
     ledger.commit_many([make_decision(), make_decision()], actor_id="u", case_id="c")
-    assert made_in == ["ledger-sequencer"] * 3
+    assert made_in == [("ledger-sequencer", 1), ("ledger-sequencer", 2)]
 
 
 def test_a_record_that_cannot_be_made_fails_its_request_alone(

@@ -46,7 +46,7 @@ from safereport.ledger.record import (
     encode_records,
     leaf_bound_fields,
     parse_leaf,
-    record_from_decision,
+    records_from_decisions,
 )
 from safereport.ledger.sequencer import Sequencer
 from safereport.ledger.verifier import TlogProof, format_proof
@@ -317,18 +317,15 @@ class Ledger:
         when = now or datetime.now(UTC)
         made = list(decisions)
 
-        def records() -> list[DecisionRecord]:
-            return [
-                record_from_decision(
-                    decision,
-                    actor_id=actor_id,
-                    case_id=case_id,
-                    actor_org_kind=actor_org_kind,
-                    detail=detail,
-                    now=when,
-                )
-                for decision in made
-            ]
+        def records() -> tuple[list[DecisionRecord], list[Encoded]]:
+            return records_from_decisions(
+                made,
+                actor_id=actor_id,
+                case_id=case_id,
+                actor_org_kind=actor_org_kind,
+                detail=detail,
+                now=when,
+            )
 
         return self.sequencer.submit(records, len(made))
 
@@ -388,30 +385,34 @@ class Ledger:
         now: datetime | None = None,
     ) -> int:
         """Record ``decision`` in the caller's transaction; returns the entry's index."""
-        record = record_from_decision(
-            decision,
+        records, encoded = records_from_decisions(
+            [decision],
             actor_id=actor_id,
             case_id=case_id,
             actor_org_kind=actor_org_kind,
             detail=detail,
             now=now or datetime.now(UTC),
         )
-        return self.append_in(conn, [record])[0]
+        return self.append_in(conn, records, encoded)[0]
 
     def append_many(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
         """Record several decisions at once (same transaction rules as :meth:`append`)."""
         return list(range(*self.append_batch(conn, records)[:2]))
 
     def append_batch(
-        self, conn: Connection, records: Sequence[DecisionRecord]
+        self,
+        conn: Connection,
+        records: Sequence[DecisionRecord],
+        encoded: Sequence[Encoded] | None = None,
     ) -> tuple[int, int, list[bytes]]:
         """:meth:`append_many`, returning the first index, the size after and the leaves
-        written (the sequencer keeps those for :meth:`grant` without encoding them again)."""
+        written (the sequencer keeps those for :meth:`grant` without encoding them again);
+        ``encoded`` as :func:`encode_records` gives them, if the caller made them."""
         if not records:
             return 0, 0, []
         lock_sequencer(conn)
         size, newest = tree.last_entry(conn)
-        first, edge, rows = self._append(conn, records, size, newest)
+        first, edge, rows = self._append(conn, records, size, newest, encoded)
         return first, edge.size, [row[-2] for row in rows]
 
     def _append(
@@ -476,10 +477,15 @@ class Ledger:
         if done.end > done.first:
             self.committed(done.first, done.leaves)
 
-    def append_in(self, conn: Connection, records: Sequence[DecisionRecord]) -> list[int]:
+    def append_in(
+        self,
+        conn: Connection,
+        records: Sequence[DecisionRecord],
+        encoded: Sequence[Encoded] | None = None,
+    ) -> list[int]:
         """:meth:`append_many` for a caller's own transaction: the sequencer signs over the
         entries once that transaction has committed (or the ledger does when it is closed)."""
-        first, end, _ = self.append_batch(conn, records)
+        first, end, _ = self.append_batch(conn, records, encoded)
         if end > first and not self.sequencer.nudge(end - 1):
             self._unsigned.set()
         return list(range(first, end))

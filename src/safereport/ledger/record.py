@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
+import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,7 @@ __all__ = [
     "padding_record",
     "parse_leaf",
     "record_from_decision",
+    "records_from_decisions",
 ]
 
 RECORD_VERSION = 1
@@ -182,8 +185,14 @@ def encode_records(records: Sequence[DecisionRecord]) -> list[Encoded]:
 
 def bound_fields(decision: Decision, case_id: str | None) -> dict[str, Any]:
     """What an entry recording ``decision`` about ``case_id`` holds in the fields a Grant is
-    bound to, as its leaf writes them (``"actor.role"``: the actor's role, nested there). The
-    record a decision is written as takes these very values (:func:`record_from_decision`)."""
+    bound to, as its leaf writes them (``"actor.role"``: the actor's role, nested there; the
+    lists of the leaf as tuples). The record a decision is written as takes these very values
+    (:func:`record_from_decision`)."""
+    return {**_parts(decision).bound, "case": case_id}
+
+
+def _decision_bound(decision: Decision) -> dict[str, Any]:
+    """:func:`bound_fields` but the case: what the decision alone says."""
     request = decision.request
     actor = request.get("actor")
     # POLICY.md names the field ``actor.role``: nested in a request dict, or flat.
@@ -191,16 +200,15 @@ def bound_fields(decision: Decision, case_id: str | None) -> dict[str, Any]:
     return {
         "action": _text(request.get("action")),
         "actor.role": _text(role),
-        "case": case_id,
-        "data": sorted(str(c) for c in decision.categories),
+        "data": tuple(sorted(str(c) for c in decision.categories)),
         "decision": str(decision.effect),
         "holder": _text(request.get("holder")),
-        "obligations": sorted(str(o) for o in decision.obligations),
+        "obligations": tuple(sorted(str(o) for o in decision.obligations)),
         "policy_hash": decision.policy_hash,
         "purpose": _text(request.get("purpose")),
         "recipient": _text(request.get("recipient")),
         "regime": decision.regime,
-        "rules": [str(rule) for rule in decision.rules],
+        "rules": tuple(str(rule) for rule in decision.rules),
     }
 
 
@@ -213,10 +221,18 @@ _BOUND = (
 
 def leaf_bound_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`bound_fields` as a parsed leaf holds them."""
-    fields = {name: record.get(name) for name in _BOUND}
+    found = {name: record.get(name) for name in _BOUND}
+    for name in _LISTS:
+        value = found[name]
+        if isinstance(value, list):
+            found[name] = tuple(value)
     actor = record.get("actor")
-    fields["actor.role"] = actor.get("role") if isinstance(actor, Mapping) else None
-    return fields
+    found["actor.role"] = actor.get("role") if isinstance(actor, Mapping) else None
+    return found
+
+
+#: The bound fields the leaf writes as lists (:func:`bound_fields` gives them as tuples).
+_LISTS = ("data", "obligations", "rules")
 
 
 def record_from_decision(
@@ -230,26 +246,162 @@ def record_from_decision(
 ) -> DecisionRecord:
     if now.tzinfo is None:
         raise LedgerError("ledger times must be timezone-aware")
-    bound = bound_fields(decision, case_id)
-    return DecisionRecord(
-        time=now,
-        actor_id=actor_id,
-        actor_role=bound["actor.role"],
-        actor_org_kind=actor_org_kind,
-        holder=bound["holder"],
-        action=bound["action"],
-        purpose=bound["purpose"],
-        recipient=bound["recipient"],
-        case_id=case_id,
-        categories=tuple(bound["data"]),
-        effect=bound["decision"],
-        obligations=tuple(bound["obligations"]),
-        rules=tuple(bound["rules"]),
-        regime=decision.regime,
-        policy_hash=decision.policy_hash,
-        salt=secrets.token_hex(16),
-        detail={str(k): str(v) for k, v in (detail or {}).items()},
-    )
+    return _made({
+        **_parts(decision).fields,
+        "time": now,
+        "actor_id": actor_id,
+        "actor_org_kind": actor_org_kind,
+        "case_id": case_id,
+        "salt": secrets.token_hex(_SALT_BYTES),
+        "detail": {str(k): str(v) for k, v in (detail or {}).items()},
+    })
+
+
+def records_from_decisions(
+    decisions: Sequence[Decision],
+    *,
+    actor_id: str,
+    case_id: str | None,
+    actor_org_kind: str | None,
+    detail: Mapping[str, str] | None,
+    now: datetime,
+) -> tuple[list[DecisionRecord], list[Encoded]]:
+    """:func:`record_from_decision` for each of ``decisions`` (one actor, one case, one
+    moment), and the records' leaves, time text and leaf hashes as :func:`encode_records`
+    gives them: the sequencer's path (issue 13).
+
+    Each leaf is written from its decision's parts worked out once (:class:`_Parts`: the
+    guard gives the same Decision for the same request) and the values this call adds,
+    quoted once for all the records; the salts come from one read of the system's random
+    source. The very bytes the encoder would write (tests/ledger/test_record_encoding.py). A
+    value of another type than a string goes the slow way, through the encoder."""
+    if now.tzinfo is None:
+        raise LedgerError("ledger times must be timezone-aware")
+    details = {str(k): str(v) for k, v in (detail or {}).items()}
+    try:
+        parts = [_parts(decision) for decision in decisions]
+        s = _quote
+        actor = f'{s(actor_id)},"org":{"null" if actor_org_kind is None else s(actor_org_kind)}'
+        case = "null" if case_id is None else s(case_id)
+        written = "{" + ",".join([s(key) + ":" + s(details[key]) for key in sorted(details)]) + "}"
+    except TypeError:
+        made = [
+            record_from_decision(decision, actor_id=actor_id, case_id=case_id,
+                                 actor_org_kind=actor_org_kind, detail=details, now=now)
+            for decision in decisions
+        ]
+        return made, encode_records(made)
+    moment = _time_text(now)
+    # A salt needs no quoting (hex digits), nor the time (digits, '-', ':', '.', 'T', 'Z').
+    end = f'","time":"{moment}","v":{RECORD_VERSION}}}'
+    width = 2 * _SALT_BYTES
+    salts = os.urandom(_SALT_BYTES * len(parts)).hex()  # as secrets.token_hex, once
+    sha256 = hashlib.sha256
+    records, encoded = [], []
+    for number, part in enumerate(parts):
+        salt = salts[number * width : (number + 1) * width]
+        leaf = (
+            f"{part.head}{actor}{part.role}{case}{part.middle}{written}{part.tail}{salt}{end}"
+        ).encode()
+        records.append(_made({
+            **part.fields,
+            "time": now,
+            "actor_id": actor_id,
+            "actor_org_kind": actor_org_kind,
+            "case_id": case_id,
+            "salt": salt,
+            "detail": dict(details),
+        }))
+        encoded.append((leaf, moment, sha256(b"\x00" + leaf).digest()))  # merkle.leaf_hash
+    return records, encoded
+
+
+#: Random bytes in a record's salt (32 hex digits).
+_SALT_BYTES = 16
+
+
+class _Parts:
+    """What every record of one Decision shares: its bound fields (:func:`bound_fields` but
+    the case), the record's fields taken from them, and its leaf's canonical text around the
+    values each record adds (actor id and organisation, case, detail, salt, time), in the
+    order :meth:`DecisionRecord._written` writes them. A value of another type than a string
+    raises TypeError (:func:`records_from_decisions` then takes the slow way)."""
+
+    __slots__ = ("bound", "fields", "head", "middle", "role", "tail")
+
+    def __init__(self, decision: Decision) -> None:
+        bound = _decision_bound(decision)
+        s = _quote
+        self.bound = bound
+        self.fields = {
+            "actor_role": bound["actor.role"],
+            "holder": bound["holder"],
+            "action": bound["action"],
+            "purpose": bound["purpose"],
+            "recipient": bound["recipient"],
+            "categories": bound["data"],
+            "effect": bound["decision"],
+            "obligations": bound["obligations"],
+            "rules": bound["rules"],
+            "regime": decision.regime,
+            "policy_hash": decision.policy_hash,
+        }
+        self.head = f'{{"action":{s(bound["action"])},"actor":{{"id":'
+        self.role = f',"role":{s(bound["actor.role"])}}},"case":'
+        self.middle = (
+            f',"data":[{",".join(map(s, bound["data"]))}],'
+            f'"decision":{s(bound["decision"])},"detail":'
+        )
+        self.tail = (
+            f',"holder":{s(bound["holder"])},'
+            f'"obligations":[{",".join(map(s, bound["obligations"]))}],'
+            f'"policy_hash":{s(decision.policy_hash)},"purpose":{s(bound["purpose"])},'
+            f'"recipient":{s(bound["recipient"])},"regime":{s(decision.regime)},'
+            f'"rules":[{",".join(map(s, bound["rules"]))}],"salt":"'
+        )
+
+
+#: Each Decision's :class:`_Parts`, by the decision's identity (checked through a weak
+#: reference, so an id used again by a later object is never taken for it): the guard hands
+#: out the same Decision for the same request, so a page's records are written from parts
+#: worked out once. An entry goes when its decision is collected. A Decision never changes.
+_PARTS: dict[int, tuple[weakref.ref[Decision], _Parts]] = {}
+
+
+def _parts(decision: Decision) -> _Parts:
+    key = id(decision)
+    known = _PARTS.get(key)
+    if known is not None and known[0]() is decision:
+        return known[1]
+    parts = _Parts(decision)
+
+    def forget(reference: weakref.ref[Decision], key: int = key) -> None:
+        entry = _PARTS.get(key)
+        if entry is not None and entry[0] is reference:
+            _PARTS.pop(key, None)
+
+    _PARTS[key] = (weakref.ref(decision, forget), parts)
+    return parts
+
+
+def _made(values: dict[str, Any]) -> DecisionRecord:
+    """A DecisionRecord of ``values`` (every field, by name), made without the frozen
+    dataclass's ``__init__``, which sets each field through ``object.__setattr__`` and cost
+    more than the rest of making a record (issue 13). Only for values taken from a Decision
+    as :func:`record_from_decision` takes them."""
+    record: DecisionRecord = object.__new__(DecisionRecord)
+    record.__dict__.update(values)
+    return record
+
+
+#: What :func:`_made` is given: _Parts' fields and the ones each record adds (checked at
+#: import: a new field of DecisionRecord must be added to both).
+_MADE_FIELDS = {"time", "actor_id", "actor_org_kind", "case_id", "salt", "detail"}
+if {field.name for field in fields(DecisionRecord)} != _MADE_FIELDS | {
+    "actor_role", "holder", "action", "purpose", "recipient", "categories", "effect",
+    "obligations", "rules", "regime", "policy_hash",
+}:
+    raise ImportError("record._Parts and records_from_decisions do not make every field")
 
 
 def padding_record(now: datetime) -> DecisionRecord:

@@ -51,7 +51,7 @@ from sqlalchemy import Connection
 
 from safereport.errors import LedgerError
 from safereport.ledger import tree
-from safereport.ledger.record import DecisionRecord, Encoded, encode_records
+from safereport.ledger.record import DecisionRecord, Encoded
 from safereport.store.db import write_transaction
 
 if TYPE_CHECKING:
@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 __all__ = ["IDLE_RECONNECT", "MAX_BATCH", "MAX_WAIT", "SIGN_WAIT", "Sequencer"]
 
 log = logging.getLogger("safereport.ledger")
+
+#: What a caller hands :meth:`Sequencer.submit`: it makes the records and their encodings.
+Made = Callable[[], tuple[Sequence[DecisionRecord], Sequence[Encoded]]]
 
 #: The most records one batch (one transaction, one fsync) holds.
 MAX_BATCH = 512
@@ -105,7 +108,7 @@ class _Waiter:
 
     __slots__ = ("_done", "count", "encoded", "error", "indices", "make", "records")
 
-    def __init__(self, make: Callable[[], Sequence[DecisionRecord]], count: int) -> None:
+    def __init__(self, make: Made, count: int) -> None:
         self.make = make
         self.count = count
         self.records: list[DecisionRecord] = []
@@ -117,11 +120,11 @@ class _Waiter:
 
     def build(self) -> None:
         """The records, their leaves and their hashes (in the sequencer's thread)."""
-        records = list(self.make())
-        if len(records) != self.count:
+        records, encoded = self.make()
+        if not len(records) == len(encoded) == self.count:
             raise LedgerError(f"{len(records)} records made where {self.count} were queued")
-        self.encoded = encode_records(records)
-        self.records = records
+        self.encoded = list(encoded)
+        self.records = list(records)
 
     def wait(self) -> None:
         """Block until :meth:`finish` (at once if it has been called)."""
@@ -164,9 +167,11 @@ class Sequencer:
 
     # -- callers ---------------------------------------------------------------------------
 
-    def submit(self, make: Callable[[], Sequence[DecisionRecord]], count: int) -> list[int]:
-        """Append the ``count`` records ``make`` returns (called in the sequencer's thread,
-        see :class:`_Waiter`); return their indices once they are durable and signed over.
+    def submit(self, make: Made, count: int) -> list[int]:
+        """Append the ``count`` records ``make`` returns with their leaves, time text and leaf
+        hashes (as :func:`~safereport.ledger.record.records_from_decisions` gives them; called
+        in the sequencer's thread, see :class:`_Waiter`); return their indices once they are
+        durable and signed over.
         If ``make`` raises, or a record cannot be encoded, this request fails as a failed
         batch does (a LedgerError: nothing opens) and the others in its batch do not."""
         if count <= 0:

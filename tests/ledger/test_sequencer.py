@@ -554,6 +554,37 @@ def test_the_copy_beside_the_key_is_written_at_most_every_interval_and_ends_newe
     assert parse_checkpoint(parse_note(state.read_text()).text).size == 20
 
 
+def test_with_no_hooks_the_background_thread_gets_one_turn_for_many_signings(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing but the copy beside the key to write, a signing while a write of the
+    newest note is queued hands the background thread nothing (a turn per batch, each a
+    hand-over and a wake of that thread, cost a loaded server more than the writes); the
+    newest note is still the one written, and the last one is never left out."""
+    from safereport.ledger import log as ledger_log
+
+    monkeypatch.setattr(ledger_log, "REMEMBER_EVERY", 0.5)
+    turns: list[str] = []
+    real_background = Ledger._in_background
+
+    def counted(self: Ledger, work: Any, *args: Any) -> None:
+        turns.append(work.__name__)
+        real_background(self, work, *args)
+
+    monkeypatch.setattr(Ledger, "_in_background", counted)
+    state = tmp_path / "ledger.last-checkpoint"
+    ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x07" * 32), ORIGIN, signed_state=state)
+    ledger.sequencer.start()
+    for i in range(20):  # one after another: a batch, and a signing, each
+        ledger.commit(make_decision(), actor_id=f"u{i}", case_id="c")
+    ledger.close()
+    with engine.connect() as conn:
+        latest = latest_checkpoint(conn)
+    assert latest is not None and latest.size == 20
+    assert 1 <= len(turns) <= 3, f"{len(turns)} turns for 20 signings"
+    assert parse_checkpoint(parse_note(state.read_text()).text).size == 20
+
+
 def test_a_record_that_cannot_be_encoded_fails_as_a_ledger_error(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -277,6 +277,9 @@ class Ledger:
         # and must not wait while that thread writes (and fsyncs) the previous one.
         self._runner_lock = threading.Lock()
         self._newest_signed = ""  # the newest note handed to the background thread
+        # The background thread has been handed a write of the newest note that has not begun
+        # (with no hooks, one such turn at a time serves every signing; see signed()).
+        self._remember_queued = False
         self._remembered_at = 0.0  # time.monotonic() of the last write beside the key
         self._committed_lock = threading.Lock()
         self._recent: OrderedDict[int, bytes] = OrderedDict()  # index -> leaf, committed
@@ -688,7 +691,15 @@ class Ledger:
             self._announce(checkpoint.note)
             return
         self._newest_signed = checkpoint.note
-        self._in_background(self._remember_and_announce, checkpoint.note)
+        if self._hooks:  # every note, in order, to the hooks
+            self._in_background(self._remember_and_announce, checkpoint.note)
+        elif not self._remember_queued:
+            # Nothing but the copy beside the key: one turn of the background thread writes
+            # whatever note is newest when it runs, so a signing while one is queued needs
+            # none of its own (under load a turn per batch, each a hand-over to that thread
+            # and a wake of it, cost more than the writes: issue 13).
+            self._remember_queued = True
+            self._in_background(self._remember_newest)
 
     def _remember_and_announce(self, note: str) -> None:
         """On the background thread: remember ``note``, then run the hooks here, in order.
@@ -710,6 +721,20 @@ class Ledger:
             log.error("cannot write %s: %s", self._signed_state, exc)
         for hook in list(self._hooks):
             _run_hook(hook, note)
+
+    def _remember_newest(self) -> None:
+        """On the background thread, with no hooks: write the newest note signed, at most
+        once every REMEMBER_EVERY. The turn is marked as begun before the note is read, so a
+        note signed after that read is handed a turn of its own (see :meth:`signed`)."""
+        pause = self._remembered_at + REMEMBER_EVERY - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        self._remember_queued = False
+        try:
+            self._remember(self._newest_signed)
+            self._remembered_at = time.monotonic()
+        except OSError as exc:
+            log.error("cannot write %s: %s", self._signed_state, exc)
 
     def _remembered(self) -> StoredCheckpoint | None:
         if self._signed_state is None:

@@ -47,6 +47,23 @@ def test_vkey_round_trips_for_any_key(seed: bytes) -> None:
     assert key_id == expected.hex() and name == "example.com/log"
 
 
+@pytest.mark.parametrize(
+    "text", ["", "no newline", "\nleading blank\n", "a\n\nblank line inside\n", "a\n\n"]
+)
+def test_text_that_would_not_read_back_is_not_signed(text: str) -> None:
+    # A blank line ends a note's text: such text would read back as another note, or none.
+    with pytest.raises(LedgerError, match="non-empty lines"):
+        NoteSigner("example.com/log", b"\x05" * 32).sign_note(text)
+
+
+def test_a_signed_note_reads_back_as_itself() -> None:
+    signer = NoteSigner("example.com/log", b"\x05" * 32)
+    for text in (TEXT, "one line\n", "example.com/log\n0\n" + "A" * 43 + "=\nextension\n"):
+        note = signer.sign_note(text)
+        assert parse_note(note).render() == note and parse_note(note).text == text
+        parse_note(note).verify(signer.verifier)
+
+
 def test_signed_note_shape_and_verification() -> None:
     signer = NoteSigner("example.com/log", b"\x05" * 32)
     note = signer.sign_note(TEXT)

@@ -182,6 +182,14 @@ def test_values_of_other_types_go_through_the_encoder() -> None:
         )
         [(leaf, _, _)] = encoded
         assert leaf == canonical_bytes(records[0].as_json())
+    odd = _decision(["caseworker", "support_service", "view", "support", "none", "firewall",
+                     "ab" * 32], Effect.ALLOW, frozenset({DataCategory.CONTACT}), frozenset(),
+                    ("S-own-case",))
+    object.__setattr__(odd, "policy_hash", 7)  # not a string: the decision's own part
+    records, [(leaf, _, _)] = records_from_decisions(
+        [odd], actor_id="u", case_id="c", actor_org_kind=None, detail=None, now=_NOW
+    )
+    assert leaf == canonical_bytes(records[0].as_json()) and b'"policy_hash":7' in leaf
 
 
 def test_a_time_without_a_zone_is_refused() -> None:

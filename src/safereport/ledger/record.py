@@ -273,13 +273,15 @@ def records_from_decisions(
     Each leaf is written from its decision's parts worked out once (:class:`_Parts`: the
     guard gives the same Decision for the same request) and the values this call adds,
     quoted once for all the records; the salts come from one read of the system's random
-    source. The very bytes the encoder would write (tests/ledger/test_record_encoding.py). A
-    value of another type than a string goes the slow way, through the encoder."""
+    source. The very bytes the encoder would write (tests/ledger/test_records_from_decisions.py).
+    A value of another type than a string goes the slow way, through the encoder."""
     if now.tzinfo is None:
         raise LedgerError("ledger times must be timezone-aware")
     details = {str(k): str(v) for k, v in (detail or {}).items()}
+    parts = [_parts(decision) for decision in decisions]
     try:
-        parts = [_parts(decision) for decision in decisions]
+        if any(part.head is None for part in parts):
+            raise TypeError("a decision's part is not text")
         s = _quote
         actor = f'{s(actor_id)},"org":{"null" if actor_org_kind is None else s(actor_org_kind)}'
         case = "null" if case_id is None else s(case_id)
@@ -324,14 +326,13 @@ class _Parts:
     """What every record of one Decision shares: its bound fields (:func:`bound_fields` but
     the case), the record's fields taken from them, and its leaf's canonical text around the
     values each record adds (actor id and organisation, case, detail, salt, time), in the
-    order :meth:`DecisionRecord._written` writes them. A value of another type than a string
-    raises TypeError (:func:`records_from_decisions` then takes the slow way)."""
+    order :meth:`DecisionRecord._written` writes them (``head`` None if a value is not a
+    string: :func:`records_from_decisions` then takes the slow way)."""
 
     __slots__ = ("bound", "fields", "head", "middle", "role", "tail")
 
     def __init__(self, decision: Decision) -> None:
         bound = _decision_bound(decision)
-        s = _quote
         self.bound = bound
         self.fields = {
             "actor_role": bound["actor.role"],
@@ -346,6 +347,14 @@ class _Parts:
             "regime": decision.regime,
             "policy_hash": decision.policy_hash,
         }
+        self.head: str | None = None
+        try:
+            self._write(decision, bound)
+        except TypeError:
+            self.head = None
+
+    def _write(self, decision: Decision, bound: dict[str, Any]) -> None:
+        s = _quote
         self.head = f'{{"action":{s(bound["action"])},"actor":{{"id":'
         self.role = f',"role":{s(bound["actor.role"])}}},"case":'
         self.middle = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import weakref
 from collections.abc import Mapping, Sequence
@@ -297,7 +296,7 @@ def records_from_decisions(
     # A salt needs no quoting (hex digits), nor the time (digits, '-', ':', '.', 'T', 'Z').
     end = f'","time":"{moment}","v":{RECORD_VERSION}}}'
     width = 2 * _SALT_BYTES
-    salts = os.urandom(_SALT_BYTES * len(parts)).hex()  # as secrets.token_hex, once
+    salts = secrets.token_hex(_SALT_BYTES * len(parts))  # every record's, in one read
     sha256 = hashlib.sha256
     records, encoded = [], []
     for number, part in enumerate(parts):

@@ -518,6 +518,22 @@ def test_at_interpreter_exit_the_last_checkpoint_is_still_remembered_and_announc
     ledger.close()
 
 
+def _twenty_signings(engine: Engine, state: Path, hook: Any = None) -> None:
+    """Twenty commits one after another through a ledger that keeps its copy at ``state``
+    (a batch, and a signing, each; ``hook`` registered if given), then closed; the table's
+    latest checkpoint covers all twenty."""
+    ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x07" * 32), ORIGIN, signed_state=state)
+    if hook is not None:
+        ledger.on_checkpoint(hook)
+    ledger.sequencer.start()
+    for i in range(20):
+        ledger.commit(make_decision(), actor_id=f"u{i}", case_id="c")
+    ledger.close()
+    with engine.connect() as conn:
+        latest = latest_checkpoint(conn)
+    assert latest is not None and latest.size == 20
+
+
 def test_the_copy_beside_the_key_is_written_at_most_every_interval_and_ends_newest(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -537,16 +553,9 @@ def test_the_copy_beside_the_key_is_written_at_most_every_interval_and_ends_newe
 
     monkeypatch.setattr(keyfile, "write_key_file", counted)
     state = tmp_path / "ledger.last-checkpoint"
-    ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x07" * 32), ORIGIN, signed_state=state)
     seen: list[int] = []
-    ledger.on_checkpoint(lambda note: seen.append(parse_checkpoint(parse_note(note).text).size))
-    ledger.sequencer.start()
-    for i in range(20):  # one after another: a batch, and a signing, each
-        ledger.commit(make_decision(), actor_id=f"u{i}", case_id="c")
-    ledger.close()
-    with engine.connect() as conn:
-        latest = latest_checkpoint(conn)
-    assert latest is not None and latest.size == 20
+    _twenty_signings(engine, state,
+                     lambda note: seen.append(parse_checkpoint(parse_note(note).text).size))
     assert seen == sorted(seen) and seen[-1] == 20  # every hook still gets the notes, in order
     assert len(seen) > 5, "the signings were not many (nothing to coalesce)"
     assert 1 <= len(writes) <= 3, f"written {len(writes)} times for {len(seen)} signings"
@@ -573,14 +582,7 @@ def test_with_no_hooks_the_background_thread_gets_one_turn_for_many_signings(
 
     monkeypatch.setattr(Ledger, "_in_background", counted)
     state = tmp_path / "ledger.last-checkpoint"
-    ledger = Ledger(engine, NoteSigner(ORIGIN, b"\x07" * 32), ORIGIN, signed_state=state)
-    ledger.sequencer.start()
-    for i in range(20):  # one after another: a batch, and a signing, each
-        ledger.commit(make_decision(), actor_id=f"u{i}", case_id="c")
-    ledger.close()
-    with engine.connect() as conn:
-        latest = latest_checkpoint(conn)
-    assert latest is not None and latest.size == 20
+    _twenty_signings(engine, state)
     assert 1 <= len(turns) <= 3, f"{len(turns)} turns for 20 signings"
     assert parse_checkpoint(parse_note(state.read_text()).text).size == 20
 

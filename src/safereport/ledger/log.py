@@ -707,18 +707,11 @@ class Ledger:
         A note already followed by a newer one is not written beside the key (the newer one's
         own turn writes it): under load the file is written as often as the disk allows, not
         once per batch, and it never holds an older checkpoint than it would have."""
-        try:
+        if note == self._newest_signed:
+            # A newer note signed while this one waits its turn is written in its place.
+            self._wait_for_turn()
             if note == self._newest_signed:
-                # At most one write every REMEMBER_EVERY: wait out the rest of it, and a
-                # newer note signed meanwhile is written in this one's place.
-                pause = self._remembered_at + REMEMBER_EVERY - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-            if note == self._newest_signed:
-                self._remember(note)
-                self._remembered_at = time.monotonic()
-        except OSError as exc:
-            log.error("cannot write %s: %s", self._signed_state, exc)
+                self._write_copy(note)
         for hook in list(self._hooks):
             _run_hook(hook, note)
 
@@ -726,12 +719,19 @@ class Ledger:
         """On the background thread, with no hooks: write the newest note signed, at most
         once every REMEMBER_EVERY. The turn is marked as begun before the note is read, so a
         note signed after that read is handed a turn of its own (see :meth:`signed`)."""
+        self._wait_for_turn()
+        self._remember_queued = False
+        self._write_copy(self._newest_signed)
+
+    def _wait_for_turn(self) -> None:
+        """At most one write beside the key every REMEMBER_EVERY: wait out the rest of it."""
         pause = self._remembered_at + REMEMBER_EVERY - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        self._remember_queued = False
+
+    def _write_copy(self, note: str) -> None:
         try:
-            self._remember(self._newest_signed)
+            self._remember(note)
             self._remembered_at = time.monotonic()
         except OSError as exc:
             log.error("cannot write %s: %s", self._signed_state, exc)

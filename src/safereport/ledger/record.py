@@ -278,20 +278,15 @@ def records_from_decisions(
         raise LedgerError("ledger times must be timezone-aware")
     details = {str(k): str(v) for k, v in (detail or {}).items()}
     parts = [_parts(decision) for decision in decisions]
-    try:
-        if any(part.head is None for part in parts):
-            raise TypeError("a decision's part is not text")
-        s = _quote
-        actor = f'{s(actor_id)},"org":{"null" if actor_org_kind is None else s(actor_org_kind)}'
-        case = "null" if case_id is None else s(case_id)
-        written = "{" + ",".join([s(key) + ":" + s(details[key]) for key in sorted(details)]) + "}"
-    except TypeError:
+    written = _call_text(actor_id, actor_org_kind, case_id, details)
+    if written is None or any(part.head is None for part in parts):
         made = [
             record_from_decision(decision, actor_id=actor_id, case_id=case_id,
                                  actor_org_kind=actor_org_kind, detail=details, now=now)
             for decision in decisions
         ]
         return made, encode_records(made)
+    actor, case, shared = written
     moment = _time_text(now)
     # A salt needs no quoting (hex digits), nor the time (digits, '-', ':', '.', 'T', 'Z').
     end = f'","time":"{moment}","v":{RECORD_VERSION}}}'
@@ -302,7 +297,7 @@ def records_from_decisions(
     for number, part in enumerate(parts):
         salt = salts[number * width : (number + 1) * width]
         leaf = (
-            f"{part.head}{actor}{part.role}{case}{part.middle}{written}{part.tail}{salt}{end}"
+            f"{part.head}{actor}{part.role}{case}{part.middle}{shared}{part.tail}{salt}{end}"
         ).encode()
         records.append(_made({
             **part.fields,
@@ -315,6 +310,21 @@ def records_from_decisions(
         }))
         encoded.append((leaf, moment, sha256(b"\x00" + leaf).digest()))  # merkle.leaf_hash
     return records, encoded
+
+
+def _call_text(
+    actor_id: str, actor_org_kind: str | None, case_id: str | None, details: dict[str, str]
+) -> tuple[str, str, str] | None:
+    """A call's own values as its leaves write them (the actor's id and organisation, the
+    case, the detail), quoted once; None if one is not a string."""
+    s = _quote
+    try:
+        actor = f'{s(actor_id)},"org":{"null" if actor_org_kind is None else s(actor_org_kind)}'
+        case = "null" if case_id is None else s(case_id)
+        detail = "{" + ",".join([s(key) + ":" + s(details[key]) for key in sorted(details)]) + "}"
+    except TypeError:
+        return None
+    return actor, case, detail
 
 
 #: Random bytes in a record's salt (32 hex digits).

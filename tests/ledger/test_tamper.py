@@ -213,3 +213,17 @@ def test_views_come_from_the_leaf_not_the_columns(ledger: Ledger) -> None:
     assert shown[7].effect == truth["decision"] and shown[7].rules == tuple(truth["rules"])
     with pytest.raises(LedgerTampered, match="entry 7: its effect column"):
         ledger.verify()
+
+
+def test_a_leaf_edited_into_text_is_named_not_a_crash(ledger: Ledger) -> None:
+    # The walk-through's tamper: SQL's replace() on a leaf stores text where bytes were
+    # (SQLite keeps any type in any column); `ledger verify` raised a TypeError.
+    if ledger.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite keeps a value of another type in a binary column")
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE ledger_entries SET leaf = replace(leaf, '\"allow\"', '\"deny\"') "
+            "WHERE idx = 22"
+        )
+    with pytest.raises(LedgerTampered, match=r"entry 22: its leaf is not stored as bytes"):
+        ledger.verify()

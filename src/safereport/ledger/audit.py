@@ -59,12 +59,21 @@ def _checked_note(label: str, note_text: str, verifier: Verifier) -> _Target:
     return _Target(label, checkpoint.size, checkpoint.root)
 
 
+def _stored_bytes(value: Any, what: str) -> bytes:
+    """A binary column's value; anything else there (SQLite keeps whatever type a statement
+    writes: ``replace()`` on a leaf makes it text) is tampering, named, not a TypeError."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise LedgerTampered(f"{what} is not stored as bytes ({type(value).__name__})")
+
+
 def _stored_targets(conn: Connection, verifier: Verifier) -> list[_Target]:
     targets = []
     for row in conn.execute(select(ledger_checkpoints).order_by(ledger_checkpoints.c.size)):
         label = f"checkpoint {row.size}"
         target = _checked_note(label, str(row.note), verifier)
-        if (target.size, target.root) != (int(row.size), bytes(row.root)):
+        root = _stored_bytes(row.root, f"{label}: its root")
+        if (target.size, target.root) != (int(row.size), root):
             raise LedgerTampered(f"{label}: its row does not match its signed note")
         targets.append(target)
     return targets
@@ -91,7 +100,9 @@ class _NodeChecker:
                 )
             )
             self.stored.update(
-                ((level, int(key) - node_key(level, 0)), bytes(value)) for key, value in rows
+                ((level, int(key) - node_key(level, 0)),
+                 _stored_bytes(value, f"tree node {level}/{int(key) - node_key(level, 0)}"))
+                for key, value in rows
             )
 
     def __call__(self, level: int, index: int, value: bytes) -> None:
@@ -157,11 +168,12 @@ def verify_log(
             break
         checker.load(edge.size, edge.size + len(rows))
         for row in rows:
-            idx, leaf = row.idx, bytes(row.leaf)
+            idx = row.idx
             if int(idx) != edge.size:
                 raise LedgerTampered(f"entry {edge.size}: missing (the next is {idx})")
+            leaf = _stored_bytes(row.leaf, f"entry {idx}: its leaf")
             computed = merkle.leaf_hash(leaf)
-            if computed != bytes(row.leaf_hash):
+            if computed != _stored_bytes(row.leaf_hash, f"entry {idx}: its leaf hash"):
                 raise LedgerTampered(f"entry {idx}: its leaf does not match its hash")
             _check_columns(row._mapping, leaf)
             edge.append(computed)
@@ -204,7 +216,7 @@ def verify_columns_of_months(conn: Connection, months: Iterable[str]) -> int:
         if not rows:
             break
         for row in rows:
-            _check_columns(row._mapping, bytes(row.leaf))
+            _check_columns(row._mapping, _stored_bytes(row.leaf, f"entry {row.idx}: its leaf"))
         checked += len(rows)
         low = int(rows[-1].idx) + 1
     return checked

@@ -58,6 +58,12 @@ class Language:
     def direction(self) -> str:
         return "rtl" if self.rtl else "ltr"
 
+    @property
+    def comma(self) -> str:
+        """Between two items of a line ("today, 14:31"): every right-to-left language offered
+        here is written in Arabic script, whose comma is ``،``."""
+        return "، " if self.rtl else ", "
+
 
 #: The languages migrant victims in the UK most need (DESIGN.md section 10), each named in
 #: itself. One is offered as soon as its catalog ``locales/<code>/LC_MESSAGES/messages.po``
@@ -184,6 +190,7 @@ def template_context(code: str) -> dict[str, Any]:
         "ngettext": _plural(catalog.ngettext),
         "lang": language.code,
         "text_dir": language.direction,
+        "comma": language.comma,
         "languages": list(LANGUAGES.values()),
     }
 

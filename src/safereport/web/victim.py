@@ -44,6 +44,7 @@ from safereport.web.victim_police import police_law
 from safereport.web.victim_seen import seen_groups
 from safereport.web.victim_session import (
     COOKIE,
+    SESSION_TTL_SECONDS,
     Card,
     Flash,
     ReturnSession,
@@ -65,6 +66,7 @@ from safereport.web.victim_support import (
     localised_url,
     problem_messages,
     render,
+    switched_language,
     throttles,
     translate,
 )
@@ -85,6 +87,9 @@ _NOT_CODENAME = N_("That does not look like a codename. It should be the words o
                    "numbers on your card.")
 _CLOSED = N_("This page has closed. Type your codename again.")
 _BAD_CLAIM = N_("This claim code is not valid. It may have been used already.")
+_NO_CLAIM = N_("Type your claim code.")
+_CLOSED_UNSENT = N_("This page closed after %(minutes)s minutes, so what you just sent did not "
+                    "reach us. Type your codename again, then send it again.")
 _SAVED = N_("Your choice has been saved.")
 _SENT = N_("Your message has been sent.")
 _CANCELLED = N_("The deletion has been cancelled.")
@@ -218,7 +223,7 @@ def _report_page(request: Request, lang: str, values: Mapping[str, Any],
     changed before she sends it (``/return/change``, :mod:`safereport.web.victim_check`)."""
     force = values.get("force")
     return render(
-        request, "victim/report_form.html", lang, status_code=status_code,
+        request, "victim/report_form.html", lang, status_code=status_code, lang_form="answers",
         values=values, errors=errors, notice=notice, warnings=warnings,
         kept=translate(lang, _KEPT) if errors or warnings or (notice and values) else "",
         modes=[(v, translate(lang, t), translate(lang, h)) for v, t, h in MODES],
@@ -327,9 +332,12 @@ def report_submit(request: Request) -> Response:
     # kept in quarantine (issue 19: _replayed_report).
     replayed = not _first_use(request, form)
     values = _form_values(form)
-    if _text(form, "show_force"):  # the input's label, in her language
-        # She asked what a police force said: nothing is sent, her form comes back as it was
-        # (once: replayed by Back and Reload, it echoes nothing).
+    switched = switched_language(request, form)
+    if _text(form, "show_force") or switched:  # show_force: the input's label
+        # She asked what a police force said, or for another language: nothing is sent, her
+        # form comes back as it was, in her language (once: replayed by Back and Reload, it
+        # echoes nothing).
+        lang = switched or lang
         if replayed:
             return _closed_page(request, lang)
         dropped = any(getattr(v, "filename", None) for _k, v in form.multi_items())
@@ -414,8 +422,12 @@ def return_page(request: Request) -> HTMLResponse:
     found = session_of(request)
     if found is None or found.victim is None:
         had_one = request.cookies.get(COOKIE) is not None
-        response = _login_page(request, lang, {},
-                               notice=translate(lang, _CLOSED) if had_one else "")
+        notice = ""
+        if had_one and request.query_params.get("unsent"):  # she acted after it closed
+            notice = translate(lang, _CLOSED_UNSENT, minutes=SESSION_TTL_SECONDS // 60)
+        elif had_one:
+            notice = translate(lang, _CLOSED)
+        response = _login_page(request, lang, {}, notice=notice)
         if had_one:
             end_session(request, response)
         return response
@@ -493,6 +505,7 @@ def _return_page(request: Request, lang: str, session: service.VictimSession,
                        page=int(page) if page.isdigit() else 1)
     return render(
         request, "victim/return_page.html", lang,
+        lang_form="" if overview.erased else "message-form",
         case=overview, status_label=label(lang, CaseStatus(overview.status)),
         messages=messages, messages_unavailable=unavailable, seen=seen, consents=consents,
         notice=flash.notice, errors=flash.errors, values=flash.values,
@@ -517,6 +530,9 @@ async def _action(
     back = _see_other("/return", lang)
     found = session_of(request)
     if found is None or found.victim is None:
+        if request.cookies.get(COOKIE) is not None:  # her page closed while she was on it
+            path = localised_url("/return", lang)
+            return RedirectResponse(f"{path}{'&' if '?' in path else '?'}unsent=1", 303)
         return back
     if form is None:
         found.flash = Flash(notice=translate(lang, _TOO_BIG))
@@ -536,6 +552,10 @@ async def return_message(request: Request) -> Response:
         return acted
     lang, form, found, session = acted
     text = _text(form, "message")
+    switched = switched_language(request, form)
+    if switched:  # another language: nothing sent, what she wrote comes back in it
+        found.flash = Flash(values={"message": text})
+        return _see_other("/return", switched)
     problem: str | None = None
     if not text.strip():
         problem = translate(lang, _MESSAGE_EMPTY)
@@ -730,6 +750,8 @@ async def claim_submit(request: Request) -> Response:
         return _claim_page(request, lang, {"claim_code": translate(lang, _STALE)}, 400)
     if not _first_use(request, form):
         return _closed_page(request, lang)
+    if not _text(form, "claim_code").strip():  # nothing typed: not a wrong code, not a try
+        return _claim_page(request, lang, {"claim_code": translate(lang, _NO_CLAIM)}, 400)
     if _attempt_blocked(request, "claim"):
         return _claim_page(request, lang, {"claim_code": translate(lang, _TOO_MANY)}, 429)
     verdict = bots.check(request, form, "claim")

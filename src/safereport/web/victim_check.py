@@ -59,6 +59,7 @@ from safereport.web.victim_support import (
     localised_url,
     problem_messages,
     render,
+    switched_language,
     translate,
 )
 
@@ -303,7 +304,7 @@ def check_answers(request: Request) -> HTMLResponse:
     files = report_drafts.files(request.app.state.instance, key)
     return render(request, "victim/check.html", lang, rows=_rows(lang, values, files),
                   notice=flash.notice if flash else "",
-                  errors=flash.errors if flash else {}, page_path="/report")
+                  errors=flash.errors if flash else {})
 
 
 @router.post("/return/check")
@@ -386,7 +387,10 @@ def save_changes(request: Request) -> Response:
             report_drafts.drop(instance, key, removed[:32])
     errors = _keep_files(request, lang, key, form)
     values = _stored(form)
-    found.draft = {"values": values, "lang": lang}
+    switched = switched_language(request, form)
+    found.draft = {"values": values, "lang": switched or lang}
+    if switched:  # another language: her changes kept, the form again in it
+        return RedirectResponse(localised_url("/return/change", switched), status_code=303)
     files = report_drafts.files(instance, key)
     try:
         submission_of(form, lang, spoken=spoken(form, files))

@@ -26,7 +26,7 @@ from safereport.domain.vocabulary import (
     Recipient,
 )
 from safereport.ledger.log import EntryView
-from safereport.web.i18n import N_, translations
+from safereport.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translations
 from safereport.web.victim_support import label, reasons
 
 __all__ = ["PAGE_SIZE", "SeenGroup", "SeenPage", "seen_groups"]
@@ -109,7 +109,8 @@ def _what(lang: str, entry: EntryView) -> str:
 def _who(lang: str, entry: EntryView) -> str:
     role = label(lang, entry.actor_role)
     if entry.actor_org_kind and entry.actor_role != ActorRole.VICTIM:
-        return f"{role}, {label(lang, entry.actor_org_kind)}"
+        comma = LANGUAGES.get(lang, LANGUAGES[DEFAULT_LANGUAGE]).comma
+        return f"{role}{comma}{label(lang, entry.actor_org_kind)}"
     return role
 
 

@@ -61,6 +61,10 @@ __all__ = [
 COOKIE = "s"
 COOKIE_PATH = "/return"
 SESSION_TTL_SECONDS = 30 * 60
+#: How long her browser keeps the cookie after the session it names has ended (seconds): a
+#: page she sends in that time is told the page had closed and that nothing arrived, not
+#: answered as if she had never been there. The cookie names nothing once the session is gone.
+COOKIE_GRACE_SECONDS = 30 * 60
 _MAX_SESSIONS = 100_000
 
 
@@ -356,7 +360,7 @@ def _drop_draft(request: Request) -> None:
 
 def set_session_cookie(request: Request, response: Response, opaque: str) -> None:
     response.set_cookie(
-        COOKIE, opaque, max_age=SESSION_TTL_SECONDS, path=COOKIE_PATH,
+        COOKIE, opaque, max_age=SESSION_TTL_SECONDS + COOKIE_GRACE_SECONDS, path=COOKIE_PATH,
         secure=request.url.scheme == "https", httponly=True, samesite="strict",
     )
 

@@ -46,6 +46,7 @@ __all__ = [
     "problem_messages",
     "reasons",
     "render",
+    "switched_language",
     "throttles",
     "translate",
 ]
@@ -298,6 +299,15 @@ def language_of(request: Request, form: Mapping[str, Any] | None = None) -> str:
     requested = requested or request.query_params.get("lang")
     allowed = _allowed_languages(request)
     return negotiate(requested, request.headers.get("accept-language"), allowed)
+
+
+def switched_language(request: Request, form: Mapping[str, Any] | None) -> str | None:
+    """The language she chose on a page's own form (its language buttons send what she typed
+    with them: ``lang_form`` in the layout), or None if she chose none (or one not offered)."""
+    asked = form.get("switch_lang") if form is not None else None
+    if not isinstance(asked, str) or asked not in _allowed_languages(request):
+        return None
+    return asked
 
 
 def _allowed_languages(request: Request) -> tuple[str, ...]:

@@ -12,6 +12,11 @@
     var link = document.getElementById("quick-exit");
     if (!link) { return; }
     if (event) { event.preventDefault(); }
+    // Her codename may still be in the clipboard (the card's Copy): empty it, if the browser
+    // lets this page (it may refuse; nothing waits for it).
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      try { navigator.clipboard.writeText("").catch(function () {}); } catch (e) { /* refused */ }
+    }
     document.documentElement.className += " exiting";
     document.body.hidden = true;
     window.location.replace(link.getAttribute("href"));
@@ -36,6 +41,28 @@
     Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) {
       el.hidden = false;
     });
+    // A language chosen on a page where she types: her form goes with it (to come back in
+    // that language, nothing sent), instead of the plain link that would lose it.
+    var languages = document.querySelector("nav.languages[data-lang-form]");
+    var typed = languages && document.getElementById(languages.getAttribute("data-lang-form"));
+    if (typed) {
+      languages.addEventListener("click", function (event) {
+        var link = event.target.closest ? event.target.closest("a[hreflang]") : null;
+        if (!link) { return; }
+        event.preventDefault();
+        var field = document.createElement("input");
+        field.type = "hidden";
+        field.name = "switch_lang";
+        field.value = link.getAttribute("hreflang");
+        typed.appendChild(field);
+        typed.submit();
+      });
+    }
+    // What the page is about after she acted (a problem with her answers, something to
+    // check, her codename card) is below the quick exit, the languages and the 999 box: on a
+    // phone, off the first screen. Focus brings it into view and to a screen reader.
+    var first = document.querySelector("#error-summary, [data-focus]");
+    if (first) { first.focus(); }
     var hintPrint = document.querySelector(".print-hint");
     if (hintPrint) { hintPrint.hidden = true; }
     var print = document.querySelector(".print-card");
@@ -44,7 +71,9 @@
     if (copy) {
       if (!navigator.clipboard) { copy.hidden = true; }
       copy.addEventListener("click", function () {
-        navigator.clipboard.writeText(copy.getAttribute("data-copy") || "");
+        navigator.clipboard.writeText(copy.getAttribute("data-copy") || "").then(function () {
+          copy.textContent = copy.getAttribute("data-copied") || copy.textContent;
+        }, function () {});
       });
     }
   });

@@ -26,7 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine
 
 from safereport.domain.risk import Checklist
-from safereport.domain.vocabulary import Purpose
+from safereport.domain.vocabulary import SENSITIVE_CATEGORIES, Purpose, Recipient
 from safereport.services import casework, disclosure, evidence, practice, provenance
 from safereport.services.auth import StaffUser
 from safereport.services.instance import Instance
@@ -48,6 +48,8 @@ class CasePageView:
     facts: provenance.CaseFacts
     #: Her recorded voice notes among the case's attachments.
     voices: list[evidence.EvidenceItem]
+    #: Why some of what is around her case is not shown ("" when all of it is).
+    withheld_around: str = ""
 
 
 def case_page_view(
@@ -57,17 +59,65 @@ def case_page_view(
     before anything else is read), then the facts around it from the same snapshot."""
     with _one_connection(instance) as (reading, conn):
         page = casework.case_page(reading, user, case_id, purpose)
+        checklist = casework.load_checklist(reading)
+        if not page.values and page.notes_withheld:
+            # The guard refused every part of her case (P5: an auditor, an analyst, an admin;
+            # or a purpose nobody may read for): nothing about her around it either. Her
+            # consents and requests, what was disclosed and tried, her referrals and voice
+            # notes are hers as much as the fields are (the walk-through of 2026-12-03: an
+            # auditor read that she had asked for help with her immigration status).
+            return CasePageView(
+                page=page, marac_referrals=[], transfers=[], transfer_orgs=[], colleagues=[],
+                disclosures=[], checklist=checklist, facts=provenance.CaseFacts((), ()),
+                voices=[], withheld_around=_NOTHING_AROUND,
+            )
+        facts = provenance.case_facts_in(conn, case_id)
+        disclosures = disclosure.disclosures_in(conn, user, case_id)
+        withheld_around = ""
+        if not page.sensitive_allowed:
+            # F-sealed: who may not read her immigration status may not read it from her
+            # requests either (one to Immigration Enforcement, for help to regularise, ...).
+            facts = provenance.CaseFacts(
+                tuple(f for f in facts.consents if not _about_immigration(f)),
+                tuple(f for f in facts.requests if not _about_immigration(f)),
+            )
+            disclosures = [d for d in disclosures if not _about_immigration(d)]
+            withheld_around = _NO_IMMIGRATION
         return CasePageView(
             page=page,
             marac_referrals=practice.marac_referrals_in(conn, user, case_id),
             transfers=practice.transfers_in(conn, user, case_id),
             transfer_orgs=practice.transfer_organisations_in(conn, user),
             colleagues=casework.colleagues_in(conn, user),
-            disclosures=disclosure.disclosures_in(conn, user, case_id),
-            checklist=casework.load_checklist(reading),
-            facts=provenance.case_facts_in(conn, case_id),
+            disclosures=disclosures,
+            checklist=checklist,
+            facts=facts,
             voices=[item for item in evidence.items_in(conn, case_id) if item.voice],
+            withheld_around=withheld_around,
         )
+
+
+_NOTHING_AROUND = ("Not shown: the policy lets you read nothing of this case, so nothing about "
+                   "it either (her consents and requests, disclosures, referrals, recordings).")
+_NO_IMMIGRATION = ("Any consent, request or disclosure that tells of her immigration status is "
+                   "not shown: the policy does not let you read her status (F-sealed).")
+
+
+#: Purposes that are about her immigration status whatever is sent.
+_IMMIGRATION_PURPOSES = frozenset(
+    {Purpose.IMMIGRATION_ENFORCEMENT, Purpose.IMMIGRATION_STATUS_CHECK,
+     Purpose.REGULARISATION_SUPPORT}
+)
+
+
+def _about_immigration(fact: provenance.FactView | disclosure.DisclosureView) -> bool:
+    """Whether a consent, request or disclosure tells of her immigration status: it goes to
+    Immigration Enforcement, is for an immigration purpose, or carries a sealed category."""
+    return (
+        fact.recipient is Recipient.IMMIGRATION_ENFORCEMENT
+        or fact.purpose in _IMMIGRATION_PURPOSES
+        or not SENSITIVE_CATEGORIES.isdisjoint(fact.categories)
+    )
 
 
 @contextmanager

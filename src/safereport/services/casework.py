@@ -348,6 +348,9 @@ class CasePage:
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     #: The MARAC meeting's actions recorded against the case (empty when notes are withheld).
     marac_actions: list[MaracAction] = field(default_factory=list)
+    #: Whether the guard allowed the sensitive part (nationality, immigration status and
+    #: immigration abuse: F-sealed), whatever of it holds a value.
+    sensitive_allowed: bool = False
 
     @property
     def internal_notes(self) -> list[NoteView]:
@@ -424,6 +427,7 @@ def case_page(
     rules: list[str] = []
     grant: Grant | None = None
     notes_reason = ""
+    sensitive_allowed = False
     general_categories = {FIELD_CATEGORY[f] for f in _GENERAL_FIELDS} | {DataCategory.CASE_NOTES}
     parts = (
         Part(tuple(_GENERAL_FIELDS), frozenset(general_categories)),
@@ -444,6 +448,7 @@ def case_page(
         values.update(access.values)
         withheld.update({name: _vault_reason(why) for name, why in access.withheld.items()})
         rules.extend(access.decision.rules)
+        sensitive_allowed = sensitive_allowed or part is parts[1]
         if DataCategory.CASE_NOTES in categories:
             grant = access.grant
     note_views = _open_notes(instance, actor, grant, case_id) if grant is not None else []
@@ -476,6 +481,7 @@ def case_page(
         safety_plan=plan,
         outcomes=outcomes,
         marac_actions=marac,
+        sensitive_allowed=sensitive_allowed,
     )
 
 

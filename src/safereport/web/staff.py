@@ -184,7 +184,7 @@ def case_view(request: Request, staff: Staff, case_id: str, purpose: str = "") -
         statuses=[s for s in casework.STAFF_STATUSES if s is not page.summary.status],
         disclosures=view.disclosures,
         checklist=view.checklist,
-        facts=view.facts,
+        facts=view.facts, withheld_around=view.withheld_around,
         consent_choices=CONSENT_CHOICES, request_choices=provenance.REQUEST_CHOICES,
         requestable=provenance.REQUESTABLE_CATEGORIES,
         voices=view.voices,

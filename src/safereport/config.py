@@ -58,6 +58,11 @@ class Settings:
 
     data_dir: Path
     database_url: Secret | None = None
+    #: The database the instance was made on, written by ``init`` for PostgreSQL (its URL is
+    #: never written: it may hold a password): such an instance refuses to start on a new,
+    #: empty SQLite file when its URL is missing (the walk-through of 2026-12-03 served an
+    #: empty log, /healthz ok, after a restart without SAFEREPORT_DATABASE_URL).
+    database: str = ""
     regime: str = Regime.FIREWALL.value
     instance_id: str = ""
     origin: str = ""
@@ -158,7 +163,17 @@ class Settings:
     def effective_database_url(self) -> str:
         """The URL the store connects to: PostgreSQL if configured, else the SQLite file."""
         if self.database_url is not None:
-            return self.database_url.reveal()
+            url = self.database_url.reveal()
+            if self.database == "postgresql" and not url.startswith("postgresql"):
+                raise ConfigError(
+                    f"{self.data_dir} was made on PostgreSQL, but its database URL names "
+                    "another database: set SAFEREPORT_DATABASE_URL to its PostgreSQL URL")
+            return url
+        if self.database == "postgresql":
+            raise ConfigError(
+                f"{self.data_dir} was made on PostgreSQL (config.toml: database = "
+                '"postgresql"), but no database URL is set: set SAFEREPORT_DATABASE_URL '
+                "(nothing was started on a new, empty SQLite file)")
         return f"sqlite:///{self.sqlite_path}"
 
     @property
@@ -167,6 +182,7 @@ class Settings:
 
 
 _FIELDS: dict[str, type] = {
+    "database": str,
     "regime": str,
     "instance_id": str,
     "origin": str,
@@ -295,6 +311,9 @@ def _blank(raw: Any) -> bool:
 
 def _check(settings: Settings) -> None:
     """ConfigError, naming the setting, for a value out of its range."""
+    if settings.database not in ("", "sqlite", "postgresql"):
+        raise ConfigError(
+            f"setting 'database' must be \"postgresql\" or \"sqlite\", not {settings.database!r}")
     if not 0 < settings.port < 65536:
         raise ConfigError(f"setting 'port' must be between 1 and 65535, not {settings.port}")
     if not 0 <= settings.request_threads <= 256:

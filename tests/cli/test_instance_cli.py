@@ -193,7 +193,16 @@ def test_init_with_postgres_migrates_the_postgres_database(
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
-    assert "postgres" not in (target / "config.toml").read_text()
+    config = (target / "config.toml").read_text()
+    assert db_url not in config and "@" not in config  # never its URL (a password)...
+    assert 'database = "postgresql"' in config  # ...but its kind
+    # Started again without the URL: one line saying so, not an empty SQLite log served.
+    result = run("--data-dir", str(target), "org", "list")
+    assert result.exit_code != 0
+    assert "was made on PostgreSQL" in result.output and "SAFEREPORT_DATABASE_URL" in result.output
+    assert "Traceback" not in result.output and not (target / "safereport.db").exists()
+    monkeypatch.setenv("SAFEREPORT_DATABASE_URL", db_url)
+    assert run("--data-dir", str(target), "org", "list").exit_code == 0
 
 
 def test_demo_builds_an_instance_with_decisions_a_checkpoint_and_a_release(tmp_path: Path) -> None:

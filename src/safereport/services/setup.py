@@ -81,6 +81,9 @@ def init_instance(
         engine = make_engine(database_url or settings.effective_database_url(), pool=False)
         try:
             upgrade(engine)
+            if engine.dialect.name == "postgresql":  # its kind, not its URL (see Settings)
+                with (staging / CONFIG_FILE).open("a", encoding="utf-8") as config:
+                    config.write('database = "postgresql"\n')
         finally:
             engine.dispose()
         if target.exists():

@@ -252,3 +252,27 @@ def test_check_proof_reads_the_entry_carried_in_the_receipt(instance: Path, tmp_
         main, ["--data-dir", nowhere, "ledger", "check-proof", str(receipt), "--key", vkey]
     )
     assert missing.exit_code == 1 and "--entry" in missing.stderr
+
+
+def test_a_proof_with_its_entry_is_one_file_the_offline_verifier_checks_alone(
+        instance: Path, tmp_path: Path) -> None:
+    # The operator's walk-through: `ledger proof N` handed to the page's verifier gave "NOT
+    # VERIFIED: the receipt carries no entry". --with-entry makes her kind of receipt.
+    import subprocess
+    import sys
+
+    from safereport.ledger.verifier import parse_proof
+
+    runner = CliRunner()
+    leaf = runner.invoke(main, ["--data-dir", str(instance), "ledger", "entry", "3", "--raw"])
+    text = run(instance, "ledger", "proof", "3", "--with-entry")
+    assert parse_proof(text).extra == leaf.stdout_bytes
+    assert parse_proof(run(instance, "ledger", "proof", "3")).extra is None  # as before
+    receipt = tmp_path / "entry-3.tlog-proof"
+    receipt.write_text(text)
+    policy = tmp_path / "policy.txt"
+    policy.write_text(run(instance, "ledger", "policy"))
+    verifier = ROOT / "src" / "safereport" / "web" / "static" / "verify_receipt.py"
+    checked = subprocess.run([sys.executable, str(verifier), str(receipt), str(policy)],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -15,7 +15,14 @@ from safereport.ledger.notes import b64encode
 from safereport.ledger.publish import pad_tick, published_checkpoint
 from safereport.ledger.record import parse_leaf
 from safereport.ledger.tiles import write_tiles
-from safereport.ledger.verifier import TrustPolicy, check_proof, parse_policy, parse_proof
+from safereport.ledger.verifier import (
+    TlogProof,
+    TrustPolicy,
+    check_proof,
+    format_proof,
+    parse_policy,
+    parse_proof,
+)
 from safereport.ledger.witness_client import (
     Outcome,
     WitnessClient,
@@ -78,10 +85,20 @@ def entry(ctx: click.Context, index: int, raw: bool) -> None:
 
 @ledger.command()
 @click.argument("index", type=click.IntRange(min=0))
+@click.option("--with-entry", is_flag=True,
+              help="Carry the entry in the proof (its extra line), as her receipt does: one file "
+                   "the offline verifier checks alone (the entry is private: give it only to "
+                   "whom it concerns).")
 @click.pass_context
-def proof(ctx: click.Context, index: int) -> None:
+def proof(ctx: click.Context, index: int, with_entry: bool) -> None:
     """Print a C2SP tlog-proof that entry INDEX is in the log, with witnesses' cosignatures."""
-    click.echo(cosigned_proof(_ledger(ctx), index), nl=False)
+    log = _ledger(ctx)
+    text = cosigned_proof(log, index)
+    if with_entry:
+        parsed = parse_proof(text)
+        text = format_proof(TlogProof(parsed.index, parsed.hashes, parsed.checkpoint_note,
+                                      extra=log.entry(index)))
+    click.echo(text, nl=False)
 
 
 @ledger.command()

@@ -184,6 +184,7 @@ async def check_form(request: Request) -> FormData:
     if any(has_nul(k) or (isinstance(v, str) and "\x00" in v) for k, v in form.multi_items()):
         # No id, name, reference or text of ours holds one; PostgreSQL refuses it in text.
         raise HTTPException(status_code=400, detail="the form holds a NUL character")
+    request.state.staff_form = form  # for the error page: what she typed is not lost
     return form
 
 

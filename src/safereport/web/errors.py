@@ -61,7 +61,19 @@ def staff_invalid(request: Request, exc: InvalidInput, *, back: str) -> Response
     link to ``back`` (its ``{name}`` parts filled from the request's path parameters)."""
     status = 404 if isinstance(exc, NotFound) else 400
     return render_staff(request, "staff/error.html", status_code=status, message=str(exc),
-                        back=back.format_map(request.path_params))
+                        back=back.format_map(request.path_params), typed=_typed(request))
+
+
+def _typed(request: Request) -> list[tuple[str, str]]:
+    """The text a staff member wrote in the refused form (a note, a reason, a reference),
+    given back on the error page to copy before going back: "Go back" reloads an empty form
+    (the walk-through of 2026-12-03 lost a long note so). Choices and ids are not text."""
+    form = getattr(request.state, "staff_form", None)
+    if form is None:
+        return []
+    return [(name, value) for name, value in form.multi_items()
+            if isinstance(value, str) and name != "csrf_token"
+            and (len(value.strip()) > 20 or " " in value.strip())]
 
 
 def shown_by(pages: ErrorPages) -> Callable[[F], F]:

@@ -635,6 +635,8 @@ def add_note(
         raise InvalidInput("the note is empty")
     if len(body) > MAX_FIELD_CHARS:
         raise InvalidInput(f"a note holds at most {MAX_FIELD_CHARS} characters")
+    if visible_to_subject:
+        _check_she_can_read(instance, case_id)
     note_id = new_id()
 
     def work(conn: Connection) -> None:
@@ -650,6 +652,21 @@ def add_note(
 
         notices.reply_written(instance, case_id, user.id)
     return note_id
+
+
+def _check_she_can_read(instance: Instance, case_id: str) -> None:
+    """A message to her needs a page she reads it on: her codename's, or the one a claim code
+    will open. Otherwise it would sit in the case, shown as sent, never read (the walk-through
+    of 2026-12-03): refused, so the caseworker reaches her another way."""
+    from safereport.store.disclosures import case_door
+
+    with instance.engine.connect() as conn:
+        door = case_door(conn, case_id)
+    if door is not None and not door.has_codename and not (
+            door.intake == IntakeKind.THIRD_PARTY.value and door.has_claim_code):
+        raise InvalidInput(
+            "she has no page to read a message on (this report was made without a codename): "
+            "nothing was sent; keep it as a note and reach her by the safe way to contact her")
 
 
 def insert_note(

@@ -227,3 +227,18 @@ def test_a_leaf_edited_into_text_is_named_not_a_crash(ledger: Ledger) -> None:
         )
     with pytest.raises(LedgerTampered, match=r"entry 22: its leaf is not stored as bytes"):
         ledger.verify()
+
+
+def test_an_entry_edited_with_its_hash_just_before_a_checkpoint_is_named(
+        engine: Engine) -> None:
+    # The operator's walk-through: entry 22 edited (hash recomputed) under checkpoint 23 was
+    # reported as "checkpoint 23: its root does not match", naming no entry.
+    log = make_ledger(engine)
+    append_n(log, 23)
+    log.checkpoint(new=True)
+    append_n(log, 8)
+    log.checkpoint(new=True)
+    _set_leaf(log, 22, _leaf(log, 22).replace(b'"u22"', b'"xx2"'), rehash=True)
+    with pytest.raises(LedgerTampered, match=r"^entries 22\.\.23: the stored tree node .*"
+                                             r"\(and so checkpoint 23: its root does not"):
+        log.verify()

@@ -109,18 +109,54 @@ class _NodeChecker:
         self.count += 1
         if self.stored.get((level, index)) != value:
             first, last = index << level, ((index + 1) << level) - 1
-            raise LedgerTampered(
+            raise _NodeMismatch(
+                first,
                 f"entries {first}..{last}: the stored tree node ({level}, {index}) "
-                "does not match the leaves"
+                "does not match the leaves",
             )
+
+
+class _NodeMismatch(LedgerTampered):
+    """A stored node that the leaves under it do not make; ``first``: its first entry."""
+
+    def __init__(self, first: int, message: str) -> None:
+        super().__init__(message)
+        self.first = first
 
 
 def _check_targets(targets: list[_Target], size: int, root: bytes) -> None:
     for target in targets:
         if target.size == size and target.root != root:
-            raise LedgerTampered(
-                f"{target.label}: its root does not match the first {size} stored entries"
+            raise _TargetMismatch(
+                size, f"{target.label}: its root does not match the first {size} stored entries"
             )
+
+
+class _TargetMismatch(LedgerTampered):
+    """A checkpoint the first ``size`` entries do not make."""
+
+    def __init__(self, size: int, message: str) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+def _check_entry(
+    row: Any, edge: merkle.CompactRange, by_size: dict[int, list[_Target]]
+) -> None:
+    """Check one stored entry (the next in the log) and add it to ``edge``: its index, its
+    leaf against its hash and its copy columns, the nodes it completes, the checkpoints at
+    the size it makes."""
+    idx = row.idx
+    if int(idx) != edge.size:
+        raise LedgerTampered(f"entry {edge.size}: missing (the next is {idx})")
+    leaf = _stored_bytes(row.leaf, f"entry {idx}: its leaf")
+    computed = merkle.leaf_hash(leaf)
+    if computed != _stored_bytes(row.leaf_hash, f"entry {idx}: its leaf hash"):
+        raise LedgerTampered(f"entry {idx}: its leaf does not match its hash")
+    _check_columns(row._mapping, leaf)
+    edge.append(computed)
+    if edge.size in by_size:
+        _check_targets(by_size[edge.size], edge.size, edge.root())
 
 
 def _column_text(name: str, value: Any) -> Any:
@@ -157,6 +193,12 @@ def verify_log(
     checker = _NodeChecker(conn)
     edge = merkle.CompactRange(on_node=checker)
     _check_targets(by_size.get(0, []), 0, edge.root())
+    # A checkpoint whose root the entries do not make is often the first sign of an entry
+    # edited together with its hash (the two agree); the stored tree node above that entry,
+    # checked once the entries after it complete it, names the entry. So a failed checkpoint
+    # is kept while the scan goes on: a node mismatch under it is reported (naming the
+    # entries), and anything later, or nothing, reports the checkpoint.
+    failed: tuple[int, LedgerTampered] | None = None
     while True:
         rows = conn.execute(
             select(ledger_entries)
@@ -168,17 +210,20 @@ def verify_log(
             break
         checker.load(edge.size, edge.size + len(rows))
         for row in rows:
-            idx = row.idx
-            if int(idx) != edge.size:
-                raise LedgerTampered(f"entry {edge.size}: missing (the next is {idx})")
-            leaf = _stored_bytes(row.leaf, f"entry {idx}: its leaf")
-            computed = merkle.leaf_hash(leaf)
-            if computed != _stored_bytes(row.leaf_hash, f"entry {idx}: its leaf hash"):
-                raise LedgerTampered(f"entry {idx}: its leaf does not match its hash")
-            _check_columns(row._mapping, leaf)
-            edge.append(computed)
-            if edge.size in by_size:
-                _check_targets(by_size[edge.size], edge.size, edge.root())
+            try:
+                _check_entry(row, edge, by_size)
+            except _NodeMismatch as exc:
+                if failed is not None and exc.first < failed[0]:
+                    raise LedgerTampered(f"{exc} (and so {failed[1]})") from exc
+                raise failed[1] if failed is not None else exc from None
+            except _TargetMismatch as exc:
+                failed = failed or (exc.size, exc)
+            except LedgerTampered:
+                if failed is not None:
+                    raise failed[1] from None
+                raise
+    if failed is not None:
+        raise failed[1]
     size = edge.size
     beyond = [target for target in targets if target.size > size]
     if beyond:

@@ -62,6 +62,8 @@ def test_keys_rotate_and_status(tmp_path: Path) -> None:
     assert new != old
     assert f"rotated to {new}: 30 data keys rewrapped" in result.output
     assert f"retired {old}" in result.output
+    # an older keys backup holds the retired KEK: the operator is told to replace it
+    assert "write a new keys backup (`backup-keys`) and destroy the older ones" in result.output
     again = runner.invoke(main, ["--data-dir", str(data_dir), "keys", "rotate", "--resume-only"])
     assert again.exit_code == 0 and "0 data keys rewrapped" in again.output
 

@@ -61,6 +61,12 @@ def _print_report(report: RotationReport) -> None:
     click.echo(f"{verb} {report.kek_id}: {report.rewrapped} data keys rewrapped")
     for kek_id in report.retired:
         click.echo(f"retired {kek_id} (its key material is destroyed)")
+    if report.retired:
+        # An older keys backup still holds the retired KEK: with an older archive it would
+        # open what was erased since (the operator's walk-through of 2026-12-03 did exactly
+        # that). A new keys backup, and the old ones destroyed, make the erasures final.
+        click.echo("next: write a new keys backup (`backup-keys`) and destroy the older ones: "
+                   "they hold the retired key, and with an older archive would open erased cases")
     if report.failed:
         click.echo(f"warning: {report.failed} data keys could not be rewrapped", err=True)
     for kek_id, count in sorted(report.still_in_use.items()):

@@ -74,7 +74,8 @@ _WORKER_DATA_DIR = "SAFEREPORT_DATA_DIR"
 @click.option("--host", default=None, help="Address to listen on (default from config: 127.0.0.1).")
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default 8000).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (on SQLite and PostgreSQL; see README, PostgreSQL deployment, and docs/deployment.md).")
+              help="Worker processes (on SQLite and PostgreSQL; see README, PostgreSQL "
+                   "deployment, and docs/deployment.md).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
     """Serve the instance's web pages and API."""

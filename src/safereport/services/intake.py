@@ -13,6 +13,7 @@ address, no user agent) is ever passed to this service, let alone stored.
 
 from __future__ import annotations
 
+import re
 import secrets
 import unicodedata
 from collections.abc import Mapping
@@ -79,6 +80,8 @@ class Problem(StrEnum):
     """Why a field was refused; the web translates each into the person's language."""
 
     INVALID_CHOICE = "invalid_choice"
+    NOT_AN_EMAIL = "not_an_email"
+    NOT_A_PHONE = "not_a_phone"
     NOT_TEXT = "not_text"
     REQUIRED = "required"
     TOO_LONG = "too_long"
@@ -338,6 +341,8 @@ def parse_submission(data: Any, *, spoken: bool = False) -> ReportSubmission:
         for name in _SHORT_FIELDS
         if name != "safe_contact_note"
     }
+    if mode is not IntakeKind.ANONYMOUS:  # anonymous: what she typed is not kept (a warning)
+        _check_contact(short, problems)
     channels, note, times = _safe_contact(data.get("safe_contact"), problems)
     chosen = _consents(data.get("consents"), problems)
     language = data.get("language") or "en"
@@ -357,6 +362,25 @@ def parse_submission(data: Any, *, spoken: bool = False) -> ReportSubmission:
         language=language,
         **short,
     )
+
+
+#: A phone number as people write one: digits (in any script), spaces, ``+``, ``-``, ``.``,
+#: brackets; 7 to 15 digits (E.164 allows 15).
+_PHONE = re.compile(r"^\+?[\d\s().-]+$")
+#: Something, ``@``, something with a dot: enough to catch a slip ("ana@@", "ana@gmail").
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def _check_contact(short: Mapping[str, str], problems: dict[str, Problem]) -> None:
+    """A phone number or email address she gave must be one we could reach her on: the
+    walk-through of 2026-12-03 sent "abc" and "ana@@" as her safe ways to be contacted, and
+    she would have waited for a call that could never come."""
+    phone, email = short.get("phone", ""), short.get("email", "")
+    if phone and "phone" not in problems and not (
+            _PHONE.match(phone) and 7 <= sum(c.isdigit() for c in phone) <= 15):
+        problems["phone"] = Problem.NOT_A_PHONE
+    if email and "email" not in problems and not _EMAIL.match(email):
+        problems["email"] = Problem.NOT_AN_EMAIL
 
 
 # -- instance facts -------------------------------------------------------------------------

@@ -575,14 +575,39 @@ async def return_message(request: Request) -> Response:
     return _see_other("/return", lang)
 
 
+@router.post("/return/consent/choose")
+async def return_consent_choose(request: Request) -> Response:
+    """Her "Change…" on a consent (and, without JavaScript, the police force she asks about):
+    kept in her session, and she goes to ``/return/consent``, an address that says nothing of
+    to whom (her history is what an abuser reads first)."""
+    acted = await _action(request)
+    if isinstance(acted, RedirectResponse):
+        return acted
+    lang, form, found, session = acted
+    choice = _text(form, "choice")
+    states = service.consent_states(request.app.state.instance, session)
+    if not any(f"{c.recipient.value}/{c.purpose.value}" == choice for c in states):
+        return _see_other("/return", lang)
+    found.choosing = choice
+    force = _text(form, "force")
+    if force:  # shown once on the page, never kept
+        found.flash = Flash(values={"force": force[:80]})
+    return _see_other("/return/consent", lang)
+
+
 @router.get("/return/consent", response_class=HTMLResponse)
 def return_consent_confirm(request: Request) -> Response:
     """Say what a consent change means, and what was already sent, before she makes it."""
     lang = language_of(request)
+    held = session_of(request)
     session = current_return_session(request)
-    if session is None:
+    if session is None or held is None:
         return _see_other("/return", lang)
-    choice = request.query_params.get("choice", "")
+    # Chosen on her page (kept in her session); an address with ?choice= still works.
+    choice = request.query_params.get("choice", "") or held.choosing
+    force = request.query_params.get("force", "")
+    if held.flash is not None and "force" in held.flash.values:  # the force she asked about
+        force, held.flash = force or held.flash.values["force"], None
     states = service.consent_states(request.app.state.instance, session)
     found = [c for c in states if f"{c.recipient.value}/{c.purpose.value}" == choice]
     if not found:
@@ -592,7 +617,7 @@ def return_consent_confirm(request: Request) -> Response:
     if consent.recipient is Recipient.POLICE:
         # Sharing with the police is reporting to them too: what the law lets them do, and
         # what her force said (a force chosen here is only shown, never kept).
-        police = police_law(lang, _engine(request), request.query_params.get("force", ""))
+        police = police_law(lang, _engine(request), force)
     return render(request, "victim/consent_confirm.html", lang, consent=consent,
                   label=consent_label(lang, consent.recipient, consent.purpose), police=police)
 
@@ -613,6 +638,7 @@ async def return_consent(request: Request) -> Response:
         found.flash = Flash(notice=translate(lang, _FAILED))
     else:
         found.flash = Flash(notice=translate(lang, _SAVED))
+    found.choosing = ""
     return _see_other("/return", lang)
 
 

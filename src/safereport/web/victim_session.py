@@ -95,6 +95,10 @@ class ReturnSession:
     #: Her report's answers while she checks them before sending (issue 18); its files wait
     #: in ``services.report_drafts`` under :func:`session_key`.
     draft: dict[str, Any] | None = field(default=None, repr=False)
+    #: The consent she is deciding about ("recipient/purpose"), kept here and not in the
+    #: page's address: her browser's history would show to whom (the walk-through of
+    #: 2026-12-03 read "/return/consent?choice=police/investigation" there).
+    choosing: str = ""
 
 
 def _key(opaque: str) -> str:
@@ -187,7 +191,7 @@ class _StoredSession(ReturnSession):
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         store = self.__dict__.get("_store")
-        if store is not None and name in ("card", "flash", "draft"):
+        if store is not None and name in ("card", "flash", "draft", "choosing"):
             store.save(self)
 
 
@@ -200,6 +204,7 @@ def _state_json(session: ReturnSession) -> bytes:
         "flash": None if session.flash is None else [session.flash.notice, session.flash.errors,
                                                      session.flash.values],
         "draft": session.draft,
+        "choosing": session.choosing,
     }).encode("utf-8")
 
 
@@ -214,6 +219,7 @@ def _state_from(data: bytes, expires: float) -> ReturnSession:
         card=Card(card[0], card[1], bool(card[2])) if card else None,
         flash=Flash(flash[0], dict(flash[1]), dict(flash[2])) if flash else None,
         draft=dict(draft) if isinstance(draft, dict) else None,
+        choosing=str(value.get("choosing") or ""),
     )
 
 

@@ -212,6 +212,10 @@ _PROBLEMS: dict[Problem, str] = {
     Problem.NOT_TEXT: N_("%(field)s: please type text here."),
     Problem.UNREADABLE: N_("%(field)s: some characters could not be read. Please type it again."),
     Problem.UNKNOWN_FIELD: N_("%(field)s: this is not part of the form."),
+    Problem.NOT_A_PHONE: N_("%(field)s: this does not look like a phone number. Please check "
+                            "it: use only numbers, spaces and +."),
+    Problem.NOT_AN_EMAIL: N_("%(field)s: this does not look like an email address. Please "
+                             "check it, for example name@example.com."),
 }
 
 FIELD_LABELS: dict[str, str] = {

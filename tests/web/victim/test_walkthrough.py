@@ -196,3 +196,55 @@ def test_arabic_script_gets_its_own_comma(client: TestClient, sqlite_world: Worl
     seen = page[page.index('class="seen-meta"'):]
     seen = seen[:seen.index("</p>")]
     assert "\u060c " in seen and ", " not in seen
+
+
+# -- her history says nothing of to whom -------------------------------------------------------
+
+def test_choosing_a_consent_leaves_no_recipient_or_force_in_her_history(
+        client: TestClient) -> None:
+    _opened(client)
+    page = client.get("/return").text
+    assert "/return/consent?choice=" not in page  # no such address to keep in history
+    choice = "police/investigation"
+    assert f'name="choice" value="{choice}"' in page
+    chosen = client.post("/return/consent/choose", data={
+        "csrf_token": _token(page), "choice": choice}, follow_redirects=False)
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/return/consent"
+    confirm = client.get("/return/consent").text
+    assert "UK law does not stop them from doing so" in confirm  # the police's page
+    asked = client.post("/return/consent/choose", data={
+        "csrf_token": _token(confirm), "choice": choice, "force": "psni"},
+        follow_redirects=False)
+    assert asked.headers["location"] == "/return/consent"  # the force only in her session
+    said = client.get("/return/consent").text
+    assert "Police Service of Northern Ireland" in said[said.index('class="force-said"'):]
+    again = client.get("/return/consent").text  # shown once, never kept
+    assert 'class="force-said"' not in again or "Northern Ireland" not in again
+    given = client.post("/return/consent", data={
+        "csrf_token": _token(again), "consent": choice, "give": "yes"}, follow_redirects=False)
+    assert given.status_code == 303
+    assert client.get("/return/consent", follow_redirects=False).status_code == 303  # done
+    made_up = client.post("/return/consent/choose", data={
+        "csrf_token": _token(client.get("/return").text), "choice": "nonsense/x"},
+        follow_redirects=False)
+    assert made_up.headers["location"] == "/return"
+
+
+def test_a_phone_or_email_she_could_not_be_reached_on_is_named(client: TestClient) -> None:
+    form = client.get("/report?lang=ro").text
+    data = {"csrf_token": _token(form), "lang": "ro", "mode": "identified", "name": "Ana",
+            "crime_type": "domestic_abuse", "narrative": _WORDS, "phone": "abc",
+            "email": "ana@@"}
+    refused = client.post("/report", data=data)
+    assert refused.status_code == 400 and '<html lang="ro"' in refused.text
+    assert "does not look like" not in refused.text  # in Romanian, not English
+    assert 'id="e-phone"' in refused.text and 'id="e-email"' in refused.text
+    assert _WORDS in refused.text and 'value="abc"' in refused.text  # nothing lost
+    english = client.get("/report").text
+    sent = client.post("/report", data={**data, "lang": "en", "csrf_token": _token(english)})
+    assert "Phone number: this does not look like a phone number." in sent.text
+    ok = client.get("/report").text
+    fine = client.post("/report", data={**data, "lang": "en", "csrf_token": _token(ok),
+                                         "phone": "+44 (0)7700 900123",
+                                         "email": "ana@example.com"}, follow_redirects=False)
+    assert fine.status_code == 303  # on to "check your answers"

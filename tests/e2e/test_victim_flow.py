@@ -169,8 +169,10 @@ def test_the_whole_journey(
 
     police = "The police, so that they can investigate the crime"
     assert "Allowed since" in page.locator("ul.consents").inner_text()
-    page.get_by_role("link", name=f"Change: {police}").click()
+    # A button (its choice kept in her session): her history does not say to whom.
+    page.get_by_role("button", name=f"Change: {police}").click()
     assert "cannot be taken back" in page.content()  # said before, not after
+    assert page.url.split("?")[0].endswith("/return/consent") and "police" not in page.url
     page.get_by_role("button", name="Yes, withdraw my agreement").click()
     page.get_by_text("Your choice has been saved.").wait_for()
     assert "Allowed since" not in page.locator("ul.consents").inner_text()

@@ -83,7 +83,7 @@ def _her_journey(page: Any, base: str) -> tuple[str, str]:
     page.locator("#f-message").fill(REPLY)
     page.get_by_role("button", name="Send message").click()
     page.get_by_text("Your message has been sent.").wait_for()
-    page.get_by_role("link", name="Change: The police, so that they can investigate the crime"
+    page.get_by_role("button", name="Change: The police, so that they can investigate the crime"
                      ).click()
     page.get_by_role("button", name="Yes, I agree").click()
     page.get_by_text("Your choice has been saved.").wait_for()

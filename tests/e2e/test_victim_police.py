@@ -99,7 +99,7 @@ def test_the_police_consent_page_shows_her_force_without_javascript(
     phone.goto(base + "/return")
     phone.locator("#f-codename").fill(receipt.codename)
     phone.get_by_role("button", name="Open").click()
-    phone.get_by_role("link", name="Change: The police, so that they can investigate the crime"
+    phone.get_by_role("button", name="Change: The police, so that they can investigate the crime"
                       ).click()
     assert "UK law does not stop them" in phone.locator("#police-law").inner_text()
     phone.locator("#f-force").select_option("psni")

@@ -600,8 +600,8 @@ def return_consent_confirm(request: Request) -> Response:
     """Say what a consent change means, and what was already sent, before she makes it."""
     lang = language_of(request)
     held = session_of(request)
-    session = current_return_session(request)
-    if session is None or held is None:
+    session = held.victim if held is not None else None
+    if held is None or session is None:
         return _see_other("/return", lang)
     # Chosen on her page (kept in her session); an address with ?choice= still works.
     choice = request.query_params.get("choice", "") or held.choosing

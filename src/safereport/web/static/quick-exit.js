@@ -58,9 +58,9 @@
         typed.submit();
       });
     }
-    // What the page is about after she acted (a problem with her answers, something to
-    // check, her codename card) is below the quick exit, the languages and the 999 box: on a
-    // phone, off the first screen. Focus brings it into view and to a screen reader.
+    // What she must see after she acted (a problem with her answers, something to check)
+    // is below the quick exit, the languages and the 999 box: on a phone, off the first
+    // screen. Focus brings it into view and to a screen reader.
     var first = document.querySelector("#error-summary, [data-focus]");
     if (first) { first.focus(); }
     var hintPrint = document.querySelector(".print-hint");

@@ -656,14 +656,14 @@ def add_note(
 
 def _check_she_can_read(instance: Instance, case_id: str) -> None:
     """A message to her needs a page she reads it on: her codename's, or the one a claim code
-    will open. Otherwise it would sit in the case, shown as sent, never read (the walk-through
-    of 2026-12-03): refused, so the caseworker reaches her another way."""
-    from safereport.store.disclosures import case_door
+    will open (the door a disclosure's notice needs too). Otherwise it would sit in the case,
+    shown as sent, never read (the walk-through of 2026-12-03): refused, so the caseworker
+    reaches her another way."""
+    from safereport.services.disclosure.workflow import _Door, _door
 
     with instance.engine.connect() as conn:
-        door = case_door(conn, case_id)
-    if door is not None and not door.has_codename and not (
-            door.intake == IntakeKind.THIRD_PARTY.value and door.has_claim_code):
+        door = _door(conn, case_id)
+    if door is _Door.NEVER:
         raise InvalidInput(
             "she has no page to read a message on (this report was made without a codename): "
             "nothing was sent; keep it as a note and reach her by the safe way to contact her")
